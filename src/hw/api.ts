@@ -1,0 +1,17 @@
+/**
+ * What the runner and the checkers may ask of a machine (the hardware in bare mode, and later the
+ * hypervisor over it). Contract: `apply` is deterministic; after it returns, `touchedFrames`
+ * lists every host frame whose bytes the op may have changed (data, A/D bits, table entries).
+ */
+import type { Op } from '../trace/ops.js';
+import type { Outcome } from './outcome.js';
+
+export interface MachineApi {
+  apply(op: Op): Outcome;
+  /** Host-physical read of 1..8 bytes, little-endian; absent frames read as zero. No side effects. */
+  readPhys(hpa: number, size: number): bigint;
+  /** The 4096 bytes of a host frame (a copy), or null if the frame was never written. */
+  frameBytes(frame: number): Uint8Array | null;
+  /** Host frame numbers written by the last `apply` (deduplicated, any order). */
+  touchedFrames(): readonly number[];
+}

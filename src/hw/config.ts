@@ -1,0 +1,142 @@
+/**
+ * Machine configuration: the capabilities of the emulated CPU and the size of the machine.
+ * Contract: a trace header carries one of these; every field has a documented default, and
+ * `normalizeConfig` is the only place defaults are filled in (the decoder and the CLI use it).
+ */
+
+/** Processor capabilities (IA32_VMX_EPT_VPID_CAP, IA32_VMX_PROCBASED_CTLS2 allowed-1, CPUID). */
+export interface Capabilities {
+  /** EPT_VPID_CAP bit 0: EPT execute-only translations (`--x`) are legal. */
+  eptExecOnly: boolean;
+  /** EPT_VPID_CAP bit 21: EPTP bit 6 may enable EPT accessed/dirty flags. */
+  eptAD: boolean;
+  /** EPT_VPID_CAP bit 17: 1 GiB EPT leaves (PS=1 in an EPT PDPTE); also 1 GiB guest pages (CPUID 80000001H:EDX[26]). */
+  page1G: boolean;
+  /** Secondary control bit 22 allowed: mode-based execute control for EPT (XS = bit 2, XU = bit 10). */
+  mbec: boolean;
+  /** Secondary control bit 23 allowed: sub-page write permissions for EPT. */
+  spp: boolean;
+  /** EPT_VPID_CAP bit 22: advanced VM-exit information for EPT violations (qualification bits 9-11). */
+  advExitInfo: boolean;
+  /** CPUID.7.0:ECX[3]: protection keys for user-mode pages (CR4.PKE, PKRU). */
+  pku: boolean;
+  /** CPUID.7.0:ECX[31]: protection keys for supervisor-mode pages (CR4.PKS, IA32_PKRS). */
+  pks: boolean;
+  /** CPUID.7.0:EBX[7] / [20]: SMEP and SMAP. */
+  smep: boolean;
+  smap: boolean;
+  /** EPT_VPID_CAP bits 25 / 26: INVEPT single-context / all-context supported. */
+  inveptSingle: boolean;
+  inveptAll: boolean;
+  /** EPT_VPID_CAP bits 40..43: INVVPID individual-address, single-context, all-context, single-context-retaining-globals. */
+  invvpidTypes: [boolean, boolean, boolean, boolean];
+}
+
+/**
+ * Where the reference documents disagree, the reference's stated choice is the default and the
+ * alternative is selectable here.
+ */
+export interface Choices {
+  /**
+   * A user-mode access to a supervisor page whose PKRS key denies it
+   * (x86-memory-protection.md §4.3 "Divergence"): 'sdm' sets PK (Bochs, the KVM PKS design,
+   * the SDM's address-type wording); 'qemu' stops at the U/S violation and leaves PK clear.
+   */
+  pkOnUserToSupervisor: 'sdm' | 'qemu';
+}
+
+export interface MachineConfig {
+  /** MAXPHYADDR of the processor, 36..52. Address bits at and above it are reserved everywhere. */
+  maxPhyAddr: number;
+  /** Number of vCPUs (logical processors), 1..8. vCPU i has VPID i + 1. */
+  vcpus: number;
+  /** Upper bound on host 4 KiB frames that may be backed (memory is sparse; reads of absent frames give 0). */
+  framesMax: number;
+  caps: Capabilities;
+  /**
+   * The KVM XO design (x86-memory-protection.md §5.2): the guest sees MAXPHYADDR one smaller
+   * (guestMaxPhyAddr = maxPhyAddr - 1); bit `maxPhyAddr - 1` of a guest paging entry is then the
+   * XO bit instead of a reserved bit, and the VMM maps that alias execute-only.
+   */
+  kvmXo: boolean;
+  choices: Choices;
+  /** Planted bugs switched on (names from src/bugs/catalogue.ts). Empty for the correct machine. */
+  bugs: string[];
+}
+
+export const DEFAULT_CAPABILITIES: Capabilities = {
+  eptExecOnly: true,
+  eptAD: true,
+  page1G: true,
+  mbec: true,
+  spp: true,
+  advExitInfo: true,
+  pku: true,
+  pks: true,
+  smep: true,
+  smap: true,
+  inveptSingle: true,
+  inveptAll: true,
+  invvpidTypes: [true, true, true, true],
+};
+
+export const MAXPHYADDR_MIN = 36;
+export const MAXPHYADDR_MAX = 52;
+export const VCPUS_MAX = 8;
+/** 1 GiB of backed host memory: bounds a hostile trace's memory use. */
+export const FRAMES_MAX_LIMIT = 1 << 18;
+
+export function defaultConfig(): MachineConfig {
+  return {
+    maxPhyAddr: 46,
+    vcpus: 2,
+    framesMax: 1 << 16,
+    caps: { ...DEFAULT_CAPABILITIES, invvpidTypes: [...DEFAULT_CAPABILITIES.invvpidTypes] },
+    kvmXo: false,
+    choices: { pkOnUserToSupervisor: 'sdm' },
+    bugs: [],
+  };
+}
+
+/** Fills in defaults for absent fields of a partial configuration (deep for caps and choices). */
+export function normalizeConfig(partial: Partial<Omit<MachineConfig, 'caps' | 'choices'>> & {
+  caps?: Partial<Capabilities>;
+  choices?: Partial<Choices>;
+} = {}): MachineConfig {
+  const base = defaultConfig();
+  return {
+    maxPhyAddr: partial.maxPhyAddr ?? base.maxPhyAddr,
+    vcpus: partial.vcpus ?? base.vcpus,
+    framesMax: partial.framesMax ?? base.framesMax,
+    caps: { ...base.caps, ...(partial.caps ?? {}) },
+    kvmXo: partial.kvmXo ?? base.kvmXo,
+    choices: { ...base.choices, ...(partial.choices ?? {}) },
+    bugs: [...(partial.bugs ?? base.bugs)],
+  };
+}
+
+/** The MAXPHYADDR the guest sees (CPUID.80000008H:EAX[7:0]); one smaller under the KVM XO design. */
+export function guestMaxPhyAddr(config: MachineConfig): number {
+  return config.kvmXo ? config.maxPhyAddr - 1 : config.maxPhyAddr;
+}
+
+/** Returns a problem description, or null when the configuration is usable. */
+export function validateConfig(config: MachineConfig): string | null {
+  const { maxPhyAddr, vcpus, framesMax } = config;
+  if (!Number.isInteger(maxPhyAddr) || maxPhyAddr < MAXPHYADDR_MIN || maxPhyAddr > MAXPHYADDR_MAX) {
+    return `maxPhyAddr must be an integer in ${MAXPHYADDR_MIN}..${MAXPHYADDR_MAX}, got ${maxPhyAddr}`;
+  }
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > VCPUS_MAX) {
+    return `vcpus must be an integer in 1..${VCPUS_MAX}, got ${vcpus}`;
+  }
+  if (!Number.isInteger(framesMax) || framesMax < 16 || framesMax > FRAMES_MAX_LIMIT) {
+    return `framesMax must be an integer in 16..${FRAMES_MAX_LIMIT}, got ${framesMax}`;
+  }
+  if (config.kvmXo && !config.caps.eptExecOnly) {
+    return 'kvmXo needs caps.eptExecOnly (KVM_CAP_EXECONLY_MEM is advertised only with EPT execute-only)';
+  }
+  if (config.choices.pkOnUserToSupervisor !== 'sdm' && config.choices.pkOnUserToSupervisor !== 'qemu') {
+    return `choices.pkOnUserToSupervisor must be 'sdm' or 'qemu'`;
+  }
+  return null;
+}

@@ -1,0 +1,34 @@
+/**
+ * The reference model's contract with the runner and the checkers.
+ *
+ * For every op the model returns the set of outcomes the architecture allows (a set, because a
+ * stale TLB entry may serve until an invalidation is required, reference §6). The runner finds the
+ * candidate equal to the machine's actual outcome and commits it, so the model's memory and cache
+ * bookkeeping follow the branch the machine took. `flushed` lists outcomes that only translations
+ * removed by a required invalidation could produce: seeing one of them is `tlb.stale-after-flush`.
+ */
+import type { Op } from '../trace/ops.js';
+import type { Outcome } from '../hw/outcome.js';
+
+export interface Candidate {
+  outcome: Outcome;
+  /** True when the outcome relies on a cached translation that memory no longer gives. */
+  stale: boolean;
+  /** Host frames this candidate writes when committed (data, A/D bits, table entries). */
+  frames: readonly number[];
+}
+
+export interface SpecStep {
+  /** Never empty; allowed[0] is the result of a fresh walk with no cached state. */
+  allowed: Candidate[];
+  /** Outcomes reachable only through translations that a required invalidation removed. */
+  flushed: Outcome[];
+}
+
+export interface ReferenceModelApi {
+  step(op: Op): SpecStep;
+  /** Applies the chosen candidate (one returned by the last `step`): memory writes and cache bookkeeping. */
+  commit(candidate: Candidate): void;
+  readPhys(hpa: number, size: number): bigint;
+  frameBytes(frame: number): Uint8Array | null;
+}
