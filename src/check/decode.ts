@@ -1,0 +1,61 @@
+/**
+ * Names for the bits of #PF error codes and EPT exit qualifications, for details and logs.
+ * Contract: pure functions; bit names follow src/hw/bits.ts (and KVM's trace events).
+ */
+import {
+  PF_P, PF_W, PF_U, PF_RSVD, PF_I, PF_PK, PF_SS,
+  QUAL_RD, QUAL_WR, QUAL_FETCH, QUAL_PR, QUAL_PW, QUAL_PX, QUAL_PUX, QUAL_GLA_VALID, QUAL_XLAT,
+  QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, QUAL_NMI_UNBLOCK, SPP_QUAL_MISS,
+  EXIT_EPT_VIOLATION, EXIT_EPT_MISCONFIG, EXIT_SPP,
+} from '../hw/bits.js';
+import type { Outcome } from '../hw/outcome.js';
+
+const PF_BITS: ReadonlyArray<[number, string]> = [
+  [PF_P, 'P'], [PF_W, 'W'], [PF_U, 'U'], [PF_RSVD, 'RSVD'], [PF_I, 'I'], [PF_PK, 'PK'], [PF_SS, 'SS'],
+];
+const QUAL_BITS: ReadonlyArray<[number, string]> = [
+  [QUAL_RD, 'RD'], [QUAL_WR, 'WR'], [QUAL_FETCH, 'FETCH'], [QUAL_PR, 'PR'], [QUAL_PW, 'PW'],
+  [QUAL_PX, 'PX'], [QUAL_PUX, 'PUX'], [QUAL_GLA_VALID, 'GLA'], [QUAL_XLAT, 'XLAT'],
+  [QUAL_ADV_USER, 'USER'], [QUAL_ADV_WRITABLE, 'WRITABLE'], [QUAL_ADV_XD, 'XD'], [QUAL_NMI_UNBLOCK, 'NMI'],
+];
+const SPP_QUAL_BITS: ReadonlyArray<[number, string]> = [[SPP_QUAL_MISS, 'MISS'], [QUAL_NMI_UNBLOCK, 'NMI']];
+
+function names(value: number, table: ReadonlyArray<[number, string]>): string {
+  const out: string[] = [];
+  let known = 0;
+  for (const [bit, name] of table) {
+    known |= bit;
+    if (value & bit) out.push(name);
+  }
+  const rest = (value & ~known) >>> 0;
+  if (rest !== 0) out.push('0x' + rest.toString(16));
+  return out.length === 0 ? '-' : out.join('|');
+}
+
+export function pfCodeNames(code: number): string {
+  return names(code, PF_BITS);
+}
+
+/** Qualification bit names for an exit of `reason` (66 has its own layout; 49 has none). */
+export function qualNames(reason: number, qual: number): string {
+  if (reason === EXIT_SPP) return names(qual, SPP_QUAL_BITS);
+  return names(qual, QUAL_BITS);
+}
+
+export function exitReasonName(reason: number): string {
+  switch (reason) {
+    case EXIT_EPT_VIOLATION: return 'EPT_VIOLATION';
+    case EXIT_EPT_MISCONFIG: return 'EPT_MISCONFIG';
+    case EXIT_SPP: return 'SPP';
+    default: return `REASON_${reason}`;
+  }
+}
+
+/** The value-free shape of an outcome: kind, plus exit reason or VM-instruction error. */
+export function outcomeShape(o: Outcome): string {
+  switch (o.kind) {
+    case 'exit': return `exit${o.reason}`;
+    case 'vmfail': return `vmfail${o.error}`;
+    default: return o.kind;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The runner: applies every op of a trace to a machine and to the reference model, keeps the model
+ * on the branch the machine took, and runs the checkers after every op.
+ * Contract: deterministic for a given trace and target; nothing is allocated per op on the
+ * agreeing path beyond what the machine and the model allocate (no JSON, no hashing), so the
+ * fuzzer's throughput is bounded by the machine and the model, not by the checks.
+ *
+ * Per op: the model's `step` gives the allowed candidates; the machine's `apply` gives the actual
+ * outcome; the candidate equal to it is committed (when several are equal, the one whose written
+ * frames are exactly those the machine wrote, see `pickCandidate`). Then mem.no-lost-write compares
+ * the frames either side wrote. A full sweep over every frame seen so far runs every
+ * `sweepEveryOps` ops and at the end.
+ */
+import type { MachineConfig } from '../hw/config.js';
+import type { MachineApi } from '../hw/api.js';
+import type { Outcome } from '../hw/outcome.js';
+import { sameOutcome } from '../hw/outcome.js';
+import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
+import type { Op } from '../trace/ops.js';
+import type { Trace } from '../trace/trace.js';
+import { checkFrames, classifyOutcome, type Finding } from './checkers.js';
+import { INVARIANTS, SWEEP_OP, type Violation } from './violation.js';
+
+/** How the runner builds the two sides (the real Machine and ReferenceModel, or test fakes). */
+export interface Target {
+  makeMachine(config: MachineConfig): MachineApi;
+  makeModel(config: MachineConfig): ReferenceModelApi;
+}
+
+/** Sees every op's outcome (the fuzzer's coverage map). */
+export interface StepObserver {
+  observe(op: Op, actual: Outcome): void;
+}
+
+export interface RunOptions {
+  /** Keep a record of every step (replay --json / --verbose). Default false. */
+  records?: boolean;
+  /** Stop at the first violation. Default: true without records, false with them. */
+  stopAtFirst?: boolean;
+  /** Ops between full memory sweeps; the end of the trace always sweeps. */
+  sweepEveryOps?: number;
+  observer?: StepObserver;
+}
+
+/**
+ * 1024: a sweep costs one frame compare per frame in play (tens of frames), so at this period
+ * it is below 1 % of the run, and a lost write that escaped the per-op check is still found
+ * within a bounded number of ops of where it happened.
+ */
+export const SWEEP_EVERY_OPS_DEFAULT = 1024;
+
+export interface StepRecord {
+  step: number;
+  op: Op;
+  actual: Outcome;
+  allowed: Outcome[];
+  violations: Violation[];
+}
+
+export interface RunResult {
+  /** Ops applied (less than the trace's length when stopped at a violation). */
+  opsRun: number;
+  first: Violation | null;
+  /** Number of violations seen (1 at most when stopping at the first). */
+  violationCount: number;
+  records: StepRecord[] | null;
+}
+
+/**
+ * The committed candidate for `actual`: among the equal ones, prefer the one whose frames are
+ * exactly the machine's touched frames, then one whose frames the machine all touched.
+ */
+export function pickCandidate(allowed: readonly Candidate[], actual: Outcome, touched: readonly number[]): Candidate | null {
+  let first: Candidate | null = null;
+  let subset: Candidate | null = null;
+  for (const c of allowed) {
+    if (!sameOutcome(c.outcome, actual)) continue;
+    if (first === null) first = c;
+    let all = true;
+    for (const f of c.frames) if (!touched.includes(f)) { all = false; break; }
+    if (!all) continue;
+    let covers = true;
+    for (const f of touched) if (!c.frames.includes(f)) { covers = false; break; }
+    if (covers) return c;
+    if (subset === null) subset = c;
+  }
+  return subset ?? first;
+}
+
+/** Replaces numbers in an exception message so that its signature does not depend on values. */
+function coarseMessage(e: unknown): string {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const line = (err.message.split('\n')[0] ?? '').replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 120);
+  return `${err.name}: ${line}`;
+}
+
+export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): RunResult {
+  const keep = opts.records === true;
+  const stopAtFirst = opts.stopAtFirst ?? !keep;
+  const sweepEvery = Math.max(1, opts.sweepEveryOps ?? SWEEP_EVERY_OPS_DEFAULT);
+  const observer = opts.observer;
+  const machine = target.makeMachine(trace.machine);
+  const model = target.makeModel(trace.machine);
+  const records: StepRecord[] | null = keep ? [] : null;
+  const seen = new Set<number>();
+  const ops = trace.ops;
+  let first: Violation | null = null;
+  let count = 0;
+  let stepViolations: Violation[] = [];
+
+  const report = (step: number, op: string, f: Finding): void => {
+    const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse };
+    if (first === null) first = v;
+    count++;
+    if (keep) stepViolations.push(v);
+  };
+  const done = (opsRun: number): RunResult => ({ opsRun, first, violationCount: count, records });
+
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    stepViolations = [];
+    let spec: SpecStep;
+    let actual: Outcome;
+    try {
+      spec = model.step(op);
+    } catch (e) {
+      report(i, op.op, { invariant: INVARIANTS.exception, detail: `model threw: ${String(e)}`, coarse: `model ${coarseMessage(e)}` });
+      return done(i + 1);
+    }
+    try {
+      actual = machine.apply(op);
+    } catch (e) {
+      report(i, op.op, { invariant: INVARIANTS.exception, detail: `machine threw: ${String(e)}`, coarse: `machine ${coarseMessage(e)}` });
+      return done(i + 1);
+    }
+    if (observer !== undefined) observer.observe(op, actual);
+    const touched = machine.touchedFrames();
+    let chosen = pickCandidate(spec.allowed, actual, touched);
+    if (chosen === null) {
+      report(i, op.op, classifyOutcome(actual, spec));
+      chosen = spec.allowed[0];
+    }
+    try {
+      model.commit(chosen);
+    } catch (e) {
+      report(i, op.op, { invariant: INVARIANTS.exception, detail: `model commit threw: ${String(e)}`, coarse: `model ${coarseMessage(e)}` });
+      return done(i + 1);
+    }
+    if (count === 0 || !stopAtFirst) {
+      for (const f of touched) seen.add(f);
+      for (const f of chosen.frames) seen.add(f);
+      const lost = checkFrames(machine, model, touched) ?? checkFrames(machine, model, chosen.frames);
+      if (lost !== null) report(i, op.op, lost);
+      if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
+        const swept = checkFrames(machine, model, seen);
+        if (swept !== null && lost === null) report(i, SWEEP_OP, swept);
+      }
+    }
+    if (records !== null) {
+      records.push({ step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations });
+    }
+    if (count > 0 && stopAtFirst) return done(i + 1);
+  }
+  if (count === 0 || !stopAtFirst) {
+    const swept = checkFrames(machine, model, seen);
+    if (swept !== null) report(ops.length, SWEEP_OP, swept);
+  }
+  return done(ops.length);
+}

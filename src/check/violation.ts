@@ -1,0 +1,62 @@
+/**
+ * Violations and failure signatures.
+ * Contract: invariant ids are stable (crash directories, traces and users' notes name them); a
+ * signature is invariant + op kind + coarse detail (no addresses or values), and its hash names the
+ * crash directory. Changing a coarse detail's wording splits existing crash buckets: don't, lightly.
+ */
+import { createHash } from 'node:crypto';
+import type { Signature } from '../trace/trace.js';
+
+export const INVARIANTS = {
+  /** Both sides took #PF but the error code or CR2 differ. */
+  pfErrorCode: 'fault.pf-error-code',
+  /** Both sides exited with reason 48 or 66 but the qualification, GPA or GLA differ. */
+  eptQualification: 'fault.ept-qualification',
+  /** Outcome kinds or exit reasons differ, or any other outcome mismatch. */
+  exitReason: 'fault.exit-reason',
+  /** The machine produced an outcome only a translation removed by a required flush could give. */
+  staleAfterFlush: 'tlb.stale-after-flush',
+  /** Machine memory and model memory disagree on a frame the op wrote (or at a full sweep). */
+  noLostWrite: 'mem.no-lost-write',
+  /** The machine or the model threw: a crash of the code under test (or of the model). */
+  exception: 'harness.exception',
+} as const;
+
+export type InvariantId = (typeof INVARIANTS)[keyof typeof INVARIANTS];
+export const INVARIANT_IDS: readonly InvariantId[] = Object.values(INVARIANTS);
+
+/** Op kind recorded for a violation found by a full memory sweep rather than after one op. */
+export const SWEEP_OP = 'sweep';
+
+export interface Violation {
+  invariant: InvariantId;
+  /** Index of the op after which it was seen (for a sweep: the number of ops run so far). */
+  step: number;
+  /** The op kind at that step, or `sweep`. */
+  op: string;
+  /** Short human detail (may carry addresses and values). */
+  detail: string;
+  /** Coarse detail for the signature: no addresses, no values. */
+  coarse: string;
+}
+
+export function signatureOf(v: Violation): Signature {
+  return { invariant: v.invariant, op: v.op, detail: v.coarse };
+}
+
+export function sameSignature(a: Signature, b: Signature): boolean {
+  return a.invariant === b.invariant && a.op === b.op && a.detail === b.detail;
+}
+
+/** The canonical one-line form of a signature (also what is hashed). */
+export function formatSignature(s: Signature): string {
+  return `${s.invariant} @ ${s.op}: ${s.detail}`;
+}
+
+/** Hex prefix length of a signature hash: 64 bits is far beyond the number of distinct bugs. */
+export const SIGNATURE_HASH_HEX_CHARS = 16;
+
+/** A stable name for a signature: sha256 of its canonical form, hex prefix. */
+export function signatureHash(s: Signature): string {
+  return createHash('sha256').update(formatSignature(s)).digest('hex').slice(0, SIGNATURE_HASH_HEX_CHARS);
+}
