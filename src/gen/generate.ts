@@ -1,0 +1,52 @@
+/**
+ * Whole traces for the built-in machine: setup (EPT, guest tables, data pages, SPPT, controls)
+ * then a weighted workload.
+ * Contract: `generateTrace(rng, options)` is a pure function of the rng's seed and the options:
+ * the same seed and options give the same trace, op for op. Traces hold at most `opsMax` ops
+ * (setup included; setup is truncated only if opsMax is smaller than setup itself).
+ */
+import type { MachineConfig } from '../hw/config.js';
+import type { Op } from '../trace/ops.js';
+import { SCHEMA_VERSION, type Trace } from '../trace/trace.js';
+import type { Feature } from './features.js';
+import type { Rng } from './rng.js';
+import { buildSetup } from './setup.js';
+import { formatWeights, type OpWeights } from './weights.js';
+import { weightList, workloadOp } from './workload.js';
+import { World } from './world.js';
+
+/** Version string written into generated traces' headers. */
+export const EPTFUZZ_VERSION = '0.1.0';
+
+export interface GenOptions {
+  /** Ops per trace, setup included. */
+  opsMax: number;
+  features: ReadonlySet<Feature>;
+  weights: OpWeights;
+  config: MachineConfig;
+}
+
+/** Setup plus workload ops, and the world they built (for later mutation). */
+export function generateOps(rng: Rng, opts: GenOptions): { ops: Op[]; world: World } {
+  const world = new World(opts.config, opts.features, rng);
+  buildSetup(world);
+  const ops = world.ops;
+  if (ops.length >= opts.opsMax) return { ops: ops.slice(0, opts.opsMax), world };
+  const weights = weightList(opts.weights);
+  while (ops.length < opts.opsMax) ops.push(workloadOp(world, weights));
+  return { ops, world };
+}
+
+export function makeTrace(config: MachineConfig, ops: Op[], provenance?: Trace['provenance']): Trace {
+  const t: Trace = { schema: SCHEMA_VERSION, eptfuzz: EPTFUZZ_VERSION, machine: config, ops };
+  if (provenance !== undefined) t.provenance = provenance;
+  return t;
+}
+
+export function generateTrace(rng: Rng, opts: GenOptions): Trace {
+  const { ops } = generateOps(rng, opts);
+  return makeTrace(opts.config, ops, {
+    seed: rng.seed,
+    options: { opsMax: opts.opsMax, features: [...opts.features].join(','), weights: formatWeights(opts.weights) },
+  });
+}
