@@ -67,3 +67,19 @@ export function fieldText(type: FieldKind, value: number | bigint | string): str
     default: return '0x' + value.toString(16);
   }
 }
+
+/** Compact JSON of the provenance with options in sorted order (JSON.stringify would put integer-like keys first). */
+export function provenanceJson(provenance: Provenance): string {
+  const options = sortedOptions(provenance).map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`);
+  return `{"seed":${JSON.stringify(provenance.seed)},"options":{${options.join(',')}}}`;
+}
+
+/** Compact JSON of one op: ints as numbers, addr/u32/u64 as "0x..." strings, enums as words. */
+export function opJson(op: Op): string {
+  const values = opValues(op);
+  const fields = schemaOf(op).fields.map((field, i) => {
+    const text = fieldText(field.type, values[i]);
+    return `${JSON.stringify(field.name)}:${field.type.kind === 'int' ? text : JSON.stringify(text)}`;
+  });
+  return `{"op":${JSON.stringify(op.op)}${fields.map((f) => ',' + f).join('')}}`;
+}

@@ -286,9 +286,12 @@ function validateBugs(raw: unknown, where: string): string[] {
   return bugs;
 }
 
+/** A lone UTF-16 surrogate: it cannot be written as UTF-8, so it would not survive msgpack. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function boundedString(raw: unknown, where: string, field: string, charsMax: number): string {
-  if (typeof raw !== 'string' || raw.length > charsMax) {
-    throw fail(where, `field '${field}' must be a string of at most ${charsMax} characters, got ${showValue(raw)}`);
+  if (typeof raw !== 'string' || raw.length > charsMax || LONE_SURROGATE.test(raw)) {
+    throw fail(where, `field '${field}' must be a well-formed string of at most ${charsMax} characters, got ${showValue(raw)}`);
   }
   return raw;
 }
