@@ -1,0 +1,35 @@
+/**
+ * A differential oracle: a second, bug-free Machine used in place of the reference model.
+ * Contract: `step` applies the op to the oracle machine at once and allows exactly its outcome
+ * (no stale-TLB latitude, nothing flushed); `commit` has nothing left to do. It finds only
+ * planted bugs (where the machine differs from itself without them), never a shared mistake; it
+ * exists for pipeline tests and as a fallback while the reference model is unavailable.
+ */
+import type { MachineConfig } from '../hw/config.js';
+import type { MachineApi } from '../hw/api.js';
+import type { Op } from '../trace/ops.js';
+import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
+
+export class MachineOracle implements ReferenceModelApi {
+  constructor(private readonly machine: MachineApi) {}
+
+  step(op: Op): SpecStep {
+    const outcome = this.machine.apply(op);
+    return { allowed: [{ outcome, stale: false, frames: this.machine.touchedFrames().slice() }], flushed: [] };
+  }
+
+  commit(_candidate: Candidate): void {}
+
+  readPhys(hpa: number, size: number): bigint {
+    return this.machine.readPhys(hpa, size);
+  }
+
+  frameBytes(frame: number): Uint8Array | null {
+    return this.machine.frameBytes(frame);
+  }
+}
+
+/** The configuration the oracle runs: the same machine with every planted bug off. */
+export function withoutBugs(config: MachineConfig): MachineConfig {
+  return { ...config, bugs: [] };
+}
