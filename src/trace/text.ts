@@ -65,7 +65,7 @@ function opLineFields(text: string, where: string): Map<string, unknown> {
 export function parseOp(line: string, options: DecodeOptions = {}): Op {
   const text = stripComment(line).trim();
   if (text === '') throw new TraceError('empty op line');
-  return validateOp(opLineFields(text, 'op'), (name) => (name === undefined ? 'op' : `op '${name}'`), options);
+  return validateOp(opLineFields(text, 'op'), (name) => (name === undefined ? 'op' : `op '${name}'`), { ...options, textValues: true });
 }
 
 function stripComment(line: string): string {
@@ -132,6 +132,7 @@ function parseTextUnsafe(src: string, options: DecodeOptions): Trace {
     strict: options.strict,
     warnings: options.warnings,
     opForm: 'object',
+    textValues: true,
     locateOp: (index, name) => (name === undefined ? `line ${opLine[index]}` : `line ${opLine[index]}: op '${name}'`),
     locateHeader: (key: HeaderKey) => (headerLine.has(key) ? `line ${headerLine.get(key)!}: @${key}` : key),
   });

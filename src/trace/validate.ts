@@ -64,12 +64,16 @@ export interface ValidateTraceOptions extends DecodeOptions {
   locateHeader?: (key: HeaderKey) => string;
   /** Schema history to use (tests inject one); default SCHEMA_UPGRADES. */
   upgrades?: ReadonlyMap<number, SchemaUpgrade>;
+  /** Op values are words of the text form (messages show them unquoted). */
+  textValues?: boolean;
 }
 
 export interface OpContext extends DecodeOptions {
   form?: OpForm;
   /** When known, `cpu` fields must be below it. */
   vcpus?: number;
+  /** Values are words of the text form: messages show them as written, unquoted. */
+  textValues?: boolean;
 }
 
 const fail = (where: string, message: string): TraceError =>
@@ -175,6 +179,14 @@ export function fieldValue(type: FieldKind, raw: unknown): number | bigint | str
   }
 }
 
+/** The op name of an object-form op if it is a known one (so early messages can name it). */
+function knownOpName(raw: unknown): string | undefined {
+  let name: unknown;
+  if (raw instanceof Map) name = raw.get('op');
+  else if (isPlainObject(raw)) name = Object.getOwnPropertyDescriptor(raw, 'op')?.value;
+  return typeof name === 'string' && OP_SCHEMA_BY_NAME.has(name) ? name : undefined;
+}
+
 /** Validates one op (object or array form) against OP_SCHEMAS into a fresh Op. */
 export function validateOp(raw: unknown, locate: (name?: string) => string, context: OpContext = {}): Op {
   const form = context.form ?? 'object';
@@ -184,7 +196,7 @@ export function validateOp(raw: unknown, locate: (name?: string) => string, cont
     if (!Array.isArray(raw) || raw.length === 0) throw fail(locate(), `must be an array [name, ...fields], got ${showValue(raw)}`);
     name = raw[0];
   } else {
-    const entries = recordEntries(raw, locate());
+    const entries = recordEntries(raw, locate(knownOpName(raw)));
     given = new Map(entries);
     name = given.get('op');
     if (name === undefined) throw fail(locate(), `missing field 'op'`);
@@ -209,13 +221,21 @@ export function validateOp(raw: unknown, locate: (name?: string) => string, cont
     const rawValue = given!.get(field.name);
     if (rawValue === undefined) throw fail(where, `missing field '${field.name}'`);
     const value = fieldValue(field.type, rawValue);
-    if (value === null) throw fail(where, `field '${field.name}' must be ${describeKind(field.type)}, got ${showValue(rawValue)}`);
+    if (value === null) {
+      const shown = context.textValues === true && typeof rawValue === 'string' ? showWord(rawValue) : showValue(rawValue);
+      throw fail(where, `field '${field.name}' must be ${describeKind(field.type)}, got ${shown}`);
+    }
     if (field.name === 'cpu' && context.vcpus !== undefined && (value as number) >= context.vcpus) {
       throw fail(where, `field 'cpu' must be below the machine's vcpus (${context.vcpus}), got ${String(value)}`);
     }
     op[field.name] = value;
   }
   return op as unknown as Op;
+}
+
+/** A word as the user wrote it, cut short if long. */
+function showWord(word: string): string {
+  return word.length <= 40 ? word : word.slice(0, 40) + '…';
 }
 
 function smallInteger(raw: unknown): number | null {
@@ -389,7 +409,7 @@ export function validateTrace(raw: unknown, options: ValidateTraceOptions = {}):
   const rawOps = doc.ops;
   if (!Array.isArray(rawOps)) throw new TraceError(`${locateHeader('ops')}: must be a list of ops, got ${showValue(rawOps)}`);
   if (rawOps.length > OPS_MAX) throw new TraceError(`${locateHeader('ops')}: ${rawOps.length} ops is more than OPS_MAX (${OPS_MAX})`);
-  const context: OpContext = { form: opForm, vcpus: machine.vcpus, strict: options.strict, warnings: options.warnings };
+  const context: OpContext = { form: opForm, vcpus: machine.vcpus, strict: options.strict, warnings: options.warnings, textValues: options.textValues };
   const ops = rawOps.map((item: unknown, index: number) => validateOp(item, (name) => locateOp(index, name), context));
   const trace: Trace = { schema: SCHEMA_VERSION, eptfuzz, machine, ops };
   if (doc.provenance !== undefined) trace.provenance = validateProvenance(doc.provenance, locateHeader('provenance'), options);
