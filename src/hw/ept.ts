@@ -1,8 +1,8 @@
 /**
  * EPT translation of one guest-physical address (ref §1.2, §1.3, §2, §3.3; docs/semantics.md
  * "EPT translation of one GPA").
- * Contract: `translate` returns the host-physical address, or -1 after filling `exit*` with the
- * EPT violation (48), EPT misconfiguration (49) or SPP-related event (66). It uses and fills the
+ * Contract: `translate` returns true with the host-physical address in `hpa`, or false after
+ * filling `exit*` with the EPT violation (48), EPT misconfiguration (49) or SPP-related event (66). It uses and fills the
  * vCPU's guest-physical TLB, sets EPT A/D flags on success when EPTP[6] = 1, and after it returns
  * `bits` holds the translation's packed rights (tlb.ts T_* flags). No allocation, no BigInt.
  */
@@ -18,7 +18,8 @@ import { SPP_DENIED, SPP_MISS, SPP_OK, SppUnit } from './spp.js';
 import { T_EPT_D, T_R, T_SPP, T_W, T_X, T_XU } from './tlb.js';
 
 const TWO32 = 2 ** 32;
-const LEVEL_SHIFT = [0, 12, 21, 30, 39];
+/** Bytes covered by one entry at each level (index = floor(addr / span) mod 512). */
+const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
 const PAGE_SIZE_AT = [0, 4096, 2 ** 21, 2 ** 30, 0];
 
 export class EptUnit {
@@ -28,6 +29,8 @@ export class EptUnit {
   exitGla = 0;
   /** Packed T_* rights of the last successful translation. */
   bits = 0;
+  /** Host-physical address of the last successful translation. */
+  hpa = 0.5;
 
   private readonly addrHi: number;
   private readonly rsvdHi: number;
@@ -65,12 +68,12 @@ export class EptUnit {
    * @param adv     advanced exit information bits 9-11 for a final access (0 otherwise)
    * @param len     bytes accessed within this page (SPP checks every touched sub-page)
    */
-  translate(v: Vcpu, gpa: number, acc: number, final: boolean, user: boolean, la: number, adv: number, len: number): number {
+  translate(v: Vcpu, gpa: number, acc: number, final: boolean, user: boolean, la: number, adv: number, len: number): boolean {
     const mbec = (v.ctls2 & CTL2_MBEC) !== 0;
     const ad = (v.eptp & EPTP_AD) !== 0;
     const root = EptUnit.root(v.eptp);
-    const gpaPage = Math.floor(gpa / 4096);
-    const offset = gpa % 4096;
+    const offset = gpa & 0xfff;
+    const gpaPage = (gpa - offset) / 4096;
     // Rights the access needs, in T_* form.
     const need = ((acc & QUAL_RD) !== 0 ? T_R : 0) | ((acc & QUAL_WR) !== 0 ? T_W : 0)
       | ((acc & QUAL_FETCH) !== 0 ? (mbec && user ? T_XU : T_X) : 0);
@@ -81,7 +84,8 @@ export class EptUnit {
       const b = v.gtlb.bitsAt(slot);
       if ((b & need) === need && ((acc & QUAL_WR) === 0 || (b & T_EPT_D) !== 0)) {
         this.bits = b;
-        return v.gtlb.hpaPageAt(slot) * 4096 + offset;
+        this.hpa = v.gtlb.hpaPageAt(slot) * 4096 + offset;
+        return true;
       }
       v.gtlb.dropPage(gpaPage);
     }
@@ -93,7 +97,7 @@ export class EptUnit {
     let lo = 0;
     let hi = 0;
     for (; ; level--) {
-      const a = table + (Math.floor(gpa / 2 ** LEVEL_SHIFT[level]) % 512) * 8;
+      const a = table + ((Math.floor(gpa / LEVEL_SPAN[level]) & 511) << 3);
       this.walkAddr[4 - level] = a;
       lo = mem.read32(a);
       hi = mem.read32(a + 4);
@@ -111,7 +115,7 @@ export class EptUnit {
         this.exitGpa = gpa;
         this.exitGla = -1;
         v.gtlb.dropPage(gpaPage);
-        return -1;
+        return false;
       }
       perms &= lo;
       if (leaf) break;
@@ -138,7 +142,7 @@ export class EptUnit {
           this.exitGpa = gpa;
           this.exitGla = la;
           v.gtlb.dropPage(gpaPage);
-          return -1;
+          return false;
         }
       } else {
         return this.violation(v, gpa, acc, perms, final, la, adv, gpaPage, mbec);
@@ -161,8 +165,9 @@ export class EptUnit {
       | (mbec && (perms & EPT_XU) ? T_XU : 0) | (dirty ? T_EPT_D : 0) | (spp ? T_SPP : 0);
     this.bits = b;
     // An SPP-granted write is not cached as writable (ref §3.4, Bochs): cache the plain rights.
-    v.gtlb.fill(root, gpaPage, Math.floor(hpa / 4096), b);
-    return hpa;
+    v.gtlb.fill(root, gpaPage, (hpa - (hpa & 0xfff)) / 4096, b);
+    this.hpa = hpa;
+    return true;
   }
 
   /** EPT permission bits (R, W, X/XS, XU) that `need` requires. */
@@ -184,7 +189,7 @@ export class EptUnit {
   }
 
   /** ref §2.1: fills an EPT-violation exit; `perms` = ANDed rights (0 when a level was not present). */
-  private violation(v: Vcpu, gpa: number, acc: number, perms: number, final: boolean, la: number, adv: number, gpaPage: number, mbec: boolean): number {
+  private violation(v: Vcpu, gpa: number, acc: number, perms: number, final: boolean, la: number, adv: number, gpaPage: number, mbec: boolean): false {
     let qual = acc | ((perms & 7) << 3) | (mbec && (perms & EPT_XU) ? 1 << 6 : 0) | QUAL_GLA_VALID;
     if (final) qual |= QUAL_XLAT | (this.advInfo ? adv : 0);
     if (this.bugGlaBits && !final) qual |= QUAL_XLAT; // planted: bit 8 set for page-walk accesses too
@@ -193,6 +198,6 @@ export class EptUnit {
     this.exitGpa = gpa;
     this.exitGla = la;
     v.gtlb.dropPage(gpaPage);
-    return -1;
+    return false;
   }
 }

@@ -28,7 +28,7 @@ export const A_EXIT = 2;
 
 const TWO32 = 2 ** 32;
 const LA_SPAN = 2 ** 48;
-const LEVEL_SHIFT = [0, 12, 21, 30, 39];
+const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
 const PAGE_SIZE_AT = [0, 4096, 2 ** 21, 2 ** 30, 0];
 
 export class Machine implements MachineApi {
@@ -51,6 +51,7 @@ export class Machine implements MachineApi {
   private readonly guestRsvdHi: number;
   private readonly xoBitHi: number;
   private readonly qemuPk: boolean;
+  private readonly page1G: boolean;
   private readonly rightsBugs: RightsBugs;
   private readonly bugCanary: boolean;
   private readonly bugXoNoUser: boolean;
@@ -77,6 +78,7 @@ export class Machine implements MachineApi {
     this.guestRsvdHi = rsvdAddrHiMask(config.maxPhyAddr);
     this.xoBitHi = config.kvmXo ? 1 << (config.maxPhyAddr - 1 - 32) : 0;
     this.qemuPk = config.choices.pkOnUserToSupervisor === 'qemu';
+    this.page1G = config.caps.page1G;
     const bugs = new Set(config.bugs);
     this.rightsBugs = { pkRegByCpl: bugs.has('pkey-reg-by-cpl'), pkWdIgnoresWp: bugs.has('pks-wd-ignores-cr0wp'), pkOnFetch: bugs.has('pk-on-fetch') };
     this.bugCanary = bugs.has('canary');
@@ -165,7 +167,7 @@ export class Machine implements MachineApi {
   access(cpu: number, la: number, size: number, kind: number, lo: number, hi: number): number {
     const v = this.vcpus[cpu];
     if (v === undefined) throw new RangeError(`cpu ${cpu} does not exist`);
-    const first = Math.min(size, 4096 - (la % 4096));
+    const first = Math.min(size, 4096 - (la & 0xfff));
     const parts = first < size ? 2 : 1;
     let partLa = la;
     let partLen = first;
@@ -174,20 +176,35 @@ export class Machine implements MachineApi {
         partLa = (la + first) % LA_SPAN;
         partLen = size - first;
       }
-      const hpa = this.translatePart(v, partLa, partLen, kind, p);
-      if (hpa < 0) return this.finishFault(v, hpa === -1 ? A_PF : A_EXIT);
+      const r = this.translatePart(v, partLa, partLen, kind, p);
+      if (r !== A_OK) return this.finishFault(v, r);
     }
 
     // Every part translated: fill the combined TLB, then move the data.
     const root = EptUnit.root(v.eptp);
     for (let p = 0; p < parts; p++) {
       const bits = this.partBits[p];
-      if (bits >= 0) v.ctlb.fill(v.vpid, root, Math.floor(this.partLin[p] / 4096), Math.floor(this.partHpa[p] / 4096), bits);
+      if (bits >= 0) {
+        const lin = this.partLin[p];
+        const hpa = this.partHpa[p];
+        v.ctlb.fill(v.vpid, root, (lin - (lin & 0xfff)) / 4096, (hpa - (hpa & 0xfff)) / 4096, bits);
+      }
     }
     if (kind === ACC_FETCH) return A_OK;
     const mem = this.mem;
     const h0 = this.partHpa[0];
     const h1 = this.partHpa[1];
+    if (parts === 1 && (h0 & 3) === 0 && (size === 8 || size === 4)) {
+      // Aligned word fast path (same bytes as the byte loop below).
+      if (kind === ACC_WRITE) {
+        mem.write32(h0, lo);
+        if (size === 8) mem.write32(h0 + 4, hi);
+      } else {
+        this.readLo = mem.read32(h0);
+        this.readHi = size === 8 ? mem.read32(h0 + 4) : 0;
+      }
+      return A_OK;
+    }
     if (kind === ACC_WRITE) {
       // Planted 'canary': a 2-byte page-crossing write loses its second byte.
       const n = this.bugCanary && size === 2 && parts === 2 ? 1 : size;
@@ -216,8 +233,8 @@ export class Machine implements MachineApi {
   }
 
   /**
-   * Translates one part (within one 4 KiB linear page). Returns the host address, -1 after a
-   * #PF (pfCode/pfCr2 set) or -2 after a VM exit (exit* set). Records what to cache in partBits.
+   * Translates one part (within one 4 KiB linear page) into partHpa[p]. Returns A_OK, A_PF
+   * (pfCode/pfCr2 set) or A_EXIT (exit* set). Records what to cache in partBits[p].
    */
   private translatePart(v: Vcpu, la: number, len: number, kind: number, p: number): number {
     const ept = this.ept;
@@ -227,14 +244,13 @@ export class Machine implements MachineApi {
 
     if ((v.cr0 & CR0_PG) === 0) {
       // No guest paging: the linear address is the GPA (supervisor-mode for MBEC, no advanced info).
-      const hpa = ept.translate(v, la, acc, true, false, la, 0, len);
-      if (hpa < 0) return this.takeExit(v, la, kind);
-      this.partHpa[p] = hpa;
-      return hpa;
+      if (!ept.translate(v, la, acc, true, false, la, 0, len)) return this.takeExit(v, la, kind);
+      this.partHpa[p] = ept.hpa;
+      return A_OK;
     }
 
     const root = EptUnit.root(v.eptp);
-    const linPage = Math.floor(la / 4096);
+    const linPage = (la - (la & 0xfff)) / 4096;
     const mbec = (v.ctls2 & CTL2_MBEC) !== 0;
 
     // Combined TLB: usable only if it allows the access outright (docs/semantics.md).
@@ -247,9 +263,8 @@ export class Machine implements MachineApi {
         && (kind !== ACC_WRITE || ((b & C_D) !== 0 && (b & T_SPP) === 0))
         && rightsFault(v, kind, (b & C_RW) !== 0, us, (b & C_XD) !== 0, (b >>> C_PKEY_SHIFT) & 15, this.qemuPk, this.rightsBugs) === 0;
       if (usable) {
-        const hpa = v.ctlb.hpaPageAt(slot) * 4096 + (la % 4096);
-        this.partHpa[p] = hpa;
-        return hpa;
+        this.partHpa[p] = v.ctlb.hpaPageAt(slot) * 4096 + (la & 0xfff);
+        return A_OK;
       }
       v.ctlb.drop(slot);
     }
@@ -258,6 +273,8 @@ export class Machine implements MachineApi {
     const mem = this.mem;
     const eptAd = (v.eptp & EPTP_AD) !== 0;
     const walkAcc = eptAd ? QUAL_RD | QUAL_WR : QUAL_RD;
+    const walkNeed = eptAd ? T_R | T_W | T_EPT_D : T_R;
+    const gtlb = v.gtlb;
     const errBits = accessErrorBits(v, kind);
     const nxe = (v.efer & EFER_NXE) !== 0;
     const rsvdHi = this.guestRsvdHi | (nxe ? 0 : PTE_XD_HI);
@@ -265,13 +282,19 @@ export class Machine implements MachineApi {
     let rw = true;
     let us = true;
     let xd = false;
+    let accessedAll = PTE_A;
     let level = 4;
     let lo = 0;
     let hi = 0;
     for (; ; level--) {
-      const gpa = table + (Math.floor(la / 2 ** LEVEL_SHIFT[level]) % 512) * 8;
-      const hpa = ept.translate(v, gpa, walkAcc, false, false, la, 0, 8);
-      if (hpa < 0) return this.takeExit(v, la, kind);
+      const gpa = table + ((Math.floor(la / LEVEL_SPAN[level]) & 511) << 3);
+      // Inline guest-physical TLB probe (the common case); the EPT unit does the rest.
+      const off = gpa & 0xfff;
+      const gs = gtlb.find(root, (gpa - off) / 4096);
+      let hpa: number;
+      if (gs >= 0 && (gtlb.bitsAt(gs) & walkNeed) === walkNeed) hpa = gtlb.hpaPageAt(gs) * 4096 + off;
+      else if (ept.translate(v, gpa, walkAcc, false, false, la, 0, 8)) hpa = ept.hpa;
+      else return this.takeExit(v, la, kind);
       this.entGpa[level] = gpa;
       this.entHpa[level] = hpa;
       lo = mem.read32(hpa);
@@ -282,10 +305,11 @@ export class Machine implements MachineApi {
       // without 1 GiB pages, large-leaf alignment bits (1 GiB 29:13, 2 MiB 20:13).
       if ((hi & rsvdHi) !== 0
         || (level === 4 && ps)
-        || (level === 3 && ps && (!this.config.caps.page1G || (lo & 0x3fffe000) !== 0))
+        || (level === 3 && ps && (!this.page1G || (lo & 0x3fffe000) !== 0))
         || (level === 2 && ps && (lo & 0x1fe000) !== 0)) {
         return this.pageFault(la, PF_P | PF_RSVD | errBits);
       }
+      accessedAll &= lo;
       rw &&= (lo & PTE_RW) !== 0;
       us &&= (lo & PTE_US) !== 0;
       xd ||= (hi & PTE_XD_HI) !== 0;
@@ -298,12 +322,13 @@ export class Machine implements MachineApi {
     if (code !== 0) return this.pageFault(la, code);
 
     // Guest A/D updates (docs/semantics.md step 4): paging-structure writes through EPT.
-    for (let l = 4; l >= leafLevel; l--) {
+    const adDone = accessedAll !== 0 && (kind !== ACC_WRITE || (lo & PTE_D) !== 0);
+    for (let l = 4; !adDone && l >= leafLevel; l--) {
       const cur = l === leafLevel ? lo : mem.read32(this.entHpa[l]);
       const want = cur | PTE_A | (l === leafLevel && kind === ACC_WRITE ? PTE_D : 0);
       if (want === cur) continue;
-      const hpa = ept.translate(v, this.entGpa[l], QUAL_RD | QUAL_WR, false, false, la, 0, 8);
-      if (hpa < 0) return this.takeExit(v, la, kind);
+      if (!ept.translate(v, this.entGpa[l], QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind);
+      const hpa = ept.hpa;
       mem.write32(hpa, mem.read32(hpa) | (want & ~cur));
       if (l === leafLevel) lo = want;
     }
@@ -313,21 +338,30 @@ export class Machine implements MachineApi {
     const frameBase = (hi & this.addrHi) * TWO32 + ((lo & ADDR_LO_MASK) >>> 0);
     const gpa = frameBase - (frameBase % size) + (la % size);
     const adv = (us ? QUAL_ADV_USER : 0) | (rw ? QUAL_ADV_WRITABLE : 0) | (xd && nxe ? QUAL_ADV_XD : 0);
-    const hpa = ept.translate(v, gpa, acc, true, us, la, adv, len);
-    if (hpa < 0) return this.takeExit(v, la, kind);
-    this.partHpa[p] = hpa;
+    // Inline guest-physical TLB probe for the final GPA, as for the walk.
+    const finalNeed = kind === ACC_READ ? T_R : kind === ACC_WRITE ? T_W | T_EPT_D : (mbec && us ? T_XU : T_X);
+    const foff = gpa & 0xfff;
+    const fs = gtlb.find(root, (gpa - foff) / 4096);
+    let eptBits: number;
+    if (fs >= 0 && (gtlb.bitsAt(fs) & finalNeed) === finalNeed) {
+      eptBits = gtlb.bitsAt(fs);
+      this.partHpa[p] = gtlb.hpaPageAt(fs) * 4096 + foff;
+    } else if (ept.translate(v, gpa, acc, true, us, la, adv, len)) {
+      eptBits = ept.bits;
+      this.partHpa[p] = ept.hpa;
+    } else return this.takeExit(v, la, kind);
     const global = (lo & PTE_G) !== 0 && (v.cr4 & CR4_PGE) !== 0;
-    this.partBits[p] = (ept.bits & (T_R | T_W | T_X | T_XU | T_EPT_D | T_SPP))
+    this.partBits[p] = (eptBits & (T_R | T_W | T_X | T_XU | T_EPT_D | T_SPP))
       | (rw ? C_RW : 0) | (us ? C_US : 0) | (xd && nxe ? C_XD : 0) | (global ? C_G : 0)
       | ((lo & PTE_D) !== 0 ? C_D : 0) | (pkey << C_PKEY_SHIFT);
-    return hpa;
+    return A_OK;
   }
 
   private pageFault(la: number, code: number): number {
     this.faultLa = la;
     this.pfCode = code;
     this.pfCr2 = la;
-    return -1;
+    return A_PF;
   }
 
   /** Copies the EPT unit's exit, applying the KVM XO design's #PF conversion (semantics.md step 7). */
@@ -343,6 +377,6 @@ export class Machine implements MachineApi {
     this.exitQual = ept.exitQual;
     this.exitGpa = ept.exitGpa;
     this.exitGla = ept.exitGla;
-    return -2;
+    return A_EXIT;
   }
 }

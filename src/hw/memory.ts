@@ -10,6 +10,12 @@
 const FRAME = 4096;
 const WORDS_PER_FRAME = 1024;
 const CACHE_SIZE = 4096; // direct-mapped frame→slot cache entries (power of two)
+const CACHE_SHIFT = 20; //  32 - log2(CACHE_SIZE): index = multiplicative hash of the frame number
+
+/** Cache index: a multiplicative hash, so table frames and data frames 2^k apart do not collide. */
+function cacheIndex(frame: number): number {
+  return Math.imul(frame | 0, 0x9e3779b1) >>> CACHE_SHIFT;
+}
 
 export class PhysMemory {
   readonly framesMax: number;
@@ -42,7 +48,7 @@ export class PhysMemory {
 
   /** Slot of a backed frame, or -1. */
   private slot(frame: number): number {
-    const c = frame & (CACHE_SIZE - 1);
+    const c = cacheIndex(frame);
     if (this.cacheFrame[c] === frame) return this.cacheSlot[c];
     const s = this.slotOf.get(frame);
     if (s === undefined) return -1;
@@ -62,7 +68,7 @@ export class PhysMemory {
       }
       this.frameOfSlot.push(frame);
       this.slotOf.set(frame, s);
-      const c = frame & (CACHE_SIZE - 1);
+      const c = cacheIndex(frame);
       this.cacheFrame[c] = frame;
       this.cacheSlot[c] = s;
     }
@@ -75,32 +81,34 @@ export class PhysMemory {
 
   /** Reads the aligned 32-bit word at `addr` (addr % 4 === 0). */
   read32(addr: number): number {
-    const frame = Math.floor(addr / FRAME);
+    // `addr & 0xfff` is exact for any integer below 2^53 (ToInt32 keeps the low 32 bits).
+    const frame = (addr - (addr & 0xfff)) / FRAME;
     if (frame >= this.framesMax) return 0xffffffff;
-    const s = this.slot(frame);
+    const c = cacheIndex(frame);
+    const s = this.cacheFrame[c] === frame ? this.cacheSlot[c] : this.slot(frame);
     if (s < 0) return 0;
-    return this.pool[s * WORDS_PER_FRAME + ((addr % FRAME) >>> 2)];
+    return this.pool[(s << 10) + ((addr & 0xfff) >>> 2)];
   }
 
   /** Writes the aligned 32-bit word at `addr`; dropped outside RAM. */
   write32(addr: number, value: number): void {
-    const frame = Math.floor(addr / FRAME);
+    const frame = (addr - (addr & 0xfff)) / FRAME;
     if (frame >= this.framesMax) return;
     const s = this.slotForWrite(frame);
-    this.pool[s * WORDS_PER_FRAME + ((addr % FRAME) >>> 2)] = value >>> 0;
+    this.pool[(s << 10) + ((addr & 0xfff) >>> 2)] = value >>> 0;
   }
 
   readByte(addr: number): number {
-    const word = this.read32(addr - (addr % 4));
-    return (word >>> ((addr % 4) * 8)) & 0xff;
+    const word = this.read32(addr - (addr & 3));
+    return (word >>> ((addr & 3) << 3)) & 0xff;
   }
 
   writeByte(addr: number, value: number): void {
-    const frame = Math.floor(addr / FRAME);
+    const frame = (addr - (addr & 0xfff)) / FRAME;
     if (frame >= this.framesMax) return;
     const s = this.slotForWrite(frame);
-    const i = s * WORDS_PER_FRAME + ((addr % FRAME) >>> 2);
-    const shift = (addr % 4) * 8;
+    const i = (s << 10) + ((addr & 0xfff) >>> 2);
+    const shift = (addr & 3) << 3;
     this.pool[i] = ((this.pool[i] & ~(0xff << shift)) | ((value & 0xff) << shift)) >>> 0;
   }
 

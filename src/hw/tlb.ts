@@ -26,6 +26,8 @@ export const C_D = 1 << 12; //  guest leaf dirty
 export const C_PKEY_SHIFT = 16; // bits 19:16 protection key
 
 export class GpaTlb {
+  /** False turns the cache off (every lookup misses): benchmarks and cache-free differential runs. */
+  enabled = true;
   private readonly valid = new Uint8Array(SIZE);
   private readonly tagPage = new Float64Array(SIZE);
   private readonly tagRoot = new Float64Array(SIZE);
@@ -35,7 +37,7 @@ export class GpaTlb {
   /** Returns the slot of a hit, or -1. */
   find(root: number, gpaPage: number): number {
     const i = gpaPage & MASK;
-    return this.valid[i] === 1 && this.tagPage[i] === gpaPage && this.tagRoot[i] === root ? i : -1;
+    return this.enabled && this.valid[i] === 1 && this.tagPage[i] === gpaPage && this.tagRoot[i] === root ? i : -1;
   }
   hpaPageAt(slot: number): number { return this.hpaPage[slot]; }
   bitsAt(slot: number): number { return this.bits[slot]; }
@@ -60,6 +62,7 @@ export class GpaTlb {
 }
 
 export class CombinedTlb {
+  enabled = true;
   private readonly valid = new Uint8Array(SIZE);
   private readonly tagPage = new Float64Array(SIZE);
   private readonly tagRoot = new Float64Array(SIZE);
@@ -69,7 +72,7 @@ export class CombinedTlb {
 
   find(vpid: number, root: number, linPage: number): number {
     const i = linPage & MASK;
-    return this.valid[i] === 1 && this.tagPage[i] === linPage && this.tagRoot[i] === root && this.tagVpid[i] === vpid ? i : -1;
+    return this.enabled && this.valid[i] === 1 && this.tagPage[i] === linPage && this.tagRoot[i] === root && this.tagVpid[i] === vpid ? i : -1;
   }
   hpaPageAt(slot: number): number { return this.hpaPage[slot]; }
   bitsAt(slot: number): number { return this.bits[slot]; }
