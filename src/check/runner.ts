@@ -64,6 +64,8 @@ export interface RunResult {
   /** Number of violations seen (1 at most when stopping at the first). */
   violationCount: number;
   records: StepRecord[] | null;
+  /** Violations of the final sweep (with records: these belong to no step). */
+  final: Violation[];
 }
 
 /**
@@ -112,9 +114,9 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
     const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse };
     if (first === null) first = v;
     count++;
-    if (keep) stepViolations.push(v);
+    stepViolations.push(v);
   };
-  const done = (opsRun: number): RunResult => ({ opsRun, first, violationCount: count, records });
+  const done = (opsRun: number, final: Violation[] = []): RunResult => ({ opsRun, first, violationCount: count, records, final });
 
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
@@ -161,9 +163,10 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
     }
     if (count > 0 && stopAtFirst) return done(i + 1);
   }
+  stepViolations = [];
   if (count === 0 || !stopAtFirst) {
     const swept = checkFrames(machine, model, seen);
     if (swept !== null) report(ops.length, SWEEP_OP, swept);
   }
-  return done(ops.length);
+  return done(ops.length, stepViolations);
 }

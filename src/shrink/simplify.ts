@@ -3,7 +3,7 @@
  * sizes, CPU 0) and keeps each change the predicate still accepts.
  * Contract: the op list keeps its length and kinds; every produced op is valid per OP_SCHEMAS
  * (sizes only shrink to allowed sizes; addresses are never changed, since almost every failure
- * depends on them).
+ * depends on them; for the same reason the address bits 51:12 of an entry are kept).
  */
 import type { Op } from '../trace/ops.js';
 import type { Budget } from './budget.js';
@@ -50,6 +50,9 @@ export function simplifyOperands(ops: Op[], budget: Budget): { ops: Op[]; change
       // Clear set bits from high to low, keeping each clearing the predicate accepts.
       for (let bit = 63n; bit >= 0n && !budget.spent(); bit--) {
         if (((best >> bit) & 1n) === 0n) continue;
+        // Entry address bits stay: clearing them aliases tables onto frame 0, which still fails
+        // but makes the repro much harder to read.
+        if (field === 'entry' && bit >= 12n && bit < 52n) continue;
         const candidate = best & ~(1n << bit);
         if (tryOp(i, withField(current[i], field, candidate))) best = candidate;
       }

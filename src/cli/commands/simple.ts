@@ -1,0 +1,48 @@
+/**
+ * The small commands: `dump` (text form to stdout), `convert` (between forms) and `bugs` (the
+ * planted-bug catalogue).
+ */
+import { Command } from 'commander';
+import { CATALOGUE } from '../../bugs/catalogue.js';
+import { loadTrace, saveTrace } from '../../trace/load.js';
+import { formatText } from '../../trace/text.js';
+import { parseFormat } from '../args.js';
+import { EXIT, type ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+
+export function dumpCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('dump')
+    .description('print a trace in the text form')
+    .argument('<trace>', 'trace file (msgpack, text or JSON)')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz dump crashes/4e8af73e72895d3c/repro.msgpack\n')
+    .action((file: string) => {
+      io.out(formatText(loadTrace(file)));
+      setExit(EXIT.ok);
+    });
+}
+
+export function convertCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('convert')
+    .description('convert a trace between the msgpack, text and JSON forms (written atomically)')
+    .argument('<in>', 'input trace (any form)')
+    .argument('<out>', 'output file')
+    .requiredOption('--to <form>', 'output form: text, json or msgpack')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz convert repro.msgpack repro.txt --to text\n')
+    .action((input: string, output: string, flags: { to: string }) => {
+      const format = parseFormat('--to', flags.to);
+      saveTrace(output, loadTrace(input), format);
+      io.out(`wrote ${output} (${format})\n`);
+      setExit(EXIT.ok);
+    });
+}
+
+export function bugsCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('bugs')
+    .description('list the planted bugs that --bug can switch on')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz bugs\n  $ eptfuzz fuzz --bug canary --runs 100\n')
+    .action(() => {
+      const width = Math.max(...CATALOGUE.map((b) => b.name.length));
+      for (const b of CATALOGUE) io.out(`${b.name.padEnd(width)}  [${b.layer}]  ${b.doc}\n`);
+      setExit(EXIT.ok);
+    });
+}
