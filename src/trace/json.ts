@@ -11,8 +11,8 @@ import { machinePlain, opJson, provenanceJson, signaturePlain } from './canonica
 import type { Trace } from './trace.js';
 import { validateTrace, type DecodeOptions } from './validate.js';
 
-/** Largest JSON trace accepted (characters). */
-export const JSON_CHARS_MAX = 64 * 1024 * 1024;
+/** Largest JSON trace accepted (characters): OPS_MAX ops of the longest kind take ~94 MB. */
+export const JSON_CHARS_MAX = 128 * 1024 * 1024;
 
 export function formatJson(trace: Trace): string {
   const lines = ['{', `  "schema": ${trace.schema},`, `  "eptfuzz": ${JSON.stringify(trace.eptfuzz)},`, `  "machine": ${JSON.stringify(machinePlain(trace.machine))},`];

@@ -19,8 +19,11 @@ import type { DecodeOptions } from './validate.js';
 export type TraceFormat = 'msgpack' | 'text' | 'json';
 export const TRACE_FORMATS: readonly TraceFormat[] = ['msgpack', 'text', 'json'];
 
-/** Largest trace file read: the decoders' own limits, checked before any byte is read. */
-export const FILE_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Largest trace file read, checked before any byte is read: the largest of the decoders' own
+ * limits (text and JSON, 128 MiB, so a trace of OPS_MAX ops fits in every form).
+ */
+export const FILE_BYTES_MAX = 128 * 1024 * 1024;
 
 export interface LoadOptions extends DecodeOptions {
   /** Lower the size limit (tests, tools that expect small files). Default FILE_BYTES_MAX. */

@@ -17,7 +17,7 @@ import { validateTrace, type DecodeOptions } from './validate.js';
 
 /** "EPTF": tells a trace file from a stray msgpack document and from the text and JSON forms. */
 export const MSGPACK_MAGIC: Uint8Array = new Uint8Array([0x45, 0x50, 0x54, 0x46]);
-/** Largest msgpack trace accepted: 1,000,000 ops of at most ~40 bytes each fit with room. */
+/** Largest msgpack trace accepted: OPS_MAX ops take at most ~31 MB, so this leaves room. */
 export const MSGPACK_BYTES_MAX = 64 * 1024 * 1024;
 /** Deepest nesting a trace needs is 4 (document → machine → caps → invvpidTypes); allow slack. */
 export const MSGPACK_DEPTH_MAX = 8;

@@ -14,8 +14,8 @@ import type { Op } from './ops.js';
 import type { Trace } from './trace.js';
 import { WARNINGS_MAX, parseIntegerLiteral, validateOp, validateTrace, type DecodeOptions, type HeaderKey, type RawDocument } from './validate.js';
 
-/** Largest text trace accepted (characters): as large as the msgpack limit. */
-export const TEXT_CHARS_MAX = 64 * 1024 * 1024;
+/** Largest text trace accepted (characters): OPS_MAX ops of the longest kind take ~68 MB. */
+export const TEXT_CHARS_MAX = 128 * 1024 * 1024;
 
 const TEXT_HEADERS = ['schema', 'eptfuzz', 'machine', 'provenance', 'signature'] as const;
 type TextHeader = (typeof TEXT_HEADERS)[number];
