@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { pickCandidate, runWith } from '../../../src/check/runner.js';
+import { INVARIANTS } from '../../../src/check/violation.js';
+import type { Outcome } from '../../../src/hw/outcome.js';
+import { fakeTarget, traceOf, writes } from './fakes.js';
+
+const OK: Outcome = { kind: 'ok' };
+const pf = (code: number, cr2 = 0x1000): Outcome => ({ kind: 'pf', code, cr2 });
+const exit = (reason: number, qual: number, gpa = 0x2000, gla: number | null = 0x1000): Outcome => ({ kind: 'exit', reason, qual, gpa, gla });
+
+describe('runner', () => {
+  it('stays quiet when the machine and the model agree, bytes included', () => {
+    const t = fakeTarget(
+      (_op, i) => ({ outcome: OK, writes: [[0x5000 + i, i + 1]] }),
+      (_op, i) => ({ allowed: [{ outcome: OK, writes: [[0x5000 + i, i + 1]] }] }),
+    );
+    const r = runWith(traceOf(writes(50)), t);
+    expect(r.first).toBeNull();
+    expect(r.opsRun).toBe(50);
+    expect(r.violationCount).toBe(0);
+  });
+
+  it('commits the candidate equal to the actual outcome', () => {
+    const t = fakeTarget(
+      () => ({ outcome: pf(3) }),
+      () => ({ allowed: [{ outcome: OK }, { outcome: pf(3) }] }),
+    );
+    const r = runWith(traceOf(writes(1)), t);
+    expect(r.first).toBeNull();
+    expect(t.lastModel().committed[0].outcome).toEqual(pf(3));
+  });
+
+  it('among equal outcomes, commits the one that wrote the frames the machine wrote', () => {
+    const t = fakeTarget(
+      () => ({ outcome: OK, writes: [[0x7000, 9]] }),
+      () => ({ allowed: [{ outcome: OK, writes: [[0x6000, 9]] }, { outcome: OK, writes: [[0x7000, 9]] }] }),
+    );
+    const r = runWith(traceOf(writes(1)), t);
+    expect(r.first).toBeNull();
+    expect(t.lastModel().committed[0].frames).toEqual([7]);
+  });
+
+  it('pickCandidate returns null when nothing matches', () => {
+    expect(pickCandidate([{ outcome: OK, stale: false, frames: [] }], { kind: 'gp' }, [])).toBeNull();
+  });
+
+  it('fault.pf-error-code fires when both fault with different error codes, naming the differing bits', () => {
+    const t = fakeTarget(() => ({ outcome: pf(0x7) }), () => ({ allowed: [{ outcome: pf(0x27) }] }));
+    const r = runWith(traceOf(writes(3)), t);
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, step: 0, op: 'write', coarse: 'error code bits differ: PK' });
+    expect(r.opsRun).toBe(1);
+  });
+
+  it('fault.pf-error-code fires on a CR2 difference', () => {
+    const t = fakeTarget(() => ({ outcome: pf(5, 0x1000) }), () => ({ allowed: [{ outcome: pf(5, 0x1ffe) }] }));
+    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, coarse: 'cr2 differs' });
+  });
+
+  it('fault.ept-qualification fires on qualification, gpa and gla differences of exits 48 and 66', () => {
+    const cases: Array<[Outcome, Outcome, string]> = [
+      [exit(48, 0x181), exit(48, 0x81), 'exit 48 qualification bits differ: XLAT'],
+      [exit(48, 0x181, 0x3000), exit(48, 0x181, 0x2000), 'exit 48 gpa differs'],
+      [exit(66, 0x800, 0x2000, 0x1000), exit(66, 0x800, 0x2000, 0x1080), 'exit 66 gla differs'],
+    ];
+    for (const [actual, allowed, coarse] of cases) {
+      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed }] }));
+      expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.eptQualification, coarse });
+    }
+  });
+
+  it('fault.exit-reason fires when kinds or reasons differ', () => {
+    const cases: Array<[Outcome, Outcome, string]> = [
+      [pf(1), exit(48, 0x181), 'pf instead of exit48'],
+      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'exit49 instead of exit48'],
+      [OK, { kind: 'gp' }, 'ok instead of gp'],
+      [{ kind: 'data', value: 1n }, { kind: 'data', value: 2n }, 'data fields differ'],
+    ];
+    for (const [actual, allowed, coarse] of cases) {
+      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed }] }));
+      expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.exitReason, coarse });
+    }
+  });
+
+  it('tlb.stale-after-flush fires when the actual outcome is one only a flushed translation gives', () => {
+    const t = fakeTarget(() => ({ outcome: OK }), () => ({ allowed: [{ outcome: pf(1) }], flushed: [OK] }));
+    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'stale ok' });
+  });
+
+  it('mem.no-lost-write fires at the op when the machine drops a byte the model writes', () => {
+    const t = fakeTarget(
+      (_op, i) => ({ outcome: OK, writes: i === 4 ? [[0x5000, 0x41]] : [] }),
+      (_op, i) => ({ allowed: [{ outcome: OK, writes: i === 4 ? [[0x5000, 0x41], [0x6000, 0x42]] : [] }] }),
+    );
+    const r = runWith(traceOf(writes(10)), t);
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, step: 4, op: 'write', coarse: 'frame bytes differ' });
+    expect(r.first?.detail).toContain('hpa 0x6000');
+  });
+
+  it('mem.no-lost-write is found by the final sweep when a frame changes behind the runner', () => {
+    const t = fakeTarget(
+      (_op, i) => ({ outcome: OK, writes: i === 0 ? [[0x7000, 1]] : [], silent: i === 2 ? [[0x7001, 5]] : [] }),
+      (_op, i) => ({ allowed: [{ outcome: OK, writes: i === 0 ? [[0x7000, 1]] : [] }] }),
+    );
+    const r = runWith(traceOf(writes(3)), t);
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, op: 'sweep', step: 3 });
+    expect(r.final).toHaveLength(1);
+  });
+
+  it('a periodic sweep finds it before the end', () => {
+    const t = fakeTarget(
+      (_op, i) => ({ outcome: OK, writes: i === 0 ? [[0x7000, 1]] : [], silent: i === 2 ? [[0x7001, 5]] : [] }),
+      (_op, i) => ({ allowed: [{ outcome: OK, writes: i === 0 ? [[0x7000, 1]] : [] }] }),
+    );
+    const r = runWith(traceOf(writes(100)), t, { sweepEveryOps: 4 });
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, op: 'sweep', step: 3 });
+  });
+
+  it('a machine that throws is a harness.exception with a value-free signature', () => {
+    const t = fakeTarget(
+      (_op, i) => { if (i === 1) throw new RangeError('bad index 0x1234 at 17'); return { outcome: OK }; },
+      () => ({ allowed: [{ outcome: OK }] }),
+    );
+    const r = runWith(traceOf(writes(3)), t);
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.exception, step: 1, coarse: 'machine RangeError: bad index N at N' });
+  });
+
+  it('with records, keeps going after a violation and records every step', () => {
+    const t = fakeTarget((_op, i) => ({ outcome: i === 1 ? pf(1) : OK }), () => ({ allowed: [{ outcome: OK }] }));
+    const r = runWith(traceOf(writes(4)), t, { records: true });
+    expect(r.records).toHaveLength(4);
+    expect(r.records?.[1].violations.map((v) => v.invariant)).toEqual([INVARIANTS.exitReason]);
+    expect(r.records?.[2].violations).toEqual([]);
+    expect(r.first?.step).toBe(1);
+  });
+});
