@@ -1,0 +1,417 @@
+/**
+ * One guest access (`read` / `write` / `fetch`) executed by the reference model along one branch
+ * of TLB choices. Contract: `AccessRun` follows docs/semantics.md "Guest access" steps 1-8 as
+ * plain sequential code over committed memory plus this run's own tentative writes; it never
+ * changes the model. Wherever a translation MAY come from a cached entry (ref §6), it asks
+ * `choose` which alternative to take: 0 is always the fresh walk; alternatives are the cached
+ * (then recently flushed) entries that allow the access and give a different result. The run
+ * records the branch points it met so that `explore` can enumerate the others.
+ */
+import type { MachineConfig } from '../hw/config.js';
+import {
+  EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_PK, PF_RSVD, PF_U, PF_W, PTE_A, PTE_D, PTE_G,
+  EPT_A, EPT_D, QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, SPP_QUAL_MISS, SUBPAGE_SIZE,
+} from '../hw/bits.js';
+import type { Outcome } from '../hw/outcome.js';
+import { type Entry, bitOf, entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
+import {
+  type EptContext, EptAccess, type EptRights, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
+  isWriteAccess, violationQual,
+} from './ept.js';
+import type { BranchPoint, Explored } from './explore.js';
+import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } from './guest-paging.js';
+import type { SpecMemory } from './memory.js';
+import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
+import { sppWalk, subPageWritable } from './spp.js';
+import type { CombinedMapping, GpaMapping, VcpuTlb } from './tlb.js';
+
+/** One page-bounded piece of the access (semantics.md step 1). */
+export interface Part {
+  la: number;
+  size: number;
+  linearPage: number;
+}
+
+/** Everything an access needs that does not change between its branches. */
+export interface AccessSetup {
+  kind: GuestAccess;
+  /** The EPT access of the final GPA. */
+  final: EptAccess;
+  /** The EPT access of a guest paging-structure read (a write too under EPT A/D). */
+  tableAccess: EptAccess;
+  parts: Part[];
+  /** Bytes a write stores, little-endian. */
+  writeBytes: Uint8Array | null;
+  config: MachineConfig;
+  mem: SpecMemory;
+  tlb: VcpuTlb;
+  paging: boolean;
+  cr3Table: number;
+  eptRoot: number;
+  ep4ta: number;
+  eptAD: boolean;
+  eptCtx: EptContext;
+  guestCtx: GuestPagingContext;
+  rights: RightsRegs;
+  /** W | U | I of every #PF error code of this access (semantics.md step 2). */
+  pfAccessBits: number;
+  sppOn: boolean;
+  spptp: number;
+  pge: boolean;
+}
+
+/** A translation that succeeded: where the byte is and what a cache would hold. */
+interface Translated {
+  hpa: number;
+  mapping: GpaMapping;
+}
+
+type Fresh =
+  | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[] }
+  | { ok: false; outcome: Outcome };
+
+export class AccessRun implements QwordReader, Explored {
+  readonly taken: number[] = [];
+  readonly branches: BranchPoint[] = [];
+  usedCached = false;
+  usedFlushed = false;
+  flushedAvailable = false;
+  /** Tentative aligned qword writes, flattened (hpa, lo, hi), in order; only addresses in RAM. */
+  readonly writes: number[] = [];
+  /** Data bytes written (hpa, byte), flattened; only addresses in RAM. */
+  readonly dataWrites: number[] = [];
+  readonly gpaFills: { page: number; m: GpaMapping }[] = [];
+  readonly combFills: { page: number; m: CombinedMapping }[] = [];
+  gpaDrop: number | null = null;
+  combDrop: number | null = null;
+  outcome: Outcome = { kind: 'ok' };
+
+  constructor(private readonly s: AccessSetup, private readonly choices: readonly number[]) {}
+
+  // ---- tentative memory -------------------------------------------------------------------
+
+  readEntry(hpa: number): Entry {
+    const w = this.writes;
+    for (let i = w.length - 3; i >= 0; i -= 3) if (w[i] === hpa) return { lo: w[i + 1], hi: w[i + 2] };
+    const mem = this.s.mem;
+    return { lo: mem.readU32(hpa), hi: mem.readU32(hpa + 4) };
+  }
+
+  private writeEntry(hpa: number, lo: number, hi: number): void {
+    if (this.s.mem.inRam(hpa)) this.writes.push(hpa, lo >>> 0, hi >>> 0); // writes outside RAM are dropped
+  }
+
+  private readByte(hpa: number): number {
+    const w = this.writes;
+    for (let i = w.length - 3; i >= 0; i -= 3) {
+      const off = hpa - w[i];
+      if (off >= 0 && off < 8) return off < 4 ? (w[i + 1] >>> (8 * off)) & 0xff : (w[i + 2] >>> (8 * (off - 4))) & 0xff;
+    }
+    return this.s.mem.readByte(hpa);
+  }
+
+  // ---- branch points ----------------------------------------------------------------------
+
+  /** Registers a branch point and returns the alternative this run takes there (0 = fresh). */
+  private choose(bp: BranchPoint): number {
+    const pos = this.branches.length;
+    this.branches.push(bp);
+    const c = pos < this.choices.length ? this.choices[pos] : 0;
+    this.taken.push(c);
+    if (bp.flushedAlts.length > 0) this.flushedAvailable = true;
+    return c;
+  }
+
+  // ---- the access ---------------------------------------------------------------------------
+
+  run(): this {
+    const s = this.s;
+    const hpas: number[] = [];
+    const fills: (CombinedMapping | null)[] = [];
+    for (const p of s.parts) {
+      const r = s.paging ? this.linearPart(p) : this.unpagedPart(p);
+      if (r === null) return this; // the first fault ends the access (step 1)
+      hpas.push(r.hpa);
+      fills.push(r.fill);
+    }
+    // Every part translated: combined mappings may now be cached (semantics.md "TLBs").
+    for (let i = 0; i < s.parts.length; i++) {
+      const m = fills[i];
+      if (m !== null) this.combFills.push({ page: s.parts[i].linearPage, m });
+    }
+    // Step 8: data bytes, little-endian, byte-exact.
+    if (s.kind === 'read') {
+      let lo = 0;
+      let hi = 0;
+      let n = 0;
+      for (let i = 0; i < s.parts.length; i++) {
+        for (let j = 0; j < s.parts[i].size; j++, n++) {
+          const b = this.readByte(hpas[i] + j);
+          if (n < 4) lo += b * 2 ** (8 * n);
+          else hi += b * 2 ** (8 * (n - 4));
+        }
+      }
+      this.outcome = { kind: 'data', value: (BigInt(hi) << 32n) | BigInt(lo) };
+    } else if (s.kind === 'write') {
+      let n = 0;
+      for (let i = 0; i < s.parts.length; i++) {
+        for (let j = 0; j < s.parts[i].size; j++, n++) {
+          const hpa = hpas[i] + j;
+          if (s.mem.inRam(hpa)) this.dataWrites.push(hpa, s.writeBytes![n]);
+        }
+      }
+    }
+    return this;
+  }
+
+  /** CR0.PG = 0: the linear address is the guest-physical address. */
+  private unpagedPart(p: Part): { hpa: number; fill: CombinedMapping | null } | null {
+    const t = this.finalAccess(p, p.la, null);
+    return t === null ? null : { hpa: t.hpa, fill: null };
+  }
+
+  /** IA-32e paging: a cached combined mapping, or the guest walk (steps 2-7). */
+  private linearPart(p: Part): { hpa: number; fill: CombinedMapping | null } | null {
+    const alts = this.usableCombined(p);
+    let pos = -1;
+    if (alts !== null) {
+      pos = this.branches.length;
+      const c = this.choose({ alts: [], flushedAlts: [] });
+      if (c > 0 && c <= alts.list.length) {
+        if (c > alts.cached) this.usedFlushed = true;
+        else this.usedCached = true;
+        const m = alts.list[c - 1];
+        return { hpa: m.hpaPage * 4096 + (p.la % 4096), fill: null };
+      }
+    }
+    const writesBefore = this.writes.length;
+    const r = this.walk(p);
+    if (alts !== null && pos >= this.choices.length) {
+      // Alternatives worth exploring: those whose result differs from this fresh walk's.
+      const bp = this.branches[pos];
+      const clean = r !== null && this.writes.length === writesBefore;
+      alts.list.forEach((m, i) => {
+        if (clean && m.hpaPage === Math.floor(r.hpa / 4096)) return;
+        (i < alts.cached ? bp.alts : bp.flushedAlts).push(i + 1);
+      });
+      if (bp.flushedAlts.length > 0) this.flushedAvailable = true;
+    }
+    return r;
+  }
+
+  /** Cached (then recently flushed) combined mappings that allow this access now, or null. */
+  private usableCombined(p: Part): { list: CombinedMapping[]; cached: number } | null {
+    const s = this.s;
+    let list: CombinedMapping[] | null = null;
+    const consider = (v: readonly CombinedMapping[] | undefined): void => {
+      if (v === undefined) return;
+      for (const m of v) if (this.combinedAllows(m)) (list ??= []).push(m);
+    };
+    consider(s.tlb.comb.get(s.ep4ta, p.linearPage));
+    const cached = list === null ? 0 : (list as CombinedMapping[]).length;
+    if (s.tlb.flushedComb.count > 0) consider(s.tlb.flushedComb.get(s.ep4ta, p.linearPage));
+    return list === null ? null : { list, cached };
+  }
+
+  /** semantics.md "TLBs": a cached entry is used only if it allows the access under current registers. */
+  private combinedAllows(m: CombinedMapping): boolean {
+    const s = this.s;
+    if (checkRights(s.kind, m.walk, s.rights) !== RIGHTS_OK) return false;
+    if (!eptAllows(s.final, m.ept, s.eptCtx.mbec, m.walk.us)) return false;
+    // a write through an entry whose guest D or EPT D is 0, or with the SPP bit, re-walks
+    return s.kind !== 'write' || (m.guestD && (m.eptD || !s.eptAD) && !m.spp);
+  }
+
+  /** Steps 2-7 for one part. */
+  private walk(p: Part): { hpa: number; fill: CombinedMapping } | null {
+    const s = this.s;
+    const M = s.config.maxPhyAddr;
+    const w: WalkRights = { rw: true, us: true, xd: false, pkey: 0 };
+    const steps: { gpa: number; e: Entry }[] = [];
+    let tableGpa = s.cr3Table;
+    let leafLevel = 0;
+    // Step 2: levels 4 -> 1; each entry's GPA goes through EPT before the entry is read.
+    for (let level = 4; level >= 1; level--) {
+      const gpa = tableGpa + levelIndex(p.la, level) * 8;
+      const t = this.translate(p, gpa, s.tableAccess, false, null);
+      if (t === null) return null;
+      const e = this.readEntry(t.hpa);
+      if (!guestPresent(e)) return this.pageFault(p, 0);
+      if (guestReserved(e, level, s.guestCtx)) return this.pageFault(p, PF_P | PF_RSVD);
+      w.rw &&= (e.lo & 2) !== 0;
+      w.us &&= (e.lo & 4) !== 0;
+      w.xd ||= (e.hi & 0x80000000) !== 0;
+      steps.push({ gpa, e });
+      if (guestIsLeaf(e, level)) {
+        leafLevel = level;
+        break;
+      }
+      tableGpa = entryAddress(e, M);
+    }
+    const leaf = steps[steps.length - 1].e;
+    w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
+    // Step 3: rights over the whole walk; PK when the key alone would deny.
+    const verdict = checkRights(s.kind, w, s.rights);
+    if (verdict !== RIGHTS_OK) return this.pageFault(p, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0));
+    // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
+    for (let i = 0; i < steps.length; i++) {
+      const e = steps[i].e;
+      let bits = (e.lo & PTE_A) === 0 ? PTE_A : 0;
+      if (i === steps.length - 1 && s.kind === 'write' && (e.lo & PTE_D) === 0) bits |= PTE_D;
+      if (bits === 0) continue;
+      const t = this.translate(p, steps[i].gpa, EptAccess.TableWrite, false, null);
+      if (t === null) return null;
+      const cur = this.readEntry(t.hpa);
+      this.writeEntry(t.hpa, cur.lo | bits, cur.hi);
+    }
+    // Step 5: the final GPA.
+    const gpa = leafBase(leaf, leafLevel, M) + (p.la % levelSpan(leafLevel));
+    const t = this.finalAccess(p, gpa, w);
+    if (t === null) return null;
+    return {
+      hpa: t.hpa,
+      fill: {
+        hpaPage: Math.floor(t.hpa / 4096),
+        walk: w,
+        global: (leaf.lo & PTE_G) !== 0 && s.pge,
+        guestD: s.kind === 'write' || (leaf.lo & PTE_D) !== 0,
+        ept: t.mapping.rights,
+        eptD: t.mapping.eptD,
+        spp: t.mapping.spp,
+      },
+    };
+  }
+
+  /** Steps 5-7: the final-GPA access, with the kvmXo #PF conversion. */
+  private finalAccess(p: Part, gpa: number, w: WalkRights | null): Translated | null {
+    const s = this.s;
+    const t = this.translate(p, gpa, s.final, w !== null && w.us, w);
+    if (t !== null) return t;
+    const o = this.outcome;
+    // Step 7: under kvmXo an EPT violation of a data access to the XO alias becomes the RFC's #PF.
+    if (s.config.kvmXo && s.kind !== 'fetch' && o.kind === 'exit' && o.reason === EXIT_EPT_VIOLATION &&
+        bitOf(gpa, s.config.maxPhyAddr - 1)) {
+      const code = PF_P | (s.kind === 'write' ? PF_W : 0) | (s.rights.cpl === 3 ? PF_U : 0);
+      this.outcome = { kind: 'pf', code, cr2: p.la };
+    }
+    return null;
+  }
+
+  private pageFault(p: Part, bits: number): null {
+    this.outcome = { kind: 'pf', code: bits | this.s.pfAccessBits, cr2: p.la };
+    this.combDrop = p.linearPage; // a #PF drops the combined mappings of its linear page
+    return null;
+  }
+
+  // ---- EPT translation of one GPA, fresh or from a cached guest-physical mapping ------------
+
+  private translate(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Translated | null {
+    const s = this.s;
+    const fresh = this.fresh(p, gpa, access, userAddr, w);
+    const page = Math.floor(gpa / 4096);
+    let list: GpaMapping[] | null = null;
+    const cachedList = s.tlb.gpa.get(s.ep4ta, page);
+    if (cachedList !== undefined) for (const m of cachedList) if (this.gpaAllows(m, access, userAddr)) (list ??= []).push(m);
+    const cached = list === null ? 0 : (list as GpaMapping[]).length;
+    if (s.tlb.flushedGpa.count > 0) {
+      const fl = s.tlb.flushedGpa.get(s.ep4ta, page);
+      if (fl !== undefined) for (const m of fl) if (this.gpaAllows(m, access, userAddr)) (list ??= []).push(m);
+    }
+    let c = 0;
+    if (list !== null) {
+      const bp: BranchPoint = { alts: [], flushedAlts: [] };
+      const freshClean = fresh.ok && fresh.adWrites.length === 0;
+      const freshPage = fresh.ok ? Math.floor(fresh.hpa / 4096) : -1;
+      for (let i = 0; i < list.length; i++) {
+        if (freshClean && list[i].hpaPage === freshPage) continue; // same result as the fresh walk
+        (i < cached ? bp.alts : bp.flushedAlts).push(i + 1);
+      }
+      if (bp.alts.length > 0 || bp.flushedAlts.length > 0) c = this.choose(bp);
+    }
+    if (c > 0 && list !== null && c <= list.length) {
+      if (c > cached) this.usedFlushed = true;
+      else this.usedCached = true;
+      const m = list[c - 1];
+      return { hpa: m.hpaPage * 4096 + (gpa % 4096), mapping: m };
+    }
+    if (!fresh.ok) {
+      this.outcome = fresh.outcome;
+      // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
+      this.gpaDrop = page;
+      this.combDrop = p.linearPage;
+      return null;
+    }
+    for (const x of fresh.adWrites) this.writes.push(x);
+    this.gpaFills.push({ page, m: fresh.mapping });
+    return { hpa: fresh.hpa, mapping: fresh.mapping };
+  }
+
+  /** A cached guest-physical mapping is used only if it allows the access (semantics.md "TLBs"). */
+  private gpaAllows(m: GpaMapping, access: EptAccess, userAddr: boolean): boolean {
+    if (!eptAllows(access, m.rights, this.s.eptCtx.mbec, userAddr)) return false;
+    return access !== EptAccess.Write || (!m.spp && (m.eptD || !this.s.eptAD));
+  }
+
+  /** The EPT walk from memory (semantics.md "EPT translation of one GPA"), with SPP (step 6). */
+  private fresh(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
+    const s = this.s;
+    const ctx = s.eptCtx;
+    const walk = eptWalk(this, s.eptRoot, gpa, ctx);
+    // ref §2.2: misconfiguration: qualification 0, no linear address
+    if (walk.kind === 'misconfig') return { ok: false, outcome: { kind: 'exit', reason: EXIT_EPT_MISCONFIG, qual: 0, gpa, gla: null } };
+    if (walk.kind === 'not-present') return { ok: false, outcome: this.violation(p, gpa, access, NO_RIGHTS, w) };
+    let allowed = eptAllows(access, walk.rights, ctx.mbec, userAddr);
+    // ref §3.3 SPP eligibility: SPP on, a final-GPA write, a 4 KiB leaf with bit 61, ANDed R = 1 and W = 0
+    if (!allowed && access === EptAccess.Write && s.sppOn && walk.spp && walk.rights.r && !walk.rights.w) {
+      const spp = sppWalk(this, s.spptp, gpa, ctx.maxPhyAddr);
+      if (spp.kind !== 'leaf') {
+        // ref §3.4: exit 66, qualification bit 11 = 1 for a miss, 0 for a misconfiguration
+        return { ok: false, outcome: { kind: 'exit', reason: EXIT_SPP, qual: spp.kind === 'miss' ? SPP_QUAL_MISS : 0, gpa, gla: p.la } };
+      }
+      // every 128-byte sub-page the part touches, in address order (semantics.md step 6)
+      const pageBase = gpa - (gpa % 4096);
+      const first = Math.floor((gpa % 4096) / SUBPAGE_SIZE);
+      const last = Math.floor(((gpa % 4096) + p.size - 1) / SUBPAGE_SIZE);
+      for (let sp = first; sp <= last; sp++) {
+        if (!subPageWritable(spp.leaf, sp)) {
+          const byte = Math.max(gpa, pageBase + sp * SUBPAGE_SIZE);
+          return { ok: false, outcome: this.violation(p, byte, access, walk.rights, w) };
+        }
+      }
+      allowed = true;
+    }
+    if (!allowed) return { ok: false, outcome: this.violation(p, gpa, access, walk.rights, w) };
+    // EPT A/D on success: A in every entry used where 0, D in the leaf for a write access.
+    const adWrites: number[] = [];
+    const write = isWriteAccess(access);
+    if (s.eptAD) {
+      for (let i = 0; i < walk.path.length; i++) {
+        const { hpa, entry } = walk.path[i];
+        let bits = (entry.lo & EPT_A) === 0 ? EPT_A : 0;
+        if (i === walk.path.length - 1 && write && (entry.lo & EPT_D) === 0) bits |= EPT_D;
+        if (bits !== 0 && s.mem.inRam(hpa)) adWrites.push(hpa, (entry.lo | bits) >>> 0, entry.hi >>> 0);
+      }
+    }
+    const mapping: GpaMapping = {
+      hpaPage: Math.floor(walk.hpa / 4096),
+      rights: walk.rights,
+      leafLevel: walk.level,
+      spp: walk.spp,
+      eptD: !s.eptAD || walk.leafD || write,
+    };
+    return { ok: true, hpa: walk.hpa, mapping, adWrites };
+  }
+
+  /** An EPT violation (exit 48) at `gpa` with the ANDed rights; advanced bits for final accesses. */
+  private violation(p: Part, gpa: number, access: EptAccess, rights: EptRights, w: WalkRights | null): Outcome {
+    const s = this.s;
+    let qual = violationQual(access, rights, s.eptCtx.mbec);
+    // ref §2.1 bits 9-11: only with the capability, XLAT = 1 and paging on
+    if (isFinal(access) && s.config.caps.advExitInfo && w !== null) {
+      if (w.us) qual |= QUAL_ADV_USER;
+      if (w.rw) qual |= QUAL_ADV_WRITABLE;
+      if (w.xd) qual |= QUAL_ADV_XD;
+    }
+    return { kind: 'exit', reason: EXIT_EPT_VIOLATION, qual, gpa, gla: p.la };
+  }
+}

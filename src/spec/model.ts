@@ -1,0 +1,323 @@
+/**
+ * The reference model: for every op, the SET of outcomes the architecture allows (ref §6: a
+ * stale cached translation may serve until a required invalidation), and `commit` to follow the
+ * branch the machine took. Contract: src/spec/api.ts. allowed[0] is always the fresh walk;
+ * further candidates use entries that may be cached (tlb.ts) and are marked stale; `flushed`
+ * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
+ * The rules follow ../shared/reference/x86-memory-protection.md and docs/semantics.md.
+ */
+import type { MachineConfig } from '../hw/config.js';
+import {
+  CR0_PG, CR0_WP, CR4_PGE, CR4_PKE, CR4_PKS, CR4_SMAP, CR4_SMEP, CTL2_MBEC, CTL2_SPP, EFER_NXE, EPTP_AD,
+  PF_I, PF_U, PF_W, VMERR_ENTRY_INVALID_CTLS, VMERR_INVEPT_INVVPID_OPERAND,
+} from '../hw/bits.js';
+import { OK, type Outcome, sameOutcome } from '../hw/outcome.js';
+import type { Op } from '../trace/ops.js';
+import { type AccessSetup, AccessRun, type Part } from './access.js';
+import type { Candidate, ReferenceModelApi, SpecStep } from './api.js';
+import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
+import { splitU64 } from './entry.js';
+import { EptAccess } from './ept.js';
+import { explore } from './explore.js';
+import { SpecMemory } from './memory.js';
+import { eptEntryHpa, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
+import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.js';
+import { VcpuTlb } from './tlb.js';
+import { ctls2Valid, ep4taOf, eptpValid, inveptScope, invvpidScope, spptpValid } from './vmx.js';
+
+/** Bound on the candidates of one access (each is a distinct stale combination). */
+export const MAX_CANDIDATES = 64;
+/** Bound on the branch runs explored per access (and per flushed pass). */
+export const MAX_RUNS = 256;
+
+const LINEAR_SPACE = 2 ** 48;
+
+interface Vcpu {
+  state: VcpuState;
+  readonly tlb: VcpuTlb;
+  /** VPID = index + 1 (docs/semantics.md "Machine shape"). */
+  readonly vpid: number;
+}
+
+export class ReferenceModel implements ReferenceModelApi {
+  private readonly mem: SpecMemory;
+  private readonly vcpus: Vcpu[] = [];
+  private last: readonly SpecCandidate[] = [];
+
+  constructor(readonly config: MachineConfig) {
+    this.mem = new SpecMemory(config.framesMax);
+    for (let i = 0; i < config.vcpus; i++) this.vcpus.push({ state: initialVcpu(config), tlb: new VcpuTlb(), vpid: i + 1 });
+  }
+
+  // ---- the contract -------------------------------------------------------------------------
+
+  step(op: Op): SpecStep {
+    const s = this.stepInner(op);
+    this.last = s.allowed as SpecCandidate[];
+    return s;
+  }
+
+  commit(candidate: Candidate): void {
+    if (!this.last.includes(candidate as SpecCandidate)) throw new Error('commit: not a candidate of the last step');
+    this.last = [];
+    (candidate as SpecCandidate).effects();
+  }
+
+  readPhys(hpa: number, size: number): bigint {
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.mem.readByte(hpa + i));
+    return v;
+  }
+
+  frameBytes(frame: number): Uint8Array | null {
+    return this.mem.frameBytes(frame);
+  }
+
+  // ---- read-only views for tests and checkers -------------------------------------------------
+
+  vcpuState(cpu: number): Readonly<VcpuState> {
+    return this.vcpu(cpu).state;
+  }
+
+  tlbOf(cpu: number): VcpuTlb {
+    return this.vcpu(cpu).tlb;
+  }
+
+  // ---- ops ----------------------------------------------------------------------------------
+
+  private stepInner(op: Op): SpecStep {
+    switch (op.op) {
+      case 'read': case 'write': case 'fetch':
+        return this.access(op.cpu, op.op, op.la, op.size, op.op === 'write' ? op.value : 0n);
+      case 'set_reg': {
+        const v = this.vcpu(op.cpu);
+        const r = setReg(v.state, op.reg, op.value, this.config);
+        if (r === null) return one({ kind: 'gp' });
+        return one(OK, NO_FRAMES, () => {
+          v.state = r.next;
+          flushRegs(v.tlb, r.flush);
+        });
+      }
+      case 'invlpg': {
+        // ref §6.2: the page's combined mappings for the current VPID, all EP4TAs, globals included
+        const v = this.vcpu(op.cpu);
+        return one(OK, NO_FRAMES, () => v.tlb.invalidateCombined(null, Math.floor(op.la / 4096), false));
+      }
+      case 'invvpid': {
+        const v = this.vcpu(op.cpu);
+        const scope = invvpidScope(op.type, op.vpid, op.la, this.config);
+        if (scope === null) return one({ kind: 'vmfail', error: VMERR_INVEPT_INVVPID_OPERAND });
+        return one(OK, NO_FRAMES, () => {
+          if (scope.kind === 'all') v.tlb.invalidateCombined(null, null, false);
+          else if (scope.vpid !== v.vpid) return; // this logical processor holds only its own VPID
+          else if (scope.kind === 'address') v.tlb.invalidateCombined(null, scope.linearPage, false);
+          else v.tlb.invalidateCombined(null, null, scope.keepGlobal);
+        });
+      }
+      case 'invept': {
+        const v = this.vcpu(op.cpu);
+        const scope = inveptScope(op.type, op.eptp, this.config);
+        if (scope === null) return one({ kind: 'vmfail', error: VMERR_INVEPT_INVVPID_OPERAND });
+        return one(OK, NO_FRAMES, () => {
+          // ref §6.2: guest-physical and combined mappings of the EP4TA (or all), all VPIDs
+          v.tlb.invalidateGpa(scope.ep4ta, null);
+          v.tlb.invalidateCombined(scope.ep4ta, null, false);
+        });
+      }
+      case 'set_eptp': {
+        const v = this.vcpu(op.cpu);
+        if (!eptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
+        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, eptp: Number(op.value) }; });
+      }
+      case 'set_spptp': {
+        const v = this.vcpu(op.cpu);
+        if (!spptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
+        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, spptp: Number(op.value) }; });
+      }
+      case 'set_ctls2': {
+        const v = this.vcpu(op.cpu);
+        if (!ctls2Valid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
+        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, ctls2: op.value }; });
+      }
+      case 'phys_write': {
+        if (op.hpa + op.size > this.mem.ramEnd) return one({ kind: 'noent' });
+        const frames = framesOf(op.hpa, op.size);
+        return one(OK, frames, () => {
+          let v = op.value;
+          for (let i = 0; i < op.size; i++, v >>= 8n) this.mem.writeByte(op.hpa + i, Number(v & 0xffn));
+        });
+      }
+      case 'phys_read': {
+        if (op.hpa + op.size > this.mem.ramEnd) return one({ kind: 'noent' });
+        return one({ kind: 'data', value: this.readPhys(op.hpa, op.size) });
+      }
+      case 'ept_set': {
+        const v = this.vcpu(op.cpu);
+        return this.entryWrite(eptEntryHpa(this.pathContext(v), eptRootOf(v.state), op.gpa, op.level), op.entry);
+      }
+      case 'gpt_set': {
+        const v = this.vcpu(op.cpu);
+        const hpa = guestEntryHpa(this.pathContext(v), eptRootOf(v.state), cr3TableOf(v.state), op.la, op.level);
+        return this.entryWrite(hpa, op.entry);
+      }
+      case 'sppt_set': {
+        const v = this.vcpu(op.cpu);
+        return this.entryWrite(spptEntryHpa(this.pathContext(v), v.state.spptp, op.gpa, op.level), op.entry);
+      }
+    }
+  }
+
+  private entryWrite(hpa: number | null, entry: bigint): SpecStep {
+    if (hpa === null) return one({ kind: 'noent' });
+    const { lo, hi } = splitU64(entry);
+    return one(OK, [Math.floor(hpa / 4096)], () => this.mem.writeQword(hpa, lo, hi));
+  }
+
+  private pathContext(v: Vcpu): PathContext {
+    return { mem: this.mem, maxPhyAddr: this.config.maxPhyAddr, mbec: (v.state.ctls2 & CTL2_MBEC) !== 0 };
+  }
+
+  private vcpu(cpu: number): Vcpu {
+    const v = this.vcpus[cpu];
+    if (v === undefined) throw new Error(`cpu ${cpu} does not exist (vcpus = ${this.config.vcpus})`);
+    return v;
+  }
+
+  // ---- guest accesses -------------------------------------------------------------------------
+
+  private access(cpu: number, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): SpecStep {
+    const v = this.vcpu(cpu);
+    const setup = this.accessSetup(v, kind, la, size, value);
+    const { runs, flushedRuns } = explore((prefix) => new AccessRun(setup, prefix).run(), MAX_RUNS);
+    const kept: AccessRun[] = [];
+    for (const r of runs) {
+      const twin = kept.find((k) => sameOutcome(k.outcome, r.outcome) && sameEffects(k, r));
+      if (twin !== undefined) {
+        // same outcome and memory effects: keep one, remember every translation either may cache
+        twin.gpaFills.push(...r.gpaFills);
+        twin.combFills.push(...r.combFills);
+      } else if (kept.length < MAX_CANDIDATES) kept.push(r);
+    }
+    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, runFrames(r), () => this.applyRun(v, setup.ep4ta, r)));
+    const flushed: Outcome[] = [];
+    for (const r of flushedRuns) {
+      if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
+      flushed.push(r.outcome);
+    }
+    return { allowed, flushed };
+  }
+
+  private accessSetup(v: Vcpu, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): AccessSetup {
+    const st = v.state;
+    const c = this.config;
+    // Step 1: split at 4 KiB boundaries of the (48-bit) linear address.
+    const first = Math.min(size, 4096 - (la % 4096));
+    const parts: Part[] = [{ la, size: first, linearPage: Math.floor(la / 4096) }];
+    if (first < size) {
+      const la2 = (la + first) % LINEAR_SPACE;
+      parts.push({ la: la2, size: size - first, linearPage: Math.floor(la2 / 4096) });
+    }
+    let writeBytes: Uint8Array | null = null;
+    if (kind === 'write') {
+      writeBytes = new Uint8Array(size);
+      let x = value;
+      for (let i = 0; i < size; i++, x >>= 8n) writeBytes[i] = Number(x & 0xffn);
+    }
+    const eptAD = (st.eptp & EPTP_AD) !== 0;
+    const nxe = (st.efer & EFER_NXE) !== 0;
+    const smep = (st.cr4 & CR4_SMEP) !== 0;
+    const cpl3 = st.cpl === 3;
+    return {
+      kind,
+      final: kind === 'read' ? EptAccess.Read : kind === 'write' ? EptAccess.Write : EptAccess.Fetch,
+      // ref §1.3 EPT A/D: every guest paging-structure access is treated as a write
+      tableAccess: eptAD ? EptAccess.TableWrite : EptAccess.TableRead,
+      parts,
+      writeBytes,
+      config: c,
+      mem: this.mem,
+      tlb: v.tlb,
+      paging: (st.cr0 & CR0_PG) !== 0,
+      cr3Table: cr3TableOf(st),
+      eptRoot: eptRootOf(st),
+      ep4ta: ep4taOf(st.eptp),
+      eptAD,
+      eptCtx: { maxPhyAddr: c.maxPhyAddr, mbec: (st.ctls2 & CTL2_MBEC) !== 0, execOnly: c.caps.eptExecOnly, page1G: c.caps.page1G },
+      guestCtx: { maxPhyAddr: c.maxPhyAddr, nxe, page1G: c.caps.page1G },
+      rights: {
+        cpl: st.cpl,
+        wp: (st.cr0 & CR0_WP) !== 0,
+        smep,
+        smap: (st.cr4 & CR4_SMAP) !== 0,
+        ac: st.ac,
+        nxe,
+        pke: (st.cr4 & CR4_PKE) !== 0,
+        pks: (st.cr4 & CR4_PKS) !== 0,
+        pkru: st.pkru,
+        pkrs: st.pkrs,
+        pkOnUserToSupervisor: c.choices.pkOnUserToSupervisor,
+      },
+      // semantics.md step 2: W (write), U (CPL 3), I (fetch and (SMEP or NXE))
+      pfAccessBits: (kind === 'write' ? PF_W : 0) | (cpl3 ? PF_U : 0) | (kind === 'fetch' && (smep || nxe) ? PF_I : 0),
+      sppOn: (st.ctls2 & CTL2_SPP) !== 0,
+      spptp: st.spptp,
+      pge: (st.cr4 & CR4_PGE) !== 0,
+    };
+  }
+
+  /** Commits one access branch: memory, then caches filled, then the invalidations its fault requires. */
+  private applyRun(v: Vcpu, ep4ta: number, r: AccessRun): void {
+    const w = r.writes;
+    for (let i = 0; i < w.length; i += 3) this.mem.writeQword(w[i], w[i + 1], w[i + 2]);
+    const d = r.dataWrites;
+    for (let i = 0; i < d.length; i += 2) this.mem.writeByte(d[i], d[i + 1]);
+    for (const f of r.gpaFills) v.tlb.fillGpa(ep4ta, f.page, f.m);
+    for (const f of r.combFills) v.tlb.fillCombined(ep4ta, f.page, f.m);
+    if (r.gpaDrop !== null) v.tlb.invalidateGpa(ep4ta, r.gpaDrop);
+    if (r.combDrop !== null) v.tlb.invalidateCombined(ep4ta, r.combDrop, false);
+  }
+}
+
+function one(outcome: Outcome, frames: readonly number[] = NO_FRAMES, effects: () => void = NO_EFFECTS): SpecStep {
+  return { allowed: [new SpecCandidate(outcome, false, frames, effects)], flushed: [] };
+}
+
+function flushRegs(tlb: VcpuTlb, flush: RegFlush): void {
+  if (flush === 'all') tlb.invalidateCombined(null, null, false);
+  else if (flush === 'non-global') tlb.invalidateCombined(null, null, true);
+}
+
+function eptRootOf(st: VcpuState): number {
+  return Math.floor(st.eptp / 4096) * 4096;
+}
+
+function cr3TableOf(st: VcpuState): number {
+  return Math.floor(st.cr3 / 4096) * 4096;
+}
+
+function framesOf(hpa: number, size: number): number[] {
+  const a = Math.floor(hpa / 4096);
+  const b = Math.floor((hpa + size - 1) / 4096);
+  return a === b ? [a] : [a, b];
+}
+
+function runFrames(r: AccessRun): number[] {
+  const out: number[] = [];
+  const add = (hpa: number): void => {
+    const f = Math.floor(hpa / 4096);
+    if (!out.includes(f)) out.push(f);
+  };
+  for (let i = 0; i < r.writes.length; i += 3) add(r.writes[i]);
+  for (let i = 0; i < r.dataWrites.length; i += 2) add(r.dataWrites[i]);
+  return out;
+}
+
+function sameEffects(a: AccessRun, b: AccessRun): boolean {
+  return sameArray(a.writes, b.writes) && sameArray(a.dataWrites, b.dataWrites);
+}
+
+function sameArray(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,70 @@
+/**
+ * Debug walks of the path ops `ept_set`, `gpt_set` and `sppt_set` (docs/semantics.md "Path
+ * ops"): no permission checks, no A/D updates, no TLB use, no misconfiguration checks. An upper
+ * entry must be present and not a leaf; a table outside RAM, or (gpt_set) a guest table GPA that
+ * the debug EPT walk cannot translate, is `noent`. Contract: pure; each function returns the HPA
+ * of the entry to write, or null for `noent`.
+ */
+import { EPT_PS, PTE_P, PTE_PS, SPPT_VALID } from '../hw/bits.js';
+import { entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
+import { eptPresent } from './ept.js';
+import type { SpecMemory } from './memory.js';
+
+export interface PathContext {
+  mem: SpecMemory;
+  maxPhyAddr: number;
+  mbec: boolean;
+}
+
+/** HPA of the level-`level` EPT entry on the path of `gpa` from the table at `root`. */
+export function eptEntryHpa(c: PathContext, root: number, gpa: number, level: number): number | null {
+  let table = root;
+  for (let l = 4; l > level; l--) {
+    if (!c.mem.inRam(table)) return null;
+    const e = c.mem.readEntry(table + levelIndex(gpa, l) * 8);
+    const leaf = l !== 4 && (e.lo & EPT_PS) !== 0;
+    if (!eptPresent(e, c.mbec) || leaf) return null;
+    table = entryAddress(e, c.maxPhyAddr);
+  }
+  return c.mem.inRam(table) ? table + levelIndex(gpa, level) * 8 : null;
+}
+
+/** The debug EPT translation of `gpa` (leaf at any size), or null. */
+export function eptDebugTranslate(c: PathContext, root: number, gpa: number): number | null {
+  let table = root;
+  for (let l = 4; l >= 1; l--) {
+    if (!c.mem.inRam(table)) return null;
+    const e = c.mem.readEntry(table + levelIndex(gpa, l) * 8);
+    if (!eptPresent(e, c.mbec)) return null;
+    if (l === 1 || (l !== 4 && (e.lo & EPT_PS) !== 0)) return leafBase(e, l, c.maxPhyAddr) + (gpa % levelSpan(l));
+    table = entryAddress(e, c.maxPhyAddr);
+  }
+  return null;
+}
+
+/** HPA of the level-`level` guest paging entry on the path of `la` from the table at GPA `cr3Table`. */
+export function guestEntryHpa(c: PathContext, eptRoot: number, cr3Table: number, la: number, level: number): number | null {
+  let tableGpa = cr3Table;
+  for (let l = 4; l >= level; l--) {
+    const table = eptDebugTranslate(c, eptRoot, tableGpa);
+    if (table === null || !c.mem.inRam(table)) return null;
+    const hpa = table + levelIndex(la, l) * 8;
+    if (l === level) return hpa;
+    const e = c.mem.readEntry(hpa);
+    if ((e.lo & PTE_P) === 0 || (l !== 4 && (e.lo & PTE_PS) !== 0)) return null;
+    tableGpa = entryAddress(e, c.maxPhyAddr);
+  }
+  return null;
+}
+
+/** HPA of the level-`level` SPPT entry on the path of `gpa` from the table at `root`. */
+export function spptEntryHpa(c: PathContext, root: number, gpa: number, level: number): number | null {
+  let table = root;
+  for (let l = 4; l > level; l--) {
+    if (!c.mem.inRam(table)) return null;
+    const e = c.mem.readEntry(table + levelIndex(gpa, l) * 8);
+    if ((e.lo & SPPT_VALID) === 0) return null;
+    table = entryAddress(e, c.maxPhyAddr);
+  }
+  return c.mem.inRam(table) ? table + levelIndex(gpa, level) * 8 : null;
+}

@@ -1,0 +1,93 @@
+/**
+ * Guest access rights and protection keys, evaluated over a whole walk (ref §4.2, §4.3,
+ * docs/semantics.md "Guest access" step 3). Contract: a pure decision from the walk's combined
+ * rights (R/W ANDed, U/S ANDed, XD ORed, the leaf's key) and the registers at access time; cached
+ * translations keep entry bits and call this again, so register changes act at once.
+ */
+import { PKR_AD, PKR_WD } from '../hw/bits.js';
+
+export type GuestAccess = 'read' | 'write' | 'fetch';
+
+export interface WalkRights {
+  /** R/W = 1 at every level. */
+  rw: boolean;
+  /** U/S = 1 at every level: a user-mode linear address (ref §4.2). */
+  us: boolean;
+  /** XD = 1 at some level. */
+  xd: boolean;
+  /** Bits 62:59 of the leaf (ref §4.3: keys in non-leaf entries are ignored). */
+  pkey: number;
+}
+
+export interface RightsRegs {
+  cpl: number;
+  wp: boolean;
+  smep: boolean;
+  smap: boolean;
+  ac: boolean;
+  nxe: boolean;
+  pke: boolean;
+  pks: boolean;
+  pkru: number;
+  pkrs: number;
+  pkOnUserToSupervisor: 'sdm' | 'qemu';
+}
+
+/** Result of the rights check: allowed, or denied with or without the PK flag. */
+export const RIGHTS_OK = 0;
+export const RIGHTS_DENIED = 1;
+export const RIGHTS_DENIED_PK = 2;
+
+/** ref §4.2 table "Access rights" (explicit accesses only: no implicit supervisor accesses here). */
+function ordinaryDenies(kind: GuestAccess, w: WalkRights, regs: RightsRegs): boolean {
+  const user = regs.cpl === 3;
+  const xd = regs.nxe && w.xd; // XD only counts with EFER.NXE (a cached entry may outlive NXE)
+  if (kind === 'fetch') {
+    if (user) return !w.us || xd;
+    // supervisor fetch: XD; SMEP forbids user-mode addresses. SMAP never blocks fetches.
+    return xd || (w.us && regs.smep);
+  }
+  if (user) {
+    if (!w.us) return true; // user access to a supervisor-mode address
+    return kind === 'write' && !w.rw; // CR0.WP irrelevant for user writes
+  }
+  // supervisor data access to a user-mode address with SMAP: allowed only with EFLAGS.AC = 1
+  if (w.us && regs.smap && !regs.ac) return true;
+  // supervisor write: WP = 1 needs R/W = 1 at every level (user or supervisor address)
+  return kind === 'write' && regs.wp && !w.rw;
+}
+
+/**
+ * ref §4.3: keys apply to data accesses only (IA-32e paging); the register is chosen by the
+ * address type (user-mode address -> PKRU with CR4.PKE, supervisor-mode -> PKRS with CR4.PKS).
+ * AD denies reads and writes; WD denies writes by user-mode accesses or with CR0.WP = 1.
+ */
+function keyDenies(kind: GuestAccess, w: WalkRights, regs: RightsRegs): boolean {
+  if (kind === 'fetch') return false; // "PKRU never rejects instruction fetches"
+  let pkr: number;
+  if (w.us) {
+    if (!regs.pke) return false;
+    pkr = regs.pkru;
+  } else {
+    if (!regs.pks) return false;
+    pkr = regs.pkrs;
+  }
+  const bits = Math.floor(pkr / 4 ** w.pkey) & 3;
+  if ((bits & PKR_AD) !== 0) return true;
+  return kind === 'write' && (bits & PKR_WD) !== 0 && (regs.cpl === 3 || regs.wp);
+}
+
+/**
+ * The whole check: a denial is ordinary OR key; PK is set whenever the key alone would deny
+ * (ref §4.3 "PK flag and ordering", e.g. 0x27), except a user-mode access to a supervisor page
+ * under choices.pkOnUserToSupervisor = 'qemu' (ref §4.3 "Divergence").
+ */
+export function checkRights(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
+  const ordinary = ordinaryDenies(kind, w, regs);
+  const key = keyDenies(kind, w, regs);
+  if (key && ordinary && regs.cpl === 3 && !w.us && regs.pkOnUserToSupervisor === 'qemu') {
+    return RIGHTS_DENIED; // QEMU stops at the U/S violation and never looks at PKRS
+  }
+  if (key) return RIGHTS_DENIED_PK;
+  return ordinary ? RIGHTS_DENIED : RIGHTS_OK;
+}

@@ -1,0 +1,152 @@
+/**
+ * What a vCPU MAY have cached (ref §6, docs/semantics.md "TLBs and invalidation"): every
+ * translation a committed candidate produced since the last required invalidation of its page,
+ * and, per page, what the most recent required invalidation removed ("recently flushed").
+ * Contract: a superset of any machine's TLB: guest-physical mappings per (EP4TA, GPA page),
+ * combined mappings per (EP4TA, linear page) (the VPID is the vCPU's own). Entries hold entry
+ * bits, never decisions. Only required invalidations remove entries.
+ */
+import type { EptRights } from './ept.js';
+import type { WalkRights } from './rights.js';
+
+/** A guest-physical mapping: GPA page -> HPA page with the walk's ANDed EPT rights. */
+export interface GpaMapping {
+  hpaPage: number;
+  rights: EptRights;
+  leafLevel: number;
+  /** 4 KiB leaf with bit 61 (a write through it re-walks). */
+  spp: boolean;
+  /** EPT D of the leaf (true when EPT A/D was off at fill time). */
+  eptD: boolean;
+}
+
+/** A combined mapping: linear page -> HPA page with guest and EPT rights of the final GPA. */
+export interface CombinedMapping {
+  hpaPage: number;
+  walk: WalkRights;
+  global: boolean;
+  guestD: boolean;
+  ept: EptRights;
+  eptD: boolean;
+  spp: boolean;
+}
+
+/** Values kept per page: a machine holds one, the model keeps the few it cannot tell apart. */
+const PER_PAGE_MAX = 4;
+/** Bound on the recently-flushed record (it only classifies violations). */
+const FLUSHED_PAGES_MAX = 4096;
+
+export function sameGpaMapping(a: GpaMapping, b: GpaMapping): boolean {
+  return a.hpaPage === b.hpaPage && sameRights(a.rights, b.rights) && a.leafLevel === b.leafLevel && a.spp === b.spp && a.eptD === b.eptD;
+}
+
+export function sameCombinedMapping(a: CombinedMapping, b: CombinedMapping): boolean {
+  return a.hpaPage === b.hpaPage && a.walk.rw === b.walk.rw && a.walk.us === b.walk.us && a.walk.xd === b.walk.xd &&
+    a.walk.pkey === b.walk.pkey && a.global === b.global && a.guestD === b.guestD && sameRights(a.ept, b.ept) &&
+    a.eptD === b.eptD && a.spp === b.spp;
+}
+
+function sameRights(a: EptRights, b: EptRights): boolean {
+  return a.r === b.r && a.w === b.w && a.xs === b.xs && a.xu === b.xu;
+}
+
+/** Lists of values keyed by (EP4TA, page). */
+export class PageStore<T> {
+  private readonly byTag = new Map<number, Map<number, T[]>>();
+  private pages = 0;
+
+  get count(): number {
+    return this.pages;
+  }
+
+  get(tag: number, page: number): readonly T[] | undefined {
+    return this.byTag.get(tag)?.get(page);
+  }
+
+  add(tag: number, page: number, value: T, same: (a: T, b: T) => boolean): void {
+    let m = this.byTag.get(tag);
+    if (m === undefined) this.byTag.set(tag, (m = new Map()));
+    const list = m.get(page);
+    if (list === undefined) {
+      m.set(page, [value]);
+      this.pages++;
+      return;
+    }
+    if (list.some((v) => same(v, value))) return;
+    list.push(value);
+    if (list.length > PER_PAGE_MAX) list.shift();
+  }
+
+  /** Replaces the values of one page. */
+  set(tag: number, page: number, values: T[]): void {
+    let m = this.byTag.get(tag);
+    if (m === undefined) this.byTag.set(tag, (m = new Map()));
+    if (!m.has(page)) this.pages++;
+    m.set(page, values);
+  }
+
+  /**
+   * Removes the values matching `pred` for one tag (or all with null) and one page (or all with
+   * null); calls `removed` with each page's removed values.
+   */
+  remove(tag: number | null, page: number | null, pred: (v: T) => boolean, removed: (tag: number, page: number, values: T[]) => void): void {
+    const tags = tag === null ? [...this.byTag.keys()] : [tag];
+    for (const t of tags) {
+      const m = this.byTag.get(t);
+      if (m === undefined) continue;
+      const pages = page === null ? [...m.keys()] : [page];
+      for (const p of pages) {
+        const list = m.get(p);
+        if (list === undefined) continue;
+        const gone = list.filter(pred);
+        if (gone.length === 0) continue;
+        const kept = list.filter((v) => !pred(v));
+        if (kept.length === 0) {
+          m.delete(p);
+          this.pages--;
+        } else m.set(p, kept);
+        removed(t, p, gone);
+      }
+      if (m.size === 0) this.byTag.delete(t);
+    }
+  }
+
+  clear(): void {
+    this.byTag.clear();
+    this.pages = 0;
+  }
+}
+
+const ALWAYS = (): boolean => true;
+const NON_GLOBAL = (c: CombinedMapping): boolean => !c.global;
+
+/** One vCPU's may-be-cached translations and its recently flushed ones. */
+export class VcpuTlb {
+  readonly gpa = new PageStore<GpaMapping>();
+  readonly comb = new PageStore<CombinedMapping>();
+  readonly flushedGpa = new PageStore<GpaMapping>();
+  readonly flushedComb = new PageStore<CombinedMapping>();
+
+  fillGpa(ep4ta: number, gpaPage: number, m: GpaMapping): void {
+    this.gpa.add(ep4ta, gpaPage, m, sameGpaMapping);
+  }
+
+  fillCombined(ep4ta: number, linearPage: number, m: CombinedMapping): void {
+    this.comb.add(ep4ta, linearPage, m, sameCombinedMapping);
+  }
+
+  /** Required invalidation of guest-physical mappings (null = every EP4TA / every page). */
+  invalidateGpa(ep4ta: number | null, gpaPage: number | null): void {
+    this.gpa.remove(ep4ta, gpaPage, ALWAYS, (t, p, values) => this.recordFlushed(this.flushedGpa, t, p, values));
+  }
+
+  /** Required invalidation of combined mappings (null = every EP4TA / every page). */
+  invalidateCombined(ep4ta: number | null, linearPage: number | null, keepGlobal: boolean): void {
+    this.comb.remove(ep4ta, linearPage, keepGlobal ? NON_GLOBAL : ALWAYS, (t, p, values) => this.recordFlushed(this.flushedComb, t, p, values));
+  }
+
+  private recordFlushed<T>(store: PageStore<T>, tag: number, page: number, values: T[]): void {
+    if (store.count >= FLUSHED_PAGES_MAX) store.clear();
+    store.set(tag, page, values);
+  }
+}
