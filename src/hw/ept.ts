@@ -82,7 +82,7 @@ export class EptUnit {
     const slot = v.gtlb.find(root, gpaPage);
     if (slot >= 0) {
       const b = v.gtlb.bitsAt(slot);
-      if ((b & need) === need && ((acc & QUAL_WR) === 0 || (b & T_EPT_D) !== 0)) {
+      if ((b & need) === need && ((acc & QUAL_WR) === 0 || !ad || (b & T_EPT_D) !== 0)) {
         this.bits = b;
         this.hpa = v.gtlb.hpaPageAt(slot) * 4096 + offset;
         return true;
@@ -150,7 +150,8 @@ export class EptUnit {
     }
 
     // ref §1.3 "Accessed and Dirty Flags for EPT": A in every entry used, D in the leaf on writes.
-    let dirty = true;
+    // T_EPT_D records that the leaf's D flag is set in memory (needed only while EPTP[6] = 1).
+    let dirty = (lo & EPT_D) !== 0;
     if (ad) {
       const write = (acc & QUAL_WR) !== 0;
       for (let i = 0, n = 5 - level; i < n; i++) {

@@ -252,13 +252,15 @@ export class Machine implements MachineApi {
     const root = EptUnit.root(v.eptp);
     const linPage = (la - (la & 0xfff)) / 4096;
     const mbec = (v.ctls2 & CTL2_MBEC) !== 0;
+    const eptAd = (v.eptp & EPTP_AD) !== 0;
+    const dirtyNeed = eptAd ? T_EPT_D : 0; // a cached write needs EPT D set only while EPT A/D is on
 
     // Combined TLB: usable only if it allows the access outright (docs/semantics.md).
     const slot = v.ctlb.find(v.vpid, root, linPage);
     if (slot >= 0) {
       const b = v.ctlb.bitsAt(slot);
       const us = (b & C_US) !== 0;
-      const needEpt = kind === ACC_READ ? T_R : kind === ACC_WRITE ? T_W | T_EPT_D : (mbec && us ? T_XU : T_X);
+      const needEpt = kind === ACC_READ ? T_R : kind === ACC_WRITE ? T_W | dirtyNeed : (mbec && us ? T_XU : T_X);
       const usable = (b & needEpt) === needEpt
         && (kind !== ACC_WRITE || ((b & C_D) !== 0 && (b & T_SPP) === 0))
         && rightsFault(v, kind, (b & C_RW) !== 0, us, (b & C_XD) !== 0, (b >>> C_PKEY_SHIFT) & 15, this.qemuPk, this.rightsBugs) === 0;
@@ -271,7 +273,6 @@ export class Machine implements MachineApi {
 
     // Guest walk, levels 4 -> 1; every entry read goes through EPT (ref §1.3 "Guest-linear accesses").
     const mem = this.mem;
-    const eptAd = (v.eptp & EPTP_AD) !== 0;
     const walkAcc = eptAd ? QUAL_RD | QUAL_WR : QUAL_RD;
     const walkNeed = eptAd ? T_R | T_W | T_EPT_D : T_R;
     const gtlb = v.gtlb;
@@ -339,7 +340,7 @@ export class Machine implements MachineApi {
     const gpa = frameBase - (frameBase % size) + (la % size);
     const adv = (us ? QUAL_ADV_USER : 0) | (rw ? QUAL_ADV_WRITABLE : 0) | (xd && nxe ? QUAL_ADV_XD : 0);
     // Inline guest-physical TLB probe for the final GPA, as for the walk.
-    const finalNeed = kind === ACC_READ ? T_R : kind === ACC_WRITE ? T_W | T_EPT_D : (mbec && us ? T_XU : T_X);
+    const finalNeed = kind === ACC_READ ? T_R : kind === ACC_WRITE ? T_W | dirtyNeed : (mbec && us ? T_XU : T_X);
     const foff = gpa & 0xfff;
     const fs = gtlb.find(root, (gpa - foff) / 4096);
     let eptBits: number;

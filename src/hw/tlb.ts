@@ -15,7 +15,7 @@ export const T_R = 1; //    EPT R over the levels
 export const T_W = 2; //    EPT W
 export const T_X = 4; //    EPT X (XS)
 export const T_XU = 8; //   EPT XU (MBEC)
-export const T_EPT_D = 16; // EPT leaf dirty flag already set (or EPT A/D off)
+export const T_EPT_D = 16; // the EPT leaf's dirty flag is set in memory (writes need it while EPTP[6] = 1)
 export const T_SPP = 32; // EPT leaf is a 4 KiB leaf with bit 61 set
 /** Guest bits of a combined entry. */
 export const C_RW = 1 << 8; //  R/W = 1 at every guest level
