@@ -6,8 +6,8 @@
  * fuzzer's throughput is bounded by the machine and the model, not by the checks.
  *
  * Per op: the model's `step` gives the allowed candidates; the machine's `apply` gives the actual
- * outcome; the candidate equal to it is committed (when several are equal, the one whose written
- * frames are exactly those the machine wrote, see `pickCandidate`). Then mem.no-lost-write compares
+ * outcome; the candidate equal to it is committed (when several are equal, the one whose bytes
+ * match the machine's, see `pickCandidate`). Then mem.no-lost-write compares
  * the frames either side wrote. A full sweep over every frame seen so far runs every
  * `sweepEveryOps` ops and at the end.
  */
@@ -69,15 +69,60 @@ export interface RunResult {
 }
 
 /**
- * The committed candidate for `actual`: among the equal ones, prefer the one whose frames are
- * exactly the machine's touched frames, then one whose frames the machine all touched.
+ * Optional on a model's Candidate: the bytes `frame` would hold after committing it (null when the
+ * frame would be absent, i.e. all zeros). When candidates with equal outcomes differ only in the
+ * bytes they write (A/D bits through a stale versus a fresh walk), this is what tells them apart.
  */
-export function pickCandidate(allowed: readonly Candidate[], actual: Outcome, touched: readonly number[]): Candidate | null {
+export interface FramePreview {
+  frameAfter(frame: number): Uint8Array | null;
+}
+
+function hasPreview(c: Candidate): c is Candidate & FramePreview {
+  return typeof (c as Partial<FramePreview>).frameAfter === 'function';
+}
+
+const ZERO_FRAME = new Uint8Array(4096);
+
+function sameFrameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  const x = a ?? ZERO_FRAME;
+  const y = b ?? ZERO_FRAME;
+  return Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
+}
+
+/** Whether committing `c` leaves every frame either side writes equal to the machine's bytes. */
+function previewMatches(c: Candidate & FramePreview, machine: FrameSourceLike, touched: readonly number[]): boolean {
+  for (const f of touched) if (!sameFrameBytes(c.frameAfter(f), machine.frameBytes(f))) return false;
+  for (const f of c.frames) if (!touched.includes(f) && !sameFrameBytes(c.frameAfter(f), machine.frameBytes(f))) return false;
+  return true;
+}
+
+interface FrameSourceLike {
+  frameBytes(frame: number): Uint8Array | null;
+}
+
+/**
+ * The committed candidate for `actual`. With one equal candidate, that one. With several: the one
+ * whose previewed bytes match the machine's (when the model offers `frameAfter`), else the one
+ * whose frames are exactly the machine's touched frames, else one whose frames the machine all
+ * touched, else the first.
+ */
+export function pickCandidate(allowed: readonly Candidate[], actual: Outcome, touched: readonly number[], machine?: FrameSourceLike): Candidate | null {
   let first: Candidate | null = null;
-  let subset: Candidate | null = null;
+  let count = 0;
   for (const c of allowed) {
     if (!sameOutcome(c.outcome, actual)) continue;
     if (first === null) first = c;
+    count++;
+  }
+  if (count <= 1) return first;
+  if (machine !== undefined) {
+    for (const c of allowed) {
+      if (sameOutcome(c.outcome, actual) && hasPreview(c) && previewMatches(c, machine, touched)) return c;
+    }
+  }
+  let subset: Candidate | null = null;
+  for (const c of allowed) {
+    if (!sameOutcome(c.outcome, actual)) continue;
     let all = true;
     for (const f of c.frames) if (!touched.includes(f)) { all = false; break; }
     if (!all) continue;
@@ -137,7 +182,7 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
     }
     if (observer !== undefined) observer.observe(op, actual);
     const touched = machine.touchedFrames();
-    let chosen = pickCandidate(spec.allowed, actual, touched);
+    let chosen = pickCandidate(spec.allowed, actual, touched, machine);
     if (chosen === null) {
       report(i, op.op, classifyOutcome(actual, spec));
       chosen = spec.allowed[0];

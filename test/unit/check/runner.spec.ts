@@ -133,3 +133,13 @@ describe('runner', () => {
     expect(r.first?.step).toBe(1);
   });
 });
+
+describe('pickCandidate with frame previews', () => {
+  it('picks the equal-outcome candidate whose previewed bytes match the machine', () => {
+    const bytes = (b: number): Uint8Array => { const u = new Uint8Array(4096); u[9] = b; return u; };
+    const machine = { frameBytes: (f: number) => (f === 4 ? bytes(0x20) : null) };
+    const a = { outcome: OK, stale: false, frames: [4], frameAfter: (f: number) => (f === 4 ? bytes(0x23) : null) };
+    const b = { outcome: OK, stale: true, frames: [4], frameAfter: (f: number) => (f === 4 ? bytes(0x20) : null) };
+    expect(pickCandidate([a, b], OK, [4], machine)).toBe(b);
+  });
+});
