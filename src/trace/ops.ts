@@ -9,7 +9,7 @@
 export type Reg = 'cr0' | 'cr3' | 'cr4' | 'efer' | 'rflags' | 'cpl' | 'pkru' | 'pkrs';
 export const REGS: readonly Reg[] = ['cr0', 'cr3', 'cr4', 'efer', 'rflags', 'cpl', 'pkru', 'pkrs'];
 
-/** A guest data read of `size` bytes (1, 2, 4, 8) at linear address `la` (any alignment). */
+/** A guest data read of `size` bytes (1..8) at linear address `la` (any alignment). */
 export interface ReadOp { op: 'read'; cpu: number; la: number; size: number }
 /** A guest data write; `value`'s low `size` bytes are stored little-endian. */
 export interface WriteOp { op: 'write'; cpu: number; la: number; size: number; value: bigint }
@@ -77,7 +77,7 @@ const LA = { name: 'la', type: { kind: 'addr', max: 2 ** 48 - 1 } as FieldKind, 
 const GPA = { name: 'gpa', type: { kind: 'addr', max: 2 ** 52 - 1 } as FieldKind, doc: 'guest-physical address' };
 const HPA = { name: 'hpa', type: { kind: 'addr', max: 2 ** 52 - 1 } as FieldKind, doc: 'host-physical address' };
 const LEVEL = { name: 'level', type: { kind: 'int', min: 1, max: 4 } as FieldKind, doc: '1 = PTE .. 4 = PML4E' };
-const DATA_SIZE = { name: 'size', type: { kind: 'int', min: 1, max: 8 } as FieldKind, doc: 'bytes: 1, 2, 4 or 8' };
+const DATA_SIZE = { name: 'size', type: { kind: 'int', min: 1, max: 8 } as FieldKind, doc: 'bytes: 1..8, any alignment' };
 
 export const OP_SCHEMAS: readonly OpSchema[] = [
   { name: 'read', fields: [CPU, LA, DATA_SIZE], doc: 'guest data read' },
