@@ -1,0 +1,38 @@
+/**
+ * Helpers for the end-to-end suites: run the CLI in-process, make temporary directories, and pick
+ * the suite seed (EPTFUZZ_TEST_SEED, else a fresh one; every suite prints it in its title).
+ */
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { main } from '../../src/cli/main.js';
+import { captureIo } from '../../src/cli/io.js';
+
+export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = captureIo();
+  const code = await main(args, io);
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `eptfuzz-${label}-`));
+}
+
+export function suiteSeed(): string {
+  return process.env.EPTFUZZ_TEST_SEED ?? randomBytes(4).toString('hex');
+}
+
+/** Every file under `dir` (relative path → bytes), skipping nothing: temp files would show up too. */
+export function tree(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
