@@ -24,13 +24,15 @@ const KIND_SHIFT = DETAIL_BITS;
 const OP_SHIFT = DETAIL_BITS + 3;
 const FEATURES_DIRECT = 1 << 22;
 const TRANSITIONS = 1 << 13; // previous op (4 bits) x op (4 bits) x kind (3 bits) x reason (2 bits)
+const START_OP = 15;
 export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS;
 
 export class Coverage implements StepObserver {
   private readonly campaign = new Uint8Array(FEATURE_SPACE);
   private total = 0;
   private added = 0;
-  private prevOp = 0;
+  /** Op index of the previous step; START_OP before the first (no op has index 15). */
+  private prevOp = START_OP;
 
   /** Distinct features reached by the campaign so far. */
   get count(): number {
@@ -39,7 +41,7 @@ export class Coverage implements StepObserver {
 
   beginRun(): void {
     this.added = 0;
-    this.prevOp = 0;
+    this.prevOp = START_OP;
   }
 
   observe(op: Op, actual: Outcome): void {
