@@ -111,6 +111,13 @@ export class ScenarioBuilder {
     return this;
   }
 
+  /** Host-physical address of the EPT entry at `level` on the path of `gpa` (after eptMap). */
+  eptEntryHpa(gpa: number, level: number): number {
+    const t = this.ept.get(`${level}:${region(gpa, level)}`);
+    if (t === undefined) throw new Error(`no EPT table at level ${level}`);
+    return t + (Math.floor(gpa / span(level)) % 512) * 8;
+  }
+
   /** Raw EPT entry write. */
   eptRaw(gpa: number, level: number, entry: bigint): this {
     this.ops.push({ op: 'ept_set', cpu: this.cpu, gpa, level, entry });
