@@ -8,8 +8,8 @@
  * Per op: the model's `step` gives the allowed candidates; the machine's `apply` gives the actual
  * outcome; the candidate equal to it is committed (when several are equal, the one whose bytes
  * match the machine's, see `pickCandidate`). Then mem.no-lost-write compares
- * the frames either side wrote. A full sweep over every frame seen so far runs every
- * `sweepEveryOps` ops and at the end.
+ * the frames either side wrote. A full sweep over every frame seen so far (plus every backed frame
+ * of a side that offers `frames()`) runs every `sweepEveryOps` ops and at the end.
  */
 import type { MachineConfig } from '../hw/config.js';
 import type { MachineApi } from '../hw/api.js';
@@ -134,6 +134,24 @@ export function pickCandidate(allowed: readonly Candidate[], actual: Outcome, to
   return subset ?? first;
 }
 
+/** Optional on either side: every backed frame (a full sweep then covers frames no op reported). */
+interface FrameLister {
+  frames(): readonly number[];
+}
+
+function listsFrames(x: object): x is FrameLister {
+  return typeof (x as Partial<FrameLister>).frames === 'function';
+}
+
+/** Frames a full sweep compares: every frame either side reported writing, plus all backed frames of a side that can list them. */
+function sweepFrames(seen: Set<number>, machine: object, model: object): Iterable<number> {
+  if (!listsFrames(machine) && !listsFrames(model)) return seen;
+  const all = new Set(seen);
+  if (listsFrames(machine)) for (const f of machine.frames()) all.add(f);
+  if (listsFrames(model)) for (const f of model.frames()) all.add(f);
+  return all;
+}
+
 /** Replaces numbers in an exception message so that its signature does not depend on values. */
 function coarseMessage(e: unknown): string {
   const err = e instanceof Error ? e : new Error(String(e));
@@ -196,10 +214,12 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
     if (count === 0 || !stopAtFirst) {
       for (const f of touched) seen.add(f);
       for (const f of chosen.frames) seen.add(f);
-      const lost = checkFrames(machine, model, touched) ?? checkFrames(machine, model, chosen.frames);
+      let lost = checkFrames(machine, model, touched);
+      // Usually the candidate wrote exactly the touched frames: check only the ones it adds.
+      if (lost === null) for (const f of chosen.frames) if (!touched.includes(f)) { lost = checkFrames(machine, model, [f]); if (lost !== null) break; }
       if (lost !== null) report(i, op.op, lost);
       if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
-        const swept = checkFrames(machine, model, seen);
+        const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
         if (swept !== null && lost === null) report(i, SWEEP_OP, swept);
       }
     }
@@ -210,7 +230,7 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
   }
   stepViolations = [];
   if (count === 0 || !stopAtFirst) {
-    const swept = checkFrames(machine, model, seen);
+    const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
     if (swept !== null) report(ops.length, SWEEP_OP, swept);
   }
   return done(ops.length, stepViolations);
