@@ -1,11 +1,17 @@
 /**
  * The targets the runner can check: the real machine against the reference model (the default),
  * or against a bug-free copy of itself (`machine`: finds planted bugs only, no model needed).
- * Contract: `TARGETS` maps a stable oracle name to a Target; the CLI's `--oracle` uses the names.
+ * Contract: each is a Target for runWith; the CLI's `--oracle model|machine` names them.
  */
 import { Machine } from '../hw/machine.js';
+import { ReferenceModel } from '../spec/model.js';
 import { MachineOracle, withoutBugs } from './machine-oracle.js';
 import type { Target } from './runner.js';
+
+export const MODEL_TARGET: Target = {
+  makeMachine: (config) => new Machine(config),
+  makeModel: (config) => new ReferenceModel(config),
+};
 
 export const MACHINE_ORACLE_TARGET: Target = {
   makeMachine: (config) => new Machine(config),

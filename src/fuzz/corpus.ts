@@ -1,8 +1,9 @@
 /**
  * The corpus: traces that reached new coverage, in memory and (optionally) in a directory of
  * content-addressed files `<sha256 of the msgpack bytes>.msgpack`.
- * Contract: loading reads every `*.msgpack` file in name order (deterministic), skipping files that
- * do not decode (they are counted, not fatal); adding writes atomically and never duplicates a
+ * Contract: loading reads every trace file (`*.msgpack`, `*.txt`, `*.json`, hand-written seeds
+ * included) in name order, recursively (deterministic), skipping files that do not decode (they are
+ * counted, not fatal); adding writes atomically and never duplicates a
  * file. Entries are kept in insertion order; `pick` is deterministic in the rng.
  */
 import { createHash } from 'node:crypto';
@@ -26,6 +27,20 @@ export function contentHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const TRACE_EXTENSIONS = ['.msgpack', '.txt', '.json'];
+
+/** Trace files under `dir`, recursively, in sorted path order; hidden and temporary names skipped. */
+function traceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (name.startsWith('.')) continue;
+    const p = path.join(dir, name);
+    if (fs.statSync(p).isDirectory()) out.push(...traceFiles(p));
+    else if (TRACE_EXTENSIONS.some((e) => name.endsWith(e))) out.push(p);
+  }
+  return out;
+}
+
 export class Corpus {
   readonly entries: CorpusEntry[] = [];
   private readonly hashes = new Set<string>();
@@ -37,11 +52,10 @@ export class Corpus {
   /** Loads `dir`'s seed traces (none if the directory does not exist). */
   load(): number {
     if (this.dir === null || !fs.existsSync(this.dir)) return 0;
-    const names = fs.readdirSync(this.dir).filter((n) => n.endsWith('.msgpack') && !n.startsWith('.')).sort();
     let loaded = 0;
-    for (const name of names) {
+    for (const file of traceFiles(this.dir)) {
       try {
-        const trace = loadTrace(path.join(this.dir, name));
+        const trace = loadTrace(file);
         if (this.remember(contentHash(encodeMsgpack(trace)), trace)) loaded++;
       } catch {
         this.skipped++;

@@ -11,7 +11,7 @@ import { loadTrace } from '../../src/trace/load.js';
 import { cli, suiteSeed, tempDir } from './helpers.js';
 
 const seed = suiteSeed();
-const CANARY = { invariant: 'mem.no-lost-write', op: 'write', detail: 'frame bytes differ' };
+const CANARY = { invariant: 'mem.no-lost-write', op: 'write', detail: 'data bytes differ' };
 
 describe(`CanaryIsFound (seed: ${seed})`, () => {
   it('a 300-run campaign with --bug canary finds, minimizes and stores it; replay reproduces it', async () => {
@@ -37,7 +37,7 @@ describe(`CanaryIsFound (seed: ${seed})`, () => {
 
     const replay = await cli(['replay', '--oracle', 'machine', join(crash, 'repro.msgpack')]);
     expect(replay.code).toBe(1);
-    expect(replay.stdout).toContain('mem.no-lost-write @ write: frame bytes differ');
+    expect(replay.stdout).toContain('mem.no-lost-write @ write: data bytes differ');
     expect(existsSync(join(dir, 'out', 'stats'))).toBe(true);
     expect(readFileSync(join(dir, 'out', 'plot.csv'), 'utf8').split('\n')[0]).toMatch(/^elapsed_s,runs,ops/);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pickCandidate, runWith } from '../../../src/check/runner.js';
+import { coarseFrameDifference } from '../../../src/check/checkers.js';
 import { INVARIANTS } from '../../../src/check/violation.js';
 import type { Outcome } from '../../../src/hw/outcome.js';
 import { fakeTarget, traceOf, writes } from './fakes.js';
@@ -92,7 +93,7 @@ describe('runner', () => {
       (_op, i) => ({ allowed: [{ outcome: OK, writes: i === 4 ? [[0x5000, 0x41], [0x6000, 0x42]] : [] }] }),
     );
     const r = runWith(traceOf(writes(10)), t);
-    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, step: 4, op: 'write', coarse: 'frame bytes differ' });
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, step: 4, op: 'write', coarse: 'data bytes differ' });
     expect(r.first?.detail).toContain('hpa 0x6000');
   });
 
@@ -141,5 +142,18 @@ describe('pickCandidate with frame previews', () => {
     const a = { outcome: OK, stale: false, frames: [4], frameAfter: (f: number) => (f === 4 ? bytes(0x23) : null) };
     const b = { outcome: OK, stale: true, frames: [4], frameAfter: (f: number) => (f === 4 ? bytes(0x20) : null) };
     expect(pickCandidate([a, b], OK, [4], machine)).toBe(b);
+  });
+});
+
+describe('mem.no-lost-write coarse detail', () => {
+  it('tells a lone accessed/dirty flag difference from lost data', () => {
+    const m = new Uint8Array(4096);
+    const s = new Uint8Array(4096);
+    s[0x11] = 0x01; // bit 8 of the qword at 0x10: the model set EPT A, the machine did not
+    expect(coarseFrameDifference(m, s, 0x11)).toBe('flag bit 8 differs (machine clear)');
+    m[0x11] = 0x01; m[0x20] = 0x40; // guest D set by the machine only
+    expect(coarseFrameDifference(m, s, 0x20)).toBe('flag bit 6 differs (machine set)');
+    s[0x30] = 0xbe;
+    expect(coarseFrameDifference(m, s, 0x30)).toBe('data bytes differ');
   });
 });

@@ -3,16 +3,16 @@ import { formatSignature, signatureHash, signatureOf } from '../../../src/check/
 
 describe('signatures', () => {
   it('ignore the step and the human detail', () => {
-    const a = signatureOf({ invariant: 'mem.no-lost-write', step: 3, op: 'write', detail: 'frame 0x12 differs', coarse: 'frame bytes differ' });
-    const b = signatureOf({ invariant: 'mem.no-lost-write', step: 90, op: 'write', detail: 'frame 0x99 differs', coarse: 'frame bytes differ' });
+    const a = signatureOf({ invariant: 'mem.no-lost-write', step: 3, op: 'write', detail: 'frame 0x12 differs', coarse: 'data bytes differ' });
+    const b = signatureOf({ invariant: 'mem.no-lost-write', step: 90, op: 'write', detail: 'frame 0x99 differs', coarse: 'data bytes differ' });
     expect(signatureHash(a)).toBe(signatureHash(b));
-    expect(formatSignature(a)).toBe('mem.no-lost-write @ write: frame bytes differ');
+    expect(formatSignature(a)).toBe('mem.no-lost-write @ write: data bytes differ');
   });
 
   it('hash is a stable 16-hex-digit name (golden)', () => {
-    const h = signatureHash({ invariant: 'mem.no-lost-write', op: 'write', detail: 'frame bytes differ' });
+    const h = signatureHash({ invariant: 'mem.no-lost-write', op: 'write', detail: 'data bytes differ' });
     expect(h).toMatch(/^[0-9a-f]{16}$/);
-    expect(h).toBe('4e8af73e72895d3c');
+    expect(h).toBe('dd08cefc19707e8d');
   });
 
   it('differs when the op kind or the coarse detail differs', () => {
