@@ -45,6 +45,37 @@ export interface Choices {
   pkOnUserToSupervisor: 'sdm' | 'qemu';
 }
 
+/**
+ * Options of the hypervisor model (hv mode, docs/hypervisor.md). Where the references offer
+ * alternatives (pkvm-and-vtl.md), the reference's stated choice is the default.
+ */
+export interface HvOptions {
+  /** Host frames at the top of RAM reserved for the hypervisor (EPT/SPPT table pages): hyp-owned from boot. */
+  poolFrames: number;
+  /** Map 2 MiB EPT leaves where a memslot region allows it (and split them on demand). */
+  hugePages: boolean;
+  /** VTLs per VM (TLFS: 2 implemented, up to 16 architected). */
+  vtls: number;
+  /** MBEC-aware VTL protections: user and kernel execute are separate (KMX=1, UMX=0 is refused). */
+  vtlMbec: boolean;
+  /**
+   * Bit order of the execute bits in vtl_protect flags (pkvm-and-vtl.md §5.1, the TLFS pages
+   * disagree): 'hv_map_gpa' = 0x4 kernel-exec, 0x8 user-exec (HV_MAP_GPA_FLAGS);
+   * 'vsm_mask' = 0x4 user-exec, 0x8 kernel-exec (the DefaultVtlProtectionMask table).
+   */
+  vtlExecBits: 'hv_map_gpa' | 'vsm_mask';
+  /**
+   * Status of vtl_protect on a GPA that is not RAM: 'tlfs' = HV_STATUS_INVALID_PARAMETER,
+   * 'openhcl' = HV_STATUS_OPERATION_DENIED (pkvm-and-vtl.md §5.2).
+   */
+  vtlNonRam: 'tlfs' | 'openhcl';
+  /** The RWX memory-attribute extension of the VSM series (NR/NW/NX bits). */
+  memattrRwx: boolean;
+}
+
+export const HV_POOL_FRAMES_MIN = 16;
+export const HV_VTLS_MAX = 16;
+
 export interface MachineConfig {
   /** MAXPHYADDR of the processor, 36..52. Address bits at and above it are reserved everywhere. */
   maxPhyAddr: number;
@@ -62,6 +93,27 @@ export interface MachineConfig {
   choices: Choices;
   /** Planted bugs switched on (names from src/bugs/catalogue.ts). Empty for the correct machine. */
   bugs: string[];
+  /**
+   * 'bare' (absent = bare): the hardware alone, a VM exit is the outcome; 'hv': the hypervisor
+   * model runs over it (docs/hypervisor.md).
+   */
+  mode?: 'bare' | 'hv';
+  /** Hypervisor options (hv mode; absent = defaultHvOptions()). */
+  hv?: HvOptions;
+}
+
+/** The configuration's mode (absent means bare). */
+export function configMode(config: MachineConfig): 'bare' | 'hv' {
+  return config.mode ?? 'bare';
+}
+
+/** The configuration's hypervisor options, defaults filled in. */
+export function hvOptionsOf(config: MachineConfig): HvOptions {
+  return config.hv ?? defaultHvOptions();
+}
+
+export function defaultHvOptions(): HvOptions {
+  return { poolFrames: 1024, hugePages: true, vtls: 2, vtlMbec: false, vtlExecBits: 'hv_map_gpa', vtlNonRam: 'tlfs', memattrRwx: true };
 }
 
 export const DEFAULT_CAPABILITIES: Capabilities = {
@@ -99,9 +151,10 @@ export function defaultConfig(): MachineConfig {
 }
 
 /** Fills in defaults for absent fields of a partial configuration (deep for caps and choices). */
-export function normalizeConfig(partial: Partial<Omit<MachineConfig, 'caps' | 'choices'>> & {
+export function normalizeConfig(partial: Partial<Omit<MachineConfig, 'caps' | 'choices' | 'hv'>> & {
   caps?: Partial<Capabilities>;
   choices?: Partial<Choices>;
+  hv?: Partial<HvOptions>;
 } = {}): MachineConfig {
   const base = defaultConfig();
   return {
@@ -112,6 +165,9 @@ export function normalizeConfig(partial: Partial<Omit<MachineConfig, 'caps' | 'c
     kvmXo: partial.kvmXo ?? base.kvmXo,
     choices: { ...base.choices, ...(partial.choices ?? {}) },
     bugs: [...(partial.bugs ?? base.bugs)],
+    // Bare configurations carry no mode/hv fields, so bare trace headers stay as they were.
+    ...(partial.mode !== undefined ? { mode: partial.mode } : {}),
+    ...(partial.mode === 'hv' || partial.hv !== undefined ? { hv: { ...defaultHvOptions(), ...(partial.hv ?? {}) } } : {}),
   };
 }
 
@@ -138,5 +194,15 @@ export function validateConfig(config: MachineConfig): string | null {
   if (config.choices.pkOnUserToSupervisor !== 'sdm' && config.choices.pkOnUserToSupervisor !== 'qemu') {
     return `choices.pkOnUserToSupervisor must be 'sdm' or 'qemu'`;
   }
+  if (config.mode !== undefined && config.mode !== 'bare' && config.mode !== 'hv') return `mode must be 'bare' or 'hv'`;
+  if (configMode(config) !== 'hv') return null;
+  const hv = hvOptionsOf(config);
+  if (!Number.isInteger(hv.poolFrames) || hv.poolFrames < HV_POOL_FRAMES_MIN || hv.poolFrames > framesMax / 2) {
+    return `hv.poolFrames must be an integer in ${HV_POOL_FRAMES_MIN}..framesMax/2 (${framesMax / 2}), got ${hv.poolFrames}`;
+  }
+  if (!Number.isInteger(hv.vtls) || hv.vtls < 1 || hv.vtls > HV_VTLS_MAX) return `hv.vtls must be an integer in 1..${HV_VTLS_MAX}, got ${hv.vtls}`;
+  if (hv.vtlExecBits !== 'hv_map_gpa' && hv.vtlExecBits !== 'vsm_mask') return `hv.vtlExecBits must be 'hv_map_gpa' or 'vsm_mask'`;
+  if (hv.vtlNonRam !== 'tlfs' && hv.vtlNonRam !== 'openhcl') return `hv.vtlNonRam must be 'tlfs' or 'openhcl'`;
+  if (hv.vtlMbec && !config.caps.mbec) return 'hv.vtlMbec needs caps.mbec';
   return null;
 }

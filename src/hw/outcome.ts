@@ -12,6 +12,17 @@
  * - `gp`: #GP(0) (an invalid register value); nothing changed.
  * - `vmfail`: VMfailValid with a VM-instruction error number; nothing changed.
  * - `noent`: a path op found no table at some level; nothing written.
+ * Hypervisor mode (docs/hypervisor.md) adds:
+ * - `ret`: the return value of an ioctl or hypercall: >= 0 success (0, a count, a map), -errno
+ *   failure (KVM / pKVM), or a Hyper-V status (0 success) for VSM hypercalls.
+ * - `handled`: a guest access that went through hardware exits the hypervisor resolved (lazy map,
+ *   SPPT build, write-protection or access-tracking fixup) and then completed as `then`
+ *   (`ok`, `data` or `pf`); `exits` lists the basic exit reasons taken, in order.
+ * - `hv_exit`: a guest access that ended in an exit to user space (or, for `abort`, an abort
+ *   injected into the host): `exit` names it, `gpa` the faulting guest-physical address, `info`
+ *   its payload (memory_fault: KVM_MEMORY_EXIT_FLAG_* flags; unknown: the hardware exit reason;
+ *   intercept: the VTL that set the protection and now receives the intercept), `exits` as above.
+ * - `ud`: #UD (an invalid VTL call or return); nothing changed.
  */
 export type Outcome =
   | { kind: 'ok' }
@@ -22,14 +33,45 @@ export type Outcome =
   | { kind: 'vmfail'; error: number }
   | { kind: 'noent' };
 
+/**
+ * The hypervisor's outcomes (hv mode). Kept apart from `Outcome` until every table keyed by
+ * outcome kind (fuzz coverage) has room for them; `AnyOutcome` is what a hv-mode step produces.
+ */
+export type HvOutcome =
+  | { kind: 'ret'; value: number }
+  | { kind: 'handled'; exits: readonly number[]; then: Outcome }
+  | { kind: 'hv_exit'; exit: HvExit; gpa: number; info: number; exits: readonly number[] }
+  | { kind: 'ud' };
+
+export type AnyOutcome = Outcome | HvOutcome;
+
+/**
+ * Exits of a guest access to user space: spp = KVM_EXIT_SPP, memory_fault = KVM_EXIT_MEMORY_FAULT,
+ * unknown = KVM_EXIT_UNKNOWN (hardware reason in info), mmio = KVM_EXIT_MMIO (no memslot),
+ * intercept = a VSM secure intercept, abort = pKVM refused a host access to a page it does not own.
+ */
+export type HvExit = 'spp' | 'memory_fault' | 'unknown' | 'mmio' | 'intercept' | 'abort';
+
+function sameExits(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export type OutcomeKind = Outcome['kind'];
 
 export const OK: Outcome = Object.freeze({ kind: 'ok' });
 
-export function sameOutcome(a: Outcome, b: Outcome): boolean {
+export function sameOutcome(a: AnyOutcome, b: AnyOutcome): boolean {
   switch (a.kind) {
-    case 'ok': case 'gp': case 'noent':
+    case 'ok': case 'gp': case 'noent': case 'ud':
       return b.kind === a.kind;
+    case 'ret':
+      return b.kind === 'ret' && a.value === b.value;
+    case 'handled':
+      return b.kind === 'handled' && sameExits(a.exits, b.exits) && sameOutcome(a.then, b.then);
+    case 'hv_exit':
+      return b.kind === 'hv_exit' && a.exit === b.exit && a.gpa === b.gpa && a.info === b.info && sameExits(a.exits, b.exits);
     case 'data':
       return b.kind === 'data' && a.value === b.value;
     case 'pf':
@@ -44,10 +86,16 @@ export function sameOutcome(a: Outcome, b: Outcome): boolean {
 const hex = (n: number | bigint): string => '0x' + n.toString(16);
 
 /** One-line rendering used in dumps, JSON step logs and violation details. */
-export function formatOutcome(o: Outcome): string {
+export function formatOutcome(o: AnyOutcome): string {
   switch (o.kind) {
-    case 'ok': case 'gp': case 'noent':
+    case 'ok': case 'gp': case 'noent': case 'ud':
       return o.kind;
+    case 'ret':
+      return `ret ${o.value}`;
+    case 'handled':
+      return `handled exits=[${o.exits.join(',')}] ${formatOutcome(o.then)}`;
+    case 'hv_exit':
+      return `hv_exit ${o.exit} gpa=${hex(o.gpa)} info=${hex(o.info)} exits=[${o.exits.join(',')}]`;
     case 'data':
       return `data ${hex(o.value)}`;
     case 'pf':

@@ -5,7 +5,7 @@
  * OP_SCHEMAS order. Values are written in full, never as "default": a trace means the same thing
  * even after a default changes.
  */
-import { DEFAULT_CAPABILITIES, defaultConfig, type MachineConfig } from '../hw/config.js';
+import { DEFAULT_CAPABILITIES, defaultConfig, defaultHvOptions, type MachineConfig } from '../hw/config.js';
 import { OP_SCHEMA_BY_NAME, type FieldKind, type Op, type OpSchema } from './ops.js';
 import type { Provenance, Signature } from './trace.js';
 
@@ -32,6 +32,14 @@ export function machinePlain(config: MachineConfig): Record<string, unknown> {
     } else {
       out[key] = source[key];
     }
+  }
+  // hv mode (optional fields, absent in bare configurations): mode, then hv in default key order.
+  if (config.mode !== undefined) out.mode = config.mode;
+  if (config.hv !== undefined) {
+    const hv: Record<string, unknown> = {};
+    const given = config.hv as unknown as Record<string, unknown>;
+    for (const name of Object.keys(defaultHvOptions())) hv[name] = given[name];
+    out.hv = hv;
   }
   return out;
 }

@@ -97,4 +97,121 @@ export const OP_SCHEMAS: readonly OpSchema[] = [
   { name: 'sppt_set', fields: [CPU, GPA, LEVEL, { name: 'entry', type: { kind: 'u64' }, doc: 'raw SPPT entry' }], doc: 'set an SPPT entry on the path of gpa' },
 ];
 
-export const OP_SCHEMA_BY_NAME: ReadonlyMap<string, OpSchema> = new Map(OP_SCHEMAS.map((s) => [s.name, s]));
+// ---------------------------------------------------------------------------------------------
+// Hypervisor ops (hv mode, docs/hypervisor.md): KVM ioctls issued by the VMM, pKVM hypercalls,
+// Hyper-V VSM hypercalls. They are decoded and encoded like hardware ops (OP_SCHEMA_BY_NAME holds
+// both) but are kept out of `Op` and `OP_SCHEMAS` until every `switch (op.op)` over hardware ops
+// has a default branch: `AnyOp` is the union a hv-mode trace carries.
+
+/** KVM_CREATE_VM with a chosen handle (2.. = pKVM owner id); `type` np = non-protected, protected = pVM. */
+export interface VmCreateOp { op: 'vm_create'; vm: number; type: 'np' | 'protected' }
+/** __pkvm_start_teardown_vm: the VM must exist, not be loaded on any cpu, and not be dying. */
+export interface VmTeardownStartOp { op: 'vm_teardown_start'; vm: number }
+/** __pkvm_reclaim_dying_guest_page: returns one guest page to the host (zeroed if it was private). */
+export interface VmReclaimOp { op: 'vm_reclaim'; vm: number; gfn: number }
+/** __pkvm_finalize_teardown_vm: frees the VM's tables; every guest page must have been reclaimed. */
+export interface VmTeardownFinishOp { op: 'vm_teardown_finish'; vm: number }
+/** KVM_SET_USER_MEMORY_REGION: add (pages > 0, new slot), move (new gfn), flags change, delete (pages = 0). */
+export interface MemslotSetOp { op: 'memslot_set'; vm: number; slot: number; gfn: number; pfn: number; pages: number; flags: number }
+/** Loads `vm` (1 = the host) on logical processor `cpu`; later guest ops on `cpu` run in it. */
+export interface VcpuLoadOp { op: 'vcpu_load'; cpu: number; vm: number }
+/** Dirty-logging write protection (KVM_CLEAR_DIRTY_LOG): every mapped leaf in the range loses W. */
+export interface VmWriteProtectOp { op: 'vm_write_protect'; vm: number; gfn: number; pages: number }
+/** Access tracking (mmu-notifier clear_young): every mapped leaf in the range becomes not-present, rights saved. */
+export interface VmAgeOp { op: 'vm_age'; vm: number; gfn: number; pages: number }
+/** __pkvm_host_donate_hyp(pfn, nr). */
+export interface HostDonateHypOp { op: 'host_donate_hyp'; pfn: number; nr: bigint }
+/** __pkvm_hyp_donate_host(pfn, nr). */
+export interface HypDonateHostOp { op: 'hyp_donate_host'; pfn: number; nr: bigint }
+/** __pkvm_host_share_hyp(pfn). */
+export interface HostShareHypOp { op: 'host_share_hyp'; pfn: number }
+/** __pkvm_host_unshare_hyp(pfn). */
+export interface HostUnshareHypOp { op: 'host_unshare_hyp'; pfn: number }
+/** __pkvm_host_share_guest(pfn, gfn, nr, prot) to a non-protected VM; nr is 1 or 512 (one 2 MiB block). */
+export interface HostShareGuestOp { op: 'host_share_guest'; vm: number; pfn: number; gfn: number; nr: number; prot: number }
+/** __pkvm_host_unshare_guest(gfn, nr). */
+export interface HostUnshareGuestOp { op: 'host_unshare_guest'; vm: number; gfn: number; nr: number }
+/** __pkvm_host_donate_guest(pfn, gfn) to a protected VM. */
+export interface HostDonateGuestOp { op: 'host_donate_guest'; vm: number; pfn: number; gfn: number }
+/** The protected guest loaded on `cpu` shares its page `gfn` with the host (MEM_SHARE). */
+export interface GuestShareHostOp { op: 'guest_share_host'; cpu: number; gfn: number }
+/** The protected guest loaded on `cpu` takes back a page it shared (MEM_UNSHARE). */
+export interface GuestUnshareHostOp { op: 'guest_unshare_host'; cpu: number; gfn: number }
+/** KVM_ENABLE_CAP(KVM_CAP_X86_SPP) on a VM. */
+export interface SppEnableOp { op: 'spp_enable'; vm: number }
+/** KVM_SUBPAGES_SET_ACCESS: `npages` pages from `gfn`, every page given the 32-bit map `map` (bit i = sub-page i writable). */
+export interface SppSetOp { op: 'spp_set'; vm: number; gfn: number; npages: number; flags: number; map: number }
+/** KVM_SUBPAGES_GET_ACCESS of one page: the return value is its map. */
+export interface SppGetOp { op: 'spp_get'; vm: number; gfn: number }
+/** KVM_SET_MEMORY_ATTRIBUTES {address, size, attributes, flags}. */
+export interface SetMemAttrsOp { op: 'set_mem_attrs'; vm: number; gpa: bigint; size: bigint; attrs: bigint; flags: bigint }
+/** HvCallModifyVtlProtectionMask from the VTL `cpu` runs in, for `count` pages from `gfn`, on VTL `target`. */
+export interface VtlProtectOp { op: 'vtl_protect'; cpu: number; target: number; gfn: number; count: number; flags: number }
+/** HvCallVtlCall: `cpu` enters the next higher VTL (#UD unless CPL 0 and a higher VTL exists). */
+export interface VtlCallOp { op: 'vtl_call'; cpu: number }
+/** HvCallVtlReturn: `cpu` returns to the next lower VTL (#UD in VTL 0 or at CPL > 0). */
+export interface VtlReturnOp { op: 'vtl_return'; cpu: number }
+
+export type HvOp =
+  | VmCreateOp | VmTeardownStartOp | VmReclaimOp | VmTeardownFinishOp | MemslotSetOp | VcpuLoadOp
+  | VmWriteProtectOp | VmAgeOp | HostDonateHypOp | HypDonateHostOp | HostShareHypOp | HostUnshareHypOp
+  | HostShareGuestOp | HostUnshareGuestOp | HostDonateGuestOp | GuestShareHostOp | GuestUnshareHostOp
+  | SppEnableOp | SppSetOp | SppGetOp | SetMemAttrsOp | VtlProtectOp | VtlCallOp | VtlReturnOp;
+export type HvOpName = HvOp['op'];
+/** Every op a trace may carry (hardware ops in bare and hv mode, hypervisor ops in hv mode). */
+export type AnyOp = Op | HvOp;
+
+export interface HvOpSchema {
+  name: HvOpName;
+  fields: ReadonlyArray<{ name: string; type: FieldKind; doc: string }>;
+  doc: string;
+}
+
+const VM = { name: 'vm', type: { kind: 'int', min: 1, max: 255 } as FieldKind, doc: 'VM handle = pKVM owner id (1 = host, 2.. guests)' };
+const GFN = { name: 'gfn', type: { kind: 'addr', max: 2 ** 40 - 1 } as FieldKind, doc: 'guest frame number (gpa >> 12)' };
+const PFN = { name: 'pfn', type: { kind: 'addr', max: 2 ** 40 - 1 } as FieldKind, doc: 'host frame number (hpa >> 12)' };
+const PAGES = { name: 'pages', type: { kind: 'int', min: 0, max: 1 << 20 } as FieldKind, doc: 'number of 4 KiB pages' };
+const NR64 = { name: 'nr', type: { kind: 'u64' } as FieldKind, doc: 'page count (64-bit: a wrapping pfn + nr must be refused)' };
+
+export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
+  { name: 'vm_create', fields: [VM, { name: 'type', type: { kind: 'enum', values: ['np', 'protected'] }, doc: 'np: non-protected VM; protected: pVM' }], doc: 'create a VM' },
+  { name: 'vm_teardown_start', fields: [VM], doc: 'start tearing a VM down' },
+  { name: 'vm_reclaim', fields: [VM, GFN], doc: 'reclaim one page of a dying VM' },
+  { name: 'vm_teardown_finish', fields: [VM], doc: 'finish tearing a VM down' },
+  { name: 'memslot_set', fields: [VM, { name: 'slot', type: { kind: 'int', min: 0, max: 31 }, doc: 'memslot id' }, GFN, PFN, PAGES, { name: 'flags', type: { kind: 'int', min: 0, max: 255 }, doc: 'KVM_MEM_* flags: 2 READONLY, 4 EXECONLY' }], doc: 'KVM_SET_USER_MEMORY_REGION' },
+  { name: 'vcpu_load', fields: [CPU, VM], doc: 'run a VM (1 = host) on a logical processor' },
+  { name: 'vm_write_protect', fields: [VM, GFN, PAGES], doc: 'dirty-logging write protection of a gfn range' },
+  { name: 'vm_age', fields: [VM, GFN, PAGES], doc: 'access tracking (clear young) of a gfn range' },
+  { name: 'host_donate_hyp', fields: [PFN, NR64], doc: 'pKVM: host donates pages to the hypervisor' },
+  { name: 'hyp_donate_host', fields: [PFN, NR64], doc: 'pKVM: hypervisor returns donated pages to the host' },
+  { name: 'host_share_hyp', fields: [PFN], doc: 'pKVM: host shares a page with the hypervisor' },
+  { name: 'host_unshare_hyp', fields: [PFN], doc: 'pKVM: host takes back a page shared with the hypervisor' },
+  { name: 'host_share_guest', fields: [VM, PFN, GFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: '1 or 512' }, { name: 'prot', type: { kind: 'int', min: 0, max: 15 }, doc: 'EPT rights: 1 R, 2 W, 4 X' }], doc: 'pKVM: host shares pages with a non-protected guest' },
+  { name: 'host_unshare_guest', fields: [VM, GFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: '1 or 512' }], doc: 'pKVM: host unshares pages from a non-protected guest' },
+  { name: 'host_donate_guest', fields: [VM, PFN, GFN], doc: 'pKVM: host donates a page to a protected guest' },
+  { name: 'guest_share_host', fields: [CPU, GFN], doc: 'pKVM: protected guest shares a page with the host' },
+  { name: 'guest_unshare_host', fields: [CPU, GFN], doc: 'pKVM: protected guest unshares a page from the host' },
+  { name: 'spp_enable', fields: [VM], doc: 'KVM_ENABLE_CAP(KVM_CAP_X86_SPP)' },
+  { name: 'spp_set', fields: [VM, GFN, { name: 'npages', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages, 1..512' }, { name: 'flags', type: { kind: 'u32' }, doc: 'must be 0' }, { name: 'map', type: { kind: 'u32' }, doc: 'bit i = sub-page i writable' }], doc: 'KVM_SUBPAGES_SET_ACCESS' },
+  { name: 'spp_get', fields: [VM, GFN], doc: 'KVM_SUBPAGES_GET_ACCESS (one page)' },
+  { name: 'set_mem_attrs', fields: [VM, { name: 'gpa', type: { kind: 'u64' }, doc: 'address' }, { name: 'size', type: { kind: 'u64' }, doc: 'bytes' }, { name: 'attrs', type: { kind: 'u64' }, doc: '1 NR, 2 NW, 4 NX, 8 PRIVATE' }, { name: 'flags', type: { kind: 'u64' }, doc: 'must be 0' }], doc: 'KVM_SET_MEMORY_ATTRIBUTES' },
+  { name: 'vtl_protect', fields: [CPU, { name: 'target', type: { kind: 'int', min: 0, max: 15 }, doc: 'target VTL' }, GFN, { name: 'count', type: { kind: 'int', min: 0, max: 1 << 20 }, doc: 'pages' }, { name: 'flags', type: { kind: 'u32' }, doc: 'HV_MAP_GPA_* flags' }], doc: 'HvCallModifyVtlProtectionMask' },
+  { name: 'vtl_call', fields: [CPU], doc: 'HvCallVtlCall' },
+  { name: 'vtl_return', fields: [CPU], doc: 'HvCallVtlReturn' },
+];
+
+export const HV_OP_NAMES: ReadonlySet<string> = new Set(HV_OP_SCHEMAS.map((s) => s.name));
+
+/**
+ * Decoding and encoding look schemas up here, hardware and hypervisor ops alike. The hv schemas
+ * are stored under the hardware schema type: the codecs read only `name` (as a string) and `fields`.
+ */
+export const OP_SCHEMA_BY_NAME: ReadonlyMap<string, OpSchema> = new Map([
+  ...OP_SCHEMAS.map((s) => [s.name, s] as const),
+  ...HV_OP_SCHEMAS.map((s) => [s.name, s as unknown as OpSchema] as const),
+]);
+
+/** True for the ops only hv mode runs. */
+export function isHvOp(op: AnyOp): op is HvOp {
+  return HV_OP_NAMES.has(op.op);
+}

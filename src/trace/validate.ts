@@ -8,7 +8,7 @@
  * upgraded through SCHEMA_UPGRADES before validation; newer ones are refused.
  */
 import { BUG_NAMES } from '../bugs/catalogue.js';
-import { DEFAULT_CAPABILITIES, defaultConfig, normalizeConfig, validateConfig, type MachineConfig } from '../hw/config.js';
+import { DEFAULT_CAPABILITIES, defaultConfig, defaultHvOptions, normalizeConfig, validateConfig, type MachineConfig } from '../hw/config.js';
 import { TraceError, showValue } from './errors.js';
 import { OP_SCHEMA_BY_NAME, type FieldKind, type Op } from './ops.js';
 import { OPS_MAX, SCHEMA_VERSION, type Provenance, type Signature, type Trace } from './trace.js';
@@ -248,7 +248,8 @@ function smallInteger(raw: unknown): number | null {
  * hand-written `{}` is the default machine. Field types are read off defaultConfig().
  */
 export function validateMachine(raw: unknown, where: string, options: DecodeOptions = {}): MachineConfig {
-  const defaults = defaultConfig();
+  // mode and hv are optional (absent in bare configurations), so they are not in defaultConfig().
+  const defaults = { ...defaultConfig(), mode: 'bare', hv: defaultHvOptions() };
   const given = knownFields(raw, where, '', Object.keys(defaults), options);
   const partial: Record<string, unknown> = {};
   for (const [key, value] of given) {
@@ -262,6 +263,9 @@ export function validateMachine(raw: unknown, where: string, options: DecodeOpti
       partial[key] = value;
     } else if (key === 'bugs') {
       partial[key] = validateBugs(value, where);
+    } else if (typeof sample === 'string') {
+      if (typeof value !== 'string') throw fail(where, `field '${key}' must be a string, got ${showValue(value)}`);
+      partial[key] = value;
     } else {
       partial[key] = validateFlatRecord(value, where, key, sample as Record<string, unknown>, options);
     }
@@ -284,6 +288,10 @@ function validateFlatRecord(raw: unknown, where: string, key: string, sample: Re
         throw fail(where, `${label} must be ${expected.length} booleans, got ${showValue(value)}`);
       }
       out[name] = [...value];
+    } else if (typeof expected === 'number') {
+      const n = smallInteger(value);
+      if (n === null) throw fail(where, `${label} must be an integer, got ${showValue(value)}`);
+      out[name] = n;
     } else if (typeof value !== typeof expected) {
       throw fail(where, `${label} must be a ${typeof expected}, got ${showValue(value)}`);
     } else {
