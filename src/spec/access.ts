@@ -32,16 +32,10 @@ export interface Part {
   linearPage: number;
 }
 
-/** Everything an access needs that does not change between its branches. */
-export interface AccessSetup {
-  kind: GuestAccess;
-  /** The EPT access of the final GPA. */
-  final: EptAccess;
+/** What an access needs from the vCPU's registers and VMCS (shared until they change). */
+export interface AccessContext {
   /** The EPT access of a guest paging-structure read (a write too under EPT A/D). */
   tableAccess: EptAccess;
-  parts: Part[];
-  /** Bytes a write stores, little-endian. */
-  writeBytes: Uint8Array | null;
   config: MachineConfig;
   mem: SpecMemory;
   tlb: VcpuTlb;
@@ -53,11 +47,22 @@ export interface AccessSetup {
   eptCtx: EptContext;
   guestCtx: GuestPagingContext;
   rights: RightsRegs;
-  /** W | U | I of every #PF error code of this access (semantics.md step 2). */
-  pfAccessBits: number;
   sppOn: boolean;
   spptp: number;
   pge: boolean;
+}
+
+/** Everything an access needs that does not change between its branches. */
+export interface AccessSetup {
+  cx: AccessContext;
+  kind: GuestAccess;
+  /** The EPT access of the final GPA. */
+  final: EptAccess;
+  parts: Part[];
+  /** Bytes a write stores, little-endian. */
+  writeBytes: Uint8Array | null;
+  /** W | U | I of every #PF error code of this access (semantics.md step 2). */
+  pfAccessBits: number;
 }
 
 /** A translation that succeeded: where the byte is and what a cache would hold. */
@@ -65,6 +70,8 @@ interface Translated {
   hpa: number;
   mapping: GpaMapping;
 }
+
+const NO_WRITES: number[] = [];
 
 type Fresh =
   | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[] }
@@ -93,12 +100,11 @@ export class AccessRun implements QwordReader, Explored {
   readEntry(hpa: number): Entry {
     const w = this.writes;
     for (let i = w.length - 3; i >= 0; i -= 3) if (w[i] === hpa) return { lo: w[i + 1], hi: w[i + 2] };
-    const mem = this.s.mem;
-    return { lo: mem.readU32(hpa), hi: mem.readU32(hpa + 4) };
+    return this.s.cx.mem.readEntry(hpa);
   }
 
   private writeEntry(hpa: number, lo: number, hi: number): void {
-    if (this.s.mem.inRam(hpa)) this.writes.push(hpa, lo >>> 0, hi >>> 0); // writes outside RAM are dropped
+    if (this.s.cx.mem.inRam(hpa)) this.writes.push(hpa, lo >>> 0, hi >>> 0); // writes outside RAM are dropped
   }
 
   private readByte(hpa: number): number {
@@ -107,7 +113,7 @@ export class AccessRun implements QwordReader, Explored {
       const off = hpa - w[i];
       if (off >= 0 && off < 8) return off < 4 ? (w[i + 1] >>> (8 * off)) & 0xff : (w[i + 2] >>> (8 * (off - 4))) & 0xff;
     }
-    return this.s.mem.readByte(hpa);
+    return this.s.cx.mem.readByte(hpa);
   }
 
   // ---- branch points ----------------------------------------------------------------------
@@ -129,7 +135,7 @@ export class AccessRun implements QwordReader, Explored {
     const hpas: number[] = [];
     const fills: (CombinedMapping | null)[] = [];
     for (const p of s.parts) {
-      const r = s.paging ? this.linearPart(p) : this.unpagedPart(p);
+      const r = s.cx.paging ? this.linearPart(p) : this.unpagedPart(p);
       if (r === null) return this; // the first fault ends the access (step 1)
       hpas.push(r.hpa);
       fills.push(r.fill);
@@ -147,8 +153,8 @@ export class AccessRun implements QwordReader, Explored {
       for (let i = 0; i < s.parts.length; i++) {
         for (let j = 0; j < s.parts[i].size; j++, n++) {
           const b = this.readByte(hpas[i] + j);
-          if (n < 4) lo += b * 2 ** (8 * n);
-          else hi += b * 2 ** (8 * (n - 4));
+          if (n < 4) lo = (lo | (b << (8 * n))) >>> 0;
+          else hi = (hi | (b << (8 * (n - 4)))) >>> 0;
         }
       }
       this.outcome = { kind: 'data', value: (BigInt(hi) << 32n) | BigInt(lo) };
@@ -157,7 +163,7 @@ export class AccessRun implements QwordReader, Explored {
       for (let i = 0; i < s.parts.length; i++) {
         for (let j = 0; j < s.parts[i].size; j++, n++) {
           const hpa = hpas[i] + j;
-          if (s.mem.inRam(hpa)) this.dataWrites.push(hpa, s.writeBytes![n]);
+          if (s.cx.mem.inRam(hpa)) this.dataWrites.push(hpa, s.writeBytes![n]);
         }
       }
     }
@@ -207,37 +213,37 @@ export class AccessRun implements QwordReader, Explored {
       if (v === undefined) return;
       for (const m of v) if (this.combinedAllows(m)) (list ??= []).push(m);
     };
-    consider(s.tlb.comb.get(s.ep4ta, p.linearPage));
+    consider(s.cx.tlb.comb.get(s.cx.ep4ta, p.linearPage));
     const cached = list === null ? 0 : (list as CombinedMapping[]).length;
-    if (s.tlb.flushedComb.count > 0) consider(s.tlb.flushedComb.get(s.ep4ta, p.linearPage));
+    if (s.cx.tlb.flushedComb.count > 0) consider(s.cx.tlb.flushedComb.get(s.cx.ep4ta, p.linearPage));
     return list === null ? null : { list, cached };
   }
 
   /** semantics.md "TLBs": a cached entry is used only if it allows the access under current registers. */
   private combinedAllows(m: CombinedMapping): boolean {
     const s = this.s;
-    if (checkRights(s.kind, m.walk, s.rights) !== RIGHTS_OK) return false;
-    if (!eptAllows(s.final, m.ept, s.eptCtx.mbec, m.walk.us)) return false;
+    if (checkRights(s.kind, m.walk, s.cx.rights) !== RIGHTS_OK) return false;
+    if (!eptAllows(s.final, m.ept, s.cx.eptCtx.mbec, m.walk.us)) return false;
     // a write through an entry whose guest D or EPT D is 0, or with the SPP bit, re-walks
-    return s.kind !== 'write' || (m.guestD && (m.eptD || !s.eptAD) && !m.spp);
+    return s.kind !== 'write' || (m.guestD && (m.eptD || !s.cx.eptAD) && !m.spp);
   }
 
   /** Steps 2-7 for one part. */
   private walk(p: Part): { hpa: number; fill: CombinedMapping } | null {
     const s = this.s;
-    const M = s.config.maxPhyAddr;
+    const M = s.cx.config.maxPhyAddr;
     const w: WalkRights = { rw: true, us: true, xd: false, pkey: 0 };
     const steps: { gpa: number; e: Entry }[] = [];
-    let tableGpa = s.cr3Table;
+    let tableGpa = s.cx.cr3Table;
     let leafLevel = 0;
     // Step 2: levels 4 -> 1; each entry's GPA goes through EPT before the entry is read.
     for (let level = 4; level >= 1; level--) {
       const gpa = tableGpa + levelIndex(p.la, level) * 8;
-      const t = this.translate(p, gpa, s.tableAccess, false, null);
+      const t = this.translate(p, gpa, s.cx.tableAccess, false, null);
       if (t === null) return null;
       const e = this.readEntry(t.hpa);
       if (!guestPresent(e)) return this.pageFault(p, 0);
-      if (guestReserved(e, level, s.guestCtx)) return this.pageFault(p, PF_P | PF_RSVD);
+      if (guestReserved(e, level, s.cx.guestCtx)) return this.pageFault(p, PF_P | PF_RSVD);
       w.rw &&= (e.lo & 2) !== 0;
       w.us &&= (e.lo & 4) !== 0;
       w.xd ||= (e.hi & 0x80000000) !== 0;
@@ -251,7 +257,7 @@ export class AccessRun implements QwordReader, Explored {
     const leaf = steps[steps.length - 1].e;
     w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
     // Step 3: rights over the whole walk; PK when the key alone would deny.
-    const verdict = checkRights(s.kind, w, s.rights);
+    const verdict = checkRights(s.kind, w, s.cx.rights);
     if (verdict !== RIGHTS_OK) return this.pageFault(p, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0));
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
     for (let i = 0; i < steps.length; i++) {
@@ -273,7 +279,7 @@ export class AccessRun implements QwordReader, Explored {
       fill: {
         hpaPage: Math.floor(t.hpa / 4096),
         walk: w,
-        global: (leaf.lo & PTE_G) !== 0 && s.pge,
+        global: (leaf.lo & PTE_G) !== 0 && s.cx.pge,
         guestD: s.kind === 'write' || (leaf.lo & PTE_D) !== 0,
         ept: t.mapping.rights,
         eptD: t.mapping.eptD,
@@ -289,9 +295,9 @@ export class AccessRun implements QwordReader, Explored {
     if (t !== null) return t;
     const o = this.outcome;
     // Step 7: under kvmXo an EPT violation of a data access to the XO alias becomes the RFC's #PF.
-    if (s.config.kvmXo && s.kind !== 'fetch' && o.kind === 'exit' && o.reason === EXIT_EPT_VIOLATION &&
-        bitOf(gpa, s.config.maxPhyAddr - 1)) {
-      const code = PF_P | (s.kind === 'write' ? PF_W : 0) | (s.rights.cpl === 3 ? PF_U : 0);
+    if (s.cx.config.kvmXo && s.kind !== 'fetch' && o.kind === 'exit' && o.reason === EXIT_EPT_VIOLATION &&
+        bitOf(gpa, s.cx.config.maxPhyAddr - 1)) {
+      const code = PF_P | (s.kind === 'write' ? PF_W : 0) | (s.cx.rights.cpl === 3 ? PF_U : 0);
       this.outcome = { kind: 'pf', code, cr2: p.la };
     }
     return null;
@@ -309,31 +315,29 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     const fresh = this.fresh(p, gpa, access, userAddr, w);
     const page = Math.floor(gpa / 4096);
-    let list: GpaMapping[] | null = null;
-    const cachedList = s.tlb.gpa.get(s.ep4ta, page);
-    if (cachedList !== undefined) for (const m of cachedList) if (this.gpaAllows(m, access, userAddr)) (list ??= []).push(m);
-    const cached = list === null ? 0 : (list as GpaMapping[]).length;
-    if (s.tlb.flushedGpa.count > 0) {
-      const fl = s.tlb.flushedGpa.get(s.ep4ta, page);
-      if (fl !== undefined) for (const m of fl) if (this.gpaAllows(m, access, userAddr)) (list ??= []).push(m);
-    }
+    const cachedList = s.cx.tlb.gpa.get(s.cx.ep4ta, page);
+    const flushedList = s.cx.tlb.flushedGpa.count > 0 ? s.cx.tlb.flushedGpa.get(s.cx.ep4ta, page) : undefined;
     let c = 0;
-    if (list !== null) {
-      const bp: BranchPoint = { alts: [], flushedAlts: [] };
+    let chosen: GpaMapping | null = null;
+    if (cachedList !== undefined || flushedList !== undefined) {
+      // Alternatives: entries that allow the access now and give another result than the fresh walk.
       const freshClean = fresh.ok && fresh.adWrites.length === 0;
       const freshPage = fresh.ok ? Math.floor(fresh.hpa / 4096) : -1;
-      for (let i = 0; i < list.length; i++) {
-        if (freshClean && list[i].hpaPage === freshPage) continue; // same result as the fresh walk
-        (i < cached ? bp.alts : bp.flushedAlts).push(i + 1);
+      const differs = (m: GpaMapping): boolean => this.gpaAllows(m, access, userAddr) && !(freshClean && m.hpaPage === freshPage);
+      if ((cachedList !== undefined && cachedList.some(differs)) || (flushedList !== undefined && flushedList.some(differs))) {
+        const alts = cachedList === undefined ? [] : cachedList.filter(differs);
+        const flushedAlts = flushedList === undefined ? [] : flushedList.filter(differs);
+        c = this.choose({ alts: alts.map((_m, i) => i + 1), flushedAlts: flushedAlts.map((_m, i) => alts.length + i + 1) });
+        if (c > 0 && c <= alts.length) {
+          this.usedCached = true;
+          chosen = alts[c - 1];
+        } else if (c > alts.length && c <= alts.length + flushedAlts.length) {
+          this.usedFlushed = true;
+          chosen = flushedAlts[c - alts.length - 1];
+        }
       }
-      if (bp.alts.length > 0 || bp.flushedAlts.length > 0) c = this.choose(bp);
     }
-    if (c > 0 && list !== null && c <= list.length) {
-      if (c > cached) this.usedFlushed = true;
-      else this.usedCached = true;
-      const m = list[c - 1];
-      return { hpa: m.hpaPage * 4096 + (gpa % 4096), mapping: m };
-    }
+    if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + (gpa % 4096), mapping: chosen };
     if (!fresh.ok) {
       this.outcome = fresh.outcome;
       // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
@@ -343,27 +347,27 @@ export class AccessRun implements QwordReader, Explored {
     }
     for (const x of fresh.adWrites) this.writes.push(x);
     this.gpaFills.push({ page, m: fresh.mapping });
-    return { hpa: fresh.hpa, mapping: fresh.mapping };
+    return fresh;
   }
 
   /** A cached guest-physical mapping is used only if it allows the access (semantics.md "TLBs"). */
   private gpaAllows(m: GpaMapping, access: EptAccess, userAddr: boolean): boolean {
-    if (!eptAllows(access, m.rights, this.s.eptCtx.mbec, userAddr)) return false;
-    return access !== EptAccess.Write || (!m.spp && (m.eptD || !this.s.eptAD));
+    if (!eptAllows(access, m.rights, this.s.cx.eptCtx.mbec, userAddr)) return false;
+    return access !== EptAccess.Write || (!m.spp && (m.eptD || !this.s.cx.eptAD));
   }
 
   /** The EPT walk from memory (semantics.md "EPT translation of one GPA"), with SPP (step 6). */
   private fresh(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
     const s = this.s;
-    const ctx = s.eptCtx;
-    const walk = eptWalk(this, s.eptRoot, gpa, ctx);
+    const ctx = s.cx.eptCtx;
+    const walk = eptWalk(this, s.cx.eptRoot, gpa, ctx);
     // ref §2.2: misconfiguration: qualification 0, no linear address
     if (walk.kind === 'misconfig') return { ok: false, outcome: { kind: 'exit', reason: EXIT_EPT_MISCONFIG, qual: 0, gpa, gla: null } };
     if (walk.kind === 'not-present') return { ok: false, outcome: this.violation(p, gpa, access, NO_RIGHTS, w) };
     let allowed = eptAllows(access, walk.rights, ctx.mbec, userAddr);
     // ref §3.3 SPP eligibility: SPP on, a final-GPA write, a 4 KiB leaf with bit 61, ANDed R = 1 and W = 0
-    if (!allowed && access === EptAccess.Write && s.sppOn && walk.spp && walk.rights.r && !walk.rights.w) {
-      const spp = sppWalk(this, s.spptp, gpa, ctx.maxPhyAddr);
+    if (!allowed && access === EptAccess.Write && s.cx.sppOn && walk.spp && walk.rights.r && !walk.rights.w) {
+      const spp = sppWalk(this, s.cx.spptp, gpa, ctx.maxPhyAddr);
       if (spp.kind !== 'leaf') {
         // ref §3.4: exit 66, qualification bit 11 = 1 for a miss, 0 for a misconfiguration
         return { ok: false, outcome: { kind: 'exit', reason: EXIT_SPP, qual: spp.kind === 'miss' ? SPP_QUAL_MISS : 0, gpa, gla: p.la } };
@@ -382,14 +386,16 @@ export class AccessRun implements QwordReader, Explored {
     }
     if (!allowed) return { ok: false, outcome: this.violation(p, gpa, access, walk.rights, w) };
     // EPT A/D on success: A in every entry used where 0, D in the leaf for a write access.
-    const adWrites: number[] = [];
+    let adWrites = NO_WRITES;
     const write = isWriteAccess(access);
-    if (s.eptAD) {
+    if (s.cx.eptAD) {
       for (let i = 0; i < walk.path.length; i++) {
         const { hpa, entry } = walk.path[i];
         let bits = (entry.lo & EPT_A) === 0 ? EPT_A : 0;
         if (i === walk.path.length - 1 && write && (entry.lo & EPT_D) === 0) bits |= EPT_D;
-        if (bits !== 0 && s.mem.inRam(hpa)) adWrites.push(hpa, (entry.lo | bits) >>> 0, entry.hi >>> 0);
+        if (bits === 0 || !s.cx.mem.inRam(hpa)) continue;
+        if (adWrites === NO_WRITES) adWrites = [];
+        adWrites.push(hpa, (entry.lo | bits) >>> 0, entry.hi >>> 0);
       }
     }
     const mapping: GpaMapping = {
@@ -397,7 +403,7 @@ export class AccessRun implements QwordReader, Explored {
       rights: walk.rights,
       leafLevel: walk.level,
       spp: walk.spp,
-      eptD: !s.eptAD || walk.leafD || write,
+      eptD: !s.cx.eptAD || walk.leafD || write,
     };
     return { ok: true, hpa: walk.hpa, mapping, adWrites };
   }
@@ -405,9 +411,9 @@ export class AccessRun implements QwordReader, Explored {
   /** An EPT violation (exit 48) at `gpa` with the ANDed rights; advanced bits for final accesses. */
   private violation(p: Part, gpa: number, access: EptAccess, rights: EptRights, w: WalkRights | null): Outcome {
     const s = this.s;
-    let qual = violationQual(access, rights, s.eptCtx.mbec);
+    let qual = violationQual(access, rights, s.cx.eptCtx.mbec);
     // ref §2.1 bits 9-11: only with the capability, XLAT = 1 and paging on
-    if (isFinal(access) && s.config.caps.advExitInfo && w !== null) {
+    if (isFinal(access) && s.cx.config.caps.advExitInfo && w !== null) {
       if (w.us) qual |= QUAL_ADV_USER;
       if (w.rw) qual |= QUAL_ADV_WRITABLE;
       if (w.xd) qual |= QUAL_ADV_XD;

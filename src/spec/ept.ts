@@ -8,9 +8,8 @@
 import {
   EPT_MEMTYPE_INVALID, EPT_PS, EPT_R, EPT_SPP_HI, EPT_W, EPT_X, EPT_XU, EPT_D,
   QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT,
-  rsvdAddrHiMask,
 } from '../hw/bits.js';
-import { type Entry, entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
+import { type Entry, entryAddress, leafBase, levelIndex, levelSpan, rsvdHi } from './entry.js';
 
 export interface QwordReader {
   readEntry(hpa: number): Entry;
@@ -88,7 +87,7 @@ export function eptMisconfigured(e: Entry, level: number, ctx: EptContext): bool
   // ref §1.3 (2) execute-only (X, or XU with MBEC) without caps.eptExecOnly
   if (!r && !ctx.execOnly && ((e.lo & EPT_X) !== 0 || (ctx.mbec && (e.lo & EPT_XU) !== 0))) return true;
   // ref §1.3 (3) reserved: address bits [51 : MAXPHYADDR]
-  if ((e.hi & rsvdAddrHiMask(ctx.maxPhyAddr)) !== 0) return true;
+  if ((e.hi & rsvdHi(ctx.maxPhyAddr)) !== 0) return true;
   if (level === 4) {
     // ref §1.3 (3) PML4E bits 7:3 reserved (incl. PS)
     return (e.lo & 0xf8) !== 0;
@@ -112,17 +111,20 @@ export function eptMisconfigured(e: Entry, level: number, ctx: EptContext): bool
  */
 export function eptWalk(mem: QwordReader, root: number, gpa: number, ctx: EptContext): EptWalk {
   let table = root;
-  const rights: EptRights = { r: true, w: true, xs: true, xu: true };
+  let r = true;
+  let w = true;
+  let xs = true;
+  let xu = true;
   const path: EptPathEntry[] = [];
   for (let level = 4; level >= 1; level--) {
     const hpa = table + levelIndex(gpa, level) * 8;
     const e = mem.readEntry(hpa);
-    if (!eptPresent(e, ctx.mbec)) return { kind: 'not-present' };
-    if (eptMisconfigured(e, level, ctx)) return { kind: 'misconfig' };
-    rights.r &&= (e.lo & EPT_R) !== 0;
-    rights.w &&= (e.lo & EPT_W) !== 0;
-    rights.xs &&= (e.lo & EPT_X) !== 0;
-    rights.xu &&= (e.lo & EPT_XU) !== 0;
+    if (!eptPresent(e, ctx.mbec)) return NOT_PRESENT;
+    if (eptMisconfigured(e, level, ctx)) return MISCONFIG;
+    r &&= (e.lo & EPT_R) !== 0;
+    w &&= (e.lo & EPT_W) !== 0;
+    xs &&= (e.lo & EPT_X) !== 0;
+    xu &&= (e.lo & EPT_XU) !== 0;
     path.push({ hpa, entry: e });
     if (eptIsLeaf(e, level)) {
       const base = leafBase(e, level, ctx.maxPhyAddr);
@@ -130,7 +132,7 @@ export function eptWalk(mem: QwordReader, root: number, gpa: number, ctx: EptCon
         kind: 'leaf',
         hpa: base + (gpa % levelSpan(level)),
         level,
-        rights,
+        rights: { r, w, xs, xu },
         // ref §3.1: bit 61 of a 4 KiB EPT PTE marks an SPP page
         spp: level === 1 && (e.hi & EPT_SPP_HI) !== 0,
         leafD: (e.lo & EPT_D) !== 0,
@@ -141,6 +143,9 @@ export function eptWalk(mem: QwordReader, root: number, gpa: number, ctx: EptCon
   }
   throw new Error('unreachable: level 1 is always a leaf');
 }
+
+const NOT_PRESENT: EptWalk = Object.freeze({ kind: 'not-present' });
+const MISCONFIG: EptWalk = Object.freeze({ kind: 'misconfig' });
 
 /**
  * Whether `rights` allow the access (semantics.md "EPT translation": read -> R, write -> W,

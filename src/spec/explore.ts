@@ -29,13 +29,15 @@ export interface Exploration<R> {
   flushedRuns: R[];
 }
 
-function pass<R extends Explored>(runOne: (prefix: number[]) => R, maxRuns: number, withFlushed: boolean, keep: (r: R) => void): boolean {
-  const queue: number[][] = [[]];
+const NO_PREFIX: number[] = [];
+
+function pass<R extends Explored>(runOne: (prefix: number[]) => R, maxRuns: number, withFlushed: boolean, keep: (r: R) => void, fresh: R): boolean {
+  const queue: number[][] = [NO_PREFIX];
   let runs = 0;
   let flushedAvailable = false;
   while (queue.length > 0 && runs < maxRuns) {
     const prefix = queue.shift()!;
-    const r = runOne(prefix);
+    const r = prefix === NO_PREFIX ? fresh : runOne(prefix);
     runs++;
     if (r.flushedAvailable) flushedAvailable = true;
     keep(r);
@@ -50,13 +52,16 @@ function pass<R extends Explored>(runOne: (prefix: number[]) => R, maxRuns: numb
 }
 
 export function explore<R extends Explored>(runOne: (prefix: number[]) => R, maxRuns: number): Exploration<R> {
+  // The common case: the fresh run met no branch point worth exploring.
+  const first = runOne(NO_PREFIX);
+  if (!first.flushedAvailable && first.branches.every((b) => b.alts.length === 0)) return { runs: [first], flushedRuns: [] };
   const runs: R[] = [];
   const flushedRuns: R[] = [];
-  const flushedAvailable = pass(runOne, maxRuns, false, (r) => runs.push(r));
+  const flushedAvailable = pass(runOne, maxRuns, false, (r) => runs.push(r), first);
   if (flushedAvailable) {
     pass(runOne, maxRuns, true, (r) => {
       if (r.usedFlushed) flushedRuns.push(r);
-    });
+    }, first);
   }
   return { runs, flushedRuns };
 }

@@ -3,8 +3,8 @@
  * the final guest-physical address. Contract: pure functions of one entry and the registers in
  * force (docs/semantics.md "Guest access" step 2; ref §4.1 RSVD; SDM 4.5 4-level paging).
  */
-import { PTE_P, PTE_PS, PTE_XD_HI, rsvdAddrHiMask } from '../hw/bits.js';
-import type { Entry } from './entry.js';
+import { PTE_P, PTE_PS, PTE_XD_HI } from '../hw/bits.js';
+import { type Entry, rsvdHi } from './entry.js';
 
 export interface GuestPagingContext {
   /** Host MAXPHYADDR: under kvmXo bit MAXPHYADDR-1 is the XO bit, an ordinary address bit here. */
@@ -25,7 +25,7 @@ export function guestIsLeaf(e: Entry, level: number): boolean {
 /** semantics.md step 2: the reserved-bit conditions that raise #PF with P | RSVD. */
 export function guestReserved(e: Entry, level: number, ctx: GuestPagingContext): boolean {
   // address bits [51 : MAXPHYADDR] at every level
-  if ((e.hi & rsvdAddrHiMask(ctx.maxPhyAddr)) !== 0) return true;
+  if ((e.hi & rsvdHi(ctx.maxPhyAddr)) !== 0) return true;
   // XD (bit 63) when EFER.NXE = 0 (ref §4.2)
   if (!ctx.nxe && (e.hi & PTE_XD_HI) !== 0) return true;
   const ps = (e.lo & PTE_PS) !== 0;

@@ -2,15 +2,19 @@
  * The reference model's host-physical memory: a plain map from frame number to its 4096 bytes.
  * Contract (docs/semantics.md "Machine shape"): RAM is [0, framesMax * 4096); a frame never
  * written reads as zeros; bytes at or above the end of RAM read as all-ones and writes there are
- * dropped (this holds for table walks too). Reads of 32-bit words are little-endian and aligned.
+ * dropped (this holds for table walks too). 32-bit words and 64-bit entries are little-endian and
+ * aligned (table entries always are).
  */
 
 import type { Entry } from './entry.js';
 
 export const PAGE = 4096;
 
+// Words are read through a Uint32Array, which is little-endian only on a little-endian host.
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('eptfuzz needs a little-endian host');
+
 export class SpecMemory {
-  private readonly frames = new Map<number, { bytes: Uint8Array; view: DataView }>();
+  private readonly frames = new Map<number, { bytes: Uint8Array; words: Uint32Array }>();
   readonly ramEnd: number;
 
   constructor(framesMax: number) {
@@ -26,12 +30,16 @@ export class SpecMemory {
     if (hpa >= this.ramEnd) return 0xffffffff;
     const f = this.frames.get(Math.floor(hpa / PAGE));
     if (f === undefined) return 0;
-    return f.view.getUint32(hpa % PAGE, true);
+    return f.words[(hpa % PAGE) >>> 2];
   }
 
   /** An aligned 64-bit table entry as two halves. */
   readEntry(hpa: number): Entry {
-    return { lo: this.readU32(hpa), hi: this.readU32(hpa + 4) };
+    if (hpa >= this.ramEnd) return { lo: 0xffffffff, hi: 0xffffffff };
+    const f = this.frames.get(Math.floor(hpa / PAGE));
+    if (f === undefined) return { lo: 0, hi: 0 };
+    const w = (hpa % PAGE) >>> 2;
+    return { lo: f.words[w], hi: f.words[w + 1] };
   }
 
   readByte(hpa: number): number {
@@ -50,8 +58,9 @@ export class SpecMemory {
   writeQword(hpa: number, lo: number, hi: number): void {
     if (hpa >= this.ramEnd) return;
     const f = this.frame(Math.floor(hpa / PAGE));
-    f.view.setUint32(hpa % PAGE, lo >>> 0, true);
-    f.view.setUint32((hpa % PAGE) + 4, hi >>> 0, true);
+    const w = (hpa % PAGE) >>> 2;
+    f.words[w] = lo >>> 0;
+    f.words[w + 1] = hi >>> 0;
   }
 
   /** The live bytes of a frame, or null if it was never written. Callers must not mutate it. */
@@ -59,11 +68,11 @@ export class SpecMemory {
     return this.frames.get(frame)?.bytes ?? null;
   }
 
-  private frame(n: number): { bytes: Uint8Array; view: DataView } {
+  private frame(n: number): { bytes: Uint8Array; words: Uint32Array } {
     let f = this.frames.get(n);
     if (f === undefined) {
       const bytes = new Uint8Array(PAGE);
-      f = { bytes, view: new DataView(bytes.buffer) };
+      f = { bytes, words: new Uint32Array(bytes.buffer) };
       this.frames.set(n, f);
     }
     return f;

@@ -13,7 +13,7 @@ import {
 } from '../hw/bits.js';
 import { OK, type Outcome, sameOutcome } from '../hw/outcome.js';
 import type { Op } from '../trace/ops.js';
-import { type AccessSetup, AccessRun, type Part } from './access.js';
+import { type AccessContext, type AccessSetup, AccessRun, type Part } from './access.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from './api.js';
 import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
 import { splitU64 } from './entry.js';
@@ -34,6 +34,8 @@ const LINEAR_SPACE = 2 ** 48;
 
 interface Vcpu {
   state: VcpuState;
+  /** The access context derived from `state` (recomputed when the state object is replaced). */
+  derived: { from: VcpuState; ctx: AccessContext } | null;
   readonly tlb: VcpuTlb;
   /** VPID = index + 1 (docs/semantics.md "Machine shape"). */
   readonly vpid: number;
@@ -46,7 +48,7 @@ export class ReferenceModel implements ReferenceModelApi {
 
   constructor(readonly config: MachineConfig) {
     this.mem = new SpecMemory(config.framesMax);
-    for (let i = 0; i < config.vcpus; i++) this.vcpus.push({ state: initialVcpu(config), tlb: new VcpuTlb(), vpid: i + 1 });
+    for (let i = 0; i < config.vcpus; i++) this.vcpus.push({ state: initialVcpu(config), derived: null, tlb: new VcpuTlb(), vpid: i + 1 });
   }
 
   // ---- the contract -------------------------------------------------------------------------
@@ -198,7 +200,7 @@ export class ReferenceModel implements ReferenceModelApi {
         twin.combFills.push(...r.combFills);
       } else if (kept.length < MAX_CANDIDATES) kept.push(r);
     }
-    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, runFrames(r), () => this.applyRun(v, setup.ep4ta, r)));
+    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, runFrames(r), () => this.applyRun(v, setup.cx.ep4ta, r)));
     const flushed: Outcome[] = [];
     for (const r of flushedRuns) {
       if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
@@ -208,8 +210,6 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 
   private accessSetup(v: Vcpu, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): AccessSetup {
-    const st = v.state;
-    const c = this.config;
     // Step 1: split at 4 KiB boundaries of the (48-bit) linear address.
     const first = Math.min(size, 4096 - (la % 4096));
     const parts: Part[] = [{ la, size: first, linearPage: Math.floor(la / 4096) }];
@@ -223,17 +223,29 @@ export class ReferenceModel implements ReferenceModelApi {
       let x = value;
       for (let i = 0; i < size; i++, x >>= 8n) writeBytes[i] = Number(x & 0xffn);
     }
-    const eptAD = (st.eptp & EPTP_AD) !== 0;
-    const nxe = (st.efer & EFER_NXE) !== 0;
-    const smep = (st.cr4 & CR4_SMEP) !== 0;
-    const cpl3 = st.cpl === 3;
+    const cx = this.context(v);
+    const nxe = cx.rights.nxe;
     return {
+      cx,
       kind,
       final: kind === 'read' ? EptAccess.Read : kind === 'write' ? EptAccess.Write : EptAccess.Fetch,
-      // ref §1.3 EPT A/D: every guest paging-structure access is treated as a write
-      tableAccess: eptAD ? EptAccess.TableWrite : EptAccess.TableRead,
       parts,
       writeBytes,
+      // semantics.md step 2: W (write), U (CPL 3), I (fetch and (SMEP or NXE))
+      pfAccessBits: (kind === 'write' ? PF_W : 0) | (cx.rights.cpl === 3 ? PF_U : 0) | (kind === 'fetch' && (cx.rights.smep || nxe) ? PF_I : 0),
+    };
+  }
+
+  /** The register-derived part of an access setup, shared by every access until the state changes. */
+  private context(v: Vcpu): AccessContext {
+    if (v.derived !== null && v.derived.from === v.state) return v.derived.ctx;
+    const st = v.state;
+    const c = this.config;
+    const eptAD = (st.eptp & EPTP_AD) !== 0;
+    const nxe = (st.efer & EFER_NXE) !== 0;
+    const ctx: AccessContext = {
+      // ref §1.3 EPT A/D: every guest paging-structure access is treated as a write
+      tableAccess: eptAD ? EptAccess.TableWrite : EptAccess.TableRead,
       config: c,
       mem: this.mem,
       tlb: v.tlb,
@@ -247,7 +259,7 @@ export class ReferenceModel implements ReferenceModelApi {
       rights: {
         cpl: st.cpl,
         wp: (st.cr0 & CR0_WP) !== 0,
-        smep,
+        smep: (st.cr4 & CR4_SMEP) !== 0,
         smap: (st.cr4 & CR4_SMAP) !== 0,
         ac: st.ac,
         nxe,
@@ -257,12 +269,12 @@ export class ReferenceModel implements ReferenceModelApi {
         pkrs: st.pkrs,
         pkOnUserToSupervisor: c.choices.pkOnUserToSupervisor,
       },
-      // semantics.md step 2: W (write), U (CPL 3), I (fetch and (SMEP or NXE))
-      pfAccessBits: (kind === 'write' ? PF_W : 0) | (cpl3 ? PF_U : 0) | (kind === 'fetch' && (smep || nxe) ? PF_I : 0),
       sppOn: (st.ctls2 & CTL2_SPP) !== 0,
       spptp: st.spptp,
       pge: (st.cr4 & CR4_PGE) !== 0,
     };
+    v.derived = { from: st, ctx };
+    return ctx;
   }
 
   /** Commits one access branch: memory, then caches filled, then the invalidations its fault requires. */

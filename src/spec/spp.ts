@@ -3,8 +3,8 @@
  * the per-sub-page write bits. Contract: pure; reads through a `QwordReader`; the SPPT is never
  * cached (docs/semantics.md "Guest access" step 6: the walk runs once per part).
  */
-import { SPPT_LEAF_ODD, SPPT_NONLEAF_RSVD_HI, SPPT_NONLEAF_RSVD_LO, SPPT_VALID, rsvdAddrHiMask } from '../hw/bits.js';
-import { type Entry, entryAddress, levelIndex } from './entry.js';
+import { SPPT_LEAF_ODD, SPPT_NONLEAF_RSVD_HI, SPPT_NONLEAF_RSVD_LO, SPPT_VALID } from '../hw/bits.js';
+import { type Entry, entryAddress, levelIndex, rsvdHi } from './entry.js';
 import type { QwordReader } from './ept.js';
 
 export type SppWalk =
@@ -18,7 +18,7 @@ export function sppWalk(mem: QwordReader, root: number, gpa: number, maxPhyAddr:
   for (let level = 4; level >= 2; level--) {
     const e = mem.readEntry(table + levelIndex(gpa, level) * 8);
     if ((e.lo & SPPT_VALID) === 0) return { kind: 'miss' }; // ref §3.4 "bit 0 = 0" -> SPPT miss
-    if ((e.lo & SPPT_NONLEAF_RSVD_LO) !== 0 || (e.hi & (SPPT_NONLEAF_RSVD_HI | rsvdAddrHiMask(maxPhyAddr))) !== 0) {
+    if ((e.lo & SPPT_NONLEAF_RSVD_LO) !== 0 || (e.hi & (SPPT_NONLEAF_RSVD_HI | rsvdHi(maxPhyAddr))) !== 0) {
       return { kind: 'misconfig' }; // ref §3.4 reserved bit in a non-leaf entry
     }
     table = entryAddress(e, maxPhyAddr);
