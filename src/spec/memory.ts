@@ -68,6 +68,11 @@ export class SpecMemory {
     return this.frames.get(frame)?.bytes ?? null;
   }
 
+  /** Numbers of every frame ever written. */
+  frameNumbers(): number[] {
+    return [...this.frames.keys()];
+  }
+
   private frame(n: number): { bytes: Uint8Array; words: Uint32Array } {
     let f = this.frames.get(n);
     if (f === undefined) {

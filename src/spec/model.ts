@@ -71,8 +71,19 @@ export class ReferenceModel implements ReferenceModelApi {
     return v;
   }
 
+  /** A copy of a frame's bytes, or null if the frame was never written. */
   frameBytes(frame: number): Uint8Array | null {
+    return this.mem.frameBytes(frame)?.slice() ?? null;
+  }
+
+  /** The live bytes of a frame (zero-copy, read-only for the caller, valid until the next commit). */
+  frameView(frame: number): Uint8Array | null {
     return this.mem.frameBytes(frame);
+  }
+
+  /** Every frame ever written (full sweeps). */
+  frames(): readonly number[] {
+    return this.mem.frameNumbers();
   }
 
   // ---- read-only views for tests and checkers -------------------------------------------------
