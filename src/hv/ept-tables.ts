@@ -1,0 +1,170 @@
+/**
+ * One EPT hierarchy the hypervisor builds in emulated memory (host identity map or a guest view).
+ * Contract: entries are raw words in `mem` (two 32-bit halves); table pages come from the pool.
+ * `find` locates the leaf (or the absent slot) covering a GPA and leaves it in public fields, so
+ * lookups allocate nothing. `need(gpa, level)` counts the table pages `install` would allocate,
+ * so every caller can refuse with -ENOMEM before it changes anything.
+ */
+import type { PhysMemory } from '../hw/memory.js';
+import { EPT_PS, EPT_R, EPT_W, EPT_X } from '../hw/bits.js';
+import type { PagePool } from './pool.js';
+
+const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
+/** A non-leaf entry: RWX (rights are ANDed over levels, so upper entries grant everything). */
+const TABLE_RIGHTS = EPT_R | EPT_W | EPT_X;
+
+/** A present non-leaf entry (a pointer to the next table). */
+function isTable(lo: number): boolean {
+  return (lo & 7) !== 0 && (lo & EPT_PS) === 0;
+}
+
+function tableAddr(lo: number, hi: number): number {
+  return ((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32;
+}
+
+export function entryIndex(gpa: number, level: number): number {
+  return Math.floor(gpa / LEVEL_SPAN[level]) % 512;
+}
+
+export class EptTables {
+  readonly root: number; // host frame of the PML4
+  /** After `find`: level of the leaf (or of the first absent entry), its address and its halves. */
+  level = 0;
+  addr = 0;
+  lo = 0;
+  hi = 0;
+  /** Table frames in use (root included), for teardown. */
+  readonly tables = new Set<number>();
+
+  constructor(private readonly mem: PhysMemory, private readonly pool: PagePool, root: number) {
+    this.root = root;
+    this.tables.add(root);
+  }
+
+  static create(mem: PhysMemory, pool: PagePool): EptTables | null {
+    const root = pool.alloc();
+    return root < 0 ? null : new EptTables(mem, pool, root);
+  }
+
+  /**
+   * Finds the entry covering `gpa`: a leaf (level 1, or a 2 MiB / 1 GiB leaf) or the first
+   * not-present entry (lo = hi = 0 at that level when the table is missing below). True when the
+   * entry found is non-zero (a leaf or an annotation).
+   */
+  find(gpa: number): boolean {
+    const mem = this.mem;
+    let table = this.root * 4096;
+    for (let level = 4; ; level--) {
+      const a = table + entryIndex(gpa, level) * 8;
+      const lo = mem.read32(a);
+      const hi = mem.read32(a + 4);
+      this.level = level;
+      this.addr = a;
+      this.lo = lo;
+      this.hi = hi;
+      if (level === 1 || !isTable(lo)) return lo !== 0 || hi !== 0;
+      table = tableAddr(lo, hi);
+    }
+  }
+
+  /** Table pages `install(gpa, level)` would allocate. */
+  need(gpa: number, level: number): number {
+    const mem = this.mem;
+    let table = this.root * 4096;
+    for (let l = 4; l > level; l--) {
+      const a = table + entryIndex(gpa, l) * 8;
+      const lo = mem.read32(a);
+      if (!isTable(lo)) return l - level; // missing, or a huge leaf to split into a table
+      table = tableAddr(lo, mem.read32(a + 4));
+    }
+    return 0;
+  }
+
+  /**
+   * Writes the entry at `level` on the path of `gpa`, creating missing tables (and splitting a
+   * huge leaf in the way, children inheriting its bits). False (nothing allocated) when the pool
+   * is short.
+   */
+  install(gpa: number, level: number, lo: number, hi: number): boolean {
+    if (this.need(gpa, level) > this.pool.available) return false;
+    const mem = this.mem;
+    let table = this.root * 4096;
+    for (let l = 4; l > level; l--) {
+      const a = table + entryIndex(gpa, l) * 8;
+      let elo = mem.read32(a);
+      let ehi = mem.read32(a + 4);
+      if (!isTable(elo)) {
+        const frame = this.pool.alloc();
+        this.tables.add(frame);
+        if (elo !== 0 || ehi !== 0) this.fillChildren(frame, l, elo, ehi);
+        elo = (frame * 4096) | TABLE_RIGHTS;
+        ehi = 0;
+        mem.write32(a, elo >>> 0);
+        mem.write32(a + 4, 0);
+      }
+      table = tableAddr(elo, ehi);
+    }
+    const a = table + entryIndex(gpa, level) * 8;
+    mem.write32(a, lo >>> 0);
+    mem.write32(a + 4, hi >>> 0);
+    return true;
+  }
+
+  /** Splits the huge leaf covering `gpa` at `level` into 512 children; false when the pool is empty. */
+  split(gpa: number, level: number): boolean {
+    if (!this.find(gpa) || this.level !== level || level === 1) return true;
+    const lo = this.lo;
+    const hi = this.hi;
+    const frame = this.pool.alloc();
+    if (frame < 0) return false;
+    this.tables.add(frame);
+    this.fillChildren(frame, level, lo, hi);
+    this.mem.write32(this.addr, ((frame * 4096) | TABLE_RIGHTS) >>> 0);
+    this.mem.write32(this.addr + 4, 0);
+    return true;
+  }
+
+  /** 512 children of a huge leaf: same bits (pKVM state included, §1.1 "state bits copied"), consecutive addresses. */
+  private fillChildren(frame: number, level: number, lo: number, hi: number): void {
+    const childSpan = LEVEL_SPAN[level - 1];
+    const childLevel = level - 1;
+    const base = ((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32;
+    const flags = childLevel === 1 ? lo & 0xfff & ~EPT_PS : lo & 0xfff;
+    const hiFlags = hi & ~0xfffff;
+    for (let i = 0; i < 512; i++) {
+      const addr = base + i * childSpan;
+      this.mem.write32(frame * 4096 + i * 8, ((addr % 2 ** 32) & 0xfffff000 | flags) >>> 0);
+      this.mem.write32(frame * 4096 + i * 8 + 4, (Math.floor(addr / 2 ** 32) | hiFlags) >>> 0);
+    }
+  }
+
+  /** Rewrites the entry found by the last `find` (its address is kept). */
+  rewrite(lo: number, hi: number): void {
+    this.mem.write32(this.addr, lo >>> 0);
+    this.mem.write32(this.addr + 4, hi >>> 0);
+    this.lo = lo >>> 0;
+    this.hi = hi >>> 0;
+  }
+
+  /** Visits every non-zero leaf: (gpa of the leaf's first byte, level, lo, hi, entry address). */
+  forEachLeaf(visit: (gpa: number, level: number, lo: number, hi: number, addr: number) => void): void {
+    const walk = (frame: number, level: number, base: number): void => {
+      for (let i = 0; i < 512; i++) {
+        const a = frame * 4096 + i * 8;
+        const lo = this.mem.read32(a);
+        const hi = this.mem.read32(a + 4);
+        if (lo === 0 && hi === 0) continue;
+        const gpa = base + i * LEVEL_SPAN[level];
+        if (level === 1 || !isTable(lo)) visit(gpa, level, lo, hi, a);
+        else walk(tableAddr(lo, hi) / 4096, level - 1, gpa);
+      }
+    };
+    walk(this.root, 4, 0);
+  }
+
+  /** Returns every table page to the pool. The caller flushes TLBs first. */
+  destroy(): void {
+    for (const f of [...this.tables].sort((a, b) => a - b)) this.pool.release(f);
+    this.tables.clear();
+  }
+}

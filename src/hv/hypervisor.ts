@@ -1,0 +1,531 @@
+/**
+ * The hypervisor under test (hv mode): a KVM-style VMM with pKVM page ownership over the emulated
+ * hardware. It owns the Machine: it writes EPT and SPPT entries into emulated memory from its own
+ * page pool, programs each logical processor's VMCS fields, flushes TLBs (INVEPT all-context on
+ * every logical processor) after every reduction of rights before a call returns, and handles
+ * every exit of a guest access (map and retry, or exit to user space).
+ * Contract: `apply` is deterministic and returns what the guest or the VMM observes
+ * (docs/hypervisor.md); planted hv bugs are read once, here, into booleans. `invariants()` checks
+ * the hypervisor invariants on what the last op touched (src/check/hv).
+ */
+import { configMode, hvOptionsOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
+import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
+import type { AnyOp } from '../trace/ops.js';
+import { OK, type AnyOutcome, type HvExit, type Outcome } from '../hw/outcome.js';
+import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
+import { CR0_PE, CR0_WP, CR4_PAE, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
+import { invept } from '../hw/vmx.js';
+import { PagePool } from './pool.js';
+import { EptTables } from './ept-tables.js';
+import { Vm, type PageRec } from './vm.js';
+import {
+  AGED_LO, EPERM, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_READONLY, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX,
+  MEMATTR_PRIVATE, MEMFAULT_EXEC, MEMFAULT_PRIVATE, MEMFAULT_READ, MEMFAULT_WRITE, OWNER_HOST,
+  OWNER_SHIFT_LO, PS_NOPAGE, PS_OWNED, R, RWX, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_ALL_WRITABLE,
+  SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, W, WP_HI, X,
+} from './consts.js';
+import { applyHvOp } from './ops.js';
+import { checkHvInvariants, type HvFinding } from '../check/hv/invariants.js';
+import { buildSpptRegion } from './spp.js';
+import { autoShare } from './pkvm.js';
+
+const EPT_WB = 6 << 3;
+/** Exits one access may go through before the hypervisor gives up (a harness bug, not a guest outcome). */
+const ACCESS_RETRIES_MAX = 16;
+const MAX_VTL = 16;
+
+/** Planted hv bugs, read once from config.bugs (src/bugs/catalogue.ts). */
+export interface HvBugs {
+  hypDonateNoOwnerCheck: boolean;
+  shareHypSharedPage: boolean;
+  unshareNoFlush: boolean;
+  reclaimNoZero: boolean;
+  rangeOverflow: boolean;
+  enomemHalfDone: boolean;
+  sppLostOnWrprotect: boolean;
+  sppHugepageNotSplit: boolean;
+  memattrPartialUpdate: boolean;
+  vtlProtectNoFlush: boolean;
+}
+
+/** What runs on a logical processor: the host (vm = 1) or a guest VM at a VTL. */
+interface CpuContext {
+  vm: number;
+  vtl: number;
+}
+
+export class Hypervisor {
+  readonly config: MachineConfig;
+  readonly opts: HvOptions;
+  readonly machine: Machine;
+  readonly pool: PagePool;
+  readonly host: EptTables;
+  readonly vms = new Map<number, Vm>();
+  /** Frames of RAM outside the pool: host memory, [0, ramFrames). */
+  readonly ramFrames: number;
+  readonly bugs: HvBugs;
+  /** GPA bit of the KVM XO alias (0 without kvmXo). */
+  readonly aliasBit: number;
+  readonly aliasGfn: number;
+  readonly ctx: CpuContext[];
+  /** Saved CPL / RFLAGS.AC per (vm, vtl, cpu): key vm * 4096 + vtl * 16 + cpu. */
+  private readonly savedRegs = new Map<number, number>();
+  /** pKVM hyp bookkeeping: pages the host donated (hyp_donate_host may return only these), pages shared with hyp. */
+  readonly hypDonated = new Set<number>();
+  readonly hypShared = new Set<number>();
+  /** Host pages shared with a np guest: pfn → vm (x86 has no multi-share count, §2.4). */
+  readonly sharedTo = new Map<number, number>();
+
+  // Per-op records for the invariants.
+  mutations = 0;
+  readonly touchedPfns = new Set<number>();
+  readonly touchedGfns = new Set<string>();
+  /** Leaves whose rights this op reduced: [root frame, gpa page] pairs. */
+  readonly reduced: number[] = [];
+  /** Frames this op handed back from private guest memory (must be zero). */
+  readonly returnedPrivate: number[] = [];
+  lastOp: AnyOp | null = null;
+  lastOutcome: AnyOutcome | null = null;
+  flushes = 0;
+
+  constructor(config: MachineConfig = normalizeConfig({ mode: 'hv' })) {
+    const problem = validateConfig(config);
+    if (problem) throw new RangeError(problem);
+    if (configMode(config) !== 'hv') throw new RangeError('Hypervisor needs a configuration with mode hv');
+    this.config = config;
+    this.opts = hvOptionsOf(config);
+    this.machine = new Machine(config);
+    const b = new Set(config.bugs);
+    this.bugs = {
+      hypDonateNoOwnerCheck: b.has('pkvm-hyp-donate-no-owner-check'),
+      shareHypSharedPage: b.has('pkvm-share-hyp-shared-page'),
+      unshareNoFlush: b.has('pkvm-unshare-no-flush'),
+      reclaimNoZero: b.has('pkvm-reclaim-no-zero'),
+      rangeOverflow: b.has('pkvm-range-overflow'),
+      enomemHalfDone: b.has('pkvm-enomem-half-done'),
+      sppLostOnWrprotect: b.has('spp-lost-on-wrprotect'),
+      sppHugepageNotSplit: b.has('spp-hugepage-not-split'),
+      memattrPartialUpdate: b.has('memattr-partial-update'),
+      vtlProtectNoFlush: b.has('vtl-protect-no-flush'),
+    };
+    this.ramFrames = config.framesMax - this.opts.poolFrames;
+    this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
+    this.aliasGfn = this.aliasBit / 4096;
+    const mem = this.machine.mem;
+    this.pool = new PagePool(mem, this.ramFrames, config.framesMax);
+    const host = EptTables.create(mem, this.pool);
+    if (host === null) throw new RangeError('hv: pool too small for the host EPT');
+    this.host = host;
+    // pKVM init (§1.1): every RAM page identity-mapped OWNED (WB, RWX), 2 MiB leaves where whole;
+    // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp).
+    for (let f = 0; f < this.ramFrames;) {
+      if (f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages) {
+        if (!host.install(f * 4096, 2, this.hostLeafLo(f, RWX) | EPT_PS, PS_OWNED << STATE_SHIFT_HI)) throw new RangeError('hv: pool too small for the host EPT');
+        f += 512;
+      } else {
+        if (!host.install(f * 4096, 1, this.hostLeafLo(f, RWX), PS_OWNED << STATE_SHIFT_HI)) throw new RangeError('hv: pool too small for the host EPT');
+        f += 1;
+      }
+    }
+    this.ctx = [];
+    for (let i = 0; i < config.vcpus; i++) {
+      const v = this.machine.vcpus[i];
+      // hv mode runs every context with paging off (la = gpa): docs/hypervisor.md "Guest state".
+      v.cr0 = CR0_PE | CR0_WP;
+      v.cr4 = CR4_PAE;
+      v.efer = EFER_LME | EFER_NXE;
+      v.cr3 = 0;
+      this.ctx.push({ vm: OWNER_HOST, vtl: 0 });
+      this.loadEptp(i);
+    }
+    mem.beginOp();
+  }
+
+  private hostLeafLo(pfn: number, rights: number): number {
+    return ((pfn * 4096) | rights | EPT_WB) >>> 0;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // MachineApi (hv flavour)
+
+  apply(op: AnyOp): AnyOutcome {
+    this.machine.mem.beginOp();
+    this.touchedPfns.clear();
+    this.touchedGfns.clear();
+    this.reduced.length = 0;
+    this.returnedPrivate.length = 0;
+    this.lastOp = op;
+    const out = applyHvOp(this, op);
+    this.lastOutcome = out;
+    return out;
+  }
+
+  readPhys(hpa: number, size: number): bigint {
+    return this.machine.mem.readBytes(hpa, size);
+  }
+
+  frameBytes(frame: number): Uint8Array | null {
+    return this.pool.contains(frame) ? null : this.machine.mem.frameBytes(frame);
+  }
+
+  /** Data frames written by the last op (the hypervisor's own table pages are not guest-visible state). */
+  touchedFrames(): readonly number[] {
+    return this.machine.mem.touched().filter((f) => !this.pool.contains(f));
+  }
+
+  /** Hypervisor invariants after the last op: incremental, or over everything with `full`. */
+  invariants(full = false): HvFinding[] {
+    return checkHvInvariants(this, full);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Contexts
+
+  vmOf(cpu: number): Vm | null {
+    const c = this.ctx[cpu];
+    return c.vm === OWNER_HOST ? null : this.vms.get(c.vm) ?? null;
+  }
+
+  /** Switches `cpu` to (vm, vtl): saves and restores the per-context registers, programs EPTP/SPPTP/controls. */
+  switchTo(cpu: number, vm: number, vtl: number): void {
+    const v = this.machine.vcpus[cpu];
+    const c = this.ctx[cpu];
+    this.savedRegs.set(c.vm * 4096 + c.vtl * 16 + cpu, v.cpl | (v.ac ? 4 : 0));
+    c.vm = vm;
+    c.vtl = vtl;
+    const saved = this.savedRegs.get(vm * 4096 + vtl * 16 + cpu) ?? 0;
+    v.cpl = saved & 3;
+    v.ac = (saved & 4) !== 0;
+    this.loadEptp(cpu);
+  }
+
+  /** Programs the VMCS fields of `cpu` for its context (VM entry would check them; they are valid by construction). */
+  loadEptp(cpu: number): void {
+    const v = this.machine.vcpus[cpu];
+    const c = this.ctx[cpu];
+    const vm = c.vm === OWNER_HOST ? null : this.vms.get(c.vm);
+    const root = vm ? vm.views[c.vtl].root : this.host.root;
+    v.eptp = root * 4096 + 0x1e; // WB, 4-level, no EPT A/D
+    v.ctls2 = CTL2_EPT | CTL2_VPID | (vm && vm.sppEnabled ? CTL2_SPP : 0);
+    v.spptp = vm && vm.spptRoot >= 0 ? vm.spptRoot * 4096 : 0;
+  }
+
+  /** INVEPT all-context on every logical processor (ref §6.3: before the call returns). */
+  flushAll(): void {
+    this.flushes++;
+    for (const v of this.machine.vcpus) invept(v, 2, 0n, this.config);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Host EPT (pKVM page state of host pages)
+
+  /** pKVM state of host page `pfn` from its host EPT leaf, and `hostOwner` for NOPAGE. */
+  hostOwner = 0;
+  hostState(pfn: number): number {
+    const h = this.host;
+    if (!h.find(pfn * 4096)) {
+      this.hostOwner = 0;
+      return PS_NOPAGE;
+    }
+    const state = (h.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI;
+    this.hostOwner = state === PS_NOPAGE ? (h.lo >>> OWNER_SHIFT_LO) & 0xfffff : OWNER_HOST;
+    return state;
+  }
+
+  /** Table pages needed to give `pfn` its own 4 KiB host leaf. */
+  hostNeed(pfn: number): number {
+    return this.host.need(pfn * 4096, 1);
+  }
+
+  /** Sets the host leaf of `pfn` (4 KiB, splitting a 2 MiB leaf): present RWX with `state`, or NOPAGE with `owner`. */
+  setHost(pfn: number, state: number, owner: number): boolean {
+    const was = this.hostState(pfn);
+    const lo = state === PS_NOPAGE ? (owner << OWNER_SHIFT_LO) >>> 0 : this.hostLeafLo(pfn, RWX);
+    if (!this.host.install(pfn * 4096, 1, lo, state << STATE_SHIFT_HI)) return false;
+    this.mutations++;
+    this.touchedPfns.add(pfn);
+    if (was !== PS_NOPAGE && state === PS_NOPAGE) this.reduced.push(this.host.root, pfn);
+    return true;
+  }
+
+  /** Sets the state of a whole 2 MiB host leaf in place (block shares); false if it is not one 2 MiB leaf. */
+  setHostBlock(pfn: number, state: number): boolean {
+    const h = this.host;
+    if (!h.find(pfn * 4096) || h.level !== 2) return false;
+    h.rewrite(h.lo, (h.hi & ~STATE_MASK_HI) | (state << STATE_SHIFT_HI));
+    this.mutations++;
+    for (let i = 0; i < 512; i++) this.touchedPfns.add(pfn + i);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Guest EPT views
+
+  touchGfn(vm: Vm, gfn: number): void {
+    this.touchedGfns.add(`${vm.id}:${gfn}`);
+  }
+
+  /** EPT rights VTL `view` of `vm` may have at `gfn` (alias: the XO alias of gfn), before wp/aging/SPP. */
+  baseRights(vm: Vm, view: number, gfn: number, alias: boolean, rec: PageRec): number {
+    let r = rec.prot;
+    const slot = rec.fromSlot >= 0 ? vm.slots.get(rec.fromSlot) : undefined;
+    if (slot !== undefined) {
+      if (slot.flags & KVM_MEM_READONLY) r &= ~W;
+      if (slot.flags & KVM_MEM_EXECONLY) r &= X;
+    }
+    if (alias) r = X;
+    const a = vm.attrs.get(gfn) ?? 0;
+    if (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0) return 0;
+    if (a & MEMATTR_NR) r &= ~R;
+    if (a & MEMATTR_NW) r &= ~W;
+    if (a & MEMATTR_NX) r &= ~X;
+    for (let s = view + 1; s < this.opts.vtls; s++) {
+      const m = vm.vtlProt[view * 16 + s]?.get(gfn);
+      if (m !== undefined) r &= m;
+    }
+    return r;
+  }
+
+  sppProtected(vm: Vm, gfn: number): boolean {
+    return vm.sppEnabled && (vm.sppVectors.get(gfn) ?? SPP_ALL_WRITABLE) !== SPP_ALL_WRITABLE;
+  }
+
+  /** The leaf for (vm, view, gpa) from the bookkeeping, keeping wp/aged status from `prevLo/prevHi`. */
+  leafBits(vm: Vm, view: number, gpa: number, level: number, rec: PageRec, prevLo: number, prevHi: number): [number, number] {
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
+    const r = this.baseRights(vm, view, gfn, alias, rec);
+    const pfn = level === 2 ? rec.pfn - (gfn % 512) : rec.pfn;
+    const spp = level === 1 && (r & W) !== 0 && this.sppProtected(vm, gfn);
+    let lo = (pfn * 4096) | EPT_WB | (level === 2 ? EPT_PS : 0);
+    let hi = rec.state << STATE_SHIFT_HI;
+    const wp = (prevHi & WP_HI) !== 0;
+    if ((prevLo & AGED_LO) !== 0) {
+      lo |= AGED_LO;
+      hi |= (r & R ? SAVED_R_HI : 0) | (r & W && !wp && !spp ? SAVED_W_HI : 0) | (r & X ? SAVED_X_HI : 0) | (spp ? SPP_SAVED_HI : 0) | (wp ? WP_HI : 0);
+    } else if (wp) {
+      lo |= r & ~W;
+      hi |= WP_HI | (spp ? SPP_SAVED_HI : 0);
+    } else {
+      lo |= spp ? r & ~W : r;
+      hi |= spp ? SPP_HI : 0;
+    }
+    return [lo >>> 0, hi >>> 0];
+  }
+
+  /** Installs a fresh leaf for `gpa` in `view`; false on ENOMEM. */
+  mapLeaf(vm: Vm, view: number, gpa: number, level: number, rec: PageRec): boolean {
+    const [lo, hi] = this.leafBits(vm, view, gpa, level, rec, 0, 0);
+    if (!vm.views[view].install(level === 2 ? gpa - (gpa % 2 ** 21) : gpa, level, lo, hi)) return false;
+    this.mutations++;
+    this.touchGfn(vm, Math.floor(gpa / 4096));
+    return true;
+  }
+
+  /**
+   * Recomputes the existing leaf covering `gpa` in `view` from the bookkeeping (state, rights,
+   * SPP), keeping its wp/aged status. Records a reduction when rights shrink. No-op if unmapped.
+   */
+  refreshLeaf(vm: Vm, view: number, gpa: number): void {
+    const t = vm.views[view];
+    if (!t.find(gpa)) return;
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
+    const rec = vm.pages.get(gfn);
+    if (rec === undefined) return;
+    const oldLo = t.lo;
+    const oldHi = t.hi;
+    const [lo, hi] = this.leafBits(vm, view, t.level === 2 ? gpa - (gpa % 2 ** 21) : gpa, t.level, rec, oldLo, oldHi);
+    if (lo === oldLo && hi === oldHi) return;
+    t.rewrite(lo, hi);
+    this.mutations++;
+    this.touchGfn(vm, Math.floor(gpa / 4096));
+    if ((oldLo & 7 & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.reduced.push(t.root, Math.floor(gpa / 4096));
+  }
+
+  /** Refreshes the leaves of gfn (and its XO alias) in every view. */
+  refreshGfn(vm: Vm, gfn: number): void {
+    for (let v = 0; v < vm.views.length; v++) {
+      this.refreshLeaf(vm, v, gfn * 4096);
+      if (this.aliasBit !== 0) this.refreshLeaf(vm, v, (gfn + this.aliasGfn) * 4096);
+    }
+  }
+
+  /** Removes the leaves of gfn (and its alias) from every view (a 2 MiB leaf goes whole). */
+  unmapGfn(vm: Vm, gfn: number): void {
+    for (let v = 0; v < vm.views.length; v++) {
+      for (const g of this.aliasBit !== 0 ? [gfn, gfn + this.aliasGfn] : [gfn]) {
+        const t = vm.views[v];
+        if (!t.find(g * 4096)) continue;
+        t.rewrite(0, 0);
+        this.mutations++;
+        this.touchGfn(vm, g);
+        this.reduced.push(t.root, g);
+      }
+    }
+  }
+
+  /** Splits a 2 MiB view-0 leaf covering gfn (state copied to the children); false on ENOMEM. */
+  splitAt(vm: Vm, gfn: number): boolean {
+    const t = vm.views[0];
+    if (!t.find(gfn * 4096) || t.level !== 2) return true;
+    if (!t.split(gfn * 4096, 2)) return false;
+    this.mutations++;
+    return true;
+  }
+
+  /** Pool pages `splitAt` needs over [gfn, gfn + n). */
+  splitNeed(vm: Vm, gfn: number, n: number): number {
+    let need = 0;
+    const t = vm.views[0];
+    for (let g = gfn; g < gfn + n; g++) {
+      if (t.find(g * 4096) && t.level === 2) {
+        need++;
+        g = g - (g % 512) + 511;
+      }
+    }
+    return need;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Guest accesses
+
+  access(cpu: number, la: number, size: number, kind: number, value: bigint): AnyOutcome {
+    const m = this.machine;
+    const lo = Number(value & 0xffffffffn);
+    const hi = Number((value >> 32n) & 0xffffffffn);
+    let exits: number[] | null = null;
+    for (let i = 0; i < ACCESS_RETRIES_MAX; i++) {
+      const r = m.access(cpu, la, size, kind, lo, hi);
+      if (r !== A_EXIT) {
+        let then: Outcome;
+        if (r === A_PF) then = { kind: 'pf', code: m.pfCode, cr2: m.pfCr2 };
+        else if (kind === ACC_READ) then = { kind: 'data', value: (BigInt(m.readHi) << 32n) | BigInt(m.readLo) };
+        else then = OK;
+        if (r === A_OK && kind === ACC_WRITE) this.touchedGfnOfWrite(cpu, la, size);
+        return exits === null ? then : { kind: 'handled', exits, then };
+      }
+      if (exits === null) exits = [];
+      exits.push(m.exitReason);
+      const res = this.handleExit(cpu, kind, m.exitReason, m.exitQual, m.exitGpa, exits);
+      if (res !== null) return res;
+    }
+    throw new Error(`hv: access at ${la.toString(16)} on cpu ${cpu} did not converge after ${ACCESS_RETRIES_MAX} exits`);
+  }
+
+  private touchedGfnOfWrite(cpu: number, la: number, size: number): void {
+    const vm = this.vmOf(cpu);
+    if (vm === null) return;
+    this.touchGfn(vm, Math.floor(la / 4096));
+    this.touchGfn(vm, Math.floor((la + size - 1) / 4096));
+  }
+
+  private hvExit(exit: HvExit, gpa: number, info: number, exits: number[]): AnyOutcome {
+    return { kind: 'hv_exit', exit, gpa, info, exits };
+  }
+
+  /** One hardware exit of a guest access: null = retry, else the outcome that ends the access. */
+  private handleExit(cpu: number, kind: number, reason: number, qual: number, gpa: number, exits: number[]): AnyOutcome | null {
+    const vm = this.vmOf(cpu);
+    if (reason === EXIT_EPT_MISCONFIG) return this.hvExit('unknown', gpa, reason, exits);
+    if (vm === null) {
+      // pKVM: a host access the host EPT denies is a page the host does not own (§3 I4): abort.
+      return this.hvExit(reason === EXIT_EPT_VIOLATION ? 'abort' : 'unknown', gpa, reason, exits);
+    }
+    if (reason === EXIT_SPP) {
+      if ((qual & SPP_QUAL_MISS) === 0) return this.hvExit('unknown', gpa, reason, exits);
+      // ref §3.5: SPPT entries are built lazily at the SPPT-miss exit.
+      if (!buildSpptRegion(this, vm, Math.floor(gpa / 4096))) return { kind: 'ret', value: -ENOMEM };
+      return null;
+    }
+    if (reason !== EXIT_EPT_VIOLATION) return this.hvExit('unknown', gpa, reason, exits);
+    return this.eptFault(cpu, vm, this.ctx[cpu].vtl, kind, gpa, exits);
+  }
+
+  private accessFlags(kind: number): number {
+    return kind === ACC_READ ? MEMFAULT_READ : kind === ACC_WRITE ? MEMFAULT_WRITE : MEMFAULT_EXEC;
+  }
+
+  private eptFault(cpu: number, vm: Vm, view: number, kind: number, gpa: number, exits: number[]): AnyOutcome | null {
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
+    const t = vm.views[view];
+    const page = gpa - (gpa % 4096);
+    if (t.find(page)) {
+      if ((t.lo & AGED_LO) !== 0) {
+        // Access tracking: the first access after aging restores the leaf (rights from the bookkeeping).
+        const rec = vm.pages.get(gfn);
+        if (rec === undefined) return this.hvExit('unknown', gpa, EXIT_EPT_VIOLATION, exits);
+        const base = t.level === 2 ? page - (page % 2 ** 21) : page;
+        const [lo, hi] = this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
+        t.rewrite(lo, hi);
+        this.mutations++;
+        return null;
+      }
+      if (kind === ACC_WRITE && (t.hi & WP_HI) !== 0) {
+        // Dirty logging: the first write makes the leaf writable again; SPP comes back from its
+        // saved bit (KVM v12 "a free bit in the EPT entry to store the SPP bit").
+        const rec = vm.pages.get(gfn);
+        if (rec === undefined) return this.hvExit('unknown', gpa, EXIT_EPT_VIOLATION, exits);
+        const base = t.level === 2 ? page - (page % 2 ** 21) : page;
+        const r = this.baseRights(vm, view, gfn, alias, rec);
+        const spp = (t.hi & SPP_SAVED_HI) !== 0;
+        const lo = ((t.lo & ~7) | (spp ? r & ~W : r)) >>> 0;
+        const hi = ((t.hi & ~(WP_HI | SPP_SAVED_HI)) | (spp ? SPP_HI : 0)) >>> 0;
+        t.rewrite(lo, hi);
+        this.mutations++;
+        void base;
+        return null;
+      }
+      return this.denial(cpu, vm, view, kind, gpa, gfn, alias, t.hi, t.level, exits);
+    }
+    // Not mapped in this view.
+    let rec = vm.pages.get(gfn);
+    if (rec === undefined) {
+      if (vm.type === 'protected') return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
+      const slot = vm.slotOf(gfn);
+      if (slot === null || vm.dying) return this.hvExit('mmio', gpa, 0, exits);
+      const r = autoShare(this, vm, gfn, slot.slot);
+      if (r === -ENOMEM) return { kind: 'ret', value: -ENOMEM };
+      if (r !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+      rec = vm.pages.get(gfn)!;
+      if (view === 0 && !alias) return null;
+    }
+    if (vm.type === 'protected' && ((vm.attrs.get(gfn) ?? 0) & MEMATTR_PRIVATE) === 0) {
+      return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
+    }
+    if (!this.mapLeaf(vm, view, page, 1, rec)) return { kind: 'ret', value: -ENOMEM };
+    if (this.sppProtected(vm, gfn) && !buildSpptRegion(this, vm, gfn)) return { kind: 'ret', value: -ENOMEM };
+    return null;
+  }
+
+  /** A genuine denial by a mapped leaf: tell why, in the order docs/hypervisor.md gives. */
+  private denial(cpu: number, vm: Vm, view: number, kind: number, gpa: number, gfn: number, alias: boolean, hi: number, level: number, exits: number[]): AnyOutcome | null {
+    const page = gpa - (gpa % 4096);
+    const need = kind === ACC_READ ? R : kind === ACC_WRITE ? W : X;
+    const a = vm.attrs.get(gfn) ?? 0;
+    if (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0) {
+      return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
+    }
+    if (kind === ACC_WRITE && level === 1 && (hi & SPP_HI) !== 0) return this.hvExit('spp', gpa, 0, exits);
+    for (let s = this.opts.vtls - 1; s > view; s--) {
+      const m = vm.vtlProt[view * 16 + s]?.get(gfn);
+      if (m !== undefined && (m & need) === 0) {
+        // TLFS: the intercept goes to the VTL that set the protection, which now runs.
+        this.switchTo(cpu, vm.id, s);
+        return this.hvExit('intercept', gpa, s, exits);
+      }
+    }
+    const nAttr = need === R ? MEMATTR_NR : need === W ? MEMATTR_NW : MEMATTR_NX;
+    if ((a & nAttr) !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+    const rec = vm.pages.get(gfn);
+    const slot = rec !== undefined && rec.fromSlot >= 0 ? vm.slots.get(rec.fromSlot) : undefined;
+    if (kind === ACC_WRITE && slot !== undefined && (slot.flags & KVM_MEM_READONLY) !== 0) return this.hvExit('mmio', gpa, 0, exits);
+    void alias;
+    return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+  }
+
+  // Exposed for ops.ts.
+  readonly maxVtl = MAX_VTL;
+  readonly EPERM = EPERM;
+}

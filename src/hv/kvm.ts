@@ -1,0 +1,176 @@
+/**
+ * The KVM side of the VMM: VM lifecycle (create, two-phase teardown), memslots, loading a VM on a
+ * logical processor, dirty-logging write protection and access tracking.
+ * Contract: memslot changes unshare (and zap) the pages their faults shared and flush before
+ * returning; write protection and aging rewrite leaves in place (bit 61 parked in a software bit)
+ * and flush; teardown flushes every logical processor before any table page is reused.
+ */
+import type { Hypervisor } from './hypervisor.js';
+import { EptTables } from './ept-tables.js';
+import { Vm } from './vm.js';
+import { dropPages } from './pkvm.js';
+import {
+  AGED_LO, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_FLAGS_KNOWN, MEMSLOTS_MAX,
+  OWNER_HOST, PS_OWNED, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, VM_ID_MIN, W, WP_HI,
+} from './consts.js';
+
+export function vmCreate(hv: Hypervisor, id: number, type: 'np' | 'protected'): number {
+  if (id < VM_ID_MIN) return -EINVAL;
+  if (hv.vms.has(id)) return -EEXIST;
+  if (hv.pool.available < hv.opts.vtls) return -ENOMEM;
+  const views: EptTables[] = [];
+  for (let v = 0; v < hv.opts.vtls; v++) views.push(EptTables.create(hv.machine.mem, hv.pool)!);
+  hv.vms.set(id, new Vm(id, type, views));
+  hv.mutations++;
+  return 0;
+}
+
+function loadedAnywhere(hv: Hypervisor, id: number): boolean {
+  return hv.ctx.some((c) => c.vm === id);
+}
+
+/** __pkvm_start_teardown_vm: exists, not loaded on any cpu, not already dying. */
+export function vmTeardownStart(hv: Hypervisor, id: number): number {
+  const vm = hv.vms.get(id);
+  if (vm === undefined || vm.dying || loadedAnywhere(hv, id)) return -EINVAL;
+  vm.dying = true;
+  hv.mutations++;
+  return 0;
+}
+
+/** __pkvm_finalize_teardown_vm: dying; every page reclaimed (else -EBUSY); VMID flush, then tables freed. */
+export function vmTeardownFinish(hv: Hypervisor, id: number): number {
+  const vm = hv.vms.get(id);
+  if (vm === undefined || !vm.dying) return -EINVAL;
+  if (vm.pages.size > 0) return -EBUSY;
+  hv.flushAll(); // before the tables (and the EP4TA tags) can be reused
+  for (const t of vm.views) t.destroy();
+  for (const f of [...vm.spptFrames].sort((a, b) => a - b)) hv.pool.release(f);
+  hv.vms.delete(id);
+  hv.mutations++;
+  return 0;
+}
+
+/** Gfns of `vm` whose pages a fault in memslot `slot` shared. */
+function slotPages(vm: Vm, slot: number): number[] {
+  const out: number[] = [];
+  for (const [g, r] of vm.pages) if (r.fromSlot === slot) out.push(g);
+  return out.sort((a, b) => a - b);
+}
+
+function unshareSlot(hv: Hypervisor, vm: Vm, slot: number): void {
+  const gfns = slotPages(vm, slot);
+  if (gfns.length === 0) return;
+  const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+  dropPages(hv, vm, gfns);
+  for (const p of pfns) hv.setHost(p, PS_OWNED, 0);
+}
+
+/** KVM_SET_USER_MEMORY_REGION: add, move (new gfn) or delete (pages = 0). */
+export function memslotSet(hv: Hypervisor, id: number, slot: number, gfn: number, pfn: number, pages: number, flags: number): number {
+  const vm = hv.vms.get(id);
+  if (vm === undefined || vm.type !== 'np' || vm.dying) return -EINVAL;
+  if (slot >= MEMSLOTS_MAX) return -EINVAL;
+  if ((flags & ~KVM_MEM_FLAGS_KNOWN) !== 0) return -EINVAL;
+  if ((flags & KVM_MEM_EXECONLY) !== 0 && !hv.config.caps.eptExecOnly) return -EINVAL;
+  const old = vm.slots.get(slot);
+  if (pages === 0) {
+    if (old === undefined) return -EINVAL;
+    unshareSlot(hv, vm, slot);
+    vm.slots.delete(slot);
+    hv.mutations++;
+    hv.flushAll();
+    return 0;
+  }
+  const gfnLimit = hv.aliasBit !== 0 ? hv.aliasGfn : 2 ** (hv.config.maxPhyAddr - 12);
+  if (gfn + pages > gfnLimit || pfn + pages > hv.ramFrames) return -EINVAL;
+  if (old !== undefined) {
+    if (old.pfn !== pfn || old.pages !== pages || old.flags !== flags) return -EINVAL; // only a move may change an existing slot
+    if (old.gfn === gfn) return 0;
+  }
+  for (const s of vm.slots.values()) {
+    if (s.slot !== slot && gfn < s.gfn + s.pages && s.gfn < gfn + pages) return -EEXIST;
+  }
+  for (let g = gfn; g < gfn + pages && g < gfn + 4096; g++) {
+    const r = vm.pages.get(g);
+    if (r !== undefined && r.fromSlot !== slot) return -EEXIST; // explicit shares are not slot memory
+  }
+  if (old !== undefined) {
+    unshareSlot(hv, vm, slot);
+    hv.flushAll();
+  }
+  vm.slots.set(slot, { slot, gfn, pfn, pages, flags });
+  hv.mutations++;
+  return 0;
+}
+
+/** Loads `vm` (1 = host) on `cpu`, at VTL 0. */
+export function vcpuLoad(hv: Hypervisor, cpu: number, id: number): number {
+  if (id !== OWNER_HOST) {
+    const vm = hv.vms.get(id);
+    if (vm === undefined) return -ENOENT;
+    if (vm.dying) return -EINVAL;
+  }
+  hv.switchTo(cpu, id, 0);
+  return 0;
+}
+
+/** Visits each leaf of the gfn range (and XO aliases) once in every view (a 2 MiB leaf once). */
+function forLeaves(hv: Hypervisor, vm: Vm, gfn: number, pages: number, visit: (t: EptTables) => void): void {
+  const bases = hv.aliasBit !== 0 ? [0, hv.aliasGfn] : [0];
+  for (const t of vm.views) {
+    for (const b of bases) {
+      for (let g = gfn; g < gfn + pages; g++) {
+        if (!t.find((g + b) * 4096)) continue;
+        visit(t);
+        if (t.level === 2) g = g - (g % 512) + 511;
+      }
+    }
+  }
+}
+
+/** Dirty-logging write protection of a gfn range: W cleared, bit 61 parked in SPP_SAVED. */
+export function vmWriteProtect(hv: Hypervisor, id: number, gfn: number, pages: number): number {
+  const vm = hv.vms.get(id);
+  if (vm === undefined) return -EINVAL;
+  let changed = false;
+  forLeaves(hv, vm, gfn, pages, (t) => {
+    if ((t.hi & WP_HI) !== 0) return;
+    let lo = t.lo;
+    let hi = t.hi | WP_HI;
+    if ((lo & AGED_LO) !== 0) hi &= ~SAVED_W_HI;
+    else lo &= ~W;
+    if ((hi & SPP_HI) !== 0) {
+      hi &= ~SPP_HI;
+      if (!hv.bugs.sppLostOnWrprotect) hi |= SPP_SAVED_HI; // planted: bit 61 dropped for good
+    }
+    t.rewrite(lo >>> 0, hi >>> 0);
+    changed = true;
+  });
+  if (changed) {
+    hv.mutations++;
+    hv.flushAll();
+  }
+  return 0;
+}
+
+/** Access tracking: each leaf becomes not-present with its rights parked in SAVED_* (and bit 61 in SPP_SAVED). */
+export function vmAge(hv: Hypervisor, id: number, gfn: number, pages: number): number {
+  const vm = hv.vms.get(id);
+  if (vm === undefined) return -EINVAL;
+  let changed = false;
+  forLeaves(hv, vm, gfn, pages, (t) => {
+    if ((t.lo & AGED_LO) !== 0) return;
+    const r = t.lo & 7;
+    const lo = (t.lo & ~7) | AGED_LO;
+    let hi = t.hi | ((r & 1) ? SAVED_R_HI : 0) | ((r & 2) ? SAVED_W_HI : 0) | ((r & 4) ? SAVED_X_HI : 0);
+    if ((hi & SPP_HI) !== 0) hi = (hi & ~SPP_HI) | SPP_SAVED_HI;
+    t.rewrite(lo >>> 0, hi >>> 0);
+    changed = true;
+  });
+  if (changed) {
+    hv.mutations++;
+    hv.flushAll();
+  }
+  return 0;
+}

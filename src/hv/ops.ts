@@ -1,0 +1,70 @@
+/**
+ * Dispatches one op in hv mode. Guest ops (read, write, fetch, set_reg, invlpg) run on the
+ * context loaded on their cpu through the hypervisor's exit handling; hypervisor ops go to their
+ * handlers; the hardware's privileged ops are not available to a guest or the VMM (-EPERM).
+ * Contract: docs/hypervisor.md "Ops"; every branch returns exactly one outcome.
+ */
+import type { Hypervisor } from './hypervisor.js';
+import type { AnyOp } from '../trace/ops.js';
+import { OK, type AnyOutcome } from '../hw/outcome.js';
+import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
+import { EPERM } from './consts.js';
+import { guestShareHost, guestUnshareHost, hostDonateGuest, hostDonateHyp, hostShareGuest, hostShareHyp, hostUnshareGuest, hostUnshareHyp, hypDonateHost, vmReclaim } from './pkvm.js';
+import { memslotSet, vcpuLoad, vmAge, vmCreate, vmTeardownFinish, vmTeardownStart, vmWriteProtect } from './kvm.js';
+import { sppEnable, sppGet, sppSet } from './spp.js';
+import { setMemAttrs } from './memattr.js';
+import { vtlCall, vtlProtect, vtlReturn } from './vtl.js';
+
+const ret = (value: number): AnyOutcome => ({ kind: 'ret', value });
+const UD: AnyOutcome = Object.freeze({ kind: 'ud' });
+
+export function applyHvOp(hv: Hypervisor, op: AnyOp): AnyOutcome {
+  if ('cpu' in op && (op.cpu < 0 || op.cpu >= hv.ctx.length)) throw new RangeError(`cpu ${op.cpu} does not exist (machine has ${hv.ctx.length})`);
+  switch (op.op) {
+    case 'read': return hv.access(op.cpu, op.la, op.size, ACC_READ, 0n);
+    case 'write': return hv.access(op.cpu, op.la, op.size, ACC_WRITE, op.value);
+    case 'fetch': return hv.access(op.cpu, op.la, op.size, ACC_FETCH, 0n);
+    case 'set_reg': {
+      // Paging stays off in hv mode: only CPL and RFLAGS.AC are guest-settable (docs/hypervisor.md).
+      const v = hv.machine.vcpus[op.cpu];
+      if (op.reg === 'cpl') {
+        if (op.value > 3n) return { kind: 'gp' };
+        v.cpl = Number(op.value);
+        return OK;
+      }
+      if (op.reg === 'rflags') {
+        v.ac = (op.value & (1n << 18n)) !== 0n;
+        return OK;
+      }
+      return { kind: 'gp' };
+    }
+    case 'invlpg': return OK; // no guest paging, nothing cached by linear address
+    case 'invvpid': case 'invept': case 'set_eptp': case 'set_spptp': case 'set_ctls2':
+    case 'phys_write': case 'phys_read': case 'ept_set': case 'gpt_set': case 'sppt_set':
+      return ret(-EPERM);
+    case 'vm_create': return ret(vmCreate(hv, op.vm, op.type));
+    case 'vm_teardown_start': return ret(vmTeardownStart(hv, op.vm));
+    case 'vm_reclaim': return ret(vmReclaim(hv, op.vm, op.gfn));
+    case 'vm_teardown_finish': return ret(vmTeardownFinish(hv, op.vm));
+    case 'memslot_set': return ret(memslotSet(hv, op.vm, op.slot, op.gfn, op.pfn, op.pages, op.flags));
+    case 'vcpu_load': return ret(vcpuLoad(hv, op.cpu, op.vm));
+    case 'vm_write_protect': return ret(vmWriteProtect(hv, op.vm, op.gfn, op.pages));
+    case 'vm_age': return ret(vmAge(hv, op.vm, op.gfn, op.pages));
+    case 'host_donate_hyp': return ret(hostDonateHyp(hv, op.pfn, op.nr));
+    case 'hyp_donate_host': return ret(hypDonateHost(hv, op.pfn, op.nr));
+    case 'host_share_hyp': return ret(hostShareHyp(hv, op.pfn));
+    case 'host_unshare_hyp': return ret(hostUnshareHyp(hv, op.pfn));
+    case 'host_share_guest': return ret(hostShareGuest(hv, op.vm, op.pfn, op.gfn, op.nr, op.prot));
+    case 'host_unshare_guest': return ret(hostUnshareGuest(hv, op.vm, op.gfn, op.nr));
+    case 'host_donate_guest': return ret(hostDonateGuest(hv, op.vm, op.pfn, op.gfn));
+    case 'guest_share_host': return ret(guestShareHost(hv, op.cpu, op.gfn));
+    case 'guest_unshare_host': return ret(guestUnshareHost(hv, op.cpu, op.gfn));
+    case 'spp_enable': return ret(sppEnable(hv, op.vm));
+    case 'spp_set': return ret(sppSet(hv, op.vm, op.gfn, op.npages, op.flags, op.map));
+    case 'spp_get': return ret(sppGet(hv, op.vm, op.gfn));
+    case 'set_mem_attrs': return ret(setMemAttrs(hv, op.vm, op.gpa, op.size, op.attrs, op.flags));
+    case 'vtl_protect': return ret(vtlProtect(hv, op.cpu, op.target, op.gfn, op.count, op.flags));
+    case 'vtl_call': return vtlCall(hv, op.cpu) ? OK : UD;
+    case 'vtl_return': return vtlReturn(hv, op.cpu) ? OK : UD;
+  }
+}
