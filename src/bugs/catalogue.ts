@@ -23,6 +23,16 @@ export const CATALOGUE: readonly PlantedBug[] = [
   { name: 'ept-misconfig-priority', layer: 'hw', doc: 'A permission denial at an upper EPT level is reported before a misconfiguration below it.' },
   { name: 'invept-keeps-combined', layer: 'hw', doc: 'Single-context INVEPT leaves combined mappings in the TLB.' },
   { name: 'xo-pf-no-user-bit', layer: 'hw', doc: 'The XO #PF is injected without U/S for a CPL 3 access.' },
+  { name: 'pkvm-hyp-donate-no-owner-check', layer: 'hv', doc: 'hyp_donate_host accepts a page whose host entry is NOPAGE with any owner (or SHARED_BORROWED): the x86 RFC\'s host_ack_donation gap (pkvm-and-vtl.md §7 C7, B10), so a guest\'s page reaches the host.' },
+  { name: 'pkvm-share-hyp-shared-page', layer: 'hv', doc: 'host_share_guest accepts a page the host shared with the hypervisor (H=SO with no guest count): the overloaded SO state (§7 B9, C1).' },
+  { name: 'pkvm-unshare-no-flush', layer: 'hv', doc: 'host_unshare_guest skips the TLB flush, so the guest still reaches the page through a stale translation (§7 B7).' },
+  { name: 'pkvm-reclaim-no-zero', layer: 'hv', doc: 'Reclaiming a private page of a protected guest skips zeroing: its content leaks to the host (§7 B6, I6).' },
+  { name: 'pkvm-range-overflow', layer: 'hv', doc: 'pfn + nr is checked in wrapping 64-bit arithmetic, so a wrapping range passes the checks and the transition runs on unchecked pages (§7 B2).' },
+  { name: 'pkvm-enomem-half-done', layer: 'hv', doc: 'host_donate_guest changes the host entry before the guest map can fail with -ENOMEM (no memcache pre-check), leaving the page lost (§7 B3).' },
+  { name: 'spp-lost-on-wrprotect', layer: 'hv', doc: 'Write protection for dirty logging drops EPT bit 61 instead of parking it in the software bit, so the page is fully writable after the dirty-log fault (KVM SPP v12 "store SPP bit").' },
+  { name: 'spp-hugepage-not-split', layer: 'hv', doc: 'KVM_SUBPAGES_SET_ACCESS inside a 2 MiB EPT leaf leaves the huge leaf in place, so the page stays unprotected (ref §3.5).' },
+  { name: 'memattr-partial-update', layer: 'hv', doc: 'KVM_SET_MEMORY_ATTRIBUTES stores entry by entry without reserving first and returns -ENOMEM with a prefix changed (§7 B13).' },
+  { name: 'vtl-protect-no-flush', layer: 'hv', doc: 'HvCallModifyVtlProtectionMask returns before flushing the other vCPUs\' TLBs, so a lower VTL still uses the old rights (§5.2).' },
 ];
 
 export const BUG_NAMES: ReadonlySet<string> = new Set(CATALOGUE.map((b) => b.name));

@@ -78,6 +78,8 @@ export class Hypervisor {
 
   // Per-op records for the invariants.
   mutations = 0;
+  /** `mutations` when the last op started (a failed call must leave it unchanged). */
+  mutationsAtStart = 0;
   readonly touchedPfns = new Set<number>();
   readonly touchedGfns = new Set<string>();
   /** Leaves whose rights this op reduced: [root frame, gpa page] pairs. */
@@ -155,6 +157,7 @@ export class Hypervisor {
     this.reduced.length = 0;
     this.returnedPrivate.length = 0;
     this.lastOp = op;
+    this.mutationsAtStart = this.mutations;
     const out = applyHvOp(this, op);
     this.lastOutcome = out;
     return out;

@@ -1,3 +1,293 @@
-export interface HvFinding { invariant: string; detail: string; coarse: string }
+/**
+ * Hypervisor invariants (pkvm-and-vtl.md §3; docs/hypervisor.md "Invariants"), checked on the
+ * real EPT entries in emulated memory, not on the hypervisor's bookkeeping alone.
+ * Contract: `checkHvInvariants(hv, full)` returns every finding after the last op: incrementally
+ * on the pages and gfns the op touched, or over every page and leaf with `full`. Ids are stable
+ * (HV_INVARIANTS); `coarse` carries no addresses or values (it feeds failure signatures).
+ */
 import type { Hypervisor } from '../../hv/hypervisor.js';
-export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] { void hv; void full; return []; }
+import type { Vm } from '../../hv/vm.js';
+import { T_R, T_W, T_X } from '../../hw/tlb.js';
+import {
+  AGED_LO, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX, MEMATTR_PRIVATE, OWNER_HYP, PAGE_STATE_NAMES, PS_NOPAGE,
+  PS_OWNED, PS_SHARED_BORROWED, PS_SHARED_OWNED, R, SPP_ALL_WRITABLE, STATE_MASK_HI, STATE_SHIFT_HI, W, X,
+} from '../../hv/consts.js';
+
+export const HV_INVARIANTS = {
+  uniqueOwner: 'pkvm.unique-owner',
+  sharePairing: 'pkvm.share-pairing',
+  hypIsolation: 'pkvm.hyp-isolation',
+  donatedUnmapped: 'pkvm.donated-unmapped',
+  noContentLeak: 'pkvm.no-content-leak',
+  stateCoherence: 'pkvm.state-coherence',
+  failedCallNoChange: 'hv.failed-call-no-change',
+  noStaleAccess: 'hv.no-stale-access',
+  sppSubpageWrite: 'spp.subpage-write',
+  xoAliasNotReadable: 'xo.alias-not-readable',
+  memattrRespected: 'memattr.respected',
+  vtlLowerCannotExceedHigher: 'vtl.lower-cannot-exceed-higher',
+} as const;
+
+export type HvInvariantId = (typeof HV_INVARIANTS)[keyof typeof HV_INVARIANTS];
+
+export interface HvFinding {
+  invariant: HvInvariantId;
+  detail: string;
+  coarse: string;
+}
+
+const hex = (n: number): string => '0x' + n.toString(16);
+const stateName = (s: number): string => PAGE_STATE_NAMES[s];
+
+/** One guest EPT leaf mapping a host page, as read from memory. */
+interface GuestLeaf {
+  vm: Vm;
+  view: number;
+  gfn: number;
+  alias: boolean;
+  pfn: number;
+  state: number;
+  rights: number;
+}
+
+function leafOf(hv: Hypervisor, vm: Vm, view: number, gfnWithAlias: number): GuestLeaf | null {
+  const t = vm.views[view];
+  if (!t.find(gfnWithAlias * 4096)) return null;
+  const alias = hv.aliasBit !== 0 && gfnWithAlias >= hv.aliasGfn;
+  const gfn = gfnWithAlias - (alias ? hv.aliasGfn : 0);
+  const base = ((t.lo & 0xfffff000) >>> 0) / 4096 + (t.hi & 0xfffff) * 2 ** 20;
+  const pfn = t.level === 2 ? base + (gfnWithAlias % 512) : base;
+  const rights = (t.lo & AGED_LO) !== 0 ? 0 : t.lo & 7;
+  return { vm, view, gfn, alias, pfn, state: (t.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights };
+}
+
+/** Every non-zero leaf of every guest view, by host page. */
+function sweepGuestLeaves(hv: Hypervisor): Map<number, GuestLeaf[]> {
+  const byPfn = new Map<number, GuestLeaf[]>();
+  for (const vm of hv.vms.values()) {
+    vm.views.forEach((t, view) => {
+      t.forEachLeaf((gpa, level, lo, hi) => {
+        const n = level === 2 ? 512 : 1;
+        for (let i = 0; i < n; i++) {
+          const g = gpa / 4096 + i;
+          const alias = hv.aliasBit !== 0 && g >= hv.aliasGfn;
+          const pfn = ((lo & 0xfffff000) >>> 0) / 4096 + (hi & 0xfffff) * 2 ** 20 + i;
+          const leaf: GuestLeaf = { vm, view, gfn: g - (alias ? hv.aliasGfn : 0), alias, pfn, state: (hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights: (lo & AGED_LO) !== 0 ? 0 : lo & 7 };
+          const list = byPfn.get(pfn);
+          if (list === undefined) byPfn.set(pfn, [leaf]);
+          else list.push(leaf);
+        }
+      });
+    });
+  }
+  return byPfn;
+}
+
+/** Leaves mapping `pfn`, found through the page records (incremental checks). */
+function leavesFromRecords(hv: Hypervisor, pfn: number): GuestLeaf[] {
+  const out: GuestLeaf[] = [];
+  for (const vm of hv.vms.values()) {
+    for (const [g, r] of vm.pages) {
+      if (r.pfn !== pfn) continue;
+      for (let v = 0; v < vm.views.length; v++) {
+        const l = leafOf(hv, vm, v, g);
+        if (l !== null) out.push(l);
+        if (hv.aliasBit !== 0) {
+          const a = leafOf(hv, vm, v, g + hv.aliasGfn);
+          if (a !== null) out.push(a);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+class Findings {
+  readonly list: HvFinding[] = [];
+  add(invariant: HvInvariantId, detail: string, coarse: string): void {
+    if (this.list.length < 32) this.list.push({ invariant, detail, coarse });
+  }
+}
+
+/** Ownership of one host page: I1 unique owner, I2 share pairing, I4 hyp isolation, I5 donated unmapped, I8 coherence. */
+function checkPage(hv: Hypervisor, pfn: number, leaves: readonly GuestLeaf[], f: Findings): void {
+  const hs = hv.hostState(pfn);
+  const owner = hv.hostOwner;
+  const hostPresent = hv.host.find(pfn * 4096) && (hv.host.lo & 7) !== 0;
+  const inPool = hv.pool.contains(pfn);
+  const p = `pfn ${hex(pfn)}`;
+  if (hostPresent !== (hs !== PS_NOPAGE)) {
+    f.add(HV_INVARIANTS.stateCoherence, `${p}: host leaf ${hostPresent ? 'present' : 'not present'} with state ${stateName(hs)}`, 'host leaf presence disagrees with its state');
+  }
+  const primary = leaves.filter((l) => l.view === 0 && !l.alias);
+  const owners = primary.filter((l) => l.state === PS_OWNED || l.state === PS_SHARED_OWNED);
+  const borrowers = primary.filter((l) => l.state === PS_SHARED_BORROWED);
+  if (inPool || (hs === PS_NOPAGE && owner === OWNER_HYP)) {
+    if (hostPresent) f.add(HV_INVARIANTS.hypIsolation, `${p}: hyp page mapped in the host EPT`, 'hyp page mapped by the host');
+    if (leaves.length > 0) f.add(HV_INVARIANTS.hypIsolation, `${p}: hyp page mapped by VM ${leaves[0].vm.id} at gfn ${hex(leaves[0].gfn)}`, 'hyp page mapped by a guest');
+    return;
+  }
+  if (hs === PS_OWNED || hs === PS_SHARED_OWNED) {
+    if (owners.length > 0) f.add(HV_INVARIANTS.uniqueOwner, `${p}: host ${stateName(hs)} and VM ${owners[0].vm.id} ${stateName(owners[0].state)} at gfn ${hex(owners[0].gfn)}`, 'host and a guest both own the page');
+  }
+  if (hs === PS_SHARED_OWNED) {
+    const hyp = hv.hypShared.has(pfn) ? 1 : 0;
+    if (hyp + borrowers.length !== 1) f.add(HV_INVARIANTS.sharePairing, `${p}: host SHARED_OWNED with ${hyp} hyp share(s) and ${borrowers.length} guest borrower(s)`, 'SHARED_OWNED without exactly one borrower');
+  } else if (borrowers.length > 0) {
+    f.add(HV_INVARIANTS.sharePairing, `${p}: VM ${borrowers[0].vm.id} borrows gfn ${hex(borrowers[0].gfn)} while the host is ${stateName(hs)}`, 'SHARED_BORROWED without a SHARED_OWNED host page');
+  }
+  if (hs === PS_SHARED_BORROWED) {
+    const so = owners.filter((l) => l.state === PS_SHARED_OWNED);
+    if (so.length !== 1 || owners.length !== 1) f.add(HV_INVARIANTS.sharePairing, `${p}: host SHARED_BORROWED with ${so.length} guest SHARED_OWNED leaves`, 'SHARED_BORROWED host page without one SHARED_OWNED guest');
+  } else {
+    for (const l of owners) {
+      if (l.state === PS_SHARED_OWNED) f.add(HV_INVARIANTS.sharePairing, `${p}: VM ${l.vm.id} SHARED_OWNED at gfn ${hex(l.gfn)} while the host is ${stateName(hs)}`, 'guest SHARED_OWNED without a SHARED_BORROWED host page');
+    }
+  }
+  if (hs === PS_NOPAGE) {
+    const mine = owners.filter((l) => l.vm.id === owner);
+    if (mine.length !== 1 || owners.length !== 1) f.add(HV_INVARIANTS.uniqueOwner, `${p}: host NOPAGE owner ${owner}, guest owners [${owners.map((l) => l.vm.id).join(',')}]`, 'annotated owner does not own the page');
+  }
+  for (const l of owners) {
+    if (l.state === PS_OWNED && (hs !== PS_NOPAGE || owner !== l.vm.id || hostPresent)) {
+      f.add(HV_INVARIANTS.donatedUnmapped, `${p}: VM ${l.vm.id} owns gfn ${hex(l.gfn)} but the host leaf is ${stateName(hs)} owner ${owner}${hostPresent ? ' (present)' : ''}`, 'donated page reachable or not annotated in the host EPT');
+    }
+  }
+}
+
+/** Per leaf: coherence with the page record, XO alias rights, attribute and VTL bounds. */
+function checkLeaf(hv: Hypervisor, l: GuestLeaf, f: Findings): void {
+  const vm = l.vm;
+  const rec = vm.pages.get(l.gfn);
+  const at = `VM ${vm.id} view ${l.view} gfn ${hex(l.gfn)}${l.alias ? ' (alias)' : ''}`;
+  if (rec === undefined || rec.pfn !== l.pfn || rec.state !== l.state || l.state === PS_NOPAGE) {
+    f.add(HV_INVARIANTS.stateCoherence, `${at}: leaf pfn ${hex(l.pfn)} state ${stateName(l.state)}, record ${rec === undefined ? 'none' : `pfn ${hex(rec.pfn)} ${stateName(rec.state)}`}`, 'guest leaf disagrees with the page record');
+  }
+  if (l.alias && (l.rights & (R | W)) !== 0) f.add(HV_INVARIANTS.xoAliasNotReadable, `${at}: alias leaf rights ${l.rights}`, 'XO alias leaf readable or writable');
+  const a = vm.attrs.get(l.gfn) ?? 0;
+  const denied = (a & MEMATTR_NR ? R : 0) | (a & MEMATTR_NW ? W : 0) | (a & MEMATTR_NX ? X : 0);
+  if ((l.rights & denied) !== 0 || (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0 && l.rights !== 0)) {
+    f.add(HV_INVARIANTS.memattrRespected, `${at}: leaf rights ${l.rights} with attributes ${hex(a)}`, 'leaf grants what the memory attributes deny');
+  }
+  for (let s = l.view + 1; s < hv.opts.vtls; s++) {
+    const m = vm.vtlProt[l.view * 16 + s]?.get(l.gfn);
+    if (m !== undefined && (l.rights & ~m) !== 0) {
+      f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${at}: leaf rights ${l.rights} exceed VTL ${s}'s protection ${m}`, 'lower VTL leaf exceeds a higher VTL protection');
+    }
+  }
+}
+
+/** What the last op's outcome says about a completed guest access (SPP, XO, attributes, VTLs). */
+function checkAccess(hv: Hypervisor, f: Findings): void {
+  const op = hv.lastOp;
+  const out = hv.lastOutcome;
+  if (op === null || out === null || (op.op !== 'read' && op.op !== 'write' && op.op !== 'fetch')) return;
+  const vm = hv.vmOf(op.cpu);
+  if (vm === null && out.kind !== 'hv_exit') return;
+  const done = out.kind === 'handled' ? out.then : out;
+  const completed = done.kind === 'ok' || done.kind === 'data';
+  const alias = hv.aliasBit !== 0 && op.la >= hv.aliasBit;
+  const first = op.la - (alias ? hv.aliasBit : 0);
+  if (vm === null) return;
+  const view = hv.ctx[op.cpu].vtl;
+  const need = op.op === 'read' ? R : op.op === 'write' ? W : X;
+  const intercepted = out.kind === 'hv_exit' && out.exit === 'intercept';
+  for (let b = first; b < first + op.size; b += 128 - (b % 128)) {
+    const gfn = Math.floor(b / 4096);
+    const sub = Math.floor((b % 4096) / 128);
+    const vec = vm.sppEnabled ? vm.sppVectors.get(gfn) ?? SPP_ALL_WRITABLE : SPP_ALL_WRITABLE;
+    if (op.op === 'write' && completed && ((vec >>> sub) & 1) === 0) {
+      f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(b)} completed on protected sub-page ${sub} of gfn ${hex(gfn)} (map ${hex(vec)})`, 'write to a protected sub-page completed');
+    }
+    if (completed && alias && op.op !== 'fetch') f.add(HV_INVARIANTS.xoAliasNotReadable, `${op.op} of the XO alias at ${hex(op.la)} completed`, 'XO alias read or written');
+    const a = vm.attrs.get(gfn) ?? 0;
+    const attrDenies = (need === R && (a & MEMATTR_NR) !== 0) || (need === W && (a & MEMATTR_NW) !== 0) || (need === X && (a & MEMATTR_NX) !== 0)
+      || (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0);
+    if (completed && attrDenies) f.add(HV_INVARIANTS.memattrRespected, `${op.op} at ${hex(b)} completed against attributes ${hex(a)}`, 'access completed against the memory attributes');
+    if (!intercepted) {
+      for (let s = view + 1; s < hv.opts.vtls; s++) {
+        const m = vm.vtlProt[view * 16 + s]?.get(gfn);
+        if (completed && m !== undefined && (m & need) === 0) {
+          f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${op.op} at ${hex(b)} by VTL ${view} completed against VTL ${s}'s protection ${m}`, 'access completed against a higher VTL protection');
+        }
+      }
+    }
+  }
+  if (op.op === 'write' && out.kind === 'hv_exit' && out.exit === 'spp') {
+    let anyDenied = false;
+    for (let b = first; b < first + op.size; b += 128 - (b % 128)) {
+      const vec = vm.sppVectors.get(Math.floor(b / 4096)) ?? SPP_ALL_WRITABLE;
+      if (((vec >>> Math.floor((b % 4096) / 128)) & 1) === 0) anyDenied = true;
+    }
+    if (!anyDenied) f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(op.la)} to writable sub-pages ended in KVM_EXIT_SPP`, 'write to writable sub-pages denied');
+  }
+}
+
+/** I10: no logical processor keeps a cached translation with more rights than the leaf now gives. */
+function checkStale(hv: Hypervisor, f: Findings): void {
+  const r = hv.reduced;
+  for (let i = 0; i + 1 < r.length; i += 2) {
+    const root = r[i];
+    const page = r[i + 1];
+    const tables = root === hv.host.root ? hv.host : [...hv.vms.values()].flatMap((v) => v.views).find((t) => t.root === root);
+    let allowed = 0;
+    if (tables !== undefined && tables.find(page * 4096) && (tables.lo & AGED_LO) === 0) allowed = tables.lo & 7;
+    const allowedT = (allowed & R ? T_R : 0) | (allowed & W ? T_W : 0) | (allowed & X ? T_X : 0);
+    for (const v of hv.machine.vcpus) {
+      const slot = v.gtlb.find(root * 4096, page);
+      if (slot < 0) continue;
+      const bits = v.gtlb.bitsAt(slot) & (T_R | T_W | T_X);
+      if ((bits & ~allowedT) !== 0) {
+        f.add(HV_INVARIANTS.noStaleAccess, `cpu ${v.index} still caches gpa page ${hex(page)} with rights ${bits} after they were reduced to ${allowedT}`, 'stale translation after a reduction');
+      }
+    }
+  }
+}
+
+export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
+  const f = new Findings();
+  const out = hv.lastOutcome;
+  const failed = out !== null && ((out.kind === 'ret' && (out.value < 0 || (hv.lastOp?.op === 'vtl_protect' && out.value !== 0))) || out.kind === 'ud');
+  if (failed && hv.mutations !== hv.mutationsAtStart) {
+    f.add(HV_INVARIANTS.failedCallNoChange, `${hv.lastOp?.op} failed (${out.kind === 'ret' ? out.value : out.kind}) after changing state`, 'failed call changed state');
+  }
+  for (const pfn of hv.returnedPrivate) {
+    const bytes = hv.machine.mem.frameBytes(pfn);
+    if (bytes !== null && bytes.some((b) => b !== 0)) f.add(HV_INVARIANTS.noContentLeak, `pfn ${hex(pfn)} returned to the host from private guest memory without zeroing`, 'private page returned unzeroed');
+  }
+  checkStale(hv, f);
+  checkAccess(hv, f);
+  if (full) {
+    const byPfn = sweepGuestLeaves(hv);
+    for (let pfn = 0; pfn < hv.config.framesMax; pfn++) {
+      const leaves = byPfn.get(pfn) ?? [];
+      checkPage(hv, pfn, leaves, f);
+      for (const l of leaves) checkLeaf(hv, l, f);
+    }
+    for (const vm of hv.vms.values()) {
+      for (const [g, r] of vm.pages) {
+        const l = leafOf(hv, vm, 0, g);
+        if (l === null || l.pfn !== r.pfn) f.add(HV_INVARIANTS.stateCoherence, `VM ${vm.id} gfn ${hex(g)}: record pfn ${hex(r.pfn)} has no matching view-0 leaf`, 'page record without a leaf');
+      }
+    }
+  } else {
+    const pfns = new Set(hv.touchedPfns);
+    for (const key of hv.touchedGfns) {
+      const [id, g] = key.split(':').map(Number);
+      const vm = hv.vms.get(id);
+      if (vm === undefined) continue;
+      const gfn = hv.aliasBit !== 0 && g >= hv.aliasGfn ? g - hv.aliasGfn : g;
+      const rec = vm.pages.get(gfn);
+      if (rec !== undefined) pfns.add(rec.pfn);
+      for (let v = 0; v < vm.views.length; v++) {
+        const l = leafOf(hv, vm, v, g);
+        if (l !== null) {
+          pfns.add(l.pfn);
+          checkLeaf(hv, l, f);
+        }
+      }
+    }
+    for (const pfn of pfns) checkPage(hv, pfn, leavesFromRecords(hv, pfn), f);
+  }
+  return f.list;
+}

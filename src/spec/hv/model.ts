@@ -1,0 +1,748 @@
+/**
+ * The hv reference model (ReferenceModelApi over AnyOp): what a guest or the VMM may observe in
+ * hv mode, computed from plain maps (state.ts) by the rules of docs/hypervisor.md and
+ * pkvm-and-vtl.md, without EPT entries, bit layouts or TLBs.
+ * Contract: `step` runs the op on the live state through a journal and returns the candidates:
+ * the outcome, plus, for ops that allocate hypervisor memory, "-ENOMEM and nothing changed"
+ * (the model does not track the page pool). `commit` keeps the first candidate's effects or rolls
+ * them back. The hypervisor flushes every reduction before a call returns, so no stale outcome
+ * is ever allowed: `flushed` is always empty.
+ */
+import type { AnyOp } from '../../trace/ops.js';
+import { OK, type AnyOutcome, type HvExit, type Outcome } from '../../hw/outcome.js';
+import { hvOptionsOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
+import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
+
+// ABI values (pkvm-and-vtl.md §2, §4, §5; x86-memory-protection.md §3.5, §5.2).
+const EPERM = 1, ENOENT = 2, E2BIG = 7, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22;
+const R = 1, W = 2, X = 4, RWX = 7;
+const MEM_READONLY = 2, MEM_EXECONLY = 4;
+const NR = 1, NW = 2, NX = 4, PRIVATE = 8;
+const FAULT_R = 1, FAULT_W = 2, FAULT_X = 4, FAULT_PRIVATE = 8;
+const ALL_WRITABLE = 0xffffffff;
+const MEMATTR_ENTRIES_MAX = 1024;
+const HV_SUCCESS = 0, HV_INVALID_PARAMETER = 5, HV_ACCESS_DENIED = 6, HV_OPERATION_DENIED = 8, HV_INSUFFICIENT_MEMORY = 11;
+const HOST = 1;
+const RETRIES_MAX = 16;
+
+type Kind = 'read' | 'write' | 'fetch';
+const NEED: Record<Kind, number> = { read: R, write: W, fetch: X };
+const FAULT: Record<Kind, number> = { read: FAULT_R, write: FAULT_W, fetch: FAULT_X };
+
+/** A candidate outcome (the Candidate of src/spec/api.ts over AnyOutcome). */
+export interface HvCandidate {
+  outcome: AnyOutcome;
+  stale: boolean;
+  frames: readonly number[];
+  /** Whether committing it keeps the step's effects (false: the -ENOMEM alternative, nothing changed). */
+  keep: boolean;
+}
+
+export interface HvSpecStep {
+  allowed: HvCandidate[];
+  flushed: AnyOutcome[];
+}
+
+/** ReferenceModelApi over hv ops and outcomes (the same contract, wider types). */
+export interface HvReferenceModelApi {
+  step(op: AnyOp): HvSpecStep;
+  commit(candidate: HvCandidate): void;
+  readPhys(hpa: number, size: number): bigint;
+  frameBytes(frame: number): Uint8Array | null;
+}
+
+export class HvModel implements HvReferenceModelApi {
+  readonly config: MachineConfig;
+  readonly opts: HvOptions;
+  readonly ramFrames: number;
+  readonly aliasBit: number;
+  readonly aliasGfn: number;
+  private readonly host = new Map<number, { state: HostState; owner: number }>();
+  private readonly hypDonated = new Set<number>();
+  private readonly hypShared = new Set<number>();
+  private readonly sharedTo = new Map<number, number>();
+  readonly vms = new Map<number, ModelVm>();
+  private readonly cpus: Array<{ vm: number; vtl: number; cpl: number; ac: boolean }> = [];
+  private readonly saved = new Map<string, { cpl: number; ac: boolean }>();
+  private readonly mem = new Map<number, Uint8Array>();
+  private j = new Journal();
+  private frames: number[] = [];
+
+  constructor(config: MachineConfig) {
+    this.config = config;
+    this.opts = hvOptionsOf(config);
+    this.ramFrames = config.framesMax - this.opts.poolFrames;
+    this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
+    this.aliasGfn = this.aliasBit / 4096;
+    for (let i = 0; i < config.vcpus; i++) this.cpus.push({ vm: HOST, vtl: 0, cpl: 0, ac: false });
+  }
+
+  // ---- ReferenceModelApi ----------------------------------------------------------------------
+
+  step(op: AnyOp): HvSpecStep {
+    this.j = new Journal();
+    this.frames = [];
+    const { outcome, mayEnomem } = this.run(op);
+    const main: HvCandidate = { outcome, stale: false, frames: [...this.frames], keep: true };
+    const allowed: HvCandidate[] = [main];
+    if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
+      const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
+      allowed.push({ outcome: fail, stale: false, frames: [], keep: false });
+    }
+    return { allowed, flushed: [] };
+  }
+
+  commit(candidate: HvCandidate): void {
+    if (!candidate.keep) this.j.rollback();
+    this.j = new Journal();
+  }
+
+  readPhys(hpa: number, size: number): bigint {
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.byte(hpa + i));
+    return v;
+  }
+
+  frameBytes(frame: number): Uint8Array | null {
+    const f = this.mem.get(frame);
+    return f === undefined ? null : f.slice();
+  }
+
+  // ---- memory ---------------------------------------------------------------------------------
+
+  private byte(hpa: number): number {
+    return this.mem.get(Math.floor(hpa / 4096))?.[hpa % 4096] ?? 0;
+  }
+
+  private writeByte(hpa: number, b: number): void {
+    const f = Math.floor(hpa / 4096);
+    let bytes = this.mem.get(f);
+    if (bytes === undefined) {
+      bytes = new Uint8Array(4096);
+      this.j.mapSet(this.mem, f, bytes);
+    } else if (!this.frames.includes(f)) {
+      const copy = bytes.slice();
+      this.j.mapSet(this.mem, f, copy);
+      bytes = copy;
+    }
+    if (!this.frames.includes(f)) this.frames.push(f);
+    bytes[hpa % 4096] = b;
+  }
+
+  private zeroFrame(pfn: number): void {
+    if (!this.frames.includes(pfn)) this.frames.push(pfn);
+    this.j.mapSet(this.mem, pfn, new Uint8Array(4096));
+  }
+
+  // ---- host and page state --------------------------------------------------------------------
+
+  hostOf(pfn: number): { state: HostState; owner: number } {
+    return this.host.get(pfn) ?? (pfn < this.ramFrames ? { state: 'O', owner: HOST } : { state: 'NOPAGE', owner: 0 });
+  }
+
+  private setHost(pfn: number, state: HostState, owner = HOST): void {
+    this.j.mapSet(this.host, pfn, { state, owner });
+  }
+
+  private slotOf(vm: ModelVm, gfn: number): number {
+    for (const [id, s] of vm.slots) if (gfn >= s.gfn && gfn < s.gfn + s.pages) return id;
+    return -1;
+  }
+
+  private protected_(vm: ModelVm, gfn: number): boolean {
+    return vm.spp && (vm.vectors.get(gfn) ?? ALL_WRITABLE) !== ALL_WRITABLE;
+  }
+
+  /** The rights VTL `view` may have at gfn (alias: its XO alias), before dirty logging, aging and SPP. */
+  private rights(vm: ModelVm, view: number, gfn: number, alias: boolean, page: Page): number {
+    const a = vm.attrs.get(gfn) ?? 0;
+    if (vm.type === 'protected' && (a & PRIVATE) === 0) return 0;
+    let r = page.prot;
+    const slot = page.slot >= 0 ? vm.slots.get(page.slot) : undefined;
+    if (slot && (slot.flags & MEM_READONLY)) r &= ~W;
+    if (slot && (slot.flags & MEM_EXECONLY)) r &= X;
+    if (alias) r = X;
+    if (a & NR) r &= ~R;
+    if (a & NW) r &= ~W;
+    if (a & NX) r &= ~X;
+    for (let s = view + 1; s < this.opts.vtls; s++) {
+      const m = vm.prot.get(`${view}/${s}`)?.get(gfn);
+      if (m !== undefined) r &= m;
+    }
+    return r;
+  }
+
+  /** The mapping covering key (a 2 MiB mapping is stored at its first gfn). */
+  private mappingAt(vm: ModelVm, view: number, key: number): { at: number; m: Mapping } | null {
+    const v = vm.views[view];
+    const m = v.get(key);
+    if (m !== undefined) return { at: key, m };
+    const base = key - (key % 512);
+    const h = v.get(base);
+    return h !== undefined && h.huge ? { at: base, m: h } : null;
+  }
+
+  private setMapping(vm: ModelVm, view: number, key: number, m: Mapping): void {
+    this.j.mapSet(vm.views[view], key, m);
+  }
+
+  private split(vm: ModelVm, gfn: number): void {
+    const found = this.mappingAt(vm, 0, gfn);
+    if (found === null || !found.m.huge) return;
+    for (let i = 0; i < 512; i++) this.setMapping(vm, 0, found.at + i, { huge: false, wp: found.m.wp, aged: found.m.aged });
+  }
+
+  private unmap(vm: ModelVm, gfn: number): void {
+    for (const view of vm.views) {
+      for (const key of this.aliasGfn ? [gfn, gfn + this.aliasGfn] : [gfn]) {
+        if (view.has(key)) this.j.mapDelete(view, key);
+      }
+    }
+  }
+
+  private uniform(vm: ModelVm, base: number): boolean {
+    if (!this.opts.hugePages) return false;
+    for (let g = base; g < base + 512; g++) {
+      if (this.protected_(vm, g) || (vm.attrs.get(g) ?? 0) !== 0) return false;
+      for (let s = 1; s < this.opts.vtls; s++) if (vm.prot.get(`0/${s}`)?.has(g)) return false;
+    }
+    return true;
+  }
+
+  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number): void {
+    const huge = nr === 512 && this.uniform(vm, gfn);
+    for (let i = 0; i < nr; i++) {
+      this.setHost(pfn + i, 'SO');
+      this.j.mapSet(this.sharedTo, pfn + i, this.idOf(vm));
+      this.j.mapSet(vm.pages, gfn + i, { pfn: pfn + i, state: 'SB', prot, block: nr === 512 ? gfn : -1, slot });
+      if (!huge) this.setMapping(vm, 0, gfn + i, { huge: false, wp: false, aged: false });
+    }
+    if (huge) this.setMapping(vm, 0, gfn, { huge: true, wp: false, aged: false });
+  }
+
+  private idOf(vm: ModelVm): number {
+    for (const [id, v] of this.vms) if (v === vm) return id;
+    return -1;
+  }
+
+  private drop(vm: ModelVm, gfns: readonly number[]): void {
+    for (const g of gfns) {
+      const p = vm.pages.get(g);
+      if (p === undefined) continue;
+      this.unmap(vm, g);
+      this.j.mapDelete(vm.pages, g);
+      this.j.mapDelete(this.sharedTo, p.pfn);
+    }
+  }
+
+  // ---- ops ------------------------------------------------------------------------------------
+
+  private run(op: AnyOp): { outcome: AnyOutcome; mayEnomem: boolean } {
+    const ret = (value: number, mayEnomem = false): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: { kind: 'ret', value }, mayEnomem: mayEnomem && value >= 0 });
+    switch (op.op) {
+      case 'read': case 'write': case 'fetch':
+        return this.access(op.cpu, op.op, op.la, op.size, op.op === 'write' ? op.value : 0n);
+      case 'set_reg': {
+        const c = this.cpus[op.cpu];
+        if (op.reg === 'cpl' && op.value <= 3n) { this.j.field(c, 'cpl', Number(op.value)); return { outcome: OK, mayEnomem: false }; }
+        if (op.reg === 'rflags') { this.j.field(c, 'ac', (op.value & (1n << 18n)) !== 0n); return { outcome: OK, mayEnomem: false }; }
+        return { outcome: { kind: 'gp' }, mayEnomem: false };
+      }
+      case 'invlpg': return { outcome: OK, mayEnomem: false };
+      case 'invvpid': case 'invept': case 'set_eptp': case 'set_spptp': case 'set_ctls2':
+      case 'phys_write': case 'phys_read': case 'ept_set': case 'gpt_set': case 'sppt_set':
+        return ret(-EPERM);
+      case 'vm_create': {
+        if (op.vm < 2) return ret(-EINVAL);
+        if (this.vms.has(op.vm)) return ret(-EEXIST);
+        const views: Array<Map<number, Mapping>> = [];
+        for (let v = 0; v < this.opts.vtls; v++) views.push(new Map());
+        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set(), prot: new Map(), views });
+        return ret(0, true);
+      }
+      case 'vm_teardown_start': {
+        const vm = this.vms.get(op.vm);
+        if (!vm || vm.dying || this.cpus.some((c) => c.vm === op.vm)) return ret(-EINVAL);
+        this.j.field(vm, 'dying', true);
+        return ret(0);
+      }
+      case 'vm_reclaim': return ret(this.reclaim(op.vm, op.gfn), true);
+      case 'vm_teardown_finish': {
+        const vm = this.vms.get(op.vm);
+        if (!vm || !vm.dying) return ret(-EINVAL);
+        if (vm.pages.size > 0) return ret(-EBUSY);
+        this.j.mapDelete(this.vms, op.vm);
+        return ret(0);
+      }
+      case 'memslot_set': return ret(this.memslot(op.vm, op.slot, op.gfn, op.pfn, op.pages, op.flags));
+      case 'vcpu_load': {
+        if (op.vm !== HOST) {
+          const vm = this.vms.get(op.vm);
+          if (!vm) return ret(-ENOENT);
+          if (vm.dying) return ret(-EINVAL);
+        }
+        this.switchTo(op.cpu, op.vm, 0);
+        return ret(0);
+      }
+      case 'vm_write_protect': case 'vm_age': {
+        const vm = this.vms.get(op.vm);
+        if (!vm) return ret(-EINVAL);
+        const keys = this.aliasGfn ? [0, this.aliasGfn] : [0];
+        for (let view = 0; view < vm.views.length; view++) {
+          for (const b of keys) {
+            for (let g = op.gfn; g < op.gfn + op.pages; g++) {
+              const f = this.mappingAt(vm, view, g + b);
+              if (f === null) continue;
+              const next = { ...f.m };
+              if (op.op === 'vm_write_protect') next.wp = true; else next.aged = true;
+              this.setMapping(vm, view, f.at, next);
+              if (f.m.huge) g = g - (g % 512) + 511;
+            }
+          }
+        }
+        return ret(0);
+      }
+      case 'host_donate_hyp': return ret(this.donateHyp(op.pfn, op.nr), true);
+      case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr), true);
+      case 'host_share_hyp': {
+        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        this.setHost(op.pfn, 'SO');
+        this.j.setAdd(this.hypShared, op.pfn);
+        return ret(0, true);
+      }
+      case 'host_unshare_hyp': {
+        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'SO' || !this.hypShared.has(op.pfn)) return ret(-EPERM);
+        this.setHost(op.pfn, 'O');
+        this.j.setDelete(this.hypShared, op.pfn);
+        return ret(0);
+      }
+      case 'host_share_guest': return ret(this.shareGuest(op.vm, op.pfn, op.gfn, op.nr, op.prot), true);
+      case 'host_unshare_guest': return ret(this.unshareGuest(op.vm, op.gfn, op.nr));
+      case 'host_donate_guest': {
+        const vm = this.vms.get(op.vm);
+        if (!vm || vm.type !== 'protected' || vm.dying) return ret(-EINVAL);
+        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        if (this.aliasGfn && op.gfn >= this.aliasGfn) return ret(-EINVAL);
+        if (vm.pages.has(op.gfn)) return ret(-EPERM);
+        this.setHost(op.pfn, 'NOPAGE', op.vm);
+        this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
+        this.setMapping(vm, 0, op.gfn, { huge: false, wp: false, aged: false });
+        return ret(0, true);
+      }
+      case 'guest_share_host': case 'guest_unshare_host': {
+        const c = this.cpus[op.cpu];
+        const vm = c.vm === HOST ? undefined : this.vms.get(c.vm);
+        if (!vm || vm.type !== 'protected') return ret(-EINVAL);
+        const p = vm.pages.get(op.gfn);
+        if (!p) return ret(-ENOENT);
+        const h = this.hostOf(p.pfn);
+        if (op.op === 'guest_share_host') {
+          if (p.state !== 'O' || h.state !== 'NOPAGE' || h.owner !== c.vm) return ret(-EPERM);
+          this.setHost(p.pfn, 'SB');
+          this.j.mapSet(vm.pages, op.gfn, { ...p, state: 'SO' });
+          return ret(0, true);
+        }
+        if (p.state !== 'SO' || h.state !== 'SB') return ret(-EPERM);
+        this.setHost(p.pfn, 'NOPAGE', c.vm);
+        this.j.mapSet(vm.pages, op.gfn, { ...p, state: 'O' });
+        return ret(0);
+      }
+      case 'spp_enable': {
+        const vm = this.vms.get(op.vm);
+        if (!this.config.caps.spp || !vm || vm.type !== 'np' || vm.dying) return ret(-EINVAL);
+        if (vm.spp) return ret(-EEXIST);
+        this.j.field(vm, 'spp', true);
+        return ret(0, true);
+      }
+      case 'spp_set': return ret(this.sppSet(op.vm, op.gfn, op.npages, op.flags, op.map), op.map !== ALL_WRITABLE);
+      case 'spp_get': {
+        const vm = this.vms.get(op.vm);
+        if (!vm || !vm.spp) return ret(-EINVAL);
+        if (this.slotOf(vm, op.gfn) < 0) return ret(-EFAULT);
+        return ret(vm.vectors.get(op.gfn) ?? ALL_WRITABLE);
+      }
+      case 'set_mem_attrs': return this.setAttrs(op.vm, op.gpa, op.size, op.attrs, op.flags);
+      case 'vtl_protect': return ret(this.vtlProtect(op.cpu, op.target, op.gfn, op.count, op.flags), op.target === 0);
+      case 'vtl_call': case 'vtl_return': {
+        const c = this.cpus[op.cpu];
+        const up = op.op === 'vtl_call';
+        if (c.vm === HOST || c.cpl !== 0 || (up ? c.vtl + 1 >= this.opts.vtls : c.vtl === 0)) return { outcome: { kind: 'ud' }, mayEnomem: false };
+        this.switchTo(op.cpu, c.vm, c.vtl + (up ? 1 : -1));
+        return { outcome: OK, mayEnomem: false };
+      }
+    }
+  }
+
+  private switchTo(cpu: number, vm: number, vtl: number): void {
+    const c = this.cpus[cpu];
+    this.j.mapSet(this.saved, `${c.vm}/${c.vtl}/${cpu}`, { cpl: c.cpl, ac: c.ac });
+    const s = this.saved.get(`${vm}/${vtl}/${cpu}`) ?? { cpl: 0, ac: false };
+    this.j.field(c, 'vm', vm);
+    this.j.field(c, 'vtl', vtl);
+    this.j.field(c, 'cpl', s.cpl);
+    this.j.field(c, 'ac', s.ac);
+  }
+
+  /** pfn_range_is_valid: the page count, or -EINVAL. */
+  private range(pfn: number, nr: bigint): number {
+    const limit = BigInt(this.ramFrames);
+    if (nr === 0n || BigInt(pfn) >= limit || limit - BigInt(pfn) < nr) return -EINVAL;
+    return Number(nr);
+  }
+
+  private donateHyp(pfn: number, nr: bigint): number {
+    const n = this.range(pfn, nr);
+    if (n < 0) return n;
+    for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
+    for (let p = pfn; p < pfn + n; p++) {
+      this.setHost(p, 'NOPAGE', 0);
+      this.j.setAdd(this.hypDonated, p);
+    }
+    return 0;
+  }
+
+  private hypDonateHost(pfn: number, nr: bigint): number {
+    const n = this.range(pfn, nr);
+    if (n < 0) return n;
+    for (let p = pfn; p < pfn + n; p++) {
+      const h = this.hostOf(p);
+      if (h.state !== 'NOPAGE' || h.owner !== 0 || !this.hypDonated.has(p)) return -EPERM;
+    }
+    for (let p = pfn; p < pfn + n; p++) {
+      this.setHost(p, 'O');
+      this.j.setDelete(this.hypDonated, p);
+    }
+    return 0;
+  }
+
+  private shareGuest(id: number, pfn: number, gfn: number, nr: number, prot: number): number {
+    const vm = this.vms.get(id);
+    if (!vm || vm.type !== 'np' || vm.dying) return -EINVAL;
+    if (prot === 0 || (prot & ~RWX) || ((prot & W) && !(prot & R)) || (!(prot & R) && (prot & X) && !this.config.caps.eptExecOnly)) return -EINVAL;
+    if (nr !== 1 && nr !== 512) return -EINVAL;
+    if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
+    if (pfn + nr > this.ramFrames) return -EINVAL;
+    if (this.aliasGfn && gfn + nr > this.aliasGfn) return -EINVAL;
+    for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i)) return -EPERM;
+    for (let i = 0; i < nr; i++) if (this.hostOf(pfn + i).state !== 'O') return -EPERM;
+    this.share(vm, pfn, gfn, nr, prot, -1);
+    return 0;
+  }
+
+  private unshareGuest(id: number, gfn: number, nr: number): number {
+    const vm = this.vms.get(id);
+    if (!vm || vm.type !== 'np') return -EINVAL;
+    if (nr !== 1 && nr !== 512) return -EINVAL;
+    const p = vm.pages.get(gfn);
+    if (!p) return -ENOENT;
+    if ((p.block >= 0 ? 512 : 1) !== nr || (nr === 512 && p.block !== gfn)) return -E2BIG;
+    const gfns: number[] = [];
+    for (let i = 0; i < nr; i++) gfns.push(gfn + i);
+    for (const g of gfns) {
+      const q = vm.pages.get(g)!;
+      if (q.state !== 'SB' || this.hostOf(q.pfn).state !== 'SO' || this.sharedTo.get(q.pfn) !== id) return -EPERM;
+    }
+    const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+    this.drop(vm, gfns);
+    for (const q of pfns) this.setHost(q, 'O');
+    return 0;
+  }
+
+  private reclaim(id: number, gfn: number): number {
+    const vm = this.vms.get(id);
+    if (!vm || !vm.dying) return -EINVAL;
+    const p = vm.pages.get(gfn);
+    if (!p) return -ENOENT;
+    const gfns: number[] = [];
+    if (p.block >= 0) for (let i = 0; i < 512; i++) gfns.push(p.block + i);
+    else gfns.push(gfn);
+    const pages = gfns.map((g) => vm.pages.get(g)!);
+    this.drop(vm, gfns);
+    for (const q of pages) {
+      if (q.state === 'O') this.zeroFrame(q.pfn); // §3 I6
+      this.setHost(q.pfn, 'O');
+    }
+    return 0;
+  }
+
+  private memslot(id: number, slot: number, gfn: number, pfn: number, pages: number, flags: number): number {
+    const vm = this.vms.get(id);
+    if (!vm || vm.type !== 'np' || vm.dying) return -EINVAL;
+    if (slot >= 32 || (flags & ~(MEM_READONLY | MEM_EXECONLY))) return -EINVAL;
+    if ((flags & MEM_EXECONLY) && !this.config.caps.eptExecOnly) return -EINVAL;
+    const old = vm.slots.get(slot);
+    const unshareSlot = (): void => {
+      const gfns = [...vm.pages].filter(([, p]) => p.slot === slot).map(([g]) => g).sort((a, b) => a - b);
+      const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+      this.drop(vm, gfns);
+      for (const p of pfns) this.setHost(p, 'O');
+    };
+    if (pages === 0) {
+      if (!old) return -EINVAL;
+      unshareSlot();
+      this.j.mapDelete(vm.slots, slot);
+      return 0;
+    }
+    const limit = this.aliasGfn || 2 ** (this.config.maxPhyAddr - 12);
+    if (gfn + pages > limit || pfn + pages > this.ramFrames) return -EINVAL;
+    if (old) {
+      if (old.pfn !== pfn || old.pages !== pages || old.flags !== flags) return -EINVAL;
+      if (old.gfn === gfn) return 0;
+    }
+    for (const [id2, s] of vm.slots) if (id2 !== slot && gfn < s.gfn + s.pages && s.gfn < gfn + pages) return -EEXIST;
+    for (let g = gfn; g < gfn + pages && g < gfn + 4096; g++) {
+      const p = vm.pages.get(g);
+      if (p && p.slot !== slot) return -EEXIST;
+    }
+    if (old) unshareSlot();
+    this.j.mapSet(vm.slots, slot, { gfn, pfn, pages, flags });
+    return 0;
+  }
+
+  private sppSet(id: number, gfn: number, npages: number, flags: number, map: number): number {
+    const vm = this.vms.get(id);
+    if (!vm || !vm.spp || flags !== 0 || npages < 1 || npages > 512) return -EINVAL;
+    for (let g = gfn; g < gfn + npages; g++) if (this.slotOf(vm, g) < 0) return -EFAULT;
+    for (let g = gfn; g < gfn + npages; g++) {
+      if (map !== ALL_WRITABLE) {
+        this.split(vm, g);
+        this.j.mapSet(vm.vectors, g, map >>> 0);
+      } else this.j.mapDelete(vm.vectors, g);
+    }
+    return npages;
+  }
+
+  private setAttrs(id: number, gpa: bigint, size: bigint, attrs: bigint, flags: bigint): { outcome: AnyOutcome; mayEnomem: boolean } {
+    const r = (value: number, mayEnomem = false): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: { kind: 'ret', value }, mayEnomem });
+    const vm = this.vms.get(id);
+    if (!vm || flags !== 0n) return r(-EINVAL);
+    const supported = BigInt((this.opts.memattrRwx ? NR | NW | NX : 0) | (vm.type === 'protected' ? PRIVATE : 0));
+    if ((attrs & ~supported) !== 0n) return r(-EINVAL);
+    const a = Number(attrs);
+    if (((a & PRIVATE) && (a & (NR | NW | NX))) || ((a & NR) && (a & (NW | NX)) !== (NW | NX))) return r(-EINVAL);
+    if (size === 0n || gpa + size >= 2n ** 64n || (gpa & 0xfffn) !== 0n || (size & 0xfffn) !== 0n) return r(-EINVAL);
+    const first = Number(gpa >> 12n);
+    const count = Number(size >> 12n);
+    const inRange = (g: number): boolean => g >= first && g < first + count;
+    let changing: number[];
+    if (a === 0) {
+      changing = [...vm.attrs.keys()].filter(inRange).sort((x, y) => x - y);
+    } else {
+      let same = 0;
+      let outside = 0;
+      for (const [g, v] of vm.attrs) {
+        if (!inRange(g)) outside++;
+        else if (v === a) same++;
+      }
+      if (same === count) return r(0);
+      if (outside + count > MEMATTR_ENTRIES_MAX) return r(-ENOMEM);
+      changing = [];
+      for (let g = first; g < first + count; g++) if ((vm.attrs.get(g) ?? 0) !== a) changing.push(g);
+    }
+    for (const g of changing) {
+      this.split(vm, g);
+      if (a === 0) this.j.mapDelete(vm.attrs, g);
+      else this.j.mapSet(vm.attrs, g, a);
+    }
+    return r(0, changing.length > 0);
+  }
+
+  private vtlProtect(cpu: number, target: number, gfn: number, count: number, flags: number): number {
+    const c = this.cpus[cpu];
+    const vm = c.vm === HOST ? undefined : this.vms.get(c.vm);
+    if (!vm) return HV_INVALID_PARAMETER;
+    if (target >= this.opts.vtls) return HV_INVALID_PARAMETER;
+    if (target >= c.vtl) return HV_ACCESS_DENIED;
+    const rights = this.vtlRights(flags);
+    if (rights < 0) return HV_INVALID_PARAMETER;
+    if (count === 0) return HV_SUCCESS;
+    for (let g = gfn; g < gfn + count; g++) {
+      if (!vm.pages.has(g) && this.slotOf(vm, g) < 0) return this.opts.vtlNonRam === 'tlfs' ? HV_INVALID_PARAMETER : HV_OPERATION_DENIED;
+    }
+    const key = `${target}/${c.vtl}`;
+    let m = vm.prot.get(key);
+    if (!m) {
+      m = new Map();
+      this.j.mapSet(vm.prot, key, m);
+    }
+    for (let g = gfn; g < gfn + count; g++) {
+      if (target === 0) this.split(vm, g);
+      if (rights === RWX) this.j.mapDelete(m, g);
+      else this.j.mapSet(m, g, rights);
+    }
+    return HV_SUCCESS;
+  }
+
+  /** §5.1 allowed combinations: none, R, RX, RW, RWX (with MBEC: KMX=1, UMX=0 refused). */
+  private vtlRights(flags: number): number {
+    if (flags & ~(0xf | 0x10000)) return -1;
+    if (flags & 0x10000) return (flags & 0xf) === 0 ? 0 : -1;
+    const r = (flags & 1) !== 0, w = (flags & 2) !== 0;
+    const [kx, ux] = this.opts.vtlExecBits === 'hv_map_gpa' ? [(flags & 4) !== 0, (flags & 8) !== 0] : [(flags & 8) !== 0, (flags & 4) !== 0];
+    if (!r && (w || kx || ux)) return -1;
+    if (this.opts.vtlMbec ? kx && !ux : kx !== ux) return -1;
+    return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0);
+  }
+
+  // ---- guest accesses -------------------------------------------------------------------------
+
+  /** What the hardware does for one part: ok, #PF (XO alias), or an exit with its GPA. */
+  private part(cpu: number, kind: Kind, gpa: number, len: number): { r: 'ok' | 'pf' | 48 | 66; gpa: number } {
+    const c = this.cpus[cpu];
+    if (c.vm === HOST) {
+      const h = this.hostOf(Math.floor(gpa / 4096));
+      return { r: h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096 ? 48 : 'ok', gpa };
+    }
+    const vm = this.vms.get(c.vm)!;
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    const key = Math.floor(gpa / 4096);
+    const gfn = key - (alias ? this.aliasGfn : 0);
+    const xoPf = alias && kind !== 'fetch';
+    const f = this.mappingAt(vm, c.vtl, key);
+    const page = vm.pages.get(gfn);
+    if (f === null || page === undefined) return { r: xoPf ? 'pf' : 48, gpa };
+    const base = this.rights(vm, c.vtl, gfn, alias, page);
+    const spp = !f.m.huge && (base & W) !== 0 && this.protected_(vm, gfn);
+    let eff = f.m.aged ? 0 : f.m.wp ? base & ~W : spp ? base & ~W : base;
+    const need = NEED[kind];
+    if ((eff & need) !== 0) return { r: 'ok', gpa };
+    if (kind === 'write' && spp && !f.m.aged && !f.m.wp && (eff & R) !== 0) {
+      if (!vm.sppRegions.has(Math.floor(gfn / 512))) return { r: 66, gpa };
+      const vec = vm.vectors.get(gfn)!;
+      const off = gpa % 4096;
+      for (let i = off >> 7; i <= (off + len - 1) >> 7; i++) {
+        if (((vec >>> i) & 1) === 0) return { r: 48, gpa: gpa - off + Math.max(off, i * 128) };
+      }
+      return { r: 'ok', gpa };
+    }
+    eff = 0;
+    return { r: xoPf ? 'pf' : 48, gpa };
+  }
+
+  private access(cpu: number, kind: Kind, la: number, size: number, value: bigint): { outcome: AnyOutcome; mayEnomem: boolean } {
+    const first = Math.min(size, 4096 - (la % 4096));
+    const parts: Array<[number, number]> = [[la, first]];
+    if (first < size) parts.push([(la + first) % 2 ** 48, size - first]);
+    let exits: number[] | null = null;
+    let mayEnomem = false;
+    const end = (o: AnyOutcome): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: o, mayEnomem });
+    for (let i = 0; i < RETRIES_MAX; i++) {
+      let stop: { r: 'pf' | 48 | 66; gpa: number; la: number } | null = null;
+      for (const [pla, len] of parts) {
+        const p = this.part(cpu, kind, pla, len);
+        if (p.r !== 'ok') { stop = { r: p.r, gpa: p.gpa, la: pla }; break; }
+      }
+      if (stop === null) {
+        const then = this.move(cpu, kind, parts, value);
+        return end(exits === null ? then : { kind: 'handled', exits, then });
+      }
+      if (stop.r === 'pf') {
+        const code = 1 | (kind === 'write' ? 2 : 0) | (this.cpus[cpu].cpl === 3 ? 4 : 0);
+        const then: Outcome = { kind: 'pf', code, cr2: stop.la };
+        return end(exits === null ? then : { kind: 'handled', exits, then });
+      }
+      if (exits === null) exits = [];
+      exits.push(stop.r);
+      const res = this.handle(cpu, kind, stop.r, stop.gpa, exits);
+      if (res.alloc) mayEnomem = true;
+      if (res.out !== null) return end(res.out);
+    }
+    throw new Error('hv model: access did not converge');
+  }
+
+  private move(cpu: number, kind: Kind, parts: Array<[number, number]>, value: bigint): Outcome {
+    if (kind === 'fetch') return OK;
+    const c = this.cpus[cpu];
+    const hpaOf = (gpa: number): number => {
+      if (c.vm === HOST) return gpa;
+      const vm = this.vms.get(c.vm)!;
+      return vm.pages.get(Math.floor(gpa / 4096))!.pfn * 4096 + (gpa % 4096);
+    };
+    let v = value;
+    let out = 0n;
+    let shift = 0n;
+    for (const [pla, len] of parts) {
+      for (let i = 0; i < len; i++) {
+        const hpa = hpaOf(pla + i);
+        if (kind === 'write') {
+          this.writeByte(hpa, Number(v & 0xffn));
+          v >>= 8n;
+        } else {
+          out |= BigInt(this.byte(hpa)) << shift;
+          shift += 8n;
+        }
+      }
+    }
+    return kind === 'write' ? OK : { kind: 'data', value: out };
+  }
+
+  private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[]): { out: AnyOutcome | null; alloc: boolean } {
+    const c = this.cpus[cpu];
+    const exit = (e: HvExit, at: number, info: number): { out: AnyOutcome; alloc: boolean } => ({ out: { kind: 'hv_exit', exit: e, gpa: at, info, exits }, alloc: false });
+    if (c.vm === HOST) return exit('abort', gpa, 48);
+    const vm = this.vms.get(c.vm)!;
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    const key = Math.floor(gpa / 4096);
+    const gfn = key - (alias ? this.aliasGfn : 0);
+    const page4k = gpa - (gpa % 4096);
+    if (reason === 66) {
+      this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
+      return { out: null, alloc: true };
+    }
+    const flags = FAULT[kind];
+    const a = vm.attrs.get(gfn) ?? 0;
+    const f = this.mappingAt(vm, c.vtl, key);
+    if (f !== null) {
+      if (f.m.aged) { this.setMapping(vm, c.vtl, f.at, { ...f.m, aged: false }); return { out: null, alloc: false }; }
+      if (kind === 'write' && f.m.wp) { this.setMapping(vm, c.vtl, f.at, { ...f.m, wp: false }); return { out: null, alloc: false }; }
+      if (vm.type === 'protected' && !(a & PRIVATE)) return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
+      const page = vm.pages.get(gfn)!;
+      const base = this.rights(vm, c.vtl, gfn, alias, page);
+      if (kind === 'write' && !f.m.huge && (base & W) && this.protected_(vm, gfn)) return exit('spp', gpa, 0);
+      const need = NEED[kind];
+      for (let s = this.opts.vtls - 1; s > c.vtl; s--) {
+        const m = vm.prot.get(`${c.vtl}/${s}`)?.get(gfn);
+        if (m !== undefined && (m & need) === 0) {
+          this.switchTo(cpu, c.vm, s);
+          return exit('intercept', gpa, s);
+        }
+      }
+      const nAttr = need === R ? NR : need === W ? NW : NX;
+      if (a & nAttr) return exit('memory_fault', page4k, flags);
+      const slot = page.slot >= 0 ? vm.slots.get(page.slot) : undefined;
+      if (kind === 'write' && slot && (slot.flags & MEM_READONLY)) return exit('mmio', gpa, 0);
+      return exit('memory_fault', page4k, flags);
+    }
+    let page = vm.pages.get(gfn);
+    if (page === undefined) {
+      if (vm.type === 'protected') return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
+      const slotId = this.slotOf(vm, gfn);
+      if (slotId < 0 || vm.dying) return exit('mmio', gpa, 0);
+      const s = vm.slots.get(slotId)!;
+      const pfn = s.pfn + (gfn - s.gfn);
+      const base = gfn - (gfn % 512);
+      const bpfn = s.pfn + (base - s.gfn);
+      let shared = false;
+      if (this.opts.hugePages && base >= s.gfn && base + 512 <= s.gfn + s.pages && bpfn % 512 === 0 && this.uniform(vm, base)) {
+        let all = true;
+        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && this.hostOf(bpfn + i).state === 'O';
+        if (all) { this.share(vm, bpfn, base, 512, RWX, slotId); shared = true; }
+      }
+      if (!shared) {
+        if (this.hostOf(pfn).state !== 'O') return exit('memory_fault', page4k, flags);
+        this.share(vm, pfn, gfn, 1, RWX, slotId);
+      }
+      page = vm.pages.get(gfn)!;
+      if (c.vtl === 0 && !alias) return { out: null, alloc: true };
+    }
+    if (vm.type === 'protected' && !(a & PRIVATE)) return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
+    this.setMapping(vm, c.vtl, key, { huge: false, wp: false, aged: false });
+    if (this.protected_(vm, gfn)) this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
+    return { out: null, alloc: true };
+  }
+}
+
+/** A fresh model for a configuration (Target.makeModel). */
+export function makeHvModel(config: MachineConfig): HvModel {
+  return new HvModel(config);
+}

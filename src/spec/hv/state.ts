@@ -1,0 +1,91 @@
+/**
+ * The hv reference model's state: plain maps, no bit packing, readable next to pkvm-and-vtl.md.
+ * Contract: every mutation goes through `Journal`, so a step can be undone when the runner
+ * commits a different candidate (an -ENOMEM alternative that changes nothing).
+ */
+
+export type HostState = 'O' | 'SO' | 'SB' | 'NOPAGE';
+export type GuestState = 'O' | 'SO' | 'SB';
+
+/** A page a guest holds (pKVM's view of the guest stage 2). */
+export interface Page {
+  pfn: number;
+  state: GuestState;
+  /** rights granted: r, w, x as bits 1, 2, 4 */
+  prot: number;
+  /** first gfn of a 2 MiB share, or -1 */
+  block: number;
+  /** memslot whose fault shared it, or -1 */
+  slot: number;
+}
+
+/** What a VTL's EPT view currently has at a gfn (alias gfns included): the hypervisor's lazy map. */
+export interface Mapping {
+  /** one 2 MiB leaf from this (block-aligned) gfn */
+  huge: boolean;
+  /** write-protected for dirty logging: the next write fixes it */
+  wp: boolean;
+  /** access-tracked: the next access fixes it */
+  aged: boolean;
+}
+
+export interface Slot { gfn: number; pfn: number; pages: number; flags: number }
+
+export interface ModelVm {
+  type: 'np' | 'protected';
+  dying: boolean;
+  pages: Map<number, Page>;
+  slots: Map<number, Slot>;
+  attrs: Map<number, number>;
+  spp: boolean;
+  vectors: Map<number, number>;
+  /** 2 MiB regions (gfn >> 9) whose SPPT leaf table exists */
+  sppRegions: Set<number>;
+  /** VTL protections: `${target}/${setter}` → gfn → rights */
+  prot: Map<string, Map<number, number>>;
+  /** per VTL: gfn (alias included) → mapping */
+  views: Array<Map<number, Mapping>>;
+}
+
+/** An undo log over Maps, Sets, objects and frames. */
+export class Journal {
+  private readonly undo: Array<() => void> = [];
+
+  mapSet<K, V>(m: Map<K, V>, k: K, v: V): void {
+    const had = m.has(k);
+    const old = m.get(k);
+    this.undo.push(() => { if (had) m.set(k, old as V); else m.delete(k); });
+    m.set(k, v);
+  }
+
+  mapDelete<K, V>(m: Map<K, V>, k: K): void {
+    if (!m.has(k)) return;
+    const old = m.get(k) as V;
+    this.undo.push(() => m.set(k, old));
+    m.delete(k);
+  }
+
+  setAdd<T>(s: Set<T>, v: T): void {
+    if (s.has(v)) return;
+    this.undo.push(() => s.delete(v));
+    s.add(v);
+  }
+
+  setDelete<T>(s: Set<T>, v: T): void {
+    if (!s.has(v)) return;
+    this.undo.push(() => s.add(v));
+    s.delete(v);
+  }
+
+  field<T extends object, K extends keyof T>(o: T, k: K, v: T[K]): void {
+    const old = o[k];
+    this.undo.push(() => { o[k] = old; });
+    o[k] = v;
+  }
+
+  /** Undoes everything since the journal was created, newest first. */
+  rollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]();
+    this.undo.length = 0;
+  }
+}
