@@ -297,11 +297,13 @@ export class Hypervisor {
   leafBits(vm: Vm, view: number, gpa: number, level: number, rec: PageRec, prevLo: number, prevHi: number): [number, number] {
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
     const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
-    const r = this.baseRights(vm, view, gfn, alias, rec);
-    const pfn = level === 2 ? rec.pfn - (gfn % 512) : rec.pfn;
+    // A 2 MiB leaf is built from the record of its first page (gpa is block-aligned then).
+    const first = level === 2 ? vm.pages.get(gfn) ?? rec : rec;
+    const r = this.baseRights(vm, view, gfn, alias, first);
+    const pfn = first.pfn;
     const spp = level === 1 && (r & W) !== 0 && this.sppProtected(vm, gfn);
     let lo = (pfn * 4096) | EPT_WB | (level === 2 ? EPT_PS : 0);
-    let hi = rec.state << STATE_SHIFT_HI;
+    let hi = first.state << STATE_SHIFT_HI;
     const wp = (prevHi & WP_HI) !== 0;
     if ((prevLo & AGED_LO) !== 0) {
       lo |= AGED_LO;
