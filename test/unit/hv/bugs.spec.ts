@@ -1,0 +1,65 @@
+/**
+ * Each planted hv bug changes behaviour: a short trace where the model or the invariants catch
+ * it when the bug is on, and nothing fires when it is off.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AnyOp } from '../../../src/trace/ops.js';
+import { CATALOGUE } from '../../../src/bugs/catalogue.js';
+import { NP_SETUP, PVM_SETUP, hvConfig, read, run, write } from './helpers.js';
+
+const NP_SHARED: AnyOp[] = [
+  { op: 'vm_create', vm: 2, type: 'np' },
+  { op: 'vcpu_load', cpu: 0, vm: 2 },
+  { op: 'host_share_guest', vm: 2, pfn: 0x40, gfn: 9, nr: 1, prot: 7 },
+];
+
+/** Donations to gfns 1 GiB apart (two table pages each) until the 16-frame pool runs dry. */
+const POOL_DRAIN: AnyOp[] = [
+  { op: 'vm_create', vm: 3, type: 'protected' },
+  ...Array.from({ length: 6 }, (_, i): AnyOp => ({ op: 'host_donate_guest', vm: 3, pfn: 0x200 + i, gfn: i * 2 ** 18 })),
+];
+
+const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>[0]; expect: string[] }> = {
+  'pkvm-hyp-donate-no-owner-check': { ops: [...PVM_SETUP, { op: 'hyp_donate_host', pfn: 0x20, nr: 1n }], expect: ['fault.exit-reason', 'pkvm.donated-unmapped'] },
+  'pkvm-share-hyp-shared-page': { ops: [{ op: 'host_share_hyp', pfn: 0x40 }, ...NP_SHARED], expect: ['fault.exit-reason', 'pkvm.share-pairing'] },
+  'pkvm-unshare-no-flush': { ops: [...NP_SHARED, read(0, 0x9000), { op: 'host_unshare_guest', vm: 2, gfn: 9, nr: 1 }, read(0, 0x9000)], expect: ['hv.no-stale-access', 'fault.exit-reason'] },
+  'pkvm-reclaim-no-zero': {
+    ops: [...PVM_SETUP, write(0, 0x5000, 0x5ec2e7n), { op: 'vcpu_load', cpu: 0, vm: 1 }, { op: 'vm_teardown_start', vm: 3 }, { op: 'vm_reclaim', vm: 3, gfn: 5 }],
+    expect: ['mem.no-lost-write', 'pkvm.no-content-leak'],
+  },
+  'pkvm-range-overflow': { ops: [{ op: 'host_donate_hyp', pfn: 0x10, nr: 2n ** 64n - 4n }], expect: ['fault.exit-reason'] },
+  'pkvm-enomem-half-done': { ops: POOL_DRAIN, config: { hv: { poolFrames: 16 } }, expect: ['hv.failed-call-no-change', 'pkvm.unique-owner'] },
+  'spp-lost-on-wrprotect': {
+    ops: [...NP_SETUP, { op: 'spp_enable', vm: 2 }, { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe },
+      write(0, 0x201080, 1n), { op: 'vm_write_protect', vm: 2, gfn: 0x201, pages: 1 }, write(0, 0x201080, 2n), write(0, 0x201000, 3n)],
+    expect: ['fault.exit-reason', 'spp.subpage-write'],
+  },
+  'spp-hugepage-not-split': {
+    ops: [...NP_SETUP, { op: 'spp_enable', vm: 2 }, write(0, 0x200000, 1n), { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe }, write(0, 0x201000, 2n)],
+    expect: ['fault.exit-reason', 'spp.subpage-write'],
+  },
+  'memattr-partial-update': {
+    ops: [...NP_SETUP, { op: 'set_mem_attrs', vm: 2, gpa: 0x200000n, size: 0x1000n * 1025n, attrs: 2n, flags: 0n }, write(0, 0x200000, 1n)],
+    expect: ['hv.failed-call-no-change', 'fault.exit-reason'],
+  },
+  'vtl-protect-no-flush': {
+    ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
+      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
+    expect: ['hv.no-stale-access', 'fault.exit-reason'],
+  },
+};
+
+describe('planted hv bugs are caught when on, silent when off', () => {
+  it('every hv bug of the catalogue has a case', () => {
+    expect(Object.keys(CASES).sort()).toEqual(CATALOGUE.filter((b) => b.layer === 'hv').map((b) => b.name).sort());
+  });
+  for (const [bug, c] of Object.entries(CASES)) {
+    it(bug, () => {
+      const off = run(c.ops, hvConfig(c.config ?? {}));
+      expect(off.violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([]);
+      const on = run(c.ops, hvConfig({ ...(c.config ?? {}), bugs: [bug] }));
+      const found = new Set(on.violations.map((v) => v.invariant));
+      for (const id of c.expect) expect([...found], on.violations.map((v) => `${v.step} ${v.invariant}: ${v.detail}`).join('\n')).toContain(id);
+    });
+  }
+});
