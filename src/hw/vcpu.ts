@@ -21,7 +21,7 @@ const TWO32 = 2 ** 32;
 export class Vcpu {
   readonly index: number;
   readonly vpid: number;
-  cr0 = CR0_PE | CR0_WP | CR0_PG;
+  cr0 = (CR0_PE | CR0_WP | CR0_PG) >>> 0;
   cr3 = 0;
   cr4 = CR4_PAE;
   efer = EFER_LME | EFER_LMA | EFER_NXE;

@@ -71,8 +71,8 @@ export function pagingCaseTrace(c: PagingCase, config: MachineConfig = normalize
     ops.push({ op: 'gpt_set', cpu: 0, la, level: 1, entry: BigInt(DATA) | (c.pte.d ? 0x40n : 0n) | flags(c.pte) });
   }
   reg('efer', 0x500 | (c.eferNx ? 0x800 : 0));
-  reg('cr4', 0x20 | (c.smep ? 1 << 20 : 0) | (c.smap ? 1 << 21 : 0) | (c.pke ? 1 << 22 : 0) | (c.pks ? 1 << 24 : 0));
-  reg('cr0', 0x80000001 | (c.cr0Wp ? 0x10000 : 0));
+  reg('cr4', (0x20 | (c.smep ? 1 << 20 : 0) | (c.smap ? 1 << 21 : 0) | (c.pke ? 1 << 22 : 0) | (c.pks ? 1 << 24 : 0)) >>> 0);
+  reg('cr0', (0x80000001 | (c.cr0Wp ? 0x10000 : 0)) >>> 0);
   reg('pkru', c.pkru);
   reg('pkrs', c.pkrs);
   reg('rflags', c.ac ? 1 << 18 : 0);
