@@ -18,7 +18,7 @@ import {
   type EptContext, EptAccess, type EptRights, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
   isWriteAccess, violationQual,
 } from './ept.js';
-import type { BranchPoint, Explored } from './explore.js';
+import { type BranchPoint, type Explored, type Mode, defaultChoice } from './explore.js';
 import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } from './guest-paging.js';
 import type { SpecMemory } from './memory.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
@@ -69,6 +69,12 @@ export interface AccessSetup {
 interface Translated {
   hpa: number;
   mapping: GpaMapping;
+  /**
+   * Cached mappings that would have given the same byte (so no branch of their own) but other
+   * rights: a machine that used one caches a combined mapping with its rights, so the model
+   * remembers those combined mappings too.
+   */
+  also?: GpaMapping[];
 }
 
 const NO_WRITES: number[] = [];
@@ -93,7 +99,7 @@ export class AccessRun implements QwordReader, Explored {
   combDrop: number | null = null;
   outcome: Outcome = { kind: 'ok' };
 
-  constructor(private readonly s: AccessSetup, private readonly choices: readonly number[]) {}
+  constructor(private readonly s: AccessSetup, private readonly choices: readonly number[], private readonly mode: Mode) {}
 
   // ---- tentative memory -------------------------------------------------------------------
 
@@ -122,28 +128,33 @@ export class AccessRun implements QwordReader, Explored {
   private choose(bp: BranchPoint): number {
     const pos = this.branches.length;
     this.branches.push(bp);
-    const c = pos < this.choices.length ? this.choices[pos] : 0;
+    const c = pos < this.choices.length ? this.choices[pos] : defaultChoice(bp, this.mode);
     this.taken.push(c);
-    if (bp.flushedAlts.length > 0) this.flushedAvailable = true;
     return c;
   }
 
   // ---- the access ---------------------------------------------------------------------------
 
   run(): this {
+    this.walkParts();
+    this.flushedAvailable = this.branches.some((b) => b.flushedAlts.length > 0);
+    return this;
+  }
+
+  private walkParts(): void {
     const s = this.s;
     const hpas: number[] = [];
-    const fills: (CombinedMapping | null)[] = [];
+    const fills: (CombinedMapping[] | null)[] = [];
     for (const p of s.parts) {
       const r = s.cx.paging ? this.linearPart(p) : this.unpagedPart(p);
-      if (r === null) return this; // the first fault ends the access (step 1)
+      if (r === null) return; // the first fault ends the access (step 1)
       hpas.push(r.hpa);
       fills.push(r.fill);
     }
     // Every part translated: combined mappings may now be cached (semantics.md "TLBs").
     for (let i = 0; i < s.parts.length; i++) {
-      const m = fills[i];
-      if (m !== null) this.combFills.push({ page: s.parts[i].linearPage, m });
+      const list = fills[i];
+      if (list !== null) for (const m of list) this.combFills.push({ page: s.parts[i].linearPage, m });
     }
     // Step 8: data bytes, little-endian, byte-exact.
     if (s.kind === 'read') {
@@ -167,22 +178,24 @@ export class AccessRun implements QwordReader, Explored {
         }
       }
     }
-    return this;
   }
 
   /** CR0.PG = 0: the linear address is the guest-physical address. */
-  private unpagedPart(p: Part): { hpa: number; fill: CombinedMapping | null } | null {
+  private unpagedPart(p: Part): { hpa: number; fill: CombinedMapping[] | null } | null {
     const t = this.finalAccess(p, p.la, null);
     return t === null ? null : { hpa: t.hpa, fill: null };
   }
 
   /** IA-32e paging: a cached combined mapping, or the guest walk (steps 2-7). */
-  private linearPart(p: Part): { hpa: number; fill: CombinedMapping | null } | null {
+  private linearPart(p: Part): { hpa: number; fill: CombinedMapping[] | null } | null {
     const alts = this.usableCombined(p);
-    let pos = -1;
+    let bp: BranchPoint | null = null;
     if (alts !== null) {
-      pos = this.branches.length;
-      const c = this.choose({ alts: [], flushedAlts: [] });
+      bp = {
+        alts: alts.list.slice(0, alts.cached).map((_m, i) => i + 1),
+        flushedAlts: alts.list.slice(alts.cached).map((_m, i) => alts.cached + i + 1),
+      };
+      const c = this.choose(bp);
       if (c > 0 && c <= alts.list.length) {
         if (c > alts.cached) this.usedFlushed = true;
         else this.usedCached = true;
@@ -192,15 +205,12 @@ export class AccessRun implements QwordReader, Explored {
     }
     const writesBefore = this.writes.length;
     const r = this.walk(p);
-    if (alts !== null && pos >= this.choices.length) {
-      // Alternatives worth exploring: those whose result differs from this fresh walk's.
-      const bp = this.branches[pos];
+    if (alts !== null && bp !== null) {
+      // Worth exploring: only the alternatives whose result differs from this fresh walk's.
       const clean = r !== null && this.writes.length === writesBefore;
-      alts.list.forEach((m, i) => {
-        if (clean && m.hpaPage === Math.floor(r.hpa / 4096)) return;
-        (i < alts.cached ? bp.alts : bp.flushedAlts).push(i + 1);
-      });
-      if (bp.flushedAlts.length > 0) this.flushedAvailable = true;
+      const same = (i: number): boolean => clean && alts.list[i - 1].hpaPage === Math.floor(r.hpa / 4096);
+      bp.alts = bp.alts.filter((i) => !same(i));
+      bp.flushedAlts = bp.flushedAlts.filter((i) => !same(i));
     }
     return r;
   }
@@ -224,12 +234,13 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     if (checkRights(s.kind, m.walk, s.cx.rights) !== RIGHTS_OK) return false;
     if (!eptAllows(s.final, m.ept, s.cx.eptCtx.mbec, m.walk.us)) return false;
-    // a write through an entry whose guest D or EPT D is 0, or with the SPP bit, re-walks
-    return s.kind !== 'write' || (m.guestD && (m.eptD || !s.cx.eptAD) && !m.spp);
+    // A write through an entry whose guest D or EPT D is 0 re-walks. (The SPP bit needs no rule of
+    // its own: a cached entry serves a write only with EPT W = 1, where SPP is ignored, ref §3.3.)
+    return s.kind !== 'write' || (m.guestD && (m.eptD || !s.cx.eptAD));
   }
 
   /** Steps 2-7 for one part. */
-  private walk(p: Part): { hpa: number; fill: CombinedMapping } | null {
+  private walk(p: Part): { hpa: number; fill: CombinedMapping[] } | null {
     const s = this.s;
     const M = s.cx.config.maxPhyAddr;
     const w: WalkRights = { rw: true, us: true, xd: false, pkey: 0 };
@@ -274,18 +285,18 @@ export class AccessRun implements QwordReader, Explored {
     const gpa = leafBase(leaf, leafLevel, M) + (p.la % levelSpan(leafLevel));
     const t = this.finalAccess(p, gpa, w);
     if (t === null) return null;
-    return {
-      hpa: t.hpa,
-      fill: {
-        hpaPage: Math.floor(t.hpa / 4096),
-        walk: w,
-        global: (leaf.lo & PTE_G) !== 0 && s.cx.pge,
-        guestD: s.kind === 'write' || (leaf.lo & PTE_D) !== 0,
-        ept: t.mapping.rights,
-        eptD: t.mapping.eptD,
-        spp: t.mapping.spp,
-      },
-    };
+    const combined = (m: GpaMapping): CombinedMapping => ({
+      hpaPage: Math.floor(t.hpa / 4096),
+      walk: w,
+      global: (leaf.lo & PTE_G) !== 0 && s.cx.pge,
+      guestD: s.kind === 'write' || (leaf.lo & PTE_D) !== 0,
+      ept: m.rights,
+      eptD: m.eptD,
+      spp: m.spp,
+    });
+    const fill = [combined(t.mapping)];
+    if (t.also !== undefined) for (const m of t.also) fill.push(combined(m));
+    return { hpa: t.hpa, fill };
   }
 
   /** Steps 5-7: the final-GPA access, with the kvmXo #PF conversion. */
@@ -338,6 +349,17 @@ export class AccessRun implements QwordReader, Explored {
       }
     }
     if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + (gpa % 4096), mapping: chosen };
+    if (fresh.ok && cachedList !== undefined && isFinal(access)) {
+      let also: GpaMapping[] | undefined;
+      for (const m of cachedList) {
+        if (m.hpaPage === Math.floor(fresh.hpa / 4096) && m !== fresh.mapping && this.gpaAllows(m, access, userAddr)) (also ??= []).push(m);
+      }
+      if (also !== undefined) {
+        for (const x of fresh.adWrites) this.writes.push(x);
+        this.gpaFills.push({ page, m: fresh.mapping });
+        return { hpa: fresh.hpa, mapping: fresh.mapping, also };
+      }
+    }
     if (!fresh.ok) {
       this.outcome = fresh.outcome;
       // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
@@ -353,7 +375,7 @@ export class AccessRun implements QwordReader, Explored {
   /** A cached guest-physical mapping is used only if it allows the access (semantics.md "TLBs"). */
   private gpaAllows(m: GpaMapping, access: EptAccess, userAddr: boolean): boolean {
     if (!eptAllows(access, m.rights, this.s.cx.eptCtx.mbec, userAddr)) return false;
-    return access !== EptAccess.Write || (!m.spp && (m.eptD || !this.s.cx.eptAD));
+    return access !== EptAccess.Write || m.eptD || !this.s.cx.eptAD;
   }
 
   /** The EPT walk from memory (semantics.md "EPT translation of one GPA"), with SPP (step 6). */

@@ -12,7 +12,26 @@ export class SpecCandidate implements Candidate {
     readonly stale: boolean,
     readonly frames: readonly number[],
     readonly effects: () => void,
+    /** The bytes `frame` would hold after commit (null: unchanged by this candidate). */
+    private readonly predict: ((frame: number) => Uint8Array | null) | null = null,
+    /** Every frame any candidate of the same step writes. */
+    private readonly stepFrames: readonly number[] = frames,
   ) {}
+
+  /**
+   * Whether committing this candidate would leave every frame the step's candidates write
+   * byte-equal to `view` (the machine's frames after the op; null reads as zeros). Lets a runner
+   * pick among candidates with the same outcome and the same frames but different bytes (e.g. a
+   * fresh walk that sets an A bit and a stale one that does not).
+   */
+  agreesWith(view: (frame: number) => Uint8Array | null, current: (frame: number) => Uint8Array | null): boolean {
+    for (const f of this.stepFrames) {
+      const mine = (this.predict !== null ? this.predict(f) : null) ?? current(f);
+      const theirs = view(f);
+      for (let i = 0; i < 4096; i++) if ((mine === null ? 0 : mine[i]) !== (theirs === null ? 0 : theirs[i])) return false;
+    }
+    return true;
+  }
 }
 
 export const NO_FRAMES: readonly number[] = Object.freeze([]);

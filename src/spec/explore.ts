@@ -1,10 +1,13 @@
 /**
  * Enumerates the branches of a nondeterministic run (ref §6: a stale TLB entry may serve until a
- * required invalidation). Contract: `runOne(prefix)` replays the choices in `prefix` at the first
- * branch points it meets and takes 0 (fresh) after them; it reports every branch point with the
- * alternatives worth exploring. `explore` runs the all-fresh branch first, then breadth-first
- * every other alternative (cached ones; recently flushed ones only in a second, separate pass),
- * bounded by `maxRuns`. Deterministic: the order depends only on the runs' reports.
+ * required invalidation). Contract: `runOne(prefix, mode)` replays the choices in `prefix` at the
+ * first branch points it meets and takes the mode's default after them: `Fresh` takes 0 (the
+ * walk from memory), `Cached` the first may-be-cached alternative (what a machine holding every
+ * entry does), `Flushed` the first recently flushed one. It reports every branch point with the
+ * alternatives worth exploring. `explore` runs the all-fresh branch first, then the all-cached
+ * one, then breadth-first every single deviation from the runs found (flushed alternatives only
+ * in a second, separate pass), bounded by `maxRuns`. Deterministic: the order depends only on
+ * the runs' reports.
  */
 
 export interface BranchPoint {
@@ -22,6 +25,16 @@ export interface Explored {
   flushedAvailable: boolean;
 }
 
+export const Mode = { Fresh: 0, Cached: 1, Flushed: 2 } as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** The choice a run in `mode` takes at a branch point after its prefix. */
+export function defaultChoice(bp: BranchPoint, mode: Mode): number {
+  if (mode === Mode.Fresh) return 0;
+  if (mode === Mode.Flushed && bp.flushedAlts.length > 0) return bp.flushedAlts[0];
+  return bp.alts.length > 0 ? bp.alts[0] : 0;
+}
+
 export interface Exploration<R> {
   /** Runs that used only may-be-cached state; [0] is the all-fresh run. */
   runs: R[];
@@ -29,39 +42,45 @@ export interface Exploration<R> {
   flushedRuns: R[];
 }
 
+type RunOne<R> = (prefix: number[], mode: Mode) => R;
+
 const NO_PREFIX: number[] = [];
 
-function pass<R extends Explored>(runOne: (prefix: number[]) => R, maxRuns: number, withFlushed: boolean, keep: (r: R) => void, fresh: R): boolean {
-  const queue: number[][] = [NO_PREFIX];
+function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushed: boolean, seeds: { run?: R; mode: Mode }[], keep: (r: R) => void): boolean {
+  const queue: { prefix: number[]; mode: Mode; run?: R }[] = seeds.map((s) => ({ prefix: NO_PREFIX, mode: s.mode, run: s.run }));
+  const seen = new Set<string>();
   let runs = 0;
   let flushedAvailable = false;
   while (queue.length > 0 && runs < maxRuns) {
-    const prefix = queue.shift()!;
-    const r = prefix === NO_PREFIX ? fresh : runOne(prefix);
+    const item = queue.shift()!;
+    const r = item.run ?? runOne(item.prefix, item.mode);
     runs++;
+    const key = r.taken.join(',');
+    if (seen.has(key)) continue;
+    seen.add(key);
     if (r.flushedAvailable) flushedAvailable = true;
     keep(r);
-    for (let p = prefix.length; p < r.branches.length; p++) {
+    for (let p = item.prefix.length; p < r.branches.length; p++) {
       const bp = r.branches[p];
       const head = r.taken.slice(0, p);
-      for (const a of bp.alts) queue.push([...head, a]);
-      if (withFlushed) for (const a of bp.flushedAlts) queue.push([...head, a]);
+      const options = withFlushed ? [0, ...bp.alts, ...bp.flushedAlts] : [0, ...bp.alts];
+      for (const o of options) if (o !== r.taken[p]) queue.push({ prefix: [...head, o], mode: item.mode });
     }
   }
   return flushedAvailable;
 }
 
-export function explore<R extends Explored>(runOne: (prefix: number[]) => R, maxRuns: number): Exploration<R> {
+export function explore<R extends Explored>(runOne: RunOne<R>, maxRuns: number): Exploration<R> {
   // The common case: the fresh run met no branch point worth exploring.
-  const first = runOne(NO_PREFIX);
+  const first = runOne(NO_PREFIX, Mode.Fresh);
   if (!first.flushedAvailable && first.branches.every((b) => b.alts.length === 0)) return { runs: [first], flushedRuns: [] };
   const runs: R[] = [];
   const flushedRuns: R[] = [];
-  const flushedAvailable = pass(runOne, maxRuns, false, (r) => runs.push(r), first);
+  const flushedAvailable = pass(runOne, maxRuns, false, [{ run: first, mode: Mode.Fresh }, { mode: Mode.Cached }], (r) => runs.push(r));
   if (flushedAvailable) {
-    pass(runOne, maxRuns, true, (r) => {
+    pass(runOne, maxRuns, true, [{ mode: Mode.Flushed }], (r) => {
       if (r.usedFlushed) flushedRuns.push(r);
-    }, first);
+    });
   }
   return { runs, flushedRuns };
 }

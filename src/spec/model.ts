@@ -201,7 +201,7 @@ export class ReferenceModel implements ReferenceModelApi {
   private access(cpu: number, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): SpecStep {
     const v = this.vcpu(cpu);
     const setup = this.accessSetup(v, kind, la, size, value);
-    const { runs, flushedRuns } = explore((prefix) => new AccessRun(setup, prefix).run(), MAX_RUNS);
+    const { runs, flushedRuns } = explore((prefix, mode) => new AccessRun(setup, prefix, mode).run(), MAX_RUNS);
     const kept: AccessRun[] = [];
     for (const r of runs) {
       const twin = kept.find((k) => sameOutcome(k.outcome, r.outcome) && sameEffects(k, r));
@@ -211,7 +211,9 @@ export class ReferenceModel implements ReferenceModelApi {
         twin.combFills.push(...r.combFills);
       } else if (kept.length < MAX_CANDIDATES) kept.push(r);
     }
-    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, runFrames(r), () => this.applyRun(v, setup.cx.ep4ta, r)));
+    const frames = kept.map(runFrames);
+    const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
+    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, frames[i], () => this.applyRun(v, setup.cx.ep4ta, r), (f) => this.predictFrame(r, f), stepFrames));
     const flushed: Outcome[] = [];
     for (const r of flushedRuns) {
       if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
@@ -286,6 +288,23 @@ export class ReferenceModel implements ReferenceModelApi {
     };
     v.derived = { from: st, ctx };
     return ctx;
+  }
+
+  /** The bytes of `frame` after committing run `r`, or null when `r` does not write it. */
+  private predictFrame(r: AccessRun, frame: number): Uint8Array | null {
+    let out: Uint8Array | null = null;
+    const copy = (): Uint8Array => (out ??= this.mem.frameBytes(frame)?.slice() ?? new Uint8Array(4096));
+    const w = r.writes;
+    for (let i = 0; i < w.length; i += 3) {
+      if (Math.floor(w[i] / 4096) !== frame) continue;
+      const o = w[i] % 4096;
+      const b = copy();
+      for (let k = 0; k < 4; k++) b[o + k] = (w[i + 1] >>> (8 * k)) & 0xff;
+      for (let k = 0; k < 4; k++) b[o + 4 + k] = (w[i + 2] >>> (8 * k)) & 0xff;
+    }
+    const d = r.dataWrites;
+    for (let i = 0; i < d.length; i += 2) if (Math.floor(d[i] / 4096) === frame) copy()[d[i] % 4096] = d[i + 1];
+    return out;
   }
 
   /** Commits one access branch: memory, then caches filled, then the invalidations its fault requires. */

@@ -31,8 +31,12 @@ export interface CombinedMapping {
   spp: boolean;
 }
 
-/** Values kept per page: a machine holds one, the model keeps the few it cannot tell apart. */
-const PER_PAGE_MAX = 4;
+/**
+ * Values kept per page: a machine holds one, but the model cannot tell which (a machine that used
+ * an older entry never refilled it), so it keeps every distinct value; the bound only stops a
+ * pathological trace. Evicting would make the model narrower than the machine.
+ */
+const PER_PAGE_MAX = 32;
 /** Bound on the recently-flushed record (it only classifies violations). */
 const FLUSHED_PAGES_MAX = 4096;
 

@@ -589,9 +589,12 @@ export class HvModel implements HvReferenceModelApi {
   /** What the hardware does for one part: ok, #PF (XO alias), or an exit with its GPA. */
   private part(cpu: number, kind: Kind, gpa: number, len: number): { r: 'ok' | 'pf' | 48 | 66; gpa: number } {
     const c = this.cpus[cpu];
+    const aliasData = this.aliasBit !== 0 && gpa >= this.aliasBit && kind !== 'fetch';
     if (c.vm === HOST) {
+      // The hardware turns any final-GPA violation of a data access above the XO bit into #PF.
       const h = this.hostOf(Math.floor(gpa / 4096));
-      return { r: h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096 ? 48 : 'ok', gpa };
+      const denied = h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096;
+      return { r: denied ? (aliasData ? 'pf' : 48) : 'ok', gpa };
     }
     const vm = this.vms.get(c.vm)!;
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;

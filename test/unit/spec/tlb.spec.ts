@@ -231,3 +231,27 @@ describe('stale guest translations (combined mappings)', () => {
     expect(s.allowed.length).toBeLessThanOrEqual(64);
   });
 });
+
+describe('candidates with the same outcome and frames', () => {
+  it('agreesWith tells them apart by the bytes they would leave', () => {
+    const { m, b } = warm();
+    apply(m, { op: 'gpt_set', cpu: 0, la: LA, level: 1, entry: BigInt(GPA) | BigInt(PTE_P | PTE_RW) }); // A cleared
+    const s = m.step(read);
+    expect(s.allowed).toHaveLength(2);
+    const pt = Math.floor(b.guestTableGpa(LA, 1) / 4096);
+    const [fresh, stale] = s.allowed as import('../../../src/spec/candidate.js').SpecCandidate[];
+    const current = (f: number): Uint8Array | null => m.frameBytes(f);
+    // a "machine" that did not set the A bit: its frames equal the model's current ones
+    expect(stale.agreesWith(current, current)).toBe(true);
+    expect(fresh.agreesWith(current, current)).toBe(false);
+    // a "machine" that set it
+    const withA = (f: number): Uint8Array | null => {
+      const bytes = m.frameBytes(f);
+      if (f !== pt || bytes === null) return bytes;
+      bytes[(b.guestEntryGpa(LA, 1) % 4096)] |= PTE_A;
+      return bytes;
+    };
+    expect(fresh.agreesWith(withA, current)).toBe(true);
+    expect(stale.agreesWith(withA, current)).toBe(false);
+  });
+});
