@@ -23,7 +23,7 @@ import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } fro
 import type { SpecMemory } from './memory.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
 import { sppWalk, subPageWritable } from './spp.js';
-import type { CombinedMapping, GpaMapping, VcpuTlb } from './tlb.js';
+import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping } from './tlb.js';
 
 /** One page-bounded piece of the access (semantics.md step 1). */
 export interface Part {
@@ -352,7 +352,7 @@ export class AccessRun implements QwordReader, Explored {
     if (fresh.ok && cachedList !== undefined && isFinal(access)) {
       let also: GpaMapping[] | undefined;
       for (const m of cachedList) {
-        if (m.hpaPage === Math.floor(fresh.hpa / 4096) && m !== fresh.mapping && this.gpaAllows(m, access, userAddr)) (also ??= []).push(m);
+        if (m.hpaPage === Math.floor(fresh.hpa / 4096) && !sameGpaMapping(m, fresh.mapping) && this.gpaAllows(m, access, userAddr)) (also ??= []).push(m);
       }
       if (also !== undefined) {
         for (const x of fresh.adWrites) this.writes.push(x);
