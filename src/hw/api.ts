@@ -14,4 +14,8 @@ export interface MachineApi {
   frameBytes(frame: number): Uint8Array | null;
   /** Host frame numbers written by the last `apply` (deduplicated, any order). */
   touchedFrames(): readonly number[];
+  /** Zero-copy view of a frame's bytes, valid until the next `apply`; null if never written. */
+  frameView?(frame: number): Uint8Array | null;
+  /** Every backed frame (for full sweeps), ascending. */
+  frames?(): readonly number[];
 }

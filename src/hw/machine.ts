@@ -151,6 +151,14 @@ export class Machine implements MachineApi {
     return this.mem.touched();
   }
 
+  frameView(frame: number): Uint8Array | null {
+    return this.mem.frameView(frame);
+  }
+
+  frames(): readonly number[] {
+    return this.mem.frames();
+  }
+
   private vcpu(i: number): Vcpu {
     const v = this.vcpus[i];
     if (v === undefined) throw new RangeError(`cpu ${i} does not exist (machine has ${this.vcpus.length})`);

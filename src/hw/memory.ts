@@ -128,6 +128,13 @@ export class PhysMemory {
     }
   }
 
+  /** Zero-copy view of a frame (valid until the next write that grows the pool). */
+  frameView(frame: number): Uint8Array | null {
+    const s = this.slot(frame);
+    if (s < 0) return null;
+    return new Uint8Array(this.pool.buffer, s * FRAME, FRAME);
+  }
+
   frameBytes(frame: number): Uint8Array | null {
     const s = this.slot(frame);
     if (s < 0) return null;
