@@ -490,6 +490,12 @@ export class Hypervisor {
       if (vm.type === 'protected') return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
       const slot = vm.slotOf(gfn);
       if (slot === null || vm.dying) return this.hvExit('mmio', gpa, 0, exits);
+      if (this.hostState(slot.pfn + (gfn - slot.gfn)) !== PS_OWNED) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+      // Every table page this fault may need, before anything changes: host split, view-0 leaf,
+      // this view's leaf, an SPPT region.
+      const need = this.hostNeed(slot.pfn + (gfn - slot.gfn)) + vm.views[0].need(page, 1)
+        + (view !== 0 || alias ? vm.views[view].need(page, 1) : 0) + (this.sppProtected(vm, gfn) ? 3 : 0);
+      if (need > this.pool.available) return { kind: 'ret', value: -ENOMEM };
       const r = autoShare(this, vm, gfn, slot.slot);
       if (r === -ENOMEM) return { kind: 'ret', value: -ENOMEM };
       if (r !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
@@ -499,6 +505,7 @@ export class Hypervisor {
     if (vm.type === 'protected' && ((vm.attrs.get(gfn) ?? 0) & MEMATTR_PRIVATE) === 0) {
       return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
     }
+    if (vm.views[view].need(page, 1) + (this.sppProtected(vm, gfn) ? 3 : 0) > this.pool.available) return { kind: 'ret', value: -ENOMEM };
     if (!this.mapLeaf(vm, view, page, 1, rec)) return { kind: 'ret', value: -ENOMEM };
     if (this.sppProtected(vm, gfn) && !buildSpptRegion(this, vm, gfn)) return { kind: 'ret', value: -ENOMEM };
     return null;

@@ -8,10 +8,10 @@
 import type { Hypervisor } from './hypervisor.js';
 import { EptTables } from './ept-tables.js';
 import { Vm } from './vm.js';
-import { dropPages } from './pkvm.js';
+import { dropPages, returnToHost } from './pkvm.js';
 import {
   AGED_LO, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_FLAGS_KNOWN, MEMSLOTS_MAX,
-  OWNER_HOST, PS_OWNED, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, VM_ID_MIN, W, WP_HI,
+  OWNER_HOST, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, VM_ID_MIN, W, WP_HI,
 } from './consts.js';
 
 export function vmCreate(hv: Hypervisor, id: number, type: 'np' | 'protected'): number {
@@ -61,9 +61,9 @@ function slotPages(vm: Vm, slot: number): number[] {
 function unshareSlot(hv: Hypervisor, vm: Vm, slot: number): void {
   const gfns = slotPages(vm, slot);
   if (gfns.length === 0) return;
-  const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+  const recs = gfns.map((g) => vm.pages.get(g)!);
   dropPages(hv, vm, gfns);
-  for (const p of pfns) hv.setHost(p, PS_OWNED, 0);
+  returnToHost(hv, recs);
 }
 
 /** KVM_SET_USER_MEMORY_REGION: add, move (new gfn) or delete (pages = 0). */

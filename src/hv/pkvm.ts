@@ -208,6 +208,19 @@ export function dropPages(hv: Hypervisor, vm: Vm, gfns: readonly number[]): void
   hv.mutations++;
 }
 
+/**
+ * Host pages of dropped records back to H=O: a 2 MiB block shared as one goes back in place on its
+ * 2 MiB host leaf, so returning pages never needs a table page.
+ */
+export function returnToHost(hv: Hypervisor, recs: ReadonlyArray<{ pfn: number; block: number }>): void {
+  const done = new Set<number>();
+  for (const r of recs) {
+    if (r.block < 0 || r.pfn % 512 !== 0 || done.has(r.pfn)) continue;
+    if (hv.setHostBlock(r.pfn, PS_OWNED)) for (let i = 0; i < 512; i++) done.add(r.pfn + i);
+  }
+  for (const r of recs) if (!done.has(r.pfn)) hv.setHost(r.pfn, PS_OWNED, 0);
+}
+
 /** __pkvm_host_unshare_guest(gfn, nr). */
 export function hostUnshareGuest(hv: Hypervisor, vmId: number, gfn: number, nr: number): number {
   const vm = hv.vms.get(vmId);

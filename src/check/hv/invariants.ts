@@ -247,7 +247,9 @@ function checkStale(hv: Hypervisor, f: Findings): void {
 export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   const f = new Findings();
   const out = hv.lastOutcome;
-  const failed = out !== null && ((out.kind === 'ret' && (out.value < 0 || (hv.lastOp?.op === 'vtl_protect' && out.value !== 0))) || out.kind === 'ud');
+  // A guest access is not a call: exits it handled before one that failed may rightly stay done.
+  const access = hv.lastOp?.op === 'read' || hv.lastOp?.op === 'write' || hv.lastOp?.op === 'fetch';
+  const failed = !access && out !== null && ((out.kind === 'ret' && (out.value < 0 || (hv.lastOp?.op === 'vtl_protect' && out.value !== 0))) || out.kind === 'ud');
   if (failed && hv.mutations !== hv.mutationsAtStart) {
     f.add(HV_INVARIANTS.failedCallNoChange, `${hv.lastOp?.op} failed (${out.kind === 'ret' ? out.value : out.kind}) after changing state`, 'failed call changed state');
   }

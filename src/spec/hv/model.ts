@@ -34,8 +34,10 @@ export interface HvCandidate {
   outcome: AnyOutcome;
   stale: boolean;
   frames: readonly number[];
-  /** Whether committing it keeps the step's effects (false: the -ENOMEM alternative, nothing changed). */
+  /** Whether committing it keeps the step's effects (false: the -ENOMEM alternative). */
   keep: boolean;
+  /** For the -ENOMEM alternative: the journal mark to roll back to (0 = the whole step). */
+  mark?: number;
 }
 
 export interface HvSpecStep {
@@ -66,6 +68,8 @@ export class HvModel implements HvReferenceModelApi {
   private readonly saved = new Map<string, { cpl: number; ac: boolean }>();
   private readonly mem = new Map<number, Uint8Array>();
   private j = new Journal();
+  /** Where an access's -ENOMEM alternative rolls back to: just before its first allocating exit. */
+  private enomemMark = 0;
   private frames: number[] = [];
 
   constructor(config: MachineConfig) {
@@ -82,18 +86,19 @@ export class HvModel implements HvReferenceModelApi {
   step(op: AnyOp): HvSpecStep {
     this.j = new Journal();
     this.frames = [];
+    this.enomemMark = 0;
     const { outcome, mayEnomem } = this.run(op);
     const main: HvCandidate = { outcome, stale: false, frames: [...this.frames], keep: true };
     const allowed: HvCandidate[] = [main];
     if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
       const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
-      allowed.push({ outcome: fail, stale: false, frames: [], keep: false });
+      allowed.push({ outcome: fail, stale: false, frames: [], keep: false, mark: this.enomemMark });
     }
     return { allowed, flushed: [] };
   }
 
   commit(candidate: HvCandidate): void {
-    if (!candidate.keep) this.j.rollback();
+    if (!candidate.keep) this.j.rollback(candidate.mark ?? 0);
     this.j = new Journal();
   }
 
@@ -646,8 +651,12 @@ export class HvModel implements HvReferenceModelApi {
       }
       if (exits === null) exits = [];
       exits.push(stop.r);
+      const mark = this.j.mark();
       const res = this.handle(cpu, kind, stop.r, stop.gpa, exits);
-      if (res.alloc) mayEnomem = true;
+      if (res.alloc && !mayEnomem) {
+        mayEnomem = true;
+        this.enomemMark = mark;
+      }
       if (res.out !== null) return end(res.out);
     }
     throw new Error('hv model: access did not converge');

@@ -83,9 +83,14 @@ export class Journal {
     o[k] = v;
   }
 
-  /** Undoes everything since the journal was created, newest first. */
-  rollback(): void {
-    for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]();
-    this.undo.length = 0;
+  /** A position to roll back to. */
+  mark(): number {
+    return this.undo.length;
+  }
+
+  /** Undoes everything after `mark` (0: since the journal was created), newest first. */
+  rollback(mark = 0): void {
+    for (let i = this.undo.length - 1; i >= mark; i--) this.undo[i]();
+    this.undo.length = mark;
   }
 }
