@@ -157,7 +157,7 @@ export class EptUnit {
       for (let i = 0, n = 5 - level; i < n; i++) {
         const a = this.walkAddr[i];
         const cur = mem.read32(a);
-        const want = cur | EPT_A | (write && i === n - 1 ? EPT_D : 0);
+        const want = (cur | EPT_A | (write && i === n - 1 ? EPT_D : 0)) >>> 0; // unsigned, as read32 returns
         if (want !== cur) mem.write32(a, want);
       }
       dirty = write || (lo & EPT_D) !== 0;

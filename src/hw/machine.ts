@@ -334,7 +334,7 @@ export class Machine implements MachineApi {
     const adDone = accessedAll !== 0 && (kind !== ACC_WRITE || (lo & PTE_D) !== 0);
     for (let l = 4; !adDone && l >= leafLevel; l--) {
       const cur = l === leafLevel ? lo : mem.read32(this.entHpa[l]);
-      const want = cur | PTE_A | (l === leafLevel && kind === ACC_WRITE ? PTE_D : 0);
+      const want = (cur | PTE_A | (l === leafLevel && kind === ACC_WRITE ? PTE_D : 0)) >>> 0; // unsigned, as read32 returns
       if (want === cur) continue;
       if (!ept.translate(v, this.entGpa[l], QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind);
       const hpa = ept.hpa;
