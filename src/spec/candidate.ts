@@ -16,7 +16,19 @@ export class SpecCandidate implements Candidate {
     private readonly predict: ((frame: number) => Uint8Array | null) | null = null,
     /** Every frame any candidate of the same step writes. */
     private readonly stepFrames: readonly number[] = frames,
+    /** The model's current bytes of a frame (before commit). */
+    private readonly current: ((frame: number) => Uint8Array | null) | null = null,
   ) {}
+
+  /**
+   * The bytes `frame` would hold after committing this candidate (null: an all-zero, never
+   * written frame). The runner compares these with the machine's frames to pick among candidates
+   * with the same outcome but different memory effects.
+   */
+  frameAfter(frame: number): Uint8Array | null {
+    const predicted = this.predict !== null ? this.predict(frame) : null;
+    return predicted ?? (this.current !== null ? this.current(frame) : null);
+  }
 
   /**
    * Whether committing this candidate would leave every frame the step's candidates write

@@ -77,6 +77,9 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 
   /** The live bytes of a frame (zero-copy, read-only for the caller, valid until the next commit). */
+  /** Bound once: candidates use it to show the bytes a frame keeps when they do not write it. */
+  private readonly currentFrame = (frame: number): Uint8Array | null => this.frameView(frame);
+
   frameView(frame: number): Uint8Array | null {
     return this.mem.frameBytes(frame);
   }
@@ -213,7 +216,7 @@ export class ReferenceModel implements ReferenceModelApi {
     }
     const frames = kept.map(runFrames);
     const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
-    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, frames[i], () => this.applyRun(v, setup.cx.ep4ta, r), (f) => this.predictFrame(r, f), stepFrames));
+    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, frames[i], () => this.applyRun(v, setup.cx.ep4ta, r), (f) => this.predictFrame(r, f), stepFrames, this.currentFrame));
     const flushed: Outcome[] = [];
     for (const r of flushedRuns) {
       if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
