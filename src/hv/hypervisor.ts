@@ -81,7 +81,8 @@ export class Hypervisor {
   /** `mutations` when the last op started (a failed call must leave it unchanged). */
   mutationsAtStart = 0;
   readonly touchedPfns = new Set<number>();
-  readonly touchedGfns = new Set<string>();
+  /** (vm id) * 2^40 + gfn of every gfn the last op touched. */
+  readonly touchedGfns = new Set<number>();
   /** Leaves whose rights this op reduced: [root frame, gpa page] pairs. */
   readonly reduced: number[] = [];
   /** Frames this op handed back from private guest memory (must be zero). */
@@ -265,7 +266,7 @@ export class Hypervisor {
   // Guest EPT views
 
   touchGfn(vm: Vm, gfn: number): void {
-    this.touchedGfns.add(`${vm.id}:${gfn}`);
+    this.touchedGfns.add(vm.id * 2 ** 40 + gfn);
   }
 
   /** EPT rights VTL `view` of `vm` may have at `gfn` (alias: the XO alias of gfn), before wp/aging/SPP. */
@@ -294,7 +295,11 @@ export class Hypervisor {
   }
 
   /** The leaf for (vm, view, gpa) from the bookkeeping, keeping wp/aged status from `prevLo/prevHi`. */
-  leafBits(vm: Vm, view: number, gpa: number, level: number, rec: PageRec, prevLo: number, prevHi: number): [number, number] {
+  /** Output of `leafBits` (fields, so the VSM hot path allocates nothing). */
+  leafLo = 0;
+  leafHi = 0;
+
+  leafBits(vm: Vm, view: number, gpa: number, level: number, rec: PageRec, prevLo: number, prevHi: number): void {
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
     const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
     // A 2 MiB leaf is built from the record of its first page (gpa is block-aligned then).
@@ -315,13 +320,14 @@ export class Hypervisor {
       lo |= spp ? r & ~W : r;
       hi |= spp ? SPP_HI : 0;
     }
-    return [lo >>> 0, hi >>> 0];
+    this.leafLo = lo >>> 0;
+    this.leafHi = hi >>> 0;
   }
 
   /** Installs a fresh leaf for `gpa` in `view`; false on ENOMEM. */
   mapLeaf(vm: Vm, view: number, gpa: number, level: number, rec: PageRec): boolean {
-    const [lo, hi] = this.leafBits(vm, view, gpa, level, rec, 0, 0);
-    if (!vm.views[view].install(level === 2 ? gpa - (gpa % 2 ** 21) : gpa, level, lo, hi)) return false;
+    this.leafBits(vm, view, gpa, level, rec, 0, 0);
+    if (!vm.views[view].install(level === 2 ? gpa - (gpa % 2 ** 21) : gpa, level, this.leafLo, this.leafHi)) return false;
     this.mutations++;
     this.touchGfn(vm, Math.floor(gpa / 4096));
     return true;
@@ -340,7 +346,9 @@ export class Hypervisor {
     if (rec === undefined) return;
     const oldLo = t.lo;
     const oldHi = t.hi;
-    const [lo, hi] = this.leafBits(vm, view, t.level === 2 ? gpa - (gpa % 2 ** 21) : gpa, t.level, rec, oldLo, oldHi);
+    this.leafBits(vm, view, t.level === 2 ? gpa - (gpa % 2 ** 21) : gpa, t.level, rec, oldLo, oldHi);
+    const lo = this.leafLo;
+    const hi = this.leafHi;
     if (lo === oldLo && hi === oldHi) return;
     t.rewrite(lo, hi);
     this.mutations++;
@@ -462,8 +470,8 @@ export class Hypervisor {
         const rec = vm.pages.get(gfn);
         if (rec === undefined) return this.hvExit('unknown', gpa, EXIT_EPT_VIOLATION, exits);
         const base = t.level === 2 ? page - (page % 2 ** 21) : page;
-        const [lo, hi] = this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
-        t.rewrite(lo, hi);
+        this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
+        t.rewrite(this.leafLo, this.leafHi);
         this.mutations++;
         return null;
       }

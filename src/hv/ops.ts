@@ -15,7 +15,8 @@ import { sppEnable, sppGet, sppSet } from './spp.js';
 import { setMemAttrs } from './memattr.js';
 import { vtlCall, vtlProtect, vtlReturn } from './vtl.js';
 
-const ret = (value: number): AnyOutcome => ({ kind: 'ret', value });
+const RET0: AnyOutcome = Object.freeze({ kind: 'ret', value: 0 });
+const ret = (value: number): AnyOutcome => (value === 0 ? RET0 : { kind: 'ret', value });
 const UD: AnyOutcome = Object.freeze({ kind: 'ud' });
 
 export function applyHvOp(hv: Hypervisor, op: AnyOp): AnyOutcome {

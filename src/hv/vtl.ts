@@ -43,17 +43,21 @@ export function vtlProtect(hv: Hypervisor, cpu: number, target: number, gfn: num
   if (rights < 0) return HV_STATUS_INVALID_PARAMETER;
   if (count === 0) return HV_STATUS_SUCCESS;
   for (let g = gfn; g < gfn + count; g++) {
-    if (!vm.pages.has(g) && vm.slotOf(g) === null) {
+    if (!vm.pages.has(g) && vm.slotOf(g) === null) { // not RAM of this VM
       return hv.opts.vtlNonRam === 'tlfs' ? HV_STATUS_INVALID_PARAMETER : HV_STATUS_OPERATION_DENIED;
     }
   }
   if (target === 0 && hv.splitNeed(vm, gfn, count) > hv.pool.available) return HV_STATUS_INSUFFICIENT_MEMORY;
   const m = vm.protMap(target, caller, true)!;
+  const t = vm.views[target];
   for (let g = gfn; g < gfn + count; g++) {
-    if (target === 0) hv.splitAt(vm, g);
     if (rights === RWX) m.delete(g);
     else m.set(g, rights);
-    hv.refreshLeaf(vm, target, g * 4096);
+    // One walk per page: split a covering 2 MiB leaf of VTL0's view, then rewrite the leaf.
+    if (t.find(g * 4096)) {
+      if (t.level === 2 && target === 0) hv.splitAt(vm, g);
+      hv.refreshLeaf(vm, target, g * 4096);
+    }
     if (hv.aliasBit !== 0) hv.refreshLeaf(vm, target, (g + hv.aliasGfn) * 4096);
     hv.touchGfn(vm, g);
   }

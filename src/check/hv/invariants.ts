@@ -275,7 +275,8 @@ export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   } else {
     const pfns = new Set(hv.touchedPfns);
     for (const key of hv.touchedGfns) {
-      const [id, g] = key.split(':').map(Number);
+      const id = Math.floor(key / 2 ** 40);
+      const g = key - id * 2 ** 40;
       const vm = hv.vms.get(id);
       if (vm === undefined) continue;
       const gfn = hv.aliasBit !== 0 && g >= hv.aliasGfn ? g - hv.aliasGfn : g;
