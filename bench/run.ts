@@ -1,7 +1,17 @@
 /**
  * `npm run bench`: every benchmark, printed as figures and as ratios against baselines measured
- * in the same run.
+ * in the same run (these machines are noisy, so only same-run ratios mean much).
  */
 import { benchHw } from './hw.js';
+import { benchVsm } from './vsm.js';
 
-for (const line of benchHw()) console.log(line);
+const sections: Array<[string, () => string[]]> = [
+  ['hardware', benchHw],
+  ['vsm', benchVsm],
+];
+const only = process.argv[2];
+for (const [name, run] of sections) {
+  if (only !== undefined && only !== name) continue;
+  for (const line of run()) console.log(line);
+  console.log('');
+}
