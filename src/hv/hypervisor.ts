@@ -471,7 +471,14 @@ export class Hypervisor {
         if (rec === undefined) return this.hvExit('unknown', gpa, EXIT_EPT_VIOLATION, exits);
         const base = t.level === 2 ? page - (page % 2 ** 21) : page;
         this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
-        t.rewrite(this.leafLo, this.leafHi);
+        let lo = this.leafLo;
+        let hi = this.leafHi;
+        if ((t.hi & SPP_SAVED_HI) === 0) {
+          // Bit 61 comes back only from its parked copy (KVM v12): aging that dropped it leaves W.
+          if ((hi & SPP_HI) !== 0) lo |= W;
+          hi &= ~(SPP_HI | SPP_SAVED_HI);
+        }
+        t.rewrite(lo >>> 0, hi >>> 0);
         this.mutations++;
         return null;
       }

@@ -164,7 +164,10 @@ export function vmAge(hv: Hypervisor, id: number, gfn: number, pages: number): n
     const r = t.lo & 7;
     const lo = (t.lo & ~7) | AGED_LO;
     let hi = t.hi | ((r & 1) ? SAVED_R_HI : 0) | ((r & 2) ? SAVED_W_HI : 0) | ((r & 4) ? SAVED_X_HI : 0);
-    if ((hi & SPP_HI) !== 0) hi = (hi & ~SPP_HI) | SPP_SAVED_HI;
+    if ((hi & SPP_HI) !== 0) {
+      hi &= ~SPP_HI;
+      if (!hv.bugs.sppLostOnWrprotect) hi |= SPP_SAVED_HI; // planted: bit 61 dropped for good
+    }
     t.rewrite(lo >>> 0, hi >>> 0);
     changed = true;
   });

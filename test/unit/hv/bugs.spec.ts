@@ -49,7 +49,31 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
   },
 };
 
+/** Further traces for bugs whose catalogue entry covers more than one path. */
+const MORE_CASES: Array<[string, string, { ops: AnyOp[]; expect: string[] }]> = [
+  ['spp-lost-on-wrprotect', 'access tracking', {
+    ops: [...NP_SETUP, { op: 'spp_enable', vm: 2 }, { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe },
+      write(0, 0x201080, 1n), { op: 'vm_age', vm: 2, gfn: 0x201, pages: 1 }, write(0, 0x201080, 2n), write(0, 0x201000, 3n)],
+    expect: ['fault.exit-reason', 'spp.subpage-write'],
+  }],
+  ['spp-lost-on-wrprotect', 'write protection then access tracking', {
+    ops: [...NP_SETUP, { op: 'spp_enable', vm: 2 }, { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe },
+      write(0, 0x201080, 1n), { op: 'vm_write_protect', vm: 2, gfn: 0x201, pages: 1 }, { op: 'vm_age', vm: 2, gfn: 0x201, pages: 1 },
+      read(0, 0x201080), write(0, 0x201080, 2n), write(0, 0x201000, 3n)],
+    expect: ['fault.exit-reason', 'spp.subpage-write'],
+  }],
+];
+
 describe('planted hv bugs are caught when on, silent when off', () => {
+  for (const [bug, path, c] of MORE_CASES) {
+    it(`${bug} (${path})`, () => {
+      const off = run(c.ops, hvConfig());
+      expect(off.violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([]);
+      const on = run(c.ops, hvConfig({ bugs: [bug] }));
+      const found = new Set(on.violations.map((v) => v.invariant));
+      for (const id of c.expect) expect([...found], on.violations.map((v) => `${v.step} ${v.invariant}: ${v.detail}`).join('\n')).toContain(id);
+    });
+  }
   it('every hv bug of the catalogue has a case', () => {
     expect(Object.keys(CASES).sort()).toEqual(CATALOGUE.filter((b) => b.layer === 'hv').map((b) => b.name).sort());
   });
