@@ -14,6 +14,7 @@ import { sppVectors } from '../../vectors/spp-vectors.js';
 import { kvmXoVectors, nativeXoVectors } from '../../vectors/xo-vectors.js';
 import { pkVectors } from '../../vectors/pk-vectors.js';
 import { rightsVectors } from '../../vectors/rights-vectors.js';
+import { eptBitVectors } from '../../vectors/ept-bits.js';
 import type { Vector } from '../../vectors/vector.js';
 
 function mismatches(vectors: Vector[]): string[] {
@@ -31,6 +32,7 @@ function mismatches(vectors: Vector[]): string[] {
 
 const SETS: Array<[string, () => Vector[]]> = [
   ['EPT permission x access matrix (ref §2.3)', eptMatrixVectors],
+  ['EPT reserved and ignored bits at every level and leaf size (ref §1.2, §1.3)', eptBitVectors],
   ['guest page-walk matrix, EPT A/D off and on (ref §2.3)', paddrMatrixVectors],
   ['page-walk extras: forced 2 MiB leaf, not-present EPT PDE (ref §2.3)', paddrExtraVectors],
   ['SPP (ref §3.3, §3.4)', sppVectors],
