@@ -8,7 +8,15 @@
  */
 
 const SIZE = 512;
-const MASK = SIZE - 1;
+const SHIFT = 23; // 32 - log2(SIZE)
+
+/**
+ * Slot of a page number: a multiplicative hash, so pages 2^k apart (aligned table pages and data
+ * pages) do not systematically evict each other as they would with the low bits as the index.
+ */
+function slotOf(page: number): number {
+  return Math.imul(page | 0, 0x9e3779b1) >>> SHIFT;
+}
 
 /** Packed EPT rights and status, as stored in both caches. */
 export const T_R = 1; //    EPT R over the levels
@@ -36,14 +44,14 @@ export class GpaTlb {
 
   /** Returns the slot of a hit, or -1. */
   find(root: number, gpaPage: number): number {
-    const i = gpaPage & MASK;
+    const i = slotOf(gpaPage);
     return this.enabled && this.valid[i] === 1 && this.tagPage[i] === gpaPage && this.tagRoot[i] === root ? i : -1;
   }
   hpaPageAt(slot: number): number { return this.hpaPage[slot]; }
   bitsAt(slot: number): number { return this.bits[slot]; }
 
   fill(root: number, gpaPage: number, hpaPage: number, bits: number): void {
-    const i = gpaPage & MASK;
+    const i = slotOf(gpaPage);
     this.valid[i] = 1;
     this.tagPage[i] = gpaPage;
     this.tagRoot[i] = root;
@@ -52,7 +60,7 @@ export class GpaTlb {
   }
 
   dropPage(gpaPage: number): void {
-    const i = gpaPage & MASK;
+    const i = slotOf(gpaPage);
     if (this.tagPage[i] === gpaPage) this.valid[i] = 0;
   }
   dropRoot(root: number): void {
@@ -71,14 +79,14 @@ export class CombinedTlb {
   private readonly bits = new Int32Array(SIZE);
 
   find(vpid: number, root: number, linPage: number): number {
-    const i = linPage & MASK;
+    const i = slotOf(linPage);
     return this.enabled && this.valid[i] === 1 && this.tagPage[i] === linPage && this.tagRoot[i] === root && this.tagVpid[i] === vpid ? i : -1;
   }
   hpaPageAt(slot: number): number { return this.hpaPage[slot]; }
   bitsAt(slot: number): number { return this.bits[slot]; }
 
   fill(vpid: number, root: number, linPage: number, hpaPage: number, bits: number): void {
-    const i = linPage & MASK;
+    const i = slotOf(linPage);
     this.valid[i] = 1;
     this.tagPage[i] = linPage;
     this.tagRoot[i] = root;
@@ -91,7 +99,7 @@ export class CombinedTlb {
 
   /** Drops the mappings of one linear page for `vpid` (all EP4TAs, global ones included). */
   dropPage(vpid: number, linPage: number): void {
-    const i = linPage & MASK;
+    const i = slotOf(linPage);
     if (this.tagPage[i] === linPage && this.tagVpid[i] === vpid) this.valid[i] = 0;
   }
   /** Drops every mapping of `vpid`; keeps global ones when `keepGlobal`. */
