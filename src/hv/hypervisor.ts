@@ -8,12 +8,13 @@
  * (docs/hypervisor.md); planted hv bugs are read once, here, into booleans. `invariants()` checks
  * the hypervisor invariants on what the last op touched (src/check/hv).
  */
-import { configMode, hvOptionsOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
+import { configMode, guestMaxPhyAddr, hvOptionsOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
+import type { Vcpu } from '../hw/vcpu.js';
 import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
-import type { AnyOp } from '../trace/ops.js';
+import type { AnyOp, Reg } from '../trace/ops.js';
 import { OK, type AnyOutcome, type HvExit, type Outcome } from '../hw/outcome.js';
 import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
-import { CR0_PE, CR0_WP, CR4_PAE, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_FETCH, QUAL_WR, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
 import { invept } from '../hw/vmx.js';
 import { PagePool } from './pool.js';
 import { EptTables } from './ept-tables.js';
@@ -48,6 +49,21 @@ export interface HvBugs {
   vtlProtectNoFlush: boolean;
 }
 
+/** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
+interface GuestRegs {
+  cr0: number;
+  cr3: number;
+  cr4: number;
+  efer: number;
+  cpl: number;
+  ac: boolean;
+  pkru: number;
+  pkrs: number;
+}
+
+/** A context's registers before its first instruction: paging off (docs/hypervisor.md "Guest state"). */
+const INITIAL_REGS: Readonly<GuestRegs> = Object.freeze({ cr0: CR0_PE | CR0_WP, cr3: 0, cr4: CR4_PAE, efer: EFER_LME | EFER_NXE, cpl: 0, ac: false, pkru: 0, pkrs: 0 });
+
 /** What runs on a logical processor: the host (vm = 1) or a guest VM at a VTL. */
 interface CpuContext {
   vm: number;
@@ -68,8 +84,8 @@ export class Hypervisor {
   readonly aliasBit: number;
   readonly aliasGfn: number;
   readonly ctx: CpuContext[];
-  /** Saved CPL / RFLAGS.AC per (vm, vtl, cpu): key vm * 4096 + vtl * 16 + cpu. */
-  private readonly savedRegs = new Map<number, number>();
+  /** Saved guest registers per (vm, vtl, cpu): key vm * 4096 + vtl * 16 + cpu. */
+  private readonly savedRegs = new Map<number, GuestRegs>();
   /** pKVM hyp bookkeeping: pages the host donated (hyp_donate_host may return only these), pages shared with hyp. */
   readonly hypDonated = new Set<number>();
   readonly hypShared = new Set<number>();
@@ -133,11 +149,8 @@ export class Hypervisor {
     this.ctx = [];
     for (let i = 0; i < config.vcpus; i++) {
       const v = this.machine.vcpus[i];
-      // hv mode runs every context with paging off (la = gpa): docs/hypervisor.md "Guest state".
-      v.cr0 = CR0_PE | CR0_WP;
-      v.cr4 = CR4_PAE;
-      v.efer = EFER_LME | EFER_NXE;
-      v.cr3 = 0;
+      // Every context starts with paging off (la = gpa): docs/hypervisor.md "Guest state".
+      this.loadRegs(v, INITIAL_REGS);
       this.ctx.push({ vm: OWNER_HOST, vtl: 0 });
       this.loadEptp(i);
     }
@@ -194,13 +207,47 @@ export class Hypervisor {
   switchTo(cpu: number, vm: number, vtl: number): void {
     const v = this.machine.vcpus[cpu];
     const c = this.ctx[cpu];
-    this.savedRegs.set(c.vm * 4096 + c.vtl * 16 + cpu, v.cpl | (v.ac ? 4 : 0));
+    this.savedRegs.set(c.vm * 4096 + c.vtl * 16 + cpu, { cr0: v.cr0, cr3: v.cr3, cr4: v.cr4, efer: v.efer, cpl: v.cpl, ac: v.ac, pkru: v.pkru, pkrs: v.pkrs });
     c.vm = vm;
     c.vtl = vtl;
-    const saved = this.savedRegs.get(vm * 4096 + vtl * 16 + cpu) ?? 0;
-    v.cpl = saved & 3;
-    v.ac = (saved & 4) !== 0;
+    this.loadRegs(v, this.savedRegs.get(vm * 4096 + vtl * 16 + cpu) ?? INITIAL_REGS);
     this.loadEptp(cpu);
+  }
+
+  /**
+   * Loads a context's registers. No TLB flush: combined mappings are tagged by EP4TA and every
+   * context has its own EPT root, so another context's mappings never serve this one.
+   */
+  private loadRegs(v: Vcpu, r: Readonly<GuestRegs>): void {
+    v.cr0 = r.cr0;
+    v.cr3 = r.cr3;
+    v.cr4 = r.cr4;
+    v.efer = r.efer;
+    v.cpl = r.cpl;
+    v.ac = r.ac;
+    v.pkru = r.pkru;
+    v.pkrs = r.pkrs;
+  }
+
+  /** Forgets the saved registers of every context of `vm` (its handle may be reused). */
+  forgetContexts(vm: number): void {
+    for (const k of [...this.savedRegs.keys()]) if (Math.floor(k / 4096) === vm) this.savedRegs.delete(k);
+  }
+
+  /**
+   * A guest register write (MOV CR, WRMSR, WRPKRU, CPL, RFLAGS.AC) on the context loaded on `cpu`.
+   * The hardware's checks and TLB effects apply; under kvmXo a CR3 address at or above the guest
+   * MAXPHYADDR (one below the host's, ref §5.2) is #GP. False = #GP, nothing changed.
+   */
+  setGuestReg(cpu: number, reg: Reg, value: bigint): boolean {
+    if (reg === 'cr3' && value >= 0n && value >= 2n ** BigInt(guestMaxPhyAddr(this.config))) return false;
+    return this.machine.vcpus[cpu].setReg(reg, value, this.config);
+  }
+
+  /** INVLPG in the context loaded on `cpu`. */
+  invlpg(cpu: number, la: number): void {
+    const v = this.machine.vcpus[cpu];
+    v.ctlb.dropPage(v.vpid, Math.floor(la / 4096));
   }
 
   /** Programs the VMCS fields of `cpu` for its context (VM entry would check them; they are valid by construction). */
@@ -420,7 +467,10 @@ export class Hypervisor {
       }
       if (exits === null) exits = [];
       exits.push(m.exitReason);
-      const res = this.handleExit(cpu, kind, m.exitReason, m.exitQual, m.exitGpa, exits);
+      // The exit's own access decides (a guest-walk read or A/D write may fault, not the data access).
+      const q = m.exitQual;
+      const exitKind = m.exitReason !== EXIT_EPT_VIOLATION ? kind : (q & QUAL_WR) !== 0 ? ACC_WRITE : (q & QUAL_FETCH) !== 0 ? ACC_FETCH : ACC_READ;
+      const res = this.handleExit(cpu, exitKind, m.exitReason, m.exitQual, m.exitGpa, exits);
       if (res !== null) return res;
     }
     throw new Error(`hv: access at ${la.toString(16)} on cpu ${cpu} did not converge after ${ACCESS_RETRIES_MAX} exits`);
@@ -429,8 +479,56 @@ export class Hypervisor {
   private touchedGfnOfWrite(cpu: number, la: number, size: number): void {
     const vm = this.vmOf(cpu);
     if (vm === null) return;
-    this.touchGfn(vm, Math.floor(la / 4096));
-    this.touchGfn(vm, Math.floor((la + size - 1) / 4096));
+    for (const a of [la, la + size - 1]) {
+      const gpa = this.gpaOfLinear(cpu, a % 2 ** 48);
+      if (gpa >= 0) this.touchGfn(vm, Math.floor(gpa / 4096));
+    }
+  }
+
+  /** Host address of guest-physical `gpa` in the context loaded on `cpu` (the hypervisor's records; -1: none). */
+  hpaOfGpa(cpu: number, gpa: number): number {
+    const vm = this.vmOf(cpu);
+    if (vm === null) return gpa < this.ramFrames * 4096 ? gpa : -1;
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    const rec = vm.pages.get(Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0));
+    return rec === undefined ? -1 : rec.pfn * 4096 + (gpa % 4096);
+  }
+
+  /**
+   * The guest-physical address a completed access at `la` on `cpu` used (-1: unknown). With paging
+   * off, `la`. With paging on: a debug walk of the guest's tables (no checks, no A/D), cross-checked
+   * with the combined mapping the access left; if the guest changed its tables without INVLPG and
+   * the access used the old mapping, the gfn that holds the cached host page.
+   */
+  gpaOfLinear(cpu: number, la: number): number {
+    const v = this.machine.vcpus[cpu];
+    if ((v.cr0 & CR0_PG) === 0) return la;
+    const mem = this.machine.mem;
+    const addrMask = 2 ** this.config.maxPhyAddr;
+    let table = v.cr3 - (v.cr3 % 4096);
+    let gpa = -1;
+    for (let level = 4; level >= 1; level--) {
+      const span = 2 ** (12 + 9 * (level - 1));
+      const hpa = this.hpaOfGpa(cpu, table + (Math.floor(la / span) % 512) * 8);
+      if (hpa < 0) break;
+      const lo = mem.read32(hpa);
+      const hi = mem.read32(hpa + 4);
+      if ((lo & 1) === 0) break;
+      const addr = (((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32) % addrMask;
+      if (level === 1 || (level <= 3 && (lo & 0x80) !== 0)) {
+        gpa = addr - (addr % span) + (la % span);
+        break;
+      }
+      table = addr;
+    }
+    const vm = this.vmOf(cpu);
+    const slot = v.ctlb.find(v.vpid, Math.floor(v.eptp / 4096) * 4096, Math.floor(la / 4096));
+    if (slot < 0 || vm === null) return gpa;
+    const hpaPage = v.ctlb.hpaPageAt(slot);
+    const walked = gpa < 0 ? -1 : this.hpaOfGpa(cpu, gpa);
+    if (walked >= 0 && Math.floor(walked / 4096) === hpaPage) return gpa;
+    for (const [g, r] of vm.pages) if (r.pfn === hpaPage) return g * 4096 + (la % 4096);
+    return gpa;
   }
 
   private hvExit(exit: HvExit, gpa: number, info: number, exits: number[]): AnyOutcome {

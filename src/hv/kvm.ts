@@ -47,6 +47,7 @@ export function vmTeardownFinish(hv: Hypervisor, id: number): number {
   for (const t of vm.views) t.destroy();
   for (const f of [...vm.spptFrames].sort((a, b) => a - b)) hv.pool.release(f);
   hv.vms.delete(id);
+  hv.forgetContexts(id); // a new VM with this handle starts from the initial registers
   hv.mutations++;
   return 0;
 }

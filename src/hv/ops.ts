@@ -25,21 +25,10 @@ export function applyHvOp(hv: Hypervisor, op: AnyOp): AnyOutcome {
     case 'read': return hv.access(op.cpu, op.la, op.size, ACC_READ, 0n);
     case 'write': return hv.access(op.cpu, op.la, op.size, ACC_WRITE, op.value);
     case 'fetch': return hv.access(op.cpu, op.la, op.size, ACC_FETCH, 0n);
-    case 'set_reg': {
-      // Paging stays off in hv mode: only CPL and RFLAGS.AC are guest-settable (docs/hypervisor.md).
-      const v = hv.machine.vcpus[op.cpu];
-      if (op.reg === 'cpl') {
-        if (op.value > 3n) return { kind: 'gp' };
-        v.cpl = Number(op.value);
-        return OK;
-      }
-      if (op.reg === 'rflags') {
-        v.ac = (op.value & (1n << 18n)) !== 0n;
-        return OK;
-      }
-      return { kind: 'gp' };
-    }
-    case 'invlpg': return OK; // no guest paging, nothing cached by linear address
+    case 'set_reg': return hv.setGuestReg(op.cpu, op.reg, op.value) ? OK : { kind: 'gp' };
+    case 'invlpg':
+      hv.invlpg(op.cpu, op.la);
+      return OK;
     case 'invvpid': case 'invept': case 'set_eptp': case 'set_spptp': case 'set_ctls2':
     case 'phys_write': case 'phys_read': case 'ept_set': case 'gpt_set': case 'sppt_set':
       return ret(-EPERM);

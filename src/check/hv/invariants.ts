@@ -177,49 +177,60 @@ function checkLeaf(hv: Hypervisor, l: GuestLeaf, f: Findings): void {
   }
 }
 
-/** What the last op's outcome says about a completed guest access (SPP, XO, attributes, VTLs). */
+/**
+ * What the last op's outcome says about a guest access (SPP, XO, attributes, VTLs), per 128-byte
+ * chunk at the guest-physical address the access used (guest paging: `gpaOfLinear`).
+ */
 function checkAccess(hv: Hypervisor, f: Findings): void {
   const op = hv.lastOp;
   const out = hv.lastOutcome;
   if (op === null || out === null || (op.op !== 'read' && op.op !== 'write' && op.op !== 'fetch')) return;
   const vm = hv.vmOf(op.cpu);
-  if (vm === null && out.kind !== 'hv_exit') return;
+  if (vm === null) return;
   const done = out.kind === 'handled' ? out.then : out;
   const completed = done.kind === 'ok' || done.kind === 'data';
-  const alias = hv.aliasBit !== 0 && op.la >= hv.aliasBit;
-  const first = op.la - (alias ? hv.aliasBit : 0);
-  if (vm === null) return;
+  const sppExit = op.op === 'write' && out.kind === 'hv_exit' && out.exit === 'spp';
+  if (!completed && !sppExit) return;
   const view = hv.ctx[op.cpu].vtl;
   const need = op.op === 'read' ? R : op.op === 'write' ? W : X;
-  const intercepted = out.kind === 'hv_exit' && out.exit === 'intercept';
-  for (let b = first; b < first + op.size; b += 128 - (b % 128)) {
-    const gfn = Math.floor(b / 4096);
-    const sub = Math.floor((b % 4096) / 128);
+  // Chunks: 128-byte sub-pages (page offsets agree in linear and guest-physical space).
+  const chunks: number[] = [];
+  for (let b = op.la; b < op.la + op.size; b += 128 - (b % 128)) chunks.push(hv.gpaOfLinear(op.cpu, b % 2 ** 48));
+  const subDenied = (gpa: number): { denied: boolean; vec: number; gfn: number; sub: number } => {
+    const alias = hv.aliasBit !== 0 && gpa >= hv.aliasBit;
+    const gfn = Math.floor(gpa / 4096) - (alias ? hv.aliasGfn : 0);
+    const sub = Math.floor((gpa % 4096) / 128);
     const vec = vm.sppEnabled ? vm.sppVectors.get(gfn) ?? SPP_ALL_WRITABLE : SPP_ALL_WRITABLE;
-    if (op.op === 'write' && completed && ((vec >>> sub) & 1) === 0) {
-      f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(b)} completed on protected sub-page ${sub} of gfn ${hex(gfn)} (map ${hex(vec)})`, 'write to a protected sub-page completed');
-    }
-    if (completed && alias && op.op !== 'fetch') f.add(HV_INVARIANTS.xoAliasNotReadable, `${op.op} of the XO alias at ${hex(op.la)} completed`, 'XO alias read or written');
-    const a = vm.attrs.get(gfn) ?? 0;
-    const attrDenies = (need === R && (a & MEMATTR_NR) !== 0) || (need === W && (a & MEMATTR_NW) !== 0) || (need === X && (a & MEMATTR_NX) !== 0)
-      || (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0);
-    if (completed && attrDenies) f.add(HV_INVARIANTS.memattrRespected, `${op.op} at ${hex(b)} completed against attributes ${hex(a)}`, 'access completed against the memory attributes');
-    if (!intercepted) {
+    return { denied: ((vec >>> sub) & 1) === 0, vec, gfn, sub };
+  };
+  if (completed) {
+    for (const gpa of chunks) {
+      if (gpa < 0) continue;
+      const alias = hv.aliasBit !== 0 && gpa >= hv.aliasBit;
+      const { denied, vec, gfn, sub } = subDenied(gpa);
+      if (op.op === 'write' && denied) {
+        f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(gpa)} completed on protected sub-page ${sub} of gfn ${hex(gfn)} (map ${hex(vec)})`, 'write to a protected sub-page completed');
+      }
+      if (alias && op.op !== 'fetch') f.add(HV_INVARIANTS.xoAliasNotReadable, `${op.op} of the XO alias at ${hex(gpa)} (la ${hex(op.la)}) completed`, 'XO alias read or written');
+      const a = vm.attrs.get(gfn) ?? 0;
+      const attrDenies = (need === R && (a & MEMATTR_NR) !== 0) || (need === W && (a & MEMATTR_NW) !== 0) || (need === X && (a & MEMATTR_NX) !== 0)
+        || (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0);
+      if (attrDenies) f.add(HV_INVARIANTS.memattrRespected, `${op.op} at ${hex(gpa)} completed against attributes ${hex(a)}`, 'access completed against the memory attributes');
       for (let s = view + 1; s < hv.opts.vtls; s++) {
         const m = vm.vtlProt[view * 16 + s]?.get(gfn);
-        if (completed && m !== undefined && (m & need) === 0) {
-          f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${op.op} at ${hex(b)} by VTL ${view} completed against VTL ${s}'s protection ${m}`, 'access completed against a higher VTL protection');
+        if (m !== undefined && (m & need) === 0) {
+          f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${op.op} at ${hex(gpa)} by VTL ${view} completed against VTL ${s}'s protection ${m}`, 'access completed against a higher VTL protection');
         }
       }
     }
   }
-  if (op.op === 'write' && out.kind === 'hv_exit' && out.exit === 'spp') {
-    let anyDenied = false;
-    for (let b = first; b < first + op.size; b += 128 - (b % 128)) {
-      const vec = vm.sppVectors.get(Math.floor(b / 4096)) ?? SPP_ALL_WRITABLE;
-      if (((vec >>> Math.floor((b % 4096) / 128)) & 1) === 0) anyDenied = true;
+  if (sppExit && out.kind === 'hv_exit') {
+    // Only a denial of the data write itself is checked (a guest A/D update to a protected page
+    // exits as SPP too: paging-structure writes are never SPP-eligible, ref §3.3).
+    const page = Math.floor(out.gpa / 4096);
+    if (chunks.some((g) => g >= 0 && Math.floor(g / 4096) === page) && !chunks.some((g) => g >= 0 && subDenied(g).denied)) {
+      f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(op.la)} to writable sub-pages ended in KVM_EXIT_SPP`, 'write to writable sub-pages denied');
     }
-    if (!anyDenied) f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(op.la)} to writable sub-pages ended in KVM_EXIT_SPP`, 'write to writable sub-pages denied');
   }
 }
 

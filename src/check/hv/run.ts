@@ -42,6 +42,17 @@ export const HV_TARGET = {
 
 const outcomeShape = (o: AnyOutcome): string => (o.kind === 'hv_exit' ? `hv_exit ${o.exit}` : o.kind === 'handled' ? `handled ${o.then.kind}` : o.kind);
 
+function sameFrames(hv: Hypervisor, c: HvCandidate): boolean {
+  const touched = hv.touchedFrames();
+  if (touched.length !== c.frames.length || touched.some((f) => !c.bytes.has(f))) return false;
+  for (const f of touched) {
+    const mine = hv.frameBytes(f);
+    const theirs = c.bytes.get(f)!;
+    if (mine === null || mine.some((b, i) => b !== theirs[i])) return false;
+  }
+  return true;
+}
+
 export function runHv(config: MachineConfig, ops: readonly AnyOp[], options: HvRunOptions = {}): HvRunResult {
   const stopAtFirst = options.stopAtFirst ?? true;
   const sweepEvery = Math.max(1, options.sweepEveryOps ?? 256);
@@ -66,7 +77,10 @@ export function runHv(config: MachineConfig, ops: readonly AnyOp[], options: HvR
       return { opsRun: i + 1, violations, outcomes };
     }
     outcomes.push(actual);
-    let chosen: HvCandidate | undefined = spec.allowed.find((c) => sameOutcome(c.outcome, actual));
+    const same = spec.allowed.filter((c) => sameOutcome(c.outcome, actual));
+    // Several branches (cached or walked translations) can give one outcome with different A/D
+    // bytes: follow the one whose written frames are the machine's.
+    let chosen: HvCandidate | undefined = same.length > 1 ? same.find((c) => sameFrames(hv, c)) ?? same[0] : same[0];
     if (chosen === undefined) {
       const expected = spec.allowed[0].outcome;
       report(i, op.op, {

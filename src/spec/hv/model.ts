@@ -11,7 +11,9 @@
 import type { AnyOp } from '../../trace/ops.js';
 import { OK, type AnyOutcome, type HvExit, type Outcome } from '../../hw/outcome.js';
 import { hvOptionsOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
+import { guestMaxPhyAddr } from '../../hw/config.js';
 import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
+import { PF_P, PF_RSVD, PF_U, PF_W, PG, PGE, NXE, accessBits, initialRegs, pageFaultCode, writeReg, type Drop, type Regs } from './paging.js';
 
 // ABI values (pkvm-and-vtl.md §2, §4, §5; x86-memory-protection.md §3.5, §5.2).
 const EPERM = 1, ENOENT = 2, E2BIG = 7, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22;
@@ -26,6 +28,40 @@ const HOST = 1;
 const RETRIES_MAX = 16;
 
 type Kind = 'read' | 'write' | 'fetch';
+
+/** A cpu's context: who runs (host or VM at a VTL) and its registers (an immutable record, replaced on change). */
+interface Cpu { vm: number; vtl: number; regs: Regs }
+
+/**
+ * A translation a cpu may still have cached from a completed access with paging on (the model's
+ * stand-in for the combined TLB: any of them may also have been evicted). `ctx` = vm * 16 + vtl.
+ */
+interface Cached {
+  gpaPage: number;
+  rw: boolean;
+  us: boolean;
+  /** XD in some entry, with NXE when filled */
+  xd: boolean;
+  pkey: number;
+  global: boolean;
+  /** guest D of the leaf set when filled */
+  dirty: boolean;
+  /** EPT rights of the final GPA when filled; `spp` its leaf had bit 61 */
+  ept: number;
+  spp: boolean;
+}
+
+/** One part's translation: ok, a #PF (code), or an exit (48/66) at `gpa` by an access of `kind`. */
+interface PartResult {
+  r: 'ok' | 'pf' | 48 | 66;
+  gpa: number;
+  kind: Kind;
+  code: number;
+  fill: Cached | null;
+}
+
+/** What the model's EPT view gives one GPA: ok / XO #PF / exit, and the leaf's rights. */
+interface EptResult { r: 'ok' | 'pf' | 48 | 66; gpa: number; eff: number; spp: boolean }
 const NEED: Record<Kind, number> = { read: R, write: W, fetch: X };
 const FAULT: Record<Kind, number> = { read: FAULT_R, write: FAULT_W, fetch: FAULT_X };
 
@@ -38,6 +74,10 @@ export interface HvCandidate {
   keep: boolean;
   /** For the -ENOMEM alternative: the journal mark to roll back to (0 = the whole step). */
   mark?: number;
+  /** Which parts of a paged access used a cached translation (bit i = part i); 0 = fresh walks. */
+  variant: number;
+  /** Bytes of every frame in `frames` after this candidate (the runner matches them to the machine's). */
+  bytes: ReadonlyMap<number, Uint8Array>;
 }
 
 export interface HvSpecStep {
@@ -64,8 +104,14 @@ export class HvModel implements HvReferenceModelApi {
   private readonly hypShared = new Set<number>();
   private readonly sharedTo = new Map<number, number>();
   readonly vms = new Map<number, ModelVm>();
-  private readonly cpus: Array<{ vm: number; vtl: number; cpl: number; ac: boolean }> = [];
-  private readonly saved = new Map<string, { cpl: number; ac: boolean }>();
+  private readonly cpus: Cpu[] = [];
+  private readonly saved = new Map<string, Regs>();
+  /** Per cpu: linear page → ctx → a translation that may be cached. */
+  private readonly cache: Array<Map<number, ReadonlyMap<number, Cached>>> = [];
+  private readonly guestMaxPhy: number;
+  /** The variant the live state (the journal) belongs to. */
+  private live = 0;
+  private lastOp: AnyOp | null = null;
   private readonly mem = new Map<number, Uint8Array>();
   private j = new Journal();
   /** Where an access's -ENOMEM alternative rolls back to: just before its first allocating exit. */
@@ -78,26 +124,55 @@ export class HvModel implements HvReferenceModelApi {
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
-    for (let i = 0; i < config.vcpus; i++) this.cpus.push({ vm: HOST, vtl: 0, cpl: 0, ac: false });
+    for (let i = 0; i < config.vcpus; i++) {
+      this.cpus.push({ vm: HOST, vtl: 0, regs: initialRegs() });
+      this.cache.push(new Map());
+    }
+    this.guestMaxPhy = guestMaxPhyAddr(config);
   }
 
   // ---- ReferenceModelApi ----------------------------------------------------------------------
 
   step(op: AnyOp): HvSpecStep {
-    this.j = new Journal();
-    this.frames = [];
-    this.enomemMark = 0;
-    const { outcome, mayEnomem } = this.run(op);
-    const main: HvCandidate = { outcome, stale: false, frames: [...this.frames], keep: true };
-    const allowed: HvCandidate[] = [main];
-    if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
-      const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
-      allowed.push({ outcome: fail, stale: false, frames: [], keep: false, mark: this.enomemMark });
+    this.lastOp = op;
+    // A paged access whose parts may hit cached translations branches: each subset of those parts
+    // is one variant, run from the same state (the fresh-walk variant 0 last, so it stays live).
+    const usable = op.op === 'read' || op.op === 'write' || op.op === 'fetch' ? this.cachedParts(op.cpu, op.op, op.la, op.size) : 0;
+    const variants: number[] = [];
+    for (let v = usable; v > 0; v = (v - 1) & usable) variants.push(v);
+    variants.push(0);
+    const allowed: HvCandidate[] = [];
+    for (const variant of variants) {
+      allowed.unshift(...this.runVariant(op, variant));
+      if (variant !== 0) this.j.rollback();
     }
+    // Keep the fresh walk first (allowed[0] is what a runner reports as expected).
+    allowed.sort((a, b) => (a.variant === 0 ? 0 : 1) - (b.variant === 0 ? 0 : 1));
     return { allowed, flushed: [] };
   }
 
+  private runVariant(op: AnyOp, variant: number): HvCandidate[] {
+    this.j = new Journal();
+    this.frames = [];
+    this.enomemMark = 0;
+    this.live = variant;
+    const { outcome, mayEnomem } = this.run(op, variant);
+    const bytes = new Map<number, Uint8Array>();
+    for (const f of this.frames) bytes.set(f, this.mem.get(f)!.slice());
+    const main: HvCandidate = { outcome, stale: variant !== 0, frames: [...this.frames], keep: true, variant, bytes };
+    const out: HvCandidate[] = [main];
+    if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
+      const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
+      out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: this.enomemMark, variant, bytes: new Map() });
+    }
+    return out;
+  }
+
   commit(candidate: HvCandidate): void {
+    if (candidate.variant !== this.live && this.lastOp !== null) {
+      this.j.rollback();
+      this.runVariant(this.lastOp, candidate.variant);
+    }
     if (!candidate.keep) this.j.rollback(candidate.mark ?? 0);
     this.j = new Journal();
   }
@@ -242,18 +317,22 @@ export class HvModel implements HvReferenceModelApi {
 
   // ---- ops ------------------------------------------------------------------------------------
 
-  private run(op: AnyOp): { outcome: AnyOutcome; mayEnomem: boolean } {
+  private run(op: AnyOp, variant: number): { outcome: AnyOutcome; mayEnomem: boolean } {
     const ret = (value: number, mayEnomem = false): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: { kind: 'ret', value }, mayEnomem: mayEnomem && value >= 0 });
     switch (op.op) {
       case 'read': case 'write': case 'fetch':
-        return this.access(op.cpu, op.op, op.la, op.size, op.op === 'write' ? op.value : 0n);
+        return this.access(op.cpu, op.op, op.la, op.size, op.op === 'write' ? op.value : 0n, variant);
       case 'set_reg': {
         const c = this.cpus[op.cpu];
-        if (op.reg === 'cpl' && op.value <= 3n) { this.j.field(c, 'cpl', Number(op.value)); return { outcome: OK, mayEnomem: false }; }
-        if (op.reg === 'rflags') { this.j.field(c, 'ac', (op.value & (1n << 18n)) !== 0n); return { outcome: OK, mayEnomem: false }; }
-        return { outcome: { kind: 'gp' }, mayEnomem: false };
+        const w = writeReg(c.regs, op.reg, op.value, this.config, this.guestMaxPhy);
+        if (w === null) return { outcome: { kind: 'gp' }, mayEnomem: false };
+        this.j.field(c, 'regs', w.regs);
+        this.forget(op.cpu, w.drop);
+        return { outcome: OK, mayEnomem: false };
       }
-      case 'invlpg': return { outcome: OK, mayEnomem: false };
+      case 'invlpg':
+        this.forgetPage(op.cpu, Math.floor(op.la / 4096));
+        return { outcome: OK, mayEnomem: false };
       case 'invvpid': case 'invept': case 'set_eptp': case 'set_spptp': case 'set_ctls2':
       case 'phys_write': case 'phys_read': case 'ept_set': case 'gpt_set': case 'sppt_set':
         return ret(-EPERM);
@@ -277,6 +356,8 @@ export class HvModel implements HvReferenceModelApi {
         if (!vm || !vm.dying) return ret(-EINVAL);
         if (vm.pages.size > 0) return ret(-EBUSY);
         this.j.mapDelete(this.vms, op.vm);
+        for (const k of [...this.saved.keys()]) if (k.startsWith(`${op.vm}/`)) this.j.mapDelete(this.saved, k);
+        this.forgetAll(); // INVEPT everywhere before the tables are reused
         return ret(0);
       }
       case 'memslot_set': return ret(this.memslot(op.vm, op.slot, op.gfn, op.pfn, op.pages, op.flags));
@@ -371,7 +452,7 @@ export class HvModel implements HvReferenceModelApi {
       case 'vtl_call': case 'vtl_return': {
         const c = this.cpus[op.cpu];
         const up = op.op === 'vtl_call';
-        if (c.vm === HOST || c.cpl !== 0 || (up ? c.vtl + 1 >= this.opts.vtls : c.vtl === 0)) return { outcome: { kind: 'ud' }, mayEnomem: false };
+        if (c.vm === HOST || c.regs.cpl !== 0 || (up ? c.vtl + 1 >= this.opts.vtls : c.vtl === 0)) return { outcome: { kind: 'ud' }, mayEnomem: false };
         this.switchTo(op.cpu, c.vm, c.vtl + (up ? 1 : -1));
         return { outcome: OK, mayEnomem: false };
       }
@@ -380,12 +461,10 @@ export class HvModel implements HvReferenceModelApi {
 
   private switchTo(cpu: number, vm: number, vtl: number): void {
     const c = this.cpus[cpu];
-    this.j.mapSet(this.saved, `${c.vm}/${c.vtl}/${cpu}`, { cpl: c.cpl, ac: c.ac });
-    const s = this.saved.get(`${vm}/${vtl}/${cpu}`) ?? { cpl: 0, ac: false };
+    this.j.mapSet(this.saved, `${c.vm}/${c.vtl}/${cpu}`, c.regs);
     this.j.field(c, 'vm', vm);
     this.j.field(c, 'vtl', vtl);
-    this.j.field(c, 'cpl', s.cpl);
-    this.j.field(c, 'ac', s.ac);
+    this.j.field(c, 'regs', this.saved.get(`${vm}/${vtl}/${cpu}`) ?? initialRegs());
   }
 
   /** pfn_range_is_valid: the page count, or -EINVAL. */
@@ -514,6 +593,7 @@ export class HvModel implements HvReferenceModelApi {
         this.j.mapSet(vm.vectors, g, map >>> 0);
       } else this.j.mapDelete(vm.vectors, g);
     }
+    this.forgetAll(); // the hypervisor flushes every logical processor
     return npages;
   }
 
@@ -575,6 +655,7 @@ export class HvModel implements HvReferenceModelApi {
       if (rights === RWX) this.j.mapDelete(m, g);
       else this.j.mapSet(m, g, rights);
     }
+    this.forgetAll(); // flushed on every logical processor before the call returns
     return HV_SUCCESS;
   }
 
@@ -589,70 +670,238 @@ export class HvModel implements HvReferenceModelApi {
     return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0);
   }
 
+  // ---- cached translations ---------------------------------------------------------------------
+
+  private ctxOf(cpu: number): number {
+    const c = this.cpus[cpu];
+    return c.vm * 16 + c.vtl;
+  }
+
+  /** Forgets cached translations of `cpu` as a register write requires (its VPID, every EP4TA). */
+  private forget(cpu: number, drop: Drop): void {
+    if (drop === 'none') return;
+    const m = this.cache[cpu];
+    for (const [page, byCtx] of [...m]) {
+      const keep = drop === 'all' ? [] : [...byCtx].filter(([, e]) => e.global);
+      if (keep.length === byCtx.size) continue;
+      if (keep.length === 0) this.j.mapDelete(m, page);
+      else this.j.mapSet(m, page, new Map(keep));
+    }
+  }
+
+  /** INVLPG, a #PF or an EPT exit: the linear page's cached translations (every EP4TA) go. */
+  private forgetPage(cpu: number, page: number): void {
+    this.j.mapDelete(this.cache[cpu], page);
+  }
+
+  /** INVEPT all-context on every logical processor. */
+  private forgetAll(): void {
+    for (let cpu = 0; cpu < this.cache.length; cpu++) this.forget(cpu, 'all');
+  }
+
+  private cached(cpu: number, page: number): Cached | undefined {
+    return this.cache[cpu].get(page)?.get(this.ctxOf(cpu));
+  }
+
+  private remember(cpu: number, page: number, e: Cached): void {
+    const byCtx = new Map(this.cache[cpu].get(page) ?? []);
+    byCtx.set(this.ctxOf(cpu), e);
+    this.j.mapSet(this.cache[cpu], page, byCtx);
+  }
+
+  /**
+   * Whether a cached translation serves this access outright (docs/semantics.md "TLBs"): its EPT
+   * rights and guest rights allow it under the current registers, a write needs guest D and no
+   * SPP; and the hypervisor flushes every reduction, so the current EPT view must allow it too.
+   */
+  private serves(cpu: number, e: Cached, kind: Kind, la: number, len: number): boolean {
+    const need = NEED[kind];
+    if ((e.ept & need) === 0 || (kind === 'write' && (!e.dirty || e.spp))) return false;
+    const c = this.cpus[cpu];
+    if (pageFaultCode(c.regs, kind, e.rw, e.us, e.xd, e.pkey, this.config.choices.pkOnUserToSupervisor === 'qemu') !== 0) return false;
+    const now = this.ept(cpu, kind, e.gpaPage * 4096 + (la % 4096), len, true);
+    return now.r === 'ok' && (now.eff & need) !== 0;
+  }
+
+  /** Bit i set: part i of this access may be served by a cached translation. */
+  private cachedParts(cpu: number, kind: Kind, la: number, size: number): number {
+    if (!this.paging(cpu)) return 0;
+    let bits = 0;
+    this.parts(la, size).forEach(([pla, len], i) => {
+      const e = this.cached(cpu, Math.floor(pla / 4096));
+      if (e !== undefined && this.serves(cpu, e, kind, pla, len)) bits |= 1 << i;
+    });
+    return bits;
+  }
+
+  private paging(cpu: number): boolean {
+    return this.cpus[cpu].regs.cr0 >= PG;
+  }
+
+  private parts(la: number, size: number): Array<[number, number]> {
+    const first = Math.min(size, 4096 - (la % 4096));
+    const parts: Array<[number, number]> = [[la, first]];
+    if (first < size) parts.push([(la + first) % 2 ** 48, size - first]);
+    return parts;
+  }
+
   // ---- guest accesses -------------------------------------------------------------------------
 
-  /** What the hardware does for one part: ok, #PF (XO alias), or an exit with its GPA. */
-  private part(cpu: number, kind: Kind, gpa: number, len: number): { r: 'ok' | 'pf' | 48 | 66; gpa: number } {
+  /**
+   * The EPT view's answer for one GPA of the context on `cpu`: ok, the XO #PF (final data accesses
+   * above the XO bit), or an exit. `final` = the access's own GPA (else a guest-walk access: no
+   * SPP, no XO conversion). `eff`: the leaf's rights now (0 when not mapped).
+   */
+  private ept(cpu: number, kind: Kind, gpa: number, len: number, final: boolean): EptResult {
     const c = this.cpus[cpu];
-    const aliasData = this.aliasBit !== 0 && gpa >= this.aliasBit && kind !== 'fetch';
+    const aliasData = final && this.aliasBit !== 0 && gpa >= this.aliasBit && kind !== 'fetch';
     if (c.vm === HOST) {
       // The hardware turns any final-GPA violation of a data access above the XO bit into #PF.
       const h = this.hostOf(Math.floor(gpa / 4096));
       const denied = h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096;
-      return { r: denied ? (aliasData ? 'pf' : 48) : 'ok', gpa };
+      return { r: denied ? (aliasData ? 'pf' : 48) : 'ok', gpa, eff: denied ? 0 : RWX, spp: false };
     }
     const vm = this.vms.get(c.vm)!;
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
     const key = Math.floor(gpa / 4096);
     const gfn = key - (alias ? this.aliasGfn : 0);
-    const xoPf = alias && kind !== 'fetch';
     const f = this.mappingAt(vm, c.vtl, key);
     const page = vm.pages.get(gfn);
-    if (f === null || page === undefined) return { r: xoPf ? 'pf' : 48, gpa };
+    if (f === null || page === undefined) return { r: aliasData ? 'pf' : 48, gpa, eff: 0, spp: false };
     const base = this.rights(vm, c.vtl, gfn, alias, page);
     const spp = !f.m.huge && (base & W) !== 0 && this.protected_(vm, gfn);
-    let eff = f.m.aged ? 0 : f.m.wp ? base & ~W : spp ? base & ~W : base;
+    const eff = f.m.aged ? 0 : f.m.wp ? base & ~W : spp ? base & ~W : base;
+    const leafSpp = spp && !f.m.aged && !f.m.wp;
     const need = NEED[kind];
-    if ((eff & need) !== 0) return { r: 'ok', gpa };
-    if (kind === 'write' && spp && !f.m.aged && !f.m.wp && (eff & R) !== 0) {
-      if (!vm.sppRegions.has(Math.floor(gfn / 512))) return { r: 66, gpa };
+    if ((eff & need) !== 0) return { r: 'ok', gpa, eff, spp: leafSpp };
+    if (final && kind === 'write' && leafSpp && (eff & R) !== 0) {
+      if (!vm.sppRegions.has(Math.floor(gfn / 512))) return { r: 66, gpa, eff, spp: true };
       const vec = vm.vectors.get(gfn)!;
       const off = gpa % 4096;
       for (let i = off >> 7; i <= (off + len - 1) >> 7; i++) {
-        if (((vec >>> i) & 1) === 0) return { r: 48, gpa: gpa - off + Math.max(off, i * 128) };
+        if (((vec >>> i) & 1) === 0) return { r: 48, gpa: gpa - off + Math.max(off, i * 128), eff, spp: true };
       }
-      return { r: 'ok', gpa };
+      return { r: 'ok', gpa, eff, spp: true };
     }
-    eff = 0;
-    return { r: xoPf ? 'pf' : 48, gpa };
+    return { r: aliasData ? 'pf' : 48, gpa, eff, spp: leafSpp };
   }
 
-  private access(cpu: number, kind: Kind, la: number, size: number, value: bigint): { outcome: AnyOutcome; mayEnomem: boolean } {
-    const first = Math.min(size, 4096 - (la % 4096));
-    const parts: Array<[number, number]> = [[la, first]];
-    if (first < size) parts.push([(la + first) % 2 ** 48, size - first]);
+  /** The 8-byte guest paging entry at `gpa` (the walk already translated it), as a bigint. */
+  private entry(cpu: number, gpa: number): bigint {
+    return this.readPhys(this.hpaOf(cpu, gpa), 8);
+  }
+
+  private hpaOf(cpu: number, gpa: number): number {
+    const c = this.cpus[cpu];
+    if (c.vm === HOST) return gpa;
+    const vm = this.vms.get(c.vm)!;
+    const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+    return vm.pages.get(Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0))!.pfn * 4096 + (gpa % 4096);
+  }
+
+  /**
+   * One part (inside one linear page): with paging off the linear address is the GPA; with paging
+   * on a cached translation (when this variant uses it) or the 4-level walk of the guest's tables
+   * in guest memory (docs/semantics.md "Guest access" steps 2-5, 7), each entry read through the
+   * EPT view, A/D set as paging-structure writes through it.
+   */
+  private translate(cpu: number, kind: Kind, la: number, len: number, useCache: boolean): PartResult {
+    const regs = this.cpus[cpu].regs;
+    const xoCode = PF_P + (kind === 'write' ? PF_W : 0) + (regs.cpl === 3 ? PF_U : 0); // ref §5.2
+    const finalPart = (gpa: number, fill: Cached | null): PartResult => {
+      const e = this.ept(cpu, kind, gpa, len, true);
+      if (e.r !== 'ok') return { r: e.r, gpa: e.gpa, kind, code: xoCode, fill: null };
+      return { r: 'ok', gpa, kind, code: 0, fill: fill === null ? null : { ...fill, ept: e.eff, spp: e.spp } };
+    };
+    if (!this.paging(cpu)) return finalPart(la, null);
+    const page = Math.floor(la / 4096);
+    const hit = this.cached(cpu, page);
+    if (hit !== undefined) {
+      if (useCache && this.serves(cpu, hit, kind, la, len)) return { r: 'ok', gpa: hit.gpaPage * 4096 + (la % 4096), kind, code: 0, fill: null };
+      if (!this.serves(cpu, hit, kind, la, len)) this.forgetPage(cpu, page); // dropped, then walked
+    }
+    const maxPhy = BigInt(this.config.maxPhyAddr);
+    const addrOf = (e: bigint): number => Number(e & ((1n << maxPhy) - 1n) & ~0xfffn);
+    const pf = (code: number): PartResult => ({ r: 'pf', gpa: 0, kind, code, fill: null });
+    const errBits = accessBits(regs, kind);
+    const nxe = Math.floor(regs.efer / NXE) % 2 === 1;
+    const walkExit = (gpa: number, k: Kind): PartResult => ({ r: 48, gpa, kind: k, code: 0, fill: null });
+    const used: Array<{ level: number; gpa: number; e: bigint }> = [];
+    let table = regs.cr3 - (regs.cr3 % 4096);
+    let leaf: { level: number; gpa: number; e: bigint } | null = null;
+    for (let level = 4; leaf === null; level--) {
+      const span = 2 ** (12 + 9 * (level - 1));
+      const gpa = table + (Math.floor(la / span) % 512) * 8;
+      if (this.ept(cpu, 'read', gpa, 8, false).r !== 'ok') return walkExit(gpa, 'read');
+      const e = this.entry(cpu, gpa);
+      if ((e & 1n) === 0n) return pf(errBits);
+      const ps = (e & 0x80n) !== 0n;
+      const rsvd = (e >> maxPhy) & ((1n << (52n - maxPhy)) - 1n);
+      const large = ps && (level === 3 || level === 2);
+      const alignBits = level === 3 ? (e >> 13n) & 0x1ffffn : (e >> 13n) & 0xffn;
+      if (rsvd !== 0n || (!nxe && e >> 63n === 1n) || (level === 4 && ps)
+        || (level === 3 && ps && !this.config.caps.page1G) || (large && alignBits !== 0n)) return pf(PF_P + PF_RSVD + errBits);
+      used.push({ level, gpa, e });
+      if (level === 1 || large) leaf = { level, gpa, e };
+      else table = addrOf(e);
+    }
+    const rw = used.every((u) => (u.e & 2n) !== 0n);
+    const us = used.every((u) => (u.e & 4n) !== 0n);
+    const xd = nxe && used.some((u) => u.e >> 63n === 1n);
+    const pkey = Number((leaf.e >> 59n) & 0xfn);
+    const code = pageFaultCode(regs, kind, rw, us, xd, pkey, this.config.choices.pkOnUserToSupervisor === 'qemu');
+    if (code !== 0) return pf(code);
+    // A/D (semantics step 4): A in every entry, D in the leaf for a write; each as a write of the
+    // entry's GPA through EPT; an entry already set is not written. Upper entries are re-read.
+    let dirty = (leaf.e & 0x40n) !== 0n;
+    if (!used.every((u) => (u.e & 0x20n) !== 0n) || (kind === 'write' && !dirty)) {
+      for (const u of used) {
+        const isLeaf = u === used[used.length - 1];
+        const cur = Number((isLeaf ? u.e : this.entry(cpu, u.gpa)) & 0xffn);
+        const want = cur | 0x20 | (isLeaf && kind === 'write' ? 0x40 : 0);
+        if (want === cur) continue;
+        if (this.ept(cpu, 'write', u.gpa, 8, false).r !== 'ok') return walkExit(u.gpa, 'write');
+        const hpa = this.hpaOf(cpu, u.gpa);
+        this.writeByte(hpa, this.byte(hpa) | (want & ~cur));
+        if (isLeaf) dirty = (want & 0x40) !== 0;
+      }
+    }
+    const size = 2 ** (12 + 9 * (leaf.level - 1));
+    const frame = addrOf(leaf.e);
+    const global = (leaf.e & 0x100n) !== 0n && Math.floor(regs.cr4 / PGE) % 2 === 1;
+    const gpa = frame - (frame % size) + (la % size);
+    return finalPart(gpa, { gpaPage: Math.floor(gpa / 4096), rw, us, xd, pkey, global, dirty, ept: 0, spp: false });
+  }
+
+  private access(cpu: number, kind: Kind, la: number, size: number, value: bigint, variant: number): { outcome: AnyOutcome; mayEnomem: boolean } {
+    const parts = this.parts(la, size);
     let exits: number[] | null = null;
     let mayEnomem = false;
     const end = (o: AnyOutcome): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: o, mayEnomem });
     for (let i = 0; i < RETRIES_MAX; i++) {
-      let stop: { r: 'pf' | 48 | 66; gpa: number; la: number } | null = null;
-      for (const [pla, len] of parts) {
-        const p = this.part(cpu, kind, pla, len);
-        if (p.r !== 'ok') { stop = { r: p.r, gpa: p.gpa, la: pla }; break; }
+      let stop: (PartResult & { la: number }) | null = null;
+      const done: PartResult[] = [];
+      for (let p = 0; p < parts.length; p++) {
+        const r = this.translate(cpu, kind, parts[p][0], parts[p][1], (variant & (1 << p)) !== 0);
+        if (r.r !== 'ok') { stop = { ...r, la: parts[p][0] }; break; }
+        done.push(r);
       }
       if (stop === null) {
-        const then = this.move(cpu, kind, parts, value);
+        const then = this.move(cpu, kind, parts.map(([, len], p) => [done[p].gpa, len]), value);
+        // Whole access done: the walked parts' translations may now be cached.
+        done.forEach((r, p) => { if (r.fill !== null) this.remember(cpu, Math.floor(parts[p][0] / 4096), r.fill); });
         return end(exits === null ? then : { kind: 'handled', exits, then });
       }
+      this.forgetPage(cpu, Math.floor(stop.la / 4096));
       if (stop.r === 'pf') {
-        const code = 1 | (kind === 'write' ? 2 : 0) | (this.cpus[cpu].cpl === 3 ? 4 : 0);
-        const then: Outcome = { kind: 'pf', code, cr2: stop.la };
+        const then: Outcome = { kind: 'pf', code: stop.code, cr2: stop.la };
         return end(exits === null ? then : { kind: 'handled', exits, then });
       }
+      const reason = stop.r as 48 | 66;
       if (exits === null) exits = [];
-      exits.push(stop.r);
+      exits.push(reason);
       const mark = this.j.mark();
-      const res = this.handle(cpu, kind, stop.r, stop.gpa, exits);
+      const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits);
       if (res.alloc && !mayEnomem) {
         mayEnomem = true;
         this.enomemMark = mark;
@@ -662,20 +911,15 @@ export class HvModel implements HvReferenceModelApi {
     throw new Error('hv model: access did not converge');
   }
 
+  /** Moves the data of a finished access: `parts` are (gpa, length). */
   private move(cpu: number, kind: Kind, parts: Array<[number, number]>, value: bigint): Outcome {
     if (kind === 'fetch') return OK;
-    const c = this.cpus[cpu];
-    const hpaOf = (gpa: number): number => {
-      if (c.vm === HOST) return gpa;
-      const vm = this.vms.get(c.vm)!;
-      return vm.pages.get(Math.floor(gpa / 4096))!.pfn * 4096 + (gpa % 4096);
-    };
     let v = value;
     let out = 0n;
     let shift = 0n;
-    for (const [pla, len] of parts) {
+    for (const [gpa, len] of parts) {
       for (let i = 0; i < len; i++) {
-        const hpa = hpaOf(pla + i);
+        const hpa = this.hpaOf(cpu, gpa + i);
         if (kind === 'write') {
           this.writeByte(hpa, Number(v & 0xffn));
           v >>= 8n;

@@ -49,10 +49,10 @@ describe('VMs, memslots, lazy mapping', () => {
       write(0, 0x10000, 1n),
     ]).slice(3))).toEqual(['handled exits=[48] data 0x0', 'hv_exit mmio gpa=0x10000 info=0x0 exits=[48]']);
   });
-  it('vcpu_load errors and guest-only registers', () => {
+  it('vcpu_load errors, register checks, hardware-only ops', () => {
     expect(rets(clean([
       { op: 'vcpu_load', cpu: 0, vm: 7 },
-      { op: 'set_reg', cpu: 0, reg: 'cr0', value: 0x80000001n },
+      { op: 'set_reg', cpu: 0, reg: 'cr0', value: 0x180000001n },
       { op: 'set_reg', cpu: 0, reg: 'cpl', value: 4n },
       { op: 'set_reg', cpu: 0, reg: 'cpl', value: 3n },
       { op: 'invept', cpu: 0, type: 2, eptp: 0n },
