@@ -15,7 +15,7 @@ import {
 import type { Outcome } from '../hw/outcome.js';
 import { type Entry, bitOf, entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
 import {
-  type EptContext, EptAccess, type EptRights, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
+  type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
   isWriteAccess, violationQual,
 } from './ept.js';
 import { type BranchPoint, type Explored, type Mode, defaultChoice } from './explore.js';
@@ -23,6 +23,7 @@ import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } fro
 import type { SpecMemory } from './memory.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
 import { sppWalk, subPageWritable } from './spp.js';
+import { type EptWalkMemo } from './walk-memo.js';
 import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping } from './tlb.js';
 
 /** One page-bounded piece of the access (semantics.md step 1). */
@@ -50,6 +51,8 @@ export interface AccessContext {
   sppOn: boolean;
   spptp: number;
   pge: boolean;
+  /** The model's memo of committed-memory EPT walks (walk-memo.ts). */
+  eptWalks: EptWalkMemo;
 }
 
 /** Everything an access needs that does not change between its branches. */
@@ -382,7 +385,7 @@ export class AccessRun implements QwordReader, Explored {
   private fresh(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
     const s = this.s;
     const ctx = s.cx.eptCtx;
-    const walk = eptWalk(this, s.cx.eptRoot, gpa, ctx);
+    const walk = this.eptPageWalk(gpa);
     // ref §2.2: misconfiguration: qualification 0, no linear address
     if (walk.kind === 'misconfig') return { ok: false, outcome: { kind: 'exit', reason: EXIT_EPT_MISCONFIG, qual: 0, gpa, gla: null } };
     if (walk.kind === 'not-present') return { ok: false, outcome: this.violation(p, gpa, access, NO_RIGHTS, w) };
@@ -420,14 +423,33 @@ export class AccessRun implements QwordReader, Explored {
         adWrites.push(hpa, (entry.lo | bits) >>> 0, entry.hi >>> 0);
       }
     }
+    const hpa = walk.hpa + (gpa % 4096); // the walk is of the page's first byte
     const mapping: GpaMapping = {
-      hpaPage: Math.floor(walk.hpa / 4096),
+      hpaPage: Math.floor(hpa / 4096),
       rights: walk.rights,
       leafLevel: walk.level,
       spp: walk.spp,
       eptD: !s.cx.eptAD || walk.leafD || write,
     };
-    return { ok: true, hpa: walk.hpa, mapping, adWrites };
+    return { ok: true, hpa, mapping, adWrites };
+  }
+
+  /**
+   * The EPT walk of the page holding `gpa` (indices use only bits 12 and up, so the leaf HPA is
+   * the page's; the caller adds the offset). From the memo of committed-memory walks unless this
+   * run's own pending writes touch an entry that walk read; then through them, as always.
+   */
+  private eptPageWalk(gpa: number): EptWalk {
+    const s = this.s;
+    const page = Math.floor(gpa / 4096);
+    const m = s.cx.eptWalks.walk(s.cx.eptRoot, page, s.cx.eptCtx);
+    const w = this.writes;
+    if (w.length > 0) {
+      for (const hpa of m.reads) {
+        for (let i = 0; i < w.length; i += 3) if (w[i] === hpa) return eptWalk(this, s.cx.eptRoot, page * 4096, s.cx.eptCtx);
+      }
+    }
+    return m.walk;
   }
 
   /** An EPT violation (exit 48) at `gpa` with the ANDed rights; advanced bits for final accesses. */

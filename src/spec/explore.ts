@@ -71,16 +71,30 @@ function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushe
 }
 
 export function explore<R extends Explored>(runOne: RunOne<R>, maxRuns: number): Exploration<R> {
+  const { runs, flushedAvailable } = exploreCached(runOne, maxRuns);
+  return { runs, flushedRuns: flushedAvailable ? exploreFlushed(runOne, maxRuns) : [] };
+}
+
+/**
+ * The first pass of `explore` alone: the runs that use only may-be-cached state, and whether any
+ * run met a recently flushed alternative (then `exploreFlushed` has something to find). The two
+ * passes are independent, so a caller may run the second one later, or never (the model does so
+ * only when its `flushed` list is read, model.ts).
+ */
+export function exploreCached<R extends Explored>(runOne: RunOne<R>, maxRuns: number): { runs: R[]; flushedAvailable: boolean } {
   // The common case: the fresh run met no branch point worth exploring.
   const first = runOne(NO_PREFIX, Mode.Fresh);
-  if (!first.flushedAvailable && first.branches.every((b) => b.alts.length === 0)) return { runs: [first], flushedRuns: [] };
+  if (!first.flushedAvailable && first.branches.every((b) => b.alts.length === 0)) return { runs: [first], flushedAvailable: false };
   const runs: R[] = [];
-  const flushedRuns: R[] = [];
   const flushedAvailable = pass(runOne, maxRuns, false, [{ run: first, mode: Mode.Fresh }, { mode: Mode.Cached }], (r) => runs.push(r));
-  if (flushedAvailable) {
-    pass(runOne, maxRuns, true, [{ mode: Mode.Flushed }], (r) => {
-      if (r.usedFlushed) flushedRuns.push(r);
-    });
-  }
-  return { runs, flushedRuns };
+  return { runs, flushedAvailable };
+}
+
+/** The second pass of `explore` alone: every run that used at least one recently flushed entry. */
+export function exploreFlushed<R extends Explored>(runOne: RunOne<R>, maxRuns: number): R[] {
+  const flushedRuns: R[] = [];
+  pass(runOne, maxRuns, true, [{ mode: Mode.Flushed }], (r) => {
+    if (r.usedFlushed) flushedRuns.push(r);
+  });
+  return flushedRuns;
 }

@@ -16,6 +16,12 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('eptfu
 export class SpecMemory {
   private readonly frames = new Map<number, { bytes: Uint8Array; words: Uint32Array }>();
   readonly ramEnd: number;
+  /**
+   * Bumped by the first write to a watched frame (see `watch`); memos of reads from watched frames
+   * (walk-memo.ts) compare it to know whether they still hold.
+   */
+  generation = 0;
+  private readonly watched = new Set<number>();
 
   constructor(framesMax: number) {
     this.ramEnd = framesMax * PAGE;
@@ -48,16 +54,28 @@ export class SpecMemory {
     return f === undefined ? 0 : f.bytes[hpa % PAGE];
   }
 
+  /**
+   * Asks for `generation` to change at the next write to `frame` (written or not yet). Every
+   * watch ends at that bump: the memo that asked starts over and watches again what it reads.
+   */
+  watch(frame: number): void {
+    this.watched.add(frame);
+  }
+
   /** Writes one byte; dropped outside RAM. */
   writeByte(hpa: number, value: number): void {
     if (hpa >= this.ramEnd) return;
-    this.frame(Math.floor(hpa / PAGE)).bytes[hpa % PAGE] = value & 0xff;
+    const n = Math.floor(hpa / PAGE);
+    this.written(n);
+    this.frame(n).bytes[hpa % PAGE] = value & 0xff;
   }
 
   /** Writes an aligned 64-bit entry given as two 32-bit halves; dropped outside RAM. */
   writeQword(hpa: number, lo: number, hi: number): void {
     if (hpa >= this.ramEnd) return;
-    const f = this.frame(Math.floor(hpa / PAGE));
+    const n = Math.floor(hpa / PAGE);
+    this.written(n);
+    const f = this.frame(n);
     const w = (hpa % PAGE) >>> 2;
     f.words[w] = lo >>> 0;
     f.words[w + 1] = hi >>> 0;
@@ -71,6 +89,13 @@ export class SpecMemory {
   /** Numbers of every frame ever written. */
   frameNumbers(): number[] {
     return [...this.frames.keys()];
+  }
+
+  private written(frame: number): void {
+    if (this.watched.size > 0 && this.watched.has(frame)) {
+      this.generation++;
+      this.watched.clear();
+    }
   }
 
   private frame(n: number): { bytes: Uint8Array; words: Uint32Array } {

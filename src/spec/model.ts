@@ -18,11 +18,12 @@ import type { Candidate, ReferenceModelApi, SpecStep } from './api.js';
 import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
 import { splitU64 } from './entry.js';
 import { EptAccess } from './ept.js';
-import { explore } from './explore.js';
+import { type Mode, exploreCached, exploreFlushed } from './explore.js';
 import { SpecMemory } from './memory.js';
 import { eptEntryHpa, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
 import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.js';
 import { VcpuTlb } from './tlb.js';
+import { EptWalkMemo } from './walk-memo.js';
 import { ctls2Valid, ep4taOf, eptpValid, inveptScope, invvpidScope, spptpValid } from './vmx.js';
 
 /** Bound on the candidates of one access (each is a distinct stale combination). */
@@ -45,9 +46,12 @@ export class ReferenceModel implements ReferenceModelApi {
   private readonly mem: SpecMemory;
   private readonly vcpus: Vcpu[] = [];
   private last: readonly SpecCandidate[] = [];
+  private lastStep: SpecStep | null = null;
+  private readonly eptWalks: EptWalkMemo;
 
   constructor(readonly config: MachineConfig) {
     this.mem = new SpecMemory(config.framesMax);
+    this.eptWalks = new EptWalkMemo(this.mem);
     for (let i = 0; i < config.vcpus; i++) this.vcpus.push({ state: initialVcpu(config), derived: null, tlb: new VcpuTlb(), vpid: i + 1 });
   }
 
@@ -56,12 +60,15 @@ export class ReferenceModel implements ReferenceModelApi {
   step(op: Op): SpecStep {
     const s = this.stepInner(op);
     this.last = s.allowed as SpecCandidate[];
+    this.lastStep = s;
     return s;
   }
 
   commit(candidate: Candidate): void {
     if (!this.last.includes(candidate as SpecCandidate)) throw new Error('commit: not a candidate of the last step');
     this.last = [];
+    if (this.lastStep instanceof LazyFlushedStep) this.lastStep.expire();
+    this.lastStep = null;
     (candidate as SpecCandidate).effects();
   }
 
@@ -204,7 +211,8 @@ export class ReferenceModel implements ReferenceModelApi {
   private access(cpu: number, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): SpecStep {
     const v = this.vcpu(cpu);
     const setup = this.accessSetup(v, kind, la, size, value);
-    const { runs, flushedRuns } = explore((prefix, mode) => new AccessRun(setup, prefix, mode).run(), MAX_RUNS);
+    const runOne = (prefix: number[], mode: Mode): AccessRun => new AccessRun(setup, prefix, mode).run();
+    const { runs, flushedAvailable } = exploreCached(runOne, MAX_RUNS);
     const kept: AccessRun[] = [];
     for (const r of runs) {
       const twin = kept.find((k) => sameOutcome(k.outcome, r.outcome) && sameEffects(k, r));
@@ -217,12 +225,17 @@ export class ReferenceModel implements ReferenceModelApi {
     const frames = kept.map(runFrames);
     const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
     const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, frames[i], () => this.applyRun(v, setup.cx.ep4ta, r), (f) => this.predictFrame(r, f), stepFrames, this.currentFrame));
-    const flushed: Outcome[] = [];
-    for (const r of flushedRuns) {
-      if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
-      flushed.push(r.outcome);
-    }
-    return { allowed, flushed };
+    if (!flushedAvailable) return { allowed, flushed: [] };
+    // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
+    // runs when `flushed` is first read (it costs as much as all the other runs together).
+    return new LazyFlushedStep(allowed, () => {
+      const flushed: Outcome[] = [];
+      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+        if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
+        flushed.push(r.outcome);
+      }
+      return flushed;
+    });
   }
 
   private accessSetup(v: Vcpu, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): AccessSetup {
@@ -288,6 +301,7 @@ export class ReferenceModel implements ReferenceModelApi {
       sppOn: (st.ctls2 & CTL2_SPP) !== 0,
       spptp: st.spptp,
       pge: (st.cr4 & CR4_PGE) !== 0,
+      eptWalks: this.eptWalks,
     };
     v.derived = { from: st, ctx };
     return ctx;
@@ -320,6 +334,30 @@ export class ReferenceModel implements ReferenceModelApi {
     for (const f of r.combFills) v.tlb.fillCombined(ep4ta, f.page, f.m);
     if (r.gpaDrop !== null) v.tlb.invalidateGpa(ep4ta, r.gpaDrop);
     if (r.combDrop !== null) v.tlb.invalidateCombined(ep4ta, r.combDrop, false);
+  }
+}
+
+/**
+ * An access step whose `flushed` list is computed when first read. It describes the state the
+ * step saw, so it must be read before the step's candidate is committed (the runner reads it
+ * only then, to classify a disagreement); reading it later throws rather than answer wrongly.
+ */
+class LazyFlushedStep implements SpecStep {
+  private list: Outcome[] | null = null;
+  private expired = false;
+
+  constructor(readonly allowed: Candidate[], private readonly compute: () => Outcome[]) {}
+
+  get flushed(): Outcome[] {
+    if (this.list === null) {
+      if (this.expired) throw new Error('SpecStep.flushed read after commit: read it before committing the step');
+      this.list = this.compute();
+    }
+    return this.list;
+  }
+
+  expire(): void {
+    this.expired = true;
   }
 }
 
