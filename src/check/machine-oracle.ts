@@ -27,6 +27,15 @@ export class MachineOracle implements ReferenceModelApi {
   frameBytes(frame: number): Uint8Array | null {
     return this.machine.frameBytes(frame);
   }
+
+  /** Zero-copy, like the machine's: the frame compare after every op then copies nothing. */
+  frameView(frame: number): Uint8Array | null {
+    return this.machine.frameView !== undefined ? this.machine.frameView(frame) : this.machine.frameBytes(frame);
+  }
+
+  frames(): readonly number[] {
+    return this.machine.frames !== undefined ? this.machine.frames() : [];
+  }
 }
 
 /** The configuration the oracle runs: the same machine with every planted bug off. */

@@ -20,6 +20,11 @@ export const INVARIANTS = {
   noLostWrite: 'mem.no-lost-write',
   /** The machine or the model threw: a crash of the code under test (or of the model). */
   exception: 'harness.exception',
+  /**
+   * The determinism self-check re-executed a trace and got different outcomes or violations: the
+   * harness (machine, model or checkers) depends on something besides the trace.
+   */
+  nondeterminism: 'harness.nondeterminism',
 } as const;
 
 export type InvariantId = (typeof INVARIANTS)[keyof typeof INVARIANTS];

@@ -49,6 +49,16 @@ export function formatFromPath(file: string): TraceFormat {
   return 'msgpack';
 }
 
+/** `i/n` with 0 <= i < n (0-based shard index). */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (m === null) throw new UsageError(`--shard: expected i/n like 0/4, got '${text}'`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || count > 1_000_000 || index >= count) throw new UsageError(`--shard: need 0 <= i < n <= 1000000, got '${text}'`);
+  return { index, count };
+}
+
 /** Commander collector for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

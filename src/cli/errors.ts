@@ -4,6 +4,7 @@
  * stack trace); 3 internal error.
  */
 import { TraceError } from '../trace/errors.js';
+import { LockError } from '../fuzz/lock.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, internal: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -15,7 +16,7 @@ export class UsageError extends Error {
 
 /** The exit code and the one line to print for an error thrown by a command. */
 export function classifyError(e: unknown): { code: ExitCode; line: string } {
-  if (e instanceof UsageError || e instanceof TraceError) {
+  if (e instanceof UsageError || e instanceof TraceError || e instanceof LockError) {
     return { code: EXIT.usage, line: `eptfuzz: ${e.message.split('\n')[0]}` };
   }
   const err = e instanceof Error ? e : new Error(String(e));

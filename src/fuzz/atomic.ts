@@ -14,14 +14,23 @@ function tempName(dir: string, base: string): string {
   return path.join(dir, `.tmp-${base}-${process.pid}-${counter}`);
 }
 
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+export interface WriteOptions {
+  /**
+   * fsync before the rename (default true): the file survives a power loss, not only a crash of
+   * the process. Off for files that can be regenerated (corpus entries), where an fsync per new
+   * entry would stall the campaign's main thread.
+   */
+  durable?: boolean;
+}
+
+export function writeFileAtomic(file: string, data: Uint8Array | string, opts: WriteOptions = {}): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   const tmp = tempName(dir, path.basename(file));
   const fd = fs.openSync(tmp, 'w');
   try {
     fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
+    if (opts.durable !== false) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

@@ -1,38 +1,55 @@
 /**
- * The campaign loop: generate or mutate a trace, run it with all checks, keep it if it reached new
- * coverage, and turn each failure into a crash-store entry (minimized on first sighting).
- * Contract: for the same options (seed, runs, opsMax, features, bugs, swarm, shrink budget) and the
- * same starting corpus and crash directories, a runs-bounded campaign produces the same traces, the
- * same corpus files and byte-identical crash directories. Run i's randomness comes from the stream
- * `<seed>/run<i>`, so it does not depend on how much earlier runs consumed. A finding never stops
- * the campaign; only the run or time budget, the stop file or a stop request do.
+ * The campaign: the main thread's loop over the run space (protocol.ts). It hands batches of runs
+ * to an executor (inline, or worker threads), merges their reports in run order, keeps what
+ * reached new coverage, stores each new failure signature (minimized in the background) and
+ * reports progress.
+ * Contract: for the same options (seed, shard, runs, opsMax, features, bugs, swarm, oracle, shrink
+ * budget) and the same starting corpus, crash and stats directories, a runs-bounded campaign
+ * produces the same traces, the same corpus files and byte-identical crash directories, whatever
+ * the number of workers (0 = inline). A finding never stops the campaign; only the run or time
+ * budget, the stop file or a stop request do. The directories are locked for the campaign's
+ * lifetime (lock.ts); a campaign resumed on the same --out continues the run index, counters and
+ * coverage (state.ts).
  */
 import * as fs from 'node:fs';
+import { setImmediate as immediate } from 'node:timers/promises';
 import type { MachineConfig } from '../hw/config.js';
 import { normalizeConfig } from '../hw/config.js';
 import { runWith, type Target } from '../check/runner.js';
-import { signatureHash, signatureOf, formatSignature } from '../check/violation.js';
+import { TARGETS } from '../check/targets.js';
+import { INVARIANTS, formatSignature, signatureHash } from '../check/violation.js';
 import { Rng } from '../gen/rng.js';
 import type { Feature } from '../gen/features.js';
-import { generateTrace, makeTrace } from '../gen/generate.js';
-import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights, type OpWeights } from '../gen/weights.js';
-import { minimizeTrace } from '../shrink/trace.js';
+import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights } from '../gen/weights.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import { Corpus } from './corpus.js';
 import { Coverage } from './coverage.js';
 import { CrashStore } from './crash-store.js';
-import { mutate } from './mutate.js';
+import { STABILITY_EVERY_DEFAULT, SWARM_EPOCH_RUNS } from './engine.js';
+import { InlineExecutor, WorkerPool, type Executor } from './executor.js';
+import { acquireLocks } from './lock.js';
+import { MinimizeJob } from './minimize-job.js';
+import { BATCH_RUNS, SYNC_LAG_BATCHES, type EngineConfig, type OracleName, type RunReport, type Sync } from './protocol.js';
+import { loadCoverage, loadState, saveCoverage, saveState } from './state.js';
 import { Stats } from './stats.js';
+
+export { MUTATE_PROBABILITY, SWARM_EPOCH_RUNS } from './engine.js';
+
+export interface Shard {
+  /** 0-based index of this shard. */
+  index: number;
+  count: number;
+}
 
 export interface CampaignOptions {
   seed: string;
-  /** Runs to execute; null = until another limit stops the campaign. */
+  /** Runs to execute in this session; null = until another limit stops the campaign. */
   runs: number | null;
   durationMs: number | null;
   opsMax: number;
   features: ReadonlySet<Feature>;
   bugs: readonly string[];
-  /** Random per-campaign op weights with some kinds off (default true). */
+  /** Random op weights with some kinds off, re-drawn every SWARM_EPOCH_RUNS runs (default true). */
   swarm: boolean;
   corpusDir: string | null;
   crashesDir: string;
@@ -44,6 +61,14 @@ export interface CampaignOptions {
   statusEveryMs: number;
   /** Base machine configuration (bugs are taken from `bugs`). */
   config?: MachineConfig;
+  /** Worker threads; 0 (the default here) runs every trace on the calling thread. */
+  workers?: number;
+  /** This campaign's shard of the run space (many machines); null = the whole space. */
+  shard?: Shard | null;
+  /** The oracle by name (workers resolve it); must name `target` when workers > 0. Default model. */
+  oracle?: OracleName;
+  /** Determinism self-check period in runs (0 = off). */
+  stabilityEvery?: number;
 }
 
 export interface CampaignHooks {
@@ -51,7 +76,7 @@ export interface CampaignHooks {
   log(line: string): void;
   /** Overwritable status line (TTY); when absent, status goes to `log`. */
   status?(line: string): void;
-  /** Polled between runs: true stops the campaign cleanly (Ctrl-C). */
+  /** Polled between batches: true stops the campaign cleanly (Ctrl-C). */
   shouldStop?(): boolean;
 }
 
@@ -61,6 +86,7 @@ export interface CrashSummary {
   count: number;
   firstSeenRun: number;
   opsBefore: number | null;
+  /** null while (or when) not minimized. */
   opsAfter: number | null;
   /** True when first seen in this campaign (not adopted from an earlier one). */
   fresh: boolean;
@@ -69,29 +95,28 @@ export interface CrashSummary {
 export type StopReason = 'runs' | 'duration' | 'stop-file' | 'signal';
 
 export interface CampaignSummary {
+  /** Runs and ops of this session. */
   runs: number;
   ops: number;
   elapsedMs: number;
+  /** Runs of the whole campaign, earlier sessions included. */
+  runsTotal: number;
   coverage: number;
   corpus: number;
   crashes: CrashSummary[];
   stoppedBy: StopReason;
   /** Weights of the last swarm epoch. */
   weights: string;
+  stabilityPct: number;
+  stabilityChecked: number;
+  workers: number;
+  /** Minimizations left unfinished (a signal stopped the campaign); resumed next time. */
+  minimizePending: number;
 }
 
-/** Probability of mutating a corpus entry rather than generating afresh (once the corpus is non-empty). */
-export const MUTATE_PROBABILITY = 0.5;
-/** How often the synchronous loop yields to the event loop (signals, timers). */
-/**
- * Swarm epoch: runs sharing one draw of op weights. Swarm testing wins by omitting kinds, but one
- * draw per campaign could leave a whole overnight campaign without writes; re-drawing every 32
- * runs visits many configurations while each still gets enough runs to build a corpus. Epoch 0
- * uses the balanced weights, so every campaign starts with every kind on.
- */
-export const SWARM_EPOCH_RUNS = 32;
-const YIELD_EVERY_MS = 50;
 const STATS_FILE_EVERY_MS = 5000;
+/** Minimization slice: short enough that worker results are merged promptly. */
+const SLICE_MS = 20;
 
 /** Options as recorded in crash descriptions: only those that decide what is generated. */
 export function recordedOptions(o: CampaignOptions): Record<string, string | number | boolean> {
@@ -101,126 +126,314 @@ export function recordedOptions(o: CampaignOptions): Record<string, string | num
     bugs: [...o.bugs].join(','),
     swarm: o.swarm,
     shrink_steps_max: o.shrinkStepsMax,
+    oracle: o.oracle ?? 'model',
   };
   if (o.runs !== null) out.runs = o.runs;
+  if (o.shard != null) out.shard = formatShard(o.shard);
   return out;
 }
 
+export function formatShard(s: Shard): string {
+  return `${s.index}/${s.count}`;
+}
+
+/** The root of a campaign's run streams: the seed, or a shard's own sub-stream of it. */
+export function streamRoot(seed: string, shard: Shard | null | undefined): string {
+  return shard == null || shard.count === 1 ? seed : `${seed}/shard${shard.index}of${shard.count}`;
+}
+
 export async function runCampaign(o: CampaignOptions, target: Target, hooks: CampaignHooks): Promise<CampaignSummary> {
-  const config = normalizeConfig({ ...(o.config ?? {}), bugs: [...o.bugs] });
-  const root = new Rng(o.seed);
-  const balanced = restrictWeights({ ...DEFAULT_WEIGHTS }, o.features);
-  const weightsFor = (epoch: number): OpWeights => (o.swarm && epoch > 0 ? swarmWeights(root.derive(`swarm${epoch}`), o.features) : balanced);
-  let epoch = 0;
-  let weights = weightsFor(0);
-  let genOpts = { opsMax: o.opsMax, features: o.features, weights, config };
-  const stats = new Stats();
-  const coverage = new Coverage();
-  const corpus = new Corpus(o.corpusDir);
-  const store = new CrashStore(o.crashesDir, o.seed, recordedOptions(o));
-  const crashes = new Map<string, CrashSummary>();
-  const loaded = corpus.load();
-  const adopted = store.load();
-  hooks.log(`seed ${o.seed}; swarm ${o.swarm ? `on (new weights every ${SWARM_EPOCH_RUNS} runs)` : 'off'}`);
-  if (loaded > 0 || corpus.skipped > 0) hooks.log(`corpus: ${loaded} seed traces loaded${corpus.skipped > 0 ? `, ${corpus.skipped} unreadable skipped` : ''}`);
-  if (adopted > 0) hooks.log(`crashes: ${adopted} known signatures in ${o.crashesDir}`);
-
-  // Seed traces run first: their coverage is the starting point.
-  for (const e of corpus.entries) {
-    coverage.beginRun();
-    runWith(e.trace, target, { observer: coverage });
+  const workers = o.workers ?? 0;
+  const oracle = o.oracle ?? 'model';
+  if (workers > 0 && TARGETS[oracle] !== target) throw new Error('a campaign with worker threads needs a named oracle target');
+  const dirs = [{ dir: o.crashesDir, role: 'crash' }];
+  if (o.corpusDir !== null) dirs.push({ dir: o.corpusDir, role: 'corpus' });
+  if (o.outDir !== null) dirs.push({ dir: o.outDir, role: 'stats' });
+  const locks = acquireLocks(dirs);
+  try {
+    return await new Campaign(o, target, hooks, workers, oracle).run();
+  } finally {
+    locks.release();
   }
-  stats.set('coverage', coverage.count);
-  stats.set('corpus', corpus.size);
+}
 
-  let provenanceOptions = { ops_max: o.opsMax, features: [...o.features].sort().join(','), weights: formatWeights(weights) };
-  let lastYield = Date.now();
-  let lastStatus = lastYield;
-  let lastStats = lastYield;
-  let stoppedBy: StopReason = 'runs';
-  let run = 0;
-  for (;; run++) {
-    if (o.runs !== null && run >= o.runs) { stoppedBy = 'runs'; break; }
-    const now = Date.now();
-    if (o.durationMs !== null && stats.elapsedMs() >= o.durationMs) { stoppedBy = 'duration'; break; }
-    if (now - lastYield >= YIELD_EVERY_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      lastYield = Date.now();
-      if (o.stopFile !== null && fs.existsSync(o.stopFile)) { stoppedBy = 'stop-file'; break; }
-    }
-    if (hooks.shouldStop?.() === true) { stoppedBy = 'signal'; break; }
+class Campaign {
+  private readonly config: MachineConfig;
+  private readonly root: string;
+  private readonly stats = new Stats();
+  private readonly coverage = new Coverage();
+  private readonly corpus: Corpus;
+  private readonly store: CrashStore;
+  private readonly crashes = new Map<string, CrashSummary>();
+  private readonly jobs: MinimizeJob[] = [];
+  private startRun = 0;
+  private nextRun = 0;
 
-    if (Math.floor(run / SWARM_EPOCH_RUNS) !== epoch) {
-      epoch = Math.floor(run / SWARM_EPOCH_RUNS);
-      weights = weightsFor(epoch);
-      genOpts = { ...genOpts, weights };
-      provenanceOptions = { ...provenanceOptions, weights: formatWeights(weights) };
-    }
-    const rng = root.derive(`run${run}`);
-    let trace: Trace;
-    if (corpus.size > 0 && rng.chance(MUTATE_PROBABILITY)) {
-      const parent = corpus.pick(rng);
-      const other = corpus.size > 1 ? corpus.pick(rng).trace.ops : null;
-      const child = mutate(parent.trace.ops, other, rng, genOpts);
-      trace = makeTrace(config, child.ops, { seed: rng.seed, options: { ...provenanceOptions, parent: parent.hash, mutations: child.applied.join(',') } });
-      stats.add('mutated');
-    } else {
-      trace = generateTrace(rng, genOpts);
-      trace.provenance = { seed: rng.seed, options: provenanceOptions };
-      stats.add('generated');
-    }
+  constructor(
+    private readonly o: CampaignOptions,
+    private readonly target: Target,
+    private readonly hooks: CampaignHooks,
+    private readonly workers: number,
+    private readonly oracle: OracleName,
+  ) {
+    this.config = normalizeConfig({ ...(o.config ?? {}), bugs: [...o.bugs] });
+    this.root = streamRoot(o.seed, o.shard);
+    this.corpus = new Corpus(o.corpusDir);
+    this.store = new CrashStore(o.crashesDir, o.seed, recordedOptions(o));
+  }
 
-    coverage.beginRun();
-    const result = runWith(trace, target, { observer: coverage, stopAtFirst: true });
-    stats.add('runs');
-    stats.add('ops', result.opsRun);
-    const added = coverage.endRun();
-    if (result.first !== null) {
-      stats.add('crashes_total');
-      const signature = signatureOf(result.first);
-      const hash = signatureHash(signature);
-      const seen = crashes.get(hash);
-      if (seen !== undefined) {
-        seen.count++;
-        store.again(hash, trace);
-      } else if (store.known(hash)) {
-        store.again(hash, trace);
-        const d = store.description(hash);
-        crashes.set(hash, { hash, signature, count: d?.count ?? 1, firstSeenRun: d?.first_seen_run ?? run, opsBefore: d?.minimized?.ops_before ?? null, opsAfter: d?.minimized?.ops_after ?? null, fresh: false });
-      } else {
-        const m = minimizeTrace(trace, target, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax }, signature);
-        if (m !== null) stats.add('shrink_steps', m.report.steps);
-        const repro = m?.trace ?? { ...trace, signature };
-        store.create(hash, signature, run, repro, m?.report ?? null, trace);
-        crashes.set(hash, { hash, signature, count: 1, firstSeenRun: run, opsBefore: trace.ops.length, opsAfter: repro.ops.length, fresh: true });
-        stats.add('crashes_unique');
-        hooks.log(`run ${run}: new failure ${formatSignature(signature)} (${hash}); minimized ${trace.ops.length} -> ${repro.ops.length} ops`);
+  private log(line: string): void {
+    this.hooks.log(line);
+  }
+
+  /** Loads the corpus, the crash store and (resume) the state; runs the corpus for coverage. */
+  private prepare(): Sync {
+    const o = this.o;
+    const shardText = o.shard == null ? null : formatShard(o.shard);
+    this.stats.labels.set('seed', o.seed);
+    if (shardText !== null) this.stats.labels.set('shard', shardText);
+    this.stats.labels.set('workers', String(this.workers));
+    const state = o.outDir === null ? null : loadState(o.outDir);
+    if (state !== null) {
+      this.stats.restore(state.counters, state.elapsed_ms);
+      this.startRun = state.next_run;
+      const other = state.seed !== o.seed || state.shard !== shardText;
+      this.log(`resuming from ${o.outDir}: run ${state.next_run}, ${this.stats.get('crashes_unique')} signatures found so far${other ? ` (note: that campaign had seed ${state.seed}${state.shard === null ? '' : ` shard ${state.shard}`})` : ''}`);
+    }
+    this.nextRun = this.startRun;
+    this.log(`seed ${o.seed}${shardText === null ? '' : `, shard ${shardText}`}; ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}; swarm ${o.swarm ? `on (new weights every ${SWARM_EPOCH_RUNS} runs)` : 'off'}`);
+    const loaded = this.corpus.load();
+    if (loaded > 0 || this.corpus.skipped > 0) this.log(`corpus: ${loaded} traces loaded${this.corpus.skipped > 0 ? `, ${this.corpus.skipped} unreadable skipped` : ''}`);
+    const adopted = this.store.load();
+    if (adopted > 0) this.log(`crashes: ${adopted} known signatures in ${o.crashesDir}`);
+
+    // Coverage: what earlier sessions reached, plus what the corpus reaches now.
+    const saved = o.outDir === null ? null : loadCoverage(o.outDir);
+    if (saved !== null) this.coverage.merge(saved);
+    for (const e of this.corpus.entries) {
+      this.coverage.beginRun();
+      runWith(e.trace, this.target, { observer: this.coverage });
+    }
+    this.stats.set('coverage', this.coverage.count);
+    this.stats.set('corpus', this.corpus.size);
+
+    // Signatures whose minimization an earlier session did not finish.
+    for (const hash of this.store.pending()) {
+      const d = this.store.description(hash);
+      const original = this.store.original(hash);
+      if (d === undefined || original === null) continue;
+      this.jobs.push(new MinimizeJob(hash, d.signature, original, this.target, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax }));
+    }
+    if (this.jobs.length > 0) this.log(`crashes: ${this.jobs.length} signature(s) left unminimized by an earlier campaign; minimizing them in the background`);
+    this.stats.set('minimize_pending', this.jobs.length);
+    return { corpus: this.corpus.entries.slice(), features: this.coverage.features() };
+  }
+
+  private engineConfig(): EngineConfig {
+    return {
+      root: this.root,
+      opsMax: this.o.opsMax,
+      features: [...this.o.features].sort(),
+      swarm: this.o.swarm,
+      config: this.config,
+      oracle: this.oracle,
+      stabilityEvery: this.o.stabilityEvery ?? STABILITY_EVERY_DEFAULT,
+    };
+  }
+
+  private onFailure(rep: RunReport, trace: Trace): void {
+    const failure = rep.failure;
+    if (failure === null) return;
+    this.stats.add('crashes_total');
+    const signature = failure.signature;
+    const hash = signatureHash(signature);
+    const seen = this.crashes.get(hash);
+    if (seen !== undefined) {
+      seen.count++;
+      this.store.again(hash, trace);
+      return;
+    }
+    if (this.store.known(hash)) {
+      this.store.again(hash, trace);
+      const d = this.store.description(hash);
+      this.crashes.set(hash, { hash, signature, count: d?.count ?? 1, firstSeenRun: d?.first_seen_run ?? rep.run, opsBefore: d?.minimized?.ops_before ?? null, opsAfter: d?.minimized?.ops_after ?? null, fresh: false });
+      return;
+    }
+    const nondeterministic = signature.invariant === INVARIANTS.nondeterminism;
+    this.store.create(hash, signature, rep.run, trace, null, nondeterministic ? 'not minimized: the trace does not give the same outcomes twice' : undefined);
+    this.crashes.set(hash, { hash, signature, count: 1, firstSeenRun: rep.run, opsBefore: trace.ops.length, opsAfter: null, fresh: true });
+    this.stats.add('crashes_unique');
+    this.stats.found(rep.run);
+    if (!nondeterministic) {
+      this.jobs.push(new MinimizeJob(hash, signature, trace, this.target, { stepsMax: this.o.shrinkStepsMax, msMax: this.o.shrinkMsMax }));
+      this.stats.set('minimize_pending', this.jobs.length);
+    }
+    this.log(`run ${rep.run}: new failure ${formatSignature(signature)} (${hash}), ${trace.ops.length} ops${nondeterministic ? '' : '; minimizing in the background'}`);
+  }
+
+  /** Merges one batch's reports in run order; returns what the engines must learn from it. */
+  private merge(reports: readonly RunReport[]): Sync {
+    const sync: Sync = { corpus: [], features: [] };
+    for (const rep of reports) {
+      this.stats.add('runs');
+      this.stats.add('ops', rep.ops);
+      this.stats.add(rep.mutated ? 'mutated' : 'generated');
+      if (rep.stable !== null) {
+        this.stats.add('stability_checked');
+        if (!rep.stable) this.stats.add('stability_mismatches');
       }
-    } else if (added > 0) {
-      corpus.add(trace);
-      stats.set('corpus', corpus.size);
+      const added = this.coverage.merge(rep.fresh);
+      for (const f of added) sync.features.push(f);
+      if (rep.failure !== null && rep.trace !== null) {
+        this.onFailure(rep, rep.trace);
+      } else if (added.length > 0 && rep.trace !== null) {
+        const entry = this.corpus.add(rep.trace);
+        if (entry !== null) {
+          sync.corpus.push(entry);
+          this.stats.found(rep.run);
+        }
+      }
+      this.nextRun = rep.run + 1;
     }
-    stats.set('coverage', coverage.count);
-
-    const t = Date.now();
-    if (t - lastStatus >= o.statusEveryMs) {
-      lastStatus = t;
-      (hooks.status ?? hooks.log)(stats.statusLine());
-    }
-    if (o.outDir !== null && t - lastStats >= STATS_FILE_EVERY_MS) {
-      lastStats = t;
-      stats.writeFiles(o.outDir);
-    }
+    this.stats.set('coverage', this.coverage.count);
+    this.stats.set('corpus', this.corpus.size);
+    return sync;
   }
-  if (o.outDir !== null) stats.writeFiles(o.outDir);
-  return {
-    runs: stats.get('runs'),
-    ops: stats.get('ops'),
-    elapsedMs: stats.elapsedMs(),
-    coverage: coverage.count,
-    corpus: corpus.size,
-    crashes: [...crashes.values()],
-    stoppedBy,
-    weights: formatWeights(weights),
-  };
+
+  /** Runs background minimization for about `ms`; returns whether work remains. */
+  private minimizeSlice(ms: number): boolean {
+    const job = this.jobs[0];
+    if (job === undefined) return false;
+    if (job.slice(ms)) {
+      this.jobs.shift();
+      this.finishJob(job);
+    }
+    return this.jobs.length > 0;
+  }
+
+  private finishJob(job: MinimizeJob): void {
+    const m = job.result ?? null;
+    const c = this.crashes.get(job.hash);
+    if (m !== null) {
+      this.stats.add('shrink_steps', m.report.steps);
+      this.store.finish(job.hash, m);
+      if (c !== undefined) { c.opsBefore = m.report.opsBefore; c.opsAfter = m.report.opsAfter; }
+      const limit = m.report.timedOut ? ' (time limit reached)' : m.report.stepsExhausted ? ' (step limit reached)' : '';
+      this.log(`minimized ${job.hash}: ${m.report.opsBefore} -> ${m.report.opsAfter} ops in ${m.report.steps} steps${limit}`);
+    } else {
+      this.store.finish(job.hash, null, 'not minimized: the failure did not reproduce with the same signature');
+      this.log(`minimized ${job.hash}: the failure did not reproduce with its signature; the original stays the repro`);
+    }
+    this.stats.set('minimize_pending', this.jobs.length);
+  }
+
+  /** Waits for the oldest batch, minimizing in slices meanwhile. */
+  private async awaitBatch(executor: Executor): Promise<RunReport[]> {
+    let settled = false;
+    const p = executor.next();
+    p.then(() => { settled = true; }, () => { settled = true; });
+    while (!settled && this.jobs.length > 0) {
+      this.minimizeSlice(SLICE_MS);
+      await immediate();
+    }
+    return p;
+  }
+
+  private checkpoint(): void {
+    const dir = this.o.outDir;
+    if (dir === null) return;
+    this.stats.writeFiles(dir);
+    saveCoverage(dir, this.coverage.features());
+    saveState(dir, {
+      version: 1,
+      seed: this.o.seed,
+      shard: this.o.shard == null ? null : formatShard(this.o.shard),
+      next_run: this.nextRun,
+      elapsed_ms: Math.round(this.stats.totalElapsedMs()),
+      counters: this.stats.persisted(),
+    });
+  }
+
+  private stopReason(): StopReason | null {
+    const o = this.o;
+    if (o.durationMs !== null && this.stats.elapsedMs() >= o.durationMs) return 'duration';
+    if (o.stopFile !== null && fs.existsSync(o.stopFile)) return 'stop-file';
+    if (this.hooks.shouldStop?.() === true) return 'signal';
+    return null;
+  }
+
+  async run(): Promise<CampaignSummary> {
+    const o = this.o;
+    const init = this.prepare();
+    const endRun = o.runs === null ? Number.POSITIVE_INFINITY : this.startRun + o.runs;
+    const executor: Executor = this.workers === 0
+      ? new InlineExecutor(this.engineConfig(), this.target, init)
+      : new WorkerPool(this.engineConfig(), this.workers, init);
+    const syncs = new Map<number, Sync>();
+    let stoppedBy: StopReason | null = null;
+    let dispatched = 0;
+    let merged = 0;
+    let lastStatus = Date.now();
+    let lastCheckpoint = lastStatus;
+    try {
+      for (;;) {
+        while (stoppedBy === null && dispatched < merged + SYNC_LAG_BATCHES) {
+          const start = this.startRun + dispatched * BATCH_RUNS;
+          if (start >= endRun) { stoppedBy = 'runs'; break; }
+          stoppedBy = this.stopReason();
+          if (stoppedBy !== null) break;
+          const sync = dispatched >= SYNC_LAG_BATCHES ? syncs.get(dispatched - SYNC_LAG_BATCHES) ?? null : null;
+          syncs.delete(dispatched - SYNC_LAG_BATCHES);
+          executor.submit(dispatched, start, Math.min(start + BATCH_RUNS, endRun), sync);
+          dispatched++;
+        }
+        if (merged === dispatched) break;
+        const reports = await this.awaitBatch(executor);
+        syncs.set(merged, this.merge(reports));
+        merged++;
+        // Inline, the batch ran on this thread: give pending minimization its slice now.
+        if (this.workers === 0) this.minimizeSlice(SLICE_MS);
+        const t = Date.now();
+        if (t - lastStatus >= o.statusEveryMs) {
+          lastStatus = t;
+          (this.hooks.status ?? this.hooks.log)(this.stats.statusLine());
+        }
+        if (t - lastCheckpoint >= STATS_FILE_EVERY_MS) {
+          lastCheckpoint = t;
+          this.checkpoint();
+        }
+      }
+    } finally {
+      await executor.close();
+    }
+    const stopped: StopReason = stoppedBy ?? 'runs';
+    // Finish background minimization (bounded by its budget), unless asked to stop now.
+    while (this.jobs.length > 0 && !(stopped === 'signal' || this.hooks.shouldStop?.() === true)) {
+      this.minimizeSlice(SLICE_MS * 5);
+      await immediate();
+    }
+    this.checkpoint();
+    return this.summary(stopped);
+  }
+
+  private summary(stoppedBy: StopReason): CampaignSummary {
+    const lastEpoch = Math.floor(Math.max(0, this.nextRun - 1) / SWARM_EPOCH_RUNS);
+    const balanced = restrictWeights({ ...DEFAULT_WEIGHTS }, this.o.features);
+    const weights = this.o.swarm && lastEpoch > 0 ? swarmWeights(new Rng(this.root).derive(`swarm${lastEpoch}`), this.o.features) : balanced;
+    return {
+      runs: this.stats.sessionRuns(),
+      ops: this.stats.sessionOps(),
+      elapsedMs: this.stats.elapsedMs(),
+      runsTotal: this.stats.get('runs'),
+      coverage: this.coverage.count,
+      corpus: this.corpus.size,
+      crashes: [...this.crashes.values()],
+      stoppedBy,
+      weights: formatWeights(weights),
+      stabilityPct: this.stats.stabilityPct(),
+      stabilityChecked: this.stats.get('stability_checked'),
+      workers: this.workers,
+      minimizePending: this.jobs.length,
+    };
+  }
 }

@@ -1,9 +1,11 @@
 /**
  * Semantic coverage: which (op kind, outcome kind, exit reason, qualification bits, error-code
  * bits) combinations and which (previous op kind, op kind, outcome shape) transitions a run reached.
- * Contract: `observe` is allocation-free (one bitmap store per feature); `endRun` returns how many
- * features the run added to the campaign total. Features are small integers, so the whole map is
- * one Uint8Array; the layout below fixes their meaning.
+ * Contract: `observe` is allocation-free (one bitmap store per feature, one push per feature new
+ * to this map); `endRun` returns how many features the run added and `fresh()` lists them, in the
+ * order first reached. Features are small integers, so the whole map is one Uint8Array; the
+ * layout below fixes their meaning (persisted coverage files depend on it: change it only with
+ * COVERAGE_LAYOUT).
  */
 import type { Outcome } from '../hw/outcome.js';
 import type { Op, OpName } from '../trace/ops.js';
@@ -26,27 +28,29 @@ const FEATURES_DIRECT = 1 << 22;
 const TRANSITIONS = 1 << 13; // previous op (4 bits) x op (4 bits) x kind (3 bits) x reason (2 bits)
 const START_OP = 15;
 export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS;
+/** Version of the feature layout above; persisted coverage of another layout is ignored. */
+export const COVERAGE_LAYOUT = 1;
 
 export class Coverage implements StepObserver {
-  private readonly campaign = new Uint8Array(FEATURE_SPACE);
+  private readonly map = new Uint8Array(FEATURE_SPACE);
   private total = 0;
-  private added = 0;
+  private readonly freshList: number[] = [];
   /** Op index of the previous step; START_OP before the first (no op has index 15). */
   private prevOp = START_OP;
 
-  /** Distinct features reached by the campaign so far. */
+  /** Distinct features in the map. */
   get count(): number {
     return this.total;
   }
 
   beginRun(): void {
-    this.added = 0;
+    this.freshList.length = 0;
     this.prevOp = START_OP;
   }
 
   observe(op: Op, actual: Outcome): void {
     const opIndex = OP_INDEX[op.op as OpName] ?? 15;
-    const kind = KIND_INDEX[actual.kind];
+    const kind = KIND_INDEX[actual.kind] ?? 7;
     let detail = 0;
     let reason = 0;
     if (actual.kind === 'exit') {
@@ -63,15 +67,76 @@ export class Coverage implements StepObserver {
   }
 
   private mark(feature: number): void {
-    if (this.campaign[feature] === 0) {
-      this.campaign[feature] = 1;
+    if (this.map[feature] === 0) {
+      this.map[feature] = 1;
       this.total++;
-      this.added++;
+      this.freshList.push(feature);
     }
   }
 
-  /** Features this run added to the campaign. */
+  /** Features this run added to the map. */
   endRun(): number {
-    return this.added;
+    return this.freshList.length;
+  }
+
+  /** The features this run added, in the order reached (valid until the next beginRun). */
+  fresh(): readonly number[] {
+    return this.freshList;
+  }
+
+  has(feature: number): boolean {
+    return this.map[feature] === 1;
+  }
+
+  /** Adds `features` to the map; returns those that were new (in the given order). */
+  merge(features: readonly number[]): number[] {
+    const added: number[] = [];
+    for (const f of features) {
+      if (f >= 0 && f < FEATURE_SPACE && this.map[f] === 0) {
+        this.map[f] = 1;
+        this.total++;
+        added.push(f);
+      }
+    }
+    return added;
+  }
+
+  /** Every feature in the map, ascending. */
+  features(): number[] {
+    const out: number[] = [];
+    for (let f = 0; f < FEATURE_SPACE; f++) if (this.map[f] !== 0) out.push(f);
+    return out;
+  }
+}
+
+/**
+ * A digest of every outcome of a run (FNV-1a over the outcome fields), for the determinism
+ * self-check: two executions of one trace must give the same digest. Chains to `next` (coverage).
+ */
+export class OutcomeDigest implements StepObserver {
+  hash = 0x811c9dc5;
+  steps = 0;
+
+  constructor(private readonly next: StepObserver | null = null) {}
+
+  private mix(n: number): void {
+    let h = this.hash;
+    h = Math.imul(h ^ (n & 0xffff), 0x01000193);
+    h = Math.imul(h ^ ((n / 0x10000) & 0xffff), 0x01000193);
+    h = Math.imul(h ^ ((n / 0x100000000) & 0xffff), 0x01000193);
+    this.hash = h >>> 0;
+  }
+
+  observe(op: Op, actual: Outcome): void {
+    this.steps++;
+    this.mix(KIND_INDEX[actual.kind] ?? 7);
+    switch (actual.kind) {
+      case 'data': this.mix(Number(actual.value & 0xffffffffn)); this.mix(Number(actual.value >> 32n)); break;
+      case 'pf': this.mix(actual.code); this.mix(actual.cr2); break;
+      case 'exit': this.mix(actual.reason); this.mix(actual.qual); this.mix(actual.gpa); this.mix(actual.gla ?? -1); break;
+      case 'vmfail': this.mix(actual.error); break;
+      default: break;
+    }
+    if (this.next !== null) this.next.observe(op, actual);
   }
 }

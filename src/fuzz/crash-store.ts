@@ -3,15 +3,19 @@
  * `repro.msgpack` (the minimized trace), `repro.txt` (its text dump), `description.json`
  * (signature, first run that saw it, count, seed, options, minimization report) and at most
  * ORIGINALS_MAX unminimized originals `original-<n>.msgpack`.
- * Contract: a crash directory is created complete or not at all; later sightings update
- * `description.json` atomically. Nothing written here depends on the clock, so the same seed and
- * options give byte-identical directories. Directories left by earlier campaigns are adopted:
- * their signatures count as known and their counts continue.
+ * Contract: a crash directory is created complete or not at all, at the first sighting, with the
+ * unminimized trace as its repro and `minimized: null`; background minimization later replaces
+ * `repro.*` and then `description.json` (each file atomically), so a campaign killed in between
+ * leaves a valid directory that the next campaign minimizes again (from `original-1.msgpack`).
+ * Later sightings update `description.json` atomically. Nothing written here depends on the
+ * clock, so the same seed and options give byte-identical directories. Directories left by
+ * earlier campaigns are adopted: their signatures count as known and their counts continue.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatSignature } from '../check/violation.js';
 import { encodeMsgpack } from '../trace/msgpack.js';
+import { loadTrace } from '../trace/load.js';
 import { formatText } from '../trace/text.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import type { ShrinkReport } from '../shrink/minimize.js';
@@ -19,6 +23,15 @@ import { writeDirAtomic, writeFileAtomic } from './atomic.js';
 
 /** Unminimized originals kept per signature: a few variants help triage; more is noise. */
 export const ORIGINALS_MAX = 3;
+
+export interface MinimizedReport {
+  ops_before: number;
+  ops_after: number;
+  steps: number;
+  rounds: number;
+  steps_exhausted: boolean;
+  timed_out: boolean;
+}
 
 export interface CrashDescription {
   signature: Signature;
@@ -28,19 +41,55 @@ export interface CrashDescription {
   count: number;
   seed: string;
   options: Record<string, string | number | boolean>;
-  minimized: {
-    ops_before: number;
-    ops_after: number;
-    steps: number;
-    rounds: number;
-    steps_exhausted: boolean;
-    timed_out: boolean;
-  } | null;
+  /** null until (background) minimization has finished. */
+  minimized: MinimizedReport | null;
   originals: string[];
+  /** Why the repro is not minimized (nondeterministic failure, signature not kept), when so. */
+  note?: string;
 }
 
 function describeJson(d: CrashDescription): string {
   return JSON.stringify(d, null, 2) + '\n';
+}
+
+export function reportJson(r: ShrinkReport): MinimizedReport {
+  return {
+    ops_before: r.opsBefore,
+    ops_after: r.opsAfter,
+    steps: r.steps,
+    rounds: r.rounds,
+    steps_exhausted: r.stepsExhausted,
+    timed_out: r.timedOut,
+  };
+}
+
+export function isCrashDescription(d: unknown): d is CrashDescription {
+  const x = d as Partial<CrashDescription> | null;
+  return typeof x === 'object' && x !== null && typeof x.count === 'number' && Array.isArray(x.originals)
+    && typeof x.signature === 'object' && x.signature !== null && typeof x.signature_hash === 'string';
+}
+
+export function readDescription(crashDir: string): CrashDescription | null {
+  try {
+    const d = JSON.parse(fs.readFileSync(path.join(crashDir, 'description.json'), 'utf8')) as unknown;
+    return isCrashDescription(d) ? d : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeDescription(crashDir: string, d: CrashDescription): void {
+  writeFileAtomic(path.join(crashDir, 'description.json'), describeJson(d));
+}
+
+/** The files of a crash directory for a first sighting. */
+export function crashFiles(d: CrashDescription, repro: Trace, original: Trace): Map<string, Uint8Array | string> {
+  return new Map<string, Uint8Array | string>([
+    ['repro.msgpack', encodeMsgpack(repro)],
+    ['repro.txt', formatText(repro)],
+    ['original-1.msgpack', encodeMsgpack(original)],
+    ['description.json', describeJson(d)],
+  ]);
 }
 
 export class CrashStore {
@@ -54,15 +103,10 @@ export class CrashStore {
     let n = 0;
     for (const name of fs.readdirSync(this.dir).sort()) {
       if (name.startsWith('.')) continue;
-      const file = path.join(this.dir, name, 'description.json');
-      try {
-        const d = JSON.parse(fs.readFileSync(file, 'utf8')) as CrashDescription;
-        if (typeof d.count === 'number' && Array.isArray(d.originals)) {
-          this.descriptions.set(name, d);
-          n++;
-        }
-      } catch {
-        // Not a crash directory (or a damaged one): leave it alone.
+      const d = readDescription(path.join(this.dir, name));
+      if (d !== null) {
+        this.descriptions.set(name, d);
+        n++;
       }
     }
     return n;
@@ -76,8 +120,26 @@ export class CrashStore {
     return this.descriptions.get(hash);
   }
 
-  /** First sighting of a signature: writes the whole directory. */
-  create(hash: string, signature: Signature, runIndex: number, repro: Trace, report: ShrinkReport | null, original: Trace): void {
+  /** Adopted or created signatures whose minimization has not finished. */
+  pending(): string[] {
+    return [...this.descriptions].filter(([, d]) => d.minimized === null && d.note === undefined).map(([h]) => h).sort();
+  }
+
+  /** The first unminimized original of a crash (the input of a re-minimization), or null. */
+  original(hash: string): Trace | null {
+    try {
+      return loadTrace(path.join(this.dir, hash, 'original-1.msgpack'));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * First sighting of a signature: writes the whole directory. With `minimized` the repro is the
+   * minimized trace; without, the original stands in until `finish` is called. Returns false when
+   * another writer created the directory first (the sighting is then counted there).
+   */
+  create(hash: string, signature: Signature, runIndex: number, original: Trace, minimized: { trace: Trace; report: ShrinkReport } | null = null, note?: string): boolean {
     const d: CrashDescription = {
       signature,
       signature_hash: hash,
@@ -86,28 +148,38 @@ export class CrashStore {
       count: 1,
       seed: this.seed,
       options: this.options,
-      minimized: report === null ? null : {
-        ops_before: report.opsBefore,
-        ops_after: report.opsAfter,
-        steps: report.steps,
-        rounds: report.rounds,
-        steps_exhausted: report.stepsExhausted,
-        timed_out: report.timedOut,
-      },
+      minimized: minimized === null ? null : reportJson(minimized.report),
       originals: ['original-1.msgpack'],
     };
-    const files = new Map<string, Uint8Array | string>([
-      ['repro.msgpack', encodeMsgpack(repro)],
-      ['repro.txt', formatText(repro)],
-      ['original-1.msgpack', encodeMsgpack(original)],
-      ['description.json', describeJson(d)],
-    ]);
-    if (writeDirAtomic(path.join(this.dir, hash), files)) {
+    if (note !== undefined) d.note = note;
+    const repro = minimized?.trace ?? { ...original, signature };
+    if (writeDirAtomic(path.join(this.dir, hash), crashFiles(d, repro, original))) {
       this.descriptions.set(hash, d);
-    } else {
-      this.load();
-      this.again(hash, original);
+      return true;
     }
+    this.load();
+    this.again(hash, original);
+    return false;
+  }
+
+  /**
+   * Background minimization finished: the repro becomes `result.trace` (repro files first, the
+   * description last, so a kill in between leaves `minimized: null` and the work is redone).
+   * With a null result the original stays the repro and `note` says why.
+   */
+  finish(hash: string, result: { trace: Trace; report: ShrinkReport } | null, note?: string): void {
+    const d = this.descriptions.get(hash);
+    if (d === undefined) return;
+    const dir = path.join(this.dir, hash);
+    if (result !== null) {
+      writeFileAtomic(path.join(dir, 'repro.msgpack'), encodeMsgpack(result.trace));
+      writeFileAtomic(path.join(dir, 'repro.txt'), formatText(result.trace));
+      d.minimized = reportJson(result.report);
+      delete d.note;
+    } else {
+      d.note = note ?? 'not minimized';
+    }
+    writeDescription(dir, d);
   }
 
   /** A later sighting: counts it, and keeps the original while fewer than ORIGINALS_MAX are kept. */
@@ -120,6 +192,6 @@ export class CrashStore {
       writeFileAtomic(path.join(this.dir, hash, name), encodeMsgpack(original));
       d.originals.push(name);
     }
-    writeFileAtomic(path.join(this.dir, hash, 'description.json'), describeJson(d));
+    writeDescription(path.join(this.dir, hash), d);
   }
 }

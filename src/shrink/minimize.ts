@@ -1,14 +1,16 @@
 /**
  * The minimizer: reduces a failing op list while a predicate (usually "the first violation has the
- * same signature") keeps holding: ddmin over ops, then operand simplification, repeated until a
- * round changes nothing or the budget is spent.
+ * same signature") keeps holding: for long lists a prefix pass first (prefix.ts), then ddmin over
+ * ops and operand simplification, repeated until a round changes nothing or the budget is spent.
  * Contract: the returned ops satisfy the predicate (the input is returned unchanged if it does
- * not); `ShrinkReport` says how far it got and whether a limit stopped it.
+ * not); `ShrinkReport` says how far it got and whether a limit stopped it. `shrinkSteps` yields
+ * after every predicate evaluation so a campaign can run it in slices; `shrinkOps` runs it whole.
  */
 import type { Op } from '../trace/ops.js';
-import { Budget, type BudgetOptions } from './budget.js';
-import { ddmin } from './ddmin.js';
-import { simplifyOperands } from './simplify.js';
+import { Budget, drive, type BudgetOptions, type Steps } from './budget.js';
+import { ddminSteps } from './ddmin.js';
+import { prefixSteps } from './prefix.js';
+import { simplifySteps } from './simplify.js';
 
 export interface ShrinkReport {
   opsBefore: number;
@@ -29,20 +31,19 @@ export const SHRINK_MS_MAX_DEFAULT = 30_000;
 /** Rounds of (ddmin, simplify): simplification can enable more removals, rarely more than twice. */
 export const SHRINK_ROUNDS_MAX = 4;
 
-export function shrinkOps(ops: Op[], predicate: (ops: Op[]) => boolean, opts: Partial<BudgetOptions> = {}): { ops: Op[]; report: ShrinkReport } {
-  const budget = new Budget(predicate, {
-    stepsMax: opts.stepsMax ?? SHRINK_STEPS_MAX_DEFAULT,
-    msMax: opts.msMax ?? SHRINK_MS_MAX_DEFAULT,
-    now: opts.now,
-  });
+export function* shrinkSteps(ops: Op[], predicate: (ops: Op[]) => boolean, opts: Partial<BudgetOptions> = {}): Steps<{ ops: Op[]; report: ShrinkReport }> {
+  const stepsMax = opts.stepsMax ?? SHRINK_STEPS_MAX_DEFAULT;
+  const budget = new Budget(predicate, { stepsMax, msMax: opts.msMax ?? SHRINK_MS_MAX_DEFAULT, now: opts.now });
   let current = ops;
   let rounds = 0;
   const holds = budget.test(ops);
+  yield;
+  if (holds) current = yield* prefixSteps(current, budget);
   while (holds && rounds < SHRINK_ROUNDS_MAX && !budget.spent()) {
     rounds++;
     const before = current;
-    current = ddmin(current, budget);
-    const simplified = simplifyOperands(current, budget);
+    current = yield* ddminSteps(current, budget);
+    const simplified = yield* simplifySteps(current, budget);
     current = simplified.ops;
     if (current.length === before.length && !simplified.changed) break;
   }
@@ -54,8 +55,12 @@ export function shrinkOps(ops: Op[], predicate: (ops: Op[]) => boolean, opts: Pa
       steps: budget.steps,
       memoHits: budget.memoHits,
       rounds,
-      stepsExhausted: budget.steps >= (opts.stepsMax ?? SHRINK_STEPS_MAX_DEFAULT),
+      stepsExhausted: budget.steps >= stepsMax,
       timedOut: budget.timedOut,
     },
   };
+}
+
+export function shrinkOps(ops: Op[], predicate: (ops: Op[]) => boolean, opts: Partial<BudgetOptions> = {}): { ops: Op[]; report: ShrinkReport } {
+  return drive(shrinkSteps(ops, predicate, opts));
 }

@@ -4,16 +4,18 @@
  * Ctrl-C exits at once.
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { allFeatures } from '../../gen/features.js';
-import { runCampaign, type CampaignSummary } from '../../fuzz/campaign.js';
+import { formatShard, runCampaign, type CampaignSummary } from '../../fuzz/campaign.js';
+import { STABILITY_EVERY_DEFAULT } from '../../fuzz/engine.js';
 import { formatSignature } from '../../check/violation.js';
 import { SHRINK_MS_MAX_DEFAULT } from '../../shrink/minimize.js';
-import { collect, parseBugs, parseCount, parseDuration, parseFeatureList } from '../args.js';
+import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseShard } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { resolveTarget } from '../target.js';
+import { parseOracle, resolveTarget } from '../target.js';
 
 export const OPS_MAX_DEFAULT = 200;
 export const FUZZ_SHRINK_STEPS_DEFAULT = 2000;
@@ -29,7 +31,9 @@ interface FuzzFlags {
   bug: string[];
   features?: string;
   stopFile?: string;
-  workers: string;
+  workers?: string;
+  shard?: string;
+  stabilityEvery: string;
   swarm: boolean;
   shrinkSteps: string;
   shrinkMs: string;
@@ -38,18 +42,20 @@ interface FuzzFlags {
 
 function summaryText(s: CampaignSummary, crashesDir: string): string {
   const secs = s.elapsedMs / 1000;
+  const total = s.runsTotal !== s.runs ? ` (${s.runsTotal} in all sessions)` : '';
   const lines = [
-    `done: ${s.runs} runs, ${s.ops} ops in ${secs.toFixed(1)}s (${Math.round(s.ops / Math.max(secs, 1e-3))} ops/s); coverage ${s.coverage}, corpus ${s.corpus}; stopped by ${s.stoppedBy}`,
+    `done: ${s.runs} runs${total}, ${s.ops} ops in ${secs.toFixed(1)}s (${Math.round(s.ops / Math.max(secs, 1e-3))} ops/s, ${s.workers === 0 ? 'inline' : `${s.workers} worker${s.workers === 1 ? '' : 's'}`}); coverage ${s.coverage}, corpus ${s.corpus}; stability ${s.stabilityPct.toFixed(1)}% (${s.stabilityChecked} re-executed); stopped by ${s.stoppedBy}`,
   ];
   if (s.crashes.length === 0) {
     lines.push('no failures');
   } else {
     lines.push(`failures: ${s.crashes.length} signature(s)`);
     for (const c of s.crashes) {
-      const min = c.opsBefore !== null && c.opsAfter !== null ? `; minimized ${c.opsBefore} -> ${c.opsAfter} ops` : '';
+      const min = c.opsBefore !== null && c.opsAfter !== null ? `; minimized ${c.opsBefore} -> ${c.opsAfter} ops` : c.fresh ? '; not minimized' : '';
       lines.push(`  ${c.hash}  ${formatSignature(c.signature)}  (${c.count} runs; first run ${c.firstSeenRun}${min}${c.fresh ? '' : '; known before'})  ${path.join(crashesDir, c.hash)}`);
     }
   }
+  if (s.minimizePending > 0) lines.push(`${s.minimizePending} minimization(s) unfinished: the next campaign on ${crashesDir} finishes them`);
   return lines.join('\n') + '\n';
 }
 
@@ -66,20 +72,24 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--bug <name>', 'switch on a planted bug (repeatable; see `eptfuzz bugs`)', collect, [])
     .option('--features <list>', 'restrict generation to mechanisms: ept,spp,pk,xo,tlb')
     .option('--stop-file <path>', 'stop cleanly when this file exists')
-    .option('--workers <n>', 'worker threads (accepted; campaigns currently run single-threaded)', '1')
+    .option('--workers <n>', `worker threads (0: run on the main thread); default: the number of cores (${availableParallelism()} here)`)
+    .option('--shard <i/n>', 'run shard i of n (0-based) of the seed\'s run space, for many machines; merge outputs with `eptfuzz corpus merge` and `eptfuzz crashes merge`')
+    .option('--stability-every <n>', 're-execute every n-th trace and compare outcomes (0: off)', String(STABILITY_EVERY_DEFAULT))
     .option('--no-swarm', 'use the balanced op weights for the whole campaign')
     .option('--shrink-steps <n>', 'minimizer budget per new failure (predicate evaluations)', String(FUZZ_SHRINK_STEPS_DEFAULT))
     .option('--shrink-ms <n>', 'minimizer time limit per new failure, ms (a safety net; steps bind first)', String(SHRINK_MS_MAX_DEFAULT))
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
-    .addHelpText('after', '\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n')
+    .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --corpus c0 --crashes k0 --out o0   # machine 1 of 4\n')
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);
       const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration);
       const opsMax = parseCount('--max-ops', flags.maxOps, 1, 1_000_000);
-      const workers = parseCount('--workers', flags.workers, 1, 256);
+      const workers = flags.workers === undefined ? availableParallelism() : parseCount('--workers', flags.workers, 0, 256);
+      const shard = flags.shard === undefined ? null : parseShard(flags.shard);
       if (flags.seed !== undefined && flags.seed.length === 0) throw new UsageError('--seed: must not be empty');
       const seed = flags.seed ?? randomBytes(8).toString('hex');
-      const target = await resolveTarget(flags.oracle);
+      const oracle = parseOracle(flags.oracle);
+      const target = await resolveTarget(oracle);
       const options = {
         seed, runs, durationMs, opsMax,
         features: flags.features === undefined ? allFeatures() : parseFeatureList(flags.features),
@@ -92,8 +102,12 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         shrinkStepsMax: parseCount('--shrink-steps', flags.shrinkSteps, 1),
         shrinkMsMax: parseCount('--shrink-ms', flags.shrinkMs, 1),
         statusEveryMs: io.errIsTTY ? 1000 : 10_000,
+        workers,
+        shard,
+        oracle,
+        stabilityEvery: parseCount('--stability-every', flags.stabilityEvery, 0),
       };
-      if (workers > 1) io.err(`note: --workers ${workers}: this version runs campaigns single-threaded\n`);
+      if (shard !== null) io.err(`shard ${formatShard(shard)} of seed ${seed}\n`);
       if (runs === null && durationMs === null && options.stopFile === null) io.err('note: no --runs or --duration: runs until Ctrl-C\n');
 
       let stopRequested = false;

@@ -17,7 +17,7 @@ describe('CrashStore', () => {
   it('writes a complete directory, counts later sightings and keeps at most 3 originals', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eptfuzz-store-'));
     const store = new CrashStore(dir, 's', { runs: 10 });
-    store.create('abc', sig, 4, { ...trace(2), signature: sig }, null, trace(9));
+    store.create('abc', sig, 4, trace(9));
     for (let i = 0; i < 5; i++) store.again('abc', trace(10 + i));
     const files = readdirSync(join(dir, 'abc')).sort();
     expect(files).toEqual(['description.json', 'original-1.msgpack', 'original-2.msgpack', 'original-3.msgpack', 'repro.msgpack', 'repro.txt']);

@@ -1,0 +1,121 @@
+/**
+ * The run engine: makes run r's trace (generate, or mutate a corpus entry), runs it with every
+ * check and the coverage observer, re-executes a sample for the determinism self-check, and
+ * reports. The same class runs inline on the main thread and inside each worker thread.
+ * Contract: `runOne(r)` depends only on the engine configuration, r, and the syncs applied so
+ * far (protocol.ts); the reported `fresh` features are those this engine had not seen, which is
+ * always a superset of what the main thread will find new for run r, so the main thread's
+ * decisions do not depend on which engine ran which run.
+ */
+import { runWith, type Target } from '../check/runner.js';
+import { INVARIANTS, signatureOf, sameSignature } from '../check/violation.js';
+import { Rng } from '../gen/rng.js';
+import { generateTrace, makeTrace } from '../gen/generate.js';
+import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights, type OpWeights } from '../gen/weights.js';
+import type { Feature } from '../gen/features.js';
+import type { Signature, Trace } from '../trace/trace.js';
+import { CorpusPool } from './corpus.js';
+import { Coverage, OutcomeDigest } from './coverage.js';
+import { mutate } from './mutate.js';
+import type { EngineConfig, RunReport, Share, Sync } from './protocol.js';
+
+/** Probability of mutating a corpus entry rather than generating afresh (once the corpus is non-empty). */
+export const MUTATE_PROBABILITY = 0.5;
+/**
+ * Swarm epoch: runs sharing one draw of op weights. Swarm testing wins by omitting kinds, but one
+ * draw per campaign could leave a whole overnight campaign without writes; re-drawing every 32
+ * runs visits many configurations while each still gets enough runs to build a corpus. Epoch 0
+ * uses the balanced weights, so every campaign starts with every kind on.
+ */
+export const SWARM_EPOCH_RUNS = 32;
+/**
+ * Determinism self-check period (FoundationDB re-runs ~5 % of its seeds): one trace in 64 costs
+ * 1.6 % of throughput and still checks hundreds of traces a minute.
+ */
+export const STABILITY_EVERY_DEFAULT = 64;
+
+/** The signature of a trace whose re-execution gave different outcomes. */
+export function nondeterminismSignature(what: string): Signature {
+  return { invariant: INVARIANTS.nondeterminism, op: 'run', detail: `${what} differ on re-execution` };
+}
+
+export class RunEngine {
+  private readonly root: Rng;
+  private readonly features: ReadonlySet<Feature>;
+  private readonly balanced: OpWeights;
+  private epoch = -1;
+  private weights: OpWeights;
+  private weightsText = '';
+  private readonly corpus = new CorpusPool();
+  private readonly coverage = new Coverage();
+
+  constructor(readonly cfg: EngineConfig, private readonly target: Target) {
+    this.root = new Rng(cfg.root);
+    this.features = new Set(cfg.features);
+    this.balanced = restrictWeights({ ...DEFAULT_WEIGHTS }, this.features);
+    this.weights = this.balanced;
+  }
+
+  applySync(sync: Sync): void {
+    for (const e of sync.corpus) this.corpus.push(e);
+    this.coverage.merge(sync.features);
+  }
+
+  private weightsFor(run: number): OpWeights {
+    const epoch = Math.floor(run / SWARM_EPOCH_RUNS);
+    if (epoch !== this.epoch) {
+      this.epoch = epoch;
+      this.weights = this.cfg.swarm && epoch > 0 ? swarmWeights(this.root.derive(`swarm${epoch}`), this.features) : this.balanced;
+      this.weightsText = formatWeights(this.weights);
+    }
+    return this.weights;
+  }
+
+  /** Run r's trace: deterministic in r and the corpus. */
+  makeTrace(run: number): { trace: Trace; mutated: boolean } {
+    const weights = this.weightsFor(run);
+    const rng = this.root.derive(`run${run}`);
+    const opts = { opsMax: this.cfg.opsMax, features: this.features, weights, config: this.cfg.config };
+    const provenance = { ops_max: this.cfg.opsMax, features: [...this.features].sort().join(','), weights: this.weightsText };
+    if (this.corpus.size > 0 && rng.chance(MUTATE_PROBABILITY)) {
+      const parent = this.corpus.pick(rng);
+      const other = this.corpus.size > 1 ? this.corpus.pick(rng).trace.ops : null;
+      const child = mutate(parent.trace.ops, other, rng, opts);
+      const trace = makeTrace(this.cfg.config, child.ops, { seed: rng.seed, options: { ...provenance, parent: parent.hash, mutations: child.applied.join(',') } });
+      return { trace, mutated: true };
+    }
+    const trace = generateTrace(rng, opts);
+    trace.provenance = { seed: rng.seed, options: provenance };
+    return { trace, mutated: false };
+  }
+
+  runOne(run: number): RunReport {
+    const { trace, mutated } = this.makeTrace(run);
+    const sampled = this.cfg.stabilityEvery > 0 && run % this.cfg.stabilityEvery === 0;
+    const coverage = this.coverage;
+    coverage.beginRun();
+    const digest = sampled ? new OutcomeDigest(coverage) : null;
+    const result = runWith(trace, this.target, { observer: digest ?? coverage, stopAtFirst: true });
+    const fresh = coverage.fresh().slice();
+    let failure = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail };
+    let stable: boolean | null = null;
+    if (digest !== null) {
+      const again = new OutcomeDigest(null);
+      const second = runWith(trace, this.target, { observer: again, stopAtFirst: true });
+      const what = again.hash !== digest.hash || again.steps !== digest.steps || second.opsRun !== result.opsRun ? 'outcomes'
+        : (second.first === null) !== (result.first === null) || (second.first !== null && result.first !== null && !sameSignature(signatureOf(second.first), signatureOf(result.first))) ? 'violations'
+          : null;
+      stable = what === null;
+      if (what !== null) failure = { signature: nondeterminismSignature(what), step: 0, detail: `re-executing the trace gave different ${what}` };
+    }
+    const keep = failure !== null || fresh.length > 0;
+    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable };
+  }
+
+  runShare(share: Share): RunReport[] {
+    if (share.sync !== null) this.applySync(share.sync);
+    const out: RunReport[] = [];
+    for (let r = share.start; r < share.end; r += share.step) out.push(this.runOne(r));
+    return out;
+  }
+}

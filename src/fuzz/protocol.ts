@@ -1,0 +1,84 @@
+/**
+ * What the campaign's main thread and its run engines (inline or worker threads) exchange.
+ * Contract: plain structured-clone data (no functions, no class instances); a batch is the same
+ * runs whoever executes it, so outputs do not depend on the number of workers.
+ *
+ * The run space: run r (an integer, continuing across resumed sessions) draws its randomness
+ * from the stream `<root>/run<r>`. Runs are grouped in batches of BATCH_RUNS; worker w of N
+ * executes the runs r of a batch with r mod N = w. Batch k runs against the corpus and coverage
+ * the main thread had after merging batch k - SYNC_LAG_BATCHES (the `sync` sent with batch k),
+ * never against anything fresher: that is what makes the result independent of timing.
+ */
+import type { MachineConfig } from '../hw/config.js';
+import type { Feature } from '../gen/features.js';
+import type { Signature, Trace } from '../trace/trace.js';
+import type { CorpusEntry } from './corpus.js';
+
+/** Runs per batch (the whole batch, all workers). */
+export const BATCH_RUNS = 64;
+/**
+ * Batch k sees the merge of batch k - 2: one batch of slack lets every worker start batch k + 1
+ * while the main thread waits for the slowest worker of batch k, so no worker idles at a barrier.
+ */
+export const SYNC_LAG_BATCHES = 2;
+
+export type OracleName = 'model' | 'machine';
+
+/** Everything a run engine needs to generate and run the same traces on any thread. */
+export interface EngineConfig {
+  /** Root of the run streams: the campaign seed, or `<seed>/shard<i>of<n>`. */
+  root: string;
+  opsMax: number;
+  features: Feature[];
+  swarm: boolean;
+  /** Normalized machine configuration, planted bugs included. */
+  config: MachineConfig;
+  oracle: OracleName;
+  /** Re-execute every run whose index is a multiple of this (0: never). */
+  stabilityEvery: number;
+}
+
+/** Corpus entries and coverage features the main thread accepted from one merged batch. */
+export interface Sync {
+  corpus: CorpusEntry[];
+  features: number[];
+}
+
+/** A slice of a batch for one engine: runs start, start + step, ... below end. */
+export interface Share {
+  batch: number;
+  start: number;
+  step: number;
+  end: number;
+  /** Applied before the share runs (null: nothing new). */
+  sync: Sync | null;
+}
+
+export interface RunFailure {
+  signature: Signature;
+  step: number;
+  detail: string;
+}
+
+export interface RunReport {
+  run: number;
+  /** Ops executed (with all checks). */
+  ops: number;
+  mutated: boolean;
+  /** Coverage features this engine had not seen before this run. */
+  fresh: number[];
+  /** The trace, when the main thread may keep it (fresh coverage or a failure). */
+  trace: Trace | null;
+  failure: RunFailure | null;
+  /** Determinism self-check: null when this run was not sampled. */
+  stable: boolean | null;
+}
+
+export type ToWorker =
+  | { type: 'share'; share: Share }
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done'; batch: number; reports: RunReport[] }
+  | { type: 'error'; message: string };
