@@ -14,7 +14,7 @@ import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
 import type { AnyOp, Reg } from '../trace/ops.js';
 import { OK, type AnyOutcome, type HvExit, type Outcome } from '../hw/outcome.js';
 import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
-import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_FETCH, QUAL_WR, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_FETCH, QUAL_WR, QUAL_XLAT, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
 import { invept } from '../hw/vmx.js';
 import { PagePool } from './pool.js';
 import { EptTables } from './ept-tables.js';
@@ -104,6 +104,8 @@ export class Hypervisor {
   /** Frames this op handed back from private guest memory (must be zero). */
   readonly returnedPrivate: number[] = [];
   lastOp: AnyOp | null = null;
+  /** Whether the last hardware exit of a guest access was at the access's own GPA (XLAT), not a guest-walk access. */
+  lastExitFinal = false;
   lastOutcome: AnyOutcome | null = null;
   flushes = 0;
 
@@ -469,6 +471,7 @@ export class Hypervisor {
       exits.push(m.exitReason);
       // The exit's own access decides (a guest-walk read or A/D write may fault, not the data access).
       const q = m.exitQual;
+      this.lastExitFinal = (q & QUAL_XLAT) !== 0;
       const exitKind = m.exitReason !== EXIT_EPT_VIOLATION ? kind : (q & QUAL_WR) !== 0 ? ACC_WRITE : (q & QUAL_FETCH) !== 0 ? ACC_FETCH : ACC_READ;
       const res = this.handleExit(cpu, exitKind, m.exitReason, m.exitQual, m.exitGpa, exits);
       if (res !== null) return res;

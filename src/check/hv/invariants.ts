@@ -224,11 +224,10 @@ function checkAccess(hv: Hypervisor, f: Findings): void {
       }
     }
   }
-  if (sppExit && out.kind === 'hv_exit') {
+  if (sppExit) {
     // Only a denial of the data write itself is checked (a guest A/D update to a protected page
     // exits as SPP too: paging-structure writes are never SPP-eligible, ref §3.3).
-    const page = Math.floor(out.gpa / 4096);
-    if (chunks.some((g) => g >= 0 && Math.floor(g / 4096) === page) && !chunks.some((g) => g >= 0 && subDenied(g).denied)) {
+    if (hv.lastExitFinal && !chunks.some((g) => g >= 0 && subDenied(g).denied)) {
       f.add(HV_INVARIANTS.sppSubpageWrite, `write at ${hex(op.la)} to writable sub-pages ended in KVM_EXIT_SPP`, 'write to writable sub-pages denied');
     }
   }

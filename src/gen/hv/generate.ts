@@ -9,7 +9,7 @@
  */
 import { Rng } from '../rng.js';
 import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
-import type { AnyOp, Op } from '../../trace/ops.js';
+import type { AnyOp, Op, Reg } from '../../trace/ops.js';
 import { SCHEMA_VERSION, type Trace } from '../../trace/trace.js';
 
 export interface HvGenOptions {
@@ -19,6 +19,12 @@ export interface HvGenOptions {
   /** Hypervisor pool frames (small pools make -ENOMEM paths reachable; default: one of 16, 24, 64, 256 by seed). */
   poolFrames?: number;
   vtls?: number;
+  /**
+   * Probability that the np VM's VTL 0 on cpu 0 builds 4-level guest page tables and runs with
+   * paging on (default 0.5): accesses then use linear addresses, some PTEs select the XO alias
+   * through the stolen bit, and the workload rewrites PTEs through a self-map, with or without INVLPG.
+   */
+  paging?: number;
 }
 
 const NP = 2;
@@ -28,9 +34,15 @@ const SLOT_PFN = 0x400;
 const SLOT_PAGES = 1024;
 const PVM_PFN = 0x40;
 const FRAMES = 8192;
+/** Guest paging layout: LA_BASE + i * 4 KiB is PTE i of the page table at gfn PT_GFN (PML4 0, PDPT 1, PD 0). */
+const LA_BASE = 0x40000000;
+const PML4_GFN = 0x5f0;
+const PT_GFN = 0x203;
+const P = 1n, RW = 2n, US = 4n, XD = 1n << 63n;
 
 /** Relative weights of the workload's op kinds. */
 const WEIGHTS: Array<[string, number]> = [
+  ['pte', 4], ['guest_reg', 2], ['invlpg', 1],
   ['read', 14], ['write', 14], ['fetch', 4], ['host_access', 6], ['vcpu_load', 4], ['set_cpl', 1],
   ['share_guest', 3], ['unshare_guest', 3], ['donate_guest', 3], ['guest_share', 3], ['guest_unshare', 3],
   ['donate_hyp', 2], ['hyp_donate', 2], ['share_hyp', 2], ['unshare_hyp', 2],
@@ -59,6 +71,26 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
 
   // Pages in play: a few slot gfns (two 2 MiB regions), the pVM's gfns, some host pfns.
   const npGfns = [0x200, 0x201, 0x202, 0x3ff, 0x400, 0x401, 0x5ff];
+  const paging = rng.chance(options.paging ?? 0.5);
+  /** PTE i maps LA_BASE + i * 4 KiB; the last one maps the page table itself (the guest edits PTEs through it). */
+  const pteTargets = [...npGfns, PT_GFN];
+  const selfMap = pteTargets.length - 1;
+  const pte = (i: number): bigint => {
+    if (i === selfMap) return BigInt(PT_GFN * 4096) | P | RW;
+    const flags = rng.pick([P | RW | US, P | RW | US, P | RW, P | US, P | RW | US | XD, 0n]);
+    const xo = rng.chance(0.2) ? BigInt(alias) : 0n; // the stolen bit: the execute-only alias (ref §5.2)
+    return xo | BigInt(pteTargets[i] * 4096) | flags;
+  };
+  if (paging) {
+    // The guest builds its tables with ordinary writes while paging is off (la = gpa), then turns it on.
+    const w = (gpa: number, v: bigint): AnyOp => ({ op: 'write', cpu: 0, la: gpa, size: 8, value: v });
+    ops.push(w(PML4_GFN * 4096, BigInt((PML4_GFN + 1) * 4096) | P | RW | US));
+    ops.push(w((PML4_GFN + 1) * 4096 + 8, BigInt((PML4_GFN + 2) * 4096) | P | RW | US));
+    ops.push(w((PML4_GFN + 2) * 4096, BigInt(PT_GFN * 4096) | P | RW | US));
+    pteTargets.forEach((_, i) => ops.push(w(PT_GFN * 4096 + 8 * i, pte(i))));
+    ops.push({ op: 'set_reg', cpu: 0, reg: 'cr3', value: BigInt(PML4_GFN * 4096) }, { op: 'set_reg', cpu: 0, reg: 'cr0', value: 0x80010001n });
+    npGfns.push(PT_GFN); // the page table is a page in play too (SPP, VTL protections, dirty logging)
+  }
   const hostPfns = [0x10, 0x11, 0x30, PVM_PFN, PVM_PFN + 1, SLOT_PFN, SLOT_PFN + 1, 0x600, 0x601];
   const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
   const kind = (): string => {
@@ -69,14 +101,33 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
   const cpu = (): number => rng.int(config.vcpus);
   const gfnFor = (): number => (rng.chance(0.6) ? rng.pick(npGfns) : rng.pick(pvmGfns));
   const gpa = (): number => {
-    const g = gfnFor();
     const off = rng.chance(0.3) ? rng.pick([0, 0x7c, 0x80, 0xff8, 0xffc]) : rng.int(4096 - 8);
+    if (paging && rng.chance(0.6)) return LA_BASE + rng.int(pteTargets.length) * 4096 + off; // a linear address
+    const g = gfnFor();
     return (rng.chance(0.1) ? alias : 0) + g * 4096 + off;
   };
   const size = (): number => rng.pick([1, 2, 4, 8]);
   const n = options.ops ?? 200;
   for (let i = 0; i < n; i++) {
     switch (kind()) {
+      case 'pte': {
+        // Rewrite a PTE through the self-map (cpu 0 if it still runs paged), INVLPG most of the time.
+        if (!paging) break;
+        const i = rng.int(selfMap);
+        ops.push({ op: 'write', cpu: 0, la: LA_BASE + selfMap * 4096 + 8 * i, size: 8, value: pte(i) });
+        if (rng.chance(0.7)) ops.push({ op: 'invlpg', cpu: 0, la: LA_BASE + i * 4096 });
+        break;
+      }
+      case 'guest_reg': {
+        const c = cpu();
+        const [reg, value] = rng.pick<[Reg, bigint]>([
+          ['cr0', 0x80010001n], ['cr0', 0x10001n], ['cr0', 0x80000001n], ['cr3', BigInt(PML4_GFN * 4096)], ['cr4', 0x20n], ['cr4', 0x300020n],
+          ['cr4', 0x1300020n], ['efer', 0x500n], ['efer', 0xd00n], ['pkrs', BigInt(rng.pick([0, 4, 8, 12]))], ['cr3', BigInt(alias)],
+        ]);
+        ops.push({ op: 'set_reg', cpu: c, reg, value });
+        break;
+      }
+      case 'invlpg': ops.push({ op: 'invlpg', cpu: cpu(), la: LA_BASE + rng.int(pteTargets.length) * 4096 }); break;
       case 'read': ops.push({ op: 'read', cpu: cpu(), la: gpa(), size: size() }); break;
       case 'write': ops.push({ op: 'write', cpu: cpu(), la: gpa(), size: size(), value: rng.u64() }); break;
       case 'fetch': ops.push({ op: 'fetch', cpu: cpu(), la: gpa(), size: rng.range(1, 15) }); break;
@@ -149,6 +200,6 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
     eptfuzz: '0.1.0',
     machine: config,
     ops: ops as Op[],
-    provenance: { seed, options: { generator: 'hv', ops: n, poolFrames } },
+    provenance: { seed, options: { generator: 'hv', ops: n, poolFrames, paging } },
   };
 }
