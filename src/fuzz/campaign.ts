@@ -340,6 +340,7 @@ class Campaign {
   }
 
   private checkpoint(): void {
+    this.store.flush();
     const dir = this.o.outDir;
     if (dir === null) return;
     this.stats.writeFiles(dir);

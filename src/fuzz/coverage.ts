@@ -31,6 +31,40 @@ export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS;
 /** Version of the feature layout above; persisted coverage of another layout is ignored. */
 export const COVERAGE_LAYOUT = 1;
 
+/** The (op kind, outcome) feature of one step. */
+function directFeature(opIndex: number, actual: Outcome): number {
+  const kind = KIND_INDEX[actual.kind] ?? 7;
+  let detail = 0;
+  if (actual.kind === 'exit') detail = (reasonIndex(actual.reason) << 13) | (actual.qual & 0x1fff);
+  else if (actual.kind === 'pf') detail = actual.code & 0x7f;
+  else if (actual.kind === 'vmfail') detail = actual.error & 0x1f;
+  return (opIndex << OP_SHIFT) | (kind << KIND_SHIFT) | detail;
+}
+
+/** The (previous op kind, op kind, outcome shape) feature of one step. */
+function transitionFeature(prevOp: number, opIndex: number, actual: Outcome): number {
+  const kind = KIND_INDEX[actual.kind] ?? 7;
+  const reason = actual.kind === 'exit' ? reasonIndex(actual.reason) : 0;
+  return FEATURES_DIRECT + ((prevOp << 9) | (opIndex << 5) | (kind << 2) | reason);
+}
+
+function opIndexOf(op: Op): number {
+  return OP_INDEX[op.op as OpName] ?? 15;
+}
+
+/** Every feature one trace reaches (corpus list and minimize): a set, not the campaign bitmap. */
+export class FeatureSet implements StepObserver {
+  readonly features = new Set<number>();
+  private prevOp = START_OP;
+
+  observe(op: Op, actual: Outcome): void {
+    const opIndex = opIndexOf(op);
+    this.features.add(directFeature(opIndex, actual));
+    this.features.add(transitionFeature(this.prevOp, opIndex, actual));
+    this.prevOp = opIndex;
+  }
+}
+
 export class Coverage implements StepObserver {
   private readonly map = new Uint8Array(FEATURE_SPACE);
   private total = 0;
@@ -49,20 +83,9 @@ export class Coverage implements StepObserver {
   }
 
   observe(op: Op, actual: Outcome): void {
-    const opIndex = OP_INDEX[op.op as OpName] ?? 15;
-    const kind = KIND_INDEX[actual.kind] ?? 7;
-    let detail = 0;
-    let reason = 0;
-    if (actual.kind === 'exit') {
-      reason = reasonIndex(actual.reason);
-      detail = (reason << 13) | (actual.qual & 0x1fff);
-    } else if (actual.kind === 'pf') {
-      detail = actual.code & 0x7f;
-    } else if (actual.kind === 'vmfail') {
-      detail = actual.error & 0x1f;
-    }
-    this.mark((opIndex << OP_SHIFT) | (kind << KIND_SHIFT) | detail);
-    this.mark(FEATURES_DIRECT + ((this.prevOp << 9) | (opIndex << 5) | (kind << 2) | reason));
+    const opIndex = opIndexOf(op);
+    this.mark(directFeature(opIndex, actual));
+    this.mark(transitionFeature(this.prevOp, opIndex, actual));
     this.prevOp = opIndex;
   }
 

@@ -7,7 +7,8 @@
  * unminimized trace as its repro and `minimized: null`; background minimization later replaces
  * `repro.*` and then `description.json` (each file atomically), so a campaign killed in between
  * leaves a valid directory that the next campaign minimizes again (from `original-1.msgpack`).
- * Later sightings update `description.json` atomically. Nothing written here depends on the
+ * Later sightings update `description.json` atomically (counts at the next `flush`, originals at
+ * once). Nothing written here depends on the
  * clock, so the same seed and options give byte-identical directories. Directories left by
  * earlier campaigns are adopted: their signatures count as known and their counts continue.
  */
@@ -46,6 +47,11 @@ export interface CrashDescription {
   originals: string[];
   /** Why the repro is not minimized (nondeterministic failure, signature not kept), when so. */
   note?: string;
+  /**
+   * After `eptfuzz crashes merge`: the count per campaign (`seed` or `seed shard i/n`) that saw
+   * the signature; `count` is their sum.
+   */
+  sources?: Record<string, number>;
 }
 
 function describeJson(d: CrashDescription): string {
@@ -94,6 +100,8 @@ export function crashFiles(d: CrashDescription, repro: Trace, original: Trace): 
 
 export class CrashStore {
   private readonly descriptions = new Map<string, CrashDescription>();
+  /** Descriptions whose count changed since they were last written (see `flush`). */
+  private readonly dirty = new Set<string>();
 
   constructor(readonly dir: string, private readonly seed: string, private readonly options: Record<string, string | number | boolean>) {}
 
@@ -179,19 +187,41 @@ export class CrashStore {
     } else {
       d.note = note ?? 'not minimized';
     }
+    this.dirty.delete(hash);
     writeDescription(dir, d);
   }
 
-  /** A later sighting: counts it, and keeps the original while fewer than ORIGINALS_MAX are kept. */
+  /**
+   * A later sighting: counts it, and keeps the original while fewer than ORIGINALS_MAX are kept.
+   * The description is rewritten at once when an original was added, else at the next `flush`
+   * (a frequent bug would otherwise cost one synced file write per failing run).
+   */
   again(hash: string, original: Trace): void {
     const d = this.descriptions.get(hash);
     if (d === undefined) return;
     d.count++;
+    if (d.sources !== undefined) {
+      const shard = this.options.shard;
+      const key = typeof shard === 'string' ? `${this.seed} shard ${shard}` : this.seed;
+      d.sources[key] = (d.sources[key] ?? 0) + 1;
+    }
     if (d.originals.length < ORIGINALS_MAX) {
       const name = `original-${d.originals.length + 1}.msgpack`;
       writeFileAtomic(path.join(this.dir, hash, name), encodeMsgpack(original));
       d.originals.push(name);
+      this.dirty.delete(hash);
+      writeDescription(path.join(this.dir, hash), d);
+      return;
     }
-    writeDescription(path.join(this.dir, hash), d);
+    this.dirty.add(hash);
+  }
+
+  /** Writes the descriptions whose counts changed since they were last written. */
+  flush(): void {
+    for (const hash of [...this.dirty].sort()) {
+      const d = this.descriptions.get(hash);
+      if (d !== undefined) writeDescription(path.join(this.dir, hash), d);
+    }
+    this.dirty.clear();
   }
 }

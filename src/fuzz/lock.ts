@@ -108,7 +108,10 @@ function acquireOne(dir: string, role: string, info: LockInfo): string {
     const holder = readLock(file);
     if (holder === null) {
       // Being written right now, or damaged: a damaged lock with no live writer is stale.
-      if (tries < 2) continue;
+      if (tries < 2) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        continue;
+      }
       takeOver(file, null);
       continue;
     }

@@ -19,6 +19,7 @@ describe('CrashStore', () => {
     const store = new CrashStore(dir, 's', { runs: 10 });
     store.create('abc', sig, 4, trace(9));
     for (let i = 0; i < 5; i++) store.again('abc', trace(10 + i));
+    store.flush();
     const files = readdirSync(join(dir, 'abc')).sort();
     expect(files).toEqual(['description.json', 'original-1.msgpack', 'original-2.msgpack', 'original-3.msgpack', 'repro.msgpack', 'repro.txt']);
     const d = JSON.parse(readFileSync(join(dir, 'abc', 'description.json'), 'utf8')) as { count: number; first_seen_run: number; originals: string[] };
@@ -30,6 +31,7 @@ describe('CrashStore', () => {
     expect(again.load()).toBe(1);
     expect(again.known('abc')).toBe(true);
     again.again('abc', trace(1));
+    again.flush();
     expect((JSON.parse(readFileSync(join(dir, 'abc', 'description.json'), 'utf8')) as { count: number }).count).toBe(7);
   });
 

@@ -1,0 +1,154 @@
+/**
+ * `eptfuzz corpus add|list|merge|minimize` and `eptfuzz crashes merge`: corpus and crash-store
+ * maintenance over content addresses (src/fuzz/corpus-tools.ts, src/fuzz/crash-merge.ts).
+ * Exit codes: `add` 2 for a trace that does not decode, 1 for one that fails its checks (nothing
+ * is added unless every trace given is valid and passes); the others 0, or 2 on bad input.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { checkedSignature, checkTrace } from '../../check/check-trace.js';
+import { formatSignature } from '../../check/violation.js';
+import { addToCorpus, coveringSubset, featureUnion, mergeCorpora, scanCorpus, uniqueFeatureCounts, type ScannedEntry } from '../../fuzz/corpus-tools.js';
+import { mergeCrashStores } from '../../fuzz/crash-merge.js';
+import { loadTrace } from '../../trace/load.js';
+import { EXIT, UsageError, type ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+import { resolveTarget } from '../target.js';
+
+const short = (hash: string): string => hash.slice(0, 16);
+
+function addCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('add')
+    .description('check traces (decode, then replay with every check) and add the passing ones to a corpus directory as <sha256>.msgpack')
+    .argument('<dir>', 'corpus directory (created if absent)')
+    .argument('<trace...>', 'trace files (msgpack, text or JSON)')
+    .option('--oracle <name>', 'check against: model or machine', 'model')
+    .addHelpText('after', '\nNothing is added unless every trace decodes (else exit 2) and passes (else exit 1).\n\nExample:\n  $ eptfuzz corpus add corpus/seeds my-seed.txt\n')
+    .action(async (dir: string, files: string[], flags: { oracle: string }) => {
+      const target = await resolveTarget(flags.oracle);
+      const traces = files.map((file) => ({ file, trace: loadTrace(file) })); // exit 2 on the first bad one
+      let refused = false;
+      for (const { file, trace } of traces) {
+        const r = checkTrace(trace, target);
+        if (r.first !== null) {
+          refused = true;
+          io.err(`eptfuzz: refusing ${file}: it fails: ${formatSignature(checkedSignature(r.first))} at step ${r.first.step} (see 'eptfuzz replay ${file}')\n`);
+        }
+      }
+      if (refused) {
+        setExit(EXIT.failure);
+        return;
+      }
+      for (const { file, trace } of traces) {
+        const { hash, added, file: out } = addToCorpus(dir, trace);
+        io.out(`${added ? 'added' : 'present'} ${short(hash)} ${file} (${trace.ops.length} ops)${added ? ` -> ${out}` : ''}\n`);
+      }
+      setExit(EXIT.ok);
+    });
+}
+
+function listCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('list')
+    .description('list a corpus: content hash, ops, size, coverage features (own and unique to it), origin, file')
+    .argument('<dir>', 'corpus directory')
+    .option('--oracle <name>', 'measure coverage against: model or machine', 'model')
+    .option('--no-coverage', 'skip running the traces (no feature counts)')
+    .addHelpText('after', '\nColumns: hash (first 16 hex digits of the sha256 of the msgpack form), ops, bytes on disk,\nfeatures the trace reaches, features no other entry reaches, origin (hand-written or the generator stream), file.\n\nExample:\n  $ eptfuzz corpus list corpus\n')
+    .action(async (dir: string, flags: { oracle: string; coverage: boolean }) => {
+      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${dir}: not a directory`);
+      const target = await resolveTarget(flags.oracle);
+      const scan = scanCorpus(dir, flags.coverage ? target : null);
+      const unique = uniqueFeatureCounts(scan.entries);
+      const feat = (n: number): string => (flags.coverage ? String(n) : '-');
+      io.out(`${'hash'.padEnd(16)}  ${'ops'.padStart(6)}  ${'bytes'.padStart(8)}  ${'feat'.padStart(5)}  ${'uniq'.padStart(5)}  origin  file\n`);
+      scan.entries.forEach((e, i) => {
+        const fails = e.failure === null ? '' : `  FAILS: ${formatSignature(e.failure.signature)}`;
+        const dup = e.duplicates.length > 0 ? ` (+${e.duplicates.length} same content)` : '';
+        io.out(`${short(e.hash)}  ${String(e.ops).padStart(6)}  ${String(e.bytes).padStart(8)}  ${feat(e.features.size).padStart(5)}  ${feat(unique[i]).padStart(5)}  ${e.origin}  ${path.relative(dir, e.file)}${dup}${fails}\n`);
+      });
+      for (const u of scan.unreadable) io.err(`eptfuzz: skipped ${u.file}: ${u.reason}\n`);
+      io.out(`${scan.entries.length} traces${flags.coverage ? `, ${featureUnion(scan.entries).size} features together` : ''}${scan.unreadable.length > 0 ? `, ${scan.unreadable.length} unreadable` : ''}\n`);
+      setExit(EXIT.ok);
+    });
+}
+
+function mergeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('merge')
+    .description('copy every trace of the source corpora into DEST by content address (<sha256>.msgpack; idempotent)')
+    .argument('<dest>', 'destination corpus directory (created if absent)')
+    .argument('<src...>', 'source corpus directories (e.g. the --corpus of each shard)')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz corpus merge corpus shard0/corpus shard1/corpus\n')
+    .action((dest: string, sources: string[]) => {
+      for (const s of sources) if (!fs.existsSync(s) || !fs.statSync(s).isDirectory()) throw new UsageError(`${s}: not a directory`);
+      const r = mergeCorpora(dest, sources);
+      for (const u of r.unreadable) io.err(`eptfuzz: skipped ${u.file}: ${u.reason}\n`);
+      io.out(`merged into ${dest}: ${r.added} new, ${r.present} already present${r.unreadable.length > 0 ? `, ${r.unreadable.length} unreadable skipped` : ''}\n`);
+      setExit(EXIT.ok);
+    });
+}
+
+function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('minimize')
+    .description('keep a subset of a corpus with the same coverage (greedy set cover over the features each trace reaches)')
+    .argument('<dir>', 'corpus directory')
+    .option('-o, --output <dir>', 'write the subset there as <sha256>.msgpack (DIR is left alone)')
+    .option('--oracle <name>', 'measure coverage against: model or machine', 'model')
+    .addHelpText('after', '\nWithout --output, DIR is minimized in place: redundant .msgpack files are removed; hand-written\n.txt and .json seeds, hv-mode traces (coverage not measured) and failing traces are always kept.\n\nExamples:\n  $ eptfuzz corpus minimize corpus -o corpus-min\n  $ eptfuzz corpus minimize out/corpus\n')
+    .action(async (dir: string, flags: { output?: string; oracle: string }) => {
+      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${dir}: not a directory`);
+      const target = await resolveTarget(flags.oracle);
+      const scan = scanCorpus(dir, target);
+      const handWritten = (e: ScannedEntry): boolean => !e.file.endsWith('.msgpack');
+      const unmeasured = (e: ScannedEntry): boolean => e.features.size === 0 || e.failure !== null;
+      const inPlace = flags.output === undefined;
+      const chosen = coveringSubset(scan.entries, (e) => unmeasured(e) || (inPlace && handWritten(e)));
+      const before = featureUnion(scan.entries).size;
+      const after = featureUnion(chosen).size;
+      if (after !== before) throw new Error(`corpus minimize lost coverage (${before} -> ${after} features)`);
+      const chosenSet = new Set(chosen);
+      if (flags.output !== undefined) {
+        for (const e of chosen) addToCorpus(flags.output, e.trace);
+        io.out(`kept ${chosen.length} of ${scan.entries.length} traces (${after} features) in ${flags.output}\n`);
+      } else {
+        let removed = 0;
+        for (const e of scan.entries) {
+          if (chosenSet.has(e)) continue;
+          for (const f of [e.file, ...e.duplicates]) {
+            if (f.endsWith('.msgpack')) { fs.rmSync(f); removed++; }
+          }
+        }
+        io.out(`kept ${chosen.length} of ${scan.entries.length} traces (${after} features); removed ${removed} redundant files from ${dir}\n`);
+      }
+      for (const u of scan.unreadable) io.err(`eptfuzz: skipped ${u.file}: ${u.reason}\n`);
+      setExit(EXIT.ok);
+    });
+}
+
+export function corpusCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('corpus')
+    .description('corpus maintenance: add, list, merge, minimize (traces are content-addressed by sha256)')
+    .addCommand(addCommand(io, setExit))
+    .addCommand(listCommand(io, setExit))
+    .addCommand(mergeCommand(io, setExit))
+    .addCommand(minimizeCommand(io, setExit))
+    .addHelpText('after', '\nExamples:\n  $ eptfuzz corpus add corpus/seeds seed.txt\n  $ eptfuzz corpus list corpus\n  $ eptfuzz corpus merge corpus shard0/corpus shard1/corpus\n  $ eptfuzz corpus minimize corpus -o corpus-min\n');
+}
+
+export function crashesCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  const merge = new Command('merge')
+    .description('merge crash stores by signature hash (shards, machines): new signatures copied, shared ones keep the shortest repro and sum their counts')
+    .argument('<dest>', 'destination crash directory (created if absent)')
+    .argument('<src...>', 'source crash directories')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz crashes merge crashes shard0/crashes shard1/crashes\n')
+    .action((dest: string, sources: string[]) => {
+      const r = mergeCrashStores(dest, sources);
+      for (const s of r.skipped) io.err(`eptfuzz: skipped ${s.dir}: ${s.reason}\n`);
+      io.out(`merged into ${dest}: ${r.added} new signature(s), ${r.merged} updated, ${r.unchanged} unchanged\n`);
+      setExit(EXIT.ok);
+    });
+  return new Command('crashes')
+    .description('crash-store maintenance: merge')
+    .addCommand(merge);
+}
+
