@@ -13,12 +13,12 @@ import {
   EPT_A, EPT_D, QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, SPP_QUAL_MISS, SUBPAGE_SIZE,
 } from '../hw/bits.js';
 import type { Outcome } from '../hw/outcome.js';
-import { type Entry, bitOf, entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
+import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
 import {
   type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
   isWriteAccess, violationQual,
 } from './ept.js';
-import { type BranchPoint, type Explored, type Mode, defaultChoice } from './explore.js';
+import { type BranchPoint, type Explored, Mode, defaultChoice } from './explore.js';
 import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } from './guest-paging.js';
 import type { SpecMemory } from './memory.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
@@ -81,6 +81,15 @@ interface Translated {
 }
 
 const NO_WRITES: number[] = [];
+const NO_MAPPINGS: readonly GpaMapping[] = [];
+const NO_COMBINED: readonly CombinedMapping[] = [];
+
+/** The alternatives numbered `from`, `from + 1`, ... (`n` of them) at a branch point. */
+function numbered(from: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(from + i);
+  return out;
+}
 
 type Fresh =
   | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[] }
@@ -171,7 +180,8 @@ export class AccessRun implements QwordReader, Explored {
           else hi = (hi | (b << (8 * (n - 4)))) >>> 0;
         }
       }
-      this.outcome = { kind: 'data', value: (BigInt(hi) << 32n) | BigInt(lo) };
+      // One BigInt conversion when the value fits a double exactly (hi < 2^21), else the halves.
+      this.outcome = { kind: 'data', value: hi < 0x200000 ? BigInt(hi * TWO32 + lo) : (BigInt(hi) << 32n) | BigInt(lo) };
     } else if (s.kind === 'write') {
       let n = 0;
       for (let i = 0; i < s.parts.length; i++) {
@@ -191,45 +201,38 @@ export class AccessRun implements QwordReader, Explored {
 
   /** IA-32e paging: a cached combined mapping, or the guest walk (steps 2-7). */
   private linearPart(p: Part): { hpa: number; fill: CombinedMapping[] | null } | null {
-    const alts = this.usableCombined(p);
+    const s = this.s;
+    const cached = this.usableCombined(s.cx.tlb.comb.get(s.cx.ep4ta, p.linearPage));
+    const flushed = s.cx.tlb.flushedComb.count > 0 ? this.usableCombined(s.cx.tlb.flushedComb.get(s.cx.ep4ta, p.linearPage)) : NO_COMBINED;
     let bp: BranchPoint | null = null;
-    if (alts !== null) {
-      bp = {
-        alts: alts.list.slice(0, alts.cached).map((_m, i) => i + 1),
-        flushedAlts: alts.list.slice(alts.cached).map((_m, i) => alts.cached + i + 1),
-      };
+    if (cached.length > 0 || flushed.length > 0) {
+      bp = { alts: numbered(1, cached.length), flushedAlts: numbered(cached.length + 1, flushed.length) };
       const c = this.choose(bp);
-      if (c > 0 && c <= alts.list.length) {
-        if (c > alts.cached) this.usedFlushed = true;
+      if (c > 0 && c <= cached.length + flushed.length) {
+        const m = c <= cached.length ? cached[c - 1] : flushed[c - cached.length - 1];
+        if (c > cached.length) this.usedFlushed = true;
         else this.usedCached = true;
-        const m = alts.list[c - 1];
         return { hpa: m.hpaPage * 4096 + (p.la % 4096), fill: null };
       }
     }
     const writesBefore = this.writes.length;
     const r = this.walk(p);
-    if (alts !== null && bp !== null) {
-      // Worth exploring: only the alternatives whose result differs from this fresh walk's.
-      const clean = r !== null && this.writes.length === writesBefore;
-      const same = (i: number): boolean => clean && alts.list[i - 1].hpaPage === Math.floor(r.hpa / 4096);
-      bp.alts = bp.alts.filter((i) => !same(i));
-      bp.flushedAlts = bp.flushedAlts.filter((i) => !same(i));
+    if (bp !== null && r !== null && this.writes.length === writesBefore) {
+      // Worth exploring: only the alternatives whose result differs from this fresh walk's (a
+      // clean walk, no A/D write, to the same HPA page gives the same).
+      const page = Math.floor(r.hpa / 4096);
+      bp.defaultsBeforeNarrowing = [Mode.Fresh, Mode.Cached, Mode.Flushed].map((m) => defaultChoice(bp!, m));
+      bp.alts = bp.alts.filter((i) => cached[i - 1].hpaPage !== page);
+      bp.flushedAlts = bp.flushedAlts.filter((i) => flushed[i - cached.length - 1].hpaPage !== page);
     }
     return r;
   }
 
-  /** Cached (then recently flushed) combined mappings that allow this access now, or null. */
-  private usableCombined(p: Part): { list: CombinedMapping[]; cached: number } | null {
-    const s = this.s;
-    let list: CombinedMapping[] | null = null;
-    const consider = (v: readonly CombinedMapping[] | undefined): void => {
-      if (v === undefined) return;
-      for (const m of v) if (this.combinedAllows(m)) (list ??= []).push(m);
-    };
-    consider(s.cx.tlb.comb.get(s.cx.ep4ta, p.linearPage));
-    const cached = list === null ? 0 : (list as CombinedMapping[]).length;
-    if (s.cx.tlb.flushedComb.count > 0) consider(s.cx.tlb.flushedComb.get(s.cx.ep4ta, p.linearPage));
-    return list === null ? null : { list, cached };
+  /** The mappings of `list` (cached, or recently flushed) that allow this access now. */
+  private usableCombined(list: readonly CombinedMapping[] | undefined): readonly CombinedMapping[] {
+    let out: CombinedMapping[] | null = null;
+    if (list !== undefined) for (const m of list) if (this.combinedAllows(m)) (out ??= []).push(m);
+    return out ?? NO_COMBINED;
   }
 
   /** semantics.md "TLBs": a cached entry is used only if it allows the access under current registers. */
@@ -331,17 +334,15 @@ export class AccessRun implements QwordReader, Explored {
     const page = Math.floor(gpa / 4096);
     const cachedList = s.cx.tlb.gpa.get(s.cx.ep4ta, page);
     const flushedList = s.cx.tlb.flushedGpa.count > 0 ? s.cx.tlb.flushedGpa.get(s.cx.ep4ta, page) : undefined;
-    let c = 0;
     let chosen: GpaMapping | null = null;
     if (cachedList !== undefined || flushedList !== undefined) {
-      // Alternatives: entries that allow the access now and give another result than the fresh walk.
-      const freshClean = fresh.ok && fresh.adWrites.length === 0;
-      const freshPage = fresh.ok ? Math.floor(fresh.hpa / 4096) : -1;
-      const differs = (m: GpaMapping): boolean => this.gpaAllows(m, access, userAddr) && !(freshClean && m.hpaPage === freshPage);
-      if ((cachedList !== undefined && cachedList.some(differs)) || (flushedList !== undefined && flushedList.some(differs))) {
-        const alts = cachedList === undefined ? [] : cachedList.filter(differs);
-        const flushedAlts = flushedList === undefined ? [] : flushedList.filter(differs);
-        c = this.choose({ alts: alts.map((_m, i) => i + 1), flushedAlts: flushedAlts.map((_m, i) => alts.length + i + 1) });
+      // Alternatives: entries that allow the access now and give another result than the fresh
+      // walk (a clean fresh walk, one with no A/D write, to the same HPA page gives the same).
+      const freshPage = fresh.ok && fresh.adWrites.length === 0 ? Math.floor(fresh.hpa / 4096) : -1;
+      const alts = this.gpaAlternatives(cachedList, access, userAddr, freshPage);
+      const flushedAlts = this.gpaAlternatives(flushedList, access, userAddr, freshPage);
+      if (alts.length > 0 || flushedAlts.length > 0) {
+        const c = this.choose({ alts: numbered(1, alts.length), flushedAlts: numbered(alts.length + 1, flushedAlts.length) });
         if (c > 0 && c <= alts.length) {
           this.usedCached = true;
           chosen = alts[c - 1];
@@ -352,17 +353,6 @@ export class AccessRun implements QwordReader, Explored {
       }
     }
     if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + (gpa % 4096), mapping: chosen };
-    if (fresh.ok && cachedList !== undefined && isFinal(access)) {
-      let also: GpaMapping[] | undefined;
-      for (const m of cachedList) {
-        if (m.hpaPage === Math.floor(fresh.hpa / 4096) && !sameGpaMapping(m, fresh.mapping) && this.gpaAllows(m, access, userAddr)) (also ??= []).push(m);
-      }
-      if (also !== undefined) {
-        for (const x of fresh.adWrites) this.writes.push(x);
-        this.gpaFills.push({ page, m: fresh.mapping });
-        return { hpa: fresh.hpa, mapping: fresh.mapping, also };
-      }
-    }
     if (!fresh.ok) {
       this.outcome = fresh.outcome;
       // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
@@ -372,7 +362,21 @@ export class AccessRun implements QwordReader, Explored {
     }
     for (const x of fresh.adWrites) this.writes.push(x);
     this.gpaFills.push({ page, m: fresh.mapping });
+    if (cachedList !== undefined && isFinal(access)) {
+      let also: GpaMapping[] | undefined;
+      for (const m of cachedList) {
+        if (m.hpaPage === Math.floor(fresh.hpa / 4096) && !sameGpaMapping(m, fresh.mapping) && this.gpaAllows(m, access, userAddr)) (also ??= []).push(m);
+      }
+      if (also !== undefined) return { hpa: fresh.hpa, mapping: fresh.mapping, also };
+    }
     return fresh;
+  }
+
+  /** The mappings of `list` that allow the access and do not lead to HPA page `samePage`. */
+  private gpaAlternatives(list: readonly GpaMapping[] | undefined, access: EptAccess, userAddr: boolean, samePage: number): readonly GpaMapping[] {
+    let out: GpaMapping[] | null = null;
+    if (list !== undefined) for (const m of list) if (m.hpaPage !== samePage && this.gpaAllows(m, access, userAddr)) (out ??= []).push(m);
+    return out ?? NO_MAPPINGS;
   }
 
   /** A cached guest-physical mapping is used only if it allows the access (semantics.md "TLBs"). */

@@ -15,6 +15,11 @@ export interface BranchPoint {
   alts: number[];
   /** Alternatives from entries a required invalidation removed (only classify violations). */
   flushedAlts: number[];
+  /**
+   * Set by a run that narrows `alts` / `flushedAlts` after choosing (once it knows what the
+   * fresh walk gives): the choice each mode's default took here before that, indexed by Mode.
+   */
+  defaultsBeforeNarrowing?: readonly number[];
 }
 
 export interface Explored {
@@ -35,6 +40,31 @@ export function defaultChoice(bp: BranchPoint, mode: Mode): number {
   return bp.alts.length > 0 ? bp.alts[0] : 0;
 }
 
+/** The choice a run in `mode` took at `bp` by default (before any narrowing of its lists). */
+function chosenDefault(bp: BranchPoint, mode: Mode): number {
+  return bp.defaultsBeforeNarrowing !== undefined ? bp.defaultsBeforeNarrowing[mode] : defaultChoice(bp, mode);
+}
+
+/**
+ * Records which queue items would repeat run `r` exactly. A run is a function of the choices it
+ * makes; an item (prefix, mode) makes r's choices when prefix is a prefix of r.taken and r, after
+ * it, took at every branch point what `mode` takes by default. Such an item needs no run of its
+ * own: it would only be dropped as already seen. (About a quarter of all runs were such repeats.)
+ */
+function noteRepeats(r: Explored, modes: readonly Mode[], repeats: Set<string>): void {
+  for (const mode of modes) {
+    let k = r.taken.length;
+    while (k > 0 && r.taken[k - 1] === chosenDefault(r.branches[k - 1], mode)) k--;
+    for (let j = k; j <= r.taken.length; j++) repeats.add(repeatKey(mode, r.taken, j));
+  }
+}
+
+function repeatKey(mode: Mode, choices: readonly number[], length: number): string {
+  let key = String(mode);
+  for (let i = 0; i < length; i++) key += ',' + choices[i];
+  return key;
+}
+
 export interface Exploration<R> {
   /** Runs that used only may-be-cached state; [0] is the all-fresh run. */
   runs: R[];
@@ -48,16 +78,20 @@ const NO_PREFIX: number[] = [];
 
 function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushed: boolean, seeds: { run?: R; mode: Mode }[], keep: (r: R) => void): boolean {
   const queue: { prefix: number[]; mode: Mode; run?: R }[] = seeds.map((s) => ({ prefix: NO_PREFIX, mode: s.mode, run: s.run }));
+  const modes = [...new Set(seeds.map((s) => s.mode))];
   const seen = new Set<string>();
+  const repeats = new Set<string>();
   let runs = 0;
   let flushedAvailable = false;
   while (queue.length > 0 && runs < maxRuns) {
     const item = queue.shift()!;
+    runs++; // a repeat counts towards the bound as if it ran, so the bound cuts where it always did
+    if (item.run === undefined && repeats.has(repeatKey(item.mode, item.prefix, item.prefix.length))) continue;
     const r = item.run ?? runOne(item.prefix, item.mode);
-    runs++;
     const key = r.taken.join(',');
     if (seen.has(key)) continue;
     seen.add(key);
+    noteRepeats(r, modes, repeats);
     if (r.flushedAvailable) flushedAvailable = true;
     keep(r);
     for (let p = item.prefix.length; p < r.branches.length; p++) {

@@ -13,6 +13,9 @@ export const PAGE = 4096;
 // Words are read through a Uint32Array, which is little-endian only on a little-endian host.
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('eptfuzz needs a little-endian host');
 
+/** Frames per backing buffer (see `frame`). */
+const SLAB_FRAMES = 32;
+
 export class SpecMemory {
   private readonly frames = new Map<number, { bytes: Uint8Array; words: Uint32Array }>();
   readonly ramEnd: number;
@@ -22,6 +25,8 @@ export class SpecMemory {
    */
   generation = 0;
   private readonly watched = new Set<number>();
+  private slab = new ArrayBuffer(0);
+  private slabUsed = SLAB_FRAMES;
 
   constructor(framesMax: number) {
     this.ramEnd = framesMax * PAGE;
@@ -101,8 +106,14 @@ export class SpecMemory {
   private frame(n: number): { bytes: Uint8Array; words: Uint32Array } {
     let f = this.frames.get(n);
     if (f === undefined) {
-      const bytes = new Uint8Array(PAGE);
-      f = { bytes, words: new Uint32Array(bytes.buffer) };
+      // Frames are carved from shared zeroed buffers: one ArrayBuffer per frame costs about 2 us
+      // (a model per trace writes tens of frames), a view into a larger one a tenth of that.
+      if (this.slabUsed === SLAB_FRAMES) {
+        this.slab = new ArrayBuffer(SLAB_FRAMES * PAGE);
+        this.slabUsed = 0;
+      }
+      const offset = this.slabUsed++ * PAGE;
+      f = { bytes: new Uint8Array(this.slab, offset, PAGE), words: new Uint32Array(this.slab, offset, PAGE / 4) };
       this.frames.set(n, f);
     }
     return f;

@@ -248,9 +248,10 @@ export class ReferenceModel implements ReferenceModelApi {
     }
     let writeBytes: Uint8Array | null = null;
     if (kind === 'write') {
+      // Two BigInt operations for the halves, then plain shifts (BigInt arithmetic per byte is slow).
       writeBytes = new Uint8Array(size);
-      let x = value;
-      for (let i = 0; i < size; i++, x >>= 8n) writeBytes[i] = Number(x & 0xffn);
+      const { lo, hi } = splitU64(value);
+      for (let i = 0; i < size; i++) writeBytes[i] = (i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4))) & 0xff;
     }
     const cx = this.context(v);
     const nxe = cx.rights.nxe;
