@@ -34,6 +34,7 @@ interface FuzzFlags {
   workers?: string;
   shard?: string;
   stabilityEvery: string;
+  statusEvery?: string;
   swarm: boolean;
   shrinkSteps: string;
   shrinkMs: string;
@@ -74,6 +75,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--stop-file <path>', 'stop cleanly when this file exists')
     .option('--workers <n>', `worker threads (0: run on the main thread); default: the number of cores (${availableParallelism()} here)`)
     .option('--shard <i/n>', 'run shard i of n (0-based) of the seed\'s run space, for many machines; merge outputs with `eptfuzz corpus merge` and `eptfuzz crashes merge`')
+    .option('--status-every <ms>', 'status period: the live line on a terminal (default 1000), plain lines otherwise (default 10000)')
     .option('--stability-every <n>', 're-execute every n-th trace and compare outcomes (0: off)', String(STABILITY_EVERY_DEFAULT))
     .option('--no-swarm', 'use the balanced op weights for the whole campaign')
     .option('--shrink-steps <n>', 'minimizer budget per new failure (predicate evaluations)', String(FUZZ_SHRINK_STEPS_DEFAULT))
@@ -101,7 +103,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         stopFile: flags.stopFile ?? null,
         shrinkStepsMax: parseCount('--shrink-steps', flags.shrinkSteps, 1),
         shrinkMsMax: parseCount('--shrink-ms', flags.shrinkMs, 1),
-        statusEveryMs: io.errIsTTY ? 1000 : 10_000,
+        statusEveryMs: flags.statusEvery === undefined ? (io.errIsTTY ? 1000 : 10_000) : parseCount('--status-every', flags.statusEvery, 1),
         workers,
         shard,
         oracle,
