@@ -6,7 +6,8 @@
  * with few and with many pages already protected (must not grow), and the same pattern on a
  * naive per-page baseline in the same run: one that, like the memslot-update approach the VSM
  * RFC calls "complex, hard to generalize and slow", recomputes every protected page's leaf on
- * each change.
+ * each change. The JIT is warmed first on a separate machine instance (WARMUP changes), as for
+ * any steady-state figure; the first, cold run of the measured instance is reported too.
  */
 import { Hypervisor } from '../src/hv/hypervisor.js';
 import { normalizeConfig } from '../src/hw/config.js';
@@ -17,6 +18,8 @@ const BASE_GFN = 0x1000;
 const SLOT_PAGES = 131_072; // 512 MiB of guest memory
 const READ_EVERY = 10; // one VTL0 read per 10 protection changes
 const NAIVE_CHANGES = 2_000; // the baseline is quadratic: measure it on fewer changes, compare per change
+const WARMUP = 30_000; // changes on a throwaway instance before anything is measured
+const ROUNDS = 3; // the 100,000 changes are measured on this many fresh instances; the median is reported
 
 function boot(): Hypervisor {
   const hv = new Hypervisor(normalizeConfig({ mode: 'hv', framesMax: 1 << 18, vcpus: 2, hv: { poolFrames: 4096 } }));
@@ -61,13 +64,26 @@ function naiveRecompute(hv: Hypervisor): void {
 
 export function benchVsm(): string[] {
   const out: string[] = [];
-  const hv = boot();
-  const firstMs = runChanges(hv, 0, 1_000);
-  const allMs = firstMs + runChanges(hv, 1_000, CHANGES);
-  const protectedPages = hv.vms.get(2)!.protMap(0, 1, false)!.size;
-  const lateMs = runChanges(hv, CHANGES, CHANGES + 1_000);
-  out.push(`vsm: ${CHANGES.toLocaleString('en-US')} single-page VTL protection changes + ${CHANGES / READ_EVERY} VTL0 reads: ${allMs.toFixed(1)} ms (goal < 100 ms)`);
-  out.push(`vsm: one change with ~0 pages protected ${(firstMs * 1000 / 1_000).toFixed(2)} us, with ${protectedPages.toLocaleString('en-US')} protected ${(lateMs * 1000 / 1_000).toFixed(2)} us (ratio ${(lateMs / firstMs).toFixed(2)}, goal ~1)`);
+  // Cold: the very first run in this process (JIT compilation included).
+  const cold = boot();
+  const coldMs = runChanges(cold, 0, CHANGES);
+  runChanges(boot(), 0, WARMUP);
+  const rounds: Array<{ allMs: number; firstMs: number; lateMs: number; protectedPages: number }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const hv = boot();
+    // The first 1,000 changes also split most 2 MiB leaves (one table page per region, once);
+    // changes 1,000..2,000 are the "few pages protected" sample.
+    const splitsMs = runChanges(hv, 0, 1_000);
+    const firstMs = runChanges(hv, 1_000, 2_000);
+    const allMs = splitsMs + firstMs + runChanges(hv, 2_000, CHANGES);
+    const protectedPages = hv.vms.get(2)!.protMap(0, 1, false)!.size;
+    const lateMs = runChanges(hv, CHANGES, CHANGES + 1_000);
+    rounds.push({ allMs, firstMs, lateMs, protectedPages });
+  }
+  rounds.sort((a, b) => a.allMs - b.allMs);
+  const { allMs, firstMs, lateMs, protectedPages } = rounds[Math.floor(ROUNDS / 2)];
+  out.push(`vsm: ${CHANGES.toLocaleString('en-US')} single-page VTL protection changes + ${CHANGES / READ_EVERY} VTL0 reads: ${allMs.toFixed(1)} ms (goal < 100 ms; median of ${ROUNDS} after a ${WARMUP.toLocaleString('en-US')}-change warm-up, rounds ${rounds.map((x) => x.allMs.toFixed(0)).join('/')} ms; cold first run ${coldMs.toFixed(1)} ms)`);
+  out.push(`vsm: one change with ~1,500 pages protected ${(firstMs * 1000 / 1_000).toFixed(2)} us, with ${protectedPages.toLocaleString('en-US')} protected ${(lateMs * 1000 / 1_000).toFixed(2)} us (ratio ${(lateMs / firstMs).toFixed(2)}, goal ~1)`);
   const naive = boot();
   const naiveEarly = runChanges(naive, 0, NAIVE_CHANGES / 2, naiveRecompute);
   const naiveLate = runChanges(naive, NAIVE_CHANGES / 2, NAIVE_CHANGES, naiveRecompute);

@@ -10,6 +10,7 @@ import { EPT_PS, EPT_R, EPT_W, EPT_X } from '../hw/bits.js';
 import type { PagePool } from './pool.js';
 
 const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
+const MEMO_SIZE = 1024; // regions remembered (a power of two): 2 GiB of guest memory without a miss
 /** A non-leaf entry: RWX (rights are ANDed over levels, so upper entries grant everything). */
 const TABLE_RIGHTS = EPT_R | EPT_W | EPT_X;
 
@@ -35,6 +36,20 @@ export class EptTables {
   hi = 0;
   /** Table frames in use (root included), for teardown. */
   readonly tables = new Set<number>();
+  /**
+   * Direct-mapped memo of 2 MiB regions `find` reached through a page table, and that table's
+   * address: a lookup in a remembered region reads one entry instead of four. Forgotten whenever
+   * an entry above level 1 may change (install, split, rewrite above level 1, destroy).
+   */
+  private readonly memoRegion = new Float64Array(MEMO_SIZE).fill(-1);
+  private readonly memoTable = new Float64Array(MEMO_SIZE);
+  private memoUsed = false;
+
+  private forgetMemo(): void {
+    if (!this.memoUsed) return;
+    this.memoRegion.fill(-1);
+    this.memoUsed = false;
+  }
 
   constructor(private readonly mem: PhysMemory, private readonly pool: PagePool, root: number) {
     this.root = root;
@@ -53,6 +68,16 @@ export class EptTables {
    */
   find(gpa: number): boolean {
     const mem = this.mem;
+    const region = Math.floor(gpa / 2 ** 21);
+    const slot = region & (MEMO_SIZE - 1);
+    if (this.memoRegion[slot] === region) {
+      const a = this.memoTable[slot] + entryIndex(gpa, 1) * 8;
+      this.level = 1;
+      this.addr = a;
+      this.lo = mem.read32(a);
+      this.hi = mem.read32(a + 4);
+      return this.lo !== 0 || this.hi !== 0;
+    }
     let table = this.root * 4096;
     for (let level = 4; ; level--) {
       const a = table + entryIndex(gpa, level) * 8;
@@ -64,6 +89,11 @@ export class EptTables {
       this.hi = hi;
       if (level === 1 || !isTable(lo)) return lo !== 0 || hi !== 0;
       table = tableAddr(lo, hi);
+      if (level === 2) {
+        this.memoRegion[slot] = region;
+        this.memoTable[slot] = table;
+        this.memoUsed = true;
+      }
     }
   }
 
@@ -87,6 +117,7 @@ export class EptTables {
    */
   install(gpa: number, level: number, lo: number, hi: number): boolean {
     if (this.need(gpa, level) > this.pool.available) return false;
+    this.forgetMemo();
     const mem = this.mem;
     let table = this.root * 4096;
     for (let l = 4; l > level; l--) {
@@ -115,8 +146,9 @@ export class EptTables {
     if (!this.find(gpa) || this.level !== level || level === 1) return true;
     const lo = this.lo;
     const hi = this.hi;
-    const frame = this.pool.alloc();
+    const frame = this.pool.allocFilled(); // fillChildren writes all 512 entries
     if (frame < 0) return false;
+    this.forgetMemo();
     this.tables.add(frame);
     this.fillChildren(frame, level, lo, hi);
     this.mem.write32(this.addr, ((frame * 4096) | TABLE_RIGHTS) >>> 0);
@@ -140,6 +172,7 @@ export class EptTables {
 
   /** Rewrites the entry found by the last `find` (its address is kept). */
   rewrite(lo: number, hi: number): void {
+    if (this.level !== 1) this.forgetMemo();
     this.mem.write32(this.addr, lo >>> 0);
     this.mem.write32(this.addr + 4, hi >>> 0);
     this.lo = lo >>> 0;
@@ -164,6 +197,7 @@ export class EptTables {
 
   /** Returns every table page to the pool. The caller flushes TLBs first. */
   destroy(): void {
+    this.forgetMemo();
     for (const f of [...this.tables].sort((a, b) => a - b)) this.pool.release(f);
     this.tables.clear();
   }

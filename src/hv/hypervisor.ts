@@ -97,10 +97,14 @@ export class Hypervisor {
   /** `mutations` when the last op started (a failed call must leave it unchanged). */
   mutationsAtStart = 0;
   readonly touchedPfns = new Set<number>();
-  /** (vm id) * 2^40 + gfn of every gfn the last op touched. */
-  readonly touchedGfns = new Set<number>();
-  /** Leaves whose rights this op reduced: [root frame, gpa page] pairs. */
+  /** Keys (vm id) * 2^40 + gfn of the gfns the last op touched, first `touchedGfnCount` entries (may repeat). */
+  readonly touchedGfnKeys: number[] = [];
+  touchedGfnCount = 0;
+  /** Leaves whose rights this op reduced: [root frame, gpa page] pairs, the first `reducedCount` entries. */
   readonly reduced: number[] = [];
+  reducedCount = 0;
+  /** Whether any guest access ran since the last INVEPT everywhere (else every TLB is empty and a flush is a no-op). */
+  private tlbMaybeFilled = false;
   /** Frames this op handed back from private guest memory (must be zero). */
   readonly returnedPrivate: number[] = [];
   lastOp: AnyOp | null = null;
@@ -168,10 +172,11 @@ export class Hypervisor {
 
   apply(op: AnyOp): AnyOutcome {
     this.machine.mem.beginOp();
-    this.touchedPfns.clear();
-    this.touchedGfns.clear();
-    this.reduced.length = 0;
-    this.returnedPrivate.length = 0;
+    // Per-op records are reset by count, not reallocated (the VSM hot path allocates nothing here).
+    if (this.touchedPfns.size !== 0) this.touchedPfns.clear();
+    this.touchedGfnCount = 0;
+    this.reducedCount = 0;
+    if (this.returnedPrivate.length !== 0) this.returnedPrivate.length = 0;
     this.lastOp = op;
     this.mutationsAtStart = this.mutations;
     const out = applyHvOp(this, op);
@@ -266,6 +271,9 @@ export class Hypervisor {
   /** INVEPT all-context on every logical processor (ref §6.3: before the call returns). */
   flushAll(): void {
     this.flushes++;
+    // Only guest accesses fill TLBs: with none since the last flush every TLB is already empty.
+    if (!this.tlbMaybeFilled) return;
+    this.tlbMaybeFilled = false;
     for (const v of this.machine.vcpus) invept(v, 2, 0n, this.config);
   }
 
@@ -297,7 +305,7 @@ export class Hypervisor {
     if (!this.host.install(pfn * 4096, 1, lo, state << STATE_SHIFT_HI)) return false;
     this.mutations++;
     this.touchedPfns.add(pfn);
-    if (was !== PS_NOPAGE && state === PS_NOPAGE) this.reduced.push(this.host.root, pfn);
+    if (was !== PS_NOPAGE && state === PS_NOPAGE) this.noteReduced(this.host.root, pfn);
     return true;
   }
 
@@ -315,13 +323,24 @@ export class Hypervisor {
   // Guest EPT views
 
   touchGfn(vm: Vm, gfn: number): void {
-    this.touchedGfns.add(vm.id * 2 ** 40 + gfn);
+    this.touchedGfnKeys[this.touchedGfnCount++] = vm.id * 2 ** 40 + gfn;
+  }
+
+  /** Records a leaf of table `root` whose rights this op reduced (hv.no-stale-access checks the TLBs for it). */
+  noteReduced(root: number, page: number): void {
+    this.reduced[this.reducedCount++] = root;
+    this.reduced[this.reducedCount++] = page;
   }
 
   /** EPT rights VTL `view` of `vm` may have at `gfn` (alias: the XO alias of gfn), before wp/aging/SPP. */
   baseRights(vm: Vm, view: number, gfn: number, alias: boolean, rec: PageRec): number {
-    let r = rec.prot;
-    const slot = rec.fromSlot >= 0 ? vm.slots.get(rec.fromSlot) : undefined;
+    return this.rightsFrom(vm, view, gfn, alias, rec.prot, rec.fromSlot);
+  }
+
+  /** `baseRights` from a record's granted rights and memslot. */
+  rightsFrom(vm: Vm, view: number, gfn: number, alias: boolean, prot: number, fromSlot: number): number {
+    let r = prot;
+    const slot = fromSlot >= 0 ? vm.slots.get(fromSlot) : undefined;
     if (slot !== undefined) {
       if (slot.flags & KVM_MEM_READONLY) r &= ~W;
       if (slot.flags & KVM_MEM_EXECONLY) r &= X;
@@ -353,11 +372,14 @@ export class Hypervisor {
     const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
     // A 2 MiB leaf is built from the record of its first page (gpa is block-aligned then).
     const first = level === 2 ? vm.pages.get(gfn) ?? rec : rec;
-    const r = this.baseRights(vm, view, gfn, alias, first);
-    const pfn = first.pfn;
+    this.leafFrom(vm, gfn, level, first.pfn, first.state, this.baseRights(vm, view, gfn, alias, first), prevLo, prevHi);
+  }
+
+  /** `leafBits` from the page's frame, pKVM state and rights (`baseRights`). */
+  private leafFrom(vm: Vm, gfn: number, level: number, pfn: number, state: number, r: number, prevLo: number, prevHi: number): void {
     const spp = level === 1 && (r & W) !== 0 && this.sppProtected(vm, gfn);
     let lo = (pfn * 4096) | EPT_WB | (level === 2 ? EPT_PS : 0);
-    let hi = first.state << STATE_SHIFT_HI;
+    let hi = state << STATE_SHIFT_HI;
     const wp = (prevHi & WP_HI) !== 0;
     if ((prevLo & AGED_LO) !== 0) {
       lo |= AGED_LO;
@@ -387,22 +409,52 @@ export class Hypervisor {
    * SPP), keeping its wp/aged status. Records a reduction when rights shrink. No-op if unmapped.
    */
   refreshLeaf(vm: Vm, view: number, gpa: number): void {
+    if (vm.views[view].find(gpa)) this.refreshFound(vm, view, gpa);
+  }
+
+  /** `refreshLeaf` for the leaf the view's last `find(gpa)` returned. */
+  refreshFound(vm: Vm, view: number, gpa: number): void {
     const t = vm.views[view];
-    if (!t.find(gpa)) return;
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
     const gfn = Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0);
     const rec = vm.pages.get(gfn);
     if (rec === undefined) return;
+    this.leafBits(vm, view, t.level === 2 ? gpa - (gpa % 2 ** 21) : gpa, t.level, rec, t.lo, t.hi);
+    this.rewriteFound(vm, view, gpa);
+  }
+
+  /**
+   * `refreshFound` after a change of VTL protections only (the VSM hot path): a 4 KiB leaf is
+   * recomputed from the record's compact facts, with frame and pKVM state from the leaf itself
+   * (where pKVM keeps the state, §1.1), so no large map or scattered record is read.
+   */
+  refreshRightsFound(vm: Vm, view: number, gpa: number): void {
+    const t = vm.views[view];
+    if (t.level !== 1 || (this.aliasBit !== 0 && gpa >= this.aliasBit)) {
+      this.refreshFound(vm, view, gpa);
+      return;
+    }
+    const gfn = Math.floor(gpa / 4096);
+    const facts = vm.pages.factsOf(gfn);
+    if (facts < 0) return;
+    const r = this.rightsFrom(vm, view, gfn, false, facts & 7, (facts >>> 3) - 1);
+    const pfn = ((t.lo & 0xfffff000) >>> 0) / 4096 + (t.hi & 0xfffff) * 2 ** 20;
+    this.leafFrom(vm, gfn, 1, pfn, (t.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, r, t.lo, t.hi);
+    this.rewriteFound(vm, view, gpa);
+  }
+
+  /** Writes `leafLo/leafHi` over the found leaf when they differ; records the change and any reduction. */
+  private rewriteFound(vm: Vm, view: number, gpa: number): void {
+    const t = vm.views[view];
     const oldLo = t.lo;
     const oldHi = t.hi;
-    this.leafBits(vm, view, t.level === 2 ? gpa - (gpa % 2 ** 21) : gpa, t.level, rec, oldLo, oldHi);
     const lo = this.leafLo;
     const hi = this.leafHi;
     if (lo === oldLo && hi === oldHi) return;
     t.rewrite(lo, hi);
     this.mutations++;
     this.touchGfn(vm, Math.floor(gpa / 4096));
-    if ((oldLo & 7 & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.reduced.push(t.root, Math.floor(gpa / 4096));
+    if ((oldLo & 7 & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReduced(t.root, Math.floor(gpa / 4096));
   }
 
   /** Refreshes the leaves of gfn (and its XO alias) in every view. */
@@ -422,7 +474,7 @@ export class Hypervisor {
         t.rewrite(0, 0);
         this.mutations++;
         this.touchGfn(vm, g);
-        this.reduced.push(t.root, g);
+        this.noteReduced(t.root, g);
       }
     }
   }
@@ -457,6 +509,7 @@ export class Hypervisor {
     const lo = Number(value & 0xffffffffn);
     const hi = Number((value >> 32n) & 0xffffffffn);
     let exits: number[] | null = null;
+    this.tlbMaybeFilled = true;
     for (let i = 0; i < ACCESS_RETRIES_MAX; i++) {
       const r = m.access(cpu, la, size, kind, lo, hi);
       if (r !== A_EXIT) {

@@ -34,6 +34,11 @@ export class PagePool {
     return f;
   }
 
+  /** `alloc` for a caller that writes every word of the frame itself (no zeroing first). */
+  allocFilled(): number {
+    return this.free.pop() ?? -1;
+  }
+
   release(frame: number): void {
     this.free.push(frame);
     // Keep the lowest frame next: deterministic reuse regardless of release order.

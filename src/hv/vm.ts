@@ -18,6 +18,108 @@ export interface PageRec {
   fromSlot: number;
 }
 
+/**
+ * Small per-gfn values (0..32767: VTL protection rights, packed page facts) in 2 MiB regions of 512 entries: a VSM boot
+ * sets 10^5 of them one page at a time, so a lookup is one small-map probe (remembered for the
+ * region last used) and an array read, and a store allocates only for a new region.
+ * The Map-like surface (get, has, set, delete, size, keys) is what callers use.
+ */
+export class GfnRights {
+  private readonly regions = new Map<number, Int16Array>();
+  private count = 0;
+  /** Direct-mapped cache of regions (they are never removed, so it needs no invalidation). */
+  private readonly cacheKey = new Float64Array(64).fill(-1);
+  private readonly cacheArr: Array<Int16Array | undefined> = new Array<Int16Array | undefined>(64).fill(undefined);
+
+  private region(gfn: number, create: boolean): Int16Array | undefined {
+    const r = Math.floor(gfn / 512);
+    const slot = r & 63;
+    if (this.cacheKey[slot] === r) return this.cacheArr[slot];
+    let a = this.regions.get(r);
+    if (a === undefined && create) {
+      a = new Int16Array(512).fill(-1);
+      this.regions.set(r, a);
+    }
+    if (a !== undefined) {
+      this.cacheKey[slot] = r;
+      this.cacheArr[slot] = a;
+    }
+    return a;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(gfn: number): number | undefined {
+    const a = this.region(gfn, false);
+    if (a === undefined) return undefined;
+    const v = a[gfn % 512];
+    return v < 0 ? undefined : v;
+  }
+
+  has(gfn: number): boolean {
+    return this.get(gfn) !== undefined;
+  }
+
+  set(gfn: number, value: number): this {
+    const a = this.region(gfn, true)!;
+    if (a[gfn % 512] < 0) this.count++;
+    a[gfn % 512] = value;
+    return this;
+  }
+
+  delete(gfn: number): boolean {
+    const a = this.region(gfn, false);
+    if (a === undefined || a[gfn % 512] < 0) return false;
+    a[gfn % 512] = -1;
+    this.count--;
+    return true;
+  }
+
+  /** Gfns with a value, ascending. */
+  keys(): number[] {
+    const out: number[] = [];
+    for (const r of [...this.regions.keys()].sort((x, y) => x - y)) {
+      const a = this.regions.get(r)!;
+      for (let i = 0; i < 512; i++) if (a[i] >= 0) out.push(r * 512 + i);
+    }
+    return out;
+  }
+}
+
+/**
+ * The page records of a VM (gfn → record), with a compact copy of the two facts the VSM hot path
+ * needs (granted rights and memslot) kept in step by `set` and `delete`, so recomputing a leaf
+ * reads two small arrays instead of a large map and a scattered record. Records' `prot` and
+ * `fromSlot` never change in place (only `state` does, and the leaf carries the state).
+ */
+export class PageMap extends Map<number, PageRec> {
+  private readonly facts = new GfnRights();
+
+  override set(gfn: number, rec: PageRec): this {
+    super.set(gfn, rec);
+    // `facts` is absent while Map's constructor runs (it may call set); the map starts empty.
+    this.facts?.set(gfn, rec.prot | ((rec.fromSlot + 1) << 3));
+    return this;
+  }
+
+  override delete(gfn: number): boolean {
+    this.facts.delete(gfn);
+    return super.delete(gfn);
+  }
+
+  override clear(): void {
+    for (const g of this.keys()) this.facts.delete(g);
+    super.clear();
+  }
+
+  /** The record's granted rights | (fromSlot + 1) << 3, or -1 when gfn has no record. */
+  factsOf(gfn: number): number {
+    return this.facts.get(gfn) ?? -1;
+  }
+}
+
 export interface Memslot {
   slot: number;
   gfn: number;
@@ -32,7 +134,7 @@ export class Vm {
   dying = false;
   /** EPT per VTL; view 0 holds the pKVM state of every page in `pages`. */
   readonly views: EptTables[];
-  readonly pages = new Map<number, PageRec>();
+  readonly pages = new PageMap();
   readonly slots = new Map<number, Memslot>();
   /** Memory attributes per gfn (absent = 0). */
   readonly attrs = new Map<number, number>();
@@ -44,7 +146,7 @@ export class Vm {
   /** SPP access maps per gfn (absent = all writable). */
   readonly sppVectors = new Map<number, number>();
   /** VTL protections: index target * 16 + setter → (gfn → R/W/X mask). */
-  readonly vtlProt: Array<Map<number, number> | undefined> = [];
+  readonly vtlProt: Array<GfnRights | undefined> = [];
 
   constructor(id: number, type: 'np' | 'protected', views: EptTables[]) {
     this.id = id;
@@ -53,15 +155,25 @@ export class Vm {
   }
 
   slotOf(gfn: number): Memslot | null {
-    for (const s of this.slots.values()) if (gfn >= s.gfn && gfn < s.gfn + s.pages) return s;
+    const last = this.lastSlot;
+    if (last !== null && gfn >= last.gfn && gfn < last.gfn + last.pages && this.slots.get(last.slot) === last) return last;
+    for (const s of this.slots.values()) {
+      if (gfn >= s.gfn && gfn < s.gfn + s.pages) {
+        this.lastSlot = s;
+        return s;
+      }
+    }
     return null;
   }
 
-  protMap(target: number, setter: number, create: boolean): Map<number, number> | undefined {
+  /** The memslot `slotOf` found last (checked against `slots` before it is trusted). */
+  private lastSlot: Memslot | null = null;
+
+  protMap(target: number, setter: number, create: boolean): GfnRights | undefined {
     const i = target * 16 + setter;
     let m = this.vtlProt[i];
     if (m === undefined && create) {
-      m = new Map();
+      m = new GfnRights();
       this.vtlProt[i] = m;
     }
     return m;

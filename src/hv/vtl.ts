@@ -43,7 +43,7 @@ export function vtlProtect(hv: Hypervisor, cpu: number, target: number, gfn: num
   if (rights < 0) return HV_STATUS_INVALID_PARAMETER;
   if (count === 0) return HV_STATUS_SUCCESS;
   for (let g = gfn; g < gfn + count; g++) {
-    if (!vm.pages.has(g) && vm.slotOf(g) === null) { // not RAM of this VM
+    if (vm.slotOf(g) === null && !vm.pages.has(g)) { // not RAM of this VM (memslots first: a few, vs a map of every page)
       return hv.opts.vtlNonRam === 'tlfs' ? HV_STATUS_INVALID_PARAMETER : HV_STATUS_OPERATION_DENIED;
     }
   }
@@ -55,8 +55,10 @@ export function vtlProtect(hv: Hypervisor, cpu: number, target: number, gfn: num
     else m.set(g, rights);
     // One walk per page: split a covering 2 MiB leaf of VTL0's view, then rewrite the leaf.
     if (t.find(g * 4096)) {
-      if (t.level === 2 && target === 0) hv.splitAt(vm, g);
-      hv.refreshLeaf(vm, target, g * 4096);
+      if (t.level === 2 && target === 0) {
+        hv.splitAt(vm, g);
+        hv.refreshLeaf(vm, target, g * 4096);
+      } else hv.refreshRightsFound(vm, target, g * 4096);
     }
     if (hv.aliasBit !== 0) hv.refreshLeaf(vm, target, (g + hv.aliasGfn) * 4096);
     hv.touchGfn(vm, g);

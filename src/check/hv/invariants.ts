@@ -236,7 +236,7 @@ function checkAccess(hv: Hypervisor, f: Findings): void {
 /** I10: no logical processor keeps a cached translation with more rights than the leaf now gives. */
 function checkStale(hv: Hypervisor, f: Findings): void {
   const r = hv.reduced;
-  for (let i = 0; i + 1 < r.length; i += 2) {
+  for (let i = 0; i + 1 < hv.reducedCount; i += 2) {
     const root = r[i];
     const page = r[i + 1];
     const tables = root === hv.host.root ? hv.host : [...hv.vms.values()].flatMap((v) => v.views).find((t) => t.root === root);
@@ -284,7 +284,7 @@ export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
     }
   } else {
     const pfns = new Set(hv.touchedPfns);
-    for (const key of hv.touchedGfns) {
+    for (const key of new Set(hv.touchedGfnKeys.slice(0, hv.touchedGfnCount))) {
       const id = Math.floor(key / 2 ** 40);
       const g = key - id * 2 ** 40;
       const vm = hv.vms.get(id);

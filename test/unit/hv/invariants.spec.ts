@@ -67,7 +67,7 @@ describe('each hv invariant fires on a broken state', () => {
     const t = hv.vms.get(2)!.views[0];
     t.find(0x200000);
     t.rewrite(0, 0);
-    hv.reduced.push(t.root, 0x200);
+    hv.noteReduced(t.root, 0x200);
     expect(ids(hv, false)).toContain(HV_INVARIANTS.noStaleAccess);
   });
   it('spp.subpage-write: a write reported complete on a protected sub-page', () => {
