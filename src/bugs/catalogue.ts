@@ -29,7 +29,7 @@ export const CATALOGUE: readonly PlantedBug[] = [
   { name: 'pkvm-reclaim-no-zero', layer: 'hv', doc: 'Reclaiming a private page of a protected guest skips zeroing: its content leaks to the host (§7 B6, I6).' },
   { name: 'pkvm-range-overflow', layer: 'hv', doc: 'pfn + nr is checked in wrapping 64-bit arithmetic, so a wrapping range passes the checks and the transition runs on unchecked pages (§7 B2).' },
   { name: 'pkvm-enomem-half-done', layer: 'hv', doc: 'host_donate_guest changes the host entry before the guest map can fail with -ENOMEM (no memcache pre-check), leaving the page lost (§7 B3).' },
-  { name: 'spp-lost-on-wrprotect', layer: 'hv', doc: 'Write protection for dirty logging drops EPT bit 61 instead of parking it in the software bit, so the page is fully writable after the dirty-log fault (KVM SPP v12 "store SPP bit").' },
+  { name: 'spp-lost-on-wrprotect', layer: 'hv', doc: 'Write-protection (dirty logging) or access tracking drops EPT bit 61 for good instead of saving it in a software bit and restoring it (KVM SPP series v5 7/9, v12 "free bit to store SPP bit").' },
   { name: 'spp-hugepage-not-split', layer: 'hv', doc: 'KVM_SUBPAGES_SET_ACCESS inside a 2 MiB EPT leaf leaves the huge leaf in place, so the page stays unprotected (ref §3.5).' },
   { name: 'memattr-partial-update', layer: 'hv', doc: 'KVM_SET_MEMORY_ATTRIBUTES stores entry by entry without reserving first and returns -ENOMEM with a prefix changed (§7 B13).' },
   { name: 'vtl-protect-no-flush', layer: 'hv', doc: 'HvCallModifyVtlProtectionMask returns before flushing the other vCPUs\' TLBs, so a lower VTL still uses the old rights (§5.2).' },
