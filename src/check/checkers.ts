@@ -84,12 +84,9 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? -1 : n;
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  // Buffer.compare is a native memcmp: a full frame in well under a microsecond.
-  return Buffer.compare(
-    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  ) === 0;
+/** Equal bytes. Buffer.compare takes plain Uint8Arrays and is a native memcmp: no wrapper allocated. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || Buffer.compare(a, b) === 0;
 }
 
 const hex = (n: number): string => '0x' + n.toString(16);
@@ -119,19 +116,36 @@ export function coarseFrameDifference(m: Uint8Array, s: Uint8Array, at: number):
   return 'data bytes differ';
 }
 
+/** mem.no-lost-write on one frame, or null when its bytes agree. */
+export function checkFrame(machine: FrameSource, model: FrameSource, frame: number): Finding | null {
+  const m = bytesOf(machine, frame) ?? ZERO_FRAME;
+  const s = bytesOf(model, frame) ?? ZERO_FRAME;
+  if (sameBytes(m, s)) return null;
+  return lostWrite(frame, m, s);
+}
+
 /** mem.no-lost-write over `frames`: the first frame whose bytes differ, or null. */
 export function checkFrames(machine: FrameSource, model: FrameSource, frames: Iterable<number>): Finding | null {
+  if (Array.isArray(frames)) {
+    for (let i = 0; i < frames.length; i++) {
+      const f = checkFrame(machine, model, frames[i] as number);
+      if (f !== null) return f;
+    }
+    return null;
+  }
   for (const frame of frames) {
-    const m = bytesOf(machine, frame) ?? ZERO_FRAME;
-    const s = bytesOf(model, frame) ?? ZERO_FRAME;
-    if (same(m, s)) continue;
-    const at = firstDifference(m, s);
-    const hpa = frame * FRAME_BYTES + at;
-    return {
-      invariant: INVARIANTS.noLostWrite,
-      detail: `frame ${hex(frame)} differs at hpa ${hex(hpa)}: machine ${hex(m[at] ?? 0)}, model ${hex(s[at] ?? 0)}`,
-      coarse: coarseFrameDifference(m, s, at),
-    };
+    const f = checkFrame(machine, model, frame);
+    if (f !== null) return f;
   }
   return null;
+}
+
+function lostWrite(frame: number, m: Uint8Array, s: Uint8Array): Finding {
+  const at = firstDifference(m, s);
+  const hpa = frame * FRAME_BYTES + at;
+  return {
+    invariant: INVARIANTS.noLostWrite,
+    detail: `frame ${hex(frame)} differs at hpa ${hex(hpa)}: machine ${hex(m[at] ?? 0)}, model ${hex(s[at] ?? 0)}`,
+    coarse: coarseFrameDifference(m, s, at),
+  };
 }

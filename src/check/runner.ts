@@ -18,7 +18,7 @@ import { sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { checkFrames, classifyOutcome, type Finding } from './checkers.js';
+import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding } from './checkers.js';
 import { INVARIANTS, SWEEP_OP, type Violation } from './violation.js';
 
 /** How the runner builds the two sides (the real Machine and ReferenceModel, or test fakes). */
@@ -84,29 +84,31 @@ function hasPreview(c: Candidate): c is Candidate & FramePreview {
 const ZERO_FRAME = new Uint8Array(4096);
 
 function sameFrameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  const x = a ?? ZERO_FRAME;
-  const y = b ?? ZERO_FRAME;
-  return Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
+  return sameBytes(a ?? ZERO_FRAME, b ?? ZERO_FRAME);
 }
 
 /** Whether committing `c` leaves every frame either side writes equal to the machine's bytes. */
 function previewMatches(c: Candidate & FramePreview, machine: FrameSourceLike, touched: readonly number[]): boolean {
-  for (const f of touched) if (!sameFrameBytes(c.frameAfter(f), machine.frameBytes(f))) return false;
-  for (const f of c.frames) if (!touched.includes(f) && !sameFrameBytes(c.frameAfter(f), machine.frameBytes(f))) return false;
+  const bytes = (f: number): Uint8Array | null => (machine.frameView !== undefined ? machine.frameView(f) : machine.frameBytes(f));
+  for (const f of touched) if (!sameFrameBytes(c.frameAfter(f), bytes(f))) return false;
+  for (const f of c.frames) if (!touched.includes(f) && !sameFrameBytes(c.frameAfter(f), bytes(f))) return false;
   return true;
 }
 
 interface FrameSourceLike {
   frameBytes(frame: number): Uint8Array | null;
+  frameView?(frame: number): Uint8Array | null;
 }
 
 /**
  * The committed candidate for `actual`. With one equal candidate, that one. With several: the one
- * whose previewed bytes match the machine's (when the model offers `frameAfter`), else the one
+ * whose previewed bytes match the machine's (when the model offers `frameAfter`; when all do, the
+ * last by elimination, without its preview), else the one
  * whose frames are exactly the machine's touched frames, else one whose frames the machine all
  * touched, else the first.
  */
 export function pickCandidate(allowed: readonly Candidate[], actual: Outcome, touched: readonly number[], machine?: FrameSourceLike): Candidate | null {
+  if (allowed.length === 1) return sameOutcome(allowed[0].outcome, actual) ? allowed[0] : null;
   let first: Candidate | null = null;
   let count = 0;
   for (const c of allowed) {
@@ -116,8 +118,16 @@ export function pickCandidate(allowed: readonly Candidate[], actual: Outcome, to
   }
   if (count <= 1) return first;
   if (machine !== undefined) {
+    // Previews cost a frame copy each: when every equal candidate offers one, the last is chosen
+    // by elimination (if it does not match either, the frame check after commit reports it).
+    let previewed = 0;
+    let allPreview = true;
     for (const c of allowed) {
-      if (sameOutcome(c.outcome, actual) && hasPreview(c) && previewMatches(c, machine, touched)) return c;
+      if (!sameOutcome(c.outcome, actual)) continue;
+      if (!hasPreview(c)) { allPreview = false; continue; }
+      if (allPreview && previewed === count - 1) return c;
+      previewed++;
+      if (previewMatches(c, machine, touched)) return c;
     }
   }
   let subset: Candidate | null = null;
@@ -143,10 +153,13 @@ function listsFrames(x: object): x is FrameLister {
   return typeof (x as Partial<FrameLister>).frames === 'function';
 }
 
-/** Frames a full sweep compares: every frame either side reported writing, plus all backed frames of a side that can list them. */
-function sweepFrames(seen: Set<number>, machine: object, model: object): Iterable<number> {
-  if (!listsFrames(machine) && !listsFrames(model)) return seen;
-  const all = new Set(seen);
+/**
+ * Frames a full sweep compares: every frame either side reported writing (`seen`, kept only when
+ * a side cannot list its frames), plus all backed frames of a side that can list them.
+ */
+function sweepFrames(seen: Set<number> | null, machine: object, model: object): Iterable<number> {
+  if (seen !== null && !listsFrames(machine) && !listsFrames(model)) return seen;
+  const all = new Set(seen ?? []);
   if (listsFrames(machine)) for (const f of machine.frames()) all.add(f);
   if (listsFrames(model)) for (const f of model.frames()) all.add(f);
   return all;
@@ -159,6 +172,9 @@ function coarseMessage(e: unknown): string {
   return `${err.name}: ${line}`;
 }
 
+/** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
+const NO_VIOLATIONS: Violation[] = [];
+
 export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): RunResult {
   const keep = opts.records === true;
   const stopAtFirst = opts.stopAtFirst ?? !keep;
@@ -167,23 +183,25 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
   const machine = target.makeMachine(trace.machine);
   const model = target.makeModel(trace.machine);
   const records: StepRecord[] | null = keep ? [] : null;
-  const seen = new Set<number>();
+  // When both sides list their backed frames, a sweep needs no record of the frames seen.
+  const seen = listsFrames(machine) && listsFrames(model) ? null : new Set<number>();
   const ops = trace.ops;
   let first: Violation | null = null;
   let count = 0;
-  let stepViolations: Violation[] = [];
+  let stepViolations: Violation[] = NO_VIOLATIONS;
 
   const report = (step: number, op: string, f: Finding): void => {
     const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse };
     if (first === null) first = v;
     count++;
+    if (stepViolations === NO_VIOLATIONS) stepViolations = [];
     stepViolations.push(v);
   };
   const done = (opsRun: number, final: Violation[] = []): RunResult => ({ opsRun, first, violationCount: count, records, final });
 
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
-    stepViolations = [];
+    stepViolations = NO_VIOLATIONS;
     let spec: SpecStep;
     let actual: Outcome;
     try {
@@ -212,11 +230,17 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
       return done(i + 1);
     }
     if (count === 0 || !stopAtFirst) {
-      for (const f of touched) seen.add(f);
-      for (const f of chosen.frames) seen.add(f);
-      let lost = checkFrames(machine, model, touched);
+      const written = chosen.frames;
+      if (seen !== null) {
+        for (let k = 0; k < touched.length; k++) seen.add(touched[k]);
+        for (let k = 0; k < written.length; k++) seen.add(written[k]);
+      }
+      let lost: Finding | null = null;
+      for (let k = 0; k < touched.length && lost === null; k++) lost = checkFrame(machine, model, touched[k]);
       // Usually the candidate wrote exactly the touched frames: check only the ones it adds.
-      if (lost === null) for (const f of chosen.frames) if (!touched.includes(f)) { lost = checkFrames(machine, model, [f]); if (lost !== null) break; }
+      for (let k = 0; k < written.length && lost === null; k++) {
+        if (!touched.includes(written[k])) lost = checkFrame(machine, model, written[k]);
+      }
       if (lost !== null) report(i, op.op, lost);
       if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
         const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
@@ -224,14 +248,14 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
       }
     }
     if (records !== null) {
-      records.push({ step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations });
+      records.push({ step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations });
     }
     if (count > 0 && stopAtFirst) return done(i + 1);
   }
-  stepViolations = [];
+  stepViolations = NO_VIOLATIONS;
   if (count === 0 || !stopAtFirst) {
     const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
     if (swept !== null) report(ops.length, SWEEP_OP, swept);
   }
-  return done(ops.length, stepViolations);
+  return done(ops.length, stepViolations === NO_VIOLATIONS ? [] : stepViolations);
 }

@@ -99,6 +99,8 @@ export interface CampaignSummary {
   runs: number;
   ops: number;
   elapsedMs: number;
+  /** CPU time of the process (all threads) during this session. */
+  cpuMs: number;
   /** Runs of the whole campaign, earlier sessions included. */
   runsTotal: number;
   coverage: number;
@@ -425,6 +427,7 @@ class Campaign {
       runs: this.stats.sessionRuns(),
       ops: this.stats.sessionOps(),
       elapsedMs: this.stats.elapsedMs(),
+      cpuMs: this.stats.cpuMs(),
       runsTotal: this.stats.get('runs'),
       coverage: this.coverage.count,
       corpus: this.corpus.size,

@@ -8,12 +8,24 @@
  * COVERAGE_LAYOUT).
  */
 import type { Outcome } from '../hw/outcome.js';
-import type { Op, OpName } from '../trace/ops.js';
+import type { Op } from '../trace/ops.js';
 import { OP_SCHEMAS } from '../trace/ops.js';
 import type { StepObserver } from '../check/runner.js';
 
-const OP_INDEX: Readonly<Record<string, number>> = Object.fromEntries(OP_SCHEMAS.map((s, i) => [s.name, i]));
-const KIND_INDEX: Readonly<Record<Outcome['kind'], number>> = { ok: 0, data: 1, pf: 2, exit: 3, gp: 4, vmfail: 5, noent: 6 };
+const OP_INDEX: ReadonlyMap<string, number> = new Map(OP_SCHEMAS.map((s, i) => [s.name, i]));
+
+function kindIndex(kind: string): number {
+  switch (kind) {
+    case 'ok': return 0;
+    case 'data': return 1;
+    case 'pf': return 2;
+    case 'exit': return 3;
+    case 'gp': return 4;
+    case 'vmfail': return 5;
+    case 'noent': return 6;
+    default: return 7;
+  }
+}
 
 function reasonIndex(reason: number): number {
   return reason === 48 ? 0 : reason === 49 ? 1 : reason === 66 ? 2 : 3;
@@ -33,7 +45,7 @@ export const COVERAGE_LAYOUT = 1;
 
 /** The (op kind, outcome) feature of one step. */
 function directFeature(opIndex: number, actual: Outcome): number {
-  const kind = KIND_INDEX[actual.kind] ?? 7;
+  const kind = kindIndex(actual.kind);
   let detail = 0;
   if (actual.kind === 'exit') detail = (reasonIndex(actual.reason) << 13) | (actual.qual & 0x1fff);
   else if (actual.kind === 'pf') detail = actual.code & 0x7f;
@@ -43,13 +55,13 @@ function directFeature(opIndex: number, actual: Outcome): number {
 
 /** The (previous op kind, op kind, outcome shape) feature of one step. */
 function transitionFeature(prevOp: number, opIndex: number, actual: Outcome): number {
-  const kind = KIND_INDEX[actual.kind] ?? 7;
+  const kind = kindIndex(actual.kind);
   const reason = actual.kind === 'exit' ? reasonIndex(actual.reason) : 0;
   return FEATURES_DIRECT + ((prevOp << 9) | (opIndex << 5) | (kind << 2) | reason);
 }
 
 function opIndexOf(op: Op): number {
-  return OP_INDEX[op.op as OpName] ?? 15;
+  return OP_INDEX.get(op.op) ?? 15;
 }
 
 /** Every feature one trace reaches (corpus list and minimize): a set, not the campaign bitmap. */
@@ -152,7 +164,7 @@ export class OutcomeDigest implements StepObserver {
 
   observe(op: Op, actual: Outcome): void {
     this.steps++;
-    this.mix(KIND_INDEX[actual.kind] ?? 7);
+    this.mix(kindIndex(actual.kind));
     switch (actual.kind) {
       case 'data': this.mix(Number(actual.value & 0xffffffffn)); this.mix(Number(actual.value >> 32n)); break;
       case 'pf': this.mix(actual.code); this.mix(actual.cr2); break;

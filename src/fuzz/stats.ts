@@ -47,10 +47,18 @@ export class Stats {
   private lastFindMs: number | null = null;
   /** Free-form labels shown in the stats file (workers, shard, seed). */
   readonly labels = new Map<string, string>();
+  private readonly cpuAtStart: NodeJS.CpuUsage;
 
   constructor(private readonly now: () => number = Date.now) {
     this.startMs = now();
+    this.cpuAtStart = process.cpuUsage();
     this.values.set('last_find_run', -1);
+  }
+
+  /** CPU time of this process (every thread) during this session. */
+  cpuMs(): number {
+    const u = process.cpuUsage(this.cpuAtStart);
+    return (u.user + u.system) / 1000;
   }
 
   add(name: string, by = 1): void {
@@ -143,6 +151,8 @@ export class Stats {
       `elapsed_s: ${(this.totalElapsedMs() / 1000).toFixed(1)}`,
       `session_elapsed_s: ${(this.elapsedMs() / 1000).toFixed(1)}`,
       `ops_per_s: ${Math.round(this.opsPerSecond())}`,
+      `cpu_s: ${(this.cpuMs() / 1000).toFixed(1)}`,
+      `ops_per_cpu_s: ${Math.round(this.sessionOps() / Math.max(this.cpuMs() / 1000, 1e-3))}`,
       `execs_per_s: ${Math.round(this.runsPerSecond())}`,
       `stability_pct: ${this.stabilityPct().toFixed(2)}`,
       `last_find_s_ago: ${this.lastFindMs === null ? -1 : Math.round((this.elapsedMs() - this.lastFindMs) / 1000)}`,

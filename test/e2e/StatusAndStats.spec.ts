@@ -24,7 +24,7 @@ describe(`StatusAndStats (seed: ${seed})`, () => {
     expect(err).toMatch(new RegExp(`\\r\\x1b\\[K\\[\\d+s\\] ${STATUS.source}`));
     // A finding clears the status line first, so it never lands in the middle of one.
     expect(err).toMatch(/\r\x1b\[K(run \d+: new failure|minimized )/);
-    expect(captured.stdout()).toMatch(/^done: 256 runs, \d+ ops in .* \(\d+ ops\/s, inline\); coverage \d+, corpus \d+; stability 100\.0% \(4 re-executed\); stopped by runs$/m);
+    expect(captured.stdout()).toMatch(/^done: 256 runs, \d+ ops in .* \(\d+ ops\/s, inline, cpu [\d.]+s\); coverage \d+, corpus \d+; stability 100\.0% \(4 re-executed\); stopped by runs$/m);
   });
 
   it('elsewhere: plain status lines; stats file and plot CSV in --out', async () => {

@@ -45,7 +45,7 @@ function summaryText(s: CampaignSummary, crashesDir: string): string {
   const secs = s.elapsedMs / 1000;
   const total = s.runsTotal !== s.runs ? ` (${s.runsTotal} in all sessions)` : '';
   const lines = [
-    `done: ${s.runs} runs${total}, ${s.ops} ops in ${secs.toFixed(1)}s (${Math.round(s.ops / Math.max(secs, 1e-3))} ops/s, ${s.workers === 0 ? 'inline' : `${s.workers} worker${s.workers === 1 ? '' : 's'}`}); coverage ${s.coverage}, corpus ${s.corpus}; stability ${s.stabilityPct.toFixed(1)}% (${s.stabilityChecked} re-executed); stopped by ${s.stoppedBy}`,
+    `done: ${s.runs} runs${total}, ${s.ops} ops in ${secs.toFixed(1)}s (${Math.round(s.ops / Math.max(secs, 1e-3))} ops/s, ${s.workers === 0 ? 'inline' : `${s.workers} worker${s.workers === 1 ? '' : 's'}`}, cpu ${(s.cpuMs / 1000).toFixed(1)}s); coverage ${s.coverage}, corpus ${s.corpus}; stability ${s.stabilityPct.toFixed(1)}% (${s.stabilityChecked} re-executed); stopped by ${s.stoppedBy}`,
   ];
   if (s.crashes.length === 0) {
     lines.push('no failures');

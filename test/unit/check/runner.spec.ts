@@ -41,6 +41,28 @@ describe('runner', () => {
     expect(t.lastModel().committed[0].frames).toEqual([7]);
   });
 
+  it('pickCandidate previews equal candidates in order and takes the last by elimination', () => {
+    const machineBytes = new Uint8Array(4096);
+    machineBytes[5] = 1;
+    const machine = { frameBytes: () => machineBytes.slice(), frameView: () => machineBytes };
+    const previews: number[] = [];
+    const candidate = (id: number, byte: number) => ({
+      outcome: OK, stale: false, frames: [7],
+      frameAfter: () => { previews.push(id); const b = new Uint8Array(4096); b[5] = byte; return b; },
+    });
+    const three = (matching: number) => [0, 1, 2].map((id) => candidate(id, id === matching ? 1 : 0));
+    expect(pickCandidate(three(1), OK, [7], machine)?.frames).toEqual([7]);
+    expect(previews).toEqual([0, 1]);
+    previews.length = 0;
+    const all = three(2);
+    expect(pickCandidate(all, OK, [7], machine)).toBe(all[2]);
+    expect(previews).toEqual([0, 1]); // the last one needs no preview
+    previews.length = 0;
+    const first = three(0);
+    expect(pickCandidate(first, OK, [7], machine)).toBe(first[0]);
+    expect(previews).toEqual([0]);
+  });
+
   it('pickCandidate returns null when nothing matches', () => {
     expect(pickCandidate([{ outcome: OK, stale: false, frames: [] }], { kind: 'gp' }, [])).toBeNull();
   });
