@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { MachineConfig } from '../hw/config.js';
-import { normalizeConfig } from '../hw/config.js';
+import { configMode, normalizeConfig } from '../hw/config.js';
 import { runWith, type Target } from '../check/runner.js';
 import { TARGETS } from '../check/targets.js';
 import { INVARIANTS, formatSignature, signatureHash } from '../check/violation.js';
@@ -204,8 +204,11 @@ class Campaign {
     }
     this.nextRun = this.startRun;
     this.log(`seed ${o.seed}${shardText === null ? '' : `, shard ${shardText}`}; ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}; swarm ${o.swarm ? `on (new weights every ${SWARM_EPOCH_RUNS} runs)` : 'off'}`);
-    const loaded = this.corpus.load();
-    if (loaded > 0 || this.corpus.skipped > 0) this.log(`corpus: ${loaded} traces loaded${this.corpus.skipped > 0 ? `, ${this.corpus.skipped} unreadable skipped` : ''}`);
+    // The engine generates and mutates bare-mode traces: hv-mode seeds wait for the hv engine.
+    const loaded = this.corpus.load((t) => configMode(t.machine) === 'bare');
+    if (loaded > 0 || this.corpus.skipped > 0 || this.corpus.ignored > 0) {
+      this.log(`corpus: ${loaded} traces loaded${this.corpus.skipped > 0 ? `, ${this.corpus.skipped} unreadable skipped` : ''}${this.corpus.ignored > 0 ? `, ${this.corpus.ignored} hv-mode traces left out` : ''}`);
+    }
     const adopted = this.store.load();
     if (adopted > 0) this.log(`crashes: ${adopted} known signatures in ${o.crashesDir}`);
 

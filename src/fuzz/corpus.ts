@@ -81,6 +81,8 @@ export class Corpus {
   private readonly hashes = new Set<string>();
   /** Files that failed to decode at load time. */
   skipped = 0;
+  /** Traces the load's filter left out (e.g. hv-mode traces in a bare-mode campaign). */
+  ignored = 0;
   /** The files of skipped entries, with the reason (first line). */
   readonly skippedFiles: Array<{ file: string; reason: string }> = [];
 
@@ -90,13 +92,14 @@ export class Corpus {
     return this.pool.entries;
   }
 
-  /** Loads `dir`'s seed traces (none if the directory does not exist). */
-  load(): number {
+  /** Loads `dir`'s seed traces (none if the directory does not exist) that `accept` takes. */
+  load(accept: (trace: Trace) => boolean = () => true): number {
     if (this.dir === null || !fs.existsSync(this.dir)) return 0;
     let loaded = 0;
     for (const file of traceFiles(this.dir)) {
       try {
         const trace = loadTrace(file);
+        if (!accept(trace)) { this.ignored++; continue; }
         if (this.remember(addressOf(trace).hash, trace)) loaded++;
       } catch (e) {
         this.skipped++;
