@@ -64,7 +64,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
   return new Command('fuzz')
     .description('run a fuzzing campaign: generate and mutate traces, check every op, store minimized failures')
     .option('--seed <seed>', 'campaign seed (any string); default: random, printed first')
-    .option('--runs <n>', 'number of runs (traces) to execute')
+    .option('--runs <n>', 'runs (traces) to execute in this session (a resumed campaign continues its run index)')
     .option('--duration <time>', 'time budget, e.g. 30s, 10m, 8h')
     .option('--max-ops <n>', 'ops per trace (setup included)', String(OPS_MAX_DEFAULT))
     .option('--corpus <dir>', 'corpus directory: seed traces loaded at start, new coverage saved')
