@@ -23,7 +23,7 @@ import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } fro
 import type { SpecMemory } from './memory.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
 import { sppWalk, subPageWritable } from './spp.js';
-import { type EptWalkMemo } from './walk-memo.js';
+import type { PageWalkMemo } from './walk-memo.js';
 import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping } from './tlb.js';
 
 /** One page-bounded piece of the access (semantics.md step 1). */
@@ -52,7 +52,7 @@ export interface AccessContext {
   spptp: number;
   pge: boolean;
   /** The model's memo of committed-memory EPT walks (walk-memo.ts). */
-  eptWalks: EptWalkMemo;
+  eptWalks: PageWalkMemo<EptWalk>;
 }
 
 /** Everything an access needs that does not change between its branches. */
@@ -446,14 +446,14 @@ export class AccessRun implements QwordReader, Explored {
   private eptPageWalk(gpa: number): EptWalk {
     const s = this.s;
     const page = Math.floor(gpa / 4096);
-    const m = s.cx.eptWalks.walk(s.cx.eptRoot, page, s.cx.eptCtx);
+    const m = s.cx.eptWalks.get(s.cx.eptRoot, page, s.cx.eptCtx.mbec);
     const w = this.writes;
     if (w.length > 0) {
       for (const hpa of m.reads) {
         for (let i = 0; i < w.length; i += 3) if (w[i] === hpa) return eptWalk(this, s.cx.eptRoot, page * 4096, s.cx.eptCtx);
       }
     }
-    return m.walk;
+    return m.value;
   }
 
   /** An EPT violation (exit 48) at `gpa` with the ANDed rights; advanced bits for final accesses. */

@@ -51,18 +51,56 @@ function chosenDefault(bp: BranchPoint, mode: Mode): number {
  * it, took at every branch point what `mode` takes by default. Such an item needs no run of its
  * own: it would only be dropped as already seen. (About a quarter of all runs were such repeats.)
  */
-function noteRepeats(r: Explored, modes: readonly Mode[], repeats: Set<string>): void {
+function noteRepeats(r: Explored, modes: readonly Mode[], repeats: readonly ChoiceSet[]): void {
   for (const mode of modes) {
     let k = r.taken.length;
     while (k > 0 && r.taken[k - 1] === chosenDefault(r.branches[k - 1], mode)) k--;
-    for (let j = k; j <= r.taken.length; j++) repeats.add(repeatKey(mode, r.taken, j));
+    let h = HASH_SEED;
+    for (let j = 0; j <= r.taken.length; j++) {
+      if (j >= k) repeats[mode].addHashed(r.taken, j, h);
+      if (j < r.taken.length) h = hashStep(h, r.taken[j]);
+    }
   }
 }
 
-function repeatKey(mode: Mode, choices: readonly number[], length: number): string {
-  let key = String(mode);
-  for (let i = 0; i < length; i++) key += ',' + choices[i];
-  return key;
+const HASH_SEED = 0x811c9dc5;
+
+function hashStep(h: number, choice: number): number {
+  return Math.imul(h ^ (choice + 1), 0x01000193);
+}
+
+/**
+ * Sets of choice sequences (the first `length` choices of an array), without a string per
+ * sequence: a 32-bit hash finds the candidates and an exact comparison decides.
+ */
+class ChoiceSet {
+  private readonly byHash = new Map<number, { choices: readonly number[]; length: number }[]>();
+
+  static hash(choices: readonly number[], length: number): number {
+    let h = HASH_SEED;
+    for (let i = 0; i < length; i++) h = hashStep(h, choices[i]);
+    return h;
+  }
+
+  has(choices: readonly number[], length: number, hash = ChoiceSet.hash(choices, length)): boolean {
+    const list = this.byHash.get(hash);
+    if (list === undefined) return false;
+    for (const e of list) if (e.length === length && samePrefix(e.choices, choices, length)) return true;
+    return false;
+  }
+
+  /** Adds the first `length` of `choices` (kept by reference: the array must not change). */
+  addHashed(choices: readonly number[], length: number, hash: number): void {
+    if (this.has(choices, length, hash)) return;
+    const list = this.byHash.get(hash);
+    if (list === undefined) this.byHash.set(hash, [{ choices, length }]);
+    else list.push({ choices, length });
+  }
+}
+
+function samePrefix(a: readonly number[], b: readonly number[], length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export interface Exploration<R> {
@@ -79,18 +117,18 @@ const NO_PREFIX: number[] = [];
 function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushed: boolean, seeds: { run?: R; mode: Mode }[], keep: (r: R) => void): boolean {
   const queue: { prefix: number[]; mode: Mode; run?: R }[] = seeds.map((s) => ({ prefix: NO_PREFIX, mode: s.mode, run: s.run }));
   const modes = [...new Set(seeds.map((s) => s.mode))];
-  const seen = new Set<string>();
-  const repeats = new Set<string>();
+  const seen = new ChoiceSet();
+  const repeats = [new ChoiceSet(), new ChoiceSet(), new ChoiceSet()]; // by Mode
   let runs = 0;
   let flushedAvailable = false;
   while (queue.length > 0 && runs < maxRuns) {
     const item = queue.shift()!;
     runs++; // a repeat counts towards the bound as if it ran, so the bound cuts where it always did
-    if (item.run === undefined && repeats.has(repeatKey(item.mode, item.prefix, item.prefix.length))) continue;
+    if (item.run === undefined && repeats[item.mode].has(item.prefix, item.prefix.length)) continue;
     const r = item.run ?? runOne(item.prefix, item.mode);
-    const key = r.taken.join(',');
-    if (seen.has(key)) continue;
-    seen.add(key);
+    const hash = ChoiceSet.hash(r.taken, r.taken.length);
+    if (seen.has(r.taken, r.taken.length, hash)) continue;
+    seen.addHashed(r.taken, r.taken.length, hash);
     noteRepeats(r, modes, repeats);
     if (r.flushedAvailable) flushedAvailable = true;
     keep(r);

@@ -13,10 +13,16 @@ export const PAGE = 4096;
 // Words are read through a Uint32Array, which is little-endian only on a little-endian host.
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('eptfuzz needs a little-endian host');
 
+/** What the walks read memory through (SpecMemory, or a recorder in front of it). */
+export interface EntryReader {
+  inRam(hpa: number): boolean;
+  readEntry(hpa: number): Entry;
+}
+
 /** Frames per backing buffer (see `frame`). */
 const SLAB_FRAMES = 32;
 
-export class SpecMemory {
+export class SpecMemory implements EntryReader {
   private readonly frames = new Map<number, { bytes: Uint8Array; words: Uint32Array }>();
   readonly ramEnd: number;
   /**

@@ -17,13 +17,13 @@ import { type AccessContext, type AccessSetup, AccessRun, type Part } from './ac
 import type { Candidate, ReferenceModelApi, SpecStep } from './api.js';
 import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
 import { splitU64 } from './entry.js';
-import { EptAccess } from './ept.js';
+import { type EptContext, EptAccess, type EptWalk, eptWalk } from './ept.js';
 import { type Mode, exploreCached, exploreFlushed } from './explore.js';
 import { SpecMemory } from './memory.js';
-import { eptEntryHpa, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
+import { eptDebugTranslate, eptEntryHpa, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
 import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.js';
 import { VcpuTlb } from './tlb.js';
-import { EptWalkMemo } from './walk-memo.js';
+import { PageWalkMemo } from './walk-memo.js';
 import { ctls2Valid, ep4taOf, eptpValid, inveptScope, invvpidScope, spptpValid } from './vmx.js';
 
 /** Bound on the candidates of one access (each is a distinct stale combination). */
@@ -47,11 +47,25 @@ export class ReferenceModel implements ReferenceModelApi {
   private readonly vcpus: Vcpu[] = [];
   private last: readonly SpecCandidate[] = [];
   private lastStep: SpecStep | null = null;
-  private readonly eptWalks: EptWalkMemo;
+  /** Remembered EPT walks of committed memory (walk-memo.ts): guest accesses' and path ops'. */
+  private readonly eptWalks: PageWalkMemo<EptWalk>;
+  /** Path-op contexts without and with MBEC (built once: path ops are frequent). */
+  private readonly pathContexts: readonly PathContext[];
 
   constructor(readonly config: MachineConfig) {
     this.mem = new SpecMemory(config.framesMax);
-    this.eptWalks = new EptWalkMemo(this.mem);
+    const eptContexts = [false, true].map((mbec): EptContext => ({ maxPhyAddr: config.maxPhyAddr, mbec, execOnly: config.caps.eptExecOnly, page1G: config.caps.page1G }));
+    this.eptWalks = new PageWalkMemo(this.mem, (mem, root, gpa, mbec) => eptWalk(mem, root, gpa, eptContexts[mbec ? 1 : 0]));
+    const debugWalks = new PageWalkMemo(this.mem, (mem, root, gpa, mbec) => eptDebugTranslate({ mem, maxPhyAddr: config.maxPhyAddr, mbec }, root, gpa));
+    this.pathContexts = [false, true].map((mbec): PathContext => ({
+      mem: this.mem,
+      maxPhyAddr: config.maxPhyAddr,
+      mbec,
+      debugTranslate: (root, gpa) => {
+        const page = debugWalks.get(root, Math.floor(gpa / 4096), mbec).value;
+        return page === null ? null : page + (gpa % 4096);
+      },
+    }));
     for (let i = 0; i < config.vcpus; i++) this.vcpus.push({ state: initialVcpu(config), derived: null, tlb: new VcpuTlb(), vpid: i + 1 });
   }
 
@@ -197,7 +211,7 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 
   private pathContext(v: Vcpu): PathContext {
-    return { mem: this.mem, maxPhyAddr: this.config.maxPhyAddr, mbec: (v.state.ctls2 & CTL2_MBEC) !== 0 };
+    return this.pathContexts[(v.state.ctls2 & CTL2_MBEC) !== 0 ? 1 : 0];
   }
 
   private vcpu(cpu: number): Vcpu {

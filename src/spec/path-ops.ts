@@ -8,12 +8,14 @@
 import { EPT_PS, PTE_P, PTE_PS, SPPT_VALID } from '../hw/bits.js';
 import { entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
 import { eptPresent } from './ept.js';
-import type { SpecMemory } from './memory.js';
+import type { EntryReader } from './memory.js';
 
 export interface PathContext {
-  mem: SpecMemory;
+  mem: EntryReader;
   maxPhyAddr: number;
   mbec: boolean;
+  /** `eptDebugTranslate(this, root, gpa)`, when the caller remembers it (walk-memo.ts). */
+  debugTranslate?: (root: number, gpa: number) => number | null;
 }
 
 /** HPA of the level-`level` EPT entry on the path of `gpa` from the table at `root`. */
@@ -46,7 +48,7 @@ export function eptDebugTranslate(c: PathContext, root: number, gpa: number): nu
 export function guestEntryHpa(c: PathContext, eptRoot: number, cr3Table: number, la: number, level: number): number | null {
   let tableGpa = cr3Table;
   for (let l = 4; l >= level; l--) {
-    const table = eptDebugTranslate(c, eptRoot, tableGpa);
+    const table = c.debugTranslate !== undefined ? c.debugTranslate(eptRoot, tableGpa) : eptDebugTranslate(c, eptRoot, tableGpa);
     if (table === null || !c.mem.inRam(table)) return null;
     const hpa = table + levelIndex(la, l) * 8;
     if (l === level) return hpa;
