@@ -13,7 +13,7 @@ import {
   EPT_A, EPT_D, QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, SPP_QUAL_MISS, SUBPAGE_SIZE,
 } from '../hw/bits.js';
 import type { Outcome } from '../hw/outcome.js';
-import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
+import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan, mod } from './entry.js';
 import {
   type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
   isWriteAccess, violationQual,
@@ -212,7 +212,7 @@ export class AccessRun implements QwordReader, Explored {
         const m = c <= cached.length ? cached[c - 1] : flushed[c - cached.length - 1];
         if (c > cached.length) this.usedFlushed = true;
         else this.usedCached = true;
-        return { hpa: m.hpaPage * 4096 + (p.la % 4096), fill: null };
+        return { hpa: m.hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
     const writesBefore = this.writes.length;
@@ -288,7 +288,7 @@ export class AccessRun implements QwordReader, Explored {
       this.writeEntry(t.hpa, cur.lo | bits, cur.hi);
     }
     // Step 5: the final GPA.
-    const gpa = leafBase(leaf, leafLevel, M) + (p.la % levelSpan(leafLevel));
+    const gpa = leafBase(leaf, leafLevel, M) + mod(p.la, levelSpan(leafLevel));
     const t = this.finalAccess(p, gpa, w);
     if (t === null) return null;
     const combined = (m: GpaMapping): CombinedMapping => ({
@@ -352,7 +352,7 @@ export class AccessRun implements QwordReader, Explored {
         }
       }
     }
-    if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + (gpa % 4096), mapping: chosen };
+    if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + mod(gpa, 4096), mapping: chosen };
     if (!fresh.ok) {
       this.outcome = fresh.outcome;
       // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
@@ -427,7 +427,7 @@ export class AccessRun implements QwordReader, Explored {
         adWrites.push(hpa, (entry.lo | bits) >>> 0, entry.hi >>> 0);
       }
     }
-    const hpa = walk.hpa + (gpa % 4096); // the walk is of the page's first byte
+    const hpa = walk.hpa + mod(gpa, 4096); // the walk is of the page's first byte
     const mapping: GpaMapping = {
       hpaPage: Math.floor(hpa / 4096),
       rights: walk.rights,

@@ -38,9 +38,18 @@ export function rsvdHi(maxPhyAddr: number): number {
   return RSVD_HI[maxPhyAddr];
 }
 
+/**
+ * `x mod m` for an integer 0 <= x < 2^53 and a power of two m, exactly. Written with floor: `%`
+ * on a number beyond 32 bits is a floating-point remainder, several times slower, and the walks
+ * take it on every address.
+ */
+export function mod(x: number, m: number): number {
+  return x - Math.floor(x / m) * m;
+}
+
 /** Index (0..511) of the entry for `addr` in a level-`level` table. */
 export function levelIndex(addr: number, level: number): number {
-  return Math.floor(addr / levelSpan(level)) % 512;
+  return mod(Math.floor(addr / levelSpan(level)), 512);
 }
 
 /** Address bits [maxPhyAddr-1 : 12] of an entry: the next table, or a 4 KiB frame. */
@@ -52,7 +61,7 @@ export function entryAddress(e: Entry, maxPhyAddr: number): number {
 export function leafBase(e: Entry, level: number, maxPhyAddr: number): number {
   const a = entryAddress(e, maxPhyAddr);
   const span = levelSpan(level);
-  return a - (a % span);
+  return a - mod(a, span);
 }
 
 export function splitU64(v: bigint): Entry {

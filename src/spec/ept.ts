@@ -9,7 +9,7 @@ import {
   EPT_MEMTYPE_INVALID, EPT_PS, EPT_R, EPT_SPP_HI, EPT_W, EPT_X, EPT_XU, EPT_D,
   QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT,
 } from '../hw/bits.js';
-import { type Entry, entryAddress, leafBase, levelIndex, levelSpan, rsvdHi } from './entry.js';
+import { type Entry, entryAddress, leafBase, levelIndex, levelSpan, mod, rsvdHi } from './entry.js';
 
 export interface QwordReader {
   readEntry(hpa: number): Entry;
@@ -130,7 +130,7 @@ export function eptWalk(mem: QwordReader, root: number, gpa: number, ctx: EptCon
       const base = leafBase(e, level, ctx.maxPhyAddr);
       return {
         kind: 'leaf',
-        hpa: base + (gpa % levelSpan(level)),
+        hpa: base + mod(gpa, levelSpan(level)),
         level,
         rights: { r, w, xs, xu },
         // ref §3.1: bit 61 of a 4 KiB EPT PTE marks an SPP page

@@ -19,18 +19,18 @@ export interface EntryReader {
   readEntry(hpa: number): Entry;
 }
 
+/** One backed frame: its bytes, and the same bytes as little-endian words. */
+export interface FrameRecord {
+  readonly bytes: Uint8Array;
+  readonly words: Uint32Array;
+}
+
 /** Frames per backing buffer (see `frame`). */
 const SLAB_FRAMES = 32;
 
 export class SpecMemory implements EntryReader {
-  private readonly frames = new Map<number, { bytes: Uint8Array; words: Uint32Array }>();
+  private readonly frames = new Map<number, FrameRecord>();
   readonly ramEnd: number;
-  /**
-   * Bumped by the first write to a watched frame (see `watch`); memos of reads from watched frames
-   * (walk-memo.ts) compare it to know whether they still hold.
-   */
-  generation = 0;
-  private readonly watched = new Set<number>();
   private slab = new ArrayBuffer(0);
   private slabUsed = SLAB_FRAMES;
 
@@ -65,28 +65,21 @@ export class SpecMemory implements EntryReader {
     return f === undefined ? 0 : f.bytes[hpa % PAGE];
   }
 
-  /**
-   * Asks for `generation` to change at the next write to `frame` (written or not yet). Every
-   * watch ends at that bump: the memo that asked starts over and watches again what it reads.
-   */
-  watch(frame: number): void {
-    this.watched.add(frame);
+  /** The record of a backed frame (live: later writes show through it), or undefined if never written. */
+  record(frame: number): FrameRecord | undefined {
+    return this.frames.get(frame);
   }
 
   /** Writes one byte; dropped outside RAM. */
   writeByte(hpa: number, value: number): void {
     if (hpa >= this.ramEnd) return;
-    const n = Math.floor(hpa / PAGE);
-    this.written(n);
-    this.frame(n).bytes[hpa % PAGE] = value & 0xff;
+    this.frame(Math.floor(hpa / PAGE)).bytes[hpa % PAGE] = value & 0xff;
   }
 
   /** Writes an aligned 64-bit entry given as two 32-bit halves; dropped outside RAM. */
   writeQword(hpa: number, lo: number, hi: number): void {
     if (hpa >= this.ramEnd) return;
-    const n = Math.floor(hpa / PAGE);
-    this.written(n);
-    const f = this.frame(n);
+    const f = this.frame(Math.floor(hpa / PAGE));
     const w = (hpa % PAGE) >>> 2;
     f.words[w] = lo >>> 0;
     f.words[w + 1] = hi >>> 0;
@@ -102,14 +95,7 @@ export class SpecMemory implements EntryReader {
     return [...this.frames.keys()];
   }
 
-  private written(frame: number): void {
-    if (this.watched.size > 0 && this.watched.has(frame)) {
-      this.generation++;
-      this.watched.clear();
-    }
-  }
-
-  private frame(n: number): { bytes: Uint8Array; words: Uint32Array } {
+  private frame(n: number): FrameRecord {
     let f = this.frames.get(n);
     if (f === undefined) {
       // Frames are carved from shared zeroed buffers: one ArrayBuffer per frame costs about 2 us

@@ -16,7 +16,7 @@ import type { Op } from '../trace/ops.js';
 import { type AccessContext, type AccessSetup, AccessRun, type Part } from './access.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from './api.js';
 import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
-import { splitU64 } from './entry.js';
+import { mod, splitU64 } from './entry.js';
 import { type EptContext, EptAccess, type EptWalk, eptWalk } from './ept.js';
 import { type Mode, exploreCached, exploreFlushed } from './explore.js';
 import { SpecMemory } from './memory.js';
@@ -63,7 +63,7 @@ export class ReferenceModel implements ReferenceModelApi {
       mbec,
       debugTranslate: (root, gpa) => {
         const page = debugWalks.get(root, Math.floor(gpa / 4096), mbec).value;
-        return page === null ? null : page + (gpa % 4096);
+        return page === null ? null : page + mod(gpa, 4096);
       },
     }));
     for (let i = 0; i < config.vcpus; i++) this.vcpus.push({ state: initialVcpu(config), derived: null, tlb: new VcpuTlb(), vpid: i + 1 });
@@ -254,7 +254,7 @@ export class ReferenceModel implements ReferenceModelApi {
 
   private accessSetup(v: Vcpu, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): AccessSetup {
     // Step 1: split at 4 KiB boundaries of the (48-bit) linear address.
-    const first = Math.min(size, 4096 - (la % 4096));
+    const first = Math.min(size, 4096 - mod(la, 4096));
     const parts: Part[] = [{ la, size: first, linearPage: Math.floor(la / 4096) }];
     if (first < size) {
       const la2 = (la + first) % LINEAR_SPACE;

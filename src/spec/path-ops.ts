@@ -6,7 +6,7 @@
  * of the entry to write, or null for `noent`.
  */
 import { EPT_PS, PTE_P, PTE_PS, SPPT_VALID } from '../hw/bits.js';
-import { entryAddress, leafBase, levelIndex, levelSpan } from './entry.js';
+import { entryAddress, leafBase, levelIndex, levelSpan, mod } from './entry.js';
 import { eptPresent } from './ept.js';
 import type { EntryReader } from './memory.js';
 
@@ -38,7 +38,7 @@ export function eptDebugTranslate(c: PathContext, root: number, gpa: number): nu
     if (!c.mem.inRam(table)) return null;
     const e = c.mem.readEntry(table + levelIndex(gpa, l) * 8);
     if (!eptPresent(e, c.mbec)) return null;
-    if (l === 1 || (l !== 4 && (e.lo & EPT_PS) !== 0)) return leafBase(e, l, c.maxPhyAddr) + (gpa % levelSpan(l));
+    if (l === 1 || (l !== 4 && (e.lo & EPT_PS) !== 0)) return leafBase(e, l, c.maxPhyAddr) + mod(gpa, levelSpan(l));
     table = entryAddress(e, c.maxPhyAddr);
   }
   return null;
