@@ -121,11 +121,11 @@ function campaign(args: string[]): CampaignRun {
 
 function throughput(): string[] {
   const common = ['--seed', 'bench', '--max-ops', '200', '--shrink-steps', '200'];
-  const model1 = campaign([...common, '--runs', '4000', '--workers', '1']);
-  const inline = campaign([...common, '--runs', '4000', '--workers', '0']);
-  const oracle1 = campaign([...common, '--runs', '8000', '--workers', '1', '--oracle', 'machine']);
-  const model2 = campaign([...common, '--runs', '8000', '--workers', '2']);
-  const model1b = campaign([...common, '--runs', '8000', '--workers', '1']);
+  const model1 = campaign([...common, '--runs', '6000', '--workers', '1']);
+  const model2 = campaign([...common, '--runs', '6000', '--workers', '2']);
+  const inline = campaign([...common, '--runs', '3000', '--workers', '0']);
+  const oracle1 = campaign([...common, '--runs', '6000', '--workers', '1', '--oracle', 'machine']);
+  const model1b = model1;
   const scaling = model2.opsPerSecond / model1b.opsPerSecond;
   const pct = (x: number, goal: number): string => `${((100 * x) / goal).toFixed(0)} % of the goal`;
   const perCpu = (r: CampaignRun): string => `${fmtRate(r.ops / r.cpuSeconds)} ops per CPU-second, ${(r.cpuSeconds / r.seconds).toFixed(2)} cores busy`;
