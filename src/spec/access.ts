@@ -66,6 +66,23 @@ export interface AccessSetup {
   writeBytes: Uint8Array | null;
   /** W | U | I of every #PF error code of this access (semantics.md step 2). */
   pfAccessBits: number;
+  /**
+   * Fresh EPT translations already made by this access's runs, by GPA (null: not remembered).
+   * A fresh translation reads only committed memory when the run has no pending write, so every
+   * run of the access that asks for the same one gets the same answer; explored runs replay the
+   * same translations many times. The model turns this on from an access's second run on.
+   */
+  freshMemo: Map<number, FreshPoint[]> | null;
+}
+
+/** One remembered fresh translation and what it depends on besides the GPA. */
+interface FreshPoint {
+  part: Part;
+  access: EptAccess;
+  userAddr: boolean;
+  /** The guest walk's U/S, R/W, XD bits (they go into an EPT violation's qualification), or -1. */
+  walkBits: number;
+  fresh: Fresh;
 }
 
 /** A translation that succeeded: where the byte is and what a cache would hold. */
@@ -385,8 +402,23 @@ export class AccessRun implements QwordReader, Explored {
     return access !== EptAccess.Write || m.eptD || !this.s.cx.eptAD;
   }
 
-  /** The EPT walk from memory (semantics.md "EPT translation of one GPA"), with SPP (step 6). */
+  /** The EPT translation of `gpa` from memory (remembered across an explored access's runs). */
   private fresh(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
+    const memo = this.s.freshMemo;
+    if (memo === null || this.writes.length > 0) return this.freshWalk(p, gpa, access, userAddr, w);
+    const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
+    let points = memo.get(gpa);
+    if (points === undefined) memo.set(gpa, (points = []));
+    for (const x of points) {
+      if (x.part === p && x.access === access && x.userAddr === userAddr && x.walkBits === walkBits) return x.fresh;
+    }
+    const fresh = this.freshWalk(p, gpa, access, userAddr, w);
+    points.push({ part: p, access, userAddr, walkBits, fresh });
+    return fresh;
+  }
+
+  /** The EPT walk from memory (semantics.md "EPT translation of one GPA"), with SPP (step 6). */
+  private freshWalk(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
     const s = this.s;
     const ctx = s.cx.eptCtx;
     const walk = this.eptPageWalk(gpa);

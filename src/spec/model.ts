@@ -225,7 +225,11 @@ export class ReferenceModel implements ReferenceModelApi {
   private access(cpu: number, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): SpecStep {
     const v = this.vcpu(cpu);
     const setup = this.accessSetup(v, kind, la, size, value);
-    const runOne = (prefix: number[], mode: Mode): AccessRun => new AccessRun(setup, prefix, mode).run();
+    let made = 0;
+    const runOne = (prefix: number[], mode: Mode): AccessRun => {
+      if (++made === 2) setup.freshMemo = new Map(); // explored: the runs share their fresh translations
+      return new AccessRun(setup, prefix, mode).run();
+    };
     const { runs, flushedAvailable } = exploreCached(runOne, MAX_RUNS);
     const kept: AccessRun[] = [];
     for (const r of runs) {
@@ -277,6 +281,7 @@ export class ReferenceModel implements ReferenceModelApi {
       writeBytes,
       // semantics.md step 2: W (write), U (CPL 3), I (fetch and (SMEP or NXE))
       pfAccessBits: (kind === 'write' ? PF_W : 0) | (cx.rights.cpl === 3 ? PF_U : 0) | (kind === 'fetch' && (cx.rights.smep || nxe) ? PF_I : 0),
+      freshMemo: null,
     };
   }
 
