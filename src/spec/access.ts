@@ -67,22 +67,30 @@ export interface AccessSetup {
   /** W | U | I of every #PF error code of this access (semantics.md step 2). */
   pfAccessBits: number;
   /**
-   * Fresh EPT translations already made by this access's runs, by GPA (null: not remembered).
-   * A fresh translation reads only committed memory when the run has no pending write, so every
-   * run of the access that asks for the same one gets the same answer; explored runs replay the
-   * same translations many times. The model turns this on from an access's second run on.
+   * Translation points already met by this access's runs, by GPA (null: not remembered). A
+   * point reads only committed memory and the caches when the run has no pending write, so every
+   * run of the access that meets the same one gets the same; explored runs replay the same
+   * translations many times. The model turns this on from an access's second run on.
    */
-  freshMemo: Map<number, FreshPoint[]> | null;
+  points: Map<number, TranslationPoint[]> | null;
 }
 
-/** One remembered fresh translation and what it depends on besides the GPA. */
-interface FreshPoint {
-  part: Part;
-  access: EptAccess;
-  userAddr: boolean;
+/** One translation of a run before its choice (access.ts `translate`), and what it depends on. */
+interface TranslationPoint {
+  readonly part: Part;
+  readonly access: EptAccess;
+  readonly userAddr: boolean;
   /** The guest walk's U/S, R/W, XD bits (they go into an EPT violation's qualification), or -1. */
-  walkBits: number;
-  fresh: Fresh;
+  readonly walkBits: number;
+  readonly page: number;
+  readonly fresh: Fresh;
+  /** Cached, then recently flushed, mappings that allow the access and differ from `fresh`. */
+  readonly alts: readonly GpaMapping[];
+  readonly flushedAlts: readonly GpaMapping[];
+  /** Their branch point (null: none); shared by the runs, never changed. */
+  readonly bp: BranchPoint | null;
+  /** Cached mappings to the fresh HPA page with other rights (see Translated.also). */
+  readonly also: GpaMapping[] | null;
 }
 
 /** A translation that succeeded: where the byte is and what a cache would hold. */
@@ -346,47 +354,73 @@ export class AccessRun implements QwordReader, Explored {
   // ---- EPT translation of one GPA, fresh or from a cached guest-physical mapping ------------
 
   private translate(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Translated | null {
+    const pt = this.point(p, gpa, access, userAddr, w);
+    if (pt.bp !== null) {
+      const c = this.choose(pt.bp);
+      const { alts, flushedAlts } = pt;
+      let chosen: GpaMapping | null = null;
+      if (c > 0 && c <= alts.length) {
+        this.usedCached = true;
+        chosen = alts[c - 1];
+      } else if (c > alts.length && c <= alts.length + flushedAlts.length) {
+        this.usedFlushed = true;
+        chosen = flushedAlts[c - alts.length - 1];
+      }
+      if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + mod(gpa, 4096), mapping: chosen };
+    }
+    const fresh = pt.fresh;
+    if (!fresh.ok) {
+      this.outcome = fresh.outcome;
+      // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
+      this.gpaDrop = pt.page;
+      this.combDrop = p.linearPage;
+      return null;
+    }
+    for (const x of fresh.adWrites) this.writes.push(x);
+    this.gpaFills.push({ page: pt.page, m: fresh.mapping });
+    return pt.also !== null ? { hpa: fresh.hpa, mapping: fresh.mapping, also: pt.also } : fresh;
+  }
+
+  /**
+   * Everything about translating `gpa` that does not depend on the choice: the fresh walk, the
+   * alternatives and their branch point. Remembered across an explored access's runs (see
+   * AccessSetup.points) while the run has no pending write, since then it reads only committed
+   * memory and the caches, which no run changes.
+   */
+  private point(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): TranslationPoint {
+    const memo = this.s.points;
+    if (memo === null || this.writes.length > 0) return this.newPoint(p, gpa, access, userAddr, w);
+    const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
+    let list = memo.get(gpa);
+    if (list === undefined) memo.set(gpa, (list = []));
+    for (const x of list) {
+      if (x.part === p && x.access === access && x.userAddr === userAddr && x.walkBits === walkBits) return x;
+    }
+    const pt = this.newPoint(p, gpa, access, userAddr, w);
+    list.push(pt);
+    return pt;
+  }
+
+  private newPoint(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): TranslationPoint {
     const s = this.s;
     const fresh = this.fresh(p, gpa, access, userAddr, w);
     const page = Math.floor(gpa / 4096);
     const cachedList = s.cx.tlb.gpa.get(s.cx.ep4ta, page);
     const flushedList = s.cx.tlb.flushedGpa.count > 0 ? s.cx.tlb.flushedGpa.get(s.cx.ep4ta, page) : undefined;
-    let chosen: GpaMapping | null = null;
-    if (cachedList !== undefined || flushedList !== undefined) {
-      // Alternatives: entries that allow the access now and give another result than the fresh
-      // walk (a clean fresh walk, one with no A/D write, to the same HPA page gives the same).
-      const freshPage = fresh.ok && fresh.adWrites.length === 0 ? Math.floor(fresh.hpa / 4096) : -1;
-      const alts = this.gpaAlternatives(cachedList, access, userAddr, freshPage);
-      const flushedAlts = this.gpaAlternatives(flushedList, access, userAddr, freshPage);
-      if (alts.length > 0 || flushedAlts.length > 0) {
-        const c = this.choose({ alts: numbered(1, alts.length), flushedAlts: numbered(alts.length + 1, flushedAlts.length) });
-        if (c > 0 && c <= alts.length) {
-          this.usedCached = true;
-          chosen = alts[c - 1];
-        } else if (c > alts.length && c <= alts.length + flushedAlts.length) {
-          this.usedFlushed = true;
-          chosen = flushedAlts[c - alts.length - 1];
-        }
-      }
-    }
-    if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + mod(gpa, 4096), mapping: chosen };
-    if (!fresh.ok) {
-      this.outcome = fresh.outcome;
-      // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
-      this.gpaDrop = page;
-      this.combDrop = p.linearPage;
-      return null;
-    }
-    for (const x of fresh.adWrites) this.writes.push(x);
-    this.gpaFills.push({ page, m: fresh.mapping });
-    if (cachedList !== undefined && isFinal(access)) {
-      let also: GpaMapping[] | undefined;
+    // Alternatives: entries that allow the access now and give another result than the fresh
+    // walk (a clean fresh walk, one with no A/D write, to the same HPA page gives the same).
+    const freshPage = fresh.ok && fresh.adWrites.length === 0 ? Math.floor(fresh.hpa / 4096) : -1;
+    const alts = this.gpaAlternatives(cachedList, access, userAddr, freshPage);
+    const flushedAlts = this.gpaAlternatives(flushedList, access, userAddr, freshPage);
+    const bp = alts.length > 0 || flushedAlts.length > 0 ? { alts: numbered(1, alts.length), flushedAlts: numbered(alts.length + 1, flushedAlts.length) } : null;
+    let also: GpaMapping[] | null = null;
+    if (fresh.ok && cachedList !== undefined && isFinal(access)) {
       for (const m of cachedList) {
         if (m.hpaPage === Math.floor(fresh.hpa / 4096) && !sameGpaMapping(m, fresh.mapping) && this.gpaAllows(m, access, userAddr)) (also ??= []).push(m);
       }
-      if (also !== undefined) return { hpa: fresh.hpa, mapping: fresh.mapping, also };
     }
-    return fresh;
+    const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
+    return { part: p, access, userAddr, walkBits, page, fresh, alts, flushedAlts, bp, also };
   }
 
   /** The mappings of `list` that allow the access and do not lead to HPA page `samePage`. */
@@ -402,23 +436,8 @@ export class AccessRun implements QwordReader, Explored {
     return access !== EptAccess.Write || m.eptD || !this.s.cx.eptAD;
   }
 
-  /** The EPT translation of `gpa` from memory (remembered across an explored access's runs). */
-  private fresh(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
-    const memo = this.s.freshMemo;
-    if (memo === null || this.writes.length > 0) return this.freshWalk(p, gpa, access, userAddr, w);
-    const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
-    let points = memo.get(gpa);
-    if (points === undefined) memo.set(gpa, (points = []));
-    for (const x of points) {
-      if (x.part === p && x.access === access && x.userAddr === userAddr && x.walkBits === walkBits) return x.fresh;
-    }
-    const fresh = this.freshWalk(p, gpa, access, userAddr, w);
-    points.push({ part: p, access, userAddr, walkBits, fresh });
-    return fresh;
-  }
-
   /** The EPT walk from memory (semantics.md "EPT translation of one GPA"), with SPP (step 6). */
-  private freshWalk(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
+  private fresh(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Fresh {
     const s = this.s;
     const ctx = s.cx.eptCtx;
     const walk = this.eptPageWalk(gpa);

@@ -227,7 +227,7 @@ export class ReferenceModel implements ReferenceModelApi {
     const setup = this.accessSetup(v, kind, la, size, value);
     let made = 0;
     const runOne = (prefix: number[], mode: Mode): AccessRun => {
-      if (++made === 2) setup.freshMemo = new Map(); // explored: the runs share their fresh translations
+      if (++made === 2) setup.points = new Map(); // explored: the runs share their translation points
       return new AccessRun(setup, prefix, mode).run();
     };
     const { runs, flushedAvailable } = exploreCached(runOne, MAX_RUNS);
@@ -281,7 +281,7 @@ export class ReferenceModel implements ReferenceModelApi {
       writeBytes,
       // semantics.md step 2: W (write), U (CPL 3), I (fetch and (SMEP or NXE))
       pfAccessBits: (kind === 'write' ? PF_W : 0) | (cx.rights.cpl === 3 ? PF_U : 0) | (kind === 'fetch' && (cx.rights.smep || nxe) ? PF_I : 0),
-      freshMemo: null,
+      points: null,
     };
   }
 
