@@ -73,6 +73,13 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // `eptfuzz corpus list DIR | head`: a closed pipe ends the output quietly, not with a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => { process.stderr.write(classifyError(e).line + '\n'); process.exitCode = EXIT.internal; },

@@ -20,7 +20,7 @@ import { addressOf, traceFiles } from './corpus.js';
 import { FeatureSet } from './coverage.js';
 
 export interface ScannedEntry {
-  /** The first file holding this trace (sorted order). */
+  /** The file naming this trace: the first in sorted order, a text or JSON form before msgpack. */
   file: string;
   /** Other files with the same content (other forms, copies). */
   duplicates: string[];
@@ -76,7 +76,14 @@ export function scanCorpus(dir: string, measureWith: Target | null): Scan {
     const { hash } = addressOf(trace);
     const known = byHash.get(hash);
     if (known !== undefined) {
-      known.duplicates.push(file);
+      // A hand-written form (text, JSON) names the entry rather than its msgpack copy.
+      if (known.file.endsWith('.msgpack') && !file.endsWith('.msgpack')) {
+        known.duplicates.push(known.file);
+        known.file = file;
+        known.bytes = fs.statSync(file).size;
+      } else {
+        known.duplicates.push(file);
+      }
       continue;
     }
     const m = measureWith === null ? { features: new Set<number>(), failure: null } : measure(trace, measureWith);
