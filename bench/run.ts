@@ -4,9 +4,13 @@
  */
 import { benchHw } from './hw.js';
 import { benchVsm } from './vsm.js';
+import { benchModel } from './model.js';
+import { benchCampaign } from './campaign.js';
 
 const sections: Array<[string, () => string[]]> = [
   ['hardware', benchHw],
+  ['model', benchModel],
+  ['campaign', benchCampaign],
   ['vsm', benchVsm],
 ];
 const only = process.argv[2];

@@ -25,8 +25,8 @@ const PAGE_SIZE_AT = [0, 4096, 2 ** 21, 2 ** 30, 0];
 export class EptUnit {
   exitReason = 0;
   exitQual = 0;
-  exitGpa = 0;
-  exitGla = 0;
+  exitGpa = 0.5; // initialised as doubles: these fields hold addresses above 2^31 (no Smi->Double deopts)
+  exitGla = 0.5;
   /** Packed T_* rights of the last successful translation. */
   bits = 0;
   /** Host-physical address of the last successful translation. */

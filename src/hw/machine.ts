@@ -39,13 +39,16 @@ export class Machine implements MachineApi {
 
   // Results of the last access.
   pfCode = 0;
-  pfCr2 = 0;
+  pfCr2 = 0.5; // doubles from the start (linear addresses exceed 2^31): no field-representation deopts
   exitReason = 0;
   exitQual = 0;
-  exitGpa = 0;
-  exitGla = -1;
-  readLo = 0;
-  readHi = 0;
+  // Addresses are kept in Float64Array boxes, not fields: a field that sees small integers, large
+  // doubles and -1 keeps changing representation and V8 deoptimizes `apply` over and over.
+  private readonly addr = new Float64Array(2); // [0] exit GPA, [1] exit GLA (-1 = not valid)
+  get exitGpa(): number { return this.addr[0]; }
+  get exitGla(): number { return this.addr[1]; }
+  readLo = 0.5;
+  readHi = 0.5;
 
   private readonly addrHi: number;
   private readonly guestRsvdHi: number;
@@ -64,7 +67,7 @@ export class Machine implements MachineApi {
   private readonly entGpa = new Float64Array(5);
   private readonly entHpa = new Float64Array(5);
   /** Linear address of the part that faulted. */
-  private faultLa = 0;
+  private faultLa = 0.5;
 
   constructor(config: MachineConfig = normalizeConfig()) {
     const problem = validateConfig(config);
@@ -96,7 +99,7 @@ export class Machine implements MachineApi {
         const value = op.op === 'write' ? op.value : 0n;
         const r = this.access(op.cpu, op.la, op.size, kind, Number(value & 0xffffffffn), Number((value >> 32n) & 0xffffffffn));
         if (r === A_PF) return { kind: 'pf', code: this.pfCode, cr2: this.pfCr2 };
-        if (r === A_EXIT) return { kind: 'exit', reason: this.exitReason, qual: this.exitQual, gpa: this.exitGpa, gla: this.exitGla < 0 ? null : this.exitGla };
+        if (r === A_EXIT) return this.exitOutcome();
         if (kind !== ACC_READ) return OK;
         return { kind: 'data', value: (BigInt(this.readHi) << 32n) | BigInt(this.readLo) };
       }
@@ -157,6 +160,11 @@ export class Machine implements MachineApi {
 
   frames(): readonly number[] {
     return this.mem.frames();
+  }
+
+  private exitOutcome(): Outcome {
+    const gla = this.addr[1];
+    return { kind: 'exit', reason: this.exitReason, qual: this.exitQual, gpa: this.addr[0], gla: gla < 0 ? null : gla };
   }
 
   private vcpu(i: number): Vcpu {
@@ -384,8 +392,8 @@ export class Machine implements MachineApi {
     }
     this.exitReason = ept.exitReason;
     this.exitQual = ept.exitQual;
-    this.exitGpa = ept.exitGpa;
-    this.exitGla = ept.exitGla;
+    this.addr[0] = ept.exitGpa;
+    this.addr[1] = ept.exitGla;
     return A_EXIT;
   }
 }

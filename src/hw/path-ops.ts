@@ -18,8 +18,10 @@ function entryAddr(lo: number, hi: number, addrHi: number): number {
   return (hi & addrHi) * TWO32 + ((lo & ADDR_LO_MASK) >>> 0);
 }
 
+const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
+
 function index(addr: number, level: number): number {
-  return Math.floor(addr / 2 ** (12 + 9 * (level - 1))) % 512;
+  return Math.floor(addr / LEVEL_SPAN[level]) & 511;
 }
 
 function writeEntry(mem: PhysMemory, a: number, entry: bigint): Outcome {
@@ -57,7 +59,7 @@ export function debugTranslate(mem: PhysMemory, v: Vcpu, gpa: number, addrHi: nu
     if ((lo & 7) === 0 && !(mbec && (lo & EPT_XU) !== 0)) return -1;
     const base = entryAddr(lo, hi, addrHi);
     if (l === 1 || (l <= 3 && (lo & EPT_PS) !== 0)) {
-      const size = 2 ** (12 + 9 * (l - 1));
+      const size = LEVEL_SPAN[l];
       return base - (base % size) + (gpa % size);
     }
     table = base;
