@@ -1,10 +1,12 @@
 /**
  * Exit codes and the errors that map to them. Contract (ARCHITECTURE.md "CLI"): 0 nothing failed;
  * 1 a failure was found or reproduced; 2 bad usage or bad input (one clear line on stderr, never a
- * stack trace); 3 internal error.
+ * stack trace); 3 internal error, or output that could not be written mid-run (DiskError: disk
+ * full, directory gone; one line naming the file and the reason).
  */
 import { TraceError } from '../trace/errors.js';
 import { LockError } from '../fuzz/lock.js';
+import { DiskError } from '../fuzz/atomic.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, internal: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -19,6 +21,8 @@ export function classifyError(e: unknown): { code: ExitCode; line: string } {
   if (e instanceof UsageError || e instanceof TraceError || e instanceof LockError) {
     return { code: EXIT.usage, line: `eptfuzz: ${e.message.split('\n')[0]}` };
   }
+  // Output could not be written mid-run (disk full, directory gone): exit 3, one line, no stack.
+  if (e instanceof DiskError) return { code: EXIT.internal, line: `eptfuzz: ${e.message}; stopped (files written before are intact)` };
   const err = e instanceof Error ? e : new Error(String(e));
   return { code: EXIT.internal, line: `eptfuzz: internal error: ${err.name}: ${err.message.split('\n')[0]}` };
 }

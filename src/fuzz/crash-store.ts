@@ -21,6 +21,7 @@ import { formatText } from '../trace/text.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import type { ShrinkReport } from '../shrink/minimize.js';
 import { writeDirAtomic, writeFileAtomic } from './atomic.js';
+import { WORKER_FAULT } from './protocol.js';
 
 /** Unminimized originals kept per signature: a few variants help triage; more is noise. */
 export const ORIGINALS_MAX = 3;
@@ -185,7 +186,9 @@ export class CrashStore {
       d.minimized = reportJson(result.report);
       delete d.note;
     } else {
-      d.note = note ?? 'not minimized';
+      d.note = d.signature.invariant === WORKER_FAULT
+        ? 'not minimized: a harness fault (the worker running this trace threw or died), not a check failing'
+        : note ?? 'not minimized';
     }
     this.dirty.delete(hash);
     writeDescription(dir, d);

@@ -6,7 +6,17 @@
  * far (protocol.ts); the reported `fresh` features are those this engine had not seen, which is
  * always a superset of what the main thread will find new for run r, so the main thread's
  * decisions do not depend on which engine ran which run.
+ * Faults: a run that throws outside the checks (runWith turns exceptions of the machine and model
+ * into violations; this catches everything else: generation, mutation, the observers) is reported
+ * as a WORKER_FAULT failure with its trace, and the share goes on. A share marked `faulted` (the
+ * worker running it died, executor.ts) reports that run as a fault without running it again.
+ * Neither changes anything when no fault happens, so outputs stay deterministic.
+ *
+ * Test hook (never set in normal use): EPTFUZZ_INJECT_WORKER_FAULT=`throw@R` makes run R throw
+ * inside the engine; `exit@R` ends the worker thread running run R (process.exit in a worker ends
+ * only that thread; on the main thread it throws instead). Several, comma-separated.
  */
+import { isMainThread } from 'node:worker_threads';
 import { runWith, type Target } from '../check/runner.js';
 import { INVARIANTS, signatureOf, sameSignature } from '../check/violation.js';
 import { Rng } from '../gen/rng.js';
@@ -17,7 +27,7 @@ import type { Signature, Trace } from '../trace/trace.js';
 import { CorpusPool } from './corpus.js';
 import { Coverage, OutcomeDigest } from './coverage.js';
 import { mutate } from './mutate.js';
-import type { EngineConfig, RunReport, Share, Sync } from './protocol.js';
+import { FAULT_THREW, workerFaultSignature, type EngineConfig, type RunReport, type Share, type Sync } from './protocol.js';
 
 /** Probability of mutating a corpus entry rather than generating afresh (once the corpus is non-empty). */
 export const MUTATE_PROBABILITY = 0.5;
@@ -39,7 +49,25 @@ export function nondeterminismSignature(what: string): Signature {
   return { invariant: INVARIANTS.nondeterminism, op: 'run', detail: `${what} differ on re-execution` };
 }
 
+/** Injected faults by run index (the test hook above), read once per engine. */
+export function injectedFaults(spec: string | undefined = process.env.EPTFUZZ_INJECT_WORKER_FAULT): Map<number, 'throw' | 'exit'> {
+  const out = new Map<number, 'throw' | 'exit'>();
+  for (const part of (spec ?? '').split(',')) {
+    const m = /^(throw|exit)@(\d+)$/.exec(part.trim());
+    if (m !== null) out.set(Number(m[2]), m[1] as 'throw' | 'exit');
+  }
+  return out;
+}
+
+/** The first line of a thrown value, bounded (fault reports carry it as the failure detail). */
+function describeThrown(e: unknown): string {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const line = text.split('\n')[0];
+  return line.length <= 200 ? line : line.slice(0, 199) + '…';
+}
+
 export class RunEngine {
+  private readonly faults = injectedFaults();
   private readonly root: Rng;
   private readonly features: ReadonlySet<Feature>;
   private readonly balanced: OpWeights;
@@ -90,6 +118,12 @@ export class RunEngine {
   }
 
   runOne(run: number): RunReport {
+    const inject = this.faults.get(run);
+    if (inject !== undefined) {
+      this.faults.delete(run);
+      if (inject === 'exit' && !isMainThread) process.exit(70);
+      throw new Error(`injected fault at run ${run}`);
+    }
     const { trace, mutated } = this.makeTrace(run);
     const sampled = this.cfg.stabilityEvery > 0 && run % this.cfg.stabilityEvery === 0;
     const coverage = this.coverage;
@@ -112,10 +146,45 @@ export class RunEngine {
     return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable };
   }
 
-  runShare(share: Share): RunReport[] {
+  /**
+   * Run r reported as a harness fault: its trace (made again, not run) and `detail`. If even
+   * making the trace fails, an empty trace whose provenance names the run stands in.
+   */
+  faultReport(run: number, detail: string): RunReport {
+    let trace: Trace;
+    let mutated = false;
+    try {
+      ({ trace, mutated } = this.makeTrace(run));
+    } catch (e) {
+      trace = makeTrace(this.cfg.config, [], { seed: this.root.derive(`run${run}`).seed, options: { fault: `making the trace threw: ${describeThrown(e)}` } });
+    }
+    const signature = workerFaultSignature(detail);
+    return { run, ops: 0, mutated, fresh: [], trace: { ...trace, signature }, failure: { signature, step: 0, detail }, stable: null };
+  }
+
+  /**
+   * Runs a share; `progress(r)` is called before run r and `progress(-1)` after it (worker
+   * threads publish it, so the pool knows which run a dead worker was running).
+   */
+  runShare(share: Share, progress?: (run: number) => void): RunReport[] {
     if (share.sync !== null) this.applySync(share.sync);
     const out: RunReport[] = [];
-    for (let r = share.start; r < share.end; r += share.step) out.push(this.runOne(r));
+    for (let r = share.start; r < share.end; r += share.step) {
+      const faulted = share.faulted?.find((f) => f.run === r);
+      if (faulted !== undefined) {
+        out.push(this.faultReport(r, faulted.detail));
+        continue;
+      }
+      progress?.(r);
+      try {
+        out.push(this.runOne(r));
+      } catch (e) {
+        const rep = this.faultReport(r, FAULT_THREW);
+        if (rep.failure !== null) rep.failure.detail = `${FAULT_THREW}: ${describeThrown(e)}`;
+        out.push(rep);
+      }
+      progress?.(-1);
+    }
     return out;
   }
 }

@@ -4,13 +4,18 @@
  * Contract: `submit` queues a batch; `next` resolves with the reports of the oldest unfinished
  * batch, sorted by run index, whichever thread ran them. Both executors give the same reports
  * for the same batches and syncs (the engine is the same code), so a campaign's outputs do not
- * depend on the executor or the worker count. A worker that fails rejects `next` with its error.
+ * depend on the executor or the worker count. A worker thread that dies (or errors) is replaced:
+ * the replacement starts from the same corpus and coverage the dead one had when it started its
+ * oldest unanswered share, gets its unanswered shares again, and reports the run the dead one was
+ * running as a harness fault (protocol.ts WORKER_FAULT) instead of running it. Only a worker that
+ * keeps dying without running anything (it cannot start) rejects `next` with its error.
  */
 import { Worker } from 'node:worker_threads';
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { Target } from '../check/runner.js';
 import { RunEngine } from './engine.js';
-import type { EngineConfig, FromWorker, RunReport, Share, Sync, ToWorker } from './protocol.js';
+import { CORPUS_ENTRIES_MAX, type CorpusEntry } from './corpus.js';
+import { FAULT_DIED, type EngineConfig, type FromWorker, type RunReport, type Share, type Sync, type ToWorker } from './protocol.js';
 
 export interface Executor {
   /** Engines running batches (0 for inline). */
@@ -49,6 +54,8 @@ export class InlineExecutor implements Executor {
 export interface WorkerData {
   cfg: EngineConfig;
   init: Sync;
+  /** Shared slot: the run the worker is running, -1 between runs (read after it died). */
+  progress?: Float64Array;
 }
 
 /**
@@ -73,21 +80,92 @@ interface Pending {
   missing: number;
 }
 
+/** Restarts in a row without a run finishing before the pool gives up (a worker that cannot start). */
+const RESTARTS_IDLE_MAX = 3;
+
+interface Slot {
+  worker: Worker;
+  progress: Float64Array;
+  /** Shares posted to this worker and not answered yet, oldest first. */
+  outstanding: Share[];
+  /** Restarts since this slot last answered a share. */
+  restarts: number;
+}
+
 export class WorkerPool implements Executor {
-  private readonly pool: Worker[] = [];
+  private readonly slots: Slot[] = [];
   private readonly pending: Pending[] = [];
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   private closing = false;
+  /**
+   * Every corpus entry and feature sent so far (init first, then each batch's sync), and where
+   * each batch's sync starts in them: a replacement worker is rebuilt from a prefix. Only the
+   * newest CORPUS_ENTRIES_MAX entries matter (an engine's pool keeps no more), so older ones are
+   * dropped (`corpusDropped` of them so far).
+   */
+  private corpusLog: CorpusEntry[];
+  private corpusDropped = 0;
+  private readonly featureLog: number[];
+  private readonly syncStart = new Map<number, { corpus: number; features: number }>();
+  /** Worker faults handled so far (tests, stats). */
+  faults = 0;
 
-  constructor(cfg: EngineConfig, readonly workers: number, init: Sync) {
+  constructor(private readonly cfg: EngineConfig, readonly workers: number, init: Sync) {
+    this.corpusLog = init.corpus.slice();
+    this.featureLog = init.features.slice();
     for (let w = 0; w < workers; w++) {
-      const worker = spawnWorker({ cfg, init });
-      worker.on('message', (m: FromWorker) => this.onMessage(m));
-      worker.on('error', (e: Error) => this.fail(new Error(`worker ${w} failed: ${e.message}`)));
-      worker.on('exit', (code) => { if (!this.closing) this.fail(new Error(`worker ${w} exited with code ${code}`)); });
-      this.pool.push(worker);
+      const progress = new Float64Array(new SharedArrayBuffer(8));
+      progress[0] = -1;
+      const slot: Slot = { worker: null as unknown as Worker, progress, outstanding: [], restarts: 0 };
+      this.slots.push(slot);
+      this.start(w, init);
     }
+  }
+
+  /** Starts (or restarts) worker w from `init`. */
+  private start(w: number, init: Sync): void {
+    const slot = this.slots[w];
+    slot.progress[0] = -1;
+    const worker = spawnWorker({ cfg: this.cfg, init, progress: slot.progress });
+    slot.worker = worker;
+    let handled = false;
+    const died = (why: string): void => {
+      if (handled || this.closing || slot.worker !== worker) return;
+      handled = true;
+      this.restart(w, why);
+    };
+    worker.on('message', (m: FromWorker) => { if (slot.worker === worker) this.onMessage(w, m); });
+    worker.on('error', (e: Error) => died(`worker ${w} failed: ${e.message}`));
+    worker.on('exit', (code) => died(`worker ${w} exited with code ${code}`));
+  }
+
+  /** Worker w died: report its run in progress as a fault, start a replacement, resend its shares. */
+  private restart(w: number, why: string): void {
+    const slot = this.slots[w];
+    const running = slot.progress[0];
+    void slot.worker.terminate().catch(() => undefined);
+    const head = slot.outstanding[0];
+    const inHead = head !== undefined && running >= head.start && running < head.end && (running - head.start) % head.step === 0;
+    if (!inHead) {
+      // No run was lost (idle, or between runs): restart, unless it keeps dying like this.
+      if (++slot.restarts > RESTARTS_IDLE_MAX) { this.fail(new Error(why)); return; }
+    } else {
+      this.faults++;
+      slot.restarts = 0;
+      (head!.faulted ??= []).push({ run: running, detail: FAULT_DIED });
+    }
+    const first = head?.batch;
+    const at = first === undefined ? { corpus: this.corpusDropped + this.corpusLog.length, features: this.featureLog.length } : this.syncStart.get(first)!;
+    const keep = Math.max(0, at.corpus - this.corpusDropped - CORPUS_ENTRIES_MAX);
+    const init: Sync = { corpus: this.corpusLog.slice(keep, at.corpus - this.corpusDropped), features: this.featureLog.slice(0, at.features) };
+    this.start(w, init);
+    for (const share of slot.outstanding) this.post(w, share);
+  }
+
+  private post(w: number, share: Share): void {
+    const msg: ToWorker = { type: 'share', share };
+    this.slots[w].worker.postMessage(msg);
   }
 
   private fail(e: Error): void {
@@ -95,9 +173,13 @@ export class WorkerPool implements Executor {
     this.wake?.();
   }
 
-  private onMessage(m: FromWorker): void {
+  private onMessage(w: number, m: FromWorker): void {
     if (m.type === 'error') { this.fail(new Error(m.message)); return; }
     if (m.type !== 'done') return;
+    const slot = this.slots[w];
+    const i = slot.outstanding.findIndex((s) => s.batch === m.batch);
+    if (i >= 0) slot.outstanding.splice(i, 1);
+    slot.restarts = 0;
     const p = this.pending.find((x) => x.batch === m.batch);
     if (p === undefined) return;
     p.parts.push(m.reports);
@@ -107,12 +189,24 @@ export class WorkerPool implements Executor {
 
   submit(batch: number, start: number, end: number, sync: Sync | null): void {
     const n = this.workers;
+    this.syncStart.set(batch, { corpus: this.corpusDropped + this.corpusLog.length, features: this.featureLog.length });
+    if (sync !== null) {
+      for (const e of sync.corpus) this.corpusLog.push(e);
+      for (const f of sync.features) this.featureLog.push(f);
+      if (this.corpusLog.length > 2 * CORPUS_ENTRIES_MAX) {
+        // Keep a margin past the cap: a replacement may start a few batches back.
+        const drop = this.corpusLog.length - CORPUS_ENTRIES_MAX - 4096;
+        this.corpusLog = this.corpusLog.slice(drop);
+        this.corpusDropped += drop;
+      }
+    }
     this.pending.push({ batch, parts: [], missing: n });
     for (let w = 0; w < n; w++) {
       // Run r belongs to worker r mod n.
       const first = start + ((((w - start) % n) + n) % n);
-      const msg: ToWorker = { type: 'share', share: { batch, start: first, step: n, end, sync } };
-      this.pool[w].postMessage(msg);
+      const share: Share = { batch, start: first, step: n, end, sync };
+      this.slots[w].outstanding.push(share);
+      this.post(w, share);
     }
   }
 
@@ -125,11 +219,12 @@ export class WorkerPool implements Executor {
     }
     if (this.failure !== null) throw this.failure;
     this.pending.shift();
+    this.syncStart.delete(head.batch);
     return head.parts.flat().sort((a, b) => a.run - b.run);
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.pool.map((w) => w.terminate()));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

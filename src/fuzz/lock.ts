@@ -6,12 +6,16 @@
  * re-checked, removed), so a campaign killed with -9 never blocks the next one. A lock held on
  * another host is never taken over (its pid means nothing here). `release()` removes only locks
  * that still carry this holder's token. Lock names start with `.`, so corpus and crash listings
- * skip them.
+ * skip them. A directory that cannot be created or written (a file in the way, no permission, a
+ * read-only or full file system) is a LockError too: `<role> directory <dir> is not usable: ...`,
+ * so a campaign refuses unusable directories at start with one line (exit 2). Once a directory is
+ * locked, temporaries a killed writer left in it are removed (atomic.ts `sweepTemps`).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ioReason, sweepTemps } from './atomic.js';
 
 export const LOCK_NAME = '.eptfuzz.lock';
 
@@ -68,6 +72,10 @@ function takeOver(file: string, stale: LockInfo | null): boolean {
 
 export class DirLocks {
   private readonly held: Array<{ file: string; token: string }> = [];
+  /** Stale locks taken over while acquiring (the dead holder's pid, or null for a damaged file). */
+  readonly takenOver: Array<{ dir: string; pid: number | null }> = [];
+  /** Temporaries left by killed writers and removed after locking. */
+  readonly swept: string[] = [];
 
   /** Records a lock file this holder created. */
   hold(file: string, token: string): void {
@@ -89,8 +97,23 @@ export class DirLocks {
 
 const TRIES_MAX = 5;
 
-function acquireOne(dir: string, role: string, info: LockInfo): string {
-  fs.mkdirSync(dir, { recursive: true });
+function unusable(role: string, dir: string, what: string, e: unknown): LockError {
+  return new LockError(`${role} directory ${dir} is not usable: ${what}: ${ioReason(e)}`);
+}
+
+function acquireOne(dir: string, role: string, info: LockInfo, took: (pid: number | null) => void): string {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    throw unusable(role, dir, 'cannot look it up', e);
+  }
+  if (st !== undefined && !st.isDirectory()) throw new LockError(`${role} directory ${dir} is not usable: it exists and is not a directory`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw unusable(role, dir, 'cannot create it', e);
+  }
   const file = path.join(dir, LOCK_NAME);
   for (let tries = 0; tries < TRIES_MAX; tries++) {
     try {
@@ -98,12 +121,16 @@ function acquireOne(dir: string, role: string, info: LockInfo): string {
       try {
         fs.writeFileSync(fd, JSON.stringify(info) + '\n');
         fs.fsyncSync(fd);
-      } finally {
+      } catch (e) {
         fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        throw unusable(role, dir, 'cannot write in it', e);
       }
+      fs.closeSync(fd);
       return file;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (e instanceof LockError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(role, dir, 'cannot write in it', e);
     }
     const holder = readLock(file);
     if (holder === null) {
@@ -112,7 +139,7 @@ function acquireOne(dir: string, role: string, info: LockInfo): string {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
         continue;
       }
-      takeOver(file, null);
+      if (takeOver(file, null)) took(null);
       continue;
     }
     if (holder.host !== info.host) {
@@ -124,7 +151,7 @@ function acquireOne(dir: string, role: string, info: LockInfo): string {
     if (holder.pid === info.pid) {
       throw new LockError(`${role} directory ${dir} is already in use by this process`);
     }
-    takeOver(file, holder);
+    if (takeOver(file, holder)) took(holder.pid);
   }
   throw new LockError(`${role} directory ${dir}: could not take the lock ${file} (it keeps changing)`);
 }
@@ -142,8 +169,9 @@ export function acquireLocks(dirs: ReadonlyArray<{ dir: string; role: string }>)
       const key = path.resolve(dir);
       if (seen.has(key)) continue;
       seen.add(key);
-      const file = acquireOne(dir, role, info);
+      const file = acquireOne(dir, role, info, (pid) => locks.takenOver.push({ dir, pid }));
       locks.hold(file, info.token);
+      locks.swept.push(...sweepTemps(dir, 1));
     }
   } catch (e) {
     locks.release();

@@ -5,14 +5,17 @@
  * Contract: the result is the one `minimizeTrace` gives for the same input and budget: slicing
  * changes when the work happens, never what it computes. The time limit counts only the job's
  * own slices (not the campaign running around it), so it binds as it would standalone.
+ * A harness fault (protocol.ts WORKER_FAULT: the worker running the trace threw or died) is not
+ * minimized: its result is null at once, and running the trace here could fault the main thread.
  */
 import type { Target } from '../check/runner.js';
 import { minimizeTraceSteps, type MinimizeResult } from '../shrink/trace.js';
 import type { Steps } from '../shrink/budget.js';
 import type { Signature, Trace } from '../trace/trace.js';
+import { WORKER_FAULT } from './protocol.js';
 
 export class MinimizeJob {
-  private readonly steps: Steps<MinimizeResult | null>;
+  private readonly steps: Steps<MinimizeResult | null> | null;
   private activeMs = 0;
   private sliceStart: number | null = null;
   /** undefined while running; then the result (null: the failure did not reproduce). */
@@ -25,6 +28,11 @@ export class MinimizeJob {
     target: Target,
     budget: { stepsMax: number; msMax: number },
   ) {
+    if (signature.invariant === WORKER_FAULT) {
+      this.steps = null;
+      this.result = null;
+      return;
+    }
     const now = (): number => this.activeMs + (this.sliceStart === null ? 0 : performance.now() - this.sliceStart);
     this.steps = minimizeTraceSteps(trace, target, { stepsMax: budget.stepsMax, msMax: budget.msMax, now }, signature);
   }
@@ -35,7 +43,7 @@ export class MinimizeJob {
 
   /** Works for about `sliceMs` (at least one step); true once finished. */
   slice(sliceMs: number): boolean {
-    if (this.result !== undefined) return true;
+    if (this.result !== undefined || this.steps === null) return true;
     const start = performance.now();
     this.sliceStart = start;
     try {

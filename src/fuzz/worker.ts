@@ -3,7 +3,9 @@
  * (executor.ts), answering each with its run reports.
  * Contract: the engine is built from `workerData` (protocol.ts EngineConfig plus the initial
  * sync); shares are executed in the order received; nothing is written to disk here (the main
- * thread owns the crash store, corpus and stats).
+ * thread owns the crash store, corpus and stats). The run in progress is published in the shared
+ * `progress` slot (-1 between runs), so that if this thread dies the pool can report that run as a
+ * harness fault; runs that throw are reported as faults by the engine itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TARGETS } from '../check/targets.js';
@@ -18,7 +20,8 @@ if (port !== null) {
   engine.applySync(data.init);
   port.on('message', (m: ToWorker) => {
     if (m.type === 'stop') { port.close(); return; }
-    const reports = engine.runShare(m.share);
+    const slot = data.progress;
+    const reports = engine.runShare(m.share, slot === undefined ? undefined : (run) => { slot[0] = run; });
     const out: FromWorker = { type: 'done', batch: m.share.batch, reports };
     port.postMessage(out);
   });
