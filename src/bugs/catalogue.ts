@@ -10,29 +10,64 @@ export interface PlantedBug {
   layer: 'hw' | 'hv';
   /** What goes wrong, and the real bug class it reproduces (source in ../shared/reference/). */
   doc: string;
+  /**
+   * What a campaign with only this bug on reports first (test/quality, `npm run bench:bugs`):
+   * the invariant ids its signature may name, the op kinds it is seen at, and why the bug's
+   * nature makes them the right ones. The first check that can see the defect wins: the
+   * differential outcome checks run before the hypervisor invariants, so a wrong return value is
+   * `fault.exit-reason` at the faulty call even when an ownership invariant would also fire.
+   */
+  finds: { invariant: readonly string[]; op: readonly string[]; why: string };
+  /**
+   * Machine configuration the bug needs that the bare generator does not vary yet (a campaign's
+   * base configuration); absent when the default machine reaches it.
+   */
+  machine?: { kvmXo: true };
 }
 
+const ACCESS = ['read', 'write', 'fetch'] as const;
+
 export const CATALOGUE: readonly PlantedBug[] = [
-  { name: 'canary', layer: 'hw', doc: 'A 2-byte write that crosses a 4 KiB boundary drops its last byte. Must always be found within a second: proves the pipeline catches failures (TigerBeetle canary).' },
-  { name: 'pks-wd-ignores-cr0wp', layer: 'hw', doc: 'WD blocks supervisor writes even with CR0.WP = 0 (the SDM 4.6.1/4.6.2 confusion noted in the KVM PKS series).' },
-  { name: 'pkey-reg-by-cpl', layer: 'hw', doc: 'PKRU/PKRS chosen by CPL instead of the page\'s U/S (fixed in Bochs commit 72d55ca09).' },
-  { name: 'pk-on-fetch', layer: 'hw', doc: 'Protection keys applied to instruction fetches.' },
-  { name: 'spp-subpage-cross', layer: 'hw', doc: 'A write spanning two sub-pages checks only the first (Bochs SPP issue #1).' },
-  { name: 'spp-odd-bits-ignored', layer: 'hw', doc: 'Reserved odd bits of an SPPT leaf are not treated as a misconfiguration.' },
-  { name: 'ept-gla-bits-wrong', layer: 'hw', doc: 'Qualification bits 7/8 computed from the wrong condition (KVM fix d0164c161923 "Fix check for valid GVA on an EPT violation").' },
-  { name: 'ept-misconfig-priority', layer: 'hw', doc: 'A permission denial at an upper EPT level is reported before a misconfiguration below it.' },
-  { name: 'invept-keeps-combined', layer: 'hw', doc: 'Single-context INVEPT leaves combined mappings in the TLB.' },
-  { name: 'xo-pf-no-user-bit', layer: 'hw', doc: 'The XO #PF is injected without U/S for a CPL 3 access.' },
-  { name: 'pkvm-hyp-donate-no-owner-check', layer: 'hv', doc: 'hyp_donate_host accepts a page whose host entry is NOPAGE with any owner (or SHARED_BORROWED): the x86 RFC\'s host_ack_donation gap (pkvm-and-vtl.md §7 C7, B10), so a guest\'s page reaches the host.' },
-  { name: 'pkvm-share-hyp-shared-page', layer: 'hv', doc: 'host_share_guest accepts a page the host shared with the hypervisor (H=SO with no guest count): the overloaded SO state (§7 B9, C1).' },
-  { name: 'pkvm-unshare-no-flush', layer: 'hv', doc: 'host_unshare_guest skips the TLB flush, so the guest still reaches the page through a stale translation (§7 B7).' },
-  { name: 'pkvm-reclaim-no-zero', layer: 'hv', doc: 'Reclaiming a private page of a protected guest skips zeroing: its content leaks to the host (§7 B6, I6).' },
-  { name: 'pkvm-range-overflow', layer: 'hv', doc: 'pfn + nr is checked in wrapping 64-bit arithmetic, so a wrapping range passes the checks and the transition runs on unchecked pages (§7 B2).' },
-  { name: 'pkvm-enomem-half-done', layer: 'hv', doc: 'host_donate_guest changes the host entry before the guest map can fail with -ENOMEM (no memcache pre-check), leaving the page lost (§7 B3).' },
-  { name: 'spp-lost-on-wrprotect', layer: 'hv', doc: 'Write-protection (dirty logging) or access tracking drops EPT bit 61 for good instead of saving it in a software bit and restoring it (KVM SPP series v5 7/9, v12 "free bit to store SPP bit").' },
-  { name: 'spp-hugepage-not-split', layer: 'hv', doc: 'KVM_SUBPAGES_SET_ACCESS inside a 2 MiB EPT leaf leaves the huge leaf in place, so the page stays unprotected (ref §3.5).' },
-  { name: 'memattr-partial-update', layer: 'hv', doc: 'KVM_SET_MEMORY_ATTRIBUTES stores entry by entry without reserving first and returns -ENOMEM with a prefix changed (§7 B13).' },
-  { name: 'vtl-protect-no-flush', layer: 'hv', doc: 'HvCallModifyVtlProtectionMask returns before flushing the other vCPUs\' TLBs, so a lower VTL still uses the old rights (§5.2).' },
+  { name: 'canary', layer: 'hw', doc: 'A 2-byte write that crosses a 4 KiB boundary drops its last byte. Must always be found within a second: proves the pipeline catches failures (TigerBeetle canary).',
+    finds: { invariant: ['mem.no-lost-write'], op: ['write'], why: 'the write completes but one byte never reaches memory: only the frame compare after the write can see it' } },
+  { name: 'pks-wd-ignores-cr0wp', layer: 'hw', doc: 'WD blocks supervisor writes even with CR0.WP = 0 (the SDM 4.6.1/4.6.2 confusion noted in the KVM PKS series).',
+    finds: { invariant: ['fault.exit-reason', 'fault.pf-error-code'], op: ['write'], why: 'a supervisor write that must pass the paging checks (CR0.WP = 0) takes #PF instead of going on (outcome kind differs; or, for a write crossing pages, the #PF names the wrong part: CR2)' } },
+  { name: 'pkey-reg-by-cpl', layer: 'hw', doc: 'PKRU/PKRS chosen by CPL instead of the page\'s U/S (fixed in Bochs commit 72d55ca09).',
+    finds: { invariant: ['fault.exit-reason', 'fault.pf-error-code'], op: ['read', 'write'], why: 'data accesses are judged by the wrong key register: a PK #PF appears or disappears (outcome kind), or a #PF for another reason gains or loses the PK bit (error code); fetches are never keyed' } },
+  { name: 'pk-on-fetch', layer: 'hw', doc: 'Protection keys applied to instruction fetches.',
+    finds: { invariant: ['fault.exit-reason', 'fault.pf-error-code'], op: ['fetch'], why: 'only fetches change: a fetch takes a PK #PF where none is allowed, or a fetch #PF gains the PK error-code bit' } },
+  { name: 'spp-subpage-cross', layer: 'hw', doc: 'A write spanning two sub-pages checks only the first (Bochs SPP issue #1).',
+    finds: { invariant: ['fault.exit-reason'], op: ['write'], why: 'the second sub-page of a crossing write is never checked: the write completes (or faults later) where the SPP violation (exit 48) is required' } },
+  { name: 'spp-odd-bits-ignored', layer: 'hw', doc: 'Reserved odd bits of an SPPT leaf are not treated as a misconfiguration.',
+    finds: { invariant: ['fault.exit-reason'], op: ['write'], why: 'an SPPT leaf with a reserved odd bit must give the SPPT misconfiguration exit (66) on a write to the page; the machine goes on to an ordinary outcome' } },
+  { name: 'ept-gla-bits-wrong', layer: 'hw', doc: 'Qualification bits 7/8 computed from the wrong condition (KVM fix d0164c161923 "Fix check for valid GVA on an EPT violation").',
+    finds: { invariant: ['fault.ept-qualification'], op: ACCESS, why: 'the exit reason is right and only qualification bits 7/8 (GLA valid, translation) are wrong' } },
+  { name: 'ept-misconfig-priority', layer: 'hw', doc: 'A permission denial at an upper EPT level is reported before a misconfiguration below it.',
+    finds: { invariant: ['fault.exit-reason'], op: ACCESS, why: 'a denial at an upper EPT level is reported as a violation (exit 48) where the misconfiguration below it (exit 49) is required' } },
+  { name: 'invept-keeps-combined', layer: 'hw', doc: 'Single-context INVEPT leaves combined mappings in the TLB.',
+    finds: { invariant: ['tlb.stale-after-flush'], op: ACCESS, why: 'after a single-context INVEPT the machine still answers from a combined mapping the flush removed: the model recognises the outcome as one only a flushed translation gives' } },
+  { name: 'xo-pf-no-user-bit', layer: 'hw', doc: 'The XO #PF is injected without U/S for a CPL 3 access.',
+    finds: { invariant: ['fault.pf-error-code'], op: ['read', 'write'], why: 'the XO #PF is the right outcome with the wrong error code: U/S is missing for a CPL 3 read or write through the execute-only alias' }, machine: { kvmXo: true } },
+  { name: 'pkvm-hyp-donate-no-owner-check', layer: 'hv', doc: 'hyp_donate_host accepts a page whose host entry is NOPAGE with any owner (or SHARED_BORROWED): the x86 RFC\'s host_ack_donation gap (pkvm-and-vtl.md §7 C7, B10), so a guest\'s page reaches the host.',
+    finds: { invariant: ['fault.exit-reason'], op: ['hyp_donate_host'], why: 'hyp_donate_host returns 0 where the owner check requires -EPERM: the return value differs at the faulty call (pkvm.unique-owner would fire after it)' } },
+  { name: 'pkvm-share-hyp-shared-page', layer: 'hv', doc: 'host_share_guest accepts a page the host shared with the hypervisor (H=SO with no guest count): the overloaded SO state (§7 B9, C1).',
+    finds: { invariant: ['fault.exit-reason'], op: ['host_share_guest'], why: 'host_share_guest returns 0 for a page shared with the hypervisor where -EPERM is required' } },
+  { name: 'pkvm-unshare-no-flush', layer: 'hv', doc: 'host_unshare_guest skips the TLB flush, so the guest still reaches the page through a stale translation (§7 B7).',
+    finds: { invariant: ['hv.no-stale-access'], op: ['host_unshare_guest'], why: 'after the unshare a cpu still caches a translation with rights the leaf no longer grants' } },
+  { name: 'pkvm-reclaim-no-zero', layer: 'hv', doc: 'Reclaiming a private page of a protected guest skips zeroing: its content leaks to the host (§7 B6, I6).',
+    finds: { invariant: ['mem.no-lost-write', 'pkvm.no-content-leak'], op: ['vm_reclaim'], why: "the reclaimed private page keeps the guest's bytes: the model zeroed the frame, so the frame compare after vm_reclaim differs (the leak invariant sees the same thing)" } },
+  { name: 'pkvm-range-overflow', layer: 'hv', doc: 'pfn + nr is checked in wrapping 64-bit arithmetic, so a wrapping range passes the checks and the transition runs on unchecked pages (§7 B2).',
+    finds: { invariant: ['fault.exit-reason'], op: ['host_donate_hyp', 'hyp_donate_host'], why: 'a wrapping pfn + nr passes the range check: the call does not return the required -EINVAL' } },
+  { name: 'pkvm-enomem-half-done', layer: 'hv', doc: 'host_donate_guest changes the host entry before the guest map can fail with -ENOMEM (no memcache pre-check), leaving the page lost (§7 B3).',
+    finds: { invariant: ['hv.failed-call-no-change'], op: ['host_donate_guest'], why: 'host_donate_guest fails with -ENOMEM after changing the host entry: a failed call changed state' } },
+  { name: 'spp-lost-on-wrprotect', layer: 'hv', doc: 'Write-protection (dirty logging) or access tracking drops EPT bit 61 for good instead of saving it in a software bit and restoring it (KVM SPP series v5 7/9, v12 "free bit to store SPP bit").',
+    finds: { invariant: ['fault.exit-reason', 'spp.subpage-write'], op: ACCESS, why: 'after dirty logging or aging restores the leaf without bit 61, a write to a protected sub-page completes where the SPP exit is required; a read or fetch too when the write is its guest walk\'s A/D update of a protected page-table page' } },
+  { name: 'spp-hugepage-not-split', layer: 'hv', doc: 'KVM_SUBPAGES_SET_ACCESS inside a 2 MiB EPT leaf leaves the huge leaf in place, so the page stays unprotected (ref §3.5).',
+    finds: { invariant: ['fault.exit-reason', 'spp.subpage-write'], op: ACCESS, why: 'the 2 MiB leaf stays in place, so the first access to the protected page differs: no SPP exit, or no fault-time split and re-map where the model requires one' } },
+  { name: 'memattr-partial-update', layer: 'hv', doc: 'KVM_SET_MEMORY_ATTRIBUTES stores entry by entry without reserving first and returns -ENOMEM with a prefix changed (§7 B13).',
+    finds: { invariant: ['hv.failed-call-no-change'], op: ['set_mem_attrs'], why: 'set_mem_attrs returns -ENOMEM with a prefix of the range stored: a failed call changed state' } },
+  { name: 'vtl-protect-no-flush', layer: 'hv', doc: 'HvCallModifyVtlProtectionMask returns before flushing the other vCPUs\' TLBs, so a lower VTL still uses the old rights (§5.2).',
+    finds: { invariant: ['hv.no-stale-access'], op: ['vtl_protect'], why: 'the call returns while another cpu still caches a translation with the rights the new protection removed' } },
 ];
 
 export const BUG_NAMES: ReadonlySet<string> = new Set(CATALOGUE.map((b) => b.name));
