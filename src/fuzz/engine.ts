@@ -167,24 +167,29 @@ export class RunEngine {
    * threads publish it, so the pool knows which run a dead worker was running).
    */
   runShare(share: Share, progress?: (run: number) => void): RunReport[] {
+    return [...this.shareSteps(share, progress)];
+  }
+
+  /** `runShare` one run at a time (the inline executor yields to timers and signals between runs). */
+  *shareSteps(share: Share, progress?: (run: number) => void): Generator<RunReport, void, void> {
     if (share.sync !== null) this.applySync(share.sync);
-    const out: RunReport[] = [];
     for (let r = share.start; r < share.end; r += share.step) {
       const faulted = share.faulted?.find((f) => f.run === r);
       if (faulted !== undefined) {
-        out.push(this.faultReport(r, faulted.detail));
+        yield this.faultReport(r, faulted.detail);
         continue;
       }
       progress?.(r);
+      let rep: RunReport;
       try {
-        out.push(this.runOne(r));
+        rep = this.runOne(r);
       } catch (e) {
-        const rep = this.faultReport(r, FAULT_THREW);
+        rep = this.faultReport(r, FAULT_THREW);
         if (rep.failure !== null) rep.failure.detail = `${FAULT_THREW}: ${describeThrown(e)}`;
-        out.push(rep);
       }
       progress?.(-1);
+      yield rep;
     }
-    return out;
   }
+
 }

@@ -9,6 +9,11 @@
  * oldest unanswered share, gets its unanswered shares again, and reports the run the dead one was
  * running as a harness fault (protocol.ts WORKER_FAULT) instead of running it. Only a worker that
  * keeps dying without running anything (it cannot start) rejects `next` with its error.
+ * Prompt stop: `abandonExecutors()` (the CLI calls it on SIGINT/SIGTERM) makes every live executor
+ * answer `next` at once with no reports for every batch not yet returned (workers are terminated,
+ * the inline executor stops between runs): the campaign then merges nothing more, so its saved
+ * run index stays at the end of the last merged batch and a resumed campaign runs the abandoned
+ * runs again. Without it nothing changes.
  */
 import { Worker } from 'node:worker_threads';
 import { setImmediate as immediate } from 'node:timers/promises';
@@ -16,6 +21,17 @@ import type { Target } from '../check/runner.js';
 import { RunEngine } from './engine.js';
 import { CORPUS_ENTRIES_MAX, type CorpusEntry } from './corpus.js';
 import { FAULT_DIED, type EngineConfig, type FromWorker, type RunReport, type Share, type Sync, type ToWorker } from './protocol.js';
+
+/** Executors created and not closed yet (for `abandonExecutors`). */
+const live = new Set<{ abandon(): void }>();
+
+/** Abandons the unfinished batches of every live executor (see the module contract). */
+export function abandonExecutors(): void {
+  for (const e of live) e.abandon();
+}
+
+/** The inline executor yields to timers and signals at least this often (ms) while running a batch. */
+const INLINE_YIELD_MS = 25;
 
 export interface Executor {
   /** Engines running batches (0 for inline). */
@@ -29,10 +45,16 @@ export class InlineExecutor implements Executor {
   readonly workers = 0;
   private readonly engine: RunEngine;
   private readonly queue: Share[] = [];
+  private abandoned = false;
 
   constructor(cfg: EngineConfig, target: Target, init: Sync) {
     this.engine = new RunEngine(cfg, target);
     this.engine.applySync(init);
+    live.add(this);
+  }
+
+  abandon(): void {
+    this.abandoned = true;
   }
 
   submit(batch: number, start: number, end: number, sync: Sync | null): void {
@@ -44,10 +66,22 @@ export class InlineExecutor implements Executor {
     await immediate();
     const share = this.queue.shift();
     if (share === undefined) throw new Error('InlineExecutor.next with no batch submitted');
-    return this.engine.runShare(share);
+    const out: RunReport[] = [];
+    let since = performance.now();
+    for (const rep of this.engine.shareSteps(share)) {
+      if (this.abandoned) return [];
+      out.push(rep);
+      if (performance.now() - since >= INLINE_YIELD_MS) {
+        await immediate();
+        since = performance.now();
+      }
+    }
+    return this.abandoned ? [] : out;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    live.delete(this);
+  }
 }
 
 /** Data a worker thread starts from. */
@@ -110,6 +144,7 @@ export class WorkerPool implements Executor {
   private readonly syncStart = new Map<number, { corpus: number; features: number }>();
   /** Worker faults handled so far (tests, stats). */
   faults = 0;
+  private abandoned = false;
 
   constructor(private readonly cfg: EngineConfig, readonly workers: number, init: Sync) {
     this.corpusLog = init.corpus.slice();
@@ -121,6 +156,15 @@ export class WorkerPool implements Executor {
       this.slots.push(slot);
       this.start(w, init);
     }
+    live.add(this);
+  }
+
+  abandon(): void {
+    if (this.abandoned || this.closing) return;
+    this.abandoned = true;
+    this.closing = true;
+    for (const s of this.slots) void s.worker.terminate().catch(() => undefined);
+    this.wake?.();
   }
 
   /** Starts (or restarts) worker w from `init`. */
@@ -213,18 +257,20 @@ export class WorkerPool implements Executor {
   async next(): Promise<RunReport[]> {
     const head = this.pending[0];
     if (head === undefined) throw new Error('WorkerPool.next with no batch submitted');
-    while (head.missing > 0 && this.failure === null) {
+    while (head.missing > 0 && this.failure === null && !this.abandoned) {
       await new Promise<void>((resolve) => { this.wake = resolve; });
       this.wake = null;
     }
-    if (this.failure !== null) throw this.failure;
     this.pending.shift();
     this.syncStart.delete(head.batch);
+    if (this.abandoned) return [];
+    if (this.failure !== null) throw this.failure;
     return head.parts.flat().sort((a, b) => a.run - b.run);
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    live.delete(this);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

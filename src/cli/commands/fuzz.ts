@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { allFeatures } from '../../gen/features.js';
 import { formatShard, runCampaign, type CampaignSummary } from '../../fuzz/campaign.js';
 import { STABILITY_EVERY_DEFAULT } from '../../fuzz/engine.js';
+import { abandonExecutors } from '../../fuzz/executor.js';
 import { formatSignature } from '../../check/violation.js';
 import { SHRINK_MS_MAX_DEFAULT } from '../../shrink/minimize.js';
 import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseShard } from '../args.js';
@@ -116,6 +117,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
       const onSignal = (): void => {
         if (stopRequested) process.exit(130);
         stopRequested = true;
+        abandonExecutors(); // runs in flight are dropped (a resumed campaign runs them again)
         io.err('\nstopping after the current run (Ctrl-C again to quit at once)\n');
       };
       process.on('SIGINT', onSignal);
