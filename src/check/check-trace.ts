@@ -1,15 +1,10 @@
 /**
  * `checkTrace(trace, target)`: runs any trace with every check, stopping at the first violation:
- * bare-mode traces on the runner against `target`, hv-mode traces (docs/hypervisor.md) on the
- * hypervisor runner against its own model (the target does not apply to them).
- * Contract: deterministic; the result names the first violation (or null) in the runner's shape,
- * so callers that only need pass/fail and a signature (corpus add, the corpus replay test) need
- * not know the mode.
+ * the runner picks the mode's pair (bare: `target`; hv: `target.hv`, the hypervisor against its
+ * reference model or a bug-free copy, src/check/targets.ts).
+ * Contract: deterministic; the result names the first violation (or null) in the runner's shape.
  */
-import { configMode } from '../hw/config.js';
-import type { AnyOp } from '../trace/ops.js';
 import type { Signature, Trace } from '../trace/trace.js';
-import { runHv } from './hv/run.js';
 import { runWith, type Target } from './runner.js';
 
 export interface CheckedViolation {
@@ -26,10 +21,6 @@ export interface TraceCheck {
 }
 
 export function checkTrace(trace: Trace, target: Target): TraceCheck {
-  if (configMode(trace.machine) === 'hv') {
-    const r = runHv(trace.machine, trace.ops as readonly AnyOp[], { stopAtFirst: true });
-    return { opsRun: r.opsRun, first: r.violations[0] ?? null };
-  }
   const r = runWith(trace, target, { stopAtFirst: true });
   return { opsRun: r.opsRun, first: r.first };
 }

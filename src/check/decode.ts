@@ -51,11 +51,42 @@ export function exitReasonName(reason: number): string {
   }
 }
 
-/** The value-free shape of an outcome: kind, plus exit reason or VM-instruction error. */
+/**
+ * The value-free shape of an outcome: kind, plus exit reason or VM-instruction error; in hv mode
+ * the user-space exit's name, the completed access's kind, and a return value's sign (an errno is
+ * kept: it names the error path, not a value).
+ */
 export function outcomeShape(o: Outcome): string {
   switch (o.kind) {
     case 'exit': return `exit${o.reason}`;
     case 'vmfail': return `vmfail${o.error}`;
+    case 'hv_exit': return `hv_exit ${o.exit}`;
+    case 'handled': return `handled ${outcomeShape(o.then)}`;
+    case 'ret': return o.value < 0 ? `ret ${o.value}` : o.value === 0 ? 'ret 0' : 'ret >0';
     default: return o.kind;
   }
+}
+
+/** KVM / pKVM errno names for hv return values (replay --verbose). */
+const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 12: 'ENOMEM', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL',
+};
+
+/** `-22` → `-EINVAL`; other values as they are. */
+export function retName(value: number): string {
+  return value < 0 && ERRNO_NAMES[-value] !== undefined ? `-${ERRNO_NAMES[-value]}` : String(value);
+}
+
+/** Hyper-V status names (vtl_protect). */
+const HV_STATUS_NAMES: Readonly<Record<number, string>> = {
+  0: 'HV_STATUS_SUCCESS', 5: 'HV_STATUS_INVALID_PARAMETER', 6: 'HV_STATUS_ACCESS_DENIED', 8: 'HV_STATUS_OPERATION_DENIED', 11: 'HV_STATUS_INSUFFICIENT_MEMORY',
+};
+
+export function hvStatusName(value: number): string {
+  return HV_STATUS_NAMES[value] ?? `status ${value}`;
+}
+
+/** KVM_MEMORY_EXIT_FLAG_* / access flags of a memory_fault exit's info. */
+export function memoryFaultFlags(info: number): string {
+  return names(info, [[1, 'R'], [2, 'W'], [4, 'X'], [8, 'PRIVATE']]);
 }

@@ -10,8 +10,14 @@
  * match the machine's, see `pickCandidate`). Then mem.no-lost-write compares
  * the frames either side wrote. A full sweep over every frame seen so far (plus every backed frame
  * of a side that offers `frames()`) runs every `sweepEveryOps` ops and at the end.
+ *
+ * Modes: a hv-mode trace (`configMode(trace.machine) === 'hv'`) runs on `target.hv` (the
+ * Hypervisor and its reference model, src/check/targets.ts) when the target names one. A machine
+ * that offers `invariants()` (the hypervisor) has them checked after every op (incrementally) and
+ * in full at every sweep and at the end; their findings are violations like any other (stable ids
+ * from src/check/hv/invariants.ts). A bare machine offers none: its path is unchanged.
  */
-import type { MachineConfig } from '../hw/config.js';
+import { configMode, type MachineConfig } from '../hw/config.js';
 import type { MachineApi } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
 import { sameOutcome } from '../hw/outcome.js';
@@ -19,12 +25,19 @@ import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding } from './checkers.js';
-import { INVARIANTS, SWEEP_OP, type Violation } from './violation.js';
+import { INVARIANTS, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 
 /** How the runner builds the two sides (the real Machine and ReferenceModel, or test fakes). */
 export interface Target {
   makeMachine(config: MachineConfig): MachineApi;
   makeModel(config: MachineConfig): ReferenceModelApi;
+  /** The target hv-mode traces run on (absent: they run on this one). */
+  hv?: Target;
+}
+
+/** The target a trace of `config` runs on: `target.hv` for a hv-mode configuration. */
+export function targetFor(config: MachineConfig, target: Target): Target {
+  return configMode(config) === 'hv' && target.hv !== undefined ? target.hv : target;
 }
 
 /** Sees every op's outcome (the fuzzer's coverage map). */
@@ -175,13 +188,19 @@ function coarseMessage(e: unknown): string {
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
 const NO_VIOLATIONS: Violation[] = [];
 
-export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): RunResult {
+/** A machine's invariant finding as a runner finding (hv ids are InvariantIds: violation.ts). */
+type MachineFinding = { invariant: string; detail: string; coarse: string };
+
+export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}): RunResult {
   const keep = opts.records === true;
   const stopAtFirst = opts.stopAtFirst ?? !keep;
   const sweepEvery = Math.max(1, opts.sweepEveryOps ?? SWEEP_EVERY_OPS_DEFAULT);
   const observer = opts.observer;
+  const target = targetFor(trace.machine, targetGiven);
   const machine = target.makeMachine(trace.machine);
   const model = target.makeModel(trace.machine);
+  // Only a machine with software invariants (the hypervisor) pays for them.
+  const withInvariants = typeof machine.invariants === 'function';
   const records: StepRecord[] | null = keep ? [] : null;
   // When both sides list their backed frames, a sweep needs no record of the frames seen.
   const seen = listsFrames(machine) && listsFrames(model) ? null : new Set<number>();
@@ -198,6 +217,9 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
     stepViolations.push(v);
   };
   const done = (opsRun: number, final: Violation[] = []): RunResult => ({ opsRun, first, violationCount: count, records, final });
+  const machineFindings = (step: number, op: string, list: readonly MachineFinding[]): void => {
+    for (const f of list) report(step, op, { invariant: f.invariant as InvariantId, detail: f.detail, coarse: f.coarse });
+  };
 
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
@@ -242,9 +264,11 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
         if (!touched.includes(written[k])) lost = checkFrame(machine, model, written[k]);
       }
       if (lost !== null) report(i, op.op, lost);
+      if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, op.op, machine.invariants!(false));
       if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
         const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
         if (swept !== null && lost === null) report(i, SWEEP_OP, swept);
+        if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, SWEEP_OP, machine.invariants!(true));
       }
     }
     if (records !== null) {
@@ -256,6 +280,7 @@ export function runWith(trace: Trace, target: Target, opts: RunOptions = {}): Ru
   if (count === 0 || !stopAtFirst) {
     const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
     if (swept !== null) report(ops.length, SWEEP_OP, swept);
+    if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(ops.length, SWEEP_OP, machine.invariants!(true));
   }
   return done(ops.length, stepViolations === NO_VIOLATIONS ? [] : stepViolations);
 }

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Signature } from '../trace/trace.js';
+import { HV_INVARIANTS, type HvInvariantId } from './hv/invariants.js';
 
 export const INVARIANTS = {
   /** Both sides took #PF but the error code or CR2 differ. */
@@ -27,8 +28,12 @@ export const INVARIANTS = {
   nondeterminism: 'harness.nondeterminism',
 } as const;
 
-export type InvariantId = (typeof INVARIANTS)[keyof typeof INVARIANTS];
-export const INVARIANT_IDS: readonly InvariantId[] = Object.values(INVARIANTS);
+/**
+ * Every invariant id: the runner's own (above, both modes) and the hypervisor's (hv mode,
+ * src/check/hv/invariants.ts HV_INVARIANTS: `pkvm.*`, `hv.*`, `spp.*`, `xo.*`, `memattr.*`, `vtl.*`).
+ */
+export type InvariantId = (typeof INVARIANTS)[keyof typeof INVARIANTS] | HvInvariantId;
+export const INVARIANT_IDS: readonly InvariantId[] = [...Object.values(INVARIANTS), ...Object.values(HV_INVARIANTS)];
 
 /** Op kind recorded for a violation found by a full memory sweep rather than after one op. */
 export const SWEEP_OP = 'sweep';

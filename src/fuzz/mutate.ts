@@ -2,9 +2,11 @@
  * Mutations of corpus traces: insert, delete, splice, change operands, append.
  * Contract: deterministic in the rng; the result has between 1 and `opsMax` ops, each valid per
  * OP_SCHEMAS (new ops come from the generator's op makers over a world rebuilt from the parent).
+ * A hv-mode configuration mutates with the hv generator's makers (src/gen/hv/mutate.ts).
  */
-import type { MachineConfig } from '../hw/config.js';
-import type { Op } from '../trace/ops.js';
+import { configMode, type MachineConfig } from '../hw/config.js';
+import { isHvOp, type Op } from '../trace/ops.js';
+import { mutateHv } from '../gen/hv/mutate.js';
 import type { Feature } from '../gen/features.js';
 import type { Rng } from '../gen/rng.js';
 import { worldFromOps } from '../gen/replay-world.js';
@@ -39,6 +41,7 @@ function bitflip(op: Op, rng: Rng): Op {
  * mutations applied.
  */
 export function mutate(parent: readonly Op[], other: readonly Op[] | null, rng: Rng, opts: MutateOptions): { ops: Op[]; applied: MutationName[] } {
+  if (configMode(opts.config) === 'hv') return mutateHv(parent, other, rng, opts);
   let ops = parent.slice();
   const world = worldFromOps(parent, opts.config, opts.features, rng);
   const weights = weightList(opts.weights);
@@ -69,7 +72,8 @@ export function mutate(parent: readonly Op[], other: readonly Op[] | null, rng: 
       case 'operands': {
         if (ops.length === 0) break;
         const i = rng.int(ops.length);
-        ops[i] = opOfKind(world, ops[i].op);
+        const old = ops[i];
+        if (!isHvOp(old)) ops[i] = opOfKind(world, old.op);
         break;
       }
       case 'append': {

@@ -11,8 +11,8 @@
  */
 import fc from 'fast-check';
 import { CATALOGUE } from '../bugs/catalogue.js';
-import { DEFAULT_CAPABILITIES, FRAMES_MAX_LIMIT, MAXPHYADDR_MAX, MAXPHYADDR_MIN, VCPUS_MAX, defaultConfig, type Capabilities, type MachineConfig } from '../hw/config.js';
-import { OP_SCHEMAS, REGS, type FieldKind, type Op, type OpName, type OpSchema, type Reg } from '../trace/ops.js';
+import { DEFAULT_CAPABILITIES, FRAMES_MAX_LIMIT, MAXPHYADDR_MAX, MAXPHYADDR_MIN, VCPUS_MAX, configMode, defaultConfig, type Capabilities, type MachineConfig } from '../hw/config.js';
+import { OP_SCHEMAS, REGS, opAllowedIn, type FieldKind, type Op, type OpName, type OpSchema, type Reg } from '../trace/ops.js';
 import { OPS_MAX, SCHEMA_VERSION, type Provenance, type Signature, type Trace } from '../trace/trace.js';
 
 const PAGE = 4096;
@@ -156,7 +156,8 @@ function fieldArbitrary(schema: OpSchema, name: string, type: FieldKind, config:
       return fc.oneof({ arbitrary: bitSubset([22, 23]).map((b) => Number(b) + 0x22), weight: 4 }, { arbitrary: bitSubset([1, 5, 22, 23, 0, 2, 24]).map(Number), weight: 1 }, { arbitrary: natUpTo(0xffff_ffff), weight: 1 });
     default: break;
   }
-  switch (name) {
+  // Name biases for address fields (a hv op's u64 `gpa`, e.g. set_mem_attrs, takes its kind's).
+  switch (type.kind === 'addr' || name === 'cpu' || name === 'entry' ? name : '') {
     case 'cpu': return fc.integer({ min: 0, max: config.vcpus - 1 });
     case 'gpa': return fc.oneof({ arbitrary: addressArbitrary(physMax, ramBytes), weight: 4 }, { arbitrary: addressArbitrary(type.kind === 'addr' ? type.max : physMax, ramBytes), weight: 1 });
     case 'hpa': return fc.oneof({ arbitrary: addressArbitrary(Math.min(physMax, ramBytes + PAGE - 1), ramBytes), weight: 4 }, { arbitrary: addressArbitrary(type.kind === 'addr' ? type.max : physMax, ramBytes), weight: 1 });
@@ -186,13 +187,14 @@ function schemaOpArbitrary(schema: OpSchema, config: MachineConfig): fc.Arbitrar
 }
 
 export interface OpArbitraryOptions {
-  /** Op kinds to produce; default every kind in OP_SCHEMAS. */
+  /** Op kinds to produce; default every kind in OP_SCHEMAS that the config's mode runs. */
   kinds?: readonly OpName[];
 }
 
 /** One op of any kind (or of `kinds`), valid for `config` (default: the default machine). */
 export function opArbitrary(config: MachineConfig = defaultConfig(), options: OpArbitraryOptions = {}): fc.Arbitrary<Op> {
-  const schemas = OP_SCHEMAS.filter((s) => options.kinds === undefined || options.kinds.includes(s.name));
+  const mode = configMode(config);
+  const schemas = OP_SCHEMAS.filter((s) => opAllowedIn(s.name, mode) && (options.kinds === undefined || options.kinds.includes(s.name)));
   if (schemas.length === 0) throw new Error('opArbitrary: no op kinds selected');
   return fc.oneof(...schemas.map((s) => schemaOpArbitrary(s, config)));
 }

@@ -4,6 +4,9 @@
  * world's pages are mapped (guest and EPT) at 4 KiB or 2 MiB; SPP pages (when the SPP control is
  * on) have an SPPT path and an EPT leaf with bit 61 and W = 0. Everything is written with path ops
  * (ept_set, gpt_set, sppt_set), so a trace shows every entry it relies on.
+ * Under the KVM XO design (config.kvmXo, feature xo) some 4 KiB pages are reached through their
+ * execute-only alias: the guest PTE has the stolen bit (MAXPHYADDR − 1) and EPT maps the alias GPA
+ * `--x` to the same frame, as the XO RFC's VMM does (docs/semantics.md step 7).
  */
 import {
   CR4_PAE, CR4_PGE, CR4_SMAP, CR4_SMEP, CR4_PKE, CR4_PKS, CTL2_EPT, CTL2_VPID, CTL2_MBEC, CTL2_SPP,
@@ -21,6 +24,10 @@ const LA_SPAN_4K_PAGES = 4096; // 4 KiB pages land in the first 16 MiB of a line
 const LARGE_LA_OFFSET = 0x4000_0000; // 2 MiB pages start 1 GiB into a region: no PDE shared with 4 KiB pages
 
 const KERNEL_HALF = 2 ** 47;
+/** Probability that a 4 KiB page is reached through its XO alias (kvmXo configurations only). */
+export const XO_ALIAS_PROBABILITY = 0.35;
+/** The XO alias's EPT leaf: execute-only (X, and XU for MBEC), WB. */
+const EPT_LEAF_XO = EPT_X | EPT_XU | (EPT_MEMTYPE_WB << EPT_MEMTYPE_SHIFT);
 
 /** A random 4-bit protection key in the leaf's high half (pk feature only). */
 function keyHi(w: World): number {
@@ -55,7 +62,10 @@ function map4kRun(w: World, used: Set<number>): void {
     const gpa = w.allocDataGpa(false);
     const hpa = w.allocData(PAGE);
     w.mapEpt(gpa, 1, entry(hpa, EPT_LEAF_RWX));
-    w.mapGuest(la, 1, guestLeaf(w, la, gpa, false));
+    // The rng is only drawn under kvmXo: other configurations generate exactly as before.
+    const alias = w.config.kvmXo && w.features.has('xo') && w.rng.chance(XO_ALIAS_PROBABILITY) ? 2 ** (w.config.maxPhyAddr - 1) : 0;
+    if (alias !== 0) w.mapEpt(alias + gpa, 1, entry(hpa, EPT_LEAF_XO));
+    w.mapGuest(la, 1, guestLeaf(w, la, alias + gpa, false));
     w.addPage({ la, gpa, hpa, large: false, spp: false });
   }
 }

@@ -3,10 +3,11 @@
  * switched off (Groce et al., "Swarm Testing", ISSTA 2012; TigerBeetle's random_enum_weights).
  * Contract: weights are plain numbers >= 0 per op kind; at least one guest access kind is > 0.
  */
-import type { OpName } from '../trace/ops.js';
+import type { HwOpName as OpName } from '../trace/ops.js';
 import type { Rng } from './rng.js';
 import type { Feature } from './features.js';
 
+/** Per hardware op kind (the bare-mode workload; the hv generator has its own mix). */
 export type OpWeights = Record<OpName, number>;
 
 /** The balanced mix: guest accesses dominate because every other op only matters through them. */

@@ -4,7 +4,7 @@
  * Contract: every op is well-formed per OP_SCHEMAS (fields in range), whether or not the machine
  * accepts it: invalid values (#GP, vmfail, misconfigurations) are deliberate, at low rates.
  */
-import type { Op, OpName, Reg } from '../trace/ops.js';
+import type { HwOp as Op, HwOpName as OpName, Reg } from '../trace/ops.js';
 import {
   CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_SMEP, CR4_SMAP, CR4_PKE, CR4_PKS, CTL2_EPT, CTL2_VPID, CTL2_MBEC, CTL2_SPP,
   EFER_LME, EFER_LMA, EFER_NXE, RFLAGS_AC,

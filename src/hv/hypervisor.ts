@@ -12,7 +12,7 @@ import { configMode, guestMaxPhyAddr, hvOptionsOf, normalizeConfig, validateConf
 import type { Vcpu } from '../hw/vcpu.js';
 import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
 import type { AnyOp, Reg } from '../trace/ops.js';
-import { OK, type AnyOutcome, type HvExit, type Outcome } from '../hw/outcome.js';
+import { OK, type AnyOutcome, type HvExit, type HwOutcome as Outcome } from '../hw/outcome.js';
 import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
 import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_FETCH, QUAL_WR, QUAL_XLAT, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
 import { invept } from '../hw/vmx.js';

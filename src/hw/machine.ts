@@ -139,6 +139,8 @@ export class Machine implements MachineApi {
         return gptSet(this.mem, this.vcpu(op.cpu), op.la, op.level, op.entry, this.addrHi);
       case 'sppt_set':
         return spptSet(this.mem, this.vcpu(op.cpu), op.gpa, op.level, op.entry, this.addrHi);
+      default:
+        throw new RangeError(`op '${op.op}' is a hypervisor op: it runs only in hv mode (a bare machine has no hypervisor)`);
     }
   }
 

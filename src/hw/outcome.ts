@@ -24,7 +24,7 @@
  *   intercept: the VTL that set the protection and now receives the intercept), `exits` as above.
  * - `ud`: #UD (an invalid VTL call or return); nothing changed.
  */
-export type Outcome =
+export type HwOutcome =
   | { kind: 'ok' }
   | { kind: 'data'; value: bigint }
   | { kind: 'pf'; code: number; cr2: number }
@@ -33,17 +33,17 @@ export type Outcome =
   | { kind: 'vmfail'; error: number }
   | { kind: 'noent' };
 
-/**
- * The hypervisor's outcomes (hv mode). Kept apart from `Outcome` until every table keyed by
- * outcome kind (fuzz coverage) has room for them; `AnyOutcome` is what a hv-mode step produces.
- */
+/** The hypervisor's outcomes (hv mode only). */
 export type HvOutcome =
   | { kind: 'ret'; value: number }
-  | { kind: 'handled'; exits: readonly number[]; then: Outcome }
+  | { kind: 'handled'; exits: readonly number[]; then: HwOutcome }
   | { kind: 'hv_exit'; exit: HvExit; gpa: number; info: number; exits: readonly number[] }
   | { kind: 'ud' };
 
-export type AnyOutcome = Outcome | HvOutcome;
+/** What one op produces, in either mode (hardware outcomes, and the hypervisor's in hv mode). */
+export type Outcome = HwOutcome | HvOutcome;
+/** Kept for the hv layer's signatures: the same union as `Outcome`. */
+export type AnyOutcome = Outcome;
 
 /**
  * Exits of a guest access to user space: spp = KVM_EXIT_SPP, memory_fault = KVM_EXIT_MEMORY_FAULT,
@@ -60,7 +60,7 @@ function sameExits(a: readonly number[], b: readonly number[]): boolean {
 
 export type OutcomeKind = Outcome['kind'];
 
-export const OK: Outcome = Object.freeze({ kind: 'ok' });
+export const OK: HwOutcome = Object.freeze({ kind: 'ok' });
 
 export function sameOutcome(a: AnyOutcome, b: AnyOutcome): boolean {
   switch (a.kind) {

@@ -201,6 +201,8 @@ export class ReferenceModel implements ReferenceModelApi {
         const v = this.vcpu(op.cpu);
         return this.entryWrite(spptEntryHpa(this.pathContext(v), v.state.spptp, op.gpa, op.level), op.entry);
       }
+      default:
+        throw new RangeError(`op '${op.op}' is a hypervisor op: it runs only in hv mode (the bare model has no hypervisor)`);
     }
   }
 

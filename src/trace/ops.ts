@@ -54,8 +54,10 @@ export type HwOp =
   | ReadOp | WriteOp | FetchOp | SetRegOp | InvlpgOp | InvvpidOp | InveptOp
   | SetEptpOp | SetSpptpOp | SetCtls2Op | PhysWriteOp | PhysReadOp | EptSetOp | GptSetOp | SpptSetOp;
 
-export type Op = HwOp;
+/** Every op a trace may carry: hardware ops (bare and hv mode) and hypervisor ops (hv mode only). */
+export type Op = HwOp | HvOp;
 export type OpName = Op['op'];
+export type HwOpName = HwOp['op'];
 
 /** Field kinds: how a field is validated and printed. */
 export type FieldKind =
@@ -79,7 +81,8 @@ const HPA = { name: 'hpa', type: { kind: 'addr', max: 2 ** 52 - 1 } as FieldKind
 const LEVEL = { name: 'level', type: { kind: 'int', min: 1, max: 4 } as FieldKind, doc: '1 = PTE .. 4 = PML4E' };
 const DATA_SIZE = { name: 'size', type: { kind: 'int', min: 1, max: 8 } as FieldKind, doc: 'bytes: 1..8, any alignment' };
 
-export const OP_SCHEMAS: readonly OpSchema[] = [
+/** The hardware ops' schemas (every mode). */
+export const HW_OP_SCHEMAS: readonly OpSchema[] = [
   { name: 'read', fields: [CPU, LA, DATA_SIZE], doc: 'guest data read' },
   { name: 'write', fields: [CPU, LA, DATA_SIZE, { name: 'value', type: { kind: 'u64' }, doc: 'little-endian data' }], doc: 'guest data write' },
   { name: 'fetch', fields: [CPU, LA, { name: 'size', type: { kind: 'int', min: 1, max: 15 }, doc: 'instruction length in bytes' }], doc: 'guest instruction fetch' },
@@ -99,9 +102,8 @@ export const OP_SCHEMAS: readonly OpSchema[] = [
 
 // ---------------------------------------------------------------------------------------------
 // Hypervisor ops (hv mode, docs/hypervisor.md): KVM ioctls issued by the VMM, pKVM hypercalls,
-// Hyper-V VSM hypercalls. They are decoded and encoded like hardware ops (OP_SCHEMA_BY_NAME holds
-// both) but are kept out of `Op` and `OP_SCHEMAS` until every `switch (op.op)` over hardware ops
-// has a default branch: `AnyOp` is the union a hv-mode trace carries.
+// Hyper-V VSM hypercalls. Part of `Op` and `OP_SCHEMAS`; the validator (validate.ts) refuses them
+// in a bare-mode trace, and the hardware ops the hypervisor refuses in a hv-mode trace.
 
 /** KVM_CREATE_VM with a chosen handle (2.. = pKVM owner id); `type` np = non-protected, protected = pVM. */
 export interface VmCreateOp { op: 'vm_create'; vm: number; type: 'np' | 'protected' }
@@ -158,13 +160,11 @@ export type HvOp =
   | HostShareGuestOp | HostUnshareGuestOp | HostDonateGuestOp | GuestShareHostOp | GuestUnshareHostOp
   | SppEnableOp | SppSetOp | SppGetOp | SetMemAttrsOp | VtlProtectOp | VtlCallOp | VtlReturnOp;
 export type HvOpName = HvOp['op'];
-/** Every op a trace may carry (hardware ops in bare and hv mode, hypervisor ops in hv mode). */
-export type AnyOp = Op | HvOp;
+/** Kept for the hv layer's signatures: the same union as `Op`. */
+export type AnyOp = Op;
 
-export interface HvOpSchema {
+export interface HvOpSchema extends OpSchema {
   name: HvOpName;
-  fields: ReadonlyArray<{ name: string; type: FieldKind; doc: string }>;
-  doc: string;
 }
 
 const VM = { name: 'vm', type: { kind: 'int', min: 1, max: 255 } as FieldKind, doc: 'VM handle = pKVM owner id (1 = host, 2.. guests)' };
@@ -203,15 +203,28 @@ export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
 export const HV_OP_NAMES: ReadonlySet<string> = new Set(HV_OP_SCHEMAS.map((s) => s.name));
 
 /**
- * Decoding and encoding look schemas up here, hardware and hypervisor ops alike. The hv schemas
- * are stored under the hardware schema type: the codecs read only `name` (as a string) and `fields`.
+ * Every op's schema: the hardware ops, then the hypervisor ops. The text writer, the docs check
+ * and the fuzzer's coverage layout (op index = position here) read this order.
  */
-export const OP_SCHEMA_BY_NAME: ReadonlyMap<string, OpSchema> = new Map([
-  ...OP_SCHEMAS.map((s) => [s.name, s] as const),
-  ...HV_OP_SCHEMAS.map((s) => [s.name, s as unknown as OpSchema] as const),
-]);
+export const OP_SCHEMAS: readonly OpSchema[] = [...HW_OP_SCHEMAS, ...HV_OP_SCHEMAS];
+
+/** Decoding and encoding look schemas up here, hardware and hypervisor ops alike. */
+export const OP_SCHEMA_BY_NAME: ReadonlyMap<string, OpSchema> = new Map(OP_SCHEMAS.map((s) => [s.name, s] as const));
 
 /** True for the ops only hv mode runs. */
-export function isHvOp(op: AnyOp): op is HvOp {
+export function isHvOp(op: Op): op is HvOp {
   return HV_OP_NAMES.has(op.op);
+}
+
+/**
+ * Hardware ops the hypervisor refuses (a guest or the VMM cannot issue them: docs/hypervisor.md
+ * "Machine shape"); the validator rejects them in a hv-mode trace.
+ */
+export const HV_REFUSED_OPS: ReadonlySet<HwOpName> = new Set<HwOpName>([
+  'invept', 'invvpid', 'set_eptp', 'set_spptp', 'set_ctls2', 'phys_write', 'phys_read', 'ept_set', 'gpt_set', 'sppt_set',
+]);
+
+/** Whether `op` may appear in a trace of `mode` (see HV_REFUSED_OPS). */
+export function opAllowedIn(name: string, mode: 'bare' | 'hv'): boolean {
+  return mode === 'hv' ? !HV_REFUSED_OPS.has(name as HwOpName) : !HV_OP_NAMES.has(name);
 }

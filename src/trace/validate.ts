@@ -6,11 +6,14 @@
  * Strict mode (the default) rejects unknown fields; tolerant mode ignores them with a warning.
  * Keys `__proto__`, `constructor` and `prototype` are always rejected. Older schema versions are
  * upgraded through SCHEMA_UPGRADES before validation; newer ones are refused.
+ * Modes: a bare-mode trace may not carry hypervisor ops, and a hv-mode trace may not carry the
+ * hardware ops the hypervisor refuses (ops.ts HV_REFUSED_OPS); either is one line naming the op's
+ * index (and line, in the text form) and the mode.
  */
 import { BUG_NAMES } from '../bugs/catalogue.js';
-import { DEFAULT_CAPABILITIES, defaultConfig, defaultHvOptions, normalizeConfig, validateConfig, type MachineConfig } from '../hw/config.js';
+import { DEFAULT_CAPABILITIES, configMode, defaultConfig, defaultHvOptions, normalizeConfig, validateConfig, type MachineConfig } from '../hw/config.js';
 import { TraceError, showValue } from './errors.js';
-import { OP_SCHEMA_BY_NAME, type FieldKind, type Op } from './ops.js';
+import { OP_SCHEMA_BY_NAME, opAllowedIn, type FieldKind, type Op } from './ops.js';
 import { OPS_MAX, SCHEMA_VERSION, type Provenance, type Signature, type Trace } from './trace.js';
 
 /** Keys that could reach an object's prototype if a consumer ever copied them naively. */
@@ -419,10 +422,24 @@ export function validateTrace(raw: unknown, options: ValidateTraceOptions = {}):
   if (rawOps.length > OPS_MAX) throw new TraceError(`${locateHeader('ops')}: ${rawOps.length} ops is more than OPS_MAX (${OPS_MAX})`);
   const context: OpContext = { form: opForm, vcpus: machine.vcpus, strict: options.strict, warnings: options.warnings, textValues: options.textValues };
   const ops = rawOps.map((item: unknown, index: number) => validateOp(item, (name) => locateOp(index, name), context));
+  checkOpModes(ops, configMode(machine), locateOp);
   const trace: Trace = { schema: SCHEMA_VERSION, eptfuzz, machine, ops };
   if (doc.provenance !== undefined) trace.provenance = validateProvenance(doc.provenance, locateHeader('provenance'), options);
   if (doc.signature !== undefined) trace.signature = validateSignature(doc.signature, locateHeader('signature'), options);
   return trace;
+}
+
+/** Every op must be one its trace's mode runs (see the module contract). */
+export function checkOpModes(ops: readonly Op[], mode: 'bare' | 'hv', locateOp: (index: number, name?: string) => string = defaultLocateOp): void {
+  for (let index = 0; index < ops.length; index++) {
+    const name = ops[index].op;
+    if (opAllowedIn(name, mode)) continue;
+    const where = locateOp(index, name);
+    const at = where.startsWith(`op ${index} `) ? where : `${where} (op ${index})`;
+    throw new TraceError(mode === 'bare'
+      ? `${at}: a hypervisor op is not allowed in a bare-mode trace (hv ops need "mode": "hv" in @machine; docs/hypervisor.md)`
+      : `${at}: not allowed in a hv-mode trace: the hypervisor refuses this hardware op (docs/hypervisor.md "Machine shape")`);
+  }
 }
 
 function defaultLocateOp(index: number, name?: string): string {

@@ -3,13 +3,14 @@
  * private pages, SPP on) and a weighted workload interleaving guest and host accesses with
  * hypervisor operations, biased toward pages and gfns already in play.
  * Contract: deterministic in (seed, options): seedrandom alea through Rng, no clock, no
- * Math.random; every op is well-formed per HV_OP_SCHEMAS / OP_SCHEMAS; the result is a Trace
- * whose machine configuration has mode 'hv' (hv ops ride in `ops` typed as Op until the Op union
- * includes them).
+ * Math.random; every op is well-formed per OP_SCHEMAS and allowed in hv mode (validate.ts: no
+ * hardware op the hypervisor refuses); the result is a Trace whose machine configuration has
+ * mode 'hv'. `HvWorld` holds what setup put in play, so a campaign can mutate hv traces with the
+ * same biased op makers (`hvWorldFromOps`, src/gen/hv/mutate.ts).
  */
 import { Rng } from '../rng.js';
 import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
-import type { AnyOp, Op, Reg } from '../../trace/ops.js';
+import type { Op, Reg } from '../../trace/ops.js';
 import { SCHEMA_VERSION, type Trace } from '../../trace/trace.js';
 
 export interface HvGenOptions {
@@ -25,6 +26,13 @@ export interface HvGenOptions {
    * through the stolen bit, and the workload rewrites PTEs through a self-map, with or without INVLPG.
    */
   paging?: number;
+  /**
+   * Total ops, setup included (the campaign's --max-ops): the workload runs until the trace has
+   * this many ops and is then cut there. When absent, `ops` workload steps run and nothing is cut.
+   */
+  opsMax?: number;
+  /** Machine configuration to start from (mode, vcpus, framesMax and kvmXo are the generator's own). */
+  base?: MachineConfig;
 }
 
 const NP = 2;
@@ -50,76 +58,105 @@ const WEIGHTS: Array<[string, number]> = [
   ['vtl_protect', 4], ['memslot', 1], ['teardown', 1],
 ];
 
-export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace {
-  const rng = new Rng(`hv/${seed}`);
-  const poolFrames = options.poolFrames ?? rng.pick([16, 24, 64, 256]);
-  const config: MachineConfig = normalizeConfig({
-    mode: 'hv', vcpus: 2, framesMax: FRAMES, kvmXo: true, bugs: [...(options.bugs ?? [])],
-    hv: { poolFrames, vtls: options.vtls ?? 2 },
+/** The hv machine configuration the generator builds for (and a hv campaign's base configuration). */
+export function hvGenConfig(poolFrames: number, bugs: readonly string[] = [], vtls = 2, base?: MachineConfig): MachineConfig {
+  return normalizeConfig({
+    ...(base ?? {}),
+    mode: 'hv', vcpus: 2, framesMax: FRAMES, kvmXo: true, bugs: [...bugs],
+    hv: { ...(base?.hv ?? {}), poolFrames, vtls },
   });
-  const alias = 2 ** (config.maxPhyAddr - 1);
-  const ops: AnyOp[] = [
-    { op: 'vm_create', vm: NP, type: 'np' },
-    { op: 'memslot_set', vm: NP, slot: 0, gfn: SLOT_GFN, pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 },
-    { op: 'spp_enable', vm: NP },
-    { op: 'vm_create', vm: PVM, type: 'protected' },
-  ];
-  const pvmGfns = [1, 2, 3, 0x201];
-  pvmGfns.forEach((g, i) => ops.push({ op: 'host_donate_guest', vm: PVM, pfn: PVM_PFN + i, gfn: g }));
-  ops.push({ op: 'set_mem_attrs', vm: PVM, gpa: 0x1000n, size: 0x3000n, attrs: 8n, flags: 0n });
-  ops.push({ op: 'vcpu_load', cpu: 0, vm: NP }, { op: 'vcpu_load', cpu: 1, vm: PVM });
+}
 
-  // Pages in play: a few slot gfns (two 2 MiB regions), the pVM's gfns, some host pfns.
-  const npGfns = [0x200, 0x201, 0x202, 0x3ff, 0x400, 0x401, 0x5ff];
-  const paging = rng.chance(options.paging ?? 0.5);
+/** Pool sizes the generator draws from (small pools make -ENOMEM paths reachable). */
+export const HV_POOL_CHOICES: readonly number[] = [16, 24, 64, 256];
+
+/** The guest paging setup's signature op: turning paging on at cpu 0 (hvWorldFromOps looks for it). */
+const PAGING_ON = 0x80010001n;
+
+/** What the generator has in play: VM handles, gfns, host pfns, guest paging, and the op makers. */
+export class HvWorld {
+  readonly alias: number;
+  readonly npGfns = [0x200, 0x201, 0x202, 0x3ff, 0x400, 0x401, 0x5ff];
+  readonly pvmGfns = [1, 2, 3, 0x201];
+  readonly hostPfns = [0x10, 0x11, 0x30, PVM_PFN, PVM_PFN + 1, SLOT_PFN, SLOT_PFN + 1, 0x600, 0x601];
   /** PTE i maps LA_BASE + i * 4 KiB; the last one maps the page table itself (the guest edits PTEs through it). */
-  const pteTargets = [...npGfns, PT_GFN];
-  const selfMap = pteTargets.length - 1;
-  const pte = (i: number): bigint => {
-    if (i === selfMap) return BigInt(PT_GFN * 4096) | P | RW;
+  readonly pteTargets: number[];
+  readonly selfMap: number;
+  private readonly total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
+
+  constructor(readonly rng: Rng, readonly config: MachineConfig, readonly paging: boolean) {
+    this.alias = 2 ** (config.maxPhyAddr - 1);
+    this.pteTargets = [...this.npGfns, PT_GFN];
+    this.selfMap = this.pteTargets.length - 1;
+    if (paging) this.npGfns.push(PT_GFN); // the page table is a page in play too (SPP, VTL protections, dirty logging)
+  }
+
+  /** The setup's fixed part (VMs, memslot, SPP, donated pages, loaded vCPUs). */
+  static baseSetup(): Op[] {
+    const ops: Op[] = [
+      { op: 'vm_create', vm: NP, type: 'np' },
+      { op: 'memslot_set', vm: NP, slot: 0, gfn: SLOT_GFN, pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 },
+      { op: 'spp_enable', vm: NP },
+      { op: 'vm_create', vm: PVM, type: 'protected' },
+    ];
+    [1, 2, 3, 0x201].forEach((g, i) => ops.push({ op: 'host_donate_guest', vm: PVM, pfn: PVM_PFN + i, gfn: g }));
+    ops.push({ op: 'set_mem_attrs', vm: PVM, gpa: 0x1000n, size: 0x3000n, attrs: 8n, flags: 0n });
+    ops.push({ op: 'vcpu_load', cpu: 0, vm: NP }, { op: 'vcpu_load', cpu: 1, vm: PVM });
+    return ops;
+  }
+
+  pte(i: number): bigint {
+    const rng = this.rng;
+    if (i === this.selfMap) return BigInt(PT_GFN * 4096) | P | RW;
     const flags = rng.pick([P | RW | US, P | RW | US, P | RW, P | US, P | RW | US | XD, 0n]);
-    const xo = rng.chance(0.2) ? BigInt(alias) : 0n; // the stolen bit: the execute-only alias (ref §5.2)
-    return xo | BigInt(pteTargets[i] * 4096) | flags;
-  };
-  if (paging) {
-    // The guest builds its tables with ordinary writes while paging is off (la = gpa), then turns it on.
-    const w = (gpa: number, v: bigint): AnyOp => ({ op: 'write', cpu: 0, la: gpa, size: 8, value: v });
+    const xo = rng.chance(0.2) ? BigInt(this.alias) : 0n; // the stolen bit: the execute-only alias (ref §5.2)
+    return xo | BigInt(this.pteTargets[i] * 4096) | flags;
+  }
+
+  /** The guest builds its tables with ordinary writes while paging is off (la = gpa), then turns it on. */
+  pagingSetup(): Op[] {
+    const ops: Op[] = [];
+    const w = (gpa: number, v: bigint): Op => ({ op: 'write', cpu: 0, la: gpa, size: 8, value: v });
     ops.push(w(PML4_GFN * 4096, BigInt((PML4_GFN + 1) * 4096) | P | RW | US));
     ops.push(w((PML4_GFN + 1) * 4096 + 8, BigInt((PML4_GFN + 2) * 4096) | P | RW | US));
     ops.push(w((PML4_GFN + 2) * 4096, BigInt(PT_GFN * 4096) | P | RW | US));
-    pteTargets.forEach((_, i) => ops.push(w(PT_GFN * 4096 + 8 * i, pte(i))));
-    ops.push({ op: 'set_reg', cpu: 0, reg: 'cr3', value: BigInt(PML4_GFN * 4096) }, { op: 'set_reg', cpu: 0, reg: 'cr0', value: 0x80010001n });
-    npGfns.push(PT_GFN); // the page table is a page in play too (SPP, VTL protections, dirty logging)
+    this.pteTargets.forEach((_, i) => ops.push(w(PT_GFN * 4096 + 8 * i, this.pte(i))));
+    ops.push({ op: 'set_reg', cpu: 0, reg: 'cr3', value: BigInt(PML4_GFN * 4096) }, { op: 'set_reg', cpu: 0, reg: 'cr0', value: PAGING_ON });
+    return ops;
   }
-  const hostPfns = [0x10, 0x11, 0x30, PVM_PFN, PVM_PFN + 1, SLOT_PFN, SLOT_PFN + 1, 0x600, 0x601];
-  const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
-  const kind = (): string => {
-    let x = rng.float() * total;
+
+  kind(): string {
+    let x = this.rng.float() * this.total;
     for (const [k, w] of WEIGHTS) { x -= w; if (x < 0) return k; }
     return WEIGHTS[0][0];
-  };
-  const cpu = (): number => rng.int(config.vcpus);
-  const gfnFor = (): number => (rng.chance(0.6) ? rng.pick(npGfns) : rng.pick(pvmGfns));
-  const gpa = (): number => {
+  }
+
+  private cpu(): number { return this.rng.int(this.config.vcpus); }
+  private gfnFor(): number { return this.rng.chance(0.6) ? this.rng.pick(this.npGfns) : this.rng.pick(this.pvmGfns); }
+  private gpa(): number {
+    const rng = this.rng;
     const off = rng.chance(0.3) ? rng.pick([0, 0x7c, 0x80, 0xff8, 0xffc]) : rng.int(4096 - 8);
-    if (paging && rng.chance(0.6)) return LA_BASE + rng.int(pteTargets.length) * 4096 + off; // a linear address
-    const g = gfnFor();
-    return (rng.chance(0.1) ? alias : 0) + g * 4096 + off;
-  };
-  const size = (): number => rng.pick([1, 2, 4, 8]);
-  const n = options.ops ?? 200;
-  for (let i = 0; i < n; i++) {
-    switch (kind()) {
+    if (this.paging && rng.chance(0.6)) return LA_BASE + rng.int(this.pteTargets.length) * 4096 + off; // a linear address
+    const g = this.gfnFor();
+    return (rng.chance(0.1) ? this.alias : 0) + g * 4096 + off;
+  }
+  private size(): number { return this.rng.pick([1, 2, 4, 8]); }
+
+  /** One workload step of a weighted kind: zero or more ops appended to `ops`. */
+  step(ops: Op[], kind: string = this.kind()): void {
+    const rng = this.rng;
+    const { npGfns, pvmGfns, hostPfns, pteTargets, selfMap, paging, alias, config } = this;
+    switch (kind) {
       case 'pte': {
         // Rewrite a PTE through the self-map (cpu 0 if it still runs paged), INVLPG most of the time.
         if (!paging) break;
         const i = rng.int(selfMap);
-        ops.push({ op: 'write', cpu: 0, la: LA_BASE + selfMap * 4096 + 8 * i, size: 8, value: pte(i) });
+        ops.push({ op: 'write', cpu: 0, la: LA_BASE + selfMap * 4096 + 8 * i, size: 8, value: this.pte(i) });
         if (rng.chance(0.7)) ops.push({ op: 'invlpg', cpu: 0, la: LA_BASE + i * 4096 });
         break;
       }
       case 'guest_reg': {
-        const c = cpu();
+        const c = this.cpu();
         const [reg, value] = rng.pick<[Reg, bigint]>([
           ['cr0', 0x80010001n], ['cr0', 0x10001n], ['cr0', 0x80000001n], ['cr3', BigInt(PML4_GFN * 4096)], ['cr4', 0x20n], ['cr4', 0x300020n],
           ['cr4', 0x1300020n], ['efer', 0x500n], ['efer', 0xd00n], ['pkrs', BigInt(rng.pick([0, 4, 8, 12]))], ['cr3', BigInt(alias)],
@@ -127,24 +164,24 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
         ops.push({ op: 'set_reg', cpu: c, reg, value });
         break;
       }
-      case 'invlpg': ops.push({ op: 'invlpg', cpu: cpu(), la: LA_BASE + rng.int(pteTargets.length) * 4096 }); break;
-      case 'read': ops.push({ op: 'read', cpu: cpu(), la: gpa(), size: size() }); break;
-      case 'write': ops.push({ op: 'write', cpu: cpu(), la: gpa(), size: size(), value: rng.u64() }); break;
-      case 'fetch': ops.push({ op: 'fetch', cpu: cpu(), la: gpa(), size: rng.range(1, 15) }); break;
+      case 'invlpg': ops.push({ op: 'invlpg', cpu: this.cpu(), la: LA_BASE + rng.int(pteTargets.length) * 4096 }); break;
+      case 'read': ops.push({ op: 'read', cpu: this.cpu(), la: this.gpa(), size: this.size() }); break;
+      case 'write': ops.push({ op: 'write', cpu: this.cpu(), la: this.gpa(), size: this.size(), value: rng.u64() }); break;
+      case 'fetch': ops.push({ op: 'fetch', cpu: this.cpu(), la: this.gpa(), size: rng.range(1, 15) }); break;
       case 'host_access': {
-        const c = cpu();
+        const c = this.cpu();
         ops.push({ op: 'vcpu_load', cpu: c, vm: 1 });
         const la = rng.pick(hostPfns) * 4096 + rng.int(4088);
         ops.push(rng.chance(0.5) ? { op: 'read', cpu: c, la, size: 8 } : { op: 'write', cpu: c, la, size: 8, value: rng.u64() });
         break;
       }
-      case 'vcpu_load': ops.push({ op: 'vcpu_load', cpu: cpu(), vm: rng.pick([1, NP, NP, PVM, PVM, 4]) }); break;
-      case 'set_cpl': ops.push({ op: 'set_reg', cpu: cpu(), reg: 'cpl', value: BigInt(rng.pick([0, 0, 3])) }); break;
+      case 'vcpu_load': ops.push({ op: 'vcpu_load', cpu: this.cpu(), vm: rng.pick([1, NP, NP, PVM, PVM, 4]) }); break;
+      case 'set_cpl': ops.push({ op: 'set_reg', cpu: this.cpu(), reg: 'cpl', value: BigInt(rng.pick([0, 0, 3])) }); break;
       case 'share_guest': ops.push({ op: 'host_share_guest', vm: rng.pick([NP, NP, PVM]), pfn: rng.pick(hostPfns), gfn: rng.pick([0x9, 0xa, ...npGfns]), nr: rng.chance(0.9) ? 1 : 512, prot: rng.pick([7, 7, 3, 1, 5, 2]) }); break;
       case 'unshare_guest': ops.push({ op: 'host_unshare_guest', vm: NP, gfn: rng.pick([0x9, 0xa, ...npGfns]), nr: rng.chance(0.9) ? 1 : 512 }); break;
       case 'donate_guest': ops.push({ op: 'host_donate_guest', vm: PVM, pfn: rng.pick(hostPfns), gfn: rng.pick([...pvmGfns, 4, 5]) }); break;
-      case 'guest_share': ops.push({ op: 'guest_share_host', cpu: cpu(), gfn: rng.pick(pvmGfns) }); break;
-      case 'guest_unshare': ops.push({ op: 'guest_unshare_host', cpu: cpu(), gfn: rng.pick(pvmGfns) }); break;
+      case 'guest_share': ops.push({ op: 'guest_share_host', cpu: this.cpu(), gfn: rng.pick(pvmGfns) }); break;
+      case 'guest_unshare': ops.push({ op: 'guest_unshare_host', cpu: this.cpu(), gfn: rng.pick(pvmGfns) }); break;
       case 'donate_hyp': ops.push({ op: 'host_donate_hyp', pfn: rng.pick(hostPfns), nr: rng.chance(0.95) ? BigInt(rng.range(1, 2)) : 2n ** 64n - BigInt(rng.range(1, 4)) }); break;
       case 'hyp_donate': ops.push({ op: 'hyp_donate_host', pfn: rng.pick(hostPfns), nr: BigInt(rng.range(1, 2)) }); break;
       case 'share_hyp': ops.push({ op: 'host_share_hyp', pfn: rng.pick(hostPfns) }); break;
@@ -152,19 +189,19 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
       case 'spp_set': ops.push({ op: 'spp_set', vm: NP, gfn: rng.pick(npGfns), npages: rng.range(1, 3), flags: 0, map: rng.pick([0xffffffff, 0xfffffffe, 0x7fffffff, 0x0, 0xaaaaaaaa, rng.u32()]) }); break;
       case 'spp_get': ops.push({ op: 'spp_get', vm: NP, gfn: rng.pick(npGfns) }); break;
       case 'wp': ops.push({ op: 'vm_write_protect', vm: rng.pick([NP, PVM]), gfn: rng.pick(npGfns) - rng.int(2), pages: rng.pick([1, 2, 512]) }); break;
-      case 'age': ops.push({ op: 'vm_age', vm: rng.pick([NP, PVM]), gfn: gfnFor(), pages: rng.pick([1, 2, 512]) }); break;
+      case 'age': ops.push({ op: 'vm_age', vm: rng.pick([NP, PVM]), gfn: this.gfnFor(), pages: rng.pick([1, 2, 512]) }); break;
       case 'attrs': {
         const vm = rng.pick([NP, PVM]);
         const g = vm === NP ? rng.pick(npGfns) : rng.pick(pvmGfns);
         ops.push({ op: 'set_mem_attrs', vm, gpa: BigInt(g * 4096), size: BigInt(rng.pick([1, 1, 2, 1100]) * 4096), attrs: BigInt(vm === NP ? rng.pick([0, 1 | 2 | 4, 2, 4, 6]) : rng.pick([0, 8, 8])), flags: 0n });
         break;
       }
-      case 'vtl_call': ops.push({ op: 'vtl_call', cpu: cpu() }); break;
-      case 'vtl_return': ops.push({ op: 'vtl_return', cpu: cpu() }); break;
+      case 'vtl_call': ops.push({ op: 'vtl_call', cpu: this.cpu() }); break;
+      case 'vtl_return': ops.push({ op: 'vtl_return', cpu: this.cpu() }); break;
       case 'vtl_protect': {
         // The VSM pattern: enter VTL1, protect a page VTL0 uses, let the other vCPU touch it, return.
-        const c = cpu();
-        const g = gfnFor();
+        const c = this.cpu();
+        const g = this.gfnFor();
         const call = rng.chance(0.7);
         if (call) ops.push({ op: 'vtl_call', cpu: c });
         ops.push({ op: 'vtl_protect', cpu: c, target: 0, gfn: g, count: rng.range(1, 2), flags: rng.pick([0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
@@ -195,11 +232,57 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
       }
     }
   }
+}
+
+/** The workload kind whose maker produces op `name` (for operand mutations), or null. */
+export function hvKindOfOp(name: string): string | null {
+  return OP_KIND.get(name) ?? null;
+}
+
+const OP_KIND: ReadonlyMap<string, string> = new Map([
+  ['read', 'read'], ['write', 'write'], ['fetch', 'fetch'], ['invlpg', 'invlpg'], ['vcpu_load', 'vcpu_load'],
+  ['host_share_guest', 'share_guest'], ['host_unshare_guest', 'unshare_guest'], ['host_donate_guest', 'donate_guest'],
+  ['guest_share_host', 'guest_share'], ['guest_unshare_host', 'guest_unshare'], ['host_donate_hyp', 'donate_hyp'],
+  ['hyp_donate_host', 'hyp_donate'], ['host_share_hyp', 'share_hyp'], ['host_unshare_hyp', 'unshare_hyp'],
+  ['spp_set', 'spp_set'], ['spp_get', 'spp_get'], ['vm_write_protect', 'wp'], ['vm_age', 'age'], ['set_mem_attrs', 'attrs'],
+  ['vtl_call', 'vtl_call'], ['vtl_return', 'vtl_return'], ['vtl_protect', 'vtl_protect'], ['memslot_set', 'memslot'],
+  ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
+]);
+
+/** A world for mutating a hv trace: guest paging is on when the trace's setup turned it on. */
+export function hvWorldFromOps(ops: readonly Op[], config: MachineConfig, rng: Rng): HvWorld {
+  const paging = ops.some((o) => o.op === 'set_reg' && o.cpu === 0 && o.reg === 'cr0' && o.value === PAGING_ON);
+  return new HvWorld(rng, config, paging);
+}
+
+export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace {
+  return generateHvTraceFrom(new Rng(`hv/${seed}`), seed, options);
+}
+
+/** generateHvTrace over a given stream (a campaign's run stream): deterministic in its seed. */
+export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOptions = {}): Trace {
+  const poolFrames = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
+  const config = hvGenConfig(poolFrames, options.bugs ?? options.base?.bugs ?? [], options.vtls ?? options.base?.hv?.vtls ?? 2, options.base);
+  const ops: Op[] = HvWorld.baseSetup();
+  const paging = rng.chance(options.paging ?? 0.5);
+  const world = new HvWorld(rng, config, paging);
+  if (paging) ops.push(...world.pagingSetup());
+  const opsMax = options.opsMax;
+  const n = options.ops ?? 200;
+  if (opsMax === undefined) {
+    for (let i = 0; i < n; i++) world.step(ops);
+  } else {
+    while (ops.length < opsMax) world.step(ops);
+    ops.length = Math.min(ops.length, opsMax);
+  }
+  const provenance: Record<string, string | number | boolean> = { generator: 'hv', poolFrames, paging };
+  if (opsMax === undefined) provenance.ops = n;
+  else provenance.ops_max = opsMax;
   return {
     schema: SCHEMA_VERSION,
     eptfuzz: '0.1.0',
     machine: config,
-    ops: ops as Op[],
-    provenance: { seed, options: { generator: 'hv', ops: n, poolFrames, paging } },
+    ops,
+    provenance: { seed, options: provenance },
   };
 }

@@ -9,7 +9,7 @@
  * is ever allowed: `flushed` is always empty.
  */
 import type { AnyOp } from '../../trace/ops.js';
-import { OK, type AnyOutcome, type HvExit, type Outcome } from '../../hw/outcome.js';
+import { OK, type AnyOutcome, type HvExit, type HwOutcome as Outcome } from '../../hw/outcome.js';
 import { hvOptionsOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
 import { guestMaxPhyAddr } from '../../hw/config.js';
 import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
@@ -78,7 +78,16 @@ export interface HvCandidate {
   variant: number;
   /** Bytes of every frame in `frames` after this candidate (the runner matches them to the machine's). */
   bytes: ReadonlyMap<number, Uint8Array>;
+  /**
+   * The runner's preview (src/check/runner.ts FramePreview): `bytes` for a frame this candidate
+   * writes; for any other frame a value that matches no frame, so a candidate is chosen among
+   * equal outcomes only when it wrote exactly what the machine did.
+   */
+  frameAfter(frame: number): Uint8Array | null;
 }
+
+/** Matches no 4 KiB frame (runner.ts compares whole frames). */
+const NO_PREVIEW = new Uint8Array(1);
 
 export interface HvSpecStep {
   allowed: HvCandidate[];
@@ -159,11 +168,11 @@ export class HvModel implements HvReferenceModelApi {
     const { outcome, mayEnomem } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
     for (const f of this.frames) bytes.set(f, this.mem.get(f)!.slice());
-    const main: HvCandidate = { outcome, stale: variant !== 0, frames: [...this.frames], keep: true, variant, bytes };
+    const main: HvCandidate = { outcome, stale: variant !== 0, frames: [...this.frames], keep: true, variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW };
     const out: HvCandidate[] = [main];
     if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
       const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
-      out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: this.enomemMark, variant, bytes: new Map() });
+      out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: this.enomemMark, variant, bytes: new Map(), frameAfter: () => NO_PREVIEW });
     }
     return out;
   }

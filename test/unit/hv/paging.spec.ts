@@ -46,7 +46,7 @@ describe('KVM XO through guest PTEs (ref §5.2)', () => {
   });
   it('the hardware bug xo-pf-no-user-bit is caught through guest paging', () => {
     const r = run([...xo, cpl(3n), read(0, LA + 0x10)], hvConfig({ bugs: ['xo-pf-no-user-bit'] }));
-    expect(r.violations.map((v) => v.invariant)).toContain('fault.exit-reason');
+    expect(r.violations.map((v) => v.invariant)).toContain('fault.pf-error-code');
   });
   it('a page-crossing read reports CR2 of the part that hit the alias', () => {
     const ops = setup([0x210000n | P_RW_US, BigInt(ALIAS + 0x211000) | P_RW_US]);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { machineConfigArbitrary, opArbitrary, traceArbitrary } from '../../../src/gen/arbitraries.js';
 import { defaultConfig, normalizeConfig, validateConfig } from '../../../src/hw/config.js';
-import { OP_SCHEMAS } from '../../../src/trace/ops.js';
+import { OP_SCHEMAS, opAllowedIn } from '../../../src/trace/ops.js';
 import { validateOp, validateTrace } from '../../../src/trace/validate.js';
 
 const SEED = Number(process.env.EPTFUZZ_SEED ?? 1234);
@@ -16,7 +16,15 @@ describe(`arbitraries (seed: ${SEED})`, () => {
     const config = normalizeConfig({ vcpus: 3 });
     const ops = fc.sample(opArbitrary(config), { seed: SEED, numRuns: 3000 });
     const kinds = new Set(ops.map((op) => op.op));
-    expect([...kinds].sort()).toEqual(OP_SCHEMAS.map((s) => s.name).sort());
+    expect([...kinds].sort()).toEqual(OP_SCHEMAS.filter((s) => opAllowedIn(s.name, 'bare')).map((s) => s.name).sort());
+    for (const op of ops) expect(validateOp(op, () => 'op', { vcpus: 3 })).toEqual(op);
+  });
+
+  it('a hv-mode machine gets every op its mode runs (hv ops, no refused hardware op)', () => {
+    const config = normalizeConfig({ vcpus: 3, mode: 'hv' });
+    const ops = fc.sample(opArbitrary(config), { seed: SEED, numRuns: 4000 });
+    const kinds = new Set(ops.map((op) => op.op));
+    expect([...kinds].sort()).toEqual(OP_SCHEMAS.filter((s) => opAllowedIn(s.name, 'hv')).map((s) => s.name).sort());
     for (const op of ops) expect(validateOp(op, () => 'op', { vcpus: 3 })).toEqual(op);
   });
 
