@@ -43,6 +43,11 @@ export function targetFor(config: MachineConfig, target: Target): Target {
 /** Sees every op's outcome (the fuzzer's coverage map). */
 export interface StepObserver {
   observe(op: Op, actual: Outcome): void;
+  /**
+   * Called after `observe` for a machine with software state of its own (one that offers
+   * `invariants()`: the hypervisor), so coverage can see what the op changed there.
+   */
+  observeState?(machine: MachineApi): void;
 }
 
 export interface RunOptions {
@@ -201,6 +206,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   const model = target.makeModel(trace.machine);
   // Only a machine with software invariants (the hypervisor) pays for them.
   const withInvariants = typeof machine.invariants === 'function';
+  const observeState = withInvariants && observer !== undefined && typeof observer.observeState === 'function';
   const records: StepRecord[] | null = keep ? [] : null;
   // When both sides list their backed frames, a sweep needs no record of the frames seen.
   const seen = listsFrames(machine) && listsFrames(model) ? null : new Set<number>();
@@ -238,7 +244,10 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       report(i, op.op, { invariant: INVARIANTS.exception, detail: `machine threw: ${String(e)}`, coarse: `machine ${coarseMessage(e)}` });
       return done(i + 1);
     }
-    if (observer !== undefined) observer.observe(op, actual);
+    if (observer !== undefined) {
+      observer.observe(op, actual);
+      if (observeState) observer.observeState!(machine);
+    }
     const touched = machine.touchedFrames();
     let chosen = pickCandidate(spec.allowed, actual, touched, machine);
     if (chosen === null) {

@@ -132,6 +132,8 @@ export function recordedOptions(o: CampaignOptions): Record<string, string | num
   };
   if (o.runs !== null) out.runs = o.runs;
   if (o.shard != null) out.shard = formatShard(o.shard);
+  // Recorded only for hv campaigns: bare descriptions stay byte-identical to earlier ones.
+  if (o.config !== undefined && configMode(o.config) === 'hv') out.mode = 'hv';
   return out;
 }
 
@@ -203,11 +205,14 @@ class Campaign {
       this.log(`resuming from ${o.outDir}: run ${state.next_run}, ${this.stats.get('crashes_unique')} signatures found so far${other ? ` (note: that campaign had seed ${state.seed}${state.shard === null ? '' : ` shard ${state.shard}`})` : ''}`);
     }
     this.nextRun = this.startRun;
-    this.log(`seed ${o.seed}${shardText === null ? '' : `, shard ${shardText}`}; ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}; swarm ${o.swarm ? `on (new weights every ${SWARM_EPOCH_RUNS} runs)` : 'off'}`);
-    // The engine generates and mutates bare-mode traces: hv-mode seeds wait for the hv engine.
-    const loaded = this.corpus.load((t) => configMode(t.machine) === 'bare');
+    const mode = configMode(this.config);
+    const generation = mode === 'hv' ? 'hv mode (the hypervisor workload of src/gen/hv)' : `swarm ${o.swarm ? `on (new weights every ${SWARM_EPOCH_RUNS} runs)` : 'off'}`;
+    this.log(`seed ${o.seed}${shardText === null ? '' : `, shard ${shardText}`}; ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}; ${generation}`);
+    // A campaign mutates traces of its own mode (a bare machine cannot run hv ops, and a hv
+    // campaign's mutations use the hv generator's makers).
+    const loaded = this.corpus.load((t) => configMode(t.machine) === mode);
     if (loaded > 0 || this.corpus.skipped > 0 || this.corpus.ignored > 0) {
-      this.log(`corpus: ${loaded} traces loaded${this.corpus.skipped > 0 ? `, ${this.corpus.skipped} unreadable skipped` : ''}${this.corpus.ignored > 0 ? `, ${this.corpus.ignored} hv-mode traces left out` : ''}`);
+      this.log(`corpus: ${loaded} traces loaded${this.corpus.skipped > 0 ? `, ${this.corpus.skipped} unreadable skipped` : ''}${this.corpus.ignored > 0 ? `, ${this.corpus.ignored} ${mode === 'hv' ? 'bare' : 'hv'}-mode traces left out` : ''}`);
     }
     const adopted = this.store.load();
     if (adopted > 0) this.log(`crashes: ${adopted} known signatures in ${o.crashesDir}`);

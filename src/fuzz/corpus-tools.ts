@@ -5,13 +5,12 @@
  * Contract: everything is keyed by the sha256 of a trace's canonical msgpack bytes, so the same
  * trace in any form (text, JSON, msgpack) is one entry, merges are idempotent and their result
  * does not depend on the order of the inputs' files; new files are written atomically as
- * `<hash>.msgpack`. Scans run every trace with all checks (bare mode against the given target,
- * hv mode on the hypervisor runner), in sorted path order.
+ * `<hash>.msgpack`. Scans run every trace with all checks (the runner picks the mode's pair from
+ * the given target), in sorted path order.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkedSignature, checkTrace } from '../check/check-trace.js';
-import { configMode } from '../hw/config.js';
+import { checkedSignature } from '../check/check-trace.js';
 import { runWith, type Target } from '../check/runner.js';
 import { loadTrace } from '../trace/load.js';
 import type { Signature, Trace } from '../trace/trace.js';
@@ -31,7 +30,7 @@ export interface ScannedEntry {
   bytes: number;
   /** `hand-written` (no provenance), or the generator stream and the parent it was mutated from. */
   origin: string;
-  /** Coverage features the trace reaches (empty for hv-mode traces: not measured yet). */
+  /** Coverage features the trace reaches (hv-mode traces included: src/fuzz/coverage.ts). */
   features: ReadonlySet<number>;
   /** The first violation, when the trace fails (a corpus entry should not). */
   failure: { signature: Signature; step: number } | null;
@@ -49,12 +48,8 @@ export function originOf(trace: Trace): string {
   return typeof parent === 'string' ? `seed ${p.seed} (mutated from ${parent.slice(0, 16)})` : `seed ${p.seed}`;
 }
 
-/** The coverage features of a trace and its first violation (bare mode; hv mode: failure only). */
+/** The coverage features of a trace and its first violation (either mode). */
 export function measure(trace: Trace, target: Target): { features: Set<number>; failure: ScannedEntry['failure'] } {
-  if (configMode(trace.machine) === 'hv') {
-    const r = checkTrace(trace, target);
-    return { features: new Set(), failure: r.first === null ? null : { signature: checkedSignature(r.first), step: r.first.step } };
-  }
   const set = new FeatureSet();
   const r = runWith(trace, target, { observer: set, stopAtFirst: true });
   return { features: set.features, failure: r.first === null ? null : { signature: checkedSignature(r.first), step: r.first.step } };

@@ -1,88 +1,149 @@
 /**
  * Semantic coverage: which (op kind, outcome kind, exit reason, qualification bits, error-code
- * bits) combinations and which (previous op kind, op kind, outcome shape) transitions a run reached.
- * Contract: `observe` is allocation-free (one bitmap store per feature, one push per feature new
- * to this map); `endRun` returns how many features the run added and `fresh()` lists them, in the
- * order first reached. Features are small integers, so the whole map is one Uint8Array; the
- * layout below fixes their meaning (persisted coverage files depend on it: change it only with
- * COVERAGE_LAYOUT).
+ * bits) combinations and which (previous op kind, op kind, outcome shape) transitions a run
+ * reached; in hv mode also the hypervisor's outcomes (return values by errno, handled exits,
+ * user-space exits by name and payload) and pKVM page-state transitions (op kind, host state of a
+ * page before and after it).
+ * Contract: `observe` is allocation-free on the bare path (one bitmap store per feature, one push
+ * per feature new to this map); `endRun` returns how many features the run added and `fresh()`
+ * lists them, in the order first reached. Features are small integers, so the whole map is one
+ * bit array; the layout below fixes their meaning (persisted coverage files depend on it: change
+ * it only with COVERAGE_LAYOUT).
  */
 import type { Outcome } from '../hw/outcome.js';
+import type { MachineApi } from '../hw/api.js';
 import type { Op } from '../trace/ops.js';
 import { OP_SCHEMAS } from '../trace/ops.js';
 import type { StepObserver } from '../check/runner.js';
+import { Hypervisor } from '../hv/hypervisor.js';
+import { PS_NOPAGE, PS_OWNED } from '../hv/consts.js';
 
 const OP_INDEX: ReadonlyMap<string, number> = new Map(OP_SCHEMAS.map((s, i) => [s.name, i]));
 
-function kindIndex(kind: string): number {
-  switch (kind) {
-    case 'ok': return 0;
-    case 'data': return 1;
-    case 'pf': return 2;
-    case 'exit': return 3;
-    case 'gp': return 4;
-    case 'vmfail': return 5;
-    case 'noent': return 6;
-    default: return 7;
-  }
-}
+/** Outcome kinds (4 bits): the hardware's, then the hypervisor's. */
+const KIND_INDEX: Readonly<Record<Outcome['kind'], number>> = {
+  ok: 0, data: 1, pf: 2, exit: 3, gp: 4, vmfail: 5, noent: 6, ret: 7, handled: 8, hv_exit: 9, ud: 10,
+};
+const HV_EXIT_INDEX: Readonly<Record<string, number>> = { spp: 0, memory_fault: 1, unknown: 2, mmio: 3, intercept: 4, abort: 5 };
 
 function reasonIndex(reason: number): number {
   return reason === 48 ? 0 : reason === 49 ? 1 : reason === 66 ? 2 : 3;
 }
 
-// Layout: bits 21:18 op index, 17:15 outcome kind, 14:0 detail (exit: reason index << 13 | qual
-// bits 12:0; pf: error code bits 6:0; vmfail: error number & 0x1f). Transitions live above 2^22.
+// Layout (COVERAGE_LAYOUT 2): bits 24:19 op index (OP_SCHEMAS order), 18:15 outcome kind, 14:0
+// detail (exit: reason index << 13 | qual bits 12:0; pf: error code bits 6:0; vmfail: error & 0x1f;
+// ret: 0x100 | errno for a negative value, else min(value, 16); handled: then-kind << 12 | #PF code
+// << 5 | min(exits, 3) << 3 | reasons seen (48: 1, 49: 2, 66: 4); hv_exit: exit << 10 | info & 0x7f
+// << 3 | min(exits, 7)). Transitions (previous op, op, kind, reason) live above 2^25, page-state
+// transitions (op, host state before, after) above them.
 const DETAIL_BITS = 15;
 const KIND_SHIFT = DETAIL_BITS;
-const OP_SHIFT = DETAIL_BITS + 3;
-const FEATURES_DIRECT = 1 << 22;
-const TRANSITIONS = 1 << 13; // previous op (4 bits) x op (4 bits) x kind (3 bits) x reason (2 bits)
-const START_OP = 15;
-export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS;
+const OP_SHIFT = DETAIL_BITS + 4;
+const OP_BITS = 6;
+const FEATURES_DIRECT = 2 ** (OP_SHIFT + OP_BITS);
+const TRANSITIONS = 2 ** (2 * OP_BITS + 4 + 2);
+const PAGE_STATES = 2 ** (OP_BITS + 4);
+const START_OP = 2 ** OP_BITS - 1;
+const FEATURES_TRANSITIONS = FEATURES_DIRECT;
+const FEATURES_PAGE_STATES = FEATURES_DIRECT + TRANSITIONS;
+export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS + PAGE_STATES;
 /** Version of the feature layout above; persisted coverage of another layout is ignored. */
-export const COVERAGE_LAYOUT = 1;
+export const COVERAGE_LAYOUT = 2;
+
+if (OP_SCHEMAS.length >= START_OP) throw new Error('coverage layout: more ops than the op index field holds');
+
+/** Exit reasons a handled access went through, as a 3-bit set, and their count. */
+function exitsDetail(exits: readonly number[], countMax: number): number {
+  let mask = 0;
+  for (let i = 0; i < exits.length; i++) mask |= exits[i] === 48 ? 1 : exits[i] === 49 ? 2 : exits[i] === 66 ? 4 : 0;
+  return (Math.min(exits.length, countMax) << 3) | mask;
+}
+
+function outcomeDetail(actual: Outcome): number {
+  switch (actual.kind) {
+    case 'exit': return (reasonIndex(actual.reason) << 13) | (actual.qual & 0x1fff);
+    case 'pf': return actual.code & 0x7f;
+    case 'vmfail': return actual.error & 0x1f;
+    case 'ret': return actual.value < 0 ? 0x100 | (-actual.value & 0xff) : Math.min(actual.value, 16);
+    case 'handled': {
+      const then = actual.then;
+      const thenKind = then.kind === 'ok' ? 0 : then.kind === 'data' ? 1 : then.kind === 'pf' ? 2 : 3;
+      return (thenKind << 12) | ((then.kind === 'pf' ? then.code & 0x7f : 0) << 5) | exitsDetail(actual.exits, 3);
+    }
+    case 'hv_exit': return ((HV_EXIT_INDEX[actual.exit] ?? 7) << 10) | ((actual.info & 0x7f) << 3) | Math.min(actual.exits.length, 7);
+    default: return 0;
+  }
+}
 
 /** The (op kind, outcome) feature of one step. */
 function directFeature(opIndex: number, actual: Outcome): number {
-  const kind = kindIndex(actual.kind);
-  let detail = 0;
-  if (actual.kind === 'exit') detail = (reasonIndex(actual.reason) << 13) | (actual.qual & 0x1fff);
-  else if (actual.kind === 'pf') detail = actual.code & 0x7f;
-  else if (actual.kind === 'vmfail') detail = actual.error & 0x1f;
-  return (opIndex << OP_SHIFT) | (kind << KIND_SHIFT) | detail;
+  return opIndex * 2 ** OP_SHIFT + KIND_INDEX[actual.kind] * 2 ** KIND_SHIFT + outcomeDetail(actual);
 }
 
 /** The (previous op kind, op kind, outcome shape) feature of one step. */
 function transitionFeature(prevOp: number, opIndex: number, actual: Outcome): number {
-  const kind = kindIndex(actual.kind);
-  const reason = actual.kind === 'exit' ? reasonIndex(actual.reason) : 0;
-  return FEATURES_DIRECT + ((prevOp << 9) | (opIndex << 5) | (kind << 2) | reason);
+  const reason = actual.kind === 'exit' ? reasonIndex(actual.reason) : actual.kind === 'hv_exit' ? Math.min(HV_EXIT_INDEX[actual.exit] ?? 3, 3) : 0;
+  return FEATURES_TRANSITIONS + ((prevOp << (OP_BITS + 6)) | (opIndex << 6) | (KIND_INDEX[actual.kind] << 2) | reason);
+}
+
+/** The (op kind, host page state before, after) feature of one page an op changed (hv mode). */
+function pageStateFeature(opIndex: number, before: number, after: number): number {
+  return FEATURES_PAGE_STATES + ((opIndex << 4) | ((before & 3) << 2) | (after & 3));
 }
 
 function opIndexOf(op: Op): number {
-  return OP_INDEX.get(op.op) ?? 15;
+  return OP_INDEX.get(op.op) ?? START_OP;
+}
+
+/**
+ * pKVM page-state transitions of the last op: every host page the hypervisor changed, with the
+ * state it had when last seen in this run (boot state before: OWNED, NOPAGE for pool pages).
+ */
+class PageStates {
+  private readonly seen = new Map<number, number>();
+  reset(): void {
+    if (this.seen.size !== 0) this.seen.clear();
+  }
+  each(machine: MachineApi, opIndex: number, emit: (feature: number) => void): void {
+    if (!(machine instanceof Hypervisor) || machine.touchedPfns.size === 0) return;
+    for (const pfn of machine.touchedPfns) {
+      const after = machine.hostState(pfn);
+      const before = this.seen.get(pfn) ?? (machine.pool.contains(pfn) ? PS_NOPAGE : PS_OWNED);
+      this.seen.set(pfn, after);
+      emit(pageStateFeature(opIndex, before, after));
+    }
+  }
 }
 
 /** Every feature one trace reaches (corpus list and minimize): a set, not the campaign bitmap. */
 export class FeatureSet implements StepObserver {
   readonly features = new Set<number>();
   private prevOp = START_OP;
+  private lastOp = START_OP;
+  private readonly states = new PageStates();
+  private readonly add = (f: number): void => { this.features.add(f); };
 
   observe(op: Op, actual: Outcome): void {
     const opIndex = opIndexOf(op);
     this.features.add(directFeature(opIndex, actual));
     this.features.add(transitionFeature(this.prevOp, opIndex, actual));
     this.prevOp = opIndex;
+    this.lastOp = opIndex;
+  }
+
+  observeState(machine: MachineApi): void {
+    this.states.each(machine, this.lastOp, this.add);
   }
 }
 
 export class Coverage implements StepObserver {
-  private readonly map = new Uint8Array(FEATURE_SPACE);
+  private readonly map = new Uint32Array(Math.ceil(FEATURE_SPACE / 32));
   private total = 0;
   private readonly freshList: number[] = [];
-  /** Op index of the previous step; START_OP before the first (no op has index 15). */
+  /** Op index of the previous step; START_OP before the first (no op has that index). */
   private prevOp = START_OP;
+  private readonly states = new PageStates();
+  private readonly markFn = (f: number): void => this.mark(f);
 
   /** Distinct features in the map. */
   get count(): number {
@@ -92,6 +153,7 @@ export class Coverage implements StepObserver {
   beginRun(): void {
     this.freshList.length = 0;
     this.prevOp = START_OP;
+    this.states.reset();
   }
 
   observe(op: Op, actual: Outcome): void {
@@ -101,9 +163,16 @@ export class Coverage implements StepObserver {
     this.prevOp = opIndex;
   }
 
+  /** hv mode: the software state the last op changed (page-state transitions). */
+  observeState(machine: MachineApi): void {
+    this.states.each(machine, this.prevOp, this.markFn);
+  }
+
   private mark(feature: number): void {
-    if (this.map[feature] === 0) {
-      this.map[feature] = 1;
+    const w = feature >>> 5;
+    const bit = 1 << (feature & 31);
+    if ((this.map[w] & bit) === 0) {
+      this.map[w] |= bit;
       this.total++;
       this.freshList.push(feature);
     }
@@ -120,15 +189,15 @@ export class Coverage implements StepObserver {
   }
 
   has(feature: number): boolean {
-    return this.map[feature] === 1;
+    return feature >= 0 && feature < FEATURE_SPACE && (this.map[feature >>> 5] & (1 << (feature & 31))) !== 0;
   }
 
   /** Adds `features` to the map; returns those that were new (in the given order). */
   merge(features: readonly number[]): number[] {
     const added: number[] = [];
     for (const f of features) {
-      if (f >= 0 && f < FEATURE_SPACE && this.map[f] === 0) {
-        this.map[f] = 1;
+      if (f >= 0 && f < FEATURE_SPACE && Number.isInteger(f) && !this.has(f)) {
+        this.map[f >>> 5] |= 1 << (f & 31);
         this.total++;
         added.push(f);
       }
@@ -139,7 +208,12 @@ export class Coverage implements StepObserver {
   /** Every feature in the map, ascending. */
   features(): number[] {
     const out: number[] = [];
-    for (let f = 0; f < FEATURE_SPACE; f++) if (this.map[f] !== 0) out.push(f);
+    const map = this.map;
+    for (let w = 0; w < map.length; w++) {
+      const bits = map[w];
+      if (bits === 0) continue;
+      for (let b = 0; b < 32; b++) if ((bits & (1 << b)) !== 0) out.push(w * 32 + b);
+    }
     return out;
   }
 }
@@ -164,14 +238,25 @@ export class OutcomeDigest implements StepObserver {
 
   observe(op: Op, actual: Outcome): void {
     this.steps++;
-    this.mix(kindIndex(actual.kind));
+    this.mixOutcome(actual);
+    if (this.next !== null) this.next.observe(op, actual);
+  }
+
+  observeState(machine: MachineApi): void {
+    this.next?.observeState?.(machine);
+  }
+
+  private mixOutcome(actual: Outcome): void {
+    this.mix(KIND_INDEX[actual.kind]);
     switch (actual.kind) {
       case 'data': this.mix(Number(actual.value & 0xffffffffn)); this.mix(Number(actual.value >> 32n)); break;
       case 'pf': this.mix(actual.code); this.mix(actual.cr2); break;
       case 'exit': this.mix(actual.reason); this.mix(actual.qual); this.mix(actual.gpa); this.mix(actual.gla ?? -1); break;
       case 'vmfail': this.mix(actual.error); break;
+      case 'ret': this.mix(actual.value); break;
+      case 'handled': for (const e of actual.exits) this.mix(e); this.mixOutcome(actual.then); break;
+      case 'hv_exit': this.mix(HV_EXIT_INDEX[actual.exit] ?? 7); this.mix(actual.gpa); this.mix(actual.info); for (const e of actual.exits) this.mix(e); break;
       default: break;
     }
-    if (this.next !== null) this.next.observe(op, actual);
   }
 }

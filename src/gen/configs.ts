@@ -14,24 +14,33 @@ import { Rng } from './rng.js';
 
 /** MAXPHYADDR values tried: the minimum, a common small one, the default, the maximum. */
 export const MAXPHYADDR_CHOICES: readonly number[] = [36, 39, 46, 52];
-/** Probability that an epoch runs the KVM XO design. */
-export const KVM_XO_PROBABILITY = 0.4;
 /** Probability that an epoch switches one toggled capability off. */
 export const CAP_OFF_PROBABILITY = 0.2;
 /** Capabilities an epoch may switch off (the others stay as the base has them). */
 export const VARIED_CAPS = ['eptExecOnly', 'mbec', 'eptAD', 'page1G', 'advExitInfo'] as const;
 
+/**
+ * Every second epoch runs the KVM XO design and MAXPHYADDR cycles through MAXPHYADDR_CHOICES
+ * (phases drawn once per campaign), so a short campaign meets each; the capability toggles and
+ * the PK choice are drawn per epoch.
+ */
 export function epochConfig(base: MachineConfig, root: string, epoch: number): MachineConfig {
   if (epoch <= 0 || configMode(base) === 'hv') return base;
+  const phases = new Rng(`${root}/configs`);
+  const xoPhase = phases.int(2);
+  const phyPhase = phases.int(MAXPHYADDR_CHOICES.length);
   const rng = new Rng(`${root}/config${epoch}`);
+  const kvmXo = base.kvmXo || (epoch + xoPhase) % 2 === 0;
   const caps = { ...base.caps, invvpidTypes: [...base.caps.invvpidTypes] as MachineConfig['caps']['invvpidTypes'] };
-  for (const cap of VARIED_CAPS) if (caps[cap] && rng.chance(CAP_OFF_PROBABILITY)) caps[cap] = false;
-  const kvmXo = caps.eptExecOnly && rng.chance(KVM_XO_PROBABILITY);
+  for (const cap of VARIED_CAPS) {
+    const off = rng.chance(CAP_OFF_PROBABILITY);
+    if (off && !(cap === 'eptExecOnly' && kvmXo)) caps[cap] = false; // kvmXo needs execute-only EPT
+  }
   return {
     ...base,
-    maxPhyAddr: rng.pick(MAXPHYADDR_CHOICES),
+    maxPhyAddr: MAXPHYADDR_CHOICES[(epoch + phyPhase) % MAXPHYADDR_CHOICES.length],
     caps,
-    kvmXo: base.kvmXo && caps.eptExecOnly ? true : kvmXo,
+    kvmXo: kvmXo && caps.eptExecOnly,
     choices: { ...base.choices, pkOnUserToSupervisor: rng.chance(0.3) ? 'qemu' : base.choices.pkOnUserToSupervisor },
     bugs: [...base.bugs],
   };

@@ -25,7 +25,7 @@ const LARGE_LA_OFFSET = 0x4000_0000; // 2 MiB pages start 1 GiB into a region: n
 
 const KERNEL_HALF = 2 ** 47;
 /** Probability that a 4 KiB page is reached through its XO alias (kvmXo configurations only). */
-export const XO_ALIAS_PROBABILITY = 0.35;
+export const XO_ALIAS_PROBABILITY = 0.5;
 /** The XO alias's EPT leaf: execute-only (X, and XU for MBEC), WB. */
 const EPT_LEAF_XO = EPT_X | EPT_XU | (EPT_MEMTYPE_WB << EPT_MEMTYPE_SHIFT);
 
@@ -115,6 +115,8 @@ function setRegisters(w: World): void {
   if (cr4 !== CR4_PAE) {
     for (let cpu = 0; cpu < w.config.vcpus; cpu++) w.ops.push({ op: 'set_reg', cpu, reg: 'cr4', value: BigInt(cr4 >>> 0) });
   }
+  // Under kvmXo, vCPU 0 sometimes starts in user mode: the XO #PF's U/S bit is then in play at once.
+  if (w.config.kvmXo && w.features.has('xo') && w.rng.chance(0.3)) w.ops.push({ op: 'set_reg', cpu: 0, reg: 'cpl', value: 3n });
 }
 
 /** Appends the setup ops to `w.ops` and fills the world's pages. */

@@ -94,7 +94,7 @@ function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
     .argument('<dir>', 'corpus directory')
     .option('-o, --output <dir>', 'write the subset there as <sha256>.msgpack (DIR is left alone)')
     .option('--oracle <name>', 'measure coverage against: model or machine', 'model')
-    .addHelpText('after', '\nWithout --output, DIR is minimized in place: redundant .msgpack files are removed; hand-written\n.txt and .json seeds, hv-mode traces (coverage not measured) and failing traces are always kept.\n\nExamples:\n  $ eptfuzz corpus minimize corpus -o corpus-min\n  $ eptfuzz corpus minimize out/corpus\n')
+    .addHelpText('after', '\nWithout --output, DIR is minimized in place: redundant .msgpack files are removed; hand-written\n.txt and .json seeds and failing traces are always kept.\n\nExamples:\n  $ eptfuzz corpus minimize corpus -o corpus-min\n  $ eptfuzz corpus minimize out/corpus\n')
     .action(async (dir: string, flags: { output?: string; oracle: string }) => {
       if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${dir}: not a directory`);
       const target = await resolveTarget(flags.oracle);

@@ -8,6 +8,9 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { allFeatures } from '../../gen/features.js';
+import { hvGenConfig } from '../../gen/hv/generate.js';
+import { CATALOGUE } from '../../bugs/catalogue.js';
+import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
 import { formatShard, runCampaign, type CampaignSummary } from '../../fuzz/campaign.js';
 import { STABILITY_EVERY_DEFAULT } from '../../fuzz/engine.js';
 import { abandonExecutors } from '../../fuzz/executor.js';
@@ -19,6 +22,31 @@ import type { Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
 
 export const OPS_MAX_DEFAULT = 200;
+/** Hypervisor pool of a hv campaign's base configuration (the generator draws its own per trace). */
+export const HV_CAMPAIGN_POOL_FRAMES = 64;
+
+export type FuzzMode = 'bare' | 'hv';
+
+export function parseMode(text: string): FuzzMode {
+  if (text !== 'bare' && text !== 'hv') throw new UsageError(`--mode: expected bare or hv, got '${text}'`);
+  return text;
+}
+
+/**
+ * The campaign's base machine configuration for `mode`, after checking that the bugs and the
+ * feature list make sense there: a hv-layer bug needs --mode hv (the bare machine has no
+ * hypervisor); --features names bare-mode mechanisms, so hv mode refuses it.
+ */
+export function campaignConfig(mode: FuzzMode, bugs: readonly string[], featuresGiven: boolean): MachineConfig {
+  const layer = new Map(CATALOGUE.map((b) => [b.name, b.layer]));
+  if (mode === 'bare') {
+    const hv = bugs.filter((b) => layer.get(b) === 'hv');
+    if (hv.length > 0) throw new UsageError(`--bug ${hv[0]}: a hypervisor-layer bug; it needs --mode hv (see 'eptfuzz bugs')`);
+    return normalizeConfig({ bugs: [...bugs] });
+  }
+  if (featuresGiven) throw new UsageError('--features: restricts bare-mode generation (ept,spp,pk,xo,tlb); hv mode generates the hypervisor workload of docs/hypervisor.md and takes no feature list');
+  return hvGenConfig(HV_CAMPAIGN_POOL_FRAMES, bugs);
+}
 export const FUZZ_SHRINK_STEPS_DEFAULT = 2000;
 
 interface FuzzFlags {
@@ -40,6 +68,7 @@ interface FuzzFlags {
   shrinkSteps: string;
   shrinkMs: string;
   oracle: string;
+  mode: string;
 }
 
 function summaryText(s: CampaignSummary, crashesDir: string): string {
@@ -71,8 +100,9 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--corpus <dir>', 'corpus directory: seed traces loaded at start, new coverage saved')
     .option('--crashes <dir>', 'crash store directory', 'crashes')
     .option('--out <dir>', 'stats directory: stats (key: value) and plot.csv')
-    .option('--bug <name>', 'switch on a planted bug (repeatable; see `eptfuzz bugs`)', collect, [])
-    .option('--features <list>', 'restrict generation to mechanisms: ept,spp,pk,xo,tlb')
+    .option('--bug <name>', 'switch on a planted bug (repeatable; see `eptfuzz bugs`; [hv] bugs need --mode hv)', collect, [])
+    .option('--mode <mode>', 'bare: the hardware alone; hv: the hypervisor model over it (docs/hypervisor.md)', 'bare')
+    .option('--features <list>', 'restrict bare-mode generation to mechanisms: ept,spp,pk,xo,tlb')
     .option('--stop-file <path>', 'stop cleanly when this file exists')
     .option('--workers <n>', `worker threads (0: run on the main thread); default: the number of cores (${availableParallelism()} here)`)
     .option('--shard <i/n>', 'run shard i of n (0-based) of the seed\'s run space, for many machines; merge outputs with `eptfuzz corpus merge` and `eptfuzz crashes merge`')
@@ -82,7 +112,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--shrink-steps <n>', 'minimizer budget per new failure (predicate evaluations)', String(FUZZ_SHRINK_STEPS_DEFAULT))
     .option('--shrink-ms <n>', 'minimizer time limit per new failure, ms (a safety net; steps bind first)', String(SHRINK_MS_MAX_DEFAULT))
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
-    .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --corpus c0 --crashes k0 --out o0   # machine 1 of 4\n')
+    .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --corpus c0 --crashes k0 --out o0   # machine 1 of 4\n')
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);
       const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration);
@@ -93,10 +123,14 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
       const seed = flags.seed ?? randomBytes(8).toString('hex');
       const oracle = parseOracle(flags.oracle);
       const target = await resolveTarget(oracle);
+      const mode = parseMode(flags.mode);
+      const bugs = parseBugs(flags.bug);
+      const config = campaignConfig(mode, bugs, flags.features !== undefined);
       const options = {
         seed, runs, durationMs, opsMax,
         features: flags.features === undefined ? allFeatures() : parseFeatureList(flags.features),
-        bugs: parseBugs(flags.bug),
+        bugs,
+        config,
         swarm: flags.swarm,
         corpusDir: flags.corpus ?? null,
         crashesDir: flags.crashes,

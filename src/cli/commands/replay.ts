@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { runWith, type StepRecord } from '../../check/runner.js';
 import { formatSignature, sameSignature, signatureOf, type Violation } from '../../check/violation.js';
-import { exitReasonName, pfCodeNames, qualNames } from '../../check/decode.js';
+import { exitReasonName, hvStatusName, memoryFaultFlags, pfCodeNames, qualNames, retName } from '../../check/decode.js';
 import type { Outcome } from '../../hw/outcome.js';
 import { opJson } from '../../trace/canonical.js';
 import { loadTrace } from '../../trace/load.js';
@@ -24,7 +24,22 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
     case 'pf': return { kind: 'pf', code: o.code, cr2: hex(o.cr2) };
     case 'exit': return { kind: 'exit', reason: o.reason, qual: hex(o.qual), gpa: hex(o.gpa), gla: o.gla === null ? null : hex(o.gla) };
     case 'vmfail': return { kind: 'vmfail', error: o.error };
+    case 'ret': return { kind: 'ret', value: o.value };
+    case 'handled': return { kind: 'handled', exits: [...o.exits], then: outcomeJson(o.then) };
+    case 'hv_exit': return { kind: 'hv_exit', exit: o.exit, gpa: hex(o.gpa), info: hex(o.info), exits: [...o.exits] };
     default: return { kind: o.kind };
+  }
+}
+
+const exitList = (exits: readonly number[]): string => exits.map((r) => `${exitReasonName(r)}`).join(', ');
+
+/** The payload of a user-space exit, decoded by its kind. */
+function hvExitInfo(exit: string, info: number): string {
+  switch (exit) {
+    case 'memory_fault': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
+    case 'unknown': return `hardware_exit_reason ${info} (${exitReasonName(info)})`;
+    case 'intercept': return `to VTL ${info}`;
+    default: return info === 0 ? '' : `info ${hex(info)}`;
   }
 }
 
@@ -42,9 +57,24 @@ function stepJson(r: StepRecord): string {
   });
 }
 
-/** KVM-trace-like rendering of an outcome. */
-export function outcomeLog(o: Outcome): string {
+/**
+ * KVM-trace-like rendering of an outcome. `op` (when given) names the call a return value
+ * belongs to: vtl_protect returns a Hyper-V status, spp_get a sub-page map, the rest 0 / a count
+ * or -errno.
+ */
+export function outcomeLog(o: Outcome, op?: string): string {
   switch (o.kind) {
+    case 'ret':
+      if (op === 'vtl_protect') return `hv_status ${o.value} (${hvStatusName(o.value)})`;
+      if (op === 'spp_get' && o.value >= 0) return `ret ${hex(o.value)} (sub-page write map)`;
+      return `ret ${retName(o.value)}${o.value < 0 ? ` (${o.value})` : ''}`;
+    case 'handled':
+      return `handled by the hypervisor after [${exitList(o.exits)}]; then ${outcomeLog(o.then)}`;
+    case 'hv_exit': {
+      const info = hvExitInfo(o.exit, o.info);
+      return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
+    }
+    case 'ud': return 'kvm_inj_exception: #UD';
     case 'exit':
       return `kvm_exit: reason ${exitReasonName(o.reason)} (${o.reason}) qual ${hex(o.qual)} [${qualNames(o.reason, o.qual)}] gpa ${hex(o.gpa)} gla ${o.gla === null ? '-' : hex(o.gla)}`;
     case 'pf':
@@ -77,7 +107,7 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
             if (flags.json) {
               io.out(stepJson(rec) + '\n');
             } else {
-              io.out(`${String(rec.step).padStart(5)} ${formatOp(rec.op)}\n        -> ${outcomeLog(rec.actual)}\n`);
+              io.out(`${String(rec.step).padStart(5)} ${formatOp(rec.op)}\n        -> ${outcomeLog(rec.actual, rec.op.op)}\n`);
               for (const v of rec.violations) io.out(`        !! ${v.invariant}: ${v.detail}\n`);
             }
           }
