@@ -6,12 +6,14 @@ import { benchHw } from './hw.js';
 import { benchVsm } from './vsm.js';
 import { benchModel } from './model.js';
 import { benchCampaign } from './campaign.js';
+import { benchMemory } from './memory.js';
 
 const sections: Array<[string, () => string[]]> = [
   ['hardware', benchHw],
   ['model', benchModel],
   ['campaign', benchCampaign],
   ['vsm', benchVsm],
+  ['memory', benchMemory],
 ];
 const only = process.argv[2];
 for (const [name, run] of sections) {
