@@ -2,7 +2,8 @@
  * hv mode end to end: `fuzz --mode hv --bug pkvm-reclaim-no-zero` generates and mutates hv traces,
  * finds the planted bug (a private page reclaimed without zeroing), minimizes and stores it; the
  * repro replays to exit 1, dumps, converts and minimizes as a hv trace; with worker threads the
- * campaign gives the same crash files.
+ * campaign gives the same crash files. (The correct hypervisor's agreement with the model on
+ * generated traces is test/unit/hv/generate.spec.ts.)
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,18 +72,16 @@ describe(`HvCampaignFindsPlantedBug (seed: ${seed})`, () => {
     expect(list.stdout).toMatch(/^[0-9a-f]{16}\s+\d+\s+\d+\s+[1-9]\d*/m);
   });
 
-  it('without the bug the same hv campaign stores nothing for vm_reclaim; with 2 workers the crash files are the same', async () => {
-    const dir = tempDir('hvclean');
+  it('with 2 worker threads a hv campaign writes the same crash files as inline', async () => {
+    const dir = tempDir('hvworkers');
     const a = join(dir, 'a');
     const b = join(dir, 'b');
-    const base = ['fuzz', '--mode', 'hv', '--seed', seed, '--runs', '32', '--max-ops', '80', '--bug', 'pkvm-reclaim-no-zero'];
+    const base = ['fuzz', '--mode', 'hv', '--seed', seed, '--runs', '24', '--max-ops', '60', '--bug', 'pkvm-reclaim-no-zero'];
     const inline = await cli([...base, '--workers', '0', '--crashes', a]);
     const workers = await cli([...base, '--workers', '2', '--crashes', b]);
     expect(workers.code, workers.stderr).toBe(inline.code);
+    expect(workers.stdout).toMatch(/done: 24 runs/);
     expect(tree(b)).toEqual(tree(a));
-    const clean = await cli(['fuzz', '--mode', 'hv', '--seed', seed, '--runs', '32', '--max-ops', '80', '--workers', '0', '--crashes', join(dir, 'c')]);
-    expect(reclaimCrash(join(dir, 'c'))).toBeUndefined();
-    expect(clean.stdout).toMatch(/done: 32 runs/);
   });
 
   it('refuses what hv mode cannot mean: --features, and a hv bug in bare mode (exit 2, one line)', async () => {
