@@ -763,7 +763,9 @@ export class HvModel implements HvReferenceModelApi {
    */
   private ept(cpu: number, kind: Kind, gpa: number, len: number, final: boolean): EptResult {
     const c = this.cpus[cpu];
-    const aliasData = final && this.aliasBit !== 0 && gpa >= this.aliasBit && kind !== 'fetch';
+    // semantics.md step 7: the #PF conversion needs bit MAXPHYADDR−1 of the GPA set (a GPA at or
+    // above 2^MAXPHYADDR with that bit clear, reachable with paging off, stays an EPT violation).
+    const aliasData = final && this.aliasBit !== 0 && Math.floor(gpa / this.aliasBit) % 2 === 1 && kind !== 'fetch';
     if (c.vm === HOST) {
       // The hardware turns any final-GPA violation of a data access above the XO bit into #PF.
       const h = this.hostOf(Math.floor(gpa / 4096));
