@@ -27,8 +27,8 @@ import {
 } from './consts.js';
 import { applyHvOp } from './ops.js';
 import { checkHvInvariants, type HvFinding } from '../check/hv/invariants.js';
-import { buildSpptRegion } from './spp.js';
-import { autoShare } from './pkvm.js';
+import { buildSpptRegion, dropSpptRegion, spptLeafTable } from './spp.js';
+import { autoShare, dropPages, returnToHost } from './pkvm.js';
 
 const EPT_WB = 6 << 3;
 /** Exits one access may go through before the hypervisor gives up (a harness bug, not a guest outcome). */
@@ -504,7 +504,33 @@ export class Hypervisor {
   // ------------------------------------------------------------------------------------------
   // Guest accesses
 
+  /**
+   * Undo log of the guest access in progress, opened at its first allocating exit (null: none yet).
+   * docs/hypervisor.md: an access answered -ENOMEM changes nothing from its first allocating exit
+   * on. Each fault reserves its own table pages before it changes anything (KVM's per-fault
+   * memcache top-up), so only a later fault of the same access (a page-crossing access, a guest
+   * walk) can run dry after an earlier one succeeded: the earlier lazy mappings are then taken
+   * back, as if the pool had been reserved for the whole access first. The table pages they took
+   * stay allocated (empty), which no guest or VMM observes.
+   */
+  private accessUndo: Array<() => void> | null = null;
+
+  /** Opens the access's undo log (at its first allocating exit). */
+  private undoLog(): Array<() => void> {
+    if (this.accessUndo === null) this.accessUndo = [];
+    return this.accessUndo;
+  }
+
   access(cpu: number, la: number, size: number, kind: number, value: bigint): AnyOutcome {
+    this.accessUndo = null;
+    try {
+      return this.accessOnce(cpu, la, size, kind, value);
+    } finally {
+      this.accessUndo = null;
+    }
+  }
+
+  private accessOnce(cpu: number, la: number, size: number, kind: number, value: bigint): AnyOutcome {
     const m = this.machine;
     const lo = Number(value & 0xffffffffn);
     const hi = Number((value >> 32n) & 0xffffffffn);
@@ -527,7 +553,15 @@ export class Hypervisor {
       this.lastExitFinal = (q & QUAL_XLAT) !== 0;
       const exitKind = m.exitReason !== EXIT_EPT_VIOLATION ? kind : (q & QUAL_WR) !== 0 ? ACC_WRITE : (q & QUAL_FETCH) !== 0 ? ACC_FETCH : ACC_READ;
       const res = this.handleExit(cpu, exitKind, m.exitReason, m.exitQual, m.exitGpa, exits);
-      if (res !== null) return res;
+      if (res !== null) {
+        const undo = this.accessUndo;
+        if (res.kind === 'ret' && res.value === -ENOMEM && undo !== null && undo.length > 0) {
+          for (let k = undo.length - 1; k >= 0; k--) undo[k]();
+          this.flushAll();
+          this.mutations++;
+        }
+        return res;
+      }
     }
     throw new Error(`hv: access at ${la.toString(16)} on cpu ${cpu} did not converge after ${ACCESS_RETRIES_MAX} exits`);
   }
@@ -602,7 +636,9 @@ export class Hypervisor {
     if (reason === EXIT_SPP) {
       if ((qual & SPP_QUAL_MISS) === 0) return this.hvExit('unknown', gpa, reason, exits);
       // ref §3.5: SPPT entries are built lazily at the SPPT-miss exit.
+      const built = spptLeafTable(this, vm, Math.floor(gpa / 4096)) >= 0;
       if (!buildSpptRegion(this, vm, Math.floor(gpa / 4096))) return { kind: 'ret', value: -ENOMEM };
+      if (!built) this.undoLog().push(() => dropSpptRegion(this, vm, Math.floor(gpa / 4096)));
       return null;
     }
     if (reason !== EXIT_EPT_VIOLATION) return this.hvExit('unknown', gpa, reason, exits);
@@ -624,6 +660,7 @@ export class Hypervisor {
         const rec = vm.pages.get(gfn);
         if (rec === undefined) return this.hvExit('unknown', gpa, EXIT_EPT_VIOLATION, exits);
         const base = t.level === 2 ? page - (page % 2 ** 21) : page;
+        this.noteLeafUndo(vm, view, page, t.lo, t.hi);
         this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
         let lo = this.leafLo;
         let hi = this.leafHi;
@@ -644,6 +681,7 @@ export class Hypervisor {
         const base = t.level === 2 ? page - (page % 2 ** 21) : page;
         const r = this.baseRights(vm, view, gfn, alias, rec);
         const spp = (t.hi & SPP_SAVED_HI) !== 0;
+        this.noteLeafUndo(vm, view, page, t.lo, t.hi);
         const lo = ((t.lo & ~7) | (spp ? r & ~W : r)) >>> 0;
         const hi = ((t.hi & ~(WP_HI | SPP_SAVED_HI)) | (spp ? SPP_HI : 0)) >>> 0;
         t.rewrite(lo, hi);
@@ -669,6 +707,16 @@ export class Hypervisor {
       if (r === -ENOMEM) return { kind: 'ret', value: -ENOMEM };
       if (r !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
       rec = vm.pages.get(gfn)!;
+      {
+        const first = rec.block >= 0 ? rec.block : gfn;
+        const gfns: number[] = [];
+        for (let g = first; g < first + (rec.block >= 0 ? 512 : 1); g++) gfns.push(g);
+        this.undoLog().push(() => {
+          const recs = gfns.map((g) => vm.pages.get(g)).filter((x): x is PageRec => x !== undefined).map((x) => ({ pfn: x.pfn, block: x.block }));
+          dropPages(this, vm, gfns);
+          returnToHost(this, recs);
+        });
+      }
       if (view === 0 && !alias) return null;
     }
     if (vm.type === 'protected' && ((vm.attrs.get(gfn) ?? 0) & MEMATTR_PRIVATE) === 0) {
@@ -676,8 +724,26 @@ export class Hypervisor {
     }
     if (vm.views[view].need(page, 1) + (this.sppProtected(vm, gfn) ? 3 : 0) > this.pool.available) return { kind: 'ret', value: -ENOMEM };
     if (!this.mapLeaf(vm, view, page, 1, rec)) return { kind: 'ret', value: -ENOMEM };
+    this.undoLog().push(() => {
+      const tv = vm.views[view];
+      if (!tv.find(page)) return;
+      tv.rewrite(0, 0);
+      this.touchGfn(vm, Math.floor(page / 4096));
+      this.noteReduced(tv.root, Math.floor(page / 4096));
+    });
+    const built = spptLeafTable(this, vm, gfn) >= 0;
     if (this.sppProtected(vm, gfn) && !buildSpptRegion(this, vm, gfn)) return { kind: 'ret', value: -ENOMEM };
+    if (this.sppProtected(vm, gfn) && !built) this.undoLog().push(() => dropSpptRegion(this, vm, gfn));
     return null;
+  }
+
+  /** While the access's undo log is open: how to put back a leaf an exit is about to rewrite. */
+  private noteLeafUndo(vm: Vm, view: number, page: number, lo: number, hi: number): void {
+    if (this.accessUndo === null) return;
+    this.accessUndo.push(() => {
+      const tv = vm.views[view];
+      if (tv.find(page)) tv.rewrite(lo >>> 0, hi >>> 0);
+    });
   }
 
   /** A genuine denial by a mapped leaf: tell why, in the order docs/hypervisor.md gives. */

@@ -75,6 +75,33 @@ export function buildSpptRegion(hv: Hypervisor, vm: Vm, gfn: number): boolean {
   return true;
 }
 
+/**
+ * Takes back the leaf table of gfn's 2 MiB region (the undo of `buildSpptRegion` when the access
+ * that built it ends in -ENOMEM): the level-2 entry is cleared and the frame returned to the pool;
+ * the upper tables stay (empty paths change nothing the guest sees). Flushing is the caller's.
+ */
+export function dropSpptRegion(hv: Hypervisor, vm: Vm, gfn: number): void {
+  if (vm.spptRoot < 0) return;
+  const mem = hv.machine.mem;
+  let table = vm.spptRoot;
+  for (let level = 4; level >= 2; level--) {
+    const idx = Math.floor(gfn / 512 ** (level - 1)) % 512;
+    const a = table * 4096 + idx * 8;
+    const lo = mem.read32(a);
+    if ((lo & 1) === 0) return;
+    if (level === 2) {
+      const leaf = (lo & 0xfffff000) >>> 12;
+      mem.write32(a, 0);
+      mem.write32(a + 4, 0);
+      vm.spptFrames.delete(leaf);
+      hv.pool.release(leaf);
+      hv.mutations++;
+      return;
+    }
+    table = (lo & 0xfffff000) >>> 12;
+  }
+}
+
 /** KVM_ENABLE_CAP(KVM_CAP_X86_SPP): allocates the SPPT root; every vCPU of the VM gets SPPTP and control bit 23. */
 export function sppEnable(hv: Hypervisor, vmId: number): number {
   const vm = hv.vms.get(vmId);

@@ -29,4 +29,27 @@ describe('hv model/hypervisor agreement regressions', () => {
     expect(fmt(outs[8])).toContain('hv_exit mmio gpa=0x400000001000');
     expect(fmt(outs[9])).toBe('pf code=0x3 cr2=0x600000002000');
   });
+
+  it('a page-crossing access whose second page finds the pool empty is -ENOMEM with the first lazy mapping taken back', () => {
+    const ops: AnyOp[] = [
+      { op: 'vm_create', vm: 2, type: 'np' },
+      { op: 'memslot_set', vm: 2, slot: 0, gfn: 0x200, pfn: 0x400, pages: 1024, flags: 0 },
+      { op: 'spp_enable', vm: 2 },
+      { op: 'vm_create', vm: 3, type: 'protected' },
+      { op: 'host_donate_guest', vm: 3, pfn: 0x40, gfn: 1 },
+      { op: 'host_donate_guest', vm: 3, pfn: 0x43, gfn: 0x201 },
+      { op: 'vcpu_load', cpu: 0, vm: 2 },
+      { op: 'vtl_call', cpu: 0 },
+      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x3ff, count: 2, flags: 0xd },
+      write(0, 0x201080, 0n, 1),
+      read(0, 0x400ffc, 8), // gfn 0x400 maps (in VTL 1), gfn 0x401 finds the pool empty
+      { op: 'vcpu_load', cpu: 0, vm: 1 },
+      { op: 'vm_teardown_start', vm: 2 },
+      { op: 'vm_reclaim', vm: 2, gfn: 0x400 },
+    ];
+    const outs = clean(ops, hvConfig({ maxPhyAddr: 46, hv: { poolFrames: 24 } }));
+    expect(fmt(outs[10])).toBe('ret -12');
+    // Nothing of the failed access stays: gfn 0x400 was never shared with the guest.
+    expect(fmt(outs[13])).toBe('ret -2');
+  });
 });
