@@ -10,7 +10,7 @@ import { Machine, A_OK } from '../src/hw/machine.js';
 import { normalizeConfig } from '../src/hw/config.js';
 import { PhysMemory } from '../src/hw/memory.js';
 import type { Op } from '../src/trace/ops.js';
-import { fmtRate, rate } from './measure.js';
+import { fmtRate, interleavedRatio, rate } from './measure.js';
 
 const PAGES = 16384; // 64 MiB
 const MASK = 0xfffff000;
@@ -154,7 +154,11 @@ export function benchHw(): string[] {
   const v = m.vcpus[0];
   const missAddrs = [0x4000_0000, 0x4020_0000, 0x4040_0000, 0x4060_0000];
   v.ctlb.enabled = false;
-  const walkWarm = rate((n) => { for (let i = 0; i < n; i++) sink += m.access(0, missAddrs[i & 3], 8, 0, 0, 0); }, 1);
+  const warm = interleavedRatio(
+    (n) => { for (let i = 0; i < n; i++) sink += bareWalkPhys(phys, root, addrs[i & 4095]); },
+    (n) => { for (let i = 0; i < n; i++) sink += m.access(0, missAddrs[i & 3], 8, 0, 0, 0); },
+  );
+  const walkWarm = warm.rateB;
   v.gtlb.enabled = false;
   const walkCold = rate((n) => { for (let i = 0; i < n; i++) sink += m.access(0, addrs[i & 4095], 8, 0, 0, 0); }, 1);
   if (m.access(0, 0x4000_0000, 8, 0, 0, 0) !== A_OK || sink === 42) throw new Error('bench setup broken');
@@ -163,7 +167,7 @@ export function benchHw(): string[] {
   lines.push(`  baseline: bare 4-level walk over PhysMemory (64 MiB sparse)  ${fmtRate(baseline)}   1.00x`);
   lines.push(`  (reference: same walk, frames in a dense JS array  ${fmtRate(dense)}   ${(dense / baseline).toFixed(2)}x; unrolled ${fmtRate(unrolled)})`);
   lines.push(`  guest read, combined-TLB hit                       ${fmtRate(tlbHit)}   ${(tlbHit / baseline).toFixed(2)}x   goal >= 5 M/s: ${tlbHit >= 5e6 ? 'met' : 'NOT met'}`);
-  lines.push(`  guest read, full 2D walk, guest-physical TLB warm  ${fmtRate(walkWarm)}   ${(walkWarm / baseline).toFixed(2)}x   goal >= 0.25x: ${walkWarm / baseline >= 0.25 ? 'met' : 'NOT met'}`);
+  lines.push(`  guest read, full 2D walk, guest-physical TLB warm  ${fmtRate(walkWarm)}   ${warm.ratio.toFixed(2)}x (rounds interleaved with the baseline)   goal >= 0.25x: ${warm.ratio >= 0.25 ? 'met' : 'NOT met'}`);
   lines.push(`  guest read, full 2D walk, every cache off (24 entry reads) ${fmtRate(walkCold)}   ${(walkCold / baseline).toFixed(2)}x`);
   return lines;
 }

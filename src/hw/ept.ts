@@ -57,7 +57,7 @@ export class EptUnit {
 
   /** Root host address of an EPTP value held as a number (bits 51:12). */
   static root(eptp: number): number {
-    return eptp - (eptp % 4096);
+    return eptp - (eptp & 0xfff);
   }
 
   /**
@@ -124,7 +124,8 @@ export class EptUnit {
 
     const size = PAGE_SIZE_AT[level];
     const frameBase = (hi & this.addrHi) * TWO32 + ((lo & ADDR_LO_MASK) >>> 0);
-    const hpa = frameBase - (frameBase % size) + (gpa % size);
+    const offsetMask = size - 1; // size is a power of two <= 2^30: masking the low 32 bits is exact (no fmod)
+    const hpa = frameBase - (frameBase & offsetMask) + (gpa & offsetMask);
     const spp = level === 1 && (hi & EPT_SPP_HI) !== 0 && (v.ctls2 & CTL2_SPP) !== 0;
     const mask = this.permMask(need, mbec);
     if ((perms & mask) !== mask) {

@@ -294,10 +294,9 @@ export class Machine implements MachineApi {
     const walkAcc = eptAd ? QUAL_RD | QUAL_WR : QUAL_RD;
     const walkNeed = eptAd ? T_R | T_W | T_EPT_D : T_R;
     const gtlb = v.gtlb;
-    const errBits = accessErrorBits(v, kind);
     const nxe = (v.efer & EFER_NXE) !== 0;
     const rsvdHi = this.guestRsvdHi | (nxe ? 0 : PTE_XD_HI);
-    let table = v.cr3 - (v.cr3 % 4096);
+    let table = v.cr3 - (v.cr3 & 0xfff);
     let rw = true;
     let us = true;
     let xd = false;
@@ -318,7 +317,7 @@ export class Machine implements MachineApi {
       this.entHpa[level] = hpa;
       lo = mem.read32(hpa);
       hi = mem.read32(hpa + 4);
-      if ((lo & PTE_P) === 0) return this.pageFault(la, errBits);
+      if ((lo & PTE_P) === 0) return this.pageFault(la, accessErrorBits(v, kind)); // error bits only on the fault path
       const ps = (lo & PTE_PS) !== 0;
       // ref §4.1 RSVD: address bits >= MAXPHYADDR, XD without NXE, PS in a PML4E, PS in a PDPTE
       // without 1 GiB pages, large-leaf alignment bits (1 GiB 29:13, 2 MiB 20:13).
@@ -326,7 +325,7 @@ export class Machine implements MachineApi {
         || (level === 4 && ps)
         || (level === 3 && ps && (!this.page1G || (lo & 0x3fffe000) !== 0))
         || (level === 2 && ps && (lo & 0x1fe000) !== 0)) {
-        return this.pageFault(la, PF_P | PF_RSVD | errBits);
+        return this.pageFault(la, PF_P | PF_RSVD | accessErrorBits(v, kind));
       }
       accessedAll &= lo;
       rw &&= (lo & PTE_RW) !== 0;
@@ -355,7 +354,8 @@ export class Machine implements MachineApi {
     // Final access through EPT.
     const size = PAGE_SIZE_AT[leafLevel];
     const frameBase = (hi & this.addrHi) * TWO32 + ((lo & ADDR_LO_MASK) >>> 0);
-    const gpa = frameBase - (frameBase % size) + (la % size);
+    const mask = size - 1; // size is a power of two <= 2^30: masking the low 32 bits is exact (no fmod)
+    const gpa = frameBase - (frameBase & mask) + (la & mask);
     const adv = (us ? QUAL_ADV_USER : 0) | (rw ? QUAL_ADV_WRITABLE : 0) | (xd && nxe ? QUAL_ADV_XD : 0);
     // Inline guest-physical TLB probe for the final GPA, as for the walk.
     const finalNeed = kind === ACC_READ ? T_R : kind === ACC_WRITE ? T_W | dirtyNeed : (mbec && us ? T_XU : T_X);

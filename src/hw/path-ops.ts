@@ -60,7 +60,7 @@ export function debugTranslate(mem: PhysMemory, v: Vcpu, gpa: number, addrHi: nu
     const base = entryAddr(lo, hi, addrHi);
     if (l === 1 || (l <= 3 && (lo & EPT_PS) !== 0)) {
       const size = LEVEL_SPAN[l];
-      return base - (base % size) + (gpa % size);
+      return base - (base & (size - 1)) + (gpa & (size - 1)); // power-of-two size <= 2^30
     }
     table = base;
   }
@@ -73,7 +73,7 @@ export function eptSet(mem: PhysMemory, v: Vcpu, gpa: number, level: number, ent
 }
 
 export function gptSet(mem: PhysMemory, v: Vcpu, la: number, level: number, entry: bigint, addrHi: number): Outcome {
-  let table = v.cr3 - (v.cr3 % 4096);
+  let table = v.cr3 - (v.cr3 & 0xfff);
   for (let l = 4; l > level; l--) {
     const a = debugTranslate(mem, v, table + index(la, l) * 8, addrHi);
     if (a < 0 || !mem.isRam(a)) return NOENT;
@@ -87,7 +87,7 @@ export function gptSet(mem: PhysMemory, v: Vcpu, la: number, level: number, entr
 }
 
 export function spptSet(mem: PhysMemory, v: Vcpu, gpa: number, level: number, entry: bigint, addrHi: number): Outcome {
-  let table = v.spptp - (v.spptp % 4096);
+  let table = v.spptp - (v.spptp & 0xfff);
   for (let l = 4; l > level; l--) {
     const a = table + index(gpa, l) * 8;
     if (!mem.isRam(a)) return NOENT;

@@ -25,7 +25,7 @@ export class SppUnit {
 
   check(spptp: number, gpa: number, len: number): number {
     const mem = this.mem;
-    let table = spptp - (spptp % 4096);
+    let table = spptp - (spptp & 0xfff);
     for (let level = 4; level >= 2; level--) {
       const idx = Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512;
       const a = table + idx * 8;
@@ -42,7 +42,7 @@ export class SppUnit {
     const hi = mem.read32(a + 4);
     // ref §3.2: odd bits of the leaf are reserved -> misconfiguration.
     if (!this.odd_bits_ignored && ((lo | hi) & SPPT_LEAF_ODD) !== 0) return SPP_MISCONFIG;
-    const offset = gpa % 4096;
+    const offset = gpa & 0xfff;
     const first = offset >>> 7;
     const last = this.cross_checks_first_only ? first : (offset + len - 1) >>> 7;
     for (let i = first; i <= last; i++) {
