@@ -102,9 +102,13 @@ export function bugByName(name: string): PlantedBug {
   return b;
 }
 
-/** The machine a bare-mode finder runs for `bug`: the default one plus what the bug needs. */
+/**
+ * The machine a bare-mode finder runs for `bug`: the default one with the bug on, as `eptfuzz fuzz
+ * --bug NAME` runs it (the campaign varies kvmXo, MAXPHYADDR and caps per epoch itself, so the
+ * catalogue's `machine` field is not applied: every hardware bug is found from the defaults).
+ */
 export function bareConfig(bug: PlantedBug | null, base: { kvmXo?: boolean } = {}): MachineConfig {
-  return normalizeConfig({ ...(bug?.machine ?? {}), ...base, bugs: bug === null ? [] : [bug.name] });
+  return normalizeConfig({ ...base, bugs: bug === null ? [] : [bug.name] });
 }
 
 /** Whether a signature is one the catalogue says this bug produces. */
@@ -132,8 +136,9 @@ class Meter {
   readonly starts: Array<[number, number]> = [];
   readonly t0 = performance.now();
 
+  /** The metered target; its `hv` target (hv-mode traces run there, runner.ts targetFor) is metered too. */
   wrap(target: Target): Target {
-    return {
+    const wrapped: Target = {
       makeModel: (config) => target.makeModel(config),
       makeMachine: (config) => {
         this.starts.push([performance.now() - this.t0, this.ops]);
@@ -146,6 +151,8 @@ class Meter {
         return m;
       },
     };
+    if (target.hv !== undefined) wrapped.hv = this.wrap(target.hv);
+    return wrapped;
   }
 
   /** Time and ops at the end of run `r` (the start of run r + 1, or now). */

@@ -2,6 +2,9 @@
  * The run engine: makes run r's trace (generate, or mutate a corpus entry), runs it with every
  * check and the coverage observer, re-executes a sample for the determinism self-check, and
  * reports. The same class runs inline on the main thread and inside each worker thread.
+ * Configurations: run r's trace, generated or mutated, runs on the configuration of r's epoch
+ * (generate.ts `configForStream`: kvmXo, MAXPHYADDR, caps vary per epoch in bare mode); a mutated
+ * trace does not keep its parent's, so the rule is the same for both and depends on r alone.
  * Contract: `runOne(r)` depends only on the engine configuration, r, and the syncs applied so
  * far (protocol.ts); the reported `fresh` features are those this engine had not seen, which is
  * always a superset of what the main thread will find new for run r, so the main thread's
@@ -20,7 +23,7 @@ import { isMainThread } from 'node:worker_threads';
 import { runWith, type Target } from '../check/runner.js';
 import { INVARIANTS, signatureOf, sameSignature } from '../check/violation.js';
 import { Rng } from '../gen/rng.js';
-import { generateTrace, makeTrace } from '../gen/generate.js';
+import { configForStream, generateTrace, makeTrace } from '../gen/generate.js';
 import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights, type OpWeights } from '../gen/weights.js';
 import type { Feature } from '../gen/features.js';
 import type { Signature, Trace } from '../trace/trace.js';
@@ -106,10 +109,13 @@ export class RunEngine {
     const opts = { opsMax: this.cfg.opsMax, features: this.features, weights, config: this.cfg.config };
     const provenance = { ops_max: this.cfg.opsMax, features: [...this.features].sort().join(','), weights: this.weightsText };
     if (this.corpus.size > 0 && rng.chance(MUTATE_PROBABILITY)) {
+      // A mutated trace runs on the configuration of the epoch it is mutated in (the one a fresh
+      // trace of run r gets, generate.ts configForStream), not its parent's: a pure function of r.
+      const config = configForStream(rng.seed, this.cfg.config);
       const parent = this.corpus.pick(rng);
       const other = this.corpus.size > 1 ? this.corpus.pick(rng).trace.ops : null;
-      const child = mutate(parent.trace.ops, other, rng, opts);
-      const trace = makeTrace(this.cfg.config, child.ops, { seed: rng.seed, options: { ...provenance, parent: parent.hash, mutations: child.applied.join(',') } });
+      const child = mutate(parent.trace.ops, other, rng, { ...opts, config });
+      const trace = makeTrace(config, child.ops, { seed: rng.seed, options: { ...provenance, parent: parent.hash, mutations: child.applied.join(',') } });
       return { trace, mutated: true };
     }
     const trace = generateTrace(rng, opts);

@@ -1,7 +1,7 @@
 /**
  * Setup: the ops that build a working guest on the built-in machine before the workload starts.
- * Contract: after setup, every vCPU has CR3 at a guest PML4 whose tables the EPT maps RWX, and the
- * world's pages are mapped (guest and EPT) at 4 KiB or 2 MiB; SPP pages (when the SPP control is
+ * Contract: after setup, every vCPU has CR3 at a guest PML4 whose tables the EPT maps RWX (the
+ * guest-table block at GPA 0, one 2 MiB EPT leaf; CR3 keeps its reset value 0), and the world's pages are mapped (guest and EPT) at 4 KiB or 2 MiB; SPP pages (when the SPP control is
  * on) have an SPPT path and an EPT leaf with bit 61 and W = 0. Everything is written with path ops
  * (ept_set, gpt_set, sppt_set), so a trace shows every entry it relies on.
  * Under the KVM XO design (config.kvmXo, feature xo) some 4 KiB pages are reached through their

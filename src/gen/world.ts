@@ -19,12 +19,25 @@ export const EPT_ROOT_HPA = 0;
 export const SPPT_ROOT_HPA = 0x1000;
 /** EPT and SPPT tables: host frames from here upward (below DATA_HPA_BASE). */
 export const TABLE_HPA_BASE = 0x2000;
-/** Host frames backing guest memory (data pages and guest page tables). */
-export const DATA_HPA_BASE = 0x100_0000;
-/** Guest-physical regions: guest page tables, 4 KiB data pages, 2 MiB data pages. */
-export const GUEST_TABLE_GPA_BASE = 0x10_0000;
-export const DATA_GPA_BASE = 0x4000_0000;
-export const LARGE_GPA_BASE = 0x8000_0000;
+/**
+ * Guest page tables: one 2 MiB block of guest-physical memory from GPA 0, mapped by a single 2 MiB
+ * EPT leaf (RWX, WB) to the 2 MiB host block at GUEST_TABLE_HPA_BASE (table g at HPA base + g).
+ * The guest PML4 is the block's first page, GPA 0, which is CR3's reset value: a trace needs no
+ * set_reg for CR3, and a minimal repro needs three EPT ops for every guest table it uses.
+ */
+export const GUEST_TABLE_GPA_BASE = 0;
+export const GUEST_TABLE_HPA_BASE = 0x100_0000;
+/** Guest tables the block holds. */
+export const GUEST_TABLES_MAX = 512;
+/** Host frames backing guest data pages (above the guest-table block). */
+export const DATA_HPA_BASE = GUEST_TABLE_HPA_BASE + 0x20_0000;
+/**
+ * Guest-physical regions of 4 KiB and 2 MiB data pages: inside the first GiB, so that they share
+ * the guest-table block's EPT PDPT and PD (a 4 KiB page needs an EPT PT entry and its leaf, a
+ * 2 MiB page only its leaf).
+ */
+export const DATA_GPA_BASE = 0x40_0000;
+export const LARGE_GPA_BASE = 0x2000_0000;
 /** Linear regions the guest maps: low user, high user, kernel half (bit 47 set). */
 export const LA_BASES: readonly number[] = [0x40_0000, 0x7f12_3400_0000, 0x8000_0000_0000];
 
@@ -137,24 +150,25 @@ export class World {
     return this.guestTables.get(tableKey(level, la));
   }
 
-  /** A new guest table page: a GPA in the guest-table region, EPT-mapped RWX to a fresh frame. */
+  /** A new guest table page: the next page of the guest-table block (already EPT-mapped). */
   newGuestTable(): number {
     const gpa = this.guestTableNext;
+    if (gpa >= GUEST_TABLE_GPA_BASE + GUEST_TABLES_MAX * PAGE) throw new Error('guest-table block full');
     this.guestTableNext += PAGE;
-    const hpa = this.allocData(PAGE);
+    const hpa = GUEST_TABLE_HPA_BASE + (gpa - GUEST_TABLE_GPA_BASE);
     this.guestTableHpa.set(gpa, hpa);
     this.tableFrames.push(hpa);
-    this.mapEpt(gpa, 1, entry(hpa, EPT_LEAF_RWX));
     return gpa;
   }
 
-  /** The guest PML4; set CR3 of every vCPU to it. */
+  /**
+   * Maps the guest-table block (one 2 MiB EPT leaf) and makes its first page the guest PML4. CR3
+   * of every vCPU already holds it (reset value 0): no set_reg is written.
+   */
   initGuestRoot(): void {
+    this.mapEpt(GUEST_TABLE_GPA_BASE, 2, entry(GUEST_TABLE_HPA_BASE, EPT_LEAF_RWX | EPT_PS));
     this.cr3 = this.newGuestTable();
     this.guestTables.set(tableKey(4, 0), this.cr3);
-    for (let cpu = 0; cpu < this.config.vcpus; cpu++) {
-      this.ops.push({ op: 'set_reg', cpu, reg: 'cr3', value: BigInt(this.cr3) });
-    }
   }
 
   /** Builds the guest path to `la` and writes the leaf (PTE or 2 MiB PDE). */
