@@ -1,54 +1,101 @@
 /**
- * Every hypervisor planted bug is found by the hv generator (src/gen/hv/generate.ts): run r of
- * seed S is `generateHvTrace("S/run<r>")` with only that bug on, checked by the hv runner against
- * the hv reference model and the hypervisor invariants (`runHv`, as `checkTrace` and replay do).
- * No failure comes before the expected one; its signature names the invariant and op the
- * catalogue expects (src/bugs/catalogue.ts `finds`, with the reason); the minimizer (the
- * campaign's shrinker, same budget) reduces it to a short trace that still fails the same way
- * and passes with the bug off; and the same seed's runs up to the latest find, every bug off, all
- * pass (the hv generator's ops do not depend on the bugs, so these are the very traces the finds ran).
+ * Every hypervisor planted bug is found by the real hv campaign: `eptfuzz fuzz --mode hv --bug NAME
+ * --seed 1 --runs N` run in-process through the CLI (src/cli/main.ts `main`), with default options
+ * (coverage feedback, mutation, swarm weights, the minimizer's default budget, the reference-model
+ * oracle) except `--workers 0` (the same files whatever --workers is) and a small run budget per
+ * bug: the run its expected failure first appears in, plus one. For each bug: the crash store has
+ * a failure whose signature names the invariant and op the catalogue expects
+ * (src/bugs/catalogue.ts `finds`), no other failure appeared at or before that run, its minimized
+ * repro is short, replays to the same signature and passes with the bug off. Then one campaign
+ * with every bug off, same seed, as many runs as the longest find: no failure.
  *
- * There is no hv campaign engine yet (no coverage feedback or mutation in hv mode): these finds
- * are generation alone. When `eptfuzz fuzz --mode hv` exists, this suite should drive it.
+ * If a change to the generator, mutator or engine moves a find, the per-bug budget below needs
+ * updating: `eptfuzz fuzz --mode hv --bug NAME --seed 1 --runs 60` prints the run ("first run r").
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CATALOGUE } from '../../src/bugs/catalogue.js';
 import { checkTrace, checkedSignature } from '../../src/check/check-trace.js';
 import { TARGETS } from '../../src/check/targets.js';
-import { formatSignature } from '../../src/check/violation.js';
-import { expectedSignature, findHv, hvTraceOf } from '../../bench/bugs.js';
+import { formatSignature, type Signature } from '../../src/check/violation.js';
+import { captureIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { loadTrace } from '../../src/trace/load.js';
 
 const SEED = '1';
-const RUNS_MAX = 200;
 /** hv repros need no page-table setup: a VM or two and the calls that trip the bug. */
 const HV_MINIMIZED_OPS_MAX = 14;
+/** Runs the campaign of seed 1 needs for each bug (its first expected failure's run index + 1). */
+const RUNS: Record<string, number> = {
+  'pkvm-hyp-donate-no-owner-check': 1,
+  'pkvm-share-hyp-shared-page': 10,
+  'pkvm-unshare-no-flush': 33,
+  'pkvm-reclaim-no-zero': 1,
+  'pkvm-range-overflow': 17,
+  'pkvm-enomem-half-done': 36,
+  'spp-lost-on-wrprotect': 30,
+  'spp-hugepage-not-split': 1,
+  'memattr-partial-update': 2,
+  'vtl-protect-no-flush': 5,
+};
 
 const HV = CATALOGUE.filter((b) => b.layer === 'hv');
-/** Runs the finds above needed (the bug only enters the machine configuration, never the ops). */
-let runsNeeded = 1;
 
-describe(`HvBugsAreFound (seed: ${SEED})`, () => {
-  it.each(HV.map((b) => [b.name, b] as const))('%s: found by the hv generator, expected signature, short repro, silent when off', (name, bug) => {
-    const f = findHv(name, SEED, { capMs: 30_000, runsMax: RUNS_MAX });
-    expect(f.unexpected.map(formatSignature), 'failures before the expected one').toEqual([]);
-    expect(f.found, `${name} not found in ${f.runs} runs`).toBe(true);
-    const sig = f.signature!;
-    expect(expectedSignature(bug, sig), `${formatSignature(sig)} is not one of ${bug.finds.invariant.join('|')} @ ${bug.finds.op.join('|')}`).toBe(true);
-    const repro = f.minimized!;
-    expect(repro).not.toBeNull();
-    expect(repro.ops.length).toBeLessThanOrEqual(HV_MINIMIZED_OPS_MAX);
-    const again = checkTrace(repro, TARGETS.model);
-    expect(again.first === null ? 'passes' : formatSignature(checkedSignature(again.first))).toBe(formatSignature(sig));
-    const off = checkTrace({ ...repro, machine: { ...repro.machine, bugs: [] } }, TARGETS.model);
-    expect(off.first === null ? 'passes' : formatSignature(checkedSignature(off.first)), 'the repro with the bug off').toBe('passes');
-    runsNeeded = Math.max(runsNeeded, f.runs);
-    console.log(`${name}: run ${f.runs - 1}, ${formatSignature(sig)}, minimized to ${repro.ops.length} ops`);
+interface CrashDir { dir: string; signature: Signature; firstSeenRun: number; opsAfter: number | null }
+
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+async function campaign(bug: string | null, runs: number): Promise<{ code: number; crashes: CrashDir[]; log: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'eptfuzz-hvq-'));
+  dirs.push(dir);
+  const io = captureIo();
+  const args = ['fuzz', '--mode', 'hv', '--seed', SEED, '--runs', String(runs), '--workers', '0', '--crashes', dir];
+  if (bug !== null) args.push('--bug', bug);
+  const code = await main(args, io);
+  const crashes: CrashDir[] = [];
+  for (const h of readdirSync(dir)) {
+    if (!/^[0-9a-f]{16}$/.test(h)) continue;
+    const d = JSON.parse(readFileSync(join(dir, h, 'description.json'), 'utf8')) as { signature: Signature; first_seen_run: number; minimized?: { ops_after: number } };
+    crashes.push({ dir: join(dir, h), signature: d.signature, firstSeenRun: d.first_seen_run, opsAfter: d.minimized?.ops_after ?? null });
+  }
+  crashes.sort((a, b) => a.firstSeenRun - b.firstSeenRun);
+  return { code, crashes, log: io.stdout() + io.stderr() };
+}
+
+const sig = (s: Signature): string => formatSignature(s);
+
+describe(`HvBugsAreFound (fuzz --mode hv, seed ${SEED})`, () => {
+  it('every hv bug has a run budget', () => {
+    expect(HV.map((b) => b.name).sort()).toEqual(Object.keys(RUNS).sort());
   });
 
-  it('the same seed\'s runs with every bug off all pass (no false positive from the bug-free run)', () => {
-    for (let r = 0; r < runsNeeded; r++) {
-      const c = checkTrace(hvTraceOf(null, SEED, r), TARGETS.model);
-      expect(c.first === null ? 'passes' : formatSignature(checkedSignature(c.first)), `bug-free run ${r}`).toBe('passes');
-    }
+  it.each(HV.map((b) => [b.name, b] as const))('%s: found by the campaign, expected signature, short repro, silent when off', async (name, bug) => {
+    const runs = RUNS[name];
+    const c = await campaign(name, runs);
+    const expected = (s: Signature): boolean => bug.finds.invariant.includes(s.invariant) && bug.finds.op.includes(s.op);
+    const first = c.crashes.find((x) => expected(x.signature));
+    expect(first, `${name} not found in ${runs} runs; crashes: ${c.crashes.map((x) => sig(x.signature)).join('; ')}\n${c.log}`).toBeDefined();
+    expect(first!.firstSeenRun, 'the find moved: update RUNS').toBe(runs - 1);
+    const unexpected = c.crashes.filter((x) => !expected(x.signature) && x.firstSeenRun <= first!.firstSeenRun).map((x) => sig(x.signature));
+    expect(unexpected, 'failures at or before the expected one').toEqual([]);
+    expect(first!.opsAfter, 'minimized').not.toBeNull();
+    expect(first!.opsAfter!).toBeLessThanOrEqual(HV_MINIMIZED_OPS_MAX);
+    const repro = loadTrace(join(first!.dir, 'repro.msgpack'));
+    expect(repro.ops.length).toBe(first!.opsAfter);
+    const again = checkTrace(repro, TARGETS.model);
+    expect(again.first === null ? 'passes' : sig(checkedSignature(again.first))).toBe(sig(first!.signature));
+    const off = checkTrace({ ...repro, machine: { ...repro.machine, bugs: [] } }, TARGETS.model);
+    expect(off.first === null ? 'passes' : sig(checkedSignature(off.first)), 'the repro with the bug off').toBe('passes');
+    console.log(`${name}: run ${first!.firstSeenRun}, ${sig(first!.signature)}, minimized to ${first!.opsAfter} ops`);
+  });
+
+  it('the same seed with every bug off, as many runs as the longest find: no failure', async () => {
+    const runs = Math.max(...Object.values(RUNS));
+    const c = await campaign(null, runs);
+    expect(c.crashes.map((x) => sig(x.signature)), c.log).toEqual([]);
+    expect(c.code).toBe(0);
   });
 });
