@@ -81,6 +81,12 @@ export interface Find {
    * for this bug (a finder goes on past them: they are someone else's bug, or a false alarm).
    */
   unexpected: Signature[];
+  /**
+   * eptfuzz only: failures of another signature seen before the first expected one whose trace
+   * passes with the bug off, i.e. other manifestations of the same bug (a stale INVEPT mapping
+   * also loses writes); they are not in `unexpected`.
+   */
+  byproducts?: Signature[];
 }
 
 export interface FindOptions {
@@ -192,8 +198,20 @@ export async function findWithCampaign(bugName: string | null, seed: string, o: 
   });
   const fresh = summary.crashes.filter((c) => c.fresh).sort((a, b) => a.firstSeenRun - b.firstSeenRun);
   const first = fresh.find((c) => expectedSignature(bug, c.signature));
-  const unexpected = fresh.filter((c) => !expectedSignature(bug, c.signature) && (first === undefined || c.firstSeenRun <= first.firstSeenRun)).map((c) => c.signature);
-  const base = { finder: 'eptfuzz' as const, bug: bugName ?? 'none', seed, unexpected };
+  const others = fresh.filter((c) => !expectedSignature(bug, c.signature) && (first === undefined || c.firstSeenRun <= first.firstSeenRun));
+  // An other failure whose stored trace passes with the bug off is the bug's byproduct.
+  const byproduct = (hash: string): boolean => {
+    if (bug === null) return false;
+    const dir = path.join(crashesDir, hash);
+    const file = ['repro.msgpack', 'original-1.msgpack'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+    if (file === undefined) return false;
+    const t = loadTrace(file);
+    return runWith({ ...t, machine: withoutBug(t.machine) }, TARGETS.model, { stopAtFirst: true }).first === null;
+  };
+  const unexpected: Signature[] = [];
+  const byproducts: Signature[] = [];
+  for (const c of others) (byproduct(c.hash) ? byproducts : unexpected).push(c.signature);
+  const base = { finder: 'eptfuzz' as const, bug: bugName ?? 'none', seed, unexpected, byproducts };
   if (first === undefined) {
     return { ...base, found: false, signature: null, runs: summary.runs, ops: summary.ops, ms: summary.elapsedMs, minimizedOps: null, minimized: null };
   }

@@ -1,7 +1,7 @@
 /**
  * The minimizer: reduces a failing op list while a predicate (usually "the first violation has the
  * same signature") keeps holding: for long lists a prefix pass first (prefix.ts), then ddmin over
- * ops and operand simplification, repeated until a round changes nothing or the budget is spent.
+ * ops, operand simplification and folding of 4 KiB paths into 2 MiB leaves (fold.ts), repeated until a round changes nothing or the budget is spent.
  * Contract: the returned ops satisfy the predicate (the input is returned unchanged if it does
  * not); `ShrinkReport` says how far it got and whether a limit stopped it. `shrinkSteps` yields
  * after every predicate evaluation so a campaign can run it in slices; `shrinkOps` runs it whole.
@@ -11,6 +11,7 @@ import { Budget, drive, type BudgetOptions, type Steps } from './budget.js';
 import { ddminSteps } from './ddmin.js';
 import { prefixSteps } from './prefix.js';
 import { simplifySteps } from './simplify.js';
+import { foldSteps } from './fold.js';
 
 export interface ShrinkReport {
   opsBefore: number;
@@ -28,7 +29,7 @@ export interface ShrinkReport {
 /** Default budget: enough for ddmin + simplification of a few-hundred-op trace to finish. */
 export const SHRINK_STEPS_MAX_DEFAULT = 5000;
 export const SHRINK_MS_MAX_DEFAULT = 30_000;
-/** Rounds of (ddmin, simplify): simplification can enable more removals, rarely more than twice. */
+/** Rounds of (ddmin, simplify, fold): either can enable more removals, rarely more than twice. */
 export const SHRINK_ROUNDS_MAX = 4;
 
 export function* shrinkSteps(ops: Op[], predicate: (ops: Op[]) => boolean, opts: Partial<BudgetOptions> = {}): Steps<{ ops: Op[]; report: ShrinkReport }> {
@@ -45,7 +46,9 @@ export function* shrinkSteps(ops: Op[], predicate: (ops: Op[]) => boolean, opts:
     current = yield* ddminSteps(current, budget);
     const simplified = yield* simplifySteps(current, budget);
     current = simplified.ops;
-    if (current.length === before.length && !simplified.changed) break;
+    const folded = yield* foldSteps(current, budget);
+    current = folded.ops;
+    if (current.length === before.length && !simplified.changed && !folded.changed) break;
   }
   return {
     ops: current,
