@@ -18,11 +18,6 @@ export interface PlantedBug {
    * `fault.exit-reason` at the faulty call even when an ownership invariant would also fire.
    */
   finds: { invariant: readonly string[]; op: readonly string[]; why: string };
-  /**
-   * Machine configuration the bug needs that the bare generator does not vary yet (a campaign's
-   * base configuration); absent when the default machine reaches it.
-   */
-  machine?: { kvmXo: true };
 }
 
 const ACCESS = ['read', 'write', 'fetch'] as const;
@@ -45,9 +40,9 @@ export const CATALOGUE: readonly PlantedBug[] = [
   { name: 'ept-misconfig-priority', layer: 'hw', doc: 'A permission denial at an upper EPT level is reported before a misconfiguration below it.',
     finds: { invariant: ['fault.exit-reason'], op: ACCESS, why: 'a denial at an upper EPT level is reported as a violation (exit 48) where the misconfiguration below it (exit 49) is required' } },
   { name: 'invept-keeps-combined', layer: 'hw', doc: 'Single-context INVEPT leaves combined mappings in the TLB.',
-    finds: { invariant: ['tlb.stale-after-flush'], op: ACCESS, why: 'after a single-context INVEPT the machine still answers from a combined mapping the flush removed: the model recognises the outcome as one only a flushed translation gives' } },
+    finds: { invariant: ['tlb.stale-after-flush', 'mem.no-lost-write'], op: ACCESS, why: 'after a single-context INVEPT the machine still answers from a combined mapping the flush removed: the model recognises the outcome as one only a flushed translation gives, or a write through the stale mapping lands in the old frame' } },
   { name: 'xo-pf-no-user-bit', layer: 'hw', doc: 'The XO #PF is injected without U/S for a CPL 3 access.',
-    finds: { invariant: ['fault.pf-error-code'], op: ['read', 'write'], why: 'the XO #PF is the right outcome with the wrong error code: U/S is missing for a CPL 3 read or write through the execute-only alias' }, machine: { kvmXo: true } },
+    finds: { invariant: ['fault.pf-error-code'], op: ['read', 'write'], why: 'the XO #PF is the right outcome with the wrong error code: U/S is missing for a CPL 3 read or write through the execute-only alias' } },
   { name: 'pkvm-hyp-donate-no-owner-check', layer: 'hv', doc: 'hyp_donate_host accepts a page whose host entry is NOPAGE with any owner (or SHARED_BORROWED): the x86 RFC\'s host_ack_donation gap (pkvm-and-vtl.md §7 C7, B10), so a guest\'s page reaches the host.',
     finds: { invariant: ['fault.exit-reason'], op: ['hyp_donate_host'], why: 'hyp_donate_host returns 0 where the owner check requires -EPERM: the return value differs at the faulty call (pkvm.unique-owner would fire after it)' } },
   { name: 'pkvm-share-hyp-shared-page', layer: 'hv', doc: 'host_share_guest accepts a page the host shared with the hypervisor (H=SO with no guest count): the overloaded SO state (§7 B9, C1).',

@@ -81,8 +81,10 @@ describe('corpus tools', () => {
     const a = tmp();
     traces.forEach((t, i) => saveTrace(join(a, `t${i}.msgpack`), t, 'msgpack'));
     saveTrace(join(a, 'copy.txt'), traces[0], 'text');
+    // Same ops under another provenance: a distinct entry whose features add nothing.
+    saveTrace(join(a, 'twin.msgpack'), { ...traces[1], provenance: { seed: 'twin', options: {} } }, 'msgpack');
     const scan = scanCorpus(a, TARGETS.machine);
-    expect(scan.entries).toHaveLength(12);
+    expect(scan.entries).toHaveLength(13);
     expect(scan.entries.find((e) => e.hash === addressOf(traces[0]).hash)?.duplicates).toEqual([join(a, 't0.msgpack')]);
     const subset = coveringSubset(scan.entries);
     expect(subset.length).toBeLessThan(scan.entries.length);
