@@ -7,7 +7,7 @@
  * width; table entries built from real permission, memory-type, PS, A/D, XU, SPP, XD and reserved
  * bit patterns; register values near the ones the machine accepts. Generation is driven by
  * OP_SCHEMAS, with per-field biases looked up by name. fast-check's seeded generator is the only
- * source of randomness (no Math.random, no clock).
+ * source of randomness (no ambient random source, no clock).
  */
 import fc from 'fast-check';
 import { CATALOGUE } from '../bugs/catalogue.js';

@@ -2,7 +2,7 @@
  * The generator's random source: seedrandom's alea behind a small API.
  * Contract: the same seed string gives the same sequence on every machine and Node version
  * (alea works on doubles with exact integer arithmetic); nothing here reads the clock or
- * Math.random. `derive` gives an independent stream named by a label, so one campaign seed
+ * the ambient random source. `derive` gives an independent stream named by a label, so one campaign seed
  * fans out to per-run streams that do not depend on how much earlier runs consumed.
  */
 import seedrandom from 'seedrandom';
