@@ -73,3 +73,7 @@ export const R = 1;
 export const W = 2;
 export const X = 4;
 export const RWX = 7;
+/** MBEC user execute (EPT XU, bit 10; X is then XS): only in rights of a VM under `vtlMbec`. */
+export const UX = 1 << 10;
+/** Any execute right. */
+export const XX = X | UX;

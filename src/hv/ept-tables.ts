@@ -6,13 +6,16 @@
  * so every caller can refuse with -ENOMEM before it changes anything.
  */
 import type { PhysMemory } from '../hw/memory.js';
-import { EPT_PS, EPT_R, EPT_W, EPT_X } from '../hw/bits.js';
+import { EPT_PS, EPT_R, EPT_W, EPT_X, EPT_XU } from '../hw/bits.js';
 import type { PagePool } from './pool.js';
 
 const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
 const MEMO_SIZE = 1024; // regions remembered (a power of two): 2 GiB of guest memory without a miss
-/** A non-leaf entry: RWX (rights are ANDed over levels, so upper entries grant everything). */
-const TABLE_RIGHTS = EPT_R | EPT_W | EPT_X;
+/**
+ * A non-leaf entry: RWX and XU (rights are ANDed over levels, so upper entries grant everything;
+ * XU matters under MBEC, where a user-mode fetch needs it at every level, and is ignored without).
+ */
+const TABLE_RIGHTS = EPT_R | EPT_W | EPT_X | EPT_XU;
 
 /** A present non-leaf entry (a pointer to the next table). */
 function isTable(lo: number): boolean {

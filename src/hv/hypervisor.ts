@@ -14,8 +14,9 @@ import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
 import type { AnyOp, Reg } from '../trace/ops.js';
 import { OK, type AnyOutcome, type HvExit, type HwOutcome as Outcome } from '../hw/outcome.js';
 import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
-import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_FETCH, QUAL_WR, QUAL_XLAT, CTL2_EPT, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_ADV_USER, QUAL_FETCH, QUAL_GLA_VALID, QUAL_PUX, QUAL_PX, QUAL_WR, QUAL_XLAT, CTL2_EPT, CTL2_MBEC, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
 import { invept } from '../hw/vmx.js';
+import { C_US } from '../hw/tlb.js';
 import { PagePool } from './pool.js';
 import { EptTables } from './ept-tables.js';
 import { Vm, type PageRec } from './vm.js';
@@ -23,7 +24,7 @@ import {
   AGED_LO, EPERM, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_READONLY, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX,
   MEMATTR_PRIVATE, MEMFAULT_EXEC, MEMFAULT_PRIVATE, MEMFAULT_READ, MEMFAULT_WRITE, OWNER_HOST,
   OWNER_SHIFT_LO, PS_NOPAGE, PS_OWNED, R, RWX, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_ALL_WRITABLE,
-  SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, W, WP_HI, X,
+  SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, UX, W, WP_HI, X, XX,
 } from './consts.js';
 import { applyHvOp } from './ops.js';
 import { checkHvInvariants, type HvFinding } from '../check/hv/invariants.js';
@@ -264,7 +265,8 @@ export class Hypervisor {
     const vm = c.vm === OWNER_HOST ? null : this.vms.get(c.vm);
     const root = vm ? vm.views[c.vtl].root : this.host.root;
     v.eptp = root * 4096 + 0x1e; // WB, 4-level, no EPT A/D
-    v.ctls2 = CTL2_EPT | CTL2_VPID | (vm && vm.sppEnabled ? CTL2_SPP : 0);
+    // vtlMbec: the VM's views run with MBEC (X = XS for supervisor-mode, XU for user-mode linear addresses).
+    v.ctls2 = CTL2_EPT | CTL2_VPID | (vm && vm.sppEnabled ? CTL2_SPP : 0) | (vm && this.opts.vtlMbec ? CTL2_MBEC : 0);
     v.spptp = vm && vm.spptRoot >= 0 ? vm.spptRoot * 4096 : 0;
   }
 
@@ -339,18 +341,20 @@ export class Hypervisor {
 
   /** `baseRights` from a record's granted rights and memslot. */
   rightsFrom(vm: Vm, view: number, gfn: number, alias: boolean, prot: number, fromSlot: number): number {
-    let r = prot;
+    // Under vtlMbec an execute right is both XS and XU until a VTL protection tells them apart.
+    const xx = this.opts.vtlMbec ? XX : X;
+    let r = (prot & X) !== 0 ? prot | xx : prot;
     const slot = fromSlot >= 0 ? vm.slots.get(fromSlot) : undefined;
     if (slot !== undefined) {
       if (slot.flags & KVM_MEM_READONLY) r &= ~W;
-      if (slot.flags & KVM_MEM_EXECONLY) r &= X;
+      if (slot.flags & KVM_MEM_EXECONLY) r &= xx;
     }
-    if (alias) r = X;
+    if (alias) r = xx;
     const a = vm.attrs.get(gfn) ?? 0;
     if (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0) return 0;
     if (a & MEMATTR_NR) r &= ~R;
     if (a & MEMATTR_NW) r &= ~W;
-    if (a & MEMATTR_NX) r &= ~X;
+    if (a & MEMATTR_NX) r &= ~xx;
     for (let s = view + 1; s < this.opts.vtls; s++) {
       const m = vm.vtlProt[view * 16 + s]?.get(gfn);
       if (m !== undefined) r &= m;
@@ -454,7 +458,7 @@ export class Hypervisor {
     t.rewrite(lo, hi);
     this.mutations++;
     this.touchGfn(vm, Math.floor(gpa / 4096));
-    if ((oldLo & 7 & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReduced(t.root, Math.floor(gpa / 4096));
+    if ((oldLo & (7 | UX) & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReduced(t.root, Math.floor(gpa / 4096));
   }
 
   /** Refreshes the leaves of gfn (and its XO alias) in every view. */
@@ -682,14 +686,14 @@ export class Hypervisor {
         const r = this.baseRights(vm, view, gfn, alias, rec);
         const spp = (t.hi & SPP_SAVED_HI) !== 0;
         this.noteLeafUndo(vm, view, page, t.lo, t.hi);
-        const lo = ((t.lo & ~7) | (spp ? r & ~W : r)) >>> 0;
+        const lo = ((t.lo & ~(7 | UX)) | (spp ? r & ~W : r)) >>> 0;
         const hi = ((t.hi & ~(WP_HI | SPP_SAVED_HI)) | (spp ? SPP_HI : 0)) >>> 0;
         t.rewrite(lo, hi);
         this.mutations++;
         void base;
         return null;
       }
-      return this.denial(cpu, vm, view, kind, gpa, gfn, alias, t.hi, t.level, exits);
+      return this.denial(cpu, vm, view, kind, gpa, gfn, alias, t.hi, t.level, exits, this.machine.exitQual);
     }
     // Not mapped in this view.
     let rec = vm.pages.get(gfn);
@@ -747,9 +751,9 @@ export class Hypervisor {
   }
 
   /** A genuine denial by a mapped leaf: tell why, in the order docs/hypervisor.md gives. */
-  private denial(cpu: number, vm: Vm, view: number, kind: number, gpa: number, gfn: number, alias: boolean, hi: number, level: number, exits: number[]): AnyOutcome | null {
+  private denial(cpu: number, vm: Vm, view: number, kind: number, gpa: number, gfn: number, alias: boolean, hi: number, level: number, exits: number[], qual: number): AnyOutcome | null {
     const page = gpa - (gpa % 4096);
-    const need = kind === ACC_READ ? R : kind === ACC_WRITE ? W : X;
+    const need = kind === ACC_READ ? R : kind === ACC_WRITE ? W : this.opts.vtlMbec && this.userFetch(cpu, qual) ? UX : X;
     const a = vm.attrs.get(gfn) ?? 0;
     if (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0) {
       return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
@@ -763,13 +767,51 @@ export class Hypervisor {
         return this.hvExit('intercept', gpa, s, exits);
       }
     }
-    const nAttr = need === R ? MEMATTR_NR : need === W ? MEMATTR_NW : MEMATTR_NX;
+    const nAttr = need === R ? MEMATTR_NR : need === W ? MEMATTR_NW : MEMATTR_NX; // X or UX
     if ((a & nAttr) !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
     const rec = vm.pages.get(gfn);
     const slot = rec !== undefined && rec.fromSlot >= 0 ? vm.slots.get(rec.fromSlot) : undefined;
     if (kind === ACC_WRITE && slot !== undefined && (slot.flags & KVM_MEM_READONLY) !== 0) return this.hvExit('mmio', gpa, 0, exits);
     void alias;
     return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+  }
+
+  /**
+   * Whether the fetch whose EPT violation (qualification `qual`, MBEC on) is being handled was from a
+   * user-mode linear address: the qualification's XS/XU pair tells when exactly one was granted;
+   * else the advanced exit information; else a walk of the guest's tables (U/S at every level).
+   */
+  private userFetch(cpu: number, qual: number): boolean {
+    const px = (qual & QUAL_PX) !== 0;
+    const pux = (qual & QUAL_PUX) !== 0;
+    if (px !== pux) return px;
+    if (this.config.caps.advExitInfo && (qual & (QUAL_GLA_VALID | QUAL_XLAT)) === (QUAL_GLA_VALID | QUAL_XLAT)) return (qual & QUAL_ADV_USER) !== 0;
+    return this.isUserLinear(cpu, this.machine.exitGla);
+  }
+
+  /**
+   * Whether `la` is a user-mode linear address in the context on `cpu` (U/S = 1 at every guest
+   * paging level; paging off: never): from the combined TLB entry when the cpu holds one (what
+   * the hardware used), else a walk of the guest's tables.
+   */
+  isUserLinear(cpu: number, la: number): boolean {
+    const v = this.machine.vcpus[cpu];
+    if ((v.cr0 & CR0_PG) === 0 || la < 0) return false;
+    const slot = v.ctlb.find(v.vpid, Math.floor(v.eptp / 4096) * 4096, Math.floor(la / 4096));
+    if (slot >= 0) return (v.ctlb.bitsAt(slot) & C_US) !== 0;
+    const mem = this.machine.mem;
+    let table = v.cr3 - (v.cr3 % 4096);
+    for (let level = 4; level >= 1; level--) {
+      const span = 2 ** (12 + 9 * (level - 1));
+      const hpa = this.hpaOfGpa(cpu, table + (Math.floor(la / span) % 512) * 8);
+      if (hpa < 0) return false;
+      const lo = mem.read32(hpa);
+      const hi = mem.read32(hpa + 4);
+      if ((lo & 1) === 0 || (lo & 4) === 0) return false;
+      if (level === 1 || (level <= 3 && (lo & 0x80) !== 0)) return true;
+      table = ((((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32) % 2 ** this.config.maxPhyAddr);
+    }
+    return false;
   }
 
   // Exposed for ops.ts.

@@ -11,7 +11,7 @@ import { Vm } from './vm.js';
 import { dropPages, returnToHost } from './pkvm.js';
 import {
   AGED_LO, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_FLAGS_KNOWN, MEMSLOTS_MAX,
-  OWNER_HOST, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, VM_ID_MIN, W, WP_HI,
+  OWNER_HOST, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, UX, VM_ID_MIN, W, WP_HI,
 } from './consts.js';
 
 export function vmCreate(hv: Hypervisor, id: number, type: 'np' | 'protected'): number {
@@ -163,7 +163,7 @@ export function vmAge(hv: Hypervisor, id: number, gfn: number, pages: number): n
   forLeaves(hv, vm, gfn, pages, (t) => {
     if ((t.lo & AGED_LO) !== 0) return;
     const r = t.lo & 7;
-    const lo = (t.lo & ~7) | AGED_LO;
+    const lo = (t.lo & ~(7 | UX)) | AGED_LO; // XU too: with MBEC it alone makes the leaf present
     let hi = t.hi | ((r & 1) ? SAVED_R_HI : 0) | ((r & 2) ? SAVED_W_HI : 0) | ((r & 4) ? SAVED_X_HI : 0);
     if ((hi & SPP_HI) !== 0) {
       hi &= ~SPP_HI;

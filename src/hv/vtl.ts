@@ -10,7 +10,7 @@ import type { Hypervisor } from './hypervisor.js';
 import {
   HV_MAP_EXEC_A, HV_MAP_EXEC_B, HV_MAP_NO_ACCESS, HV_MAP_READ, HV_MAP_WRITE, HV_STATUS_ACCESS_DENIED,
   HV_STATUS_INSUFFICIENT_MEMORY, HV_STATUS_INVALID_PARAMETER, HV_STATUS_OPERATION_DENIED, HV_STATUS_SUCCESS,
-  R, RWX, W, X,
+  R, RWX, UX, W, X,
 } from './consts.js';
 
 const KNOWN = HV_MAP_READ | HV_MAP_WRITE | HV_MAP_EXEC_A | HV_MAP_EXEC_B | HV_MAP_NO_ACCESS;
@@ -18,8 +18,8 @@ const KNOWN = HV_MAP_READ | HV_MAP_WRITE | HV_MAP_EXEC_A | HV_MAP_EXEC_B | HV_MA
 /**
  * The EPT rights a HV_MAP_GPA_FLAGS value grants, or -1 when the combination is not allowed
  * (§5.1: none, R, R+X, R+W, R+W+X; with MBEC kernel and user execute apart, KMX=1 UMX=0 refused).
- * EPT has one execute bit here (guests run with paging off, every fetch is supervisor-mode):
- * the kernel-execute bit decides it.
+ * Without MBEC the two bits must agree (X, both modes); with MBEC kernel-execute gives X (EPT XS)
+ * and user-execute UX (EPT XU), and the hypervisor runs the VM's views with MBEC on.
  */
 export function vtlFlagsRights(flags: number, mbec: boolean, order: 'hv_map_gpa' | 'vsm_mask'): number {
   if ((flags & ~KNOWN) !== 0) return -1;
@@ -30,7 +30,7 @@ export function vtlFlagsRights(flags: number, mbec: boolean, order: 'hv_map_gpa'
   const ux = (flags & (order === 'hv_map_gpa' ? HV_MAP_EXEC_B : HV_MAP_EXEC_A)) !== 0;
   if (!r && (w || kx || ux)) return -1;
   if (mbec ? kx && !ux : kx !== ux) return -1;
-  return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0);
+  return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0) | (mbec && ux ? UX : 0);
 }
 
 export function vtlProtect(hv: Hypervisor, cpu: number, target: number, gfn: number, count: number, flags: number): number {
@@ -42,6 +42,7 @@ export function vtlProtect(hv: Hypervisor, cpu: number, target: number, gfn: num
   const rights = vtlFlagsRights(flags, hv.opts.vtlMbec, hv.opts.vtlExecBits);
   if (rights < 0) return HV_STATUS_INVALID_PARAMETER;
   if (count === 0) return HV_STATUS_SUCCESS;
+  const full = hv.opts.vtlMbec ? RWX | UX : RWX;
   for (let g = gfn; g < gfn + count; g++) {
     if (vm.slotOf(g) === null && !vm.pages.has(g)) { // not RAM of this VM (memslots first: a few, vs a map of every page)
       return hv.opts.vtlNonRam === 'tlfs' ? HV_STATUS_INVALID_PARAMETER : HV_STATUS_OPERATION_DENIED;
@@ -51,7 +52,7 @@ export function vtlProtect(hv: Hypervisor, cpu: number, target: number, gfn: num
   const m = vm.protMap(target, caller, true)!;
   const t = vm.views[target];
   for (let g = gfn; g < gfn + count; g++) {
-    if (rights === RWX) m.delete(g);
+    if (rights === full) m.delete(g);
     else m.set(g, rights);
     // One walk per page: split a covering 2 MiB leaf of VTL0's view, then rewrite the leaf.
     if (t.find(g * 4096)) {

@@ -7,10 +7,10 @@
  */
 import type { Hypervisor } from '../../hv/hypervisor.js';
 import type { Vm } from '../../hv/vm.js';
-import { T_R, T_W, T_X } from '../../hw/tlb.js';
+import { T_R, T_W, T_X, T_XU } from '../../hw/tlb.js';
 import {
   AGED_LO, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX, MEMATTR_PRIVATE, OWNER_HYP, PAGE_STATE_NAMES, PS_NOPAGE,
-  PS_OWNED, PS_SHARED_BORROWED, PS_SHARED_OWNED, R, SPP_ALL_WRITABLE, STATE_MASK_HI, STATE_SHIFT_HI, W, X,
+  PS_OWNED, PS_SHARED_BORROWED, PS_SHARED_OWNED, R, SPP_ALL_WRITABLE, STATE_MASK_HI, STATE_SHIFT_HI, UX, W, X,
 } from '../../hv/consts.js';
 
 export const HV_INVARIANTS = {
@@ -57,7 +57,7 @@ function leafOf(hv: Hypervisor, vm: Vm, view: number, gfnWithAlias: number): Gue
   const gfn = gfnWithAlias - (alias ? hv.aliasGfn : 0);
   const base = ((t.lo & 0xfffff000) >>> 0) / 4096 + (t.hi & 0xfffff) * 2 ** 20;
   const pfn = t.level === 2 ? base + (gfnWithAlias % 512) : base;
-  const rights = (t.lo & AGED_LO) !== 0 ? 0 : t.lo & 7;
+  const rights = (t.lo & AGED_LO) !== 0 ? 0 : t.lo & (7 | UX);
   return { vm, view, gfn, alias, pfn, state: (t.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights };
 }
 
@@ -72,7 +72,7 @@ function sweepGuestLeaves(hv: Hypervisor): Map<number, GuestLeaf[]> {
           const g = gpa / 4096 + i;
           const alias = hv.aliasBit !== 0 && g >= hv.aliasGfn;
           const pfn = ((lo & 0xfffff000) >>> 0) / 4096 + (hi & 0xfffff) * 2 ** 20 + i;
-          const leaf: GuestLeaf = { vm, view, gfn: g - (alias ? hv.aliasGfn : 0), alias, pfn, state: (hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights: (lo & AGED_LO) !== 0 ? 0 : lo & 7 };
+          const leaf: GuestLeaf = { vm, view, gfn: g - (alias ? hv.aliasGfn : 0), alias, pfn, state: (hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights: (lo & AGED_LO) !== 0 ? 0 : lo & (7 | UX) };
           const list = byPfn.get(pfn);
           if (list === undefined) byPfn.set(pfn, [leaf]);
           else list.push(leaf);
@@ -165,7 +165,7 @@ function checkLeaf(hv: Hypervisor, l: GuestLeaf, f: Findings): void {
   }
   if (l.alias && (l.rights & (R | W)) !== 0) f.add(HV_INVARIANTS.xoAliasNotReadable, `${at}: alias leaf rights ${l.rights}`, 'XO alias leaf readable or writable');
   const a = vm.attrs.get(l.gfn) ?? 0;
-  const denied = (a & MEMATTR_NR ? R : 0) | (a & MEMATTR_NW ? W : 0) | (a & MEMATTR_NX ? X : 0);
+  const denied = (a & MEMATTR_NR ? R : 0) | (a & MEMATTR_NW ? W : 0) | (a & MEMATTR_NX ? X | UX : 0);
   if ((l.rights & denied) !== 0 || (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0 && l.rights !== 0)) {
     f.add(HV_INVARIANTS.memattrRespected, `${at}: leaf rights ${l.rights} with attributes ${hex(a)}`, 'leaf grants what the memory attributes deny');
   }
@@ -192,10 +192,16 @@ function checkAccess(hv: Hypervisor, f: Findings): void {
   const sppExit = op.op === 'write' && out.kind === 'hv_exit' && out.exit === 'spp';
   if (!completed && !sppExit) return;
   const view = hv.ctx[op.cpu].vtl;
-  const need = op.op === 'read' ? R : op.op === 'write' ? W : X;
-  // Chunks: 128-byte sub-pages (page offsets agree in linear and guest-physical space).
+  const need0 = op.op === 'read' ? R : op.op === 'write' ? W : X;
+  // Chunks: 128-byte sub-pages (page offsets agree in linear and guest-physical space); under
+  // vtlMbec a fetch from a user-mode linear address needs UX (UMX) instead of X (KMX).
   const chunks: number[] = [];
-  for (let b = op.la; b < op.la + op.size; b += 128 - (b % 128)) chunks.push(hv.gpaOfLinear(op.cpu, b % 2 ** 48));
+  const needs: number[] = [];
+  for (let b = op.la; b < op.la + op.size; b += 128 - (b % 128)) {
+    chunks.push(hv.gpaOfLinear(op.cpu, b % 2 ** 48));
+    needs.push(need0 === X && hv.opts.vtlMbec && hv.isUserLinear(op.cpu, b % 2 ** 48) ? UX : need0);
+  }
+  const need = need0;
   const subDenied = (gpa: number): { denied: boolean; vec: number; gfn: number; sub: number } => {
     const alias = hv.aliasBit !== 0 && gpa >= hv.aliasBit;
     const gfn = Math.floor(gpa / 4096) - (alias ? hv.aliasGfn : 0);
@@ -204,7 +210,8 @@ function checkAccess(hv: Hypervisor, f: Findings): void {
     return { denied: ((vec >>> sub) & 1) === 0, vec, gfn, sub };
   };
   if (completed) {
-    for (const gpa of chunks) {
+    for (let ci = 0; ci < chunks.length; ci++) {
+      const gpa = chunks[ci];
       if (gpa < 0) continue;
       const alias = hv.aliasBit !== 0 && gpa >= hv.aliasBit;
       const { denied, vec, gfn, sub } = subDenied(gpa);
@@ -218,7 +225,7 @@ function checkAccess(hv: Hypervisor, f: Findings): void {
       if (attrDenies) f.add(HV_INVARIANTS.memattrRespected, `${op.op} at ${hex(gpa)} completed against attributes ${hex(a)}`, 'access completed against the memory attributes');
       for (let s = view + 1; s < hv.opts.vtls; s++) {
         const m = vm.vtlProt[view * 16 + s]?.get(gfn);
-        if (m !== undefined && (m & need) === 0) {
+        if (m !== undefined && (m & needs[ci]) === 0) {
           f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${op.op} at ${hex(gpa)} by VTL ${view} completed against VTL ${s}'s protection ${m}`, 'access completed against a higher VTL protection');
         }
       }
@@ -241,12 +248,12 @@ function checkStale(hv: Hypervisor, f: Findings): void {
     const page = r[i + 1];
     const tables = root === hv.host.root ? hv.host : [...hv.vms.values()].flatMap((v) => v.views).find((t) => t.root === root);
     let allowed = 0;
-    if (tables !== undefined && tables.find(page * 4096) && (tables.lo & AGED_LO) === 0) allowed = tables.lo & 7;
-    const allowedT = (allowed & R ? T_R : 0) | (allowed & W ? T_W : 0) | (allowed & X ? T_X : 0);
+    if (tables !== undefined && tables.find(page * 4096) && (tables.lo & AGED_LO) === 0) allowed = tables.lo & (7 | UX);
+    const allowedT = (allowed & R ? T_R : 0) | (allowed & W ? T_W : 0) | (allowed & X ? T_X : 0) | (allowed & UX ? T_XU : 0);
     for (const v of hv.machine.vcpus) {
       const slot = v.gtlb.find(root * 4096, page);
       if (slot < 0) continue;
-      const bits = v.gtlb.bitsAt(slot) & (T_R | T_W | T_X);
+      const bits = v.gtlb.bitsAt(slot) & (T_R | T_W | T_X | T_XU);
       if ((bits & ~allowedT) !== 0) {
         f.add(HV_INVARIANTS.noStaleAccess, `cpu ${v.index} still caches gpa page ${hex(page)} with rights ${bits} after they were reduced to ${allowedT}`, 'stale translation after a reduction');
       }

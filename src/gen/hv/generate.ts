@@ -3,7 +3,7 @@
  * private pages, SPP on) and a weighted workload interleaving guest and host accesses with
  * hypervisor operations, biased toward pages and gfns already in play.
  * Contract: deterministic in (seed, options): seedrandom alea through Rng, no clock, no
- * Math.random; every op is well-formed per OP_SCHEMAS and allowed in hv mode (validate.ts: no
+ * ambient random source; every op is well-formed per OP_SCHEMAS and allowed in hv mode (validate.ts: no
  * hardware op the hypervisor refuses); the result is a Trace whose machine configuration has
  * mode 'hv'. `HvWorld` holds what setup put in play, so a campaign can mutate hv traces with the
  * same biased op makers (`hvWorldFromOps`, src/gen/hv/mutate.ts).
@@ -20,6 +20,8 @@ export interface HvGenOptions {
   /** Hypervisor pool frames (small pools make -ENOMEM paths reachable; default: one of 16, 24, 64, 256 by seed). */
   poolFrames?: number;
   vtls?: number;
+  /** MBEC-aware VTL protections (default: the base configuration's, else on in 30% of runs when caps.mbec). */
+  vtlMbec?: boolean;
   /**
    * Probability that the np VM's VTL 0 on cpu 0 builds 4-level guest page tables and runs with
    * paging on (default 0.5): accesses then use linear addresses, some PTEs select the XO alias
@@ -204,10 +206,14 @@ export class HvWorld {
         const g = this.gfnFor();
         const call = rng.chance(0.7);
         if (call) ops.push({ op: 'vtl_call', cpu: c });
-        ops.push({ op: 'vtl_protect', cpu: c, target: 0, gfn: g, count: rng.range(1, 2), flags: rng.pick([0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
+        // Under vtlMbec also user-execute only (0x9, 0xb: UMX without KMX); 0x5 (KMX only) is refused then.
+        const mbec = this.config.hv?.vtlMbec === true;
+        ops.push({ op: 'vtl_protect', cpu: c, target: 0, gfn: g, count: rng.range(1, 2), flags: rng.pick(mbec ? [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5, 0x9, 0xb] : [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
         if (rng.chance(0.6)) {
           const la = g * 4096 + rng.int(4088);
-          ops.push(rng.chance(0.5) ? { op: 'read', cpu: 1 - c, la, size: 8 } : { op: 'write', cpu: 1 - c, la, size: 8, value: rng.u64() });
+          const k = rng.float();
+          if (mbec && k < 0.3) ops.push({ op: 'fetch', cpu: 1 - c, la, size: rng.range(1, 8) });
+          else ops.push(k < 0.5 ? { op: 'read', cpu: 1 - c, la, size: 8 } : { op: 'write', cpu: 1 - c, la, size: 8, value: rng.u64() });
         }
         if (call) ops.push({ op: 'vtl_return', cpu: c });
         break;
@@ -262,7 +268,10 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
 /** generateHvTrace over a given stream (a campaign's run stream): deterministic in its seed. */
 export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOptions = {}): Trace {
   const poolFrames = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
-  const config = hvGenConfig(poolFrames, options.bugs ?? options.base?.bugs ?? [], options.vtls ?? options.base?.hv?.vtls ?? 2, options.base);
+  let config = hvGenConfig(poolFrames, options.bugs ?? options.base?.bugs ?? [], options.vtls ?? options.base?.hv?.vtls ?? 2, options.base);
+  // MBEC-aware VTL protections on some runs (a stream of its own: the workload's draws stay as they were).
+  const vtlMbec = options.vtlMbec ?? (config.hv?.vtlMbec === true || (config.caps.mbec && rng.derive('vtl-mbec').chance(0.3)));
+  if (vtlMbec !== (config.hv?.vtlMbec === true)) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), vtlMbec } });
   const ops: Op[] = HvWorld.baseSetup();
   const paging = rng.chance(options.paging ?? 0.5);
   const world = new HvWorld(rng, config, paging);

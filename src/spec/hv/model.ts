@@ -18,6 +18,8 @@ import { PF_P, PF_RSVD, PF_U, PF_W, PG, PGE, NXE, accessBits, initialRegs, pageF
 // ABI values (pkvm-and-vtl.md §2, §4, §5; x86-memory-protection.md §3.5, §5.2).
 const EPERM = 1, ENOENT = 2, E2BIG = 7, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22;
 const R = 1, W = 2, X = 4, RWX = 7;
+/** vtlMbec: user execute (UMX); X is then kernel execute (KMX). */
+const UX = 8;
 const MEM_READONLY = 2, MEM_EXECONLY = 4;
 const NR = 1, NW = 2, NX = 4, PRIVATE = 8;
 const FAULT_R = 1, FAULT_W = 2, FAULT_X = 4, FAULT_PRIVATE = 8;
@@ -58,6 +60,8 @@ interface PartResult {
   kind: Kind;
   code: number;
   fill: Cached | null;
+  /** a fetch from a user-mode linear address (U/S at every guest paging level) */
+  user?: boolean;
 }
 
 /** What the model's EPT view gives one GPA: ok / XO #PF / exit, and the leaf's rights. */
@@ -246,14 +250,16 @@ export class HvModel implements HvReferenceModelApi {
   private rights(vm: ModelVm, view: number, gfn: number, alias: boolean, page: Page): number {
     const a = vm.attrs.get(gfn) ?? 0;
     if (vm.type === 'protected' && (a & PRIVATE) === 0) return 0;
-    let r = page.prot;
+    // vtlMbec: an execute right is kernel and user execute until a VTL protection tells them apart.
+    const xx = this.opts.vtlMbec ? X | UX : X;
+    let r = (page.prot & X) !== 0 ? page.prot | xx : page.prot;
     const slot = page.slot >= 0 ? vm.slots.get(page.slot) : undefined;
     if (slot && (slot.flags & MEM_READONLY)) r &= ~W;
-    if (slot && (slot.flags & MEM_EXECONLY)) r &= X;
-    if (alias) r = X;
+    if (slot && (slot.flags & MEM_EXECONLY)) r &= xx;
+    if (alias) r = xx;
     if (a & NR) r &= ~R;
     if (a & NW) r &= ~W;
-    if (a & NX) r &= ~X;
+    if (a & NX) r &= ~xx;
     for (let s = view + 1; s < this.opts.vtls; s++) {
       const m = vm.prot.get(`${view}/${s}`)?.get(gfn);
       if (m !== undefined) r &= m;
@@ -661,7 +667,7 @@ export class HvModel implements HvReferenceModelApi {
     }
     for (let g = gfn; g < gfn + count; g++) {
       if (target === 0) this.split(vm, g);
-      if (rights === RWX) this.j.mapDelete(m, g);
+      if (rights === (this.opts.vtlMbec ? RWX | UX : RWX)) this.j.mapDelete(m, g);
       else this.j.mapSet(m, g, rights);
     }
     this.forgetAll(); // flushed on every logical processor before the call returns
@@ -676,7 +682,15 @@ export class HvModel implements HvReferenceModelApi {
     const [kx, ux] = this.opts.vtlExecBits === 'hv_map_gpa' ? [(flags & 4) !== 0, (flags & 8) !== 0] : [(flags & 8) !== 0, (flags & 4) !== 0];
     if (!r && (w || kx || ux)) return -1;
     if (this.opts.vtlMbec ? kx && !ux : kx !== ux) return -1;
-    return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0);
+    return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0) | (this.opts.vtlMbec && ux ? UX : 0);
+  }
+
+  /**
+   * The right an access needs: a fetch from a user-mode linear address needs UMX in a VM under
+   * vtlMbec (the hypervisor runs its views with MBEC: EPT XU), any other fetch KMX (XS, or X).
+   */
+  private needOf(cpu: number, kind: Kind, user: boolean): number {
+    return kind === 'fetch' && user && this.opts.vtlMbec && this.cpus[cpu].vm !== HOST ? UX : NEED[kind];
   }
 
   // ---- cached translations ---------------------------------------------------------------------
@@ -724,11 +738,11 @@ export class HvModel implements HvReferenceModelApi {
    * SPP; and the hypervisor flushes every reduction, so the current EPT view must allow it too.
    */
   private serves(cpu: number, e: Cached, kind: Kind, la: number, len: number): boolean {
-    const need = NEED[kind];
+    const need = this.needOf(cpu, kind, e.us);
     if ((e.ept & need) === 0 || (kind === 'write' && (!e.dirty || e.spp))) return false;
     const c = this.cpus[cpu];
     if (pageFaultCode(c.regs, kind, e.rw, e.us, e.xd, e.pkey, this.config.choices.pkOnUserToSupervisor === 'qemu') !== 0) return false;
-    const now = this.ept(cpu, kind, e.gpaPage * 4096 + (la % 4096), len, true);
+    const now = this.ept(cpu, kind, e.gpaPage * 4096 + (la % 4096), len, true, e.us);
     return now.r === 'ok' && (now.eff & need) !== 0;
   }
 
@@ -761,7 +775,7 @@ export class HvModel implements HvReferenceModelApi {
    * above the XO bit), or an exit. `final` = the access's own GPA (else a guest-walk access: no
    * SPP, no XO conversion). `eff`: the leaf's rights now (0 when not mapped).
    */
-  private ept(cpu: number, kind: Kind, gpa: number, len: number, final: boolean): EptResult {
+  private ept(cpu: number, kind: Kind, gpa: number, len: number, final: boolean, user = false): EptResult {
     const c = this.cpus[cpu];
     // semantics.md step 7: the #PF conversion needs bit MAXPHYADDR−1 of the GPA set (a GPA at or
     // above 2^MAXPHYADDR with that bit clear, reachable with paging off, stays an EPT violation).
@@ -783,7 +797,7 @@ export class HvModel implements HvReferenceModelApi {
     const spp = !f.m.huge && (base & W) !== 0 && this.protected_(vm, gfn);
     const eff = f.m.aged ? 0 : f.m.wp ? base & ~W : spp ? base & ~W : base;
     const leafSpp = spp && !f.m.aged && !f.m.wp;
-    const need = NEED[kind];
+    const need = this.needOf(cpu, kind, user);
     if ((eff & need) !== 0) return { r: 'ok', gpa, eff, spp: leafSpp };
     if (final && kind === 'write' && leafSpp && (eff & R) !== 0) {
       if (!vm.sppRegions.has(Math.floor(gfn / 512))) return { r: 66, gpa, eff, spp: true };
@@ -820,8 +834,9 @@ export class HvModel implements HvReferenceModelApi {
     const regs = this.cpus[cpu].regs;
     const xoCode = PF_P + (kind === 'write' ? PF_W : 0) + (regs.cpl === 3 ? PF_U : 0); // ref §5.2
     const finalPart = (gpa: number, fill: Cached | null): PartResult => {
-      const e = this.ept(cpu, kind, gpa, len, true);
-      if (e.r !== 'ok') return { r: e.r, gpa: e.gpa, kind, code: xoCode, fill: null };
+      const user = fill !== null && fill.us; // paging off: every address is supervisor-mode
+      const e = this.ept(cpu, kind, gpa, len, true, user);
+      if (e.r !== 'ok') return { r: e.r, gpa: e.gpa, kind, code: xoCode, fill: null, user };
       return { r: 'ok', gpa, kind, code: 0, fill: fill === null ? null : { ...fill, ept: e.eff, spp: e.spp } };
     };
     if (!this.paging(cpu)) return finalPart(la, null);
@@ -912,7 +927,7 @@ export class HvModel implements HvReferenceModelApi {
       if (exits === null) exits = [];
       exits.push(reason);
       const mark = this.j.mark();
-      const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits);
+      const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits, stop.user === true);
       if (res.alloc && !mayEnomem) {
         mayEnomem = true;
         this.enomemMark = mark;
@@ -943,7 +958,7 @@ export class HvModel implements HvReferenceModelApi {
     return kind === 'write' ? OK : { kind: 'data', value: out };
   }
 
-  private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[]): { out: AnyOutcome | null; alloc: boolean } {
+  private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[], user: boolean): { out: AnyOutcome | null; alloc: boolean } {
     const c = this.cpus[cpu];
     const exit = (e: HvExit, at: number, info: number): { out: AnyOutcome; alloc: boolean } => ({ out: { kind: 'hv_exit', exit: e, gpa: at, info, exits }, alloc: false });
     if (c.vm === HOST) return exit('abort', gpa, 48);
@@ -966,7 +981,7 @@ export class HvModel implements HvReferenceModelApi {
       const page = vm.pages.get(gfn)!;
       const base = this.rights(vm, c.vtl, gfn, alias, page);
       if (kind === 'write' && !f.m.huge && (base & W) && this.protected_(vm, gfn)) return exit('spp', gpa, 0);
-      const need = NEED[kind];
+      const need = this.needOf(cpu, kind, user);
       for (let s = this.opts.vtls - 1; s > c.vtl; s--) {
         const m = vm.prot.get(`${c.vtl}/${s}`)?.get(gfn);
         if (m !== undefined && (m & need) === 0) {
@@ -974,7 +989,7 @@ export class HvModel implements HvReferenceModelApi {
           return exit('intercept', gpa, s);
         }
       }
-      const nAttr = need === R ? NR : need === W ? NW : NX;
+      const nAttr = need === R ? NR : need === W ? NW : NX; // X or UX
       if (a & nAttr) return exit('memory_fault', page4k, flags);
       const slot = page.slot >= 0 ? vm.slots.get(page.slot) : undefined;
       if (kind === 'write' && slot && (slot.flags & MEM_READONLY)) return exit('mmio', gpa, 0);
