@@ -345,7 +345,11 @@ export class Machine implements MachineApi {
       const cur = l === leafLevel ? lo : mem.read32(this.entHpa[l]);
       const want = (cur | PTE_A | (l === leafLevel && kind === ACC_WRITE ? PTE_D : 0)) >>> 0; // unsigned, as read32 returns
       if (want === cur) continue;
-      if (!ept.translate(v, this.entGpa[l], QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind);
+      // A/D writes re-walk EPT (docs/semantics.md step 4): the walk's own earlier updates may have
+      // changed the EPT entries (guest tables aliased onto EPT tables), and a fresh walk is always allowed.
+      const entGpa = this.entGpa[l];
+      gtlb.dropPage((entGpa - (entGpa & 0xfff)) / 4096);
+      if (!ept.translate(v, entGpa, QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind);
       const hpa = ept.hpa;
       mem.write32(hpa, mem.read32(hpa) | (want & ~cur));
       if (l === leafLevel) lo = want;
