@@ -195,7 +195,7 @@ export class Machine implements MachineApi {
         partLen = size - first;
       }
       const r = this.translatePart(v, partLa, partLen, kind, p);
-      if (r !== A_OK) return this.finishFault(v, r);
+      if (r !== A_OK) return this.finishFault(v, r, la, p);
     }
 
     // Every part translated: fill the combined TLB, then move the data.
@@ -244,9 +244,15 @@ export class Machine implements MachineApi {
     return A_OK;
   }
 
-  /** ref §6.2: a #PF drops the combined mappings of its page; an EPT exit also the GPA's mapping. */
-  private finishFault(v: Vcpu, result: number): number {
+  /**
+   * ref §6.2: a #PF or EPT exit drops the combined mappings of its linear page (the EPT unit already
+   * dropped the GPA's guest-physical mapping). The machine also drops the pages of the access's
+   * earlier parts: more than required (always allowed), and it keeps the machine's cache inside
+   * what every equally-valid branch of the reference model keeps (docs/semantics.md).
+   */
+  private finishFault(v: Vcpu, result: number, la: number, lastPart: number): number {
     v.ctlb.dropPage(v.vpid, Math.floor(this.faultLa / 4096));
+    if (lastPart === 1) v.ctlb.dropPage(v.vpid, Math.floor(la / 4096));
     return result;
   }
 
