@@ -152,7 +152,7 @@ describe(`KillAtAnyMoment (seed: ${seed})`, () => {
     }
     // A last, bounded session: it resumes, sweeps temporaries, and finishes cleanly.
     const last = await session([...args, '--runs', '128'], {}, null);
-    expect(last.code, last.stderr).toBe(1);
+    expect([0, 1], last.stderr).toContain(last.code); // 1 only if this last session hits a bug again
     for (const h of reported(last.stderr)) found.add(h);
     const end = checkDirs(root, found);
     expect(end.temps).toBe(0);
