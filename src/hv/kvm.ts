@@ -141,10 +141,7 @@ export function vmWriteProtect(hv: Hypervisor, id: number, gfn: number, pages: n
     let hi = t.hi | WP_HI;
     if ((lo & AGED_LO) !== 0) hi &= ~SAVED_W_HI;
     else lo &= ~W;
-    if ((hi & SPP_HI) !== 0) {
-      hi &= ~SPP_HI;
-      if (!hv.bugs.sppLostOnWrprotect) hi |= SPP_SAVED_HI; // planted: bit 61 dropped for good
-    }
+    hi = parkSpp(hv, hi);
     t.rewrite(lo >>> 0, hi >>> 0);
     changed = true;
   });
@@ -153,6 +150,16 @@ export function vmWriteProtect(hv: Hypervisor, id: number, gfn: number, pages: n
     hv.flushAll();
   }
   return 0;
+}
+
+/**
+ * Write protection and access tracking move EPT bit 61 into its software bit (KVM SPP v5 7/9,
+ * v12 "store SPP bit") so SPP comes back when the leaf is made writable or young again.
+ */
+function parkSpp(hv: Hypervisor, hi: number): number {
+  if ((hi & SPP_HI) === 0) return hi;
+  const cleared = hi & ~SPP_HI;
+  return hv.bugs.sppLostOnWrprotect ? cleared : cleared | SPP_SAVED_HI; // planted: bit 61 dropped for good
 }
 
 /** Access tracking: each leaf becomes not-present with its rights parked in SAVED_* (and bit 61 in SPP_SAVED). */
@@ -165,10 +172,7 @@ export function vmAge(hv: Hypervisor, id: number, gfn: number, pages: number): n
     const r = t.lo & 7;
     const lo = (t.lo & ~(7 | UX)) | AGED_LO; // XU too: with MBEC it alone makes the leaf present
     let hi = t.hi | ((r & 1) ? SAVED_R_HI : 0) | ((r & 2) ? SAVED_W_HI : 0) | ((r & 4) ? SAVED_X_HI : 0);
-    if ((hi & SPP_HI) !== 0) {
-      hi &= ~SPP_HI;
-      if (!hv.bugs.sppLostOnWrprotect) hi |= SPP_SAVED_HI; // planted: bit 61 dropped for good
-    }
+    hi = parkSpp(hv, hi);
     t.rewrite(lo >>> 0, hi >>> 0);
     changed = true;
   });
