@@ -83,7 +83,10 @@ export function benchMemory(): string[] {
   const peak = Math.max(...res.samples);
   const growth = ((end - early) / early) * 100;
   lines.push(`  RSS at 10 % of the run ${mib(early)}, at the end ${mib(end)}, peak ${mib(peak)}, first sample ${mib(res.samples[0])} (${n} samples)`);
-  lines.push(`  growth after the first 10 %: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % (goal < ${GOAL_GROWTH_PCT} %): ${growth < GOAL_GROWTH_PCT ? 'ok' : 'OVER GOAL'}`);
+  // The goal is stated for minute 1 to minute 10 of a 10-minute campaign; a shorter run's first
+  // 10 % is still warm-up (JIT, corpus and coverage filling), so it gets no verdict.
+  const verdict = seconds >= 600 ? (growth < GOAL_GROWTH_PCT ? 'ok' : 'OVER GOAL') : 'short run, warm-up included: no verdict (the goal needs EPTFUZZ_MEMORY_SECONDS=600)';
+  lines.push(`  growth after the first 10 %: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % (goal < ${GOAL_GROWTH_PCT} % over a 10-minute run): ${verdict}`);
   lines.push(`  campaign: ${res.runs} runs, corpus ${res.corpus}, coverage ${res.coverage}, ${res.crashes} crash signature(s); heap used at the end ${mib(res.heapUsedEnd)}`);
   lines.push(`  command: EPTFUZZ_MEMORY_SECONDS=${seconds} npm run bench memory`);
   return lines;
