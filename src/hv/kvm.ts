@@ -130,19 +130,18 @@ function forLeaves(hv: Hypervisor, vm: Vm, gfn: number, pages: number, visit: (t
   }
 }
 
-/** Dirty-logging write protection of a gfn range: W cleared, bit 61 parked in SPP_SAVED. */
-export function vmWriteProtect(hv: Hypervisor, id: number, gfn: number, pages: number): number {
+/**
+ * Rewrites each leaf of the range with `next(lo, hi)` (null: leave it) and, if any changed,
+ * flushes every view before returning: both callers only take rights away.
+ */
+function rewriteLeaves(hv: Hypervisor, id: number, gfn: number, pages: number, next: (lo: number, hi: number) => [number, number] | null): number {
   const vm = hv.vms.get(id);
   if (vm === undefined) return -EINVAL;
   let changed = false;
   forLeaves(hv, vm, gfn, pages, (t) => {
-    if ((t.hi & WP_HI) !== 0) return;
-    let lo = t.lo;
-    let hi = t.hi | WP_HI;
-    if ((lo & AGED_LO) !== 0) hi &= ~SAVED_W_HI;
-    else lo &= ~W;
-    hi = parkSpp(hv, hi);
-    t.rewrite(lo >>> 0, hi >>> 0);
+    const r = next(t.lo, t.hi);
+    if (r === null) return;
+    t.rewrite(r[0] >>> 0, r[1] >>> 0);
     changed = true;
   });
   if (changed) {
@@ -162,23 +161,25 @@ function parkSpp(hv: Hypervisor, hi: number): number {
   return hv.bugs.sppLostOnWrprotect ? cleared : cleared | SPP_SAVED_HI; // planted: bit 61 dropped for good
 }
 
+/** Dirty-logging write protection of a gfn range: W cleared, bit 61 parked in SPP_SAVED. */
+export function vmWriteProtect(hv: Hypervisor, id: number, gfn: number, pages: number): number {
+  return rewriteLeaves(hv, id, gfn, pages, (lo, hi) => {
+    if ((hi & WP_HI) !== 0) return null;
+    let wlo = lo;
+    let whi = hi | WP_HI;
+    if ((wlo & AGED_LO) !== 0) whi &= ~SAVED_W_HI;
+    else wlo &= ~W;
+    return [wlo, parkSpp(hv, whi)];
+  });
+}
+
 /** Access tracking: each leaf becomes not-present with its rights parked in SAVED_* (and bit 61 in SPP_SAVED). */
 export function vmAge(hv: Hypervisor, id: number, gfn: number, pages: number): number {
-  const vm = hv.vms.get(id);
-  if (vm === undefined) return -EINVAL;
-  let changed = false;
-  forLeaves(hv, vm, gfn, pages, (t) => {
-    if ((t.lo & AGED_LO) !== 0) return;
-    const r = t.lo & 7;
-    const lo = (t.lo & ~(7 | UX)) | AGED_LO; // XU too: with MBEC it alone makes the leaf present
-    let hi = t.hi | ((r & 1) ? SAVED_R_HI : 0) | ((r & 2) ? SAVED_W_HI : 0) | ((r & 4) ? SAVED_X_HI : 0);
-    hi = parkSpp(hv, hi);
-    t.rewrite(lo >>> 0, hi >>> 0);
-    changed = true;
+  return rewriteLeaves(hv, id, gfn, pages, (lo, hi) => {
+    if ((lo & AGED_LO) !== 0) return null;
+    const r = lo & 7;
+    const alo = (lo & ~(7 | UX)) | AGED_LO; // XU too: with MBEC it alone makes the leaf present
+    const ahi = hi | ((r & 1) ? SAVED_R_HI : 0) | ((r & 2) ? SAVED_W_HI : 0) | ((r & 4) ? SAVED_X_HI : 0);
+    return [alo, parkSpp(hv, ahi)];
   });
-  if (changed) {
-    hv.mutations++;
-    hv.flushAll();
-  }
-  return 0;
 }

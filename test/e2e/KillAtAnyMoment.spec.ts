@@ -22,7 +22,7 @@ import { WORKER_FAULT } from '../../src/fuzz/protocol.js';
 import { loadState } from '../../src/fuzz/state.js';
 import { Rng } from '../../src/gen/rng.js';
 import { loadTrace } from '../../src/trace/load.js';
-import { suiteSeed, tempDir } from './helpers.js';
+import { paths, suiteSeed, tempDir } from './helpers.js';
 
 const seed = suiteSeed();
 const LONG = process.env.EPTFUZZ_LONG === '1';
@@ -65,16 +65,6 @@ function reported(stderr: string): string[] {
   return [...stderr.matchAll(/^run \d+: new failure .* \(([0-9a-f]{16})\), \d+ ops/gm)].map((m) => m[1]);
 }
 
-function walk(dir: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    out.push(p);
-    if (statSync(p).isDirectory()) walk(p, out);
-  }
-  return out;
-}
-
 const isTemp = (p: string): boolean => p.split('/').some((part) => part.startsWith('.tmp-'));
 
 /** Checks one crash directory completely; returns whether its repro was replayed. */
@@ -113,7 +103,7 @@ function checkDirs(root: string, found: ReadonlySet<string>): { crashes: number;
   }
   for (const h of found) expect(present.has(h), `crash ${h} was reported found but is not on disk`).toBe(true);
   let temps = 0;
-  for (const p of walk(root)) {
+  for (const p of paths(root)) {
     if (isTemp(p)) { temps++; continue; }
     if (statSync(p).isDirectory()) continue;
     if (p.endsWith('.msgpack')) expect(() => loadTrace(p), p).not.toThrow();
@@ -156,7 +146,7 @@ describe(`KillAtAnyMoment (seed: ${seed})`, () => {
     for (const h of reported(last.stderr)) found.add(h);
     const end = checkDirs(root, found);
     expect(end.temps).toBe(0);
-    expect(walk(root).filter(isTemp)).toEqual([]);
+    expect(paths(root).filter(isTemp)).toEqual([]);
     // No duplicate directories (one per signature hash, checked above); the last session adopted them all.
     const known = Number(/crashes: (\d+) known signatures/.exec(last.stderr)?.[1] ?? 0);
     expect(known).toBeGreaterThanOrEqual(found.size - reported(last.stderr).length);

@@ -7,14 +7,14 @@
  * summary, no temporaries, no lock, and the next campaign resumes where this one stopped.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { isCrashDescription, type CrashDescription } from '../../src/fuzz/crash-store.js';
 import { loadState } from '../../src/fuzz/state.js';
 import { loadTrace } from '../../src/trace/load.js';
-import { suiteSeed, tempDir } from './helpers.js';
+import { paths, suiteSeed, tempDir } from './helpers.js';
 
 const seed = suiteSeed();
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
@@ -59,23 +59,13 @@ function stopAfter(args: string[], trigger: RegExp, stop: (pid: number) => void)
   });
 }
 
-function walk(dir: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    out.push(p);
-    if (statSync(p).isDirectory()) walk(p, out);
-  }
-  return out;
-}
-
 function checkFlushed(root: string, r: Stopped): void {
   const runs = Number(/^done: (\d+) runs/m.exec(r.stdout)?.[1]);
   const total = Number(/\((\d+) in all sessions\)/.exec(r.stdout)?.[1] ?? runs);
   const stats = readFileSync(join(root, 'out', 'stats'), 'utf8');
   expect(Number(/^runs: (\d+)$/m.exec(stats)?.[1])).toBe(total);
   expect(loadState(join(root, 'out'))?.next_run).toBe(total);
-  for (const p of walk(root)) {
+  for (const p of paths(root)) {
     const name = p.split('/').pop()!;
     expect(name.startsWith('.tmp-'), p).toBe(false);
     expect(name, p).not.toBe('.eptfuzz.lock');

@@ -4,7 +4,7 @@
  * replays a given seed, EPTFUZZ_TEST_SEED=random draws a fresh one (`npm run test:long` does).
  * Every suite prints its seed in its title.
  */
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -41,5 +41,16 @@ export function tree(dir: string): Map<string, Buffer> {
     }
   };
   walk(dir);
+  return out;
+}
+
+/** Every path under `dir` (files and directories, depth first); empty if `dir` does not exist. */
+export function paths(dir: string, out: string[] = []): string[] {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    out.push(p);
+    if (statSync(p).isDirectory()) paths(p, out);
+  }
   return out;
 }
