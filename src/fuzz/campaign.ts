@@ -26,7 +26,7 @@ import { Corpus } from './corpus.js';
 import { Coverage } from './coverage.js';
 import { CrashStore } from './crash-store.js';
 import { STABILITY_EVERY_DEFAULT, SWARM_EPOCH_RUNS } from './engine.js';
-import { InlineExecutor, WorkerPool, type Executor } from './executor.js';
+import { InlineExecutor, RUN_TIMEOUT_MS_DEFAULT, WorkerPool, type Executor } from './executor.js';
 import { acquireLocks } from './lock.js';
 import { MinimizeJob } from './minimize-job.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES, type EngineConfig, type OracleName, type RunReport, type Sync } from './protocol.js';
@@ -69,6 +69,12 @@ export interface CampaignOptions {
   oracle?: OracleName;
   /** Determinism self-check period in runs (0 = off). */
   stabilityEvery?: number;
+  /**
+   * Per-run time limit on worker threads, ms (0 = off; default RUN_TIMEOUT_MS_DEFAULT): a run over
+   * it is stopped and recorded as a harness fault. The inline executor cannot interrupt a run.
+   * Not recorded in crash descriptions: it changes nothing unless a run hangs.
+   */
+  runTimeoutMs?: number;
 }
 
 export interface CampaignHooks {
@@ -379,7 +385,7 @@ class Campaign {
     const endRun = o.runs === null ? Number.POSITIVE_INFINITY : this.startRun + o.runs;
     const executor: Executor = this.workers === 0
       ? new InlineExecutor(this.engineConfig(), this.target, init)
-      : new WorkerPool(this.engineConfig(), this.workers, init);
+      : new WorkerPool(this.engineConfig(), this.workers, init, o.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
     const syncs = new Map<number, Sync>();
     let stoppedBy: StopReason | null = null;
     let dispatched = 0;

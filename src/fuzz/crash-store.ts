@@ -187,7 +187,7 @@ export class CrashStore {
       delete d.note;
     } else {
       d.note = d.signature.invariant === WORKER_FAULT
-        ? 'not minimized: a harness fault (the worker running this trace threw or died), not a check failing'
+        ? 'not minimized: a harness fault (the worker running this trace threw, died or hung), not a check failing'
         : note ?? 'not minimized';
     }
     this.dirty.delete(hash);

@@ -17,7 +17,9 @@
  *
  * Test hook (never set in normal use): EPTFUZZ_INJECT_WORKER_FAULT=`throw@R` makes run R throw
  * inside the engine; `exit@R` ends the worker thread running run R (process.exit in a worker ends
- * only that thread; on the main thread it throws instead). Several, comma-separated.
+ * only that thread); `hang@R` makes run R loop forever on a worker thread (the pool's run time
+ * limit stops it, executor.ts). On the main thread `exit` and `hang` throw instead (the inline
+ * executor cannot interrupt a run). Several, comma-separated.
  */
 import { isMainThread } from 'node:worker_threads';
 import { runWith, type Target } from '../check/runner.js';
@@ -52,14 +54,21 @@ export function nondeterminismSignature(what: string): Signature {
   return { invariant: INVARIANTS.nondeterminism, op: 'run', detail: `${what} differ on re-execution` };
 }
 
+export type InjectedFault = 'throw' | 'exit' | 'hang';
+
 /** Injected faults by run index (the test hook above), read once per engine. */
-export function injectedFaults(spec: string | undefined = process.env.EPTFUZZ_INJECT_WORKER_FAULT): Map<number, 'throw' | 'exit'> {
-  const out = new Map<number, 'throw' | 'exit'>();
+export function injectedFaults(spec: string | undefined = process.env.EPTFUZZ_INJECT_WORKER_FAULT): Map<number, InjectedFault> {
+  const out = new Map<number, InjectedFault>();
   for (const part of (spec ?? '').split(',')) {
-    const m = /^(throw|exit)@(\d+)$/.exec(part.trim());
-    if (m !== null) out.set(Number(m[2]), m[1] as 'throw' | 'exit');
+    const m = /^(throw|exit|hang)@(\d+)$/.exec(part.trim());
+    if (m !== null) out.set(Number(m[2]), m[1] as InjectedFault);
   }
   return out;
+}
+
+/** The `hang@R` hook on a worker thread: an endless loop only terminating the thread ends. */
+function spinForever(): never {
+  for (;;) { /* hung */ }
 }
 
 /** The first line of a thrown value, bounded (fault reports carry it as the failure detail). */
@@ -128,6 +137,7 @@ export class RunEngine {
     if (inject !== undefined) {
       this.faults.delete(run);
       if (inject === 'exit' && !isMainThread) process.exit(70);
+      if (inject === 'hang' && !isMainThread) spinForever();
       throw new Error(`injected fault at run ${run}`);
     }
     const { trace, mutated } = this.makeTrace(run);

@@ -9,6 +9,11 @@
  * oldest unanswered share, gets its unanswered shares again, and reports the run the dead one was
  * running as a harness fault (protocol.ts WORKER_FAULT) instead of running it. Only a worker that
  * keeps dying without running anything (it cannot start) rejects `next` with its error.
+ * Run time limit (WorkerPool `runTimeoutMs`, 0 = off): a watchdog timer on the main thread reads
+ * the workers' `progress` slots; a worker seen on the same run for longer than the limit is
+ * terminated and handled exactly like a dead one, its run reported with FAULT_HUNG. The timer
+ * only reads memory (unref'd, cleared on close and abandon), so without a hang nothing changes.
+ * The inline executor cannot interrupt a run: the limit applies to worker threads only.
  * Prompt stop: `abandonExecutors()` (the CLI calls it on SIGINT/SIGTERM) makes every live executor
  * answer `next` at once with no reports for every batch not yet returned (workers are terminated,
  * the inline executor stops between runs): the campaign then merges nothing more, so its saved
@@ -20,7 +25,7 @@ import { setImmediate as immediate } from 'node:timers/promises';
 import type { Target } from '../check/runner.js';
 import { RunEngine } from './engine.js';
 import { CORPUS_ENTRIES_MAX, type CorpusEntry } from './corpus.js';
-import { FAULT_DIED, type EngineConfig, type FromWorker, type RunReport, type Share, type Sync, type ToWorker } from './protocol.js';
+import { FAULT_DIED, FAULT_HUNG, type EngineConfig, type FromWorker, type RunReport, type Share, type Sync, type ToWorker } from './protocol.js';
 
 /** Executors created and not closed yet (for `abandonExecutors`). */
 const live = new Set<{ abandon(): void }>();
@@ -88,7 +93,7 @@ export class InlineExecutor implements Executor {
 export interface WorkerData {
   cfg: EngineConfig;
   init: Sync;
-  /** Shared slot: the run the worker is running, -1 between runs (read after it died). */
+  /** Shared slot: the run the worker is running, -1 between runs (read by the watchdog, and after it died). */
   progress?: Float64Array;
 }
 
@@ -117,9 +122,18 @@ interface Pending {
 /** Restarts in a row without a run finishing before the pool gives up (a worker that cannot start). */
 const RESTARTS_IDLE_MAX = 3;
 
+/** Default per-run time limit on worker threads (ms): far beyond any normal run. */
+export const RUN_TIMEOUT_MS_DEFAULT = 60_000;
+/** The watchdog looks at the progress slots every min(limit / 4, this) ms. */
+const WATCHDOG_TICK_MAX_MS = 1000;
+
 interface Slot {
   worker: Worker;
+  /** This worker's own slot (a replacement gets a fresh one, so a dying worker cannot write to it). */
   progress: Float64Array;
+  /** The watchdog's last reading of `progress`, and when (performance.now()) it first read it. */
+  seen: number;
+  since: number;
   /** Shares posted to this worker and not answered yet, oldest first. */
   outstanding: Share[];
   /** Restarts since this slot last answered a share. */
@@ -145,16 +159,20 @@ export class WorkerPool implements Executor {
   /** Worker faults handled so far (tests, stats). */
   faults = 0;
   private abandoned = false;
+  private readonly watchdog: NodeJS.Timeout | null = null;
 
-  constructor(private readonly cfg: EngineConfig, readonly workers: number, init: Sync) {
+  /** `runTimeoutMs`: the per-run time limit (0: off), see the module contract. */
+  constructor(private readonly cfg: EngineConfig, readonly workers: number, init: Sync, private readonly runTimeoutMs = 0) {
     this.corpusLog = init.corpus.slice();
     this.featureLog = init.features.slice();
     for (let w = 0; w < workers; w++) {
-      const progress = new Float64Array(new SharedArrayBuffer(8));
-      progress[0] = -1;
-      const slot: Slot = { worker: null as unknown as Worker, progress, outstanding: [], restarts: 0 };
+      const slot: Slot = { worker: null as unknown as Worker, progress: new Float64Array(0), seen: -1, since: 0, outstanding: [], restarts: 0 };
       this.slots.push(slot);
       this.start(w, init);
+    }
+    if (runTimeoutMs > 0) {
+      this.watchdog = setInterval(() => this.watch(), Math.max(1, Math.min(runTimeoutMs / 4, WATCHDOG_TICK_MAX_MS)));
+      this.watchdog.unref();
     }
     live.add(this);
   }
@@ -163,14 +181,42 @@ export class WorkerPool implements Executor {
     if (this.abandoned || this.closing) return;
     this.abandoned = true;
     this.closing = true;
+    this.stopWatchdog();
     for (const s of this.slots) void s.worker.terminate().catch(() => undefined);
     this.wake?.();
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+  }
+
+  /**
+   * The watchdog tick: a worker whose progress slot shows the same run as when it was first read
+   * more than the limit ago is stopped (a run index never comes back on one worker, so equal
+   * readings mean one run in progress all along, however late the ticks are).
+   */
+  private watch(): void {
+    if (this.closing || this.failure !== null) return;
+    const now = performance.now();
+    for (let w = 0; w < this.slots.length; w++) {
+      const slot = this.slots[w];
+      const run = slot.progress[0];
+      if (run !== slot.seen) {
+        slot.seen = run;
+        slot.since = now;
+      } else if (run >= 0 && now - slot.since > this.runTimeoutMs) {
+        this.restart(w, `worker ${w} ran run ${run} for over ${this.runTimeoutMs} ms`, FAULT_HUNG, run);
+      }
+    }
   }
 
   /** Starts (or restarts) worker w from `init`. */
   private start(w: number, init: Sync): void {
     const slot = this.slots[w];
+    slot.progress = new Float64Array(new SharedArrayBuffer(8));
     slot.progress[0] = -1;
+    slot.seen = -1;
+    slot.since = performance.now();
     const worker = spawnWorker({ cfg: this.cfg, init, progress: slot.progress });
     slot.worker = worker;
     let handled = false;
@@ -184,20 +230,24 @@ export class WorkerPool implements Executor {
     worker.on('exit', (code) => died(`worker ${w} exited with code ${code}`));
   }
 
-  /** Worker w died: report its run in progress as a fault, start a replacement, resend its shares. */
-  private restart(w: number, why: string): void {
+  /**
+   * Worker w died (or was stopped on run `running`, `detail` then says why): report its run in
+   * progress as a fault with `detail`, start a replacement, resend its shares.
+   */
+  private restart(w: number, why: string, detail = FAULT_DIED, running = this.slots[w].progress[0]): void {
     const slot = this.slots[w];
-    const running = slot.progress[0];
     void slot.worker.terminate().catch(() => undefined);
     const head = slot.outstanding[0];
-    const inHead = head !== undefined && running >= head.start && running < head.end && (running - head.start) % head.step === 0;
-    if (!inHead) {
+    // Shares run in order, so the run in progress is in the oldest one, or (its answer posted
+    // but not received) a later one.
+    const lost = slot.outstanding.find((s) => running >= s.start && running < s.end && (running - s.start) % s.step === 0);
+    if (lost === undefined) {
       // No run was lost (idle, or between runs): restart, unless it keeps dying like this.
       if (++slot.restarts > RESTARTS_IDLE_MAX) { this.fail(new Error(why)); return; }
     } else {
       this.faults++;
       slot.restarts = 0;
-      (head!.faulted ??= []).push({ run: running, detail: FAULT_DIED });
+      (lost.faulted ??= []).push({ run: running, detail });
     }
     const first = head?.batch;
     const at = first === undefined ? { corpus: this.corpusDropped + this.corpusLog.length, features: this.featureLog.length } : this.syncStart.get(first)!;
@@ -270,6 +320,7 @@ export class WorkerPool implements Executor {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.stopWatchdog();
     live.delete(this);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }

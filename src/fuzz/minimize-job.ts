@@ -5,8 +5,9 @@
  * Contract: the result is the one `minimizeTrace` gives for the same input and budget: slicing
  * changes when the work happens, never what it computes. The time limit counts only the job's
  * own slices (not the campaign running around it), so it binds as it would standalone.
- * A harness fault (protocol.ts WORKER_FAULT: the worker running the trace threw or died) is not
- * minimized: its result is null at once, and running the trace here could fault the main thread.
+ * A harness fault (protocol.ts WORKER_FAULT: the worker running the trace threw, died or hung) is
+ * not minimized: its result is null at once, and running the trace here could fault (or hang) the
+ * main thread.
  */
 import type { Target } from '../check/runner.js';
 import { minimizeTraceSteps, type MinimizeResult } from '../shrink/trace.js';

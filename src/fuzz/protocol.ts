@@ -53,21 +53,24 @@ export interface Share {
   /** Applied before the share runs (null: nothing new). */
   sync: Sync | null;
   /**
-   * Runs earlier workers died running: the engine makes their traces but does not run them, and
-   * reports each as a harness fault (WORKER_FAULT) instead. Absent when no fault happened.
+   * Runs earlier workers died running (or were stopped on for outlasting the run time limit): the
+   * engine makes their traces but does not run them, and reports each as a harness fault
+   * (WORKER_FAULT) instead. Absent when no fault happened.
    */
   faulted?: Array<{ run: number; detail: string }>;
 }
 
 /**
- * Invariant id of a harness fault: the run's worker threw outside the checks or died (its own
- * signature, so the trace is kept and counted rather than lost; see `workerFaultSignature`).
+ * Invariant id of a harness fault: the run's worker threw outside the checks, died, or was
+ * stopped for outlasting the run time limit (its own signature, so the trace is kept and counted
+ * rather than lost; see `workerFaultSignature`).
  */
 export const WORKER_FAULT = 'harness.worker-fault';
 
 /** Coarse fault details (signatures group by them). */
 export const FAULT_THREW = 'the run threw outside the checks';
 export const FAULT_DIED = 'the worker thread died running it';
+export const FAULT_HUNG = 'the run did not finish within the run time limit';
 
 export function workerFaultSignature(detail: string): Signature {
   return { invariant: WORKER_FAULT, op: 'run', detail };

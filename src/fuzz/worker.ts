@@ -4,8 +4,9 @@
  * Contract: the engine is built from `workerData` (protocol.ts EngineConfig plus the initial
  * sync); shares are executed in the order received; nothing is written to disk here (the main
  * thread owns the crash store, corpus and stats). The run in progress is published in the shared
- * `progress` slot (-1 between runs), so that if this thread dies the pool can report that run as a
- * harness fault; runs that throw are reported as faults by the engine itself.
+ * `progress` slot (-1 between runs), so that if this thread dies, or stays on one run past the run
+ * time limit, the pool can report that run as a harness fault; runs that throw are reported as
+ * faults by the engine itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TARGETS } from '../check/targets.js';

@@ -13,7 +13,7 @@ import { CATALOGUE } from '../../bugs/catalogue.js';
 import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
 import { formatShard, runCampaign, type CampaignSummary } from '../../fuzz/campaign.js';
 import { STABILITY_EVERY_DEFAULT } from '../../fuzz/engine.js';
-import { abandonExecutors } from '../../fuzz/executor.js';
+import { abandonExecutors, RUN_TIMEOUT_MS_DEFAULT } from '../../fuzz/executor.js';
 import { formatSignature } from '../../check/violation.js';
 import { SHRINK_MS_MAX_DEFAULT } from '../../shrink/minimize.js';
 import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseShard } from '../args.js';
@@ -61,6 +61,7 @@ interface FuzzFlags {
   features?: string;
   stopFile?: string;
   workers?: string;
+  runTimeout: string;
   shard?: string;
   stabilityEvery: string;
   statusEvery?: string;
@@ -105,6 +106,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--features <list>', 'restrict bare-mode generation to mechanisms: ept,spp,pk,xo,tlb')
     .option('--stop-file <path>', 'stop cleanly when this file exists')
     .option('--workers <n>', `worker threads (0: run on the main thread); default: the number of cores (${availableParallelism()} here)`)
+    .option('--run-timeout <time>', 'per-run time limit on worker threads, e.g. 30s, 5m (0: off): a worker stuck on one run longer is stopped and restarted, the run recorded as a harness fault; the inline executor (--workers 0) cannot interrupt a run, so the limit applies to worker threads only', `${RUN_TIMEOUT_MS_DEFAULT / 1000}s`)
     .option('--shard <i/n>', 'run shard i of n (0-based) of the seed\'s run space, for many machines; merge outputs with `eptfuzz corpus merge` and `eptfuzz crashes merge`')
     .option('--status-every <ms>', 'status period: the live line on a terminal (default 1000), plain lines otherwise (default 10000)')
     .option('--stability-every <n>', 're-execute every n-th trace and compare outcomes (0: off)', String(STABILITY_EVERY_DEFAULT))
@@ -118,6 +120,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
       const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration);
       const opsMax = parseCount('--max-ops', flags.maxOps, 1, 1_000_000);
       const workers = flags.workers === undefined ? availableParallelism() : parseCount('--workers', flags.workers, 0, 256);
+      const runTimeoutMs = parseDuration('--run-timeout', flags.runTimeout);
       const shard = flags.shard === undefined ? null : parseShard(flags.shard);
       if (flags.seed !== undefined && flags.seed.length === 0) throw new UsageError('--seed: must not be empty');
       const seed = flags.seed ?? randomBytes(8).toString('hex');
@@ -140,6 +143,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         shrinkMsMax: parseCount('--shrink-ms', flags.shrinkMs, 1),
         statusEveryMs: flags.statusEvery === undefined ? (io.errIsTTY ? 1000 : 10_000) : parseCount('--status-every', flags.statusEvery, 1),
         workers,
+        runTimeoutMs,
         shard,
         oracle,
         stabilityEvery: parseCount('--stability-every', flags.stabilityEvery, 0),

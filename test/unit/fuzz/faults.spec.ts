@@ -39,7 +39,7 @@ afterEach(() => {
 
 describe('worker faults', () => {
   it('the injection hook parses kinds and runs, and ignores anything else', () => {
-    expect([...injectedFaults('throw@3, exit@70,bogus,exit@x')]).toEqual([[3, 'throw'], [70, 'exit']]);
+    expect([...injectedFaults('throw@3, exit@70,bogus,exit@x,hang@9,hang')]).toEqual([[3, 'throw'], [70, 'exit'], [9, 'hang']]);
     expect(injectedFaults(undefined).size).toBe(0);
   });
 
@@ -66,6 +66,15 @@ describe('worker faults', () => {
     const marked = new RunEngine(cfg, TARGETS.machine).runShare({ batch: 0, start: 0, step: 1, end: 8, sync: null, faulted: [{ run: 2, detail: FAULT_DIED }] });
     expect(marked[2].failure?.signature.detail).toBe(FAULT_DIED);
     expect(marked[2].ops).toBe(0);
+  });
+
+  it('hang@R on the main thread throws like the other hooks (inline cannot interrupt a run)', () => {
+    const cfg: EngineConfig = { root: 'fault-engine', opsMax: 60, features: [...FEATURES], swarm: true, config: normalizeConfig(), oracle: 'machine', stabilityEvery: 0 };
+    process.env[ENV] = 'hang@3';
+    const reps = new RunEngine(cfg, TARGETS.machine).runShare({ batch: 0, start: 0, step: 1, end: 5, sync: null });
+    expect(reps.map((r) => r.run)).toEqual([0, 1, 2, 3, 4]);
+    expect(reps[3].failure?.signature).toEqual({ invariant: WORKER_FAULT, op: 'run', detail: FAULT_THREW });
+    expect(reps[3].failure?.detail).toMatch(/injected fault at run 3/);
   });
 
   it('inline: a throwing run is stored as harness.worker-fault, not minimized, and the campaign finishes its runs', async () => {
