@@ -12,7 +12,7 @@ import {
   EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_PK, PF_RSVD, PF_U, PF_W, PTE_A, PTE_D, PTE_G,
   EPT_A, EPT_D, QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, SPP_QUAL_MISS, SUBPAGE_SIZE,
 } from '../hw/bits.js';
-import type { Outcome } from '../hw/outcome.js';
+import { OK, type Outcome } from '../hw/outcome.js';
 import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan, mod } from './entry.js';
 import {
   type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
@@ -62,8 +62,9 @@ export interface AccessSetup {
   /** The EPT access of the final GPA. */
   final: EptAccess;
   parts: Part[];
-  /** Bytes a write stores, little-endian. */
-  writeBytes: Uint8Array | null;
+  /** The value a write stores, as 32-bit halves (bytes little-endian: byte n of lo, then of hi). */
+  writeLo: number;
+  writeHi: number;
   /** W | U | I of every #PF error code of this access (semantics.md step 2). */
   pfAccessBits: number;
   /**
@@ -116,6 +117,11 @@ function numbered(from: number, n: number): number[] {
   return out;
 }
 
+/** The combined mapping a walk caches, with the EPT rights of guest-physical mapping `m`. */
+function combinedMapping(hpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
+  return { hpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp };
+}
+
 type Fresh =
   | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[] }
   | { ok: false; outcome: Outcome };
@@ -134,7 +140,7 @@ export class AccessRun implements QwordReader, Explored {
   readonly combFills: { page: number; m: CombinedMapping }[] = [];
   gpaDrop: number | null = null;
   combDrop: number | null = null;
-  outcome: Outcome = { kind: 'ok' };
+  outcome: Outcome = OK;
 
   constructor(private readonly s: AccessSetup, private readonly choices: readonly number[], private readonly mode: Mode) {}
 
@@ -212,7 +218,7 @@ export class AccessRun implements QwordReader, Explored {
       for (let i = 0; i < s.parts.length; i++) {
         for (let j = 0; j < s.parts[i].size; j++, n++) {
           const hpa = hpas[i] + j;
-          if (s.cx.mem.inRam(hpa)) this.dataWrites.push(hpa, s.writeBytes![n]);
+          if (s.cx.mem.inRam(hpa)) this.dataWrites.push(hpa, (n < 4 ? s.writeLo >>> (8 * n) : s.writeHi >>> (8 * (n - 4))) & 0xff);
         }
       }
     }
@@ -275,7 +281,9 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     const M = s.cx.config.maxPhyAddr;
     const w: WalkRights = { rw: true, us: true, xd: false, pkey: 0 };
-    const steps: { gpa: number; e: Entry }[] = [];
+    // The entries read, top-down, and their GPAs (parallel arrays: walks are hot).
+    const gpas: number[] = [];
+    const entries: Entry[] = [];
     let tableGpa = s.cx.cr3Table;
     let leafLevel = 0;
     // Step 2: levels 4 -> 1; each entry's GPA goes through EPT before the entry is read.
@@ -289,25 +297,26 @@ export class AccessRun implements QwordReader, Explored {
       w.rw &&= (e.lo & 2) !== 0;
       w.us &&= (e.lo & 4) !== 0;
       w.xd ||= (e.hi & 0x80000000) !== 0;
-      steps.push({ gpa, e });
+      gpas.push(gpa);
+      entries.push(e);
       if (guestIsLeaf(e, level)) {
         leafLevel = level;
         break;
       }
       tableGpa = entryAddress(e, M);
     }
-    const leaf = steps[steps.length - 1].e;
+    const leaf = entries[entries.length - 1];
     w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
     if (verdict !== RIGHTS_OK) return this.pageFault(p, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0));
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
-    for (let i = 0; i < steps.length; i++) {
-      const e = steps[i].e;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       let bits = (e.lo & PTE_A) === 0 ? PTE_A : 0;
-      if (i === steps.length - 1 && s.kind === 'write' && (e.lo & PTE_D) === 0) bits |= PTE_D;
+      if (i === entries.length - 1 && s.kind === 'write' && (e.lo & PTE_D) === 0) bits |= PTE_D;
       if (bits === 0) continue;
-      const t = this.translate(p, steps[i].gpa, EptAccess.TableWrite, false, null);
+      const t = this.translate(p, gpas[i], EptAccess.TableWrite, false, null);
       if (t === null) return null;
       const cur = this.readEntry(t.hpa);
       this.writeEntry(t.hpa, cur.lo | bits, cur.hi);
@@ -316,17 +325,11 @@ export class AccessRun implements QwordReader, Explored {
     const gpa = leafBase(leaf, leafLevel, M) + mod(p.la, levelSpan(leafLevel));
     const t = this.finalAccess(p, gpa, w);
     if (t === null) return null;
-    const combined = (m: GpaMapping): CombinedMapping => ({
-      hpaPage: Math.floor(t.hpa / 4096),
-      walk: w,
-      global: (leaf.lo & PTE_G) !== 0 && s.cx.pge,
-      guestD: s.kind === 'write' || (leaf.lo & PTE_D) !== 0,
-      ept: m.rights,
-      eptD: m.eptD,
-      spp: m.spp,
-    });
-    const fill = [combined(t.mapping)];
-    if (t.also !== undefined) for (const m of t.also) fill.push(combined(m));
+    const hpaPage = Math.floor(t.hpa / 4096);
+    const global = (leaf.lo & PTE_G) !== 0 && s.cx.pge;
+    const guestD = s.kind === 'write' || (leaf.lo & PTE_D) !== 0;
+    const fill = [combinedMapping(hpaPage, w, global, guestD, t.mapping)];
+    if (t.also !== undefined) for (const m of t.also) fill.push(combinedMapping(hpaPage, w, global, guestD, m));
     return { hpa: t.hpa, fill };
   }
 

@@ -11,7 +11,7 @@ export class SpecCandidate implements Candidate {
     readonly outcome: Outcome,
     readonly stale: boolean,
     readonly frames: readonly number[],
-    readonly effects: () => void,
+    private readonly apply: () => void,
     /** The bytes `frame` would hold after commit (null: unchanged by this candidate). */
     private readonly predict: ((frame: number) => Uint8Array | null) | null = null,
     /** Every frame any candidate of the same step writes. */
@@ -20,14 +20,23 @@ export class SpecCandidate implements Candidate {
     private readonly current: ((frame: number) => Uint8Array | null) | null = null,
   ) {}
 
+  /** Applies the candidate's effects (subclasses may override instead of passing a closure). */
+  effects(): void {
+    this.apply();
+  }
+
+  /** The bytes `frame` would hold after commit, or null when this candidate leaves it unchanged. */
+  protected predicted(frame: number): Uint8Array | null {
+    return this.predict !== null ? this.predict(frame) : null;
+  }
+
   /**
    * The bytes `frame` would hold after committing this candidate (null: an all-zero, never
    * written frame). The runner compares these with the machine's frames to pick among candidates
    * with the same outcome but different memory effects.
    */
   frameAfter(frame: number): Uint8Array | null {
-    const predicted = this.predict !== null ? this.predict(frame) : null;
-    return predicted ?? (this.current !== null ? this.current(frame) : null);
+    return this.predicted(frame) ?? (this.current !== null ? this.current(frame) : null);
   }
 
   /**
@@ -38,7 +47,7 @@ export class SpecCandidate implements Candidate {
    */
   agreesWith(view: (frame: number) => Uint8Array | null, current: (frame: number) => Uint8Array | null): boolean {
     for (const f of this.stepFrames) {
-      const mine = (this.predict !== null ? this.predict(f) : null) ?? current(f);
+      const mine = this.predicted(f) ?? current(f);
       const theirs = view(f);
       for (let i = 0; i < 4096; i++) if ((mine === null ? 0 : mine[i]) !== (theirs === null ? 0 : theirs[i])) return false;
     }

@@ -118,11 +118,12 @@ function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushe
   const queue: { prefix: number[]; mode: Mode; run?: R }[] = seeds.map((s) => ({ prefix: NO_PREFIX, mode: s.mode, run: s.run }));
   const modes = [...new Set(seeds.map((s) => s.mode))];
   const seen = new ChoiceSet();
-  const repeats = [new ChoiceSet(), new ChoiceSet(), new ChoiceSet()]; // by Mode
+  const repeats: ChoiceSet[] = []; // by Mode, for the seeds' modes only
+  for (const m of modes) repeats[m] = new ChoiceSet();
   let runs = 0;
   let flushedAvailable = false;
-  while (queue.length > 0 && runs < maxRuns) {
-    const item = queue.shift()!;
+  for (let head = 0; head < queue.length && runs < maxRuns; head++) {
+    const item = queue[head];
     runs++; // a repeat counts towards the bound as if it ran, so the bound cuts where it always did
     if (item.run === undefined && repeats[item.mode].has(item.prefix, item.prefix.length)) continue;
     const r = item.run ?? runOne(item.prefix, item.mode);
@@ -132,11 +133,19 @@ function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushe
     noteRepeats(r, modes, repeats);
     if (r.flushedAvailable) flushedAvailable = true;
     keep(r);
+    // Every single deviation after the item's prefix: 0, then the alternatives, in order.
     for (let p = item.prefix.length; p < r.branches.length; p++) {
       const bp = r.branches[p];
-      const head = r.taken.slice(0, p);
-      const options = withFlushed ? [0, ...bp.alts, ...bp.flushedAlts] : [0, ...bp.alts];
-      for (const o of options) if (o !== r.taken[p]) queue.push({ prefix: [...head, o], mode: item.mode });
+      const taken = r.taken[p];
+      const deviate = (o: number): void => {
+        if (o === taken) return;
+        const prefix = r.taken.slice(0, p + 1);
+        prefix[p] = o;
+        queue.push({ prefix, mode: item.mode });
+      };
+      deviate(0);
+      for (const o of bp.alts) deviate(o);
+      if (withFlushed) for (const o of bp.flushedAlts) deviate(o);
     }
   }
   return flushedAvailable;

@@ -32,6 +32,7 @@ export const MAX_CANDIDATES = 64;
 export const MAX_RUNS = 256;
 
 const LINEAR_SPACE = 2 ** 48;
+const ZERO_ENTRY = Object.freeze({ lo: 0, hi: 0 });
 
 interface Vcpu {
   state: VcpuState;
@@ -99,7 +100,7 @@ export class ReferenceModel implements ReferenceModelApi {
 
   /** The live bytes of a frame (zero-copy, read-only for the caller, valid until the next commit). */
   /** Bound once: candidates use it to show the bytes a frame keeps when they do not write it. */
-  private readonly currentFrame = (frame: number): Uint8Array | null => this.frameView(frame);
+  readonly currentFrame = (frame: number): Uint8Array | null => this.frameView(frame);
 
   frameView(frame: number): Uint8Array | null {
     return this.mem.frameBytes(frame);
@@ -233,19 +234,26 @@ export class ReferenceModel implements ReferenceModelApi {
       return new AccessRun(setup, prefix, mode).run();
     };
     const { runs, flushedAvailable } = exploreCached(runOne, MAX_RUNS);
-    const kept: AccessRun[] = [];
-    for (const r of runs) {
-      const twin = kept.find((k) => sameOutcome(k.outcome, r.outcome) && sameEffects(k, r));
-      if (twin !== undefined) {
-        // same outcome and memory effects: keep one, remember every translation either may cache
-        twin.gpaFills.push(...r.gpaFills);
-        twin.combFills.push(...r.combFills);
-      } else if (kept.length < MAX_CANDIDATES) kept.push(r);
+    let allowed: SpecCandidate[];
+    if (runs.length === 1) {
+      // The common case: one run, one candidate.
+      const frames = runFrames(runs[0]);
+      allowed = [new AccessCandidate(this, v, setup.cx.ep4ta, runs[0], false, frames, frames)];
+    } else {
+      const kept: AccessRun[] = [];
+      for (const r of runs) {
+        const twin = kept.find((k) => sameOutcome(k.outcome, r.outcome) && sameEffects(k, r));
+        if (twin !== undefined) {
+          // same outcome and memory effects: keep one, remember every translation either may cache
+          twin.gpaFills.push(...r.gpaFills);
+          twin.combFills.push(...r.combFills);
+        } else if (kept.length < MAX_CANDIDATES) kept.push(r);
+      }
+      const frames = kept.map(runFrames);
+      const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
+      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, i > 0, frames[i], stepFrames));
     }
-    const frames = kept.map(runFrames);
-    const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
-    const allowed = kept.map((r, i) => new SpecCandidate(r.outcome, i > 0, frames[i], () => this.applyRun(v, setup.cx.ep4ta, r), (f) => this.predictFrame(r, f), stepFrames, this.currentFrame));
-    if (!flushedAvailable) return { allowed, flushed: [] };
+    if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
     // runs when `flushed` is first read (it costs as much as all the other runs together).
     return new LazyFlushedStep(allowed, () => {
@@ -266,13 +274,8 @@ export class ReferenceModel implements ReferenceModelApi {
       const la2 = (la + first) % LINEAR_SPACE;
       parts.push({ la: la2, size: size - first, linearPage: Math.floor(la2 / 4096) });
     }
-    let writeBytes: Uint8Array | null = null;
-    if (kind === 'write') {
-      // Two BigInt operations for the halves, then plain shifts (BigInt arithmetic per byte is slow).
-      writeBytes = new Uint8Array(size);
-      const { lo, hi } = splitU64(value);
-      for (let i = 0; i < size; i++) writeBytes[i] = (i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4))) & 0xff;
-    }
+    // Two BigInt operations for the halves (BigInt arithmetic per byte is slow).
+    const { lo: writeLo, hi: writeHi } = kind === 'write' ? splitU64(value) : ZERO_ENTRY;
     const cx = this.context(v);
     const nxe = cx.rights.nxe;
     return {
@@ -280,7 +283,8 @@ export class ReferenceModel implements ReferenceModelApi {
       kind,
       final: kind === 'read' ? EptAccess.Read : kind === 'write' ? EptAccess.Write : EptAccess.Fetch,
       parts,
-      writeBytes,
+      writeLo,
+      writeHi,
       // semantics.md step 2: W (write), U (CPL 3), I (fetch and (SMEP or NXE))
       pfAccessBits: (kind === 'write' ? PF_W : 0) | (cx.rights.cpl === 3 ? PF_U : 0) | (kind === 'fetch' && (cx.rights.smep || nxe) ? PF_I : 0),
       points: null,
@@ -330,7 +334,7 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 
   /** The bytes of `frame` after committing run `r`, or null when `r` does not write it. */
-  private predictFrame(r: AccessRun, frame: number): Uint8Array | null {
+  predictFrame(r: AccessRun, frame: number): Uint8Array | null {
     let out: Uint8Array | null = null;
     const copy = (): Uint8Array => (out ??= this.mem.frameBytes(frame)?.slice() ?? new Uint8Array(4096));
     const w = r.writes;
@@ -347,7 +351,7 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 
   /** Commits one access branch: memory, then caches filled, then the invalidations its fault requires. */
-  private applyRun(v: Vcpu, ep4ta: number, r: AccessRun): void {
+  applyRun(v: Vcpu, ep4ta: number, r: AccessRun): void {
     const w = r.writes;
     for (let i = 0; i < w.length; i += 3) this.mem.writeQword(w[i], w[i + 1], w[i + 2]);
     const d = r.dataWrites;
@@ -356,6 +360,32 @@ export class ReferenceModel implements ReferenceModelApi {
     for (const f of r.combFills) v.tlb.fillCombined(ep4ta, f.page, f.m);
     if (r.gpaDrop !== null) v.tlb.invalidateGpa(ep4ta, r.gpaDrop);
     if (r.combDrop !== null) v.tlb.invalidateCombined(ep4ta, r.combDrop, false);
+  }
+}
+
+/** The `flushed` list of a step that has none (shared: nobody changes a step's lists). */
+const NO_OUTCOMES: Outcome[] = Object.freeze([]) as unknown as Outcome[];
+
+/** A candidate of a guest access: committing it applies its run (one object per candidate, no closures). */
+class AccessCandidate extends SpecCandidate {
+  constructor(
+    private readonly model: ReferenceModel,
+    private readonly v: Vcpu,
+    private readonly ep4ta: number,
+    private readonly run: AccessRun,
+    stale: boolean,
+    frames: readonly number[],
+    stepFrames: readonly number[],
+  ) {
+    super(run.outcome, stale, frames, NO_EFFECTS, null, stepFrames, model.currentFrame);
+  }
+
+  override effects(): void {
+    this.model.applyRun(this.v, this.ep4ta, this.run);
+  }
+
+  protected override predicted(frame: number): Uint8Array | null {
+    return this.model.predictFrame(this.run, frame);
   }
 }
 
@@ -384,7 +414,7 @@ class LazyFlushedStep implements SpecStep {
 }
 
 function one(outcome: Outcome, frames: readonly number[] = NO_FRAMES, effects: () => void = NO_EFFECTS): SpecStep {
-  return { allowed: [new SpecCandidate(outcome, false, frames, effects)], flushed: [] };
+  return { allowed: [new SpecCandidate(outcome, false, frames, effects)], flushed: NO_OUTCOMES };
 }
 
 function flushRegs(tlb: VcpuTlb, flush: RegFlush): void {

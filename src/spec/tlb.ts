@@ -76,7 +76,7 @@ export class PageStore<T> {
       this.pages++;
       return;
     }
-    if (list.some((v) => same(v, value))) return;
+    for (const v of list) if (same(v, value)) return;
     list.push(value);
     if (list.length > PER_PAGE_MAX) list.shift();
   }
@@ -94,25 +94,32 @@ export class PageStore<T> {
    * null); calls `removed` with each page's removed values.
    */
   remove(tag: number | null, page: number | null, pred: (v: T) => boolean, removed: (tag: number, page: number, values: T[]) => void): void {
-    const tags = tag === null ? [...this.byTag.keys()] : [tag];
-    for (const t of tags) {
-      const m = this.byTag.get(t);
-      if (m === undefined) continue;
-      const pages = page === null ? [...m.keys()] : [page];
-      for (const p of pages) {
-        const list = m.get(p);
-        if (list === undefined) continue;
-        const gone = list.filter(pred);
-        if (gone.length === 0) continue;
-        const kept = list.filter((v) => !pred(v));
-        if (kept.length === 0) {
-          m.delete(p);
-          this.pages--;
-        } else m.set(p, kept);
-        removed(t, p, gone);
-      }
-      if (m.size === 0) this.byTag.delete(t);
+    if (tag !== null) {
+      const m = this.byTag.get(tag);
+      if (m !== undefined) this.removeIn(tag, m, page, pred, removed);
+      return;
     }
+    for (const [t, m] of [...this.byTag]) this.removeIn(t, m, page, pred, removed);
+  }
+
+  private removeIn(tag: number, m: Map<number, T[]>, page: number | null, pred: (v: T) => boolean, removed: (tag: number, page: number, values: T[]) => void): void {
+    if (page !== null) {
+      const list = m.get(page);
+      if (list !== undefined) this.removeFrom(tag, m, page, list, pred, removed);
+    } else {
+      for (const [p, list] of [...m]) this.removeFrom(tag, m, p, list, pred, removed);
+    }
+    if (m.size === 0) this.byTag.delete(tag);
+  }
+
+  private removeFrom(tag: number, m: Map<number, T[]>, page: number, list: T[], pred: (v: T) => boolean, removed: (tag: number, page: number, values: T[]) => void): void {
+    const gone = list.filter(pred);
+    if (gone.length === 0) return;
+    if (gone.length === list.length) {
+      m.delete(page);
+      this.pages--;
+    } else m.set(page, list.filter((v) => !pred(v)));
+    removed(tag, page, gone);
   }
 
   clear(): void {
@@ -141,13 +148,17 @@ export class VcpuTlb {
 
   /** Required invalidation of guest-physical mappings (null = every EP4TA / every page). */
   invalidateGpa(ep4ta: number | null, gpaPage: number | null): void {
-    this.gpa.remove(ep4ta, gpaPage, ALWAYS, (t, p, values) => this.recordFlushed(this.flushedGpa, t, p, values));
+    this.gpa.remove(ep4ta, gpaPage, ALWAYS, this.flushGpa);
   }
 
   /** Required invalidation of combined mappings (null = every EP4TA / every page). */
   invalidateCombined(ep4ta: number | null, linearPage: number | null, keepGlobal: boolean): void {
-    this.comb.remove(ep4ta, linearPage, keepGlobal ? NON_GLOBAL : ALWAYS, (t, p, values) => this.recordFlushed(this.flushedComb, t, p, values));
+    this.comb.remove(ep4ta, linearPage, keepGlobal ? NON_GLOBAL : ALWAYS, this.flushComb);
   }
+
+  // Bound once: invalidations are frequent (every EPT exit and #PF drops a page).
+  private readonly flushGpa = (t: number, p: number, values: GpaMapping[]): void => this.recordFlushed(this.flushedGpa, t, p, values);
+  private readonly flushComb = (t: number, p: number, values: CombinedMapping[]): void => this.recordFlushed(this.flushedComb, t, p, values);
 
   private recordFlushed<T>(store: PageStore<T>, tag: number, page: number, values: T[]): void {
     if (store.count >= FLUSHED_PAGES_MAX) store.clear();
