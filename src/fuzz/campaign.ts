@@ -24,12 +24,12 @@ import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights } from '.
 import type { Signature, Trace } from '../trace/trace.js';
 import { Corpus } from './corpus.js';
 import { Coverage } from './coverage.js';
-import { CrashStore } from './crash-store.js';
+import { CrashStore, HARNESS_FAULT_NOTE } from './crash-store.js';
 import { STABILITY_EVERY_DEFAULT, SWARM_EPOCH_RUNS } from './engine.js';
 import { InlineExecutor, RUN_TIMEOUT_MS_DEFAULT, WorkerPool, type Executor } from './executor.js';
 import { acquireLocks } from './lock.js';
 import { MinimizeJob } from './minimize-job.js';
-import { BATCH_RUNS, SYNC_LAG_BATCHES, type EngineConfig, type OracleName, type RunReport, type Sync } from './protocol.js';
+import { BATCH_RUNS, SYNC_LAG_BATCHES, WORKER_FAULT, type EngineConfig, type OracleName, type RunReport, type Sync } from './protocol.js';
 import { loadCoverage, loadState, saveCoverage, saveState } from './state.js';
 import { Stats } from './stats.js';
 
@@ -275,16 +275,19 @@ class Campaign {
       this.crashes.set(hash, { hash, signature, count: d?.count ?? 1, firstSeenRun: d?.first_seen_run ?? rep.run, opsBefore: d?.minimized?.ops_before ?? null, opsAfter: d?.minimized?.ops_after ?? null, fresh: false });
       return;
     }
-    const nondeterministic = signature.invariant === INVARIANTS.nondeterminism;
-    this.store.create(hash, signature, rep.run, trace, null, nondeterministic ? 'not minimized: the trace does not give the same outcomes twice' : undefined);
+    // A nondeterministic trace cannot be shrunk (its failure does not come back on demand), and a
+    // harness fault is not a check failing (running it here could fault the main thread).
+    const unminimizable = signature.invariant === INVARIANTS.nondeterminism ? 'not minimized: the trace does not give the same outcomes twice'
+      : signature.invariant === WORKER_FAULT ? HARNESS_FAULT_NOTE : undefined;
+    this.store.create(hash, signature, rep.run, trace, null, unminimizable);
     this.crashes.set(hash, { hash, signature, count: 1, firstSeenRun: rep.run, opsBefore: trace.ops.length, opsAfter: null, fresh: true });
     this.stats.add('crashes_unique');
     this.stats.found(rep.run);
-    if (!nondeterministic) {
+    if (unminimizable === undefined) {
       this.jobs.push(new MinimizeJob(hash, signature, trace, this.target, { stepsMax: this.o.shrinkStepsMax, msMax: this.o.shrinkMsMax }));
       this.stats.set('minimize_pending', this.jobs.length);
     }
-    this.log(`run ${rep.run}: new failure ${formatSignature(signature)} (${hash}), ${trace.ops.length} ops${nondeterministic ? '' : '; minimizing in the background'}`);
+    this.log(`run ${rep.run}: new failure ${formatSignature(signature)} (${hash}), ${trace.ops.length} ops${unminimizable === undefined ? '; minimizing in the background' : ''}`);
   }
 
   /** Merges one batch's reports in run order; returns what the engines must learn from it. */

@@ -99,6 +99,9 @@ export function crashFiles(d: CrashDescription, repro: Trace, original: Trace): 
   ]);
 }
 
+/** Why a harness fault's trace is never minimized (minimize-job.ts). */
+export const HARNESS_FAULT_NOTE = 'not minimized: a harness fault (the worker running this trace threw, died or hung), not a check failing';
+
 export class CrashStore {
   private readonly descriptions = new Map<string, CrashDescription>();
   /** Descriptions whose count changed since they were last written (see `flush`). */
@@ -186,9 +189,7 @@ export class CrashStore {
       d.minimized = reportJson(result.report);
       delete d.note;
     } else {
-      d.note = d.signature.invariant === WORKER_FAULT
-        ? 'not minimized: a harness fault (the worker running this trace threw, died or hung), not a check failing'
-        : note ?? 'not minimized';
+      d.note = d.signature.invariant === WORKER_FAULT ? HARNESS_FAULT_NOTE : note ?? 'not minimized';
     }
     this.dirty.delete(hash);
     writeDescription(dir, d);
