@@ -83,6 +83,8 @@ interface TranslationPoint {
   readonly userAddr: boolean;
   /** The guest walk's U/S, R/W, XD bits (they go into an EPT violation's qualification), or -1. */
   readonly walkBits: number;
+  /** A guest A/D update's translation (step 4): fresh, so no cached alternatives. */
+  readonly adUpdate: boolean;
   readonly page: number;
   readonly fresh: Fresh;
   /** Cached, then recently flushed, mappings that allow the access and differ from `fresh`. */
@@ -116,6 +118,10 @@ function numbered(from: number, n: number): number[] {
   for (let i = 0; i < n; i++) out.push(from + i);
   return out;
 }
+
+/** `walk`'s scratch: the entries it read, top-down, and their GPAs (at most 4; never shrunk). */
+const WALK_GPAS: number[] = [0, 0, 0, 0];
+const WALK_ENTRIES: Entry[] = [{ lo: 0, hi: 0 }, { lo: 0, hi: 0 }, { lo: 0, hi: 0 }, { lo: 0, hi: 0 }];
 
 /** The combined mapping a walk caches, with the EPT rights of guest-physical mapping `m`. */
 function combinedMapping(hpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
@@ -186,17 +192,15 @@ export class AccessRun implements QwordReader, Explored {
 
   private walkParts(): void {
     const s = this.s;
-    const hpas: number[] = [];
-    const fills: (CombinedMapping[] | null)[] = [];
-    for (const p of s.parts) {
-      const r = s.cx.paging ? this.linearPart(p) : this.unpagedPart(p);
-      if (r === null) return; // the first fault ends the access (step 1)
-      hpas.push(r.hpa);
-      fills.push(r.fill);
-    }
+    // One or two parts (step 1); the first fault ends the access.
+    const first = s.cx.paging ? this.linearPart(s.parts[0]) : this.unpagedPart(s.parts[0]);
+    if (first === null) return;
+    const second = s.parts.length === 1 ? first : s.cx.paging ? this.linearPart(s.parts[1]) : this.unpagedPart(s.parts[1]);
+    if (second === null) return;
+    const hpas = [first.hpa, second.hpa];
     // Every part translated: combined mappings may now be cached (semantics.md "TLBs").
     for (let i = 0; i < s.parts.length; i++) {
-      const list = fills[i];
+      const list = (i === 0 ? first : second).fill;
       if (list !== null) for (const m of list) this.combFills.push({ page: s.parts[i].linearPage, m });
     }
     // Step 8: data bytes, little-endian, byte-exact.
@@ -281,9 +285,11 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     const M = s.cx.config.maxPhyAddr;
     const w: WalkRights = { rw: true, us: true, xd: false, pkey: 0 };
-    // The entries read, top-down, and their GPAs (parallel arrays: walks are hot).
-    const gpas: number[] = [];
-    const entries: Entry[] = [];
+    // The entries read, top-down, and their GPAs: scratch arrays, used only inside this call
+    // (nothing below re-enters `walk`).
+    const gpas = WALK_GPAS;
+    const entries = WALK_ENTRIES;
+    let n = 0;
     let tableGpa = s.cx.cr3Table;
     let leafLevel = 0;
     // Step 2: levels 4 -> 1; each entry's GPA goes through EPT before the entry is read.
@@ -297,26 +303,27 @@ export class AccessRun implements QwordReader, Explored {
       w.rw &&= (e.lo & 2) !== 0;
       w.us &&= (e.lo & 4) !== 0;
       w.xd ||= (e.hi & 0x80000000) !== 0;
-      gpas.push(gpa);
-      entries.push(e);
+      gpas[n] = gpa;
+      entries[n] = e;
+      n++;
       if (guestIsLeaf(e, level)) {
         leafLevel = level;
         break;
       }
       tableGpa = entryAddress(e, M);
     }
-    const leaf = entries[entries.length - 1];
+    const leaf = entries[n - 1];
     w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
     if (verdict !== RIGHTS_OK) return this.pageFault(p, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0));
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
-    for (let i = 0; i < entries.length; i++) {
+    for (let i = 0; i < n; i++) {
       const e = entries[i];
       let bits = (e.lo & PTE_A) === 0 ? PTE_A : 0;
-      if (i === entries.length - 1 && s.kind === 'write' && (e.lo & PTE_D) === 0) bits |= PTE_D;
+      if (i === n - 1 && s.kind === 'write' && (e.lo & PTE_D) === 0) bits |= PTE_D;
       if (bits === 0) continue;
-      const t = this.translate(p, gpas[i], EptAccess.TableWrite, false, null);
+      const t = this.translate(p, gpas[i], EptAccess.TableWrite, false, null, true);
       if (t === null) return null;
       const cur = this.readEntry(t.hpa);
       this.writeEntry(t.hpa, cur.lo | bits, cur.hi);
@@ -356,8 +363,9 @@ export class AccessRun implements QwordReader, Explored {
 
   // ---- EPT translation of one GPA, fresh or from a cached guest-physical mapping ------------
 
-  private translate(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): Translated | null {
-    const pt = this.point(p, gpa, access, userAddr, w);
+  /** `adUpdate`: the translation of a guest A/D update, which walks EPT fresh (semantics.md step 4). */
+  private translate(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null, adUpdate = false): Translated | null {
+    const pt = this.point(p, gpa, access, userAddr, w, adUpdate);
     if (pt.bp !== null) {
       const c = this.choose(pt.bp);
       const { alts, flushedAlts } = pt;
@@ -390,25 +398,27 @@ export class AccessRun implements QwordReader, Explored {
    * AccessSetup.points) while the run has no pending write, since then it reads only committed
    * memory and the caches, which no run changes.
    */
-  private point(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): TranslationPoint {
+  private point(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null, adUpdate: boolean): TranslationPoint {
     const memo = this.s.points;
-    if (memo === null || this.writes.length > 0) return this.newPoint(p, gpa, access, userAddr, w);
+    if (memo === null || this.writes.length > 0) return this.newPoint(p, gpa, access, userAddr, w, adUpdate);
     const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
     let list = memo.get(gpa);
     if (list === undefined) memo.set(gpa, (list = []));
     for (const x of list) {
-      if (x.part === p && x.access === access && x.userAddr === userAddr && x.walkBits === walkBits) return x;
+      if (x.part === p && x.access === access && x.userAddr === userAddr && x.walkBits === walkBits && x.adUpdate === adUpdate) return x;
     }
-    const pt = this.newPoint(p, gpa, access, userAddr, w);
+    const pt = this.newPoint(p, gpa, access, userAddr, w, adUpdate);
     list.push(pt);
     return pt;
   }
 
-  private newPoint(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null): TranslationPoint {
+  private newPoint(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null, adUpdate: boolean): TranslationPoint {
     const s = this.s;
     const fresh = this.fresh(p, gpa, access, userAddr, w);
     const page = Math.floor(gpa / 4096);
-    const cachedList = s.cx.tlb.gpa.get(s.cx.ep4ta, page);
+    // A guest A/D update never uses a cached mapping (semantics.md step 4); a recently flushed one
+    // stays listed, since the flushed pass only classifies what a machine did.
+    const cachedList = adUpdate ? undefined : s.cx.tlb.gpa.get(s.cx.ep4ta, page);
     const flushedList = s.cx.tlb.flushedGpa.count > 0 ? s.cx.tlb.flushedGpa.get(s.cx.ep4ta, page) : undefined;
     // Alternatives: entries that allow the access now and give another result than the fresh
     // walk (a clean fresh walk, one with no A/D write, to the same HPA page gives the same).
@@ -423,7 +433,7 @@ export class AccessRun implements QwordReader, Explored {
       }
     }
     const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
-    return { part: p, access, userAddr, walkBits, page, fresh, alts, flushedAlts, bp, also };
+    return { part: p, access, userAddr, walkBits, adUpdate, page, fresh, alts, flushedAlts, bp, also };
   }
 
   /** The mappings of `list` that allow the access and do not lead to HPA page `samePage`. */

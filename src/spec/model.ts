@@ -436,15 +436,17 @@ function framesOf(hpa: number, size: number): number[] {
   return a === b ? [a] : [a, b];
 }
 
-function runFrames(r: AccessRun): number[] {
+function runFrames(r: AccessRun): readonly number[] {
+  if (r.writes.length === 0 && r.dataWrites.length === 0) return NO_FRAMES;
   const out: number[] = [];
-  const add = (hpa: number): void => {
-    const f = Math.floor(hpa / 4096);
-    if (!out.includes(f)) out.push(f);
-  };
-  for (let i = 0; i < r.writes.length; i += 3) add(r.writes[i]);
-  for (let i = 0; i < r.dataWrites.length; i += 2) add(r.dataWrites[i]);
+  for (let i = 0; i < r.writes.length; i += 3) addFrame(out, r.writes[i]);
+  for (let i = 0; i < r.dataWrites.length; i += 2) addFrame(out, r.dataWrites[i]);
   return out;
+}
+
+function addFrame(frames: number[], hpa: number): void {
+  const f = Math.floor(hpa / 4096);
+  if (!frames.includes(f)) frames.push(f);
 }
 
 function sameEffects(a: AccessRun, b: AccessRun): boolean {
