@@ -621,8 +621,8 @@ export class Hypervisor {
     const hpaPage = v.ctlb.hpaPageAt(slot);
     const walked = gpa < 0 ? -1 : this.hpaOfGpa(cpu, gpa);
     if (walked >= 0 && Math.floor(walked / 4096) === hpaPage) return gpa;
-    for (const [g, r] of vm.pages) if (r.pfn === hpaPage) return g * 4096 + (la % 4096);
-    return gpa;
+    const gfns = vm.pages.gfnsOf(hpaPage);
+    return gfns.length > 0 ? gfns[0] * 4096 + (la % 4096) : gpa;
   }
 
   private hvExit(exit: HvExit, gpa: number, info: number, exits: number[]): AnyOutcome {

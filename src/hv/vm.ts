@@ -92,25 +92,38 @@ export class GfnRights {
  * The page records of a VM (gfn → record), with a compact copy of the two facts the VSM hot path
  * needs (granted rights and memslot) kept in step by `set` and `delete`, so recomputing a leaf
  * reads two small arrays instead of a large map and a scattered record. Records' `prot` and
- * `fromSlot` never change in place (only `state` does, and the leaf carries the state).
+ * `fromSlot` never change in place (only `state` does, and the leaf carries the state), nor does
+ * `pfn`, so a reverse index (host page → gfns) stays exact too.
  */
 export class PageMap extends Map<number, PageRec> {
   private readonly facts = new GfnRights();
+  /** Gfns whose record maps each host page, in the order they got it (the invariants' hot lookup). */
+  private readonly byPfn = new Map<number, number[]>();
 
   override set(gfn: number, rec: PageRec): this {
+    // `facts` and `byPfn` are absent while Map's constructor runs (it may call set); the map starts empty.
+    const old = this.byPfn === undefined ? undefined : super.get(gfn);
     super.set(gfn, rec);
-    // `facts` is absent while Map's constructor runs (it may call set); the map starts empty.
     this.facts?.set(gfn, rec.prot | ((rec.fromSlot + 1) << 3));
+    if (this.byPfn !== undefined && old?.pfn !== rec.pfn) {
+      if (old !== undefined) this.unindex(gfn, old.pfn);
+      const list = this.byPfn.get(rec.pfn);
+      if (list === undefined) this.byPfn.set(rec.pfn, [gfn]);
+      else list.push(gfn);
+    }
     return this;
   }
 
   override delete(gfn: number): boolean {
+    const old = super.get(gfn);
+    if (old !== undefined) this.unindex(gfn, old.pfn);
     this.facts.delete(gfn);
     return super.delete(gfn);
   }
 
   override clear(): void {
     for (const g of this.keys()) this.facts.delete(g);
+    this.byPfn.clear();
     super.clear();
   }
 
@@ -118,7 +131,22 @@ export class PageMap extends Map<number, PageRec> {
   factsOf(gfn: number): number {
     return this.facts.get(gfn) ?? -1;
   }
+
+  /** Gfns whose record maps host page `pfn` (records' pfn never changes in place). */
+  gfnsOf(pfn: number): readonly number[] {
+    return this.byPfn.get(pfn) ?? NO_GFNS;
+  }
+
+  private unindex(gfn: number, pfn: number): void {
+    const list = this.byPfn.get(pfn);
+    if (list === undefined) return;
+    const i = list.indexOf(gfn);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.byPfn.delete(pfn);
+  }
 }
+
+const NO_GFNS: readonly number[] = Object.freeze([]);
 
 export interface Memslot {
   slot: number;

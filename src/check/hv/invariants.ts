@@ -87,8 +87,7 @@ function sweepGuestLeaves(hv: Hypervisor): Map<number, GuestLeaf[]> {
 function leavesFromRecords(hv: Hypervisor, pfn: number): GuestLeaf[] {
   const out: GuestLeaf[] = [];
   for (const vm of hv.vms.values()) {
-    for (const [g, r] of vm.pages) {
-      if (r.pfn !== pfn) continue;
+    for (const g of vm.pages.gfnsOf(pfn)) {
       for (let v = 0; v < vm.views.length; v++) {
         const l = leafOf(hv, vm, v, g);
         if (l !== null) out.push(l);
