@@ -12,7 +12,7 @@
  * - minimization time of a failing 10,000-op trace to a 1-minimal one (goal < 2 s), using the
  *   canary planted bug against the machine oracle so the failure is deterministic.
  * The load average is printed first: other processes on the machine distort the scaling figure.
- * The campaign part takes about two minutes (two 30 s and two 20 s campaigns).
+ * The campaign part takes about two and a half minutes (two 30 s and three 20 s campaigns).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -208,6 +208,7 @@ function throughput(): string[] {
   const model2 = campaign([...common, '--duration', '30s', '--workers', '2']);
   const inline = campaign([...common, '--duration', '20s', '--workers', '0']);
   const oracle1 = campaign([...common, '--duration', '20s', '--workers', '1', '--oracle', 'machine']);
+  const hv1 = campaign([...common, '--duration', '20s', '--workers', '1', '--mode', 'hv']);
   const scaling = model2.steady / model1.steady;
   const pct = (x: number, goal: number): string => `${((100 * x) / goal).toFixed(0)} % of the goal`;
   const perCpu = (r: CampaignRun): string => `${fmtRate(r.ops / r.cpuSeconds)} ops per CPU-second, ${(r.cpuSeconds / r.seconds).toFixed(2)} cores busy`;
@@ -220,6 +221,7 @@ function throughput(): string[] {
     `  2 workers / 1 worker             ${scaling.toFixed(2)}x steady (goal ${GOAL_SCALING}x; ${fmtRate(model2.steady)} vs ${fmtRate(model1.steady)}; whole runs ${(model2.opsPerSecond / model1.opsPerSecond).toFixed(2)}x)`,
     `  inline (no worker thread)        ${fmtRate(inline.steady)} ops steady (${whole(inline)})`,
     `  1 worker, machine oracle         ${fmtRate(oracle1.steady)} ops steady (planted bugs only: the model's cost removed; ${whole(oracle1)})`,
+    `  hv mode, 1 worker                ${fmtRate(hv1.steady)} ops steady (hypervisor + hv model + the 12 invariants after every op; ${whole(hv1)})`,
   ];
 }
 
