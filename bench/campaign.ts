@@ -10,7 +10,8 @@
  *   next to what the machine gives two threads of a fixed kernel right now (the ceiling);
  * - replay rate (decode + run a trace file with all checks) and decode rate (msgpack);
  * - minimization time of a failing 10,000-op trace to a 1-minimal one (goal < 2 s), using the
- *   canary planted bug against the machine oracle so the failure is deterministic.
+ *   canary planted bug against the machine oracle so the failure is deterministic;
+ * - what coverage feedback buys: features reached after the same runs with it on and off.
  * The load average is printed first: other processes on the machine distort the scaling figure.
  * The campaign part takes about two and a half minutes (two 30 s and three 20 s campaigns).
  */
@@ -29,6 +30,8 @@ import { pickCandidate, runWith } from '../src/check/runner.js';
 import { TARGETS } from '../src/check/targets.js';
 import { sameSignature, signatureOf } from '../src/check/violation.js';
 import { Coverage } from '../src/fuzz/coverage.js';
+import { runCampaign } from '../src/fuzz/campaign.js';
+import { RunEngine, STABILITY_EVERY_DEFAULT } from '../src/fuzz/engine.js';
 import { minimizeTrace } from '../src/shrink/trace.js';
 import { decodeMsgpack, encodeMsgpack } from '../src/trace/msgpack.js';
 import type { Op } from '../src/trace/ops.js';
@@ -273,14 +276,46 @@ function minimization(): string[] {
   ];
 }
 
-const PARTS: Record<string, () => string[]> = { split, replay: replayAndDecode, minimize: minimization, campaign: throughput };
-
-export function benchCampaign(): string[] {
-  return Object.values(PARTS).flatMap((part) => part());
+/**
+ * What coverage feedback buys, in semantic coverage features reached after the same runs: the
+ * real campaign (inline, feedback on: traces that reach new features join the corpus and half the
+ * runs mutate corpus entries) against the same run engine with feedback off (its corpus stays
+ * empty, so every run is generated afresh). Same seeds, same run streams, counted by runs, not
+ * time, so the figure does not depend on the machine's load.
+ */
+async function feedbackValue(): Promise<string[]> {
+  const runs = 4000;
+  const lines = [`coverage feedback (features reached after ${runs} runs, bare mode, max 200 ops; on = the campaign, off = its engine with an empty corpus):`];
+  for (const seed of ['1', '2', '3']) {
+    const dir = execFileSync('mktemp', ['-d', '-t', 'eptfuzz-bench-fb-XXXXXX'], { encoding: 'utf8' }).trim();
+    let on: number;
+    try {
+      const s = await runCampaign({
+        seed, runs, durationMs: null, opsMax: 200, features, bugs: [], swarm: true, corpusDir: null, crashesDir: `${dir}/crashes`,
+        outDir: null, stopFile: null, shrinkStepsMax: 200, shrinkMsMax: 10_000, statusEveryMs: 3_600_000, workers: 0, oracle: 'model',
+      }, TARGETS.model, { log: () => {} });
+      on = s.coverage;
+    } finally {
+      execFileSync('rm', ['-rf', dir]);
+    }
+    const engine = new RunEngine({ root: seed, opsMax: 200, features: [...features].sort(), swarm: true, config: normalizeConfig(), oracle: 'model', stabilityEvery: STABILITY_EVERY_DEFAULT }, TARGETS.model);
+    const seen = new Coverage();
+    for (let r = 0; r < runs; r++) seen.merge(engine.runOne(r).fresh);
+    lines.push(`  seed ${seed}: on ${on}, off ${seen.count} (${on >= seen.count ? '+' : ''}${on - seen.count})`);
+  }
+  return lines;
 }
 
-// `node dist-bench/bench/campaign.js [split|replay|minimize|campaign]` runs this section (or a part) alone.
+const PARTS: Record<string, () => string[] | Promise<string[]>> = { split, replay: replayAndDecode, minimize: minimization, campaign: throughput, feedback: feedbackValue };
+
+export async function benchCampaign(): Promise<string[]> {
+  const out: string[] = [];
+  for (const part of Object.values(PARTS)) out.push(...(await part()));
+  return out;
+}
+
+// `node dist-bench/bench/campaign.js [split|replay|minimize|campaign|feedback]` runs this section (or a part) alone.
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const part = process.argv[2];
-  for (const line of part === undefined ? benchCampaign() : (PARTS[part] ?? (() => [`unknown part ${part}`]))()) console.log(line);
+  for (const line of part === undefined ? await benchCampaign() : await (PARTS[part] ?? (() => [`unknown part ${part}`]))()) console.log(line);
 }

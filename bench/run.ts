@@ -8,7 +8,7 @@ import { benchModel } from './model.js';
 import { benchCampaign } from './campaign.js';
 import { benchMemory } from './memory.js';
 
-const sections: Array<[string, () => string[]]> = [
+const sections: Array<[string, () => string[] | Promise<string[]>]> = [
   ['hardware', benchHw],
   ['model', benchModel],
   ['campaign', benchCampaign],
@@ -18,6 +18,6 @@ const sections: Array<[string, () => string[]]> = [
 const only = process.argv[2];
 for (const [name, run] of sections) {
   if (only !== undefined && only !== name) continue;
-  for (const line of run()) console.log(line);
+  for (const line of await run()) console.log(line);
   console.log('');
 }
