@@ -256,9 +256,13 @@ export class AccessRun implements QwordReader, Explored {
       // Worth exploring: only the alternatives whose result differs from this fresh walk's (a
       // clean walk, no A/D write, to the same HPA page gives the same).
       const page = Math.floor(r.hpa / 4096);
-      bp.defaultsBeforeNarrowing = [Mode.Fresh, Mode.Cached, Mode.Flushed].map((m) => defaultChoice(bp!, m));
-      bp.alts = bp.alts.filter((i) => cached[i - 1].hpaPage !== page);
-      bp.flushedAlts = bp.flushedAlts.filter((i) => flushed[i - cached.length - 1].hpaPage !== page);
+      const alts = bp.alts.filter((i) => cached[i - 1].hpaPage !== page);
+      const flushedAlts = bp.flushedAlts.filter((i) => flushed[i - cached.length - 1].hpaPage !== page);
+      if (alts.length !== bp.alts.length || flushedAlts.length !== bp.flushedAlts.length) {
+        bp.defaultsBeforeNarrowing = [defaultChoice(bp, Mode.Fresh), defaultChoice(bp, Mode.Cached), defaultChoice(bp, Mode.Flushed)];
+        bp.alts = alts;
+        bp.flushedAlts = flushedAlts;
+      }
     }
     return r;
   }

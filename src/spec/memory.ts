@@ -25,6 +25,13 @@ export interface FrameRecord {
   readonly words: Uint32Array;
 }
 
+/**
+ * Entries read outside RAM and from never-written frames, shared (entries are never changed in
+ * place; not frozen, so they keep the same hidden class as every other entry on the walk paths).
+ */
+const ALL_ONES_ENTRY: Entry = { lo: 0xffffffff, hi: 0xffffffff };
+const ZERO_ENTRY: Entry = { lo: 0, hi: 0 };
+
 /** Frames per backing buffer (see `frame`). */
 const SLAB_FRAMES = 32;
 
@@ -52,9 +59,9 @@ export class SpecMemory implements EntryReader {
 
   /** An aligned 64-bit table entry as two halves. */
   readEntry(hpa: number): Entry {
-    if (hpa >= this.ramEnd) return { lo: 0xffffffff, hi: 0xffffffff };
+    if (hpa >= this.ramEnd) return ALL_ONES_ENTRY;
     const f = this.frames.get(Math.floor(hpa / PAGE));
-    if (f === undefined) return { lo: 0, hi: 0 };
+    if (f === undefined) return ZERO_ENTRY;
     const w = (hpa % PAGE) >>> 2;
     return { lo: f.words[w], hi: f.words[w + 1] };
   }
