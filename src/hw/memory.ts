@@ -9,8 +9,8 @@
 
 const FRAME = 4096;
 const WORDS_PER_FRAME = 1024;
-const CACHE_SIZE = 4096; // direct-mapped frame→slot cache entries (power of two)
-const CACHE_SHIFT = 20; //  32 - log2(CACHE_SIZE): index = multiplicative hash of the frame number
+const CACHE_SIZE = 1024; // direct-mapped frame→slot cache entries (power of two; a trace backs tens of frames)
+const CACHE_SHIFT = 22; //  32 - log2(CACHE_SIZE): index = multiplicative hash of the frame number
 
 /** Cache index: a multiplicative hash, so table frames and data frames 2^k apart do not collide. */
 function cacheIndex(frame: number): number {
@@ -22,14 +22,16 @@ export class PhysMemory {
   private readonly slotOf = new Map<number, number>();
   private frameOfSlot: number[] = [];
   private pool: Uint32Array;
-  private readonly cacheFrame = new Float64Array(CACHE_SIZE).fill(-1);
-  private readonly cacheSlot = new Int32Array(CACHE_SIZE);
+  // One buffer for both cache arrays (a machine is built per trace; each ArrayBuffer is costly).
+  private readonly cacheBuffer = new ArrayBuffer(CACHE_SIZE * 12);
+  private readonly cacheFrame = new Float64Array(this.cacheBuffer, 0, CACHE_SIZE).fill(-1);
+  private readonly cacheSlot = new Int32Array(this.cacheBuffer, CACHE_SIZE * 8, CACHE_SIZE);
   private readonly touchedList: number[] = [];
   private lastTouched = -1;
 
   constructor(framesMax: number) {
     this.framesMax = framesMax;
-    this.pool = new Uint32Array(WORDS_PER_FRAME * 16);
+    this.pool = new Uint32Array(WORDS_PER_FRAME * 8); // grows by doubling
   }
 
   /** Forgets the touched-frame list; call at the start of every op. */

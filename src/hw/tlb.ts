@@ -36,11 +36,14 @@ export const C_PKEY_SHIFT = 16; // bits 19:16 protection key
 export class GpaTlb {
   /** False turns the cache off (every lookup misses): benchmarks and cache-free differential runs. */
   enabled = true;
-  private readonly valid = new Uint8Array(SIZE);
-  private readonly tagPage = new Float64Array(SIZE);
-  private readonly tagRoot = new Float64Array(SIZE);
-  private readonly hpaPage = new Float64Array(SIZE);
-  private readonly bits = new Int32Array(SIZE);
+  // One buffer for every field: a machine is built per trace, and each ArrayBuffer costs far more
+  // to create than a view on one.
+  private readonly buffer = new ArrayBuffer(SIZE * (3 * 8 + 4 + 1));
+  private readonly tagPage = new Float64Array(this.buffer, 0, SIZE);
+  private readonly tagRoot = new Float64Array(this.buffer, SIZE * 8, SIZE);
+  private readonly hpaPage = new Float64Array(this.buffer, SIZE * 16, SIZE);
+  private readonly bits = new Int32Array(this.buffer, SIZE * 24, SIZE);
+  private readonly valid = new Uint8Array(this.buffer, SIZE * 28, SIZE);
 
   /** Returns the slot of a hit, or -1. */
   find(root: number, gpaPage: number): number {
@@ -71,12 +74,14 @@ export class GpaTlb {
 
 export class CombinedTlb {
   enabled = true;
-  private readonly valid = new Uint8Array(SIZE);
-  private readonly tagPage = new Float64Array(SIZE);
-  private readonly tagRoot = new Float64Array(SIZE);
-  private readonly tagVpid = new Int32Array(SIZE);
-  private readonly hpaPage = new Float64Array(SIZE);
-  private readonly bits = new Int32Array(SIZE);
+  // One buffer for every field (see GpaTlb).
+  private readonly buffer = new ArrayBuffer(SIZE * (3 * 8 + 2 * 4 + 1));
+  private readonly tagPage = new Float64Array(this.buffer, 0, SIZE);
+  private readonly tagRoot = new Float64Array(this.buffer, SIZE * 8, SIZE);
+  private readonly hpaPage = new Float64Array(this.buffer, SIZE * 16, SIZE);
+  private readonly tagVpid = new Int32Array(this.buffer, SIZE * 24, SIZE);
+  private readonly bits = new Int32Array(this.buffer, SIZE * 28, SIZE);
+  private readonly valid = new Uint8Array(this.buffer, SIZE * 32, SIZE);
 
   find(vpid: number, root: number, linPage: number): number {
     const i = slotOf(linPage);
