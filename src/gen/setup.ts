@@ -7,6 +7,8 @@
  * Under the KVM XO design (config.kvmXo, feature xo) some 4 KiB pages are reached through their
  * execute-only alias: the guest PTE has the stolen bit (MAXPHYADDR − 1) and EPT maps the alias GPA
  * `--x` to the same frame, as the XO RFC's VMM does (docs/semantics.md step 7).
+ * In a few percent of traces setup ends with aliasing constructs (src/gen/alias.ts): tables seen
+ * through other tables or as data, with the same path ops.
  */
 import {
   CR4_PAE, CR4_PGE, CR4_SMAP, CR4_SMEP, CR4_PKE, CR4_PKS, CTL2_EPT, CTL2_VPID, CTL2_MBEC, CTL2_SPP,
@@ -14,6 +16,7 @@ import {
   PTE_P, PTE_RW, PTE_US, PTE_A, PTE_D, PTE_PS, PTE_XD_HI, PTE_PKEY_SHIFT_HI,
 } from '../hw/bits.js';
 import { World, PAGE, LARGE_PAGE, LA_BASES, EPT_LEAF_RWX, entry, type GuestPage } from './world.js';
+import { buildAliasing } from './alias.js';
 
 /** Bounds on what setup builds: enough pages for interactions, few enough to keep traces short. */
 export const RUNS_4K_MAX = 5;
@@ -137,4 +140,5 @@ export function buildSetup(w: World): void {
     }
   }
   setRegisters(w);
+  buildAliasing(w);
 }

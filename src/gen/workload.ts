@@ -2,7 +2,10 @@
  * Workload ops: guest accesses, register changes, raw entry rewrites and invalidations, chosen by
  * weight and biased toward the pages already in play.
  * Contract: every op is well-formed per OP_SCHEMAS (fields in range), whether or not the machine
- * accepts it: invalid values (#GP, vmfail, misconfigurations) are deliberate, at low rates.
+ * accepts it: invalid values (#GP, vmfail, misconfigurations) are deliberate, at low rates. In a
+ * trace that built aliasing (src/gen/alias.ts), accesses favour the live entries of table frames
+ * seen as data and table rewrites sometimes point at other tables; elsewhere the draws are as
+ * they were without aliasing.
  */
 import type { HwOp as Op, HwOpName as OpName, Reg } from '../trace/ops.js';
 import {
@@ -15,6 +18,7 @@ import {
 import type { OpWeights } from './weights.js';
 import { World, PAGE, LARGE_PAGE, EPT_NONLEAF, GPT_NONLEAF, entry, type GuestPage } from './world.js';
 import { spptLeaf } from './setup.js';
+import { HOT_PROBABILITY, aliasEptLeafAddr, aliasGuestAddr, entryLikeValue } from './alias.js';
 
 const SUBPAGE = 128;
 const DATA_SIZES: readonly number[] = [1, 2, 4, 8];
@@ -35,9 +39,11 @@ function offset(w: World, p: GuestPage, size: number): number {
 function access(w: World, kind: 'read' | 'write' | 'fetch'): Op {
   const p = w.pickPage();
   const size = kind === 'fetch' ? 1 + w.rng.int(15) : w.rng.pick(DATA_SIZES);
-  const la = Math.min(p.la + offset(w, p, size), 2 ** 48 - 1);
+  // A table frame seen as data (src/gen/alias.ts): often one of its live entries. No draw otherwise.
+  const hot = p.hot !== undefined && p.hot.length > 0 && w.rng.chance(HOT_PROBABILITY);
+  const la = Math.min(p.la + (hot ? w.rng.pick(p.hot!) : offset(w, p, size)), 2 ** 48 - 1);
   const cpu = w.cpu();
-  if (kind === 'write') return { op: 'write', cpu, la, size, value: w.rng.u64() };
+  if (kind === 'write') return { op: 'write', cpu, la, size, value: hot && w.rng.chance(0.6) ? entryLikeValue(w) : w.rng.u64() };
   return { op: kind, cpu, la, size };
 }
 
@@ -118,6 +124,7 @@ function eptEntry(w: World, p: GuestPage, level: number): bigint {
   let addr: number;
   if (level === leafLevel) {
     addr = w.rng.chance(0.05) ? w.rng.pick(w.pages).hpa : p.hpa;
+    addr = aliasEptLeafAddr(w, level) ?? addr; // draws only in a trace that built aliasing
     const memtype = w.rng.chance(0.8) ? EPT_MEMTYPE_WB : w.rng.chance(0.5) ? 0 : w.rng.int(8);
     lo |= memtype << EPT_MEMTYPE_SHIFT;
     if (w.rng.chance(0.2)) lo |= EPT_IPAT;
@@ -153,13 +160,14 @@ function gptEntry(w: World, p: GuestPage, level: number): bigint {
   let addr: number;
   if (level === leafLevel) {
     addr = w.rng.chance(0.05) ? w.rng.pick(w.pages).gpa : p.gpa;
+    addr = aliasGuestAddr(w, level, true) ?? addr; // draws only in a trace that built aliasing
     if (w.rng.chance(0.3)) lo |= PTE_D;
     if (w.rng.chance(0.2)) lo |= PTE_G;
     if (level === 2) lo |= PTE_PS;
     if (level === 2 && w.rng.chance(0.05)) lo |= 1 << (13 + w.rng.int(8)); // 2 MiB alignment bit
     if (w.features.has('pk') && w.rng.chance(0.6)) hi |= w.rng.int(16) << PTE_PKEY_SHIFT_HI;
   } else {
-    addr = w.guestTable(level - 1, p.la) ?? p.gpa;
+    addr = aliasGuestAddr(w, level, false) ?? w.guestTable(level - 1, p.la) ?? p.gpa;
     if (w.rng.chance(0.6)) lo |= GPT_NONLEAF;
     if (level >= 3 && w.rng.chance(0.03)) lo |= PTE_PS;
   }

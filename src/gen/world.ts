@@ -4,6 +4,9 @@
  * Contract: bookkeeping only (the machine is never consulted, so generation stays independent of
  * the code under test); it records what setup built, and workload rewrites do not update it: a
  * rewritten entry is still "in play" at the same addresses, which is what the bias wants.
+ * Aliasing (src/gen/alias.ts) is recorded the same way: a guest table that is really another
+ * table's frame is entered in `guestTables` under the GPA the guest reaches it by, and each
+ * construct is listed in `aliases`.
  */
 import type { MachineConfig } from '../hw/config.js';
 import type { Op } from '../trace/ops.js';
@@ -49,6 +52,31 @@ export interface GuestPage {
   large: boolean;
   /** The EPT leaf has the SPP bit and an SPPT path exists for `gpa`. */
   spp: boolean;
+  /**
+   * The page is a table frame seen as data (src/gen/alias.ts): byte offsets of the entries in
+   * play in it (the ones on the paths of other pages), which accesses favour. Absent otherwise.
+   */
+  hot?: number[];
+}
+
+/**
+ * Aliasing the generator built (src/gen/alias.ts):
+ * - `gpt-on-ept`: a guest paging-structure table is an EPT table frame (guest A/D land in EPT entries);
+ * - `gpt-leaf-on-table`: a guest leaf maps a guest or EPT table frame (a data write rewrites an entry);
+ * - `ept-leaf-on-table`: an EPT leaf maps an EPT or SPPT table frame to a GPA the guest uses;
+ * - `gpt-self`: a guest non-leaf entry points at the table holding it or one above it on the
+ *   same path (a PML4 entry pointing at the PML4 is the common case).
+ */
+export type AliasKind = 'gpt-on-ept' | 'gpt-leaf-on-table' | 'ept-leaf-on-table' | 'gpt-self';
+export const ALIAS_KINDS: readonly AliasKind[] = ['gpt-on-ept', 'gpt-leaf-on-table', 'ept-leaf-on-table', 'gpt-self'];
+
+export interface AliasRecord {
+  kind: AliasKind;
+  /** The linear address that reaches the alias. */
+  la: number;
+  /** The GPA the aliased frame is reached by, and the frame. */
+  gpa: number;
+  hpa: number;
 }
 
 /** The non-leaf EPT entry the generator uses: RWX (and XU, ignored without MBEC). */
@@ -62,7 +90,7 @@ export function entry(addr: number, lo: number, hi = 0): bigint {
 }
 
 /** Key of the table at `level` covering `addr` (level 4 = root; index bits above that table). */
-function tableKey(level: number, addr: number): string {
+export function tableKey(level: number, addr: number): string {
   return `${level}:${Math.floor(addr / 2 ** (12 + 9 * level))}`;
 }
 
@@ -78,6 +106,8 @@ export class World {
   readonly guestTableHpa = new Map<number, number>();
   /** HPAs of every table frame (EPT, SPPT, guest), for raw phys_write targets. */
   readonly tableFrames: number[] = [EPT_ROOT_HPA];
+  /** Aliasing constructs setup built (src/gen/alias.ts); empty in most traces. */
+  readonly aliases: AliasRecord[] = [];
   readonly eptp: bigint[];
   cr3 = 0;
   mbec = false;
@@ -173,14 +203,30 @@ export class World {
 
   /** Builds the guest path to `la` and writes the leaf (PTE or 2 MiB PDE). */
   mapGuest(la: number, leafLevel: 1 | 2, leaf: bigint): void {
-    for (let level = 4; level > leafLevel; level--) {
-      const key = tableKey(level - 1, la);
+    this.mapGuestEntry(la, leafLevel, leaf);
+  }
+
+  /** Builds the guest path to `la` down to the table at `level` and writes `e` there (any level 1..4). */
+  mapGuestEntry(la: number, level: number, e: bigint): void {
+    for (let l = 4; l > level; l--) {
+      const key = tableKey(l - 1, la);
       if (this.guestTables.has(key)) continue;
       const gpa = this.newGuestTable();
       this.guestTables.set(key, gpa);
-      this.ops.push({ op: 'gpt_set', cpu: this.cpu(), la, level, entry: entry(gpa, GPT_NONLEAF) });
+      this.ops.push({ op: 'gpt_set', cpu: this.cpu(), la, level: l, entry: entry(gpa, GPT_NONLEAF) });
     }
-    this.ops.push({ op: 'gpt_set', cpu: this.cpu(), la, level: leafLevel, entry: leaf });
+    this.ops.push({ op: 'gpt_set', cpu: this.cpu(), la, level, entry: e });
+  }
+
+  /**
+   * Whether the guest entry at `level` on the path of `la` is in use by what the world built: it
+   * points at a recorded table, or is (level 2) a large page's leaf, or (level 1) a page's PTE.
+   */
+  guestEntryUsed(level: number, la: number): boolean {
+    if (level > 1 && this.guestTables.has(tableKey(level - 1, la))) return true;
+    const span = 2 ** (12 + 9 * (level - 1));
+    const slot = Math.floor(la / span);
+    return this.pages.some((p) => (p.large ? level === 2 : level === 1) && Math.floor(p.la / span) === slot);
   }
 
   /** Builds the SPPT path to `gpa` and writes the leaf. */

@@ -63,11 +63,16 @@ export class Machine implements MachineApi {
   private readonly partHpa = new Float64Array(2);
   private readonly partLin = new Float64Array(2);
   private readonly partBits = new Int32Array(2); // combined-TLB bits to fill, -1 = do not fill
-  // Walk scratch: GPA and host address of each guest entry used, by level.
+  // Walk scratch: GPA and low dword (as the walk read it) of each guest entry used, by level.
   private readonly entGpa = new Float64Array(5);
-  private readonly entHpa = new Float64Array(5);
+  private readonly entLo = new Uint32Array(5);
   /** Linear address of the part that faulted. */
   private faultLa = 0.5;
+  /**
+   * The access in progress has written a guest A/D update: from then on its translations walk
+   * EPT fresh (docs/semantics.md step 4), since the update may have rewritten an EPT entry.
+   */
+  private adWritten = false;
 
   constructor(config: MachineConfig = normalizeConfig()) {
     const problem = validateConfig(config);
@@ -187,6 +192,7 @@ export class Machine implements MachineApi {
     if (v === undefined) throw new RangeError(`cpu ${cpu} does not exist`);
     const first = Math.min(size, 4096 - (la & 0xfff));
     const parts = first < size ? 2 : 1;
+    this.adWritten = false;
     let partLa = la;
     let partLen = first;
     for (let p = 0; p < parts; p++) {
@@ -316,13 +322,13 @@ export class Machine implements MachineApi {
       const off = gpa & 0xfff;
       const gs = gtlb.find(root, (gpa - off) / 4096);
       let hpa: number;
-      if (gs >= 0 && (gtlb.bitsAt(gs) & walkNeed) === walkNeed) hpa = gtlb.hpaPageAt(gs) * 4096 + off;
-      else if (ept.translate(v, gpa, walkAcc, false, false, la, 0, 8)) hpa = ept.hpa;
+      if (gs >= 0 && !this.adWritten && (gtlb.bitsAt(gs) & walkNeed) === walkNeed) hpa = gtlb.hpaPageAt(gs) * 4096 + off;
+      else if (this.freshTranslate(v, gpa, walkAcc, false, false, la, 0, 8)) hpa = ept.hpa;
       else return this.takeExit(v, la, kind);
       this.entGpa[level] = gpa;
-      this.entHpa[level] = hpa;
       lo = mem.read32(hpa);
       hi = mem.read32(hpa + 4);
+      this.entLo[level] = lo;
       if ((lo & PTE_P) === 0) return this.pageFault(la, accessErrorBits(v, kind)); // error bits only on the fault path
       const ps = (lo & PTE_PS) !== 0;
       // ref §4.1 RSVD: address bits >= MAXPHYADDR, XD without NXE, PS in a PML4E, PS in a PDPTE
@@ -348,7 +354,9 @@ export class Machine implements MachineApi {
     // Guest A/D updates (docs/semantics.md step 4): paging-structure writes through EPT.
     const adDone = accessedAll !== 0 && (kind !== ACC_WRITE || (lo & PTE_D) !== 0);
     for (let l = 4; !adDone && l >= leafLevel; l--) {
-      const cur = l === leafLevel ? lo : mem.read32(this.entHpa[l]);
+      // Decided from the entry as the walk read it (docs/semantics.md step 4), even if an earlier
+      // update of this access already set the bit (two levels using one entry: aliased tables).
+      const cur = l === leafLevel ? lo : this.entLo[l];
       const want = (cur | PTE_A | (l === leafLevel && kind === ACC_WRITE ? PTE_D : 0)) >>> 0; // unsigned, as read32 returns
       if (want === cur) continue;
       // A/D writes re-walk EPT (docs/semantics.md step 4): the walk's own earlier updates may have
@@ -358,6 +366,7 @@ export class Machine implements MachineApi {
       if (!ept.translate(v, entGpa, QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind);
       const hpa = ept.hpa;
       mem.write32(hpa, mem.read32(hpa) | (want & ~cur));
+      this.adWritten = true;
       if (l === leafLevel) lo = want;
     }
 
@@ -372,10 +381,10 @@ export class Machine implements MachineApi {
     const foff = gpa & 0xfff;
     const fs = gtlb.find(root, (gpa - foff) / 4096);
     let eptBits: number;
-    if (fs >= 0 && (gtlb.bitsAt(fs) & finalNeed) === finalNeed) {
+    if (fs >= 0 && !this.adWritten && (gtlb.bitsAt(fs) & finalNeed) === finalNeed) {
       eptBits = gtlb.bitsAt(fs);
       this.partHpa[p] = gtlb.hpaPageAt(fs) * 4096 + foff;
-    } else if (ept.translate(v, gpa, acc, true, us, la, adv, len)) {
+    } else if (this.freshTranslate(v, gpa, acc, true, us, la, adv, len)) {
       eptBits = ept.bits;
       this.partHpa[p] = ept.hpa;
     } else return this.takeExit(v, la, kind);
@@ -384,6 +393,15 @@ export class Machine implements MachineApi {
       | (rw ? C_RW : 0) | (us ? C_US : 0) | (xd && nxe ? C_XD : 0) | (global ? C_G : 0)
       | ((lo & PTE_D) !== 0 ? C_D : 0) | (pkey << C_PKEY_SHIFT);
     return A_OK;
+  }
+
+  /**
+   * `ept.translate`, but once the access has written a guest A/D update, from a fresh EPT walk:
+   * the GPA's cached guest-physical mapping is dropped first (dropping is always allowed).
+   */
+  private freshTranslate(v: Vcpu, gpa: number, acc: number, final: boolean, user: boolean, la: number, adv: number, len: number): boolean {
+    if (this.adWritten) v.gtlb.dropPage((gpa - (gpa & 0xfff)) / 4096);
+    return this.ept.translate(v, gpa, acc, final, user, la, adv, len);
   }
 
   private pageFault(la: number, code: number): number {
