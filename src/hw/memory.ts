@@ -27,6 +27,8 @@ export class PhysMemory {
   private readonly cacheFrame = new Float64Array(this.cacheBuffer, 0, CACHE_SIZE).fill(-1);
   private readonly cacheSlot = new Int32Array(this.cacheBuffer, CACHE_SIZE * 8, CACHE_SIZE);
   private readonly touchedList: number[] = [];
+  /** frameView's views, by slot (dropped when the pool grows). */
+  private views: Uint8Array[] = [];
   private lastTouched = -1;
 
   constructor(framesMax: number) {
@@ -67,6 +69,7 @@ export class PhysMemory {
         const grown = new Uint32Array(this.pool.length * 2);
         grown.set(this.pool);
         this.pool = grown;
+        this.views = []; // they view the old pool
       }
       this.frameOfSlot.push(frame);
       this.slotOf.set(frame, s);
@@ -134,7 +137,8 @@ export class PhysMemory {
   frameView(frame: number): Uint8Array | null {
     const s = this.slot(frame);
     if (s < 0) return null;
-    return new Uint8Array(this.pool.buffer, s * FRAME, FRAME);
+    // The checkers view every frame an op touched: one view object per slot, made once per pool.
+    return (this.views[s] ??= new Uint8Array(this.pool.buffer, s * FRAME, FRAME));
   }
 
   frameBytes(frame: number): Uint8Array | null {
