@@ -12,9 +12,12 @@
  *   src/gen/arbitraries.ts (the same op space, the project's own biased arbitraries), total ops
  *   capped at 200 like the campaign's traces; then fast-check's own shrinking (replayed from the
  *   failing path with the same 30 s budget as the campaign's minimizer).
- * hv-mode bugs: the hv generator (src/gen/hv/generate.ts) run by `runHv` against the hv reference
- * model (no hv campaign engine yet: eptfuzz and blind are both generation without feedback);
- * fast-check's baseline is the hv setup prefix plus `opArbitrary` over the op kinds hv mode runs.
+ * hv-layer bugs: the same two engines on the machine `eptfuzz fuzz --mode hv --bug NAME` runs
+ * (src/cli/commands/fuzz.ts `campaignConfig`: the hv generator's base configuration with the
+ * bug on), so eptfuzz is the hv campaign (the hv generator, its mutations, corpus on coverage
+ * feedback) and blind is its run engine with feedback off; both are metered as for the hardware
+ * bugs. fast-check's baseline is the hv setup prefix plus `opArbitrary` over the op kinds hv
+ * mode runs, checked by `runHv` against the hv reference model.
  *
  * Time to find is measured to the end of the failing run (an instrumented target counts ops and
  * stamps each run), not to the campaign's log line, which comes up to two 64-run batches later.
@@ -33,10 +36,11 @@ import fc from 'fast-check';
 import { CATALOGUE, type PlantedBug } from '../src/bugs/catalogue.js';
 import { runHv } from '../src/check/hv/run.js';
 import { runWith, type Target } from '../src/check/runner.js';
+import { campaignConfig } from '../src/cli/commands/fuzz.js';
 import { TARGETS } from '../src/check/targets.js';
-import { formatSignature, sameSignature, signatureHash, signatureOf } from '../src/check/violation.js';
+import { formatSignature, sameSignature, signatureOf } from '../src/check/violation.js';
 import { runCampaign } from '../src/fuzz/campaign.js';
-import { CrashStore, readDescription } from '../src/fuzz/crash-store.js';
+import { readDescription } from '../src/fuzz/crash-store.js';
 import { RunEngine } from '../src/fuzz/engine.js';
 import type { EngineConfig } from '../src/fuzz/protocol.js';
 import { opArbitrary } from '../src/gen/arbitraries.js';
@@ -47,7 +51,6 @@ import { Rng } from '../src/gen/rng.js';
 import { buildSetup } from '../src/gen/setup.js';
 import { World } from '../src/gen/world.js';
 import { normalizeConfig, type MachineConfig } from '../src/hw/config.js';
-import { shrinkOps, type ShrinkReport } from '../src/shrink/minimize.js';
 import { minimizeTrace } from '../src/shrink/trace.js';
 import { loadTrace } from '../src/trace/load.js';
 import { HV_OP_NAMES, OP_SCHEMAS, type Op, type OpName } from '../src/trace/ops.js';
@@ -100,6 +103,8 @@ export interface FindOptions {
   stabilityEvery?: number;
   /** Base machine configuration on top of what the bug needs (bare mode). */
   config?: { kvmXo?: boolean };
+  /** The mode of a bug-free run (bug null); a bug's own layer decides otherwise (default bare). */
+  mode?: 'bare' | 'hv';
 }
 
 export function bugByName(name: string): PlantedBug {
@@ -115,6 +120,16 @@ export function bugByName(name: string): PlantedBug {
  */
 export function bareConfig(bug: PlantedBug | null, base: { kvmXo?: boolean } = {}): MachineConfig {
   return normalizeConfig({ ...base, bugs: bug === null ? [] : [bug.name] });
+}
+
+/**
+ * The machine a finder runs for `bug` (null: bug-free, in `o.mode`): for a hardware bug the bare
+ * one above; for a hv-layer bug the one `eptfuzz fuzz --mode hv --bug NAME` builds (the CLI's own
+ * `campaignConfig`).
+ */
+export function findConfig(bug: PlantedBug | null, o: Pick<FindOptions, 'config' | 'mode'>): MachineConfig {
+  const hv = bug === null ? o.mode === 'hv' : bug.layer === 'hv';
+  return hv ? campaignConfig('hv', bug === null ? [] : [bug.name], false) : bareConfig(bug, o.config);
 }
 
 /** Whether a signature is one the catalogue says this bug produces. */
@@ -169,13 +184,14 @@ class Meter {
 }
 
 /**
- * eptfuzz: the real campaign with only `bug` on, stopped (stop file, so minimization still
- * finishes) once it has found a signature the catalogue expects for the bug. With `bug` null:
- * the bug-free campaign, bounded by `runsMax` or the cap.
+ * eptfuzz: the real campaign with only `bug` on (hardware bugs: `eptfuzz fuzz`; hv-layer bugs:
+ * `eptfuzz fuzz --mode hv`), stopped (stop file, so minimization still finishes) once it has
+ * found a signature the catalogue expects for the bug. With `bug` null: the bug-free campaign
+ * (in `o.mode`), bounded by `runsMax` or the cap.
  */
 export async function findWithCampaign(bugName: string | null, seed: string, o: FindOptions): Promise<Find> {
   const bug = bugName === null ? null : bugByName(bugName);
-  const config = bareConfig(bug, o.config);
+  const config = findConfig(bug, o);
   const crashesDir = o.crashesDir ?? tempDir('crashes');
   const stopFile = path.join(tempDir('stop'), 'stop');
   const meter = new Meter();
@@ -222,16 +238,19 @@ export async function findWithCampaign(bugName: string | null, seed: string, o: 
   return { ...base, found: true, signature: first.signature, runs: first.firstSeenRun + 1, ops: at.ops, ms: at.ms, minimizedOps: first.opsAfter, minimized };
 }
 
-/** blind: the campaign's run engine with no corpus (coverage feedback off), then the same minimizer. */
-export function findBlind(bugName: string, seed: string, o: FindOptions): Find {
-  const bug = bugByName(bugName);
-  const config = bareConfig(bug);
+/**
+ * blind: the campaign's run engine (on the machine the campaign runs) with no corpus (coverage
+ * feedback off), then the same minimizer. With `bug` null: bug-free runs in `o.mode`.
+ */
+export function findBlind(bugName: string | null, seed: string, o: FindOptions): Find {
+  const bug = bugName === null ? null : bugByName(bugName);
+  const config = findConfig(bug, o);
   const meter = new Meter();
   const target = meter.wrap(TARGETS.model);
   const cfg: EngineConfig = { root: seed, opsMax: OPS_MAX, features: [...allFeatures()].sort(), swarm: true, config, oracle: 'model', stabilityEvery: 0 };
   const engine = new RunEngine(cfg, target);
   const unexpected: Signature[] = [];
-  const base = { finder: 'blind' as const, bug: bugName, seed, unexpected };
+  const base = { finder: 'blind' as const, bug: bugName ?? 'none', seed, unexpected };
   for (let r = 0; o.runsMax === undefined || r < o.runsMax; r++) {
     if (performance.now() - meter.t0 >= o.capMs) break;
     const rep = engine.runOne(r);
@@ -329,78 +348,10 @@ export function findFastCheckBare(bugName: string, seed: string, o: FindOptions)
 /** Hardware ops a hv-mode trace may carry (the hypervisor refuses the others). */
 const HV_HW_KINDS: ReadonlySet<string> = new Set(['read', 'write', 'fetch', 'set_reg', 'invlpg']);
 
-function hvSignature(config: MachineConfig, ops: readonly Op[]): { ops: number; sig: Signature | null; step: number } {
+function hvSignature(config: MachineConfig, ops: readonly Op[]): { ops: number; sig: Signature | null } {
   const r = runHv(config, ops as Parameters<typeof runHv>[1], { stopAtFirst: true });
   const v = r.violations[0];
-  return { ops: r.opsRun, sig: v === undefined ? null : { invariant: v.invariant, op: v.op, detail: v.coarse }, step: v?.step ?? -1 };
-}
-
-/** The hv minimizer: the failing prefix, then the same shrinker (ddmin + operands) and budget. */
-export function minimizeHvWithReport(trace: Trace, want: Signature): { trace: Trace; report: ShrinkReport } | null {
-  const found = hvSignature(trace.machine, trace.ops);
-  if (found.sig === null || !sameSignature(found.sig, want)) return null;
-  const keeps = (ops: Op[]): boolean => {
-    const s = hvSignature(trace.machine, ops).sig;
-    return s !== null && sameSignature(s, want);
-  };
-  const m = shrinkOps(trace.ops.slice(0, found.step + 1), keeps, { stepsMax: SHRINK_STEPS_MAX, msMax: SHRINK_MS_MAX });
-  m.report.opsBefore = trace.ops.length;
-  return { trace: { ...trace, ops: m.ops, signature: want }, report: m.report };
-}
-
-export function minimizeHv(trace: Trace, want: Signature): Trace | null {
-  return minimizeHvWithReport(trace, want)?.trace ?? null;
-}
-
-/**
- * Stores the first expected hv finding of `bug` on `seed` in a crash directory, the campaign's
- * layout (CrashStore: repro.msgpack, repro.txt, description.json, original-1.msgpack) with the
- * campaign's recorded options, as `eptfuzz fuzz --mode hv` would once it exists. This is how
- * the hv entries of crashes/ were made (seed 1).
- */
-export function storeHvCrash(dir: string, bugName: string, seed: string, runsMax: number): string | null {
-  const bug = bugByName(bugName);
-  for (let r = 0; r < runsMax; r++) {
-    const t = hvTraceOf(bugName, seed, r);
-    const c = hvSignature(t.machine, t.ops);
-    if (c.sig === null || !expectedSignature(bug, c.sig)) continue;
-    const m = minimizeHvWithReport(t, c.sig);
-    const store = new CrashStore(dir, seed, { generator: 'hv', ops_max: t.ops.length, bugs: bugName, shrink_steps_max: SHRINK_STEPS_MAX, oracle: 'model', runs: r + 1 });
-    const hash = signatureHash(c.sig);
-    store.create(hash, c.sig, r, { ...t, signature: c.sig }, m);
-    store.flush();
-    return hash;
-  }
-  return null;
-}
-
-/** hv generation: run r is `generateHvTrace(<seed>/run<r>)` with only the bug on. */
-export function hvTraceOf(bugName: string | null, seed: string, run: number): Trace {
-  return generateHvTrace(`${seed}/run${run}`, { bugs: bugName === null ? [] : [bugName] });
-}
-
-export function findHv(bugName: string | null, seed: string, o: FindOptions, finder: FinderName = 'eptfuzz'): Find {
-  const t0 = performance.now();
-  let ops = 0;
-  const bug = bugName === null ? null : bugByName(bugName);
-  const unexpected: Signature[] = [];
-  const base = { finder, bug: bugName ?? 'none', seed, unexpected };
-  let r = 0;
-  for (; o.runsMax === undefined || r < o.runsMax; r++) {
-    if (performance.now() - t0 >= o.capMs) break;
-    const t = hvTraceOf(bugName, seed, r);
-    const c = hvSignature(t.machine, t.ops);
-    ops += c.ops;
-    if (c.sig === null) continue;
-    if (!expectedSignature(bug, c.sig) || hvSignature(withoutBug(t.machine), t.ops).sig !== null) {
-      pushNew(unexpected, c.sig);
-      continue;
-    }
-    const ms = performance.now() - t0;
-    const m = minimizeHv(t, c.sig);
-    return { ...base, found: true, signature: c.sig, runs: r + 1, ops, ms, minimizedOps: m?.ops.length ?? null, minimized: m };
-  }
-  return { ...base, found: false, signature: null, runs: r, ops, ms: performance.now() - t0, minimizedOps: null, minimized: null };
+  return { ops: r.opsRun, sig: v === undefined ? null : { invariant: v.invariant, op: v.op, detail: v.coarse } };
 }
 
 export function findFastCheckHv(bugName: string, seed: string, o: FindOptions): Find {
@@ -417,10 +368,9 @@ export function findFastCheckHv(bugName: string, seed: string, o: FindOptions): 
 
 export async function find(finder: FinderName, bugName: string, seed: string, o: FindOptions): Promise<Find> {
   const bug = bugByName(bugName);
-  if (bug.layer === 'hv') return finder === 'fast-check' ? findFastCheckHv(bugName, seed, o) : findHv(bugName, seed, o, finder);
   if (finder === 'eptfuzz') return findWithCampaign(bugName, seed, o);
   if (finder === 'blind') return findBlind(bugName, seed, o);
-  return findFastCheckBare(bugName, seed, o);
+  return bug.layer === 'hv' ? findFastCheckHv(bugName, seed, o) : findFastCheckBare(bugName, seed, o);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,7 +447,8 @@ async function main(): Promise<void> {
   await findWithCampaign(null, 'warm-up', { capMs: 3000, runsMax: 256 });
   findBlind('canary', 'warm-up', { capMs: 1000, runsMax: 64 });
   findFastCheckBare('canary', 'warm-up', { capMs: 1000, runsMax: 256 });
-  findHv(null, 'warm-up', { capMs: 2000, runsMax: 16 });
+  await findWithCampaign(null, 'warm-up', { capMs: 2000, runsMax: 128, mode: 'hv' });
+  findBlind(null, 'warm-up', { capMs: 1000, runsMax: 32, mode: 'hv' });
   const header = ['bug', ...finders.flatMap((f) => [`${f}`, 'time med max', 'runs/ops', 'size'])];
   const rows: string[][] = [header];
   const medians: Record<FinderName, number[]> = { 'eptfuzz': [], 'blind': [], 'fast-check': [] };
@@ -507,9 +458,7 @@ async function main(): Promise<void> {
     for (const finder of finders) {
       const finds: Find[] = [];
       for (const seed of seeds) {
-        // hv mode has no feedback to switch off yet: blind is the eptfuzz run itself.
-        const same = finder === 'blind' && bug.layer === 'hv' ? results.find((x) => x.finder === 'eptfuzz' && x.bug === bug.name && x.seed === seed) : undefined;
-        const f = same !== undefined ? { ...same, finder } : await find(finder, bug.name, seed, { capMs });
+        const f = await find(finder, bug.name, seed, { capMs });
         finds.push(f);
         results.push(f);
       }
@@ -535,7 +484,6 @@ async function main(): Promise<void> {
     for (const [k, where] of passed) console.log(`  ${k}  (${[...where].slice(0, 4).join(', ')}${where.size > 4 ? `, +${where.size - 4}` : ''})`);
   }
   const agg = (f: FinderName): string => `${finders.includes(f) ? fmtMs(median(medians[f])) : '-'}`;
-  console.log('hv bugs: eptfuzz = blind = generation alone (no hv campaign engine, so no feedback to switch off); blind copies the eptfuzz figures');
   console.log(`\nmedian over bugs of the per-bug median time to find: ${finders.map((f) => `${f} ${agg(f)}`).join(', ')}`);
   if (finders.includes('eptfuzz')) {
     const e = medians.eptfuzz;
