@@ -191,9 +191,17 @@ class Meter {
  */
 export async function findWithCampaign(bugName: string | null, seed: string, o: FindOptions): Promise<Find> {
   const bug = bugName === null ? null : bugByName(bugName);
+  const made = [tempDir('stop')];
+  if (o.crashesDir === undefined) made.push(tempDir('crashes'));
+  try {
+    return await campaignFind(bug, bugName, seed, o, o.crashesDir ?? made[1], path.join(made[0], 'stop'));
+  } finally {
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+async function campaignFind(bug: PlantedBug | null, bugName: string | null, seed: string, o: FindOptions, crashesDir: string, stopFile: string): Promise<Find> {
   const config = findConfig(bug, o);
-  const crashesDir = o.crashesDir ?? tempDir('crashes');
-  const stopFile = path.join(tempDir('stop'), 'stop');
   const meter = new Meter();
   const stability = o.stabilityEvery ?? 0;
   let stopAt: { ms: number; ops: number } | null = null;

@@ -33,7 +33,7 @@ export class PhysMemory {
 
   constructor(framesMax: number) {
     this.framesMax = framesMax;
-    this.pool = new Uint32Array(WORDS_PER_FRAME * 8); // grows by doubling
+    this.pool = new Uint32Array(WORDS_PER_FRAME * 32); // a trace backs ~20 frames (p90 27); grows by doubling
   }
 
   /** Forgets the touched-frame list; call at the start of every op. */
