@@ -5,7 +5,8 @@
  *   same seeded traces;
  * - campaign throughput, ops per second per core with all checks on (goal >= 250,000), from the
  *   real CLI in a child process (`--workers 1`: one worker thread) and inline (`--workers 0`),
- *   in the steady state after JIT warm-up (from the campaign's plot CSV), and over the whole run;
+ *   in minute 2 of a 2-minute campaign (from its plot CSV: past the warm-up),
+ *   and over the whole run;
  * - scaling with 2 workers against 1 (goal >= 1.8x), steady state, same CLI, seed and duration,
  *   next to what the machine gives two threads of a fixed kernel right now (the ceiling);
  * - replay rate (decode + run a trace file with all checks) and decode rate (msgpack);
@@ -13,7 +14,8 @@
  *   canary planted bug against the machine oracle so the failure is deterministic;
  * - what coverage feedback buys: features reached after the same runs with it on and off.
  * The load average is printed first: other processes on the machine distort the scaling figure.
- * The campaign part takes about three and a half minutes (four 30 s and three 20 s campaigns).
+ * The campaign part takes about five and a half minutes (one 2-minute, four 30 s and three 20 s
+ * campaigns).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -127,7 +129,7 @@ function cliCommand(): { file: string; args: string[] } {
 interface CampaignRun {
   /** Whole-run average, warm-up included (what a short campaign sees). */
   opsPerSecond: number;
-  /** Steady state: ops/s from the first plot row at or after STEADY_AFTER_S to the end. */
+  /** Steady state: ops/s from the first plot row at or after the window's start to the end. */
   steady: number;
   runs: number;
   ops: number;
@@ -139,20 +141,23 @@ interface CampaignRun {
  * Where the steady-state window starts. The first seconds of a campaign are JIT warm-up: V8
  * compiles the hot paths of the machine, model and checkers (about 500 functions, several CPU
  * seconds on background threads, once per worker thread), which a 6-second campaign mostly
- * measures. An overnight campaign runs in the steady state, so the goals are judged there.
+ * measures. The rate keeps rising for about a minute more (cause not pinned down: late JIT
+ * re-optimization, the corpus settling), so the per-core goal is judged on minute 2 of a 2-minute campaign: an overnight
+ * campaign spends almost all its time there. The 30 s runs of the scaling pairs use a 10 s start.
  */
 const STEADY_AFTER_S = 10;
+const SUSTAINED_AFTER_S = 60;
 
-/** Steady-state ops/s from a campaign's plot CSV (rows every 5 s: elapsed_s, runs, ops, ...). */
-function steadyRate(csv: string): number {
+/** Ops/s from a campaign's plot CSV (rows every 5 s: elapsed_s, runs, ops, ...) after `afterS`. */
+function steadyRate(csv: string, afterS: number): number {
   const rows = csv.trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
-  const from = rows.find((r) => r[0] >= STEADY_AFTER_S);
+  const from = rows.find((r) => r[0] >= afterS);
   const last = rows[rows.length - 1];
   if (from === undefined || last === undefined || last[0] - from[0] < 5) return Number.NaN;
   return (last[2] - from[2]) / (last[0] - from[0]);
 }
 
-function campaign(args: string[]): CampaignRun {
+function campaign(args: string[], steadyAfterS = STEADY_AFTER_S): CampaignRun {
   const { file, args: pre } = cliCommand();
   const dir = execFileSync('mktemp', ['-d', '-t', 'eptfuzz-bench-XXXXXX'], { encoding: 'utf8' }).trim();
   let out = '';
@@ -169,7 +174,7 @@ function campaign(args: string[]): CampaignRun {
   }
   const m = /^done: (\d+) runs.*?, (\d+) ops in ([\d.]+)s \((\d+) ops\/s, [^,]*, cpu ([\d.]+)s/m.exec(out);
   if (m === null) throw new Error(`no summary from the campaign: ${out.slice(0, 200)}`);
-  return { runs: Number(m[1]), ops: Number(m[2]), seconds: Number(m[3]), opsPerSecond: Number(m[4]), cpuSeconds: Number(m[5]), steady: steadyRate(csv) };
+  return { runs: Number(m[1]), ops: Number(m[2]), seconds: Number(m[3]), opsPerSecond: Number(m[4]), cpuSeconds: Number(m[5]), steady: steadyRate(csv, steadyAfterS) };
 }
 
 /**
@@ -207,10 +212,10 @@ function throughput(): string[] {
   const common = ['--seed', 'bench', '--max-ops', '200', '--shrink-steps', '200', '--status-every', '3600000'];
   const ceiling = machineScaling();
   const load = loadavg()[0];
+  const sustained = campaign([...common, '--duration', '120s', '--workers', '1'], SUSTAINED_AFTER_S);
   // Two interleaved pairs (1 worker, 2 workers, 1, 2): a pair sees about the same machine load.
   const pairs: Array<[CampaignRun, CampaignRun]> = [];
   for (let k = 0; k < 2; k++) pairs.push([campaign([...common, '--duration', '30s', '--workers', '1']), campaign([...common, '--duration', '30s', '--workers', '2'])]);
-  const model1 = pairs[0][0].steady >= pairs[1][0].steady ? pairs[0][0] : pairs[1][0];
   const inline = campaign([...common, '--duration', '20s', '--workers', '0']);
   const oracle1 = campaign([...common, '--duration', '20s', '--workers', '1', '--oracle', 'machine']);
   const hv1 = campaign([...common, '--duration', '20s', '--workers', '1', '--mode', 'hv']);
@@ -220,14 +225,14 @@ function throughput(): string[] {
   const perCpu = (r: CampaignRun): string => `${fmtRate(r.ops / r.cpuSeconds)} ops per CPU-second, ${(r.cpuSeconds / r.seconds).toFixed(2)} cores busy`;
   const whole = (r: CampaignRun): string => `whole ${r.seconds}s run ${fmtRate(r.opsPerSecond)}, warm-up included; ${perCpu(r)}`;
   return [
-    `campaign (eptfuzz fuzz in a child process; ${availableParallelism()} cores; load average before: ${load.toFixed(2)};`,
-    `  steady state = ops/s after the first ${STEADY_AFTER_S} s of JIT warm-up, which is what an overnight campaign runs at):`,
+    `campaign (eptfuzz fuzz in a child process, seed 'bench'; ${availableParallelism()} cores; load average before: ${load.toFixed(2)}):`,
     `  machine scaling now, 2 threads / 1 (fixed CPU kernel)   ${ceiling.toFixed(2)}x (the ceiling for the scaling figure below)`,
-    `  1 worker, all checks on (model)  ${fmtRate(model1.steady)} ops per core, steady (the better of two runs; ${pct(model1.steady, GOAL_OPS_PER_CORE)} ${fmtRate(GOAL_OPS_PER_CORE)}; ${whole(model1)})`,
-    `  2 workers / 1 worker             ${scaling.toFixed(2)}x steady, mean of two interleaved pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}; goal ${GOAL_SCALING}x; ${pairs.map(([one, two]) => `${fmtRate(two.steady)} vs ${fmtRate(one.steady)}`).join(', ')}; whole runs ${pairs.map(([one, two]) => (two.opsPerSecond / one.opsPerSecond).toFixed(2)).join(', ')}x)`,
-    `  inline (no worker thread)        ${fmtRate(inline.steady)} ops steady (${whole(inline)})`,
-    `  1 worker, machine oracle         ${fmtRate(oracle1.steady)} ops steady (planted bugs only: the model's cost removed; ${whole(oracle1)})`,
-    `  hv mode, 1 worker                ${fmtRate(hv1.steady)} ops steady (hypervisor + hv model + the 12 invariants after every op; ${whole(hv1)})`,
+    `  1 worker, all checks on (model)  ${fmtRate(sustained.steady)} ops per core in minute 2 of a 2-minute campaign (${pct(sustained.steady, GOAL_OPS_PER_CORE)} ${fmtRate(GOAL_OPS_PER_CORE)}; ${whole(sustained)})`,
+    `                                   ${pairs.map(([one]) => fmtRate(one.steady)).join(' and ')} in seconds ${STEADY_AFTER_S}-30 of the 30 s runs below (still rising)`,
+    `  2 workers / 1 worker             ${scaling.toFixed(2)}x, seconds ${STEADY_AFTER_S}-30, mean of two interleaved pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}; goal ${GOAL_SCALING}x; ${pairs.map(([one, two]) => `${fmtRate(two.steady)} vs ${fmtRate(one.steady)}`).join(', ')}; whole runs ${pairs.map(([one, two]) => (two.opsPerSecond / one.opsPerSecond).toFixed(2)).join(', ')}x)`,
+    `  inline (no worker thread)        ${fmtRate(inline.steady)} ops, seconds ${STEADY_AFTER_S}-20 (${whole(inline)})`,
+    `  1 worker, machine oracle         ${fmtRate(oracle1.steady)} ops, seconds ${STEADY_AFTER_S}-20 (planted bugs only: the model's cost removed; ${whole(oracle1)})`,
+    `  hv mode, 1 worker                ${fmtRate(hv1.steady)} ops, seconds ${STEADY_AFTER_S}-20 (hypervisor + hv model + the 12 invariants after every op; ${whole(hv1)})`,
   ];
 }
 
