@@ -4,8 +4,9 @@
  * pkvm-and-vtl.md, without EPT entries, bit layouts or TLBs.
  * Contract: `step` runs the op on the live state through a journal and returns the candidates:
  * the outcome, plus, for ops that allocate hypervisor memory, "-ENOMEM and nothing changed"
- * (the model does not track the page pool). `commit` keeps the first candidate's effects or rolls
- * them back. The hypervisor flushes every reduction before a call returns, so no stale outcome
+ * (the model does not track the page pool; for a guest access, nothing but the guest A/D bits its
+ * walks set before the failing exit: `laterEnomems`). `commit` keeps the candidate's effects or
+ * rolls them back. The hypervisor flushes every reduction before a call returns, so no stale outcome
  * is ever allowed: `flushed` is always empty.
  */
 import type { AnyOp } from '../../trace/ops.js';
@@ -78,6 +79,11 @@ export interface HvCandidate {
   keep: boolean;
   /** For the -ENOMEM alternative: the journal mark to roll back to (0 = the whole step). */
   mark?: number;
+  /**
+   * For an -ENOMEM alternative after a later allocating exit: guest A/D bytes (hpa, value,
+   * flattened) that the hardware walks wrote before that exit, set again after the rollback.
+   */
+  reapply?: readonly number[];
   /** Which parts of a paged access used a cached translation (bit i = part i); 0 = fresh walks. */
   variant: number;
   /** Bytes of every frame in `frames` after this candidate (the runner matches them to the machine's). */
@@ -127,8 +133,10 @@ export class HvModel implements HvReferenceModelApi {
   private lastOp: AnyOp | null = null;
   private readonly mem = new Map<number, Uint8Array>();
   private j = new Journal();
-  /** Where an access's -ENOMEM alternative rolls back to: just before its first allocating exit. */
-  private enomemMark = 0;
+  /** Journal marks just before each allocating exit of the access (the -ENOMEM alternatives). */
+  private allocMarks: number[] = [];
+  /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
+  private adLog: number[] = [];
   private frames: number[] = [];
 
   constructor(config: MachineConfig) {
@@ -167,7 +175,8 @@ export class HvModel implements HvReferenceModelApi {
   private runVariant(op: AnyOp, variant: number): HvCandidate[] {
     this.j = new Journal();
     this.frames = [];
-    this.enomemMark = 0;
+    this.allocMarks = [];
+    this.adLog = [];
     this.live = variant;
     const { outcome, mayEnomem } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
@@ -176,8 +185,67 @@ export class HvModel implements HvReferenceModelApi {
     const out: HvCandidate[] = [main];
     if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
       const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
-      out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: this.enomemMark, variant, bytes: new Map(), frameAfter: () => NO_PREVIEW });
+      const first = this.allocMarks[0] ?? 0;
+      const later = this.laterEnomems();
+      if (later.length === 0) {
+        out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: first, variant, bytes: new Map(), frameAfter: () => NO_PREVIEW });
+      } else {
+        out.push(...this.enomemAlternatives(op, variant, fail, first, later));
+      }
     }
+    return out;
+  }
+
+  /**
+   * docs/hypervisor.md "Known limits": an access may fail with -ENOMEM at any of its allocating
+   * exits; the hypervisor then takes back what the earlier exits did, as if it had failed at the
+   * first, but the guest A/D bits the hardware walks set before the failing exit stay set (no
+   * hypervisor can undo them). For each later allocating exit before which walks set A/D bits
+   * after the first one: how many entries of `adLog` (from the first allocating exit on) it keeps.
+   */
+  private laterEnomems(): number[] {
+    const marks = this.allocMarks;
+    const out: number[] = [];
+    if (marks.length < 2) return out;
+    let from = 0;
+    while (from < this.adLog.length && this.adLog[from] < marks[0]) from += 3;
+    let last = from;
+    for (let k = 1; k < marks.length; k++) {
+      let n = last;
+      while (n < this.adLog.length && this.adLog[n] < marks[k]) n += 3;
+      if (n > last) out.push(n);
+      last = n;
+    }
+    return out.length === 0 ? out : [from, ...out];
+  }
+
+  /**
+   * The -ENOMEM alternatives of `laterEnomems` (the first keeps no later A/D write), each with the
+   * bytes it leaves in every frame the step wrote, so the runner picks the one the machine took.
+   * Computing them rolls the live state back; the variant is then run again to restore it.
+   */
+  private enomemAlternatives(op: AnyOp, variant: number, fail: AnyOutcome, first: number, ends: number[]): HvCandidate[] {
+    const frames = [...this.frames];
+    const start = ends[0];
+    const out: HvCandidate[] = [];
+    for (const end of ends) {
+      this.j.rollback(first);
+      const reapply = this.adLog.slice(start, end).filter((_, i) => i % 3 !== 0);
+      for (let i = 0; i < reapply.length; i += 2) this.writeByte(reapply[i], reapply[i + 1]);
+      const bytes = new Map<number, Uint8Array>();
+      for (const f of frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
+      out.push({ outcome: fail, stale: variant !== 0, frames, keep: false, mark: first, reapply, variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW });
+    }
+    // Back to the whole run, live (as the main candidate describes it).
+    const { allocMarks, adLog } = this;
+    this.j.rollback();
+    this.j = new Journal();
+    this.frames = [];
+    this.allocMarks = [];
+    this.adLog = [];
+    this.run(op, variant);
+    this.allocMarks = allocMarks;
+    this.adLog = adLog;
     return out;
   }
 
@@ -186,7 +254,11 @@ export class HvModel implements HvReferenceModelApi {
       this.j.rollback();
       this.runVariant(this.lastOp, candidate.variant);
     }
-    if (!candidate.keep) this.j.rollback(candidate.mark ?? 0);
+    if (!candidate.keep) {
+      this.j.rollback(candidate.mark ?? 0);
+      const again = candidate.reapply ?? [];
+      for (let i = 0; i < again.length; i += 2) this.writeByte(again[i], again[i + 1]);
+    }
     this.j = new Journal();
   }
 
@@ -219,7 +291,7 @@ export class HvModel implements HvReferenceModelApi {
       bytes = copy;
     }
     if (!this.frames.includes(f)) this.frames.push(f);
-    bytes[hpa % 4096] = b;
+    this.j.byte(bytes, hpa % 4096, b);
   }
 
   private zeroFrame(pfn: number): void {
@@ -888,7 +960,9 @@ export class HvModel implements HvReferenceModelApi {
         if (want === cur) continue;
         if (this.ept(cpu, 'write', u.gpa, 8, false).r !== 'ok') return walkExit(u.gpa, 'write');
         const hpa = this.hpaOf(cpu, u.gpa);
-        this.writeByte(hpa, this.byte(hpa) | (want & ~cur));
+        const value = this.byte(hpa) | (want & ~cur);
+        this.adLog.push(this.j.mark(), hpa, value);
+        this.writeByte(hpa, value);
         if (isLeaf) dirty = (want & 0x40) !== 0;
       }
     }
@@ -928,9 +1002,9 @@ export class HvModel implements HvReferenceModelApi {
       exits.push(reason);
       const mark = this.j.mark();
       const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits, stop.user === true);
-      if (res.alloc && !mayEnomem) {
+      if (res.alloc) {
         mayEnomem = true;
-        this.enomemMark = mark;
+        this.allocMarks.push(mark);
       }
       if (res.out !== null) return end(res.out);
     }

@@ -83,6 +83,13 @@ export class Journal {
     o[k] = v;
   }
 
+  /** Sets one byte of `a` (memory frames: a rollback to any mark restores exactly that moment). */
+  byte(a: Uint8Array, i: number, v: number): void {
+    const old = a[i];
+    this.undo.push(() => { a[i] = old; });
+    a[i] = v;
+  }
+
   /** A position to roll back to. */
   mark(): number {
     return this.undo.length;

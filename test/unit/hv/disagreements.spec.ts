@@ -2,7 +2,10 @@
  * Regressions for cases where the correct hypervisor and the reference model used to disagree
  * (false failures of `fuzz --mode hv`).
  */
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runHv } from '../../../src/check/hv/run.js';
+import { loadTrace } from '../../../src/trace/load.js';
 import type { AnyOp } from '../../../src/trace/ops.js';
 import { clean, fmt, hvConfig, read, write } from './helpers.js';
 
@@ -51,5 +54,16 @@ describe('hv model/hypervisor agreement regressions', () => {
     expect(fmt(outs[10])).toBe('ret -12');
     // Nothing of the failed access stays: gfn 0x400 was never shared with the guest.
     expect(fmt(outs[13])).toBe('ret -2');
+  });
+
+  it('-ENOMEM at a later allocating exit keeps the guest A/D bits the walks set before it (docs/hypervisor.md)', () => {
+    // Op 11 (0-based) crosses from PTE0 (A|D already set) to PTE1 (A|D clear): the first part's
+    // exit maps lazily, the second part's walk sets A|D in PTE1, its exit needs two table pages
+    // the 18-frame pool lacks. Op 13 reads PTE1 through the self-mapping PTE2.
+    const t = loadTrace(fileURLToPath(new URL('./traces/enomem-guest-ad.txt', import.meta.url)));
+    const r = runHv(t.machine, t.ops, { stopAtFirst: false });
+    expect(r.violations).toEqual([]);
+    expect(fmt(r.outcomes[11])).toBe('ret -12');
+    expect(fmt(r.outcomes[13])).toBe('data 0x600067');
   });
 });
