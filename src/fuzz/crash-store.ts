@@ -211,10 +211,20 @@ export class CrashStore {
     }
     if (d.originals.length < ORIGINALS_MAX) {
       const name = `original-${d.originals.length + 1}.msgpack`;
-      writeFileAtomic(path.join(this.dir, hash, name), encodeMsgpack(original));
+      const file = path.join(this.dir, hash, name);
+      writeFileAtomic(file, encodeMsgpack(original));
       d.originals.push(name);
       this.dirty.delete(hash);
-      writeDescription(path.join(this.dir, hash), d);
+      try {
+        writeDescription(path.join(this.dir, hash), d);
+      } catch (e) {
+        // The description could not list it (disk full): take the file back, so the directory
+        // keeps exactly the files its description names.
+        d.originals.pop();
+        this.dirty.add(hash);
+        fs.rmSync(file, { force: true });
+        throw e;
+      }
       return;
     }
     this.dirty.add(hash);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CrashStore, ORIGINALS_MAX } from '../../../src/fuzz/crash-store.js';
-import { writeDirAtomic } from '../../../src/fuzz/atomic.js';
+import { setWriteFault, writeDirAtomic } from '../../../src/fuzz/atomic.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
 import type { Trace } from '../../../src/trace/trace.js';
 
@@ -33,6 +33,20 @@ describe('CrashStore', () => {
     again.again('abc', trace(1));
     again.flush();
     expect((JSON.parse(readFileSync(join(dir, 'abc', 'description.json'), 'utf8')) as { count: number }).count).toBe(7);
+  });
+
+  it('a disk that fills between a new original and the description that lists it: the original is taken back', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eptfuzz-store-'));
+    const store = new CrashStore(dir, 's', { runs: 10 });
+    store.create('abc', sig, 4, trace(9));
+    setWriteFault({ code: 'ENOSPC', after: 1 }); // original-2 is written, its description is not
+    try {
+      expect(() => store.again('abc', trace(10))).toThrow(/ENOSPC/);
+    } finally {
+      setWriteFault(null);
+    }
+    const d = JSON.parse(readFileSync(join(dir, 'abc', 'description.json'), 'utf8')) as { originals: string[] };
+    expect(readdirSync(join(dir, 'abc')).filter((n) => !n.startsWith('.tmp-')).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt'].sort());
   });
 
   it('writeDirAtomic refuses to overwrite and leaves nothing on refusal', () => {
