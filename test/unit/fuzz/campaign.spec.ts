@@ -8,17 +8,13 @@ import { CrashStore, readDescription } from '../../../src/fuzz/crash-store.js';
 import { LOCK_NAME, LockError } from '../../../src/fuzz/lock.js';
 import { loadState, loadCoverage } from '../../../src/fuzz/state.js';
 import { TARGETS } from '../../../src/check/targets.js';
-import type { Target } from '../../../src/check/runner.js';
+import { FLAKY } from '../../support/flaky-target.js';
 import { signatureHash } from '../../../src/check/violation.js';
-import { MachineOracle } from '../../../src/check/machine-oracle.js';
 import { allFeatures } from '../../../src/gen/features.js';
 import { Rng } from '../../../src/gen/rng.js';
 import { generateTrace } from '../../../src/gen/generate.js';
 import { DEFAULT_WEIGHTS } from '../../../src/gen/weights.js';
-import { Machine } from '../../../src/hw/machine.js';
-import type { MachineApi } from '../../../src/hw/api.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
-import type { Outcome } from '../../../src/hw/outcome.js';
 import { minimizeTrace } from '../../../src/shrink/trace.js';
 import { loadTrace } from '../../../src/trace/load.js';
 
@@ -33,20 +29,6 @@ function options(dir: string, over: Partial<CampaignOptions> = {}): CampaignOpti
 }
 
 const quiet = { log: (): void => {} };
-
-let executions = 0;
-class FlakyMachine implements MachineApi {
-  private readonly inner = new Machine(normalizeConfig());
-  constructor(private readonly salt: number) {}
-  apply(op: Parameters<MachineApi['apply']>[0]): Outcome {
-    const o = this.inner.apply(op);
-    return o.kind === 'data' ? { kind: 'data', value: o.value ^ BigInt(this.salt & 1) } : o;
-  }
-  readPhys(hpa: number, size: number): bigint { return this.inner.readPhys(hpa, size); }
-  frameBytes(frame: number): Uint8Array | null { return this.inner.frameBytes(frame); }
-  touchedFrames(): readonly number[] { return this.inner.touchedFrames(); }
-}
-const FLAKY: Target = { makeMachine: () => new FlakyMachine(++executions), makeModel: () => new MachineOracle(new FlakyMachine(executions)) };
 
 describe('runCampaign', () => {
   it('records a nondeterministic harness as harness.nondeterminism and reports stability below 100 %', async () => {

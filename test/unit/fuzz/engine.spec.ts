@@ -1,41 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { RunEngine, nondeterminismSignature } from '../../../src/fuzz/engine.js';
 import { TARGETS } from '../../../src/check/targets.js';
-import type { Target } from '../../../src/check/runner.js';
-import { Machine } from '../../../src/hw/machine.js';
-import type { MachineApi } from '../../../src/hw/api.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
-import type { Outcome } from '../../../src/hw/outcome.js';
-import { MachineOracle } from '../../../src/check/machine-oracle.js';
 import { FEATURES } from '../../../src/gen/features.js';
 import type { EngineConfig } from '../../../src/fuzz/protocol.js';
+import { FLAKY } from '../../support/flaky-target.js';
 
 const cfg = (over: Partial<EngineConfig> = {}): EngineConfig => ({
   root: 'engine-test', opsMax: 80, features: [...FEATURES], swarm: true, config: normalizeConfig(), oracle: 'machine', stabilityEvery: 4, ...over,
 });
-
-/**
- * A machine whose reads return a different value on every other execution of a trace: the
- * machine and its oracle share the execution number, so they agree within one execution and
- * only a re-execution can tell.
- */
-let executions = 0;
-class FlakyMachine implements MachineApi {
-  private readonly inner: Machine;
-  constructor(private readonly salt: number) { this.inner = new Machine(normalizeConfig()); }
-  apply(op: Parameters<MachineApi['apply']>[0]): Outcome {
-    const o = this.inner.apply(op);
-    return o.kind === 'data' ? { kind: 'data', value: o.value ^ BigInt(this.salt & 1) } : o;
-  }
-  readPhys(hpa: number, size: number): bigint { return this.inner.readPhys(hpa, size); }
-  frameBytes(frame: number): Uint8Array | null { return this.inner.frameBytes(frame); }
-  touchedFrames(): readonly number[] { return this.inner.touchedFrames(); }
-}
-/** Both sides flaky in the same way, so the only symptom is a difference between two executions. */
-const FLAKY: Target = {
-  makeMachine: () => new FlakyMachine(++executions),
-  makeModel: () => new MachineOracle(new FlakyMachine(executions)),
-};
 
 describe('RunEngine', () => {
   it('gives the same reports for the same runs, whatever engine instance runs them', () => {
