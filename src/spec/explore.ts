@@ -114,6 +114,14 @@ type RunOne<R> = (prefix: number[], mode: Mode) => R;
 
 const NO_PREFIX: number[] = [];
 
+/** Queues the run that takes `taken`'s choices before position p and `choice` at p (if it differs). */
+function deviate(queue: { prefix: number[]; mode: Mode }[], taken: readonly number[], p: number, choice: number, mode: Mode): void {
+  if (choice === taken[p]) return;
+  const prefix = taken.slice(0, p + 1);
+  prefix[p] = choice;
+  queue.push({ prefix, mode });
+}
+
 function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushed: boolean, seeds: { run?: R; mode: Mode }[], keep: (r: R) => void): boolean {
   const queue: { prefix: number[]; mode: Mode; run?: R }[] = seeds.map((s) => ({ prefix: NO_PREFIX, mode: s.mode, run: s.run }));
   const modes = [...new Set(seeds.map((s) => s.mode))];
@@ -136,16 +144,9 @@ function pass<R extends Explored>(runOne: RunOne<R>, maxRuns: number, withFlushe
     // Every single deviation after the item's prefix: 0, then the alternatives, in order.
     for (let p = item.prefix.length; p < r.branches.length; p++) {
       const bp = r.branches[p];
-      const taken = r.taken[p];
-      const deviate = (o: number): void => {
-        if (o === taken) return;
-        const prefix = r.taken.slice(0, p + 1);
-        prefix[p] = o;
-        queue.push({ prefix, mode: item.mode });
-      };
-      deviate(0);
-      for (const o of bp.alts) deviate(o);
-      if (withFlushed) for (const o of bp.flushedAlts) deviate(o);
+      deviate(queue, r.taken, p, 0, item.mode);
+      for (const o of bp.alts) deviate(queue, r.taken, p, o, item.mode);
+      if (withFlushed) for (const o of bp.flushedAlts) deviate(queue, r.taken, p, o, item.mode);
     }
   }
   return flushedAvailable;

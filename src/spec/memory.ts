@@ -30,7 +30,7 @@ export interface FrameRecord {
  * place; not frozen, so they keep the same hidden class as every other entry on the walk paths).
  */
 const ALL_ONES_ENTRY: Entry = { lo: 0xffffffff, hi: 0xffffffff };
-const ZERO_ENTRY: Entry = { lo: 0, hi: 0 };
+export const ZERO_ENTRY: Entry = { lo: 0, hi: 0 };
 
 /** Frames per backing buffer (see `frame`). */
 const SLAB_FRAMES = 32;

@@ -19,7 +19,7 @@ import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
 import { mod, splitU64 } from './entry.js';
 import { type EptContext, EptAccess, type EptWalk, eptWalk } from './ept.js';
 import { type Mode, exploreCached, exploreFlushed } from './explore.js';
-import { SpecMemory } from './memory.js';
+import { SpecMemory, ZERO_ENTRY } from './memory.js';
 import { eptDebugTranslate, eptEntryHpa, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
 import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.js';
 import { VcpuTlb } from './tlb.js';
@@ -32,7 +32,6 @@ export const MAX_CANDIDATES = 64;
 export const MAX_RUNS = 256;
 
 const LINEAR_SPACE = 2 ** 48;
-const ZERO_ENTRY = Object.freeze({ lo: 0, hi: 0 });
 
 interface Vcpu {
   state: VcpuState;
