@@ -14,6 +14,8 @@ import { formatOp } from '../../trace/text.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
+import { resolveExternal } from '../../target/registry.js';
+import { replayOnTarget } from './replay-target.js';
 
 const hex = (n: number | bigint): string => '0x' + n.toString(16);
 
@@ -85,7 +87,7 @@ export function outcomeLog(o: Outcome, op?: string): string {
   }
 }
 
-interface ReplayFlags { json: boolean; verbose: boolean; oracle: string }
+interface ReplayFlags { json: boolean; verbose: boolean; oracle: string; target: string }
 
 export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('replay')
@@ -94,9 +96,15 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
     .option('--json', 'print one JSON object per step {step, op, actual, allowed, violations}', false)
     .option('--verbose', 'print every step as a readable log (exits and #PF with decoded bits)', false)
     .option('--oracle <name>', 'check against: model or machine', 'model')
-    .addHelpText('after', '\nExamples:\n  $ eptfuzz replay crashes/4e8af73e72895d3c/repro.msgpack\n  $ eptfuzz replay --json trace.txt | jq .actual\n')
+    .option('--target <name>', 'run on: machine (built-in), bochs, or exec:CMD (an adapter, docs/targets.md)', 'machine')
+    .addHelpText('after', '\nExamples:\n  $ eptfuzz replay crashes/4e8af73e72895d3c/repro.msgpack\n  $ eptfuzz replay --json trace.txt | jq .actual\n  $ eptfuzz replay --target bochs --verbose corpus/seeds/guest-paging.txt\n')
     .action(async (files: string[], flags: ReplayFlags) => {
       const traces = files.map((f) => ({ file: f, trace: loadTrace(f) })); // bad input: exit 2 before running anything
+      const external = resolveExternal(flags.target);
+      if (external !== null) {
+        setExit(await replayOnTarget(io, external, traces, flags));
+        return;
+      }
       const target = await resolveTarget(flags.oracle);
       const detailed = flags.json || flags.verbose;
       let failed = false;

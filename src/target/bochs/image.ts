@@ -1,0 +1,58 @@
+/**
+ * The Bochs boot disk and configuration for one batch (agent/PROTOCOL.md "Disk image").
+ * Contract: `diskImage` = the agent image (AGENT_SECTORS sectors) + the batch, padded to whole
+ * cylinders of the geometry `bochsrc` declares; `agentImagePath` prefers a freshly built image
+ * (agent/build/agent.img) and falls back to the committed one (agent/prebuilt/agent.img).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../root.js';
+
+export const AGENT_SECTORS = 512;
+const SECTOR = 512;
+const HEADS = 16;
+const SPT = 63;
+const CYLINDER_BYTES = HEADS * SPT * SECTOR;
+
+export function agentImagePath(): string {
+  const root = packageRoot();
+  for (const rel of ['agent/build/agent.img', 'agent/prebuilt/agent.img']) {
+    const p = path.join(root, rel);
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error('no guest agent image: build it with `npm run build:agent` (needs gcc) or restore agent/prebuilt/agent.img');
+}
+
+export function diskImage(agent: Uint8Array, batch: Uint8Array): { bytes: Uint8Array; cylinders: number } {
+  if (agent.length !== AGENT_SECTORS * SECTOR) throw new Error(`the agent image must be ${AGENT_SECTORS * SECTOR} bytes, got ${agent.length}`);
+  const used = agent.length + batch.length;
+  const cylinders = Math.max(1, Math.ceil(used / CYLINDER_BYTES));
+  const bytes = new Uint8Array(cylinders * CYLINDER_BYTES);
+  bytes.set(agent, 0);
+  bytes.set(batch, agent.length);
+  return { bytes, cylinders };
+}
+
+export const BOCHS_BIOS = '/usr/share/bochs/BIOS-bochs-latest';
+export const BOCHS_VGA_BIOS = '/usr/share/bochs/VGABIOS-lgpl-latest';
+
+export function bochsrc(disk: string, cylinders: number, log: string): string {
+  return [
+    'megs: 256',
+    `romimage: file=${BOCHS_BIOS}`,
+    `vgaromimage: file=${BOCHS_VGA_BIOS}`,
+    'cpu: model=tigerlake, count=1, ips=100000000',
+    'display_library: term',
+    'speaker: enabled=0',
+    'port_e9_hack: enabled=1',
+    'mouse: enabled=0',
+    `ata0-master: type=disk, path=${disk}, mode=flat, cylinders=${cylinders}, heads=${HEADS}, spt=${SPT}`,
+    'boot: disk',
+    `log: ${log}`,
+    'panic: action=fatal',
+    'error: action=report',
+    'info: action=ignore',
+    'debug: action=ignore',
+    '',
+  ].join('\n');
+}

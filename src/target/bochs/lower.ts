@@ -1,0 +1,65 @@
+/**
+ * Lowering: the trace the guest agent runs, as a trace the reference model can judge.
+ * Contract: `lower(trace)` returns a trace with the same configuration whose ops are the original
+ * ones plus harness ops, and `origin[i]` = the original index of lowered op i (-1 for a harness op).
+ * Harness ops are ordinary trace ops, so the model accounts for every byte the stub touches:
+ * - a prologue of phys_write ops builds the stub's frames (stub.ts);
+ * - before every op the L2 guest executes through the stub (read, write, invlpg, set_reg of
+ *   cr0 / cr3 / cr4 / efer / pkrs), the stub's EPT PML4 entry and guest PML4 entry are (re)written
+ *   with ept_set / gpt_set at the current EPTP and CR3, and a one-byte `fetch` of the stub's nop
+ *   at the page the guest will execute from (user page at CPL 3) stands for the stub's fetch: its
+ *   walk sets the same accessed / dirty flags and fills the same TLB entries as the agent's;
+ * - register writes run at CPL 0 (a kernel executes them), so at another CPL the lowered trace
+ *   switches to 0 around them (the model's CPL is a register write with no side effect).
+ * The CPL is tracked statically: set_reg cpl with a value above 3 is #GP and changes nothing.
+ */
+import type { Op, Reg } from '../../trace/ops.js';
+import type { Trace } from '../../trace/trace.js';
+import { STUB_GPA, STUB_LA_SUP, STUB_LA_USER } from './profile.js';
+import { STUB_EPT_PML4E, STUB_GUEST_PML4E, stubWords } from './stub.js';
+
+export interface Lowered {
+  trace: Trace;
+  /** Original op index of each lowered op; -1 for harness ops. */
+  origin: Int32Array;
+}
+
+/** Registers the guest itself writes (through the stub, at CPL 0). */
+const GUEST_REGS: ReadonlySet<Reg> = new Set<Reg>(['cr0', 'cr3', 'cr4', 'efer', 'pkrs']);
+
+function throughStub(op: Op): boolean {
+  return op.op === 'read' || op.op === 'write' || op.op === 'invlpg' || (op.op === 'set_reg' && GUEST_REGS.has(op.reg));
+}
+
+/** Whether the guest executes `op` at CPL 0 whatever the trace's CPL. */
+function atCpl0(op: Op): boolean {
+  return op.op === 'invlpg' || op.op === 'set_reg';
+}
+
+export function prologue(): Op[] {
+  return stubWords().map(({ hpa, value }) => ({ op: 'phys_write', hpa, size: 8, value }) as Op);
+}
+
+export function lower(trace: Trace): Lowered {
+  const ops: Op[] = [];
+  const origin: number[] = [];
+  const harness = (op: Op): void => { ops.push(op); origin.push(-1); };
+  for (const op of prologue()) harness(op);
+  let cpl = 0;
+  for (let i = 0; i < trace.ops.length; i++) {
+    const op = trace.ops[i];
+    if (throughStub(op)) {
+      const runCpl = atCpl0(op) ? 0 : cpl;
+      harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
+      harness({ op: 'gpt_set', cpu: 0, la: STUB_LA_SUP, level: 4, entry: STUB_GUEST_PML4E });
+      if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(runCpl) });
+      harness({ op: 'fetch', cpu: 0, la: runCpl === 3 ? STUB_LA_USER : STUB_LA_SUP, size: 1 });
+      ops.push(op); origin.push(i);
+      if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(cpl) });
+      continue;
+    }
+    ops.push(op); origin.push(i);
+    if (op.op === 'set_reg' && op.reg === 'cpl' && op.value <= 3n) cpl = Number(op.value);
+  }
+  return { trace: { ...trace, ops }, origin: Int32Array.from(origin) };
+}

@@ -1,0 +1,102 @@
+/**
+ * Running traces on an external target: refuse what it cannot run, lower and encode the rest as
+ * batches, run them through the adapter command, and judge each reported trace.
+ * Contract: one verdict per input trace, in order: `refused` (static, with the one-line reason),
+ * `judged` (the reference model against the target's outcomes), or `fault` (the target died, hung
+ * or garbled its output on this very trace, isolated by re-running it alone). A batch that breaks
+ * never loses the other traces: the ones it reported are kept and the rest are run again.
+ */
+import type { Trace } from '../trace/trace.js';
+import { encodeBatch, type BatchTrace } from './bochs/batch.js';
+import { lower, type Lowered } from './bochs/lower.js';
+import { STUB_LA_SUP, STUB_LA_USER } from './bochs/profile.js';
+import { watchFrames, WATCH_FRAMES_MAX } from './bochs/watch.js';
+import { execBatch } from './exec.js';
+import { judge, type Judged } from './judge.js';
+import { runnableOn } from './domain.js';
+import type { TargetProfile } from './profile.js';
+import type { TraceRunResult } from './results.js';
+
+export interface ExternalTarget {
+  profile: TargetProfile;
+  /** The adapter command; the batch file's path is appended. */
+  command: readonly string[];
+}
+
+export type TraceVerdict =
+  | { kind: 'refused'; why: string }
+  | { kind: 'judged'; judged: Judged; run: TraceRunResult }
+  | { kind: 'fault'; why: string };
+
+export interface BatchStats {
+  batches: number;
+  /** Wall-clock ms inside the adapter (stats only, never in results). */
+  targetMs: number;
+  hello: Record<string, string>;
+}
+
+/** Time allowed for one batch: a boot plus a generous allowance per op (Bochs runs ~10k ops/s here). */
+export function batchTimeoutMs(ops: number): number {
+  return 30_000 + ops * 2;
+}
+
+interface Prepared {
+  at: number;
+  trace: Trace;
+  lowered: Lowered;
+  watch: number[];
+}
+
+function prepare(trace: Trace, p: TargetProfile): Omit<Prepared, 'at'> | string {
+  const why = runnableOn(trace, p);
+  if (why !== null) return why;
+  const lowered = lower(trace);
+  const watch = watchFrames(lowered.trace);
+  if (watch.length > WATCH_FRAMES_MAX) return `the trace writes ${watch.length} frames; the ${p.name} target watches at most ${WATCH_FRAMES_MAX}`;
+  return { trace, lowered, watch };
+}
+
+export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], opts: { records?: boolean; stats?: BatchStats } = {}): Promise<TraceVerdict[]> {
+  const verdicts: Array<TraceVerdict | undefined> = new Array(traces.length);
+  const pending: Prepared[] = [];
+  traces.forEach((trace, at) => {
+    const p = prepare(trace, t.profile);
+    if (typeof p === 'string') verdicts[at] = { kind: 'refused', why: p };
+    else pending.push({ ...p, at });
+  });
+  const runBatch = async (list: readonly Prepared[]): Promise<{ reported: Map<number, TraceRunResult>; fault: string | null }> => {
+    const items: BatchTrace[] = list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER }));
+    const ops = items.reduce((n, x) => n + x.trace.ops.length, 0);
+    const bytes = encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr);
+    const r = await execBatch(t.command, bytes, batchTimeoutMs(ops));
+    if (opts.stats !== undefined) {
+      opts.stats.batches++;
+      opts.stats.targetMs += r.ms;
+      if (Object.keys(r.result.hello).length > 0) opts.stats.hello = r.result.hello;
+    }
+    return { reported: r.result.traces, fault: r.fault };
+  };
+  const settle = (x: Prepared, run: TraceRunResult): void => {
+    verdicts[x.at] = { kind: 'judged', judged: judge(x.lowered, x.trace.ops.length, run, opts.records === true), run };
+  };
+  let rest = pending;
+  while (rest.length > 0) {
+    const { reported, fault } = await runBatch(rest);
+    const missing: Prepared[] = [];
+    for (const x of rest) {
+      const run = reported.get(x.at);
+      if (run !== undefined) settle(x, run);
+      else missing.push(x);
+    }
+    if (missing.length === 0) break;
+    if (fault === null) throw new Error('the target reported the batch done but left traces out');
+    // The first unreported trace is the suspect: alone, it either runs or is the fault.
+    const suspect = missing[0];
+    const alone = rest.length === 1 ? { reported, fault } : await runBatch([suspect]);
+    const run = alone.reported.get(suspect.at);
+    if (run !== undefined) settle(suspect, run);
+    else verdicts[suspect.at] = { kind: 'fault', why: alone.fault ?? 'the target did not report the trace' };
+    rest = missing.slice(1);
+  }
+  return verdicts.map((v) => v as TraceVerdict);
+}

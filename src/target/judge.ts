@@ -1,0 +1,58 @@
+/**
+ * Judging a target's run of a lowered trace: the reference model against the recorded outcomes,
+ * with the ordinary runner and checkers, and every step named in the original trace's terms.
+ * Contract: only the steps the target ran are judged (a trace it stopped is judged up to the stop,
+ * and the stop is reported, never counted as a finding); a violation at a harness op is reported
+ * at the original op that op prepares, with the harness op's kind (`fetch` for the stub probe).
+ */
+import { runWith, type RunResult, type StepRecord, type Target } from '../check/runner.js';
+import type { Violation } from '../check/violation.js';
+import { ReferenceModel } from '../spec/model.js';
+import type { Lowered } from './bochs/lower.js';
+import { RecordedMachine } from './recorded.js';
+import type { TraceRunResult } from './results.js';
+
+export interface Judged {
+  /** The first violation, its step an index of the original trace. */
+  first: Violation | null;
+  violationCount: number;
+  /** With records: every judged step (harness steps have `harness` true). */
+  records: Array<StepRecord & { harness: boolean; original: number }> | null;
+  final: Violation[];
+  /** Original ops judged. */
+  opsRun: number;
+  /** Where the target stopped the trace (original step), or null. */
+  stopped: { step: number; why: string } | null;
+}
+
+/** The original op index a lowered step belongs to (a harness op belongs to the op after it). */
+export function originalStep(origin: Int32Array, i: number, originalLength: number): number {
+  for (let k = i; k < origin.length; k++) if (origin[k] >= 0) return origin[k];
+  return originalLength;
+}
+
+export function judge(lowered: Lowered, originalLength: number, run: TraceRunResult, records = false): Judged {
+  const ran = run.steps.length;
+  const trace = { ...lowered.trace, ops: lowered.trace.ops.slice(0, ran) };
+  const target: Target = {
+    makeMachine: () => new RecordedMachine(run.steps),
+    makeModel: (config) => new ReferenceModel(config),
+  };
+  const r: RunResult = runWith(trace, target, { records, stopAtFirst: !records });
+  const map = (v: Violation): Violation => ({ ...v, step: originalStep(lowered.origin, v.step, originalLength) });
+  const stoppedAt = run.stopped === null ? null : originalStep(lowered.origin, run.stopped.step, originalLength);
+  const opsRun = ran >= lowered.origin.length ? originalLength : originalStep(lowered.origin, ran, originalLength);
+  return {
+    first: r.first === null ? null : map(r.first),
+    violationCount: r.violationCount,
+    records: r.records === null ? null : r.records.map((rec) => ({
+      ...rec,
+      violations: rec.violations.map(map),
+      harness: lowered.origin[rec.step] < 0,
+      original: originalStep(lowered.origin, rec.step, originalLength),
+    })),
+    final: r.final.map(map),
+    opsRun,
+    stopped: run.stopped === null || stoppedAt === null ? null : { step: stoppedAt, why: run.stopped.why },
+  };
+}

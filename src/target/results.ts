@@ -1,0 +1,130 @@
+/**
+ * Parses a target's result lines (agent/PROTOCOL.md "Result lines"; docs/targets.md for adapters).
+ * Contract: strict for lines that start with a protocol tag (a malformed one throws a
+ * TargetProtocolError naming the line), tolerant of other lines (an emulator's own chatter on the
+ * same stream). The result says which traces ended (`E`), where the target stopped a trace
+ * (`skip`), and whether the batch finished (`D`); nothing is inferred for a trace without its `E`.
+ */
+import type { Outcome } from '../hw/outcome.js';
+
+export class TargetProtocolError extends Error {}
+
+export interface MemoryChange {
+  frame: number;
+  offset: number;
+  bytes: Uint8Array;
+}
+
+export interface StepResult {
+  outcome: Outcome;
+  memory: MemoryChange[];
+}
+
+export interface TraceRunResult {
+  index: number;
+  /** Outcomes of the steps the target ran, in order (step i of the trace it was sent). */
+  steps: StepResult[];
+  /** The step the target could not run as written, and why (then `steps` ends before it). */
+  stopped: { step: number; why: string } | null;
+}
+
+export interface BatchRunResult {
+  /** The target's `H` line, key by key. */
+  hello: Record<string, string>;
+  /** Traces that ended with their `E` line, by index. */
+  traces: Map<number, TraceRunResult>;
+  /** The `D` line came: every trace of the batch was reported. */
+  done: boolean;
+}
+
+const HEX = /^[0-9a-f]{1,16}$/;
+
+function num(s: string | undefined, line: string): number {
+  if (s === undefined || !HEX.test(s)) throw new TargetProtocolError(`bad number '${s ?? ''}' in result line '${line}'`);
+  const n = Number.parseInt(s, 16);
+  if (!Number.isSafeInteger(n)) throw new TargetProtocolError(`number ${s} too large in result line '${line}'`);
+  return n;
+}
+
+function big(s: string | undefined, line: string): bigint {
+  if (s === undefined || !HEX.test(s)) throw new TargetProtocolError(`bad value '${s ?? ''}' in result line '${line}'`);
+  return BigInt('0x' + s);
+}
+
+function outcomeOf(f: string[], line: string): Outcome | { skip: string } {
+  const want = (n: number): void => {
+    if (f.length !== n) throw new TargetProtocolError(`'${f[2]}' takes ${n - 3} field(s) in result line '${line}'`);
+  };
+  switch (f[2]) {
+    case 'ok': want(3); return { kind: 'ok' };
+    case 'gp': want(3); return { kind: 'gp' };
+    case 'noent': want(3); return { kind: 'noent' };
+    case 'data': want(4); return { kind: 'data', value: big(f[3], line) };
+    case 'vmfail': want(4); return { kind: 'vmfail', error: num(f[3], line) };
+    case 'pf': want(5); return { kind: 'pf', code: num(f[3], line), cr2: num(f[4], line) };
+    case 'exit':
+      want(7);
+      return { kind: 'exit', reason: num(f[3], line), qual: num(f[4], line), gpa: num(f[5], line), gla: f[6] === '-' ? null : num(f[6], line) };
+    case 'skip': return { skip: f.slice(3).join(' ') || 'unspecified' };
+    default: throw new TargetProtocolError(`unknown outcome '${f[2] ?? ''}' in result line '${line}'`);
+  }
+}
+
+function hexBytes(s: string | undefined, line: string): Uint8Array {
+  if (s === undefined || s.length === 0 || s.length % 2 !== 0 || !/^[0-9a-f]+$/.test(s)) throw new TargetProtocolError(`bad bytes in result line '${line}'`);
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Parses the whole output of one batch run. */
+export function parseResults(text: string): BatchRunResult {
+  const result: BatchRunResult = { hello: {}, traces: new Map(), done: false };
+  let cur: TraceRunResult | null = null;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    const f = line.split(' ');
+    const tag = f[0];
+    if (line.length === 0 || !/^[HBTSMED]$/.test(tag)) continue;
+    switch (tag) {
+      case 'H':
+        for (const kv of f.slice(1)) {
+          const eq = kv.indexOf('=');
+          if (eq > 0) result.hello[kv.slice(0, eq)] = kv.slice(eq + 1);
+        }
+        break;
+      case 'B': break;
+      case 'T':
+        cur = { index: num(f[1], line), steps: [], stopped: null };
+        break;
+      case 'S': {
+        if (cur === null) throw new TargetProtocolError(`step outside a trace: '${line}'`);
+        const step = num(f[1], line);
+        const o = outcomeOf(f, line);
+        if ('skip' in o) { cur.stopped = { step, why: o.skip }; break; }
+        if (step !== cur.steps.length || cur.stopped !== null) throw new TargetProtocolError(`step ${step} out of order in trace ${cur.index}`);
+        cur.steps.push({ outcome: o, memory: [] });
+        break;
+      }
+      case 'M': {
+        if (cur === null || cur.steps.length === 0) throw new TargetProtocolError(`memory line outside a step: '${line}'`);
+        if (f.length !== 4) throw new TargetProtocolError(`memory line takes 3 fields: '${line}'`);
+        const change = { frame: num(f[1], line), offset: num(f[2], line), bytes: hexBytes(f[3], line) };
+        if (change.offset + change.bytes.length > 4096) throw new TargetProtocolError(`memory line past the frame's end: '${line}'`);
+        cur.steps[cur.steps.length - 1].memory.push(change);
+        break;
+      }
+      case 'E': {
+        const index = num(f[1], line);
+        if (cur === null || cur.index !== index) throw new TargetProtocolError(`end of trace ${index} without its start`);
+        result.traces.set(index, cur);
+        cur = null;
+        break;
+      }
+      case 'D':
+        result.done = true;
+        break;
+    }
+  }
+  return result;
+}
