@@ -27,6 +27,10 @@ import { Coverage } from './coverage.js';
 import { CrashStore, HARNESS_FAULT_NOTE } from './crash-store.js';
 import { STABILITY_EVERY_DEFAULT, SWARM_EPOCH_RUNS } from './engine.js';
 import { InlineExecutor, RUN_TIMEOUT_MS_DEFAULT, WorkerPool, type Executor } from './executor.js';
+import { TargetExecutor } from './target-executor.js';
+import type { ExternalTarget } from '../target/external.js';
+import { minimizeOnTarget } from '../target/minimize.js';
+import type { MinimizeResult } from '../shrink/trace.js';
 import { acquireLocks } from './lock.js';
 import { MinimizeJob } from './minimize-job.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES, WORKER_FAULT, type EngineConfig, type OracleName, type RunReport, type Sync } from './protocol.js';
@@ -75,6 +79,12 @@ export interface CampaignOptions {
    * Not recorded in crash descriptions: it changes nothing unless a run hangs.
    */
   runTimeoutMs?: number;
+  /**
+   * Run on an external target (src/target/): traces are fitted to it and run there in batches,
+   * `workers` target processes at once; failures are minimized on it too. Absent: the built-in
+   * machine. The base configuration must be the target's (`config`).
+   */
+  external?: ExternalTarget;
 }
 
 export interface CampaignHooks {
@@ -155,7 +165,7 @@ export function streamRoot(seed: string, shard: Shard | null | undefined): strin
 export async function runCampaign(o: CampaignOptions, target: Target, hooks: CampaignHooks): Promise<CampaignSummary> {
   const workers = o.workers ?? 0;
   const oracle = o.oracle ?? 'model';
-  if (workers > 0 && TARGETS[oracle] !== target) throw new Error('a campaign with worker threads needs a named oracle target');
+  if (workers > 0 && o.external === undefined && TARGETS[oracle] !== target) throw new Error('a campaign with worker threads needs a named oracle target');
   const dirs = [{ dir: o.crashesDir, role: 'crash' }];
   if (o.corpusDir !== null) dirs.push({ dir: o.corpusDir, role: 'corpus' });
   if (o.outDir !== null) dirs.push({ dir: o.outDir, role: 'stats' });
@@ -178,6 +188,10 @@ class Campaign {
   private readonly jobs: MinimizeJob[] = [];
   private startRun = 0;
   private nextRun = 0;
+  /** External-target minimizations, chained (see startMinimize). */
+  private externalJobs: Promise<void> = Promise.resolve();
+  private externalPending = 0;
+  private stopNow = false;
 
   constructor(
     private readonly o: CampaignOptions,
@@ -226,9 +240,11 @@ class Campaign {
     // Coverage: what earlier sessions reached, plus what the corpus reaches now.
     const saved = o.outDir === null ? null : loadCoverage(o.outDir);
     if (saved !== null) this.coverage.merge(saved);
-    for (const e of this.corpus.entries) {
-      this.coverage.beginRun();
-      runWith(e.trace, this.target, { observer: this.coverage });
+    if (o.external === undefined) {
+      for (const e of this.corpus.entries) {
+        this.coverage.beginRun();
+        runWith(e.trace, this.target, { observer: this.coverage });
+      }
     }
     this.stats.set('coverage', this.coverage.count);
     this.stats.set('corpus', this.corpus.size);
@@ -238,7 +254,7 @@ class Campaign {
       const d = this.store.description(hash);
       const original = this.store.original(hash);
       if (d === undefined || original === null) continue;
-      this.jobs.push(new MinimizeJob(hash, d.signature, original, this.target, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax }));
+      this.startMinimize(hash, d.signature, original);
     }
     if (this.jobs.length > 0) this.log(`crashes: ${this.jobs.length} signature(s) left unminimized by an earlier campaign; minimizing them in the background`);
     this.stats.set('minimize_pending', this.jobs.length);
@@ -279,14 +295,12 @@ class Campaign {
     // harness fault is not a check failing (running it here could fault the main thread).
     const unminimizable = signature.invariant === INVARIANTS.nondeterminism ? 'not minimized: the trace does not give the same outcomes twice'
       : signature.invariant === WORKER_FAULT ? HARNESS_FAULT_NOTE : undefined;
+    // A trace the target died or hung on is minimized on the target like any failure (it is a finding in the target).
     this.store.create(hash, signature, rep.run, trace, null, unminimizable);
     this.crashes.set(hash, { hash, signature, count: 1, firstSeenRun: rep.run, opsBefore: trace.ops.length, opsAfter: null, fresh: true });
     this.stats.add('crashes_unique');
     this.stats.found(rep.run);
-    if (unminimizable === undefined) {
-      this.jobs.push(new MinimizeJob(hash, signature, trace, this.target, { stepsMax: this.o.shrinkStepsMax, msMax: this.o.shrinkMsMax }));
-      this.stats.set('minimize_pending', this.jobs.length);
-    }
+    if (unminimizable === undefined) this.startMinimize(hash, signature, trace);
     this.log(`run ${rep.run}: new failure ${formatSignature(signature)} (${hash}), ${trace.ops.length} ops${unminimizable === undefined ? '; minimizing in the background' : ''}`);
   }
 
@@ -319,19 +333,46 @@ class Campaign {
     return sync;
   }
 
+  /**
+   * Queues the minimization of a new signature: a sliced job on this thread for the built-in
+   * machine, or a chained job on the external target (one at a time, concurrent with batches).
+   */
+  private startMinimize(hash: string, signature: Signature, trace: Trace): void {
+    const o = this.o;
+    if (o.external === undefined) {
+      this.jobs.push(new MinimizeJob(hash, signature, trace, this.target, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax }));
+      this.stats.set('minimize_pending', this.jobs.length);
+      return;
+    }
+    const external = o.external;
+    this.externalPending++;
+    this.stats.set('minimize_pending', this.externalPending);
+    this.externalJobs = this.externalJobs.then(async () => {
+      if (this.stopNow) return;
+      let result: MinimizeResult | null = null;
+      try {
+        result = await minimizeOnTarget(external, trace, signature, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax });
+      } catch (e) {
+        this.log(`minimizing ${hash} on ${external.profile.name} failed: ${(e as Error).message.split('\n')[0]}`);
+      }
+      this.externalPending--;
+      this.finishJob(hash, result);
+    });
+  }
+
   /** Runs background minimization for about `ms`; returns whether work remains. */
   private minimizeSlice(ms: number): boolean {
     const job = this.jobs[0];
     if (job === undefined) return false;
     if (job.slice(ms)) {
       this.jobs.shift();
-      this.finishJob(job);
+      this.finishJob(job.hash, job.result ?? null);
     }
     return this.jobs.length > 0;
   }
 
-  private finishJob(job: MinimizeJob): void {
-    const m = job.result ?? null;
+  private finishJob(hash: string, m: MinimizeResult | null): void {
+    const job = { hash };
     const c = this.crashes.get(job.hash);
     if (m !== null) {
       this.stats.add('shrink_steps', m.report.steps);
@@ -343,7 +384,7 @@ class Campaign {
       this.store.finish(job.hash, null, 'not minimized: the failure did not reproduce with the same signature');
       this.log(`minimized ${job.hash}: the failure did not reproduce with its signature; the original stays the repro`);
     }
-    this.stats.set('minimize_pending', this.jobs.length);
+    this.stats.set('minimize_pending', this.jobs.length + this.externalPending);
   }
 
   /** Waits for the oldest batch, minimizing in slices meanwhile. */
@@ -386,9 +427,11 @@ class Campaign {
     const o = this.o;
     const init = this.prepare();
     const endRun = o.runs === null ? Number.POSITIVE_INFINITY : this.startRun + o.runs;
-    const executor: Executor = this.workers === 0
-      ? new InlineExecutor(this.engineConfig(), this.target, init)
-      : new WorkerPool(this.engineConfig(), this.workers, init, o.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
+    const executor: Executor = o.external !== undefined
+      ? new TargetExecutor({ ...this.engineConfig(), fixedConfig: true }, o.external, init, this.workers)
+      : this.workers === 0
+        ? new InlineExecutor(this.engineConfig(), this.target, init)
+        : new WorkerPool(this.engineConfig(), this.workers, init, o.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
     const syncs = new Map<number, Sync>();
     let stoppedBy: StopReason | null = null;
     let dispatched = 0;
@@ -432,6 +475,8 @@ class Campaign {
       this.minimizeSlice(SLICE_MS * 5);
       await immediate();
     }
+    if (stopped === 'signal' || this.hooks.shouldStop?.() === true) this.stopNow = true;
+    await this.externalJobs;
     this.checkpoint();
     return this.summary(stopped);
   }
@@ -454,7 +499,7 @@ class Campaign {
       stabilityPct: this.stats.stabilityPct(),
       stabilityChecked: this.stats.get('stability_checked'),
       workers: this.workers,
-      minimizePending: this.jobs.length,
+      minimizePending: this.jobs.length + this.externalPending,
     };
   }
 }

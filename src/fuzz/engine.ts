@@ -22,7 +22,8 @@
  * executor cannot interrupt a run). Several, comma-separated.
  */
 import { isMainThread } from 'node:worker_threads';
-import { runWith, type Target } from '../check/runner.js';
+import { runWith, type StepObserver, type Target } from '../check/runner.js';
+import type { Violation } from '../check/violation.js';
 import { INVARIANTS, signatureOf, sameSignature } from '../check/violation.js';
 import { Rng } from '../gen/rng.js';
 import { configForStream, generateTrace, makeTrace } from '../gen/generate.js';
@@ -52,6 +53,12 @@ export const STABILITY_EVERY_DEFAULT = 64;
 /** The signature of a trace whose re-execution gave different outcomes. */
 export function nondeterminismSignature(what: string): Signature {
   return { invariant: INVARIANTS.nondeterminism, op: 'run', detail: `${what} differ on re-execution` };
+}
+
+/** What `report` needs of one execution of a trace. */
+export interface Executed {
+  opsRun: number;
+  first: Violation | null;
 }
 
 export type InjectedFault = 'throw' | 'exit' | 'hang';
@@ -115,12 +122,12 @@ export class RunEngine {
   makeTrace(run: number): { trace: Trace; mutated: boolean } {
     const weights = this.weightsFor(run);
     const rng = this.root.derive(`run${run}`);
-    const opts = { opsMax: this.cfg.opsMax, features: this.features, weights, config: this.cfg.config };
+    const opts = { opsMax: this.cfg.opsMax, features: this.features, weights, config: this.cfg.config, fixedConfig: this.cfg.fixedConfig === true };
     const provenance = { ops_max: this.cfg.opsMax, features: [...this.features].sort().join(','), weights: this.weightsText };
     if (this.corpus.size > 0 && rng.chance(MUTATE_PROBABILITY)) {
       // A mutated trace runs on the configuration of the epoch it is mutated in (the one a fresh
       // trace of run r gets, generate.ts configForStream), not its parent's: a pure function of r.
-      const config = configForStream(rng.seed, this.cfg.config);
+      const config = opts.fixedConfig ? this.cfg.config : configForStream(rng.seed, this.cfg.config);
       const parent = this.corpus.pick(rng);
       const other = this.corpus.size > 1 ? this.corpus.pick(rng).trace.ops : null;
       const child = mutate(parent.trace.ops, other, rng, { ...opts, config });
@@ -142,17 +149,32 @@ export class RunEngine {
     }
     const { trace, mutated } = this.makeTrace(run);
     const sampled = this.cfg.stabilityEvery > 0 && run % this.cfg.stabilityEvery === 0;
+    const exec = (observer: StepObserver): Executed => runWith(trace, this.target, { observer, stopAtFirst: true });
+    return this.report(run, trace, mutated, exec, sampled ? exec : null);
+  }
+
+  /** Whether run r is re-executed for the determinism self-check. */
+  sampled(run: number): boolean {
+    return this.cfg.stabilityEvery > 0 && run % this.cfg.stabilityEvery === 0;
+  }
+
+  /**
+   * Run r's report from an execution of its trace (`exec` runs it once with the given observer,
+   * feeding the coverage map; `again`, when r is sampled, runs it a second time). Shared by the
+   * built-in machine's path (runOne) and external targets (src/fuzz/target-executor.ts).
+   */
+  report(run: number, trace: Trace, mutated: boolean, exec: (o: StepObserver) => Executed, again: ((o: StepObserver) => Executed) | null): RunReport {
     const coverage = this.coverage;
     coverage.beginRun();
-    const digest = sampled ? new OutcomeDigest(coverage) : null;
-    const result = runWith(trace, this.target, { observer: digest ?? coverage, stopAtFirst: true });
+    const digest = again !== null ? new OutcomeDigest(coverage) : null;
+    const result = exec(digest ?? coverage);
     const fresh = coverage.fresh().slice();
     let failure = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail };
     let stable: boolean | null = null;
-    if (digest !== null) {
-      const again = new OutcomeDigest(null);
-      const second = runWith(trace, this.target, { observer: again, stopAtFirst: true });
-      const what = again.hash !== digest.hash || again.steps !== digest.steps || second.opsRun !== result.opsRun ? 'outcomes'
+    if (digest !== null && again !== null) {
+      const other = new OutcomeDigest(null);
+      const second = again(other);
+      const what = other.hash !== digest.hash || other.steps !== digest.steps || second.opsRun !== result.opsRun ? 'outcomes'
         : (second.first === null) !== (result.first === null) || (second.first !== null && result.first !== null && !sameSignature(signatureOf(second.first), signatureOf(result.first))) ? 'violations'
           : null;
       stable = what === null;

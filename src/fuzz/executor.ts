@@ -35,6 +35,12 @@ export function abandonExecutors(): void {
   for (const e of live) e.abandon();
 }
 
+/** Registers an executor of another module for `abandonExecutors`; the returned function unregisters it. */
+export function trackExecutor(e: { abandon(): void }): () => void {
+  live.add(e);
+  return () => { live.delete(e); };
+}
+
 /** The inline executor yields to timers and signals at least this often (ms) while running a batch. */
 const INLINE_YIELD_MS = 25;
 

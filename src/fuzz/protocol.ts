@@ -36,6 +36,8 @@ export interface EngineConfig {
   oracle: OracleName;
   /** Re-execute every run whose index is a multiple of this (0: never). */
   stabilityEvery: number;
+  /** Keep `config` for every run (an external target: generate.ts GenOptions.fixedConfig). */
+  fixedConfig?: boolean;
 }
 
 /** Corpus entries and coverage features the main thread accepted from one merged batch. */

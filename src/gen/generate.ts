@@ -33,6 +33,11 @@ export interface GenOptions {
   features: ReadonlySet<Feature>;
   weights: OpWeights;
   config: MachineConfig;
+  /**
+   * Keep `config` for every run (a real target implements one configuration): no per-epoch
+   * variation of kvmXo, MAXPHYADDR or capabilities (configs.ts).
+   */
+  fixedConfig?: boolean;
 }
 
 /** Setup plus workload ops, and the world they built (for later mutation). */
@@ -60,7 +65,7 @@ export function configForStream(seed: string, config: MachineConfig): MachineCon
 
 export function generateTrace(rng: Rng, options: GenOptions): Trace {
   if (configMode(options.config) === 'hv') return generateHvTraceFrom(rng, rng.seed, { opsMax: options.opsMax, base: options.config });
-  const opts = { ...options, config: configForStream(rng.seed, options.config) };
+  const opts = { ...options, config: options.fixedConfig === true ? options.config : configForStream(rng.seed, options.config) };
   const { ops } = generateOps(rng, opts);
   return makeTrace(opts.config, ops, {
     seed: rng.seed,

@@ -21,6 +21,17 @@ export interface ExecResult {
 
 const OUTPUT_BYTES_MAX = 512 * 1024 * 1024;
 
+/** Process groups of adapters still running (killed by `killRunningTargets`). */
+const running = new Set<number>();
+
+/** Kills every adapter process group this process started and that is still running. */
+export function killRunningTargets(): void {
+  for (const pid of running) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  running.clear();
+}
+
 export async function execBatch(command: readonly string[], batch: Uint8Array, timeoutMs: number): Promise<ExecResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eptfuzz-batch-'));
   const file = path.join(dir, 'batch.bin');
@@ -55,6 +66,7 @@ function run(command: readonly string[], file: string, timeoutMs: number): Promi
       return;
     }
     const stderr: Buffer[] = [];
+    if (child.pid !== undefined) running.add(child.pid);
     const kill = (): void => {
       try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
     };
@@ -68,6 +80,7 @@ function run(command: readonly string[], file: string, timeoutMs: number): Promi
     child.on('error', (e) => { fault ??= `cannot start ${command[0]}: ${e.message}`; });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (child.pid !== undefined) running.delete(child.pid);
       if (fault === null && (code !== 0 || signal !== null)) {
         const last = Buffer.concat(stderr).toString('utf8').trim().split('\n').pop() ?? '';
         fault = `the target exited with ${signal ?? `code ${code}`}${last === '' ? '' : `: ${last.slice(0, 200)}`}`;

@@ -6,6 +6,8 @@
  * or garbled its output on this very trace, isolated by re-running it alone). A batch that breaks
  * never loses the other traces: the ones it reported are kept and the rest are run again.
  */
+import type { Outcome } from '../hw/outcome.js';
+import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { encodeBatch, type BatchTrace } from './bochs/batch.js';
 import { lower, type Lowered } from './bochs/lower.js';
@@ -25,7 +27,7 @@ export interface ExternalTarget {
 
 export type TraceVerdict =
   | { kind: 'refused'; why: string }
-  | { kind: 'judged'; judged: Judged; run: TraceRunResult }
+  | { kind: 'judged'; judged: Judged; run: TraceRunResult; observed: Array<{ op: Op; actual: Outcome }> }
   | { kind: 'fault'; why: string };
 
 export interface BatchStats {
@@ -77,7 +79,9 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
     return { reported: r.result.traces, fault: r.fault };
   };
   const settle = (x: Prepared, run: TraceRunResult): void => {
-    verdicts[x.at] = { kind: 'judged', judged: judge(x.lowered, x.trace.ops.length, run, opts.records === true), run };
+    const observed: Array<{ op: Op; actual: Outcome }> = [];
+    const judged = judge(x.lowered, x.trace.ops.length, run, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } });
+    verdicts[x.at] = { kind: 'judged', judged, run, observed };
   };
   let rest = pending;
   while (rest.length > 0) {

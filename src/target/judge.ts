@@ -5,7 +5,7 @@
  * and the stop is reported, never counted as a finding); a violation at a harness op is reported
  * at the original op that op prepares, with the harness op's kind (`fetch` for the stub probe).
  */
-import { runWith, type RunResult, type StepRecord, type Target } from '../check/runner.js';
+import { runWith, type RunResult, type StepObserver, type StepRecord, type Target } from '../check/runner.js';
 import type { Violation } from '../check/violation.js';
 import { ReferenceModel } from '../spec/model.js';
 import type { Lowered } from './bochs/lower.js';
@@ -31,14 +31,20 @@ export function originalStep(origin: Int32Array, i: number, originalLength: numb
   return originalLength;
 }
 
-export function judge(lowered: Lowered, originalLength: number, run: TraceRunResult, records = false): Judged {
+/** An observer that sees only the original trace's steps (coverage is about the trace, not the harness). */
+function originalOnly(inner: StepObserver, origin: Int32Array): StepObserver {
+  let i = 0;
+  return { observe: (op, actual) => { if (origin[i++] >= 0) inner.observe(op, actual); } };
+}
+
+export function judge(lowered: Lowered, originalLength: number, run: TraceRunResult, records = false, observer?: StepObserver): Judged {
   const ran = run.steps.length;
   const trace = { ...lowered.trace, ops: lowered.trace.ops.slice(0, ran) };
   const target: Target = {
     makeMachine: () => new RecordedMachine(run.steps),
     makeModel: (config) => new ReferenceModel(config),
   };
-  const r: RunResult = runWith(trace, target, { records, stopAtFirst: !records });
+  const r: RunResult = runWith(trace, target, { records, stopAtFirst: !records, ...(observer !== undefined ? { observer: originalOnly(observer, lowered.origin) } : {}) });
   const map = (v: Violation): Violation => ({ ...v, step: originalStep(lowered.origin, v.step, originalLength) });
   const stoppedAt = run.stopped === null ? null : originalStep(lowered.origin, run.stopped.step, originalLength);
   const opsRun = ran >= lowered.origin.length ? originalLength : originalStep(lowered.origin, ran, originalLength);

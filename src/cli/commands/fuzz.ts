@@ -13,6 +13,7 @@ import { CATALOGUE } from '../../bugs/catalogue.js';
 import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
 import { formatShard, runCampaign, type CampaignSummary } from '../../fuzz/campaign.js';
 import { STABILITY_EVERY_DEFAULT } from '../../fuzz/engine.js';
+import { resolveExternal } from '../../target/registry.js';
 import { abandonExecutors, RUN_TIMEOUT_MS_DEFAULT } from '../../fuzz/executor.js';
 import { formatSignature } from '../../check/violation.js';
 import { SHRINK_MS_MAX_DEFAULT } from '../../shrink/minimize.js';
@@ -69,6 +70,7 @@ interface FuzzFlags {
   shrinkSteps: string;
   shrinkMs: string;
   oracle: string;
+  target: string;
   mode: string;
 }
 
@@ -114,6 +116,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--shrink-steps <n>', 'minimizer budget per new failure (predicate evaluations)', String(FUZZ_SHRINK_STEPS_DEFAULT))
     .option('--shrink-ms <n>', 'minimizer time limit per new failure, ms (a safety net; steps bind first)', String(SHRINK_MS_MAX_DEFAULT))
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
+    .option('--target <name>', 'run the traces on: machine (built-in), bochs, or exec:CMD (an adapter, docs/targets.md); --workers target processes run at once', 'machine')
     .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --corpus c0 --crashes k0 --out o0   # machine 1 of 4\n')
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);
@@ -128,7 +131,10 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
       const target = await resolveTarget(oracle);
       const mode = parseMode(flags.mode);
       const bugs = parseBugs(flags.bug);
-      const config = campaignConfig(mode, bugs, flags.features !== undefined);
+      const external = resolveExternal(flags.target);
+      if (external !== null && mode !== 'bare') throw new UsageError(`--target ${flags.target}: runs bare-mode campaigns only (--mode hv is the built-in hypervisor)`);
+      if (external !== null && bugs.length > 0) throw new UsageError(`--bug: planted bugs exist only in the built-in machine, not on --target ${flags.target}`);
+      const config = external !== null ? external.profile.config : campaignConfig(mode, bugs, flags.features !== undefined);
       const options = {
         seed, runs, durationMs, opsMax,
         features: flags.features === undefined ? allFeatures() : parseFeatureList(flags.features),
@@ -147,7 +153,9 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         shard,
         oracle,
         stabilityEvery: parseCount('--stability-every', flags.stabilityEvery, 0),
+        ...(external !== null ? { external } : {}),
       };
+      if (external !== null) io.err(`target ${external.profile.name}: ${external.profile.description}; ${Math.max(1, workers)} target process(es) at once\n`);
       if (shard !== null) io.err(`shard ${formatShard(shard)} of seed ${seed}\n`);
       if (runs === null && durationMs === null && options.stopFile === null) io.err('note: no --runs or --duration: runs until Ctrl-C\n');
 

@@ -8,11 +8,14 @@ import { minimizeTrace } from '../../shrink/trace.js';
 import { SHRINK_MS_MAX_DEFAULT, SHRINK_STEPS_MAX_DEFAULT } from '../../shrink/minimize.js';
 import { loadTrace, saveTrace } from '../../trace/load.js';
 import { formatFromPath, parseCount, parseFormat } from '../args.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
+import { resolveExternal } from '../../target/registry.js';
+import { minimizeOnTarget } from '../../target/minimize.js';
+import { onTarget, runnableOn } from '../../target/domain.js';
 
-interface MinimizeFlags { output: string; maxSteps: string; maxMs: string; format?: string; oracle: string }
+interface MinimizeFlags { output: string; maxSteps: string; maxMs: string; format?: string; oracle: string; target: string }
 
 export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('minimize')
@@ -23,14 +26,25 @@ export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Comm
     .option('--max-ms <n>', 'time limit in milliseconds', String(SHRINK_MS_MAX_DEFAULT))
     .option('--format <form>', 'output form: msgpack, text or json (default: from the file name)')
     .option('--oracle <name>', 'check against: model or machine', 'model')
-    .addHelpText('after', '\nExample:\n  $ eptfuzz minimize crashes/4e8af73e72895d3c/original-1.msgpack -o small.msgpack --max-steps 5000\n')
+    .option('--target <name>', 'run candidates on: machine (built-in), bochs, or exec:CMD (many candidates per target run)', 'machine')
+    .addHelpText('after', '\nExamples:\n  $ eptfuzz minimize crashes/4e8af73e72895d3c/original-1.msgpack -o small.msgpack --max-steps 5000\n  $ eptfuzz minimize --target bochs bochs-crashes/0123456789abcdef/original-1.msgpack -o small.txt\n')
     .action(async (file: string, flags: MinimizeFlags) => {
       const stepsMax = parseCount('--max-steps', flags.maxSteps, 1);
       const msMax = parseCount('--max-ms', flags.maxMs, 1);
       const format = flags.format === undefined ? formatFromPath(flags.output) : parseFormat('--format', flags.format);
-      const trace = loadTrace(file);
-      const target = await resolveTarget(flags.oracle);
-      const m = minimizeTrace(trace, target, { stepsMax, msMax });
+      const loaded = loadTrace(file);
+      const external = resolveExternal(flags.target);
+      let trace = loaded;
+      if (external !== null) {
+        const adapted = onTarget(loaded, external.profile);
+        const why = runnableOn(adapted.trace, external.profile);
+        if (why !== null) throw new UsageError(`${file}: ${why}`);
+        if (adapted.changes.length > 0) io.err(`note: ${file} runs under the ${external.profile.name} configuration (${adapted.changes.join(', ')})\n`);
+        trace = adapted.trace;
+      }
+      const m = external !== null
+        ? await minimizeOnTarget(external, trace, undefined, { stepsMax, msMax })
+        : minimizeTrace(trace, await resolveTarget(flags.oracle), { stepsMax, msMax });
       if (m === null) {
         io.out(`PASS ${file}: the trace does not fail; nothing to minimize\n`);
         setExit(EXIT.ok);

@@ -1,0 +1,40 @@
+/**
+ * Fitting a generated or mutated trace to a target: the smallest rewrite that makes every op one
+ * the target can run (domain.ts). Contract: pure and deterministic (the same trace and profile
+ * give the same result), and the identity on a trace `runnableOn` already accepts; ops it cannot
+ * fix are dropped. The campaign stores the fitted trace, so what is replayed is what ran.
+ */
+import { CR0_PG } from '../hw/bits.js';
+import type { Op } from '../trace/ops.js';
+import type { Trace } from '../trace/trace.js';
+import { opRefusal } from './domain.js';
+import type { TargetProfile } from './profile.js';
+
+function fitOp(op: Op, p: TargetProfile): Op {
+  let out = op;
+  if ('cpu' in out && out.cpu >= p.config.vcpus) out = { ...out, cpu: out.cpu % p.config.vcpus } as Op;
+  if ((out.op === 'read' || out.op === 'write') && !p.accessSizes.includes(out.size)) {
+    const size = Math.max(...p.accessSizes.filter((s) => s <= (out as { size: number }).size), Math.min(...p.accessSizes));
+    out = { ...out, size };
+  }
+  if (out.op === 'set_reg' && out.value < 1n << 32n) {
+    if (out.reg === 'cr0') out = { ...out, value: out.value | BigInt(p.cr0MustSet >>> 0) };
+    if (out.reg === 'cr4') out = { ...out, value: out.value & BigInt(p.cr4MaySet >>> 0) };
+  }
+  return out;
+}
+
+export function fitToTarget(trace: Trace, p: TargetProfile): Trace {
+  const ops: Op[] = [];
+  let changed = false;
+  for (let i = 0; i < trace.ops.length; i++) {
+    const fitted = fitOp(trace.ops[i], p);
+    if (fitted !== trace.ops[i]) changed = true;
+    if (opRefusal(fitted, i, p) !== null) { changed = true; continue; }
+    ops.push(fitted);
+  }
+  return changed ? { ...trace, machine: p.config, ops } : trace.machine === p.config ? trace : { ...trace, machine: p.config };
+}
+
+/** The CR0 bit fitting sets (named for tests). */
+export const FIT_CR0_BITS = CR0_PG;
