@@ -83,6 +83,9 @@ export function configChanges(from: MachineConfig, to: MachineConfig): string[] 
 export function onTarget(trace: Trace, p: TargetProfile): { trace: Trace; changes: string[] } {
   const changes = configChanges(trace.machine, p.config);
   if (changes.length === 0) return { trace, changes };
-  const machine: MachineConfig = { ...p.config, caps: { ...p.config.caps }, choices: { ...p.config.choices }, bugs: [...trace.machine.bugs] };
+  const machine: MachineConfig = {
+    ...p.config, caps: { ...p.config.caps }, choices: { ...p.config.choices }, bugs: [...trace.machine.bugs],
+    ...(trace.machine.mode !== undefined ? { mode: trace.machine.mode } : {}),
+  };
   return { trace: { ...trace, machine }, changes };
 }
