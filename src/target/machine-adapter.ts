@@ -6,8 +6,9 @@
  * adapter of your own, and the tests use it to check the whole external path without Bochs.
  * Contract: `machine-adapter --profile` prints its profile (the Bochs profile's layout, so the
  * same lowering applies, with the Bochs capabilities); `machine-adapter BATCH` prints result lines.
- * Test hooks (environment): EPTFUZZ_ADAPTER_CORRUPT=`T:S` reports trace T's step S with the low
- * bit of its value, code or qualification flipped; EPTFUZZ_ADAPTER_DIE=`T` exits abruptly when
+ * Test hooks (environment): EPTFUZZ_ADAPTER_CORRUPT=`KIND` (pf, exit or data) reports every
+ * outcome of that kind with the low bit of its error code, qualification or value flipped (a
+ * planted defect in the target: deterministic in the trace's content, so it minimizes); EPTFUZZ_ADAPTER_DIE=`T` exits abruptly when
  * trace T starts; EPTFUZZ_ADAPTER_HANG=`T` never ends when trace T starts.
  */
 import * as fs from 'node:fs';
@@ -38,14 +39,29 @@ function corrupt(o: Outcome): Outcome {
     case 'data': return { ...o, value: o.value ^ 1n };
     case 'pf': return { ...o, code: o.code ^ 1 };
     case 'exit': return { ...o, qual: o.qual ^ 1 };
-    case 'ok': return { kind: 'gp' };
-    default: return { kind: 'ok' };
+    default: return o;
   }
+}
+
+const ZERO_FRAME = new Uint8Array(4096);
+
+/** Runs [start, end) of differing 8-byte words between two frames. */
+function changedRuns(now: Uint8Array, old: Uint8Array): Array<[number, number]> {
+  const a = new Uint32Array(now.buffer, now.byteOffset, 1024);
+  const b = new Uint32Array(old.buffer, old.byteOffset, 1024);
+  const runs: Array<[number, number]> = [];
+  let start = -1;
+  for (let w = 0; w <= 512; w++) {
+    const differs = w < 512 && (a[2 * w] !== b[2 * w] || a[2 * w + 1] !== b[2 * w + 1]);
+    if (differs && start < 0) start = w;
+    if (!differs && start >= 0) { runs.push([start * 8, w * 8]); start = -1; }
+  }
+  return runs;
 }
 
 function run(file: string): void {
   const batch = decodeBatch(fs.readFileSync(file));
-  const [ct, cs] = (process.env.EPTFUZZ_ADAPTER_CORRUPT ?? '').split(':').map(Number);
+  const corruptKind = process.env.EPTFUZZ_ADAPTER_CORRUPT ?? '';
   const die = Number(process.env.EPTFUZZ_ADAPTER_DIE ?? -1);
   const hang = Number(process.env.EPTFUZZ_ADAPTER_HANG ?? -1);
   const out: string[] = [`H maxphyaddr=${h(batch.maxPhyAddr)} adapter=machine`, `B ${h(batch.traces.length)}`];
@@ -58,17 +74,14 @@ function run(file: string): void {
     out.push(`T ${h(t.index)}`);
     t.ops.forEach((op, i) => {
       let o = m.apply(op);
-      if (t.index === ct && i === cs) o = corrupt(o);
+      if (o.kind === corruptKind) o = corrupt(o);
       out.push(`S ${h(i)} ${line(o)}`);
       for (const [f, old] of shadow) {
-        const now = m.frameView(f) ?? new Uint8Array(4096);
-        for (let off = 0; off < 4096; off += 8) {
-          let end = off;
-          while (end < 4096 && now.subarray(end, end + 8).some((b, k) => b !== old[end + k])) end += 8;
-          if (end === off) continue;
+        const now = m.frameView(f) ?? ZERO_FRAME;
+        if (Buffer.compare(now, old) === 0) continue;
+        for (const [off, end] of changedRuns(now, old)) {
           out.push(`M ${h(f)} ${h(off)} ${Buffer.from(now.subarray(off, end)).toString('hex')}`);
           old.set(now.subarray(off, end), off);
-          off = end;
         }
       }
     });
