@@ -71,7 +71,7 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
     else pending.push({ ...p, at });
   });
   const runBatch = async (list: readonly Prepared[]): Promise<{ reported: Map<number, TraceRunResult>; fault: string | null }> => {
-    const items: BatchTrace[] = list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER }));
+    const items: BatchTrace[] = list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER, loadCr3: x.lowered.loadCr3 }));
     const ops = items.reduce((n, x) => n + x.trace.ops.length, 0);
     const bytes = encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr);
     const r = await execBatch(t.command, bytes, batchTimeoutMs(ops));

@@ -25,7 +25,7 @@ async function runBochs(batchFile: string): Promise<number> {
     fs.writeFileSync(path.join(dir, 'bochsrc'), bochsrc(disk, cylinders, path.join(dir, 'bochs.log')));
     fs.writeFileSync(path.join(dir, 'cmds'), 'c\n');
     const child = spawn(BOCHS_BINARY, ['-q', '-f', path.join(dir, 'bochsrc'), '-rc', path.join(dir, 'cmds')], {
-      cwd: dir, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, TERM: 'dumb' },
+      cwd: dir, stdio: ['ignore', 'pipe', 'ignore'],
     });
     let done = false;
     let pending = '';

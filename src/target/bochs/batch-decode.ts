@@ -5,7 +5,7 @@
  */
 import { normalizeConfig } from '../../hw/config.js';
 import type { Op, Reg } from '../../trace/ops.js';
-import { BATCH_MAGIC, BATCH_VERSION, OP_CODES, REG_CODES } from './batch.js';
+import { BATCH_MAGIC, BATCH_VERSION, OP_CODES, OP_LOAD_CR3, REG_CODES } from './batch.js';
 
 export class BatchFormatError extends Error {}
 
@@ -30,6 +30,7 @@ const OP_NAMES = new Map(Object.entries(OP_CODES).map(([k, v]) => [v, k]));
 const REG_NAMES = new Map(Object.entries(REG_CODES).map(([k, v]) => [v, k as Reg]));
 
 function opOf(code: number, a: number, b: number, c: number, x: bigint, y: bigint, at: number): Op {
+  if (code === OP_LOAD_CR3) return { op: 'set_reg', cpu: 0, reg: 'cr3', value: y };
   const name = OP_NAMES.get(code);
   const n = (v: bigint): number => Number(v);
   switch (name) {

@@ -26,7 +26,12 @@ export interface BatchTrace {
   watch: readonly number[];
   stubLaSup: number;
   stubLaUser: number;
+  /** Ops encoded as the agent's load_cr3 (lower.ts `loadCr3`). */
+  loadCr3?: ReadonlySet<number>;
 }
+
+/** The agent's own op: a VMCS write of the guest CR3 (agent/PROTOCOL.md). */
+export const OP_LOAD_CR3 = 16;
 
 /** The reset state of docs/semantics.md "Machine shape". */
 export function initialEptp(config: MachineConfig): bigint {
@@ -86,9 +91,9 @@ export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPh
     at += TRACE_HEADER_BYTES;
     for (const f of t.watch) { v.setUint32(at, f, true); at += 4; }
     if (t.watch.length % 2 === 1) { v.setUint32(at, 0, true); at += 4; }
-    for (const op of t.trace.ops) {
+    t.trace.ops.forEach((op, k) => {
       const f = opFields(op);
-      v.setUint8(at, OP_CODES[op.op]);
+      v.setUint8(at, t.loadCr3?.has(k) === true ? OP_LOAD_CR3 : OP_CODES[op.op]);
       v.setUint8(at + 1, f.a);
       v.setUint16(at + 2, f.b, true);
       v.setUint32(at + 4, f.c >>> 0, true);
@@ -96,7 +101,7 @@ export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPh
       v.setBigUint64(at + 16, BigInt.asUintN(64, f.y), true);
       v.setBigUint64(at + 24, 0n, true);
       at += OP_BYTES;
-    }
+    });
   }
   return buf;
 }

@@ -41,18 +41,17 @@ export function bochsrc(disk: string, cylinders: number, log: string): string {
     'megs: 256',
     `romimage: file=${BOCHS_BIOS}`,
     `vgaromimage: file=${BOCHS_VGA_BIOS}`,
-    'cpu: model=tigerlake, count=1, ips=100000000',
-    'display_library: term',
+    'cpu: model=tigerlake',
+    // Debian's bochs has no nogui display: rfb that waits for no client (bochs-term's `term` also works).
+    `display_library: ${process.env.BOCHS_DISPLAY ?? 'rfb, options="timeout=0"'}`,
     'speaker: enabled=0',
+    // Without a dummy sound driver Bochs aborts in ALSA on machines without sound hardware.
+    'sound: driver=dummy',
     'port_e9_hack: enabled=1',
-    'mouse: enabled=0',
     `ata0-master: type=disk, path=${disk}, mode=flat, cylinders=${cylinders}, heads=${HEADS}, spt=${SPT}`,
     'boot: disk',
     `log: ${log}`,
     'panic: action=fatal',
-    'error: action=report',
-    'info: action=ignore',
-    'debug: action=ignore',
     '',
   ].join('\n');
 }

@@ -11,17 +11,25 @@
  *   walk sets the same accessed / dirty flags and fills the same TLB entries as the agent's;
  * - register writes run at CPL 0 (a kernel executes them), so at another CPL the lowered trace
  *   switches to 0 around them (the model's CPL is a register write with no side effect).
+ * A MOV to CR3 is the exception: it runs under the harness's own CR3 (STUB_CR3), which the
+ * lowered trace switches to with a `set_reg cr3` that the agent performs as a plain VMCS write
+ * (`loadCr3`: no flush): so the old CR3 need not map the stub, and the flush the model makes for
+ * the switch is the one the guest's MOV CR3 then makes (the same non-global entries of the VPID).
+ * That holds only for a value the MOV accepts (below 2^MAXPHYADDR); another value takes the
+ * ordinary path, so a refused MOV leaves CR3 as the original trace has it.
  * The CPL is tracked statically: set_reg cpl with a value above 3 is #GP and changes nothing.
  */
 import type { Op, Reg } from '../../trace/ops.js';
 import type { Trace } from '../../trace/trace.js';
 import { STUB_GPA, STUB_LA_SUP, STUB_LA_USER } from './profile.js';
-import { STUB_EPT_PML4E, STUB_GUEST_PML4E, stubWords } from './stub.js';
+import { STUB_CR3, STUB_EPT_PML4E, STUB_GUEST_PML4E, stubWords } from './stub.js';
 
 export interface Lowered {
   trace: Trace;
   /** Original op index of each lowered op; -1 for harness ops. */
   origin: Int32Array;
+  /** Lowered ops (`set_reg cr3`) the agent performs as a VMCS write of the guest CR3 (no flush). */
+  loadCr3: ReadonlySet<number>;
 }
 
 /** Registers the guest itself writes (through the stub, at CPL 0). */
@@ -43,11 +51,22 @@ export function prologue(): Op[] {
 export function lower(trace: Trace): Lowered {
   const ops: Op[] = [];
   const origin: number[] = [];
+  const loadCr3 = new Set<number>();
   const harness = (op: Op): void => { ops.push(op); origin.push(-1); };
   for (const op of prologue()) harness(op);
   let cpl = 0;
   for (let i = 0; i < trace.ops.length; i++) {
     const op = trace.ops[i];
+    if (op.op === 'set_reg' && op.reg === 'cr3' && op.value >> BigInt(trace.machine.maxPhyAddr) === 0n) {
+      harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
+      loadCr3.add(ops.length);
+      harness({ op: 'set_reg', cpu: 0, reg: 'cr3', value: STUB_CR3 });
+      if (cpl !== 0) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: 0n });
+      harness({ op: 'fetch', cpu: 0, la: STUB_LA_SUP, size: 1 });
+      ops.push(op); origin.push(i);
+      if (cpl !== 0) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(cpl) });
+      continue;
+    }
     if (throughStub(op)) {
       const runCpl = atCpl0(op) ? 0 : cpl;
       harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
@@ -61,5 +80,5 @@ export function lower(trace: Trace): Lowered {
     ops.push(op); origin.push(i);
     if (op.op === 'set_reg' && op.reg === 'cpl' && op.value <= 3n) cpl = Number(op.value);
   }
-  return { trace: { ...trace, ops }, origin: Int32Array.from(origin) };
+  return { trace: { ...trace, ops }, origin: Int32Array.from(origin), loadCr3 };
 }

@@ -7,7 +7,7 @@
  * are preset, so fetching the stub sets none of them in the stub's own tables.
  */
 import { EPT_A, EPT_D, EPT_MEMTYPE_SHIFT, EPT_MEMTYPE_WB, EPT_RWX, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from '../../hw/bits.js';
-import { STUB_GPA, STUB_HPA } from './profile.js';
+import { STUB_FRAMES, STUB_GPA, STUB_HPA } from './profile.js';
 
 const PAGE = 0x1000;
 
@@ -19,6 +19,8 @@ const GUEST_PT = 3;
 const EPT_PDPT = 4;
 const EPT_PD = 5;
 const EPT_PT = 6;
+/** A guest PML4 of the harness's own (slot 511 only): the CR3 a guest MOV CR3 runs under. */
+const HARNESS_PML4 = 7;
 
 const hpaOf = (k: number): number => STUB_HPA + k * PAGE;
 const gpaOf = (k: number): number => STUB_GPA + k * PAGE;
@@ -29,6 +31,9 @@ const G_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A;
 const E_TABLE = EPT_RWX | EPT_A;
 /** EPT leaf: RWX, WB, accessed and dirty. */
 const E_LEAF = EPT_RWX | (EPT_MEMTYPE_WB << EPT_MEMTYPE_SHIFT) | EPT_A | EPT_D;
+
+/** The harness's CR3 (lower.ts: a MOV CR3 runs from the stub under it). */
+export const STUB_CR3 = BigInt(gpaOf(HARNESS_PML4));
 
 /** The guest PML4 entry (slot 511) and the EPT PML4 entry (slot 1) the agent's stub needs. */
 export const STUB_GUEST_PML4E = BigInt(gpaOf(GUEST_PDPT) + G_TABLE);
@@ -73,6 +78,7 @@ export function stubWords(): Array<{ hpa: number; value: bigint }> {
     const value = view.getBigUint64(off, true);
     if (value !== 0n) out.push({ hpa: hpaOf(STUB_CODE) + off, value });
   }
+  out.push({ hpa: hpaOf(HARNESS_PML4) + 511 * 8, value: BigInt(gpaOf(GUEST_PDPT) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PDPT), value: BigInt(gpaOf(GUEST_PD) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PD), value: BigInt(gpaOf(GUEST_PT) + G_TABLE) });
   // PT[0]: supervisor code page; PT[1]: the same frame as a user page. Leaves are accessed and dirty.
@@ -80,7 +86,7 @@ export function stubWords(): Array<{ hpa: number; value: bigint }> {
   out.push({ hpa: hpaOf(GUEST_PT) + 8, value: BigInt(gpaOf(STUB_CODE) + (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)) });
   out.push({ hpa: hpaOf(EPT_PDPT), value: BigInt(hpaOf(EPT_PD) + E_TABLE) });
   out.push({ hpa: hpaOf(EPT_PD), value: BigInt(hpaOf(EPT_PT) + E_TABLE) });
-  for (const k of [STUB_CODE, GUEST_PDPT, GUEST_PD, GUEST_PT]) {
+  for (const k of [STUB_CODE, GUEST_PDPT, GUEST_PD, GUEST_PT, HARNESS_PML4]) {
     out.push({ hpa: hpaOf(EPT_PT) + k * 8, value: BigInt(hpaOf(k) + E_LEAF) });
   }
   return out;
@@ -89,6 +95,6 @@ export function stubWords(): Array<{ hpa: number; value: bigint }> {
 /** Host frames of the stub (always watched). */
 export function stubFrames(): number[] {
   const out: number[] = [];
-  for (let k = 0; k < 7; k++) out.push(hpaOf(k) / PAGE);
+  for (let k = 0; k < STUB_FRAMES; k++) out.push(hpaOf(k) / PAGE);
   return out;
 }

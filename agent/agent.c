@@ -1,0 +1,1457 @@
+/* agent.c: the eptfuzz guest agent (VMM). Sets up the host (GDT, IDT, page tables in the agent
+ * region), reads the batch from disk, prints the H line, enters VMX operation and runs every trace
+ * of the batch in an L2 guest, one instruction per entry, printing PROTOCOL.md result lines. */
+#include "agent.h"
+
+/* ---- linker symbols ---- */
+extern char __agent_start[], __ro_end[];
+
+/* ---- entry.S ---- */
+struct guest_regs {
+	u64 rax, rcx, rdx, rbx, rsp_unused, rbp, rsi, rdi;
+	u64 r8, r9, r10, r11, r12, r13, r14, r15;
+};
+int vmx_enter(struct guest_regs *regs, int launched);
+void vmx_exit_entry(void);
+extern const u64 exc_stubs[32];
+void agent_main(void);
+void host_fault(const u64 *frame);
+
+/* ---- host descriptor tables ---- */
+#define HOST_SEL_CODE   0x08
+#define HOST_SEL_DATA   0x10
+#define HOST_SEL_TSS    0x18
+#define GDT_CODE64      0x00209b0000000000UL  /* accessed preset: the CPU never writes it */
+#define GDT_DATA        0x00cf93000000ffffUL
+#define TSS_LIMIT       0x67
+#define TSS_TYPE_AVAIL  0x89UL            /* present, 64-bit TSS available */
+#define IDT_GATE_INTR   0x8e00UL          /* present, DPL 0, 64-bit interrupt gate */
+#define HOST_EXC_VECTORS 32
+
+/* ---- paging ---- */
+#define PTE_P           (1UL << 0)
+#define PTE_RW          (1UL << 1)
+#define PTE_A           (1UL << 5)
+#define PTE_D           (1UL << 6)
+#define PTE_PS          (1UL << 7)
+#define PAGE_2M         0x200000UL
+#define ENTRIES_PER_TABLE 512
+
+/* ---- guest machine shape (docs/semantics.md "Machine shape") ---- */
+#define GUEST_CR0_INIT  0x80010001UL
+#define GUEST_CR4_INIT  0x20UL
+#define GUEST_EFER_INIT 0xd00UL
+#define GUEST_RFLAGS_INIT RFLAGS_FIXED1
+#define GUEST_SEL_CODE  0x08
+#define GUEST_SEL_STACK 0x10
+#define GUEST_SEL_DATA  0x10
+#define GUEST_SEL_TR    0x18
+#define GUEST_AR_CODE64 0xa09bUL          /* exec/read accessed, S, P, L, G; DPL at bits 6:5 */
+#define GUEST_AR_STACK  0xc093UL          /* data RW accessed, S, P, D/B, G; DPL at bits 6:5 */
+#define GUEST_AR_DATA   0xc0f3UL          /* data RW accessed, DPL 3, P, D/B, G */
+#define GUEST_AR_TR     0x008bUL          /* busy 64-bit TSS, P */
+#define GUEST_AR_UNUSABLE (1UL << 16)
+#define AR_DPL_SHIFT    5
+#define GUEST_LIMIT_FLAT 0xffffffffUL
+#define GUEST_TR_LIMIT  0x67
+#define GUEST_DESC_LIMIT 0xffff
+#define DR7_INIT        0x400UL
+#define VMCS_LINK_NONE  0xffffffffffffffffUL
+#define GUEST_VPID      1
+#define FETCH_GPR_VALUE 0x8000000000000000UL /* non-canonical: register memory operands #GP */
+
+/* ---- stub page (PROTOCOL.md) ---- */
+#define STUB_READ1      0x10
+#define STUB_READ2      0x20
+#define STUB_READ4      0x30
+#define STUB_READ8      0x40
+#define STUB_WRITE1     0x50
+#define STUB_WRITE2     0x60
+#define STUB_WRITE4     0x70
+#define STUB_WRITE8     0x80
+#define STUB_INVLPG     0x90
+#define STUB_MOV_CR0    0xa0
+#define STUB_MOV_CR3    0xb0
+#define STUB_MOV_CR4    0xc0
+#define STUB_WRMSR      0xd0
+
+/* ---- address helpers ---- */
+#define LA_MASK         0x0000ffffffffffffUL
+#define LA_SIGN_BIT     (1UL << 47)
+#define EPT_PRESENT_MASK 0x7UL
+#define EPT_XU          (1UL << 10)
+#define SPPT_PRESENT    (1UL << 0)
+#define PAGE_MASK       (~(PAGE_SIZE - 1))
+
+/* ---- watch compare ---- */
+#define WORDS_PER_FRAME (PAGE_SIZE / 8)
+
+/* ---- checksum (FNV-1a over 64-bit words) ---- */
+#define FNV_OFFSET      0xcbf29ce484222325UL
+#define FNV_PRIME       0x100000001b3UL
+
+/* ---- path-op results ---- */
+#define PATH_OK         0
+#define PATH_NOENT      1
+#define PATH_RESERVED   2
+
+static u64 host_gdt[5] __attribute__((aligned(16)));
+static u64 host_idt[2 * HOST_EXC_VECTORS] __attribute__((aligned(16)));
+static u8 host_tss[128] __attribute__((aligned(16)));
+
+/* ---- capabilities read at boot ---- */
+static u64 cap_basic, cap_pin, cap_proc, cap_proc2, cap_exit, cap_entry, cap_ept_vpid;
+static u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+static u32 hw_maxphyaddr;
+static u64 agent_checksum;
+
+/* ---- batch-wide values ---- */
+static u64 ram_end;
+static u64 addr_mask;             /* bits [maxphyaddr-1:12] */
+
+/* ---- per-trace state ---- */
+static u32 pin_ctls, proc_ctls, exit_ctls, entry_ctls;
+static u32 cur_ctls2;
+static u64 cur_eptp, cur_spptp;
+static u32 cur_cpl;
+static u64 cur_ac;
+static u32 cur_pkru;
+static u64 stub_sup, stub_user;
+static u64 cr0_mask, cr4_mask, cr0_shadow;
+static int launched;
+static int context_dirty;
+static const u32 *prev_watch;
+static u32 prev_nwatch;
+
+/* What the last op may have written: nothing, one host-physical range, or anything (guest). */
+enum touch_kind { TOUCH_NONE, TOUCH_RANGE, TOUCH_ALL };
+static enum touch_kind touch_kind;
+static u64 touch_hpa, touch_len;
+
+static void touch_range(u64 hpa, u64 len)
+{
+	touch_kind = TOUCH_RANGE;
+	touch_hpa = hpa;
+	touch_len = len;
+}
+
+struct exit_info {
+	int status;          /* VMX_OK: a VM exit happened (see reason) */
+	u32 reason;
+	u64 qual, gpa, gla, rip;
+	u32 intr_info, intr_err;
+	u64 instr_error;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+
+static u64 canon(u64 la)
+{
+	la &= LA_MASK;
+	if (la & LA_SIGN_BIT)
+		la |= ~LA_MASK;
+	return la;
+}
+
+static u64 checksum_range(u64 h, u64 start, u64 end)
+{
+	for (const u64 *p = (const u64 *)start; p < (const u64 *)end; p++)
+		h = (h ^ *p) * FNV_PRIME;
+	return h;
+}
+
+static u64 agent_sum(void)
+{
+	u64 h = FNV_OFFSET;
+
+	h = checksum_range(h, (u64)__agent_start, (u64)__ro_end & ~7UL);
+	h = checksum_range(h, HOST_PML4, HOST_PT_END);
+	h = checksum_range(h, (u64)host_gdt, (u64)host_gdt + sizeof(host_gdt));
+	h = checksum_range(h, (u64)host_idt, (u64)host_idt + sizeof(host_idt));
+	return h;
+}
+
+static void out_line_end(void) { out_char('\n'); }
+
+static void out_step(u32 step, const char *what)
+{
+	out_reserve(256);
+	out_str("S ");
+	out_hex(step);
+	out_char(' ');
+	out_str(what);
+}
+
+static void finish_batch(void) __attribute__((noreturn));
+static void finish_batch(void)
+{
+	out_str("D\n");
+	shutdown();
+}
+
+void host_fault(const u64 *frame)
+{
+	out_str("\nS 0 skip hostfault");
+	out_sp_hex(frame[0]);
+	out_sp_hex(frame[1]);
+	out_sp_hex(frame[2]);
+	if (frame[0] == VEC_PF) {
+		u64 cr2;
+		asm volatile("mov %%cr2, %0" : "=r"(cr2));
+		out_sp_hex(cr2);
+	}
+	out_line_end();
+	finish_batch();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* host setup */
+
+static void setup_descriptors(void)
+{
+	u64 tss = (u64)host_tss;
+	struct { u16 limit; u64 base; } __attribute__((packed)) gdtr, idtr;
+
+	host_gdt[0] = 0;
+	host_gdt[1] = GDT_CODE64;
+	host_gdt[2] = GDT_DATA;
+	host_gdt[3] = TSS_LIMIT | ((tss & 0xffffff) << 16) | (TSS_TYPE_AVAIL << 40) |
+		      ((tss >> 24) & 0xff) << 56;
+	host_gdt[4] = tss >> 32;
+	for (int v = 0; v < HOST_EXC_VECTORS; v++) {
+		u64 h = exc_stubs[v];
+		host_idt[2 * v] = (h & 0xffff) | ((u64)HOST_SEL_CODE << 16) | (IDT_GATE_INTR << 32) |
+				  ((h >> 16) & 0xffff) << 48;
+		host_idt[2 * v + 1] = h >> 32;
+	}
+	gdtr.limit = sizeof(host_gdt) - 1;
+	gdtr.base = (u64)host_gdt;
+	idtr.limit = sizeof(host_idt) - 1;
+	idtr.base = (u64)host_idt;
+	asm volatile("lgdt %0" : : "m"(gdtr));
+	asm volatile("lidt %0" : : "m"(idtr));
+	asm volatile("pushq %0; leaq 1f(%%rip), %%rax; pushq %%rax; lretq; 1:"
+		     : : "i"(HOST_SEL_CODE) : "rax", "memory");
+	asm volatile("mov %0, %%ds; mov %0, %%es; mov %0, %%ss; mov %0, %%fs; mov %0, %%gs"
+		     : : "r"((u32)HOST_SEL_DATA));
+	asm volatile("ltr %w0" : : "r"((u16)HOST_SEL_TSS));
+}
+
+static void setup_paging(void)
+{
+	u64 *pml4 = (u64 *)HOST_PML4, *pdpt = (u64 *)HOST_PDPT, *pd = (u64 *)HOST_PD;
+	u32 a, b, c, d;
+	u64 cr4;
+
+	memset(pml4, 0, HOST_PT_END - HOST_PML4);
+	/* A and D preset so the CPU never writes these (they are checksummed) */
+	pml4[0] = HOST_PDPT | PTE_P | PTE_RW | PTE_A;
+	for (int i = 0; i < HOST_PD_COUNT; i++)
+		pdpt[i] = (HOST_PD + i * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A;
+	for (u64 i = 0; i < HOST_PD_COUNT * ENTRIES_PER_TABLE; i++)
+		pd[i] = (i * PAGE_2M) | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D;
+
+	cpuid(7, 0, &a, &b, &c, &d);
+	cr4 = CR4_PAE | CR4_VMXE;
+	if (c & (1U << 3))               /* PKU */
+		cr4 |= CR4_PKE;
+	cr4 = (cr4 | cr4_fixed0) & cr4_fixed1;
+	write_cr4(cr4);
+	write_cr3(HOST_PML4);
+	write_cr0((read_cr0() | CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG | cr0_fixed0) &
+		  ~(CR0_CD | CR0_NW) & cr0_fixed1);
+}
+
+static void read_caps(void)
+{
+	u32 a, b, c, d;
+
+	cap_basic = rdmsr(MSR_IA32_VMX_BASIC);
+	if (cap_basic & VMX_BASIC_TRUE_CTLS) {
+		cap_pin = rdmsr(MSR_IA32_VMX_TRUE_PIN);
+		cap_proc = rdmsr(MSR_IA32_VMX_TRUE_PROC);
+		cap_exit = rdmsr(MSR_IA32_VMX_TRUE_EXIT);
+		cap_entry = rdmsr(MSR_IA32_VMX_TRUE_ENTRY);
+	} else {
+		cap_pin = rdmsr(MSR_IA32_VMX_PINBASED);
+		cap_proc = rdmsr(MSR_IA32_VMX_PROCBASED);
+		cap_exit = rdmsr(MSR_IA32_VMX_EXIT);
+		cap_entry = rdmsr(MSR_IA32_VMX_ENTRY);
+	}
+	cap_proc2 = rdmsr(MSR_IA32_VMX_PROCBASED2);
+	cap_ept_vpid = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
+	cr0_fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0);
+	cr0_fixed1 = rdmsr(MSR_IA32_VMX_CR0_FIXED1);
+	cr4_fixed0 = rdmsr(MSR_IA32_VMX_CR4_FIXED0);
+	cr4_fixed1 = rdmsr(MSR_IA32_VMX_CR4_FIXED1);
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	hw_maxphyaddr = a & 0xff;
+}
+
+static void print_h_line(void)
+{
+	u32 a, b, c, d;
+
+	cpuid(7, 0, &a, &b, &c, &d);
+	out_str("H vmx_basic=");
+	out_hex(cap_basic);
+	out_str(" procbased2=");
+	out_hex(cap_proc2 >> 32);
+	out_str(" ept_vpid_cap=");
+	out_hex(cap_ept_vpid);
+	out_str(" cpuid7ecx=");
+	out_hex(c);
+	out_str(" cpuid7ebx=");
+	out_hex(b);
+	out_str(" maxphyaddr=");
+	out_hex(hw_maxphyaddr);
+	out_line_end();
+}
+
+/* A control value with the allowed-0 bits forced on and the disallowed bits off. */
+static u32 adjust_ctls(u32 want, u64 cap)
+{
+	return (want | (u32)cap) & (u32)(cap >> 32);
+}
+
+static void enter_vmx(void)
+{
+	u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+
+	if (!(fc & FEATURE_CONTROL_LOCKED))
+		wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FEATURE_CONTROL_LOCKED |
+		      FEATURE_CONTROL_VMXON_OUTSIDE_SMX);
+	memset((void *)VMXON_REGION, 0, PAGE_SIZE);
+	memset((void *)MSR_BITMAP, 0, PAGE_SIZE);
+	*(u32 *)VMXON_REGION = cap_basic & VMX_BASIC_REVISION_MASK;
+	if (vmxon(VMXON_REGION) != VMX_OK) {
+		out_str("S 0 skip vmxon\n");
+		finish_batch();
+	}
+	pin_ctls = adjust_ctls(0, cap_pin);
+	proc_ctls = adjust_ctls(PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_MSR_BITMAPS |
+				PROC_SECONDARY, cap_proc) & ~(PROC_CR3_LOAD_EXITING |
+				PROC_CR3_STORE_EXITING | PROC_INVLPG_EXITING | PROC_MTF);
+	exit_ctls = adjust_ctls(EXIT_HOST_ADDR_SPACE | EXIT_SAVE_EFER | EXIT_LOAD_EFER, cap_exit);
+	entry_ctls = adjust_ctls(ENTRY_IA32E_GUEST | ENTRY_LOAD_EFER, cap_entry);
+	cr0_mask = cr0_fixed0 & 0xffffffffUL;
+	cr4_mask = cr4_fixed0 & 0xffffffffUL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* VMCS */
+
+static void write_host_state(void)
+{
+	vmcs_write(VMCS_HOST_CR0, read_cr0());
+	vmcs_write(VMCS_HOST_CR3, read_cr3());
+	vmcs_write(VMCS_HOST_CR4, read_cr4());
+	vmcs_write(VMCS_HOST_ES_SEL, HOST_SEL_DATA);
+	vmcs_write(VMCS_HOST_CS_SEL, HOST_SEL_CODE);
+	vmcs_write(VMCS_HOST_SS_SEL, HOST_SEL_DATA);
+	vmcs_write(VMCS_HOST_DS_SEL, HOST_SEL_DATA);
+	vmcs_write(VMCS_HOST_FS_SEL, HOST_SEL_DATA);
+	vmcs_write(VMCS_HOST_GS_SEL, HOST_SEL_DATA);
+	vmcs_write(VMCS_HOST_TR_SEL, HOST_SEL_TSS);
+	vmcs_write(VMCS_HOST_FS_BASE, 0);
+	vmcs_write(VMCS_HOST_GS_BASE, 0);
+	vmcs_write(VMCS_HOST_TR_BASE, (u64)host_tss);
+	vmcs_write(VMCS_HOST_GDTR_BASE, (u64)host_gdt);
+	vmcs_write(VMCS_HOST_IDTR_BASE, (u64)host_idt);
+	vmcs_write(VMCS_HOST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_HOST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_HOST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_HOST_EFER, rdmsr(MSR_IA32_EFER));
+	vmcs_write(VMCS_HOST_RIP, (u64)vmx_exit_entry);
+}
+
+/* Segments, descriptor tables and the other guest state a fetched instruction may change. */
+static void write_guest_context(void)
+{
+	static const u32 data_sel[] = { VMCS_GUEST_ES_SEL, VMCS_GUEST_DS_SEL, VMCS_GUEST_FS_SEL,
+					VMCS_GUEST_GS_SEL };
+	static const u32 data_lim[] = { VMCS_GUEST_ES_LIMIT, VMCS_GUEST_DS_LIMIT,
+					VMCS_GUEST_FS_LIMIT, VMCS_GUEST_GS_LIMIT };
+	static const u32 data_ar[] = { VMCS_GUEST_ES_AR, VMCS_GUEST_DS_AR, VMCS_GUEST_FS_AR,
+				       VMCS_GUEST_GS_AR };
+	static const u32 data_base[] = { VMCS_GUEST_ES_BASE, VMCS_GUEST_DS_BASE,
+					 VMCS_GUEST_FS_BASE, VMCS_GUEST_GS_BASE };
+
+	for (int i = 0; i < 4; i++) {
+		vmcs_write(data_sel[i], GUEST_SEL_DATA);
+		vmcs_write(data_lim[i], GUEST_LIMIT_FLAT);
+		vmcs_write(data_ar[i], GUEST_AR_DATA);
+		vmcs_write(data_base[i], 0);
+	}
+	vmcs_write(VMCS_GUEST_CS_BASE, 0);
+	vmcs_write(VMCS_GUEST_CS_LIMIT, GUEST_LIMIT_FLAT);
+	vmcs_write(VMCS_GUEST_SS_BASE, 0);
+	vmcs_write(VMCS_GUEST_SS_LIMIT, GUEST_LIMIT_FLAT);
+	vmcs_write(VMCS_GUEST_TR_SEL, GUEST_SEL_TR);
+	vmcs_write(VMCS_GUEST_TR_BASE, 0);
+	vmcs_write(VMCS_GUEST_TR_LIMIT, GUEST_TR_LIMIT);
+	vmcs_write(VMCS_GUEST_TR_AR, GUEST_AR_TR);
+	vmcs_write(VMCS_GUEST_LDTR_SEL, 0);
+	vmcs_write(VMCS_GUEST_LDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_LDTR_LIMIT, 0);
+	vmcs_write(VMCS_GUEST_LDTR_AR, GUEST_AR_UNUSABLE);
+	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, GUEST_DESC_LIMIT);
+	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, GUEST_DESC_LIMIT);
+	vmcs_write(VMCS_GUEST_DR7, DR7_INIT);
+	vmcs_write(VMCS_GUEST_DEBUGCTL, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(VMCS_GUEST_ACTIVITY, 0);
+	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
+	vmcs_write(VMCS_GUEST_RSP, 0);
+	context_dirty = 0;
+}
+
+static int setup_vmcs(const struct trace_header *th)
+{
+	*(u32 *)VMCS_REGION = cap_basic & VMX_BASIC_REVISION_MASK;
+	if (vmclear(VMCS_REGION) != VMX_OK || vmptrld(VMCS_REGION) != VMX_OK)
+		return -1;
+	launched = 0;
+	cur_eptp = th->init_eptp;
+	cur_spptp = th->init_spptp;
+	cur_ctls2 = th->init_ctls2;
+	vmcs_write(VMCS_PIN_CTLS, pin_ctls);
+	vmcs_write(VMCS_PROC_CTLS, proc_ctls | PROC_MTF);
+	vmcs_write(VMCS_PROC_CTLS2, cur_ctls2);
+	vmcs_write(VMCS_EXIT_CTLS, exit_ctls);
+	vmcs_write(VMCS_ENTRY_CTLS, entry_ctls);
+	vmcs_write(VMCS_EXC_BITMAP, 0xffffffffU);
+	vmcs_write(VMCS_PF_ERR_MASK, 0);
+	vmcs_write(VMCS_PF_ERR_MATCH, 0);
+	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_STORE_CNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_LOAD_CNT, 0);
+	vmcs_write(VMCS_ENTRY_MSR_LOAD_CNT, 0);
+	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+	vmcs_write(VMCS_MSR_BITMAP, MSR_BITMAP);
+	vmcs_write(VMCS_EPTP, cur_eptp);
+	vmcs_write(VMCS_SPPTP, cur_spptp);
+	vmcs_write(VMCS_VPID, GUEST_VPID);
+	vmcs_write(VMCS_LINK_POINTER, VMCS_LINK_NONE);
+	vmcs_write(VMCS_PREEMPT_TIMER, 0);
+	vmcs_write(VMCS_CR0_MASK, cr0_mask);
+	vmcs_write(VMCS_CR4_MASK, cr4_mask);
+	cr0_shadow = GUEST_CR0_INIT;
+	vmcs_write(VMCS_CR0_SHADOW, cr0_shadow);
+	vmcs_write(VMCS_CR4_SHADOW, GUEST_CR4_INIT);
+	write_host_state();
+	vmcs_write(VMCS_GUEST_CR0, (GUEST_CR0_INIT | cr0_fixed0) & cr0_fixed1);
+	vmcs_write(VMCS_GUEST_CR3, 0);
+	vmcs_write(VMCS_GUEST_CR4, (GUEST_CR4_INIT | cr4_fixed0) & cr4_fixed1);
+	vmcs_write(VMCS_GUEST_EFER, GUEST_EFER_INIT);
+	vmcs_write(VMCS_GUEST_RFLAGS, GUEST_RFLAGS_INIT);
+	write_guest_context();
+	return 0;
+}
+
+static void write_guest_cpl(u32 cpl)
+{
+	vmcs_write(VMCS_GUEST_CS_SEL, GUEST_SEL_CODE | cpl);
+	vmcs_write(VMCS_GUEST_CS_AR, GUEST_AR_CODE64 | ((u64)cpl << AR_DPL_SHIFT));
+	vmcs_write(VMCS_GUEST_SS_SEL, GUEST_SEL_STACK | cpl);
+	vmcs_write(VMCS_GUEST_SS_AR, GUEST_AR_STACK | ((u64)cpl << AR_DPL_SHIFT));
+}
+
+/* One VM entry at rip with the given CPL; MTF for one instruction, or the preemption timer at 0
+ * for a test entry that runs nothing. */
+static void run_guest(struct guest_regs *regs, u64 rip, u32 cpl, int test_entry,
+		      struct exit_info *ex)
+{
+	if (context_dirty)
+		write_guest_context();
+	write_guest_cpl(cpl);
+	vmcs_write(VMCS_GUEST_RIP, rip);
+	/* a fault or EPT exit under TF leaves the single-step trap pending: never carry it over */
+	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
+	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(VMCS_GUEST_RFLAGS, GUEST_RFLAGS_INIT | cur_ac | (test_entry ? 0 : RFLAGS_TF));
+	if (test_entry) {
+		vmcs_write(VMCS_PIN_CTLS, pin_ctls | PIN_PREEMPT_TIMER);
+		vmcs_write(VMCS_PREEMPT_TIMER, 0);
+		vmcs_write(VMCS_PROC_CTLS, proc_ctls);
+	}
+	wrpkru(cur_pkru);
+	ex->status = vmx_enter(regs, launched);
+	if (test_entry) {
+		vmcs_write(VMCS_PIN_CTLS, pin_ctls);
+		vmcs_write(VMCS_PROC_CTLS, proc_ctls | PROC_MTF);
+	}
+	ex->reason = 0;
+	ex->qual = ex->gpa = ex->gla = ex->rip = 0;
+	ex->intr_info = ex->intr_err = 0;
+	ex->instr_error = 0;
+	if (ex->status == VMX_FAIL_VALID) {
+		ex->instr_error = vmcs_read(VMCS_VM_INSTR_ERROR);
+		return;
+	}
+	if (ex->status != VMX_OK)
+		return;
+	ex->reason = vmcs_read(VMCS_EXIT_REASON);
+	ex->qual = vmcs_read(VMCS_EXIT_QUAL);
+	if (!(ex->reason & EXIT_REASON_ENTRY_FAIL))
+		launched = 1;
+	ex->gpa = vmcs_read(VMCS_GUEST_PHYS_ADDR);
+	ex->gla = vmcs_read(VMCS_GUEST_LINEAR_ADDR);
+	ex->rip = vmcs_read(VMCS_GUEST_RIP);
+	ex->intr_info = vmcs_read(VMCS_EXIT_INTR_INFO);
+	ex->intr_err = vmcs_read(VMCS_EXIT_INTR_ERROR);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* outcome printing */
+
+static int is_exception(const struct exit_info *ex, u32 vec)
+{
+	return ex->reason == EXIT_REASON_EXCEPTION && (ex->intr_info & INTR_INFO_VALID) &&
+	       (ex->intr_info & INTR_INFO_VECTOR_MASK) == vec;
+}
+
+/* One instruction completed: an MTF exit, or the single-step #DB trap of RFLAGS.TF (Bochs 2.7
+ * delivers no MTF exit after a VM entry, so every guest entry also sets TF; see PROTOCOL.md). */
+static int step_done(const struct exit_info *ex)
+{
+	return (ex->reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_MTF || is_exception(ex, VEC_DB);
+}
+
+/* Prints "skip ..." for an entry failure; returns 1 if the entry failed. */
+static int report_entry_failure(u32 step, const struct exit_info *ex)
+{
+	if (ex->status == VMX_FAIL_INVALID) {
+		out_step(step, "skip entryfail vmfailinvalid\n");
+		return 1;
+	}
+	if (ex->status == VMX_FAIL_VALID) {
+		out_step(step, "skip entryfail vmfailvalid");
+		out_sp_hex(ex->instr_error);
+		out_line_end();
+		return 1;
+	}
+	if (ex->reason & EXIT_REASON_ENTRY_FAIL) {
+		out_step(step, "skip entryfail");
+		out_sp_hex(ex->reason);
+		out_sp_hex(ex->qual);
+		out_line_end();
+		return 1;
+	}
+	return 0;
+}
+
+static void report_other(u32 step, const char *why, const struct exit_info *ex)
+{
+	out_step(step, "skip ");
+	out_str(why);
+	if (ex->reason == EXIT_REASON_EXCEPTION) {
+		out_str(" exception");
+		out_sp_hex(ex->intr_info & INTR_INFO_VECTOR_MASK);
+		out_sp_hex(ex->intr_err);
+	} else {
+		out_str(" exit");
+		out_sp_hex(ex->reason);
+		out_sp_hex(ex->qual);
+	}
+	out_sp_hex(ex->rip);
+	out_line_end();
+}
+
+static void report_pf(u32 step, const struct exit_info *ex)
+{
+	out_step(step, "pf");
+	out_sp_hex(ex->intr_err);
+	out_sp_hex(ex->qual & LA_MASK);
+	out_line_end();
+}
+
+static void report_ept_exit(u32 step, const struct exit_info *ex)
+{
+	u32 basic = ex->reason & EXIT_REASON_BASIC_MASK;
+
+	out_step(step, "exit");
+	out_sp_hex(basic);
+	if (basic == EXIT_REASON_EPT_MISCONFIG) {
+		out_str(" 0");
+		out_sp_hex(ex->gpa);
+		out_str(" -\n");
+		return;
+	}
+	out_sp_hex(ex->qual);
+	out_sp_hex(ex->gpa);
+	if (ex->qual & EPT_QUAL_GLA_VALID)
+		out_sp_hex(ex->gla & LA_MASK);
+	else
+		out_str(" -");
+	out_line_end();
+}
+
+static int is_ept_exit(const struct exit_info *ex)
+{
+	u32 basic = ex->reason & EXIT_REASON_BASIC_MASK;
+
+	return basic == EXIT_REASON_EPT_VIOLATION || basic == EXIT_REASON_EPT_MISCONFIG ||
+	       basic == EXIT_REASON_SPP;
+}
+
+/* Whether a #PF or EPT exit of a stub-executed op came from fetching the stub itself:
+ * a fetch, or a linear address in the stub page that is not a page of the data access. */
+static int from_stub_fetch(const struct exit_info *ex, u64 stub, u64 la, u64 size)
+{
+	/* size 0: the op has no data access (mov cr, wrmsr, invlpg): any stub-page fault is the fetch */
+	u64 stub_page = stub & LA_MASK & PAGE_MASK;
+	u64 first = la & LA_MASK & PAGE_MASK;
+	u64 last = (la + (size ? size - 1 : 0)) & LA_MASK & PAGE_MASK;
+	u64 addr;
+
+	if (is_exception(ex, VEC_PF)) {
+		addr = ex->qual & LA_MASK & PAGE_MASK;
+		if (addr != stub_page)
+			return 0;
+		return (ex->intr_err & PFERR_I) || size == 0 || (addr != first && addr != last);
+	}
+	if ((ex->reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_EPT_VIOLATION) {
+		if (ex->qual & EPT_QUAL_FETCH)
+			return 1;
+		if (!(ex->qual & EPT_QUAL_GLA_VALID))
+			return 0;
+		addr = ex->gla & LA_MASK & PAGE_MASK;
+		return addr == stub_page && (size == 0 || (addr != first && addr != last));
+	}
+	return 0;
+}
+
+/* The common outcome of an op the stub executes. Returns 1 if the trace must end. */
+static int judge_stub_op(u32 step, const struct exit_info *ex, u64 stub, u64 la, u64 size,
+			 const char *what, int is_read, u64 read_value, u64 read_mask)
+{
+	if (report_entry_failure(step, ex))
+		return 1;
+	if (step_done(ex)) {
+		if (is_read) {
+			out_step(step, "data");
+			out_sp_hex(read_value & read_mask);
+			out_line_end();
+		} else {
+			out_step(step, "ok\n");
+		}
+		return 0;
+	}
+	if (from_stub_fetch(ex, stub, la, size)) {
+		report_other(step, "stubfault", ex);
+		return 1;
+	}
+	if (is_exception(ex, VEC_PF)) {
+		report_pf(step, ex);
+		return 0;
+	}
+	if (is_ept_exit(ex)) {
+		report_ept_exit(step, ex);
+		return 0;
+	}
+	report_other(step, what, ex);
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* ops */
+
+static void clear_regs(struct guest_regs *r, u64 v)
+{
+	u64 *p = (u64 *)r;
+
+	for (unsigned i = 0; i < sizeof(*r) / 8; i++)
+		p[i] = v;
+}
+
+static int guest_allowed(u32 step)
+{
+	if (cur_ctls2 & PROC2_EPT)
+		return 1;
+	out_step(step, "skip noept\n");
+	return 0;
+}
+
+static int op_access(u32 step, const struct op_record *op)
+{
+	static const u8 read_off[9] = { 0, STUB_READ1, STUB_READ2, 0, STUB_READ4, 0, 0, 0, STUB_READ8 };
+	static const u8 write_off[9] = { 0, STUB_WRITE1, STUB_WRITE2, 0, STUB_WRITE4, 0, 0, 0,
+					 STUB_WRITE8 };
+	int is_read = op->code == OP_READ;
+	u64 size = op->a;
+	u64 stub = canon(cur_cpl == 3 ? stub_user : stub_sup);
+	u64 mask;
+	struct guest_regs r;
+	struct exit_info ex;
+
+	if (size > 8 || (is_read ? read_off[size] : write_off[size]) == 0) {
+		out_step(step, "skip size");
+		out_sp_hex(size);
+		out_line_end();
+		return 1;
+	}
+	if (!guest_allowed(step))
+		return 1;
+	mask = size == 8 ? ~0UL : (1UL << (8 * size)) - 1;
+	clear_regs(&r, 0);
+	r.rdi = canon(op->x);
+	r.rax = is_read ? 0 : op->y;
+	run_guest(&r, stub + (is_read ? read_off[size] : write_off[size]), cur_cpl, 0, &ex);
+	return judge_stub_op(step, &ex, stub, op->x, size, is_read ? "read" : "write", is_read,
+			     r.rax, mask);
+}
+
+/* The one-instruction fetch patch: `size` bytes of a prefix-padded NOP (0x66 ... 0x90) written
+ * over the fetched bytes, so the guest executes exactly one instruction of exactly that length
+ * whatever the trace's memory holds there; the original bytes are put back before the memory
+ * compare. A byte is patched only where a debug translation of its linear address finds RAM that
+ * is not a guest table on that translation's own path (a NOP written into a table the fetch walks
+ * would change the walk). */
+#define FETCH_PATCH_MAX 15
+static u64 table_index(u64 addr, int level);
+static int table_usable(u64 table);
+static int ept_walk(u64 gpa, int level, u64 *out);
+struct fetch_patch {
+	u8 *at[FETCH_PATCH_MAX];
+	u8 old[FETCH_PATCH_MAX];
+	int n;
+};
+
+/* Debug translation of la (no permission checks, no A/D): the HPA, and the guest table frames on
+ * the way (at most 4). Returns 0 when la does not translate to RAM. */
+static int debug_translate(u64 la, u64 *hpa_out, u64 tables[4])
+{
+	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
+
+	for (int l = 4; l >= 1; l--) {
+		u64 hpa, v, span;
+
+		if (ept_walk(table_gpa, 0, &hpa) != PATH_OK)
+			return 0;
+		hpa &= PAGE_MASK;
+		if (table_usable(hpa) != PATH_OK)
+			return 0;
+		tables[4 - l] = hpa;
+		v = *(u64 *)(hpa + 8 * table_index(la, l));
+		if (!(v & PTE_P))
+			return 0;
+		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
+			span = 1UL << (12 + 9 * (l - 1));
+			if (ept_walk(((v & addr_mask) & ~(span - 1)) | (la & (span - 1)), 0, &hpa) != PATH_OK)
+				return 0;
+			if (hpa >= ram_end || (hpa < HOLE_END && hpa >= HOLE_START))
+				return 0;
+			for (int k = 4 - l + 1; k < 4; k++)
+				tables[k] = ~0UL;
+			*hpa_out = hpa;
+			return 1;
+		}
+		table_gpa = v & addr_mask;
+	}
+	return 0;
+}
+
+static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
+{
+	p->n = 0;
+	for (u64 i = 0; i < size; i++) {
+		u64 hpa, tables[4];
+		int on_path = 0;
+
+		if (!debug_translate((la + i) & LA_MASK, &hpa, tables))
+			continue;
+		for (int k = 0; k < 4; k++)
+			on_path |= (hpa & PAGE_MASK) == tables[k];
+		if (on_path)
+			continue;
+		p->at[p->n] = (u8 *)hpa;
+		p->old[p->n] = *(u8 *)hpa;
+		*(u8 *)hpa = i + 1 == size ? 0x90 : 0x66;
+		p->n++;
+	}
+}
+
+static void fetch_patch_undo(const struct fetch_patch *p)
+{
+	for (int k = p->n - 1; k >= 0; k--)
+		*p->at[k] = p->old[k];
+}
+
+static int op_fetch(u32 step, const struct op_record *op)
+{
+	struct fetch_patch patch;
+	u64 la = op->x & LA_MASK, size = op->a;
+	struct guest_regs r;
+	struct exit_info ex;
+	u64 addr, off;
+
+	if (size < 1 || size > 15) {
+		out_step(step, "skip size");
+		out_sp_hex(size);
+		out_line_end();
+		return 1;
+	}
+	if (!guest_allowed(step))
+		return 1;
+	clear_regs(&r, FETCH_GPR_VALUE);
+	fetch_patch_apply(&patch, la, size);
+	run_guest(&r, canon(la), cur_cpl, 0, &ex);
+	fetch_patch_undo(&patch);
+	context_dirty = 1;
+	if (report_entry_failure(step, &ex))
+		return 1;
+	if (step_done(&ex)) {
+		if ((ex.rip & LA_MASK) == ((la + size) & LA_MASK)) {
+			out_step(step, "ok\n");
+			return 0;
+		}
+		report_other(step, "fetch", &ex);
+		return 1;
+	}
+	if (is_exception(&ex, VEC_PF)) {
+		u64 efer = vmcs_read(VMCS_GUEST_EFER), cr4 = vmcs_read(VMCS_GUEST_CR4);
+		int i_expected = (efer & EFER_NXE) || (cr4 & CR4_SMEP);
+
+		addr = ex.qual & LA_MASK;
+		off = (addr - la) & LA_MASK;
+		if (off < size && (i_expected ? (ex.intr_err & PFERR_I) : !(ex.intr_err & PFERR_W))) {
+			report_pf(step, &ex);
+			return 0;
+		}
+		report_other(step, "fetch", &ex);
+		return 1;
+	}
+	if ((ex.reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_EPT_MISCONFIG) {
+		report_ept_exit(step, &ex);
+		return 0;
+	}
+	if ((ex.reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_EPT_VIOLATION &&
+	    (ex.qual & EPT_QUAL_GLA_VALID) &&
+	    ((ex.qual & EPT_QUAL_FETCH) || !(ex.qual & EPT_QUAL_XLAT))) {
+		off = ((ex.gla & LA_MASK) - la) & LA_MASK;
+		if (off < size) {
+			report_ept_exit(step, &ex);
+			return 0;
+		}
+	}
+	report_other(step, "fetch", &ex);
+	return 1;
+}
+
+/* A register write the guest performs at CPL 0 through the stub. */
+static int op_guest_reg(u32 step, const struct op_record *op, u64 stub_off)
+{
+	u64 stub = canon(stub_sup);
+	struct guest_regs r;
+	struct exit_info ex;
+	u64 old_shadow = cr0_shadow;
+
+	if (!guest_allowed(step))
+		return 1;
+	clear_regs(&r, 0);
+	if (stub_off == STUB_WRMSR) {
+		r.rcx = op->a == REG_EFER ? MSR_IA32_EFER : MSR_IA32_PKRS;
+		r.rax = op->y & 0xffffffffUL;
+		r.rdx = op->y >> 32;
+	} else {
+		r.rax = op->y;
+	}
+	if (stub_off == STUB_MOV_CR0) {
+		/* CR0.NE is forced on in VMX operation: let the guest's value choose its shadow */
+		cr0_shadow = (cr0_shadow & ~CR0_NE) | (op->y & CR0_NE);
+		vmcs_write(VMCS_CR0_SHADOW, cr0_shadow);
+	}
+	run_guest(&r, stub + stub_off, 0, 0, &ex);
+	if (stub_off == STUB_MOV_CR0 && (ex.status != VMX_OK || !step_done(&ex))) {
+		cr0_shadow = old_shadow;
+		vmcs_write(VMCS_CR0_SHADOW, cr0_shadow);
+	}
+	if (report_entry_failure(step, &ex))
+		return 1;
+	if (step_done(&ex)) {
+		out_step(step, "ok\n");
+		return 0;
+	}
+	if (is_exception(&ex, VEC_GP)) {
+		out_step(step, "gp\n");
+		return 0;
+	}
+	if ((ex.reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_CR_ACCESS) {
+		report_other(step, "cr", &ex);
+		return 1;
+	}
+	return judge_stub_op(step, &ex, stub, stub, 0, "setreg", 0, 0, 0);
+}
+
+static int op_set_reg(u32 step, const struct op_record *op)
+{
+	switch (op->a) {
+	case REG_CR0:
+		return op_guest_reg(step, op, STUB_MOV_CR0);
+	case REG_CR3:
+		return op_guest_reg(step, op, STUB_MOV_CR3);
+	case REG_CR4:
+		return op_guest_reg(step, op, STUB_MOV_CR4);
+	case REG_EFER:
+	case REG_PKRS:
+		return op_guest_reg(step, op, STUB_WRMSR);
+	case REG_RFLAGS:
+		cur_ac = op->y & RFLAGS_AC;
+		out_step(step, "ok\n");
+		return 0;
+	case REG_CPL:
+		if (op->y > 3) {
+			out_step(step, "gp\n");
+			return 0;
+		}
+		cur_cpl = op->y;
+		out_step(step, "ok\n");
+		return 0;
+	case REG_PKRU:
+		if (op->y >> 32) {
+			out_step(step, "gp\n");
+			return 0;
+		}
+		cur_pkru = op->y;
+		out_step(step, "ok\n");
+		return 0;
+	}
+	out_step(step, "skip reg");
+	out_sp_hex(op->a);
+	out_line_end();
+	return 1;
+}
+
+static int op_invlpg(u32 step, const struct op_record *op)
+{
+	u64 stub = canon(stub_sup);
+	struct guest_regs r;
+	struct exit_info ex;
+
+	if (!guest_allowed(step))
+		return 1;
+	clear_regs(&r, 0);
+	r.rdi = canon(op->x);
+	run_guest(&r, stub + STUB_INVLPG, 0, 0, &ex);
+	if (!report_entry_failure(step, &ex) && is_exception(&ex, VEC_GP)) {
+		out_step(step, "gp\n");
+		return 0;
+	}
+	return judge_stub_op(step, &ex, stub, stub, 0, "invlpg", 0, 0, 0);
+}
+
+static int report_vmx_instr(u32 step, int status)
+{
+	if (status == VMX_OK) {
+		out_step(step, "ok\n");
+		return 0;
+	}
+	if (status == VMX_FAIL_VALID) {
+		out_step(step, "vmfail");
+		out_sp_hex(vmcs_read(VMCS_VM_INSTR_ERROR));
+		out_line_end();
+		return 0;
+	}
+	out_step(step, "skip vmfailinvalid\n");
+	return 1;
+}
+
+static int op_invept(u32 step, const struct op_record *op)
+{
+	u64 desc[2] = { op->y, 0 };
+
+	return report_vmx_instr(step, invept(op->a, desc));
+}
+
+static int op_invvpid(u32 step, const struct op_record *op)
+{
+	/* the trace's descriptor address is the full 64-bit value, passed as it is (a non-canonical
+	 * one is what the VM-instruction error 28 check is about) */
+	u64 desc[2] = { op->b, op->y };
+
+	return report_vmx_instr(step, invvpid(op->a, desc));
+}
+
+/* set_eptp / set_spptp / set_ctls2: VMWRITE, then a test entry that runs no instruction. */
+static int op_set_vmcs(u32 step, u64 field, u64 value, u64 *cur)
+{
+	u64 old = *cur;
+	struct guest_regs r;
+	struct exit_info ex;
+	int st;
+
+	st = vmcs_write(field, value);
+	if (st != VMX_OK)
+		return report_vmx_instr(step, st);
+	clear_regs(&r, 0);
+	run_guest(&r, canon(stub_sup), 0, 1, &ex);
+	if (ex.status == VMX_FAIL_VALID) {
+		vmcs_write(field, old);
+		out_step(step, "vmfail");
+		out_sp_hex(ex.instr_error);
+		out_line_end();
+		return 0;
+	}
+	if (report_entry_failure(step, &ex)) {
+		vmcs_write(field, old);
+		return 1;
+	}
+	*cur = value;
+	if ((ex.reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_PREEMPT_TIMER) {
+		out_step(step, "ok\n");
+		return 0;
+	}
+	report_other(step, "testentry", &ex);
+	return 1;
+}
+
+static int phys_range_check(u32 step, u64 hpa, u64 size)
+{
+	if (size < 1 || size > 8) {
+		out_step(step, "skip size");
+		out_sp_hex(size);
+		out_line_end();
+		return -1;
+	}
+	if (hpa + size > ram_end || hpa + size < hpa) {
+		out_step(step, "noent\n");
+		return 1;
+	}
+	if (hpa < HOLE_END && hpa + size > HOLE_START) {
+		out_step(step, "skip reserved\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int op_phys(u32 step, const struct op_record *op)
+{
+	int c = phys_range_check(step, op->x, op->a);
+	u64 v = 0;
+
+	if (c)
+		return c < 0;
+	if (op->code == OP_PHYS_WRITE) {
+		memcpy((void *)op->x, &op->y, op->a);
+		out_step(step, "ok\n");
+	} else {
+		memcpy(&v, (const void *)op->x, op->a);
+		out_step(step, "data");
+		out_sp_hex(v);
+		out_line_end();
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* path ops: debug walks (docs/semantics.md "Path ops") */
+
+static u64 table_index(u64 addr, int level)
+{
+	return (addr >> (12 + 9 * (level - 1))) & (ENTRIES_PER_TABLE - 1);
+}
+
+static int table_usable(u64 table)
+{
+	if (table + PAGE_SIZE > ram_end)
+		return PATH_NOENT;
+	if (table < HOLE_END && table + PAGE_SIZE > HOLE_START)
+		return PATH_RESERVED;
+	return PATH_OK;
+}
+
+static int ept_present(u64 e)
+{
+	return (e & EPT_PRESENT_MASK) || ((cur_ctls2 & PROC2_MBEC) && (e & EPT_XU));
+}
+
+/* The address of the EPT entry for gpa at `level` (walk stops there), or a leaf translation of
+ * gpa when level == 0. */
+static int ept_walk(u64 gpa, int level, u64 *out)
+{
+	u64 table = cur_eptp & addr_mask;
+
+	for (int l = 4; l >= 1; l--) {
+		int u = table_usable(table);
+		u64 *e, v;
+
+		if (u != PATH_OK)
+			return u;
+		e = (u64 *)(table + 8 * table_index(gpa, l));
+		if (l == level) {
+			*out = (u64)e;
+			return PATH_OK;
+		}
+		v = *e;
+		if (!ept_present(v))
+			return PATH_NOENT;
+		if ((l == 3 || l == 2) && (v & PTE_PS)) {
+			u64 span = 1UL << (12 + 9 * (l - 1));
+			if (level)
+				return PATH_NOENT;
+			*out = ((v & addr_mask) & ~(span - 1)) | (gpa & (span - 1));
+			return PATH_OK;
+		}
+		if (l == 1) {
+			if (level)
+				return PATH_NOENT;
+			*out = (v & addr_mask) | (gpa & (PAGE_SIZE - 1));
+			return PATH_OK;
+		}
+		table = v & addr_mask;
+	}
+	return PATH_NOENT;
+}
+
+static int gpt_walk(u64 la, int level, u64 *out)
+{
+	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
+
+	for (int l = 4; l >= level; l--) {
+		u64 hpa, v;
+		int u = ept_walk(table_gpa, 0, &hpa);
+
+		if (u != PATH_OK)
+			return u;
+		hpa &= PAGE_MASK;
+		u = table_usable(hpa);
+		if (u != PATH_OK)
+			return u;
+		hpa += 8 * table_index(la, l);
+		if (l == level) {
+			*out = hpa;
+			return PATH_OK;
+		}
+		v = *(u64 *)hpa;
+		if (!(v & PTE_P))
+			return PATH_NOENT;
+		if ((l == 3 || l == 2) && (v & PTE_PS))
+			return PATH_NOENT;
+		table_gpa = v & addr_mask;
+	}
+	return PATH_NOENT;
+}
+
+static int sppt_walk(u64 gpa, int level, u64 *out)
+{
+	u64 table = cur_spptp & addr_mask;
+
+	for (int l = 4; l >= level; l--) {
+		int u = table_usable(table);
+		u64 *e;
+
+		if (u != PATH_OK)
+			return u;
+		e = (u64 *)(table + 8 * table_index(gpa, l));
+		if (l == level) {
+			*out = (u64)e;
+			return PATH_OK;
+		}
+		if (!(*e & SPPT_PRESENT))
+			return PATH_NOENT;
+		table = *e & addr_mask;
+	}
+	return PATH_NOENT;
+}
+
+static int op_path(u32 step, const struct op_record *op)
+{
+	u64 where = 0;
+	int r;
+
+	if (op->a < 1 || op->a > 4) {
+		out_step(step, "skip level");
+		out_sp_hex(op->a);
+		out_line_end();
+		return 1;
+	}
+	if (op->code == OP_EPT_SET)
+		r = ept_walk(op->x, op->a, &where);
+	else if (op->code == OP_GPT_SET)
+		r = gpt_walk(op->x & LA_MASK, op->a, &where);
+	else
+		r = sppt_walk(op->x, op->a, &where);
+	touch_kind = TOUCH_NONE;
+	if (r == PATH_NOENT) {
+		out_step(step, "noent\n");
+		return 0;
+	}
+	if (r == PATH_RESERVED) {
+		out_step(step, "skip reserved\n");
+		return 1;
+	}
+	*(u64 *)where = op->y;
+	touch_range(where, 8);
+	out_step(step, "ok\n");
+	return 0;
+}
+
+static int run_op(u32 step, const struct op_record *op)
+{
+	touch_kind = TOUCH_ALL;
+	switch (op->code) {
+	case OP_READ:
+	case OP_WRITE:
+		return op_access(step, op);
+	case OP_FETCH:
+		return op_fetch(step, op);
+	case OP_SET_REG:
+		if (op->a == REG_RFLAGS || op->a == REG_CPL || op->a == REG_PKRU)
+			touch_kind = TOUCH_NONE;
+		return op_set_reg(step, op);
+	case OP_INVLPG:
+		return op_invlpg(step, op);
+	case OP_INVVPID:
+		touch_kind = TOUCH_NONE;
+		return op_invvpid(step, op);
+	case OP_INVEPT:
+		touch_kind = TOUCH_NONE;
+		return op_invept(step, op);
+	case OP_SET_EPTP:
+		return op_set_vmcs(step, VMCS_EPTP, op->y, &cur_eptp);
+	case OP_SET_SPPTP:
+		return op_set_vmcs(step, VMCS_SPPTP, op->y, &cur_spptp);
+	case OP_SET_CTLS2: {
+		u64 v = cur_ctls2;
+		int r = op_set_vmcs(step, VMCS_PROC_CTLS2, op->c, &v);
+		cur_ctls2 = v;
+		return r;
+	}
+	case OP_PHYS_WRITE:
+		touch_range(op->x, op->a);
+		return op_phys(step, op);
+	case OP_PHYS_READ:
+		touch_kind = TOUCH_NONE;
+		return op_phys(step, op);
+	case OP_EPT_SET:
+	case OP_GPT_SET:
+	case OP_SPPT_SET:
+		return op_path(step, op);
+	case OP_LOAD_CR3:
+		/* The harness's own CR3 switch (lower.ts): a VMCS write, no flush; the MOV CR3 that
+		 * follows it in the guest does the architectural check and flush. */
+		touch_kind = TOUCH_NONE;
+		vmcs_write(VMCS_GUEST_CR3, op->y);
+		out_step(step, "ok\n");
+		return 0;
+	}
+	out_step(step, "skip op");
+	out_sp_hex(op->code);
+	out_line_end();
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* watched frames */
+
+static int frame_ok(u32 frame)
+{
+	u64 pa = (u64)frame * PAGE_SIZE;
+
+	return pa + PAGE_SIZE <= ram_end && !(pa < HOLE_END && pa + PAGE_SIZE > HOLE_START);
+}
+
+/* Index of the first differing 64-bit word of a[0..n) and b[0..n), or n (repe cmpsq: in Bochs one
+ * instruction per frame instead of a loop of several per word). */
+static u32 first_diff(const u64 *a, const u64 *b, u32 n)
+{
+	unsigned long left = n;
+
+	if (!n)
+		return 0;
+	asm volatile("repe cmpsq" : "+S"(a), "+D"(b), "+c"(left) : : "cc", "memory");
+	if (a[-1] == b[-1])
+		return n;
+	return n - left - 1;
+}
+
+/* Report and absorb the differing runs of words [from, to) of watched frame number w. */
+static void compare_words(const u32 *watch, u32 w, u32 from, u32 to)
+{
+	const u64 *m = (const u64 *)((u64)watch[w] * PAGE_SIZE);
+	u64 *s = (u64 *)(SHADOW_BASE + (u64)w * PAGE_SIZE);
+	u32 i = from;
+
+	for (;;) {
+		u32 start;
+
+		i += first_diff(m + i, s + i, to - i);
+		if (i >= to)
+			break;
+		start = i;
+		while (i < to && m[i] != s[i]) {
+			s[i] = m[i];
+			i++;
+		}
+		out_reserve(64 + 16 * (i - start));
+		out_str("M ");
+		out_hex(watch[w]);
+		out_sp_hex(start * 8);
+		out_char(' ');
+		out_hexbytes((const u8 *)&s[start], 8 * (i - start));
+		out_line_end();
+	}
+}
+
+/* After a step: every watched byte that changed since the previous step becomes an M line. Only
+ * what the step may have written is compared; the shadows are in sync everywhere else. */
+static void compare_watch(const u32 *watch, u32 nwatch)
+{
+	if (touch_kind == TOUCH_NONE)
+		return;
+	for (u32 w = 0; w < nwatch; w++) {
+		u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
+
+		if (!frame_ok(watch[w]))
+			continue;
+		if (touch_kind == TOUCH_ALL) {
+			compare_words(watch, w, 0, WORDS_PER_FRAME);
+			continue;
+		}
+		lo = touch_hpa > base ? touch_hpa : base;
+		hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len : base + PAGE_SIZE;
+		if (lo < hi)
+			compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
+	}
+}
+
+static void zero_frames(const u32 *watch, u32 nwatch)
+{
+	for (u32 w = 0; w < nwatch; w++)
+		if (frame_ok(watch[w]))
+			memset((void *)((u64)watch[w] * PAGE_SIZE), 0, PAGE_SIZE);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* traces */
+
+static void run_trace(const struct trace_header *th, const u32 *watch, const struct op_record *ops)
+{
+	u64 desc[2] = { 0, 0 };
+
+	out_reserve(64);
+	out_str("T ");
+	out_hex(th->index);
+	out_line_end();
+
+	zero_frames(prev_watch, prev_nwatch);
+	zero_frames(watch, th->nwatch);
+	memset((void *)SHADOW_BASE, 0, (u64)th->nwatch * PAGE_SIZE);
+	prev_watch = watch;
+	prev_nwatch = th->nwatch;
+
+	cur_cpl = 0;
+	cur_ac = 0;
+	cur_pkru = 0;
+	stub_sup = th->stub_la_sup;
+	stub_user = th->stub_la_user;
+	if (setup_vmcs(th)) {
+		out_str("S 0 skip vmptrld\n");
+	} else {
+		desc[0] = GUEST_VPID;
+		invvpid(INVVPID_ALL_CONTEXT, desc);
+		desc[0] = 0;
+		invept(INVEPT_ALL_CONTEXT, desc);
+		for (u32 i = 0; i < th->nops; i++) {
+			int end = run_op(i, &ops[i]);
+
+			compare_watch(watch, th->nwatch);
+			if (end)
+				break;
+		}
+	}
+	wrpkru(0);
+	out_reserve(64);
+	out_str("E ");
+	out_hex(th->index);
+	out_line_end();
+	out_flush();
+	if (agent_sum() != agent_checksum) {
+		out_str("S 0 skip agentcorrupt\n");
+		finish_batch();
+	}
+}
+
+static void run_batch(void)
+{
+	const struct batch_header *bh = (const struct batch_header *)BATCH_BUF;
+	static const char magic[8] = { 'E', 'P', 'T', 'F', 'B', 'A', 'T', '1' };
+	u64 at, end;
+
+	for (int i = 0; i < 8; i++) {
+		if (bh->magic[i] != magic[i]) {
+			out_str("S 0 skip badbatch magic\n");
+			return;
+		}
+	}
+	if (bh->version != BATCH_VERSION || bh->bytes < sizeof(*bh) || bh->bytes > BATCH_BUF_SIZE ||
+	    bh->ram_end > AGENT_BASE || bh->ram_end < HOLE_END || (bh->ram_end & (PAGE_SIZE - 1)) ||
+	    bh->maxphyaddr < 32 || bh->maxphyaddr > 52) {
+		out_str("S 0 skip badbatch header\n");
+		return;
+	}
+	ram_end = bh->ram_end;
+	addr_mask = ((1UL << bh->maxphyaddr) - 1) & PAGE_MASK;
+	out_str("B ");
+	out_hex(bh->count);
+	out_line_end();
+	at = BATCH_BUF + sizeof(*bh);
+	end = BATCH_BUF + bh->bytes;
+	for (u32 t = 0; t < bh->count; t++) {
+		const struct trace_header *th = (const struct trace_header *)at;
+		u64 watch_bytes, ops_at;
+
+		if (at + sizeof(*th) > end || th->magic != TRACE_MAGIC || th->nwatch > SHADOW_MAX) {
+			out_str("S 0 skip badtrace\n");
+			return;
+		}
+		watch_bytes = 4 * ((u64)th->nwatch + (th->nwatch & 1));
+		ops_at = at + sizeof(*th) + watch_bytes;
+		if (ops_at + (u64)th->nops * sizeof(struct op_record) > end) {
+			out_str("S 0 skip badtrace\n");
+			return;
+		}
+		run_trace(th, (const u32 *)(at + sizeof(*th)), (const struct op_record *)ops_at);
+		at = ops_at + (u64)th->nops * sizeof(struct op_record);
+	}
+}
+
+static void load_batch(void)
+{
+	const struct batch_header *bh = (const struct batch_header *)BATCH_BUF;
+	u64 sectors;
+
+	if (ata_read(BATCH_LBA, 1, (void *)BATCH_BUF)) {
+		out_str("S 0 skip diskerror\n");
+		finish_batch();
+	}
+	if (bh->bytes > BATCH_BUF_SIZE || bh->bytes <= SECTOR_SIZE)
+		return;                  /* run_batch judges the header */
+	sectors = (bh->bytes + SECTOR_SIZE - 1) / SECTOR_SIZE;
+	if (ata_read(BATCH_LBA + 1, sectors - 1, (void *)(BATCH_BUF + SECTOR_SIZE))) {
+		out_str("S 0 skip diskerror\n");
+		finish_batch();
+	}
+}
+
+void agent_main(void)
+{
+	setup_descriptors();
+	read_caps();
+	setup_paging();
+	/* the BIOS and the boot sector left data below 640 KiB: trace RAM must read as zeros */
+	memset((void *)0, 0, HOLE_START);
+	agent_checksum = agent_sum();
+	print_h_line();
+	out_flush();
+	load_batch();
+	enter_vmx();
+	run_batch();
+	finish_batch();
+}

@@ -1,0 +1,125 @@
+/* agent.h: the agent's memory map (agent region 0x0F000000..0x10000000), the batch wire format
+ * of PROTOCOL.md, port numbers, and the io.c helpers (output buffer, ATA PIO, shutdown). */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include "vmx.h"
+
+/* ---- physical memory map (identity mapped) ---- */
+#define AGENT_BASE        0x0f000000UL  /* code, rodata, data, bss: up to AGENT_IMAGE_END */
+#define AGENT_IMAGE_END   0x0f080000UL
+#define STACK_BOTTOM      0x0f080000UL
+#define STACK_TOP         0x0f0a0000UL
+#define HOST_PML4         0x0f0a0000UL
+#define HOST_PDPT         0x0f0a1000UL
+#define HOST_PD           0x0f0a2000UL  /* four page directories: [0, 4 GiB) in 2 MiB pages */
+#define HOST_PD_COUNT     4
+#define HOST_PT_END       0x0f0a6000UL
+#define VMXON_REGION      0x0f0a6000UL
+#define VMCS_REGION       0x0f0a7000UL
+#define MSR_BITMAP        0x0f0a8000UL
+#define OUT_BUF           0x0f100000UL  /* port-0xE9 output buffer, 1 MiB */
+#define OUT_BUF_SIZE      0x00100000UL
+#define SHADOW_BASE       0x0f200000UL  /* shadow copies of watched frames, 4 KiB each */
+#define SHADOW_MAX        1024
+#define BATCH_BUF         0x0f800000UL  /* the batch as read from disk */
+#define BATCH_BUF_SIZE    0x00800000UL
+#define AGENT_END         0x10000000UL
+
+#define PAGE_SIZE         0x1000UL
+#define HOLE_START        0x000a0000UL  /* VGA memory and BIOS ROM: never trace RAM */
+#define HOLE_END          0x00100000UL
+
+/* ---- disk layout ---- */
+#define AGENT_SECTORS     512
+#define SECTOR_SIZE       512
+#define BATCH_LBA         AGENT_SECTORS
+
+/* ---- ports ---- */
+#define PORT_E9           0x00e9
+#define PORT_SHUTDOWN     0x8900
+#define ATA_DATA          0x01f0
+#define ATA_SECCOUNT      0x01f2
+#define ATA_LBA_LO        0x01f3
+#define ATA_LBA_MID       0x01f4
+#define ATA_LBA_HI        0x01f5
+#define ATA_DRIVE         0x01f6
+#define ATA_STATUS        0x01f7
+#define ATA_COMMAND       0x01f7
+#define ATA_CONTROL       0x03f6
+#define ATA_CMD_READ      0x20
+#define ATA_DRIVE_LBA_MASTER 0xe0
+#define ATA_CONTROL_NIEN  0x02
+#define ATA_SR_BSY        0x80
+#define ATA_SR_DF         0x20
+#define ATA_SR_DRQ        0x08
+#define ATA_SR_ERR        0x01
+#define ATA_MAX_SECTORS   256
+
+/* ---- batch format (PROTOCOL.md "Batch") ---- */
+#define BATCH_VERSION     1
+#define TRACE_MAGIC       0x31435254U           /* "TRC1" */
+
+struct batch_header {
+	char magic[8];
+	u32 version;
+	u32 count;
+	u64 bytes;
+	u64 ram_end;
+	u32 maxphyaddr;
+	u32 flags;
+};
+
+struct trace_header {
+	u32 magic;
+	u32 index;
+	u32 nops;
+	u32 nwatch;
+	u64 init_eptp;
+	u64 init_spptp;
+	u32 init_ctls2;
+	u32 reserved;
+	u64 stub_la_sup;
+	u64 stub_la_user;
+};
+
+struct op_record {
+	u8 code;
+	u8 a;
+	u16 b;
+	u32 c;
+	u64 x;
+	u64 y;
+	u64 z;
+};
+
+enum op_code {
+	OP_READ = 1, OP_WRITE = 2, OP_FETCH = 3, OP_SET_REG = 4, OP_INVLPG = 5, OP_INVVPID = 6,
+	OP_INVEPT = 7, OP_SET_EPTP = 8, OP_SET_SPPTP = 9, OP_SET_CTLS2 = 10, OP_PHYS_WRITE = 11,
+	OP_PHYS_READ = 12, OP_EPT_SET = 13, OP_GPT_SET = 14, OP_SPPT_SET = 15,
+	OP_LOAD_CR3 = 16,
+};
+
+enum reg_code {
+	REG_CR0 = 0, REG_CR3 = 1, REG_CR4 = 2, REG_EFER = 3, REG_RFLAGS = 4, REG_CPL = 5,
+	REG_PKRU = 6, REG_PKRS = 7,
+};
+
+/* ---- port I/O ---- */
+static inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u8 inb(u16 port) { u8 v; asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+/* ---- io.c ---- */
+void *memset(void *d, int c, unsigned long n);
+void *memcpy(void *d, const void *s, unsigned long n);
+void out_str(const char *s);
+void out_char(char c);
+void out_hex(u64 v);
+void out_sp_hex(u64 v);          /* " " then hex */
+void out_hexbytes(const u8 *p, unsigned long n);
+void out_reserve(unsigned long n); /* flush unless n more bytes fit */
+void out_flush(void);
+int ata_read(u32 lba, u32 count, void *dst);
+void shutdown(void) __attribute__((noreturn));
+
+#endif
