@@ -104,6 +104,7 @@ static u64 cap_basic, cap_pin, cap_proc, cap_proc2, cap_exit, cap_entry, cap_ept
 static u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 static u32 hw_maxphyaddr;
 static u64 agent_checksum;
+static int host_pku;
 
 /* ---- batch-wide values ---- */
 static u64 ram_end;
@@ -252,9 +253,10 @@ static void setup_paging(void)
 		pd[i] = (i * PAGE_2M) | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D;
 
 	cpuid(7, 0, &a, &b, &c, &d);
+	host_pku = (c & (1U << 3)) != 0;
+	/* CR4.PKE stays 0 on the host (and in HOST_CR4): Bochs 2.7 applies PKRU to the agent's own
+	 * supervisor accesses otherwise. set_guest_pkru turns it on only for its WRPKRU. */
 	cr4 = CR4_PAE | CR4_VMXE;
-	if (c & (1U << 3))               /* PKU */
-		cr4 |= CR4_PKE;
 	cr4 = (cr4 | cr4_fixed0) & cr4_fixed1;
 	write_cr4(cr4);
 	write_cr3(HOST_PML4);
@@ -411,6 +413,19 @@ static void write_guest_context(void)
 	context_dirty = 0;
 }
 
+/* PKRU is not part of the VMCS: the guest sees the value the host last wrote. WRPKRU needs
+ * CR4.PKE, which the host keeps off (see setup_paging), so it is on for this one instruction. */
+static void set_guest_pkru(u32 value)
+{
+	u64 cr4 = read_cr4();
+
+	if (!host_pku)
+		return;
+	write_cr4(cr4 | CR4_PKE);
+	wrpkru(value);
+	write_cr4(cr4);
+}
+
 static int setup_vmcs(const struct trace_header *th)
 {
 	*(u32 *)VMCS_REGION = cap_basic & VMX_BASIC_REVISION_MASK;
@@ -480,7 +495,7 @@ static void run_guest(struct guest_regs *regs, u64 rip, u32 cpl, int test_entry,
 		vmcs_write(VMCS_PREEMPT_TIMER, 0);
 		vmcs_write(VMCS_PROC_CTLS, proc_ctls);
 	}
-	wrpkru(cur_pkru);
+	set_guest_pkru(cur_pkru);
 	ex->status = vmx_enter(regs, launched);
 	if (test_entry) {
 		vmcs_write(VMCS_PIN_CTLS, pin_ctls);
@@ -1366,7 +1381,7 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 				break;
 		}
 	}
-	wrpkru(0);
+	set_guest_pkru(0);
 	out_reserve(64);
 	out_str("E ");
 	out_hex(th->index);

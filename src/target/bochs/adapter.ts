@@ -16,6 +16,14 @@ import { BOCHS_PROFILE } from './profile.js';
 
 export const BOCHS_BINARY = process.env.EPTFUZZ_BOCHS ?? 'bochs';
 
+/** The panic or error line Bochs logged last (its reason for stopping), as ': LINE', or ''. */
+function whyInLog(file: string): string {
+  if (!fs.existsSync(file)) return '';
+  const lines = fs.readFileSync(file, 'latin1').trim().split('\n');
+  const worst = lines.filter((l) => /^\d+[pe]\[/.test(l)).pop() ?? lines.pop() ?? '';
+  return worst === '' ? '' : `: ${worst.replace(/\s+/g, ' ').slice(0, 300)}`;
+}
+
 async function runBochs(batchFile: string): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eptfuzz-bochs-'));
   try {
@@ -44,8 +52,7 @@ async function runBochs(batchFile: string): Promise<number> {
       child.on('close', (c) => resolve(c ?? 1));
     });
     if (!done) {
-      const log = fs.existsSync(path.join(dir, 'bochs.log')) ? fs.readFileSync(path.join(dir, 'bochs.log'), 'utf8').trim().split('\n').slice(-1)[0] : '';
-      process.stderr.write(`bochs exited with ${code} before the agent finished${log ? `: ${log}` : ''}\n`);
+      process.stderr.write(`bochs exited with ${code} before the agent finished${whyInLog(path.join(dir, 'bochs.log'))}\n`);
       return 1;
     }
     return 0;
