@@ -24,7 +24,9 @@ export const TARGET_FAULT = 'harness.target-fault';
 
 /** The coarse kind of a target fault (signatures group by it; the detail keeps the full line). */
 export function targetFaultSignature(why: string): Signature {
-  const kind = /did not finish/.test(why) ? 'the target hung'
+  const kind = /agentcorrupt/.test(why) ? 'the trace overwrote the guest agent'
+    : /hostfault/.test(why) ? 'the guest agent faulted'
+    : /did not finish/.test(why) ? 'the target hung'
     : /target output/.test(why) ? 'the target printed unreadable output'
       : /cannot start/.test(why) ? 'the target could not be started'
         : 'the target died';

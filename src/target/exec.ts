@@ -44,9 +44,10 @@ export async function execBatch(command: readonly string[], batch: Uint8Array, t
       result = parseResults(text);
     } catch (e) {
       if (!(e instanceof TargetProtocolError)) throw e;
-      return { result: { hello: {}, traces: new Map(), done: false }, fault: `target output: ${e.message}`, ms: Date.now() - started };
+      return { result: { hello: {}, traces: new Map(), done: false, abort: null }, fault: `target output: ${e.message}`, ms: Date.now() - started };
     }
-    const why = result.done ? null : (fault ?? 'the target exited before reporting the whole batch');
+    const why = result.abort !== null ? `the target ended the batch: ${result.abort.why}`
+      : result.done ? null : (fault ?? 'the target exited before reporting the whole batch');
     return { result, fault: why, ms: Date.now() - started };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

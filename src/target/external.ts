@@ -80,6 +80,10 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
       opts.stats.targetMs += r.ms;
       if (Object.keys(r.result.hello).length > 0) opts.stats.hello = r.result.hello;
     }
+    // A trace after which the target ended the batch (it overwrote the agent, or the agent
+    // faulted right after it) is that trace's fault, not a judged run.
+    const blamed = r.result.abort?.after ?? null;
+    if (blamed !== null) r.result.traces.delete(blamed);
     return { reported: r.result.traces, fault: r.fault };
   };
   const settle = (x: Prepared, run: TraceRunResult): void => {
@@ -97,7 +101,7 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
       else missing.push(x);
     }
     if (missing.length === 0) break;
-    if (fault === null) throw new Error('the target reported the batch done but left traces out');
+    if (fault === null) throw new Error('the target reported the batch done but left traces out without a reason');
     // The first unreported trace is the suspect: alone, it either runs or is the fault.
     const suspect = missing[0];
     const alone = rest.length === 1 ? { reported, fault } : await runBatch([suspect]);

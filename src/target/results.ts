@@ -33,8 +33,14 @@ export interface BatchRunResult {
   hello: Record<string, string>;
   /** Traces that ended with their `E` line, by index. */
   traces: Map<number, TraceRunResult>;
-  /** The `D` line came: every trace of the batch was reported. */
+  /** The `D` line came: the target ended the batch (normally after every trace). */
   done: boolean;
+  /**
+   * Why the target ended the batch early (`S 0 skip WHY` outside a trace: `agentcorrupt`,
+   * `hostfault ...`, `badbatch ...`), and the trace that ended just before it (the one whose run
+   * the target blames, e.g. the trace that overwrote the agent), if any.
+   */
+  abort: { why: string; after: number | null } | null;
 }
 
 const HEX = /^[0-9a-f]{1,16}$/;
@@ -79,8 +85,9 @@ function hexBytes(s: string | undefined, line: string): Uint8Array {
 
 /** Parses the whole output of one batch run. */
 export function parseResults(text: string): BatchRunResult {
-  const result: BatchRunResult = { hello: {}, traces: new Map(), done: false };
+  const result: BatchRunResult = { hello: {}, traces: new Map(), done: false, abort: null };
   let cur: TraceRunResult | null = null;
+  let lastEnded: number | null = null;
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '');
     const f = line.split(' ');
@@ -95,10 +102,16 @@ export function parseResults(text: string): BatchRunResult {
         break;
       case 'B': break;
       case 'T':
+        if (cur !== null && cur.stopped !== null && /^(hostfault|agentcorrupt)/.test(cur.stopped.why)) result.abort ??= { why: cur.stopped.why, after: null };
         cur = { index: num(f[1], line), steps: [], stopped: null };
         break;
       case 'S': {
-        if (cur === null) throw new TargetProtocolError(`step outside a trace: '${line}'`);
+        if (cur === null) {
+          const o = outcomeOf(f, line);
+          if (!('skip' in o)) throw new TargetProtocolError(`step outside a trace: '${line}'`);
+          result.abort ??= { why: o.skip, after: lastEnded };
+          break;
+        }
         const step = num(f[1], line);
         const o = outcomeOf(f, line);
         if ('skip' in o) { cur.stopped = { step, why: o.skip }; break; }
@@ -118,11 +131,14 @@ export function parseResults(text: string): BatchRunResult {
         const index = num(f[1], line);
         if (cur === null || cur.index !== index) throw new TargetProtocolError(`end of trace ${index} without its start`);
         result.traces.set(index, cur);
+        lastEnded = index;
         cur = null;
         break;
       }
       case 'D':
         result.done = true;
+        // A trace still open at the end: the agent gave up on it (a fault of its own).
+        if (cur !== null) result.abort ??= { why: cur.stopped?.why ?? 'the batch ended inside a trace', after: null };
         break;
     }
   }

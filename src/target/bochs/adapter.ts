@@ -5,6 +5,9 @@
  * `adapter --profile` prints the target profile as JSON.
  * Contract: stdout carries only lines the agent wrote (Bochs's own output goes to its log file);
  * the exit status is 0 when the agent's `D` line came, 1 otherwise (eptfuzz judges by the lines).
+ * EPTFUZZ_BOCHS names the Bochs binary (default `bochs` on PATH).
+ * Test hook: EPTFUZZ_BOCHS_CORRUPT=pf flips bit 0 of every #PF error code Bochs's run reports (a
+ * deliberately wrong result, to prove the comparison catches one on real output).
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -37,13 +40,16 @@ async function runBochs(batchFile: string): Promise<number> {
     });
     let done = false;
     let pending = '';
+    const corruptPf = process.env.EPTFUZZ_BOCHS_CORRUPT === 'pf';
     child.stdout.on('data', (b: Buffer) => {
       pending += b.toString('latin1');
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
         const clean = line.replace(/\r$/, '');
-        if (/^[HBTSMED]( |$)/.test(clean)) process.stdout.write(clean + '\n');
+        if (!/^[HBTSMED]( |$)/.test(clean)) continue;
+        const m = corruptPf ? /^(S [0-9a-f]+ pf )([0-9a-f]+)( .*)$/.exec(clean) : null;
+        process.stdout.write((m === null ? clean : m[1] + (Number.parseInt(m[2], 16) ^ 1).toString(16) + m[3]) + '\n');
         if (clean === 'D') done = true;
       }
     });
