@@ -21,6 +21,7 @@ import {
 } from './bits.js';
 import { eptSet, gptSet, spptSet } from './path-ops.js';
 import { ctls2Valid, eptpValid, invept, invvpid, spptpValid } from './vmx.js';
+import { CTL2_SPP } from './bits.js';
 
 export const A_OK = 0;
 export const A_PF = 1;
@@ -124,11 +125,13 @@ export class Machine implements MachineApi {
         this.vcpu(op.cpu).eptp = Number(op.value);
         return OK;
       case 'set_spptp':
-        if (!spptpValid(op.value, this.config)) return { kind: 'vmfail', error: 7 };
+        // SDM-3C 26.2.1.1: checked only while "sub-page write permissions for EPT" is 1.
+        if ((this.vcpu(op.cpu).ctls2 & CTL2_SPP) !== 0 && !spptpValid(op.value, this.config)) return { kind: 'vmfail', error: 7 };
         this.vcpu(op.cpu).spptp = Number(op.value);
         return OK;
       case 'set_ctls2':
         if (!ctls2Valid(op.value, this.config)) return { kind: 'vmfail', error: 7 };
+        if ((op.value & CTL2_SPP) !== 0 && !spptpValid(BigInt(this.vcpu(op.cpu).spptp), this.config)) return { kind: 'vmfail', error: 7 };
         this.vcpu(op.cpu).ctls2 = op.value >>> 0;
         return OK;
       case 'phys_write':

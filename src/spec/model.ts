@@ -2,11 +2,12 @@
  * The reference model: for every op, the SET of outcomes the architecture allows (ref §6: a
  * stale cached translation may serve until a required invalidation), and `commit` to follow the
  * branch the machine took. Contract: src/spec/api.ts. allowed[0] is always the fresh walk;
- * further candidates use entries that may be cached (tlb.ts) and are marked stale; `flushed`
+ * further candidates use entries that may be cached (tlb.ts) and are marked stale (under
+ * choices.staleDenial = 'sdm' also the faults of cached entries that deny); `flushed`
  * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
  * The rules follow ../shared/reference/x86-memory-protection.md and docs/semantics.md.
  */
-import type { MachineConfig } from '../hw/config.js';
+import { type MachineConfig, staleDenialOf } from '../hw/config.js';
 import {
   CR0_PG, CR0_WP, CR4_PGE, CR4_PKE, CR4_PKS, CR4_SMAP, CR4_SMEP, CTL2_MBEC, CTL2_SPP, EFER_NXE, EPTP_AD,
   PF_I, PF_U, PF_W, VMERR_ENTRY_INVALID_CTLS, VMERR_INVEPT_INVVPID_OPERAND,
@@ -168,12 +169,15 @@ export class ReferenceModel implements ReferenceModelApi {
       }
       case 'set_spptp': {
         const v = this.vcpu(op.cpu);
-        if (!spptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
+        // SDM-3C 26.2.1.1: the SPPTP is checked only while "sub-page write permissions" is 1.
+        if ((v.state.ctls2 & CTL2_SPP) !== 0 && !spptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
         return one(OK, NO_FRAMES, () => { v.state = { ...v.state, spptp: Number(op.value) }; });
       }
       case 'set_ctls2': {
         const v = this.vcpu(op.cpu);
         if (!ctls2Valid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
+        // Turning SPP on makes the next VM entry check the SPPTP written while it was off.
+        if ((op.value & CTL2_SPP) !== 0 && !spptpValid(BigInt(v.state.spptp), this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
         return one(OK, NO_FRAMES, () => { v.state = { ...v.state, ctls2: op.value }; });
       }
       case 'phys_write': {
@@ -326,6 +330,7 @@ export class ReferenceModel implements ReferenceModelApi {
       sppOn: (st.ctls2 & CTL2_SPP) !== 0,
       spptp: st.spptp,
       pge: (st.cr4 & CR4_PGE) !== 0,
+      staleDenial: staleDenialOf(c) === 'sdm',
       eptWalks: this.eptWalks,
     };
     v.derived = { from: st, ctx };

@@ -6,11 +6,20 @@
  * machine (all capabilities) can be replayed on a real one under that one's capabilities.
  */
 import type { MachineConfig } from '../hw/config.js';
+import { CTL2_EPT, CTL2_MBEC, CTL2_SPP, CTL2_VPID, EPTP_SSS } from '../hw/bits.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { inRanges, type TargetProfile } from './profile.js';
 
 const hex = (n: number | bigint): string => '0x' + n.toString(16);
+
+/**
+ * Secondary controls the model runs: EPT and VPID always on (the machine shape), MBEC and SPP
+ * varied. Other values make the model answer vmfail by its own restriction, not by the SDM, so a
+ * real target is not asked (docs/semantics.md "VMCS writes").
+ */
+export const MODEL_CTLS2_ON = CTL2_EPT | CTL2_VPID;
+export const MODEL_CTLS2 = MODEL_CTLS2_ON | CTL2_MBEC | CTL2_SPP;
 
 function laOf(op: Op): number | null {
   switch (op.op) {
@@ -43,6 +52,12 @@ export function opRefusal(op: Op, i: number, p: TargetProfile): string | null {
   }
   if (op.op === 'set_reg' && op.reg === 'cr0' && op.value < 1n << 32n && (Number(op.value) & p.cr0MustSet) !== p.cr0MustSet) {
     return `${at}: cr0 ${hex(op.value)} turns paging off, which the ${p.name} target does not run yet`;
+  }
+  if (op.op === 'set_ctls2' && ((op.value & MODEL_CTLS2_ON) !== MODEL_CTLS2_ON || (op.value & ~MODEL_CTLS2) !== 0)) {
+    return `${at}: secondary controls ${hex(op.value)} leave the model (it keeps EPT and VPID on and varies only MBEC and SPP)`;
+  }
+  if (op.op === 'set_eptp' && (op.value & BigInt(EPTP_SSS)) !== 0n) {
+    return `${at}: EPTP bit 7 (supervisor shadow-stack control) is outside the model`;
   }
   if (op.op === 'set_reg' && op.reg === 'cr4' && op.value < 1n << 32n && (Number(op.value) & ~p.cr4MaySet) !== 0) {
     return `${at}: cr4 ${hex(op.value)} sets bits outside the model (${hex(Number(op.value) & ~p.cr4MaySet)})`;

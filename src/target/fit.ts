@@ -4,10 +4,10 @@
  * give the same result), and the identity on a trace `runnableOn` already accepts; ops it cannot
  * fix are dropped. The campaign stores the fitted trace, so what is replayed is what ran.
  */
-import { CR0_PG } from '../hw/bits.js';
+import { EPTP_SSS } from '../hw/bits.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { opRefusal } from './domain.js';
+import { MODEL_CTLS2, MODEL_CTLS2_ON, opRefusal } from './domain.js';
 import type { TargetProfile } from './profile.js';
 
 function fitOp(op: Op, p: TargetProfile): Op {
@@ -17,6 +17,8 @@ function fitOp(op: Op, p: TargetProfile): Op {
     const size = Math.max(...p.accessSizes.filter((s) => s <= (out as { size: number }).size), Math.min(...p.accessSizes));
     out = { ...out, size };
   }
+  if (out.op === 'set_ctls2') out = { ...out, value: ((out.value & MODEL_CTLS2) | MODEL_CTLS2_ON) >>> 0 };
+  if (out.op === 'set_eptp') out = { ...out, value: out.value & ~BigInt(EPTP_SSS) };
   if (out.op === 'set_reg' && out.value < 1n << 32n) {
     if (out.reg === 'cr0') out = { ...out, value: out.value | BigInt(p.cr0MustSet >>> 0) };
     if (out.reg === 'cr4') out = { ...out, value: out.value & BigInt(p.cr4MaySet >>> 0) };
@@ -35,6 +37,3 @@ export function fitToTarget(trace: Trace, p: TargetProfile): Trace {
   }
   return changed ? { ...trace, machine: p.config, ops } : trace.machine === p.config ? trace : { ...trace, machine: p.config };
 }
-
-/** The CR0 bit fitting sets (named for tests). */
-export const FIT_CR0_BITS = CR0_PG;

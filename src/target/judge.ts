@@ -37,7 +37,25 @@ function originalOnly(inner: StepObserver, origin: Int32Array): StepObserver {
   return { observe: (op, actual) => { if (origin[i++] >= 0) inner.observe(op, actual); } };
 }
 
-export function judge(lowered: Lowered, originalLength: number, run: TraceRunResult, records = false, observer?: StepObserver): Judged {
+/**
+ * Where the harness could no longer run the trace as written: the first stub probe (a harness
+ * `fetch` of the stub page) that did not succeed. The guest then cannot reach the stub, so the
+ * op the probe prepares never ran as itself (the agent reports its stub's fault in its place).
+ * The probe's own outcome is judged; the steps after it are not.
+ */
+function probeStop(lowered: Lowered, run: TraceRunResult): { step: number; why: string } | null {
+  for (let i = 0; i < run.steps.length; i++) {
+    const op = lowered.trace.ops[i];
+    if (lowered.origin[i] >= 0 || op.op !== 'fetch' || run.steps[i].outcome.kind === 'ok') continue;
+    return { step: i + 1, why: `the guest cannot fetch the stub (its probe fetch gave ${run.steps[i].outcome.kind})` };
+  }
+  return null;
+}
+
+export function judge(lowered: Lowered, originalLength: number, given: TraceRunResult, records = false, observer?: StepObserver): Judged {
+  const probe = probeStop(lowered, given);
+  const run: TraceRunResult = probe === null || probe.step >= given.steps.length ? given
+    : { ...given, steps: given.steps.slice(0, probe.step), stopped: probe };
   const ran = run.steps.length;
   const trace = { ...lowered.trace, ops: lowered.trace.ops.slice(0, ran) };
   const target: Target = {

@@ -1,8 +1,9 @@
 /**
  * The Bochs boot disk and configuration for one batch (agent/PROTOCOL.md "Disk image").
  * Contract: `diskImage` = the agent image (AGENT_SECTORS sectors) + the batch, padded to whole
- * cylinders of the geometry `bochsrc` declares; `agentImagePath` prefers a freshly built image
- * (agent/build/agent.img) and falls back to the committed one (agent/prebuilt/agent.img).
+ * cylinders of the geometry `bochsrc` declares; `agentImagePath` is EPTFUZZ_AGENT_IMAGE when set,
+ * else a freshly built image (agent/build/agent.img), else the committed one
+ * (agent/prebuilt/agent.img).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +16,8 @@ const SPT = 63;
 const CYLINDER_BYTES = HEADS * SPT * SECTOR;
 
 export function agentImagePath(): string {
+  const given = process.env.EPTFUZZ_AGENT_IMAGE;
+  if (given !== undefined && given !== '') return given;
   const root = packageRoot();
   for (const rel of ['agent/build/agent.img', 'agent/prebuilt/agent.img']) {
     const p = path.join(root, rel);
