@@ -43,6 +43,32 @@ export interface Choices {
    * the SDM's address-type wording); 'qemu' stops at the U/S violation and leaves PK clear.
    */
   pkOnUserToSupervisor: 'sdm' | 'qemu';
+  /**
+   * What a cached translation that DENIES an access may do (docs/semantics.md "TLBs",
+   * x86-memory-protection.md §6.3). Optional: absent means 'rewalk', and absent stays absent
+   * (normalizeConfig does not add it), so traces written before the field existed keep their
+   * bytes. 'rewalk': such an entry is dropped and the walk redone (a stale entry can only allow);
+   * the built-in machine does this. 'sdm': the reference model also allows the fault the cached
+   * entry gives: a "spurious" #PF after R/W 0->1, U/S 0->1 or XD 1->0 without INVLPG
+   * (SDM Vol. 3A §4.10.4.3 "Optional Invalidation"), or an EPT violation after EPT rights 0->1
+   * without INVEPT (SDM Vol. 3C "Guidelines for Use of the INVEPT Instruction"). Use it to judge
+   * real implementations; 'rewalk' allows a subset of it.
+   */
+  staleDenial?: StaleDenial;
+}
+
+export type StaleDenial = 'rewalk' | 'sdm';
+
+/**
+ * Choices that are optional in a trace header, with the meaning of their absence. The trace
+ * writers emit them only when present and the validator accepts them (src/trace/canonical.ts,
+ * validate.ts), so adding one leaves every existing trace byte-identical.
+ */
+export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial'>>> = Object.freeze({ staleDenial: 'rewalk' });
+
+/** The configuration's stale-denial choice (absent means 'rewalk'). */
+export function staleDenialOf(config: MachineConfig): StaleDenial {
+  return config.choices.staleDenial ?? OPTIONAL_CHOICE_DEFAULTS.staleDenial;
 }
 
 /**
@@ -194,6 +220,8 @@ export function validateConfig(config: MachineConfig): string | null {
   if (config.choices.pkOnUserToSupervisor !== 'sdm' && config.choices.pkOnUserToSupervisor !== 'qemu') {
     return `choices.pkOnUserToSupervisor must be 'sdm' or 'qemu'`;
   }
+  const stale = config.choices.staleDenial;
+  if (stale !== undefined && stale !== 'rewalk' && stale !== 'sdm') return `choices.staleDenial must be 'rewalk' or 'sdm'`;
   if (config.mode !== undefined && config.mode !== 'bare' && config.mode !== 'hv') return `mode must be 'bare' or 'hv'`;
   if (configMode(config) !== 'hv') return null;
   const hv = hvOptionsOf(config);

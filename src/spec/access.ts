@@ -4,15 +4,17 @@
  * plain sequential code over committed memory plus this run's own tentative writes; it never
  * changes the model. Wherever a translation MAY come from a cached entry (ref §6), it asks
  * `choose` which alternative to take: 0 is always the fresh walk; alternatives are the cached
- * (then recently flushed) entries that allow the access and give a different result. The run
- * records the branch points it met so that `explore` can enumerate the others.
+ * (then recently flushed) entries that allow the access and give a different result, and under
+ * choices.staleDenial = 'sdm' also those that deny it (the run then ends with the fault that
+ * entry gives, ref §6.3). The run records the branch points it met so that `explore` can
+ * enumerate the others.
  */
 import type { MachineConfig } from '../hw/config.js';
 import {
   EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_PK, PF_RSVD, PF_U, PF_W, PTE_A, PTE_D, PTE_G,
   EPT_A, EPT_D, QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, SPP_QUAL_MISS, SUBPAGE_SIZE,
 } from '../hw/bits.js';
-import { OK, type Outcome } from '../hw/outcome.js';
+import { OK, type Outcome, sameOutcome } from '../hw/outcome.js';
 import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan, mod } from './entry.js';
 import {
   type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
@@ -24,7 +26,7 @@ import type { SpecMemory } from './memory.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
 import { sppWalk, subPageWritable } from './spp.js';
 import type { PageWalkMemo } from './walk-memo.js';
-import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping } from './tlb.js';
+import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping, sameRights } from './tlb.js';
 
 /** One page-bounded piece of the access (semantics.md step 1). */
 export interface Part {
@@ -51,6 +53,8 @@ export interface AccessContext {
   sppOn: boolean;
   spptp: number;
   pge: boolean;
+  /** choices.staleDenial = 'sdm': a cached entry that denies the access may give its fault. */
+  staleDenial: boolean;
   /** The model's memo of committed-memory EPT walks (walk-memo.ts). */
   eptWalks: PageWalkMemo<EptWalk>;
 }
@@ -87,7 +91,10 @@ interface TranslationPoint {
   readonly adUpdate: boolean;
   readonly page: number;
   readonly fresh: Fresh;
-  /** Cached, then recently flushed, mappings that allow the access and differ from `fresh`. */
+  /**
+   * Cached, then recently flushed, mappings that allow the access and differ from `fresh`; under
+   * staleDenial, after them, those that deny it (one per distinct rights).
+   */
   readonly alts: readonly GpaMapping[];
   readonly flushedAlts: readonly GpaMapping[];
   /** Their branch point (null: none); shared by the runs, never changed. */
@@ -112,6 +119,15 @@ const NO_WRITES: number[] = [];
 const NO_MAPPINGS: readonly GpaMapping[] = [];
 const NO_COMBINED: readonly CombinedMapping[] = [];
 
+/** The fault a cached combined mapping that denies the access gives (choices.staleDenial = 'sdm'). */
+interface StaleFault {
+  outcome: Outcome;
+  /** The GPA page an EPT exit drops (null for a #PF). */
+  gpaPage: number | null;
+}
+
+const NO_FAULTS: readonly StaleFault[] = [];
+
 /** The alternatives numbered `from`, `from + 1`, ... (`n` of them) at a branch point. */
 function numbered(from: number, n: number): number[] {
   const out: number[] = [];
@@ -124,8 +140,8 @@ const WALK_GPAS: number[] = [0, 0, 0, 0];
 const WALK_ENTRIES: Entry[] = [{ lo: 0, hi: 0 }, { lo: 0, hi: 0 }, { lo: 0, hi: 0 }, { lo: 0, hi: 0 }];
 
 /** The combined mapping a walk caches, with the EPT rights of guest-physical mapping `m`. */
-function combinedMapping(hpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
-  return { hpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp };
+function combinedMapping(hpaPage: number, gpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
+  return { hpaPage, gpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp };
 }
 
 type Fresh =
@@ -234,30 +250,44 @@ export class AccessRun implements QwordReader, Explored {
     return t === null ? null : { hpa: t.hpa, fill: null };
   }
 
-  /** IA-32e paging: a cached combined mapping, or the guest walk (steps 2-7). */
+  /**
+   * IA-32e paging: a cached combined mapping, or the guest walk (steps 2-7). Alternatives are
+   * numbered: cached mappings that allow, cached faults (staleDenial), recently flushed mappings
+   * that allow, recently flushed faults.
+   */
   private linearPart(p: Part): { hpa: number; fill: CombinedMapping[] | null } | null {
     const s = this.s;
-    const cached = this.usableCombined(s.cx.tlb.comb.get(s.cx.ep4ta, p.linearPage));
-    const flushed = s.cx.tlb.flushedComb.count > 0 ? this.usableCombined(s.cx.tlb.flushedComb.get(s.cx.ep4ta, p.linearPage)) : NO_COMBINED;
+    const tlb = s.cx.tlb;
+    const list = tlb.comb.get(s.cx.ep4ta, p.linearPage);
+    const flushedList = tlb.flushedComb.count > 0 ? tlb.flushedComb.get(s.cx.ep4ta, p.linearPage) : undefined;
+    const cached = this.usableCombined(list);
+    const flushed = this.usableCombined(flushedList);
+    const cachedFaults = s.cx.staleDenial ? this.combinedFaults(list, p) : NO_FAULTS;
+    const flushedFaults = s.cx.staleDenial ? this.combinedFaults(flushedList, p) : NO_FAULTS;
+    const nCached = cached.length + cachedFaults.length;
+    const nFlushed = flushed.length + flushedFaults.length;
     let bp: BranchPoint | null = null;
-    if (cached.length > 0 || flushed.length > 0) {
-      bp = { alts: numbered(1, cached.length), flushedAlts: numbered(cached.length + 1, flushed.length) };
+    if (nCached > 0 || nFlushed > 0) {
+      bp = { alts: numbered(1, nCached), flushedAlts: numbered(nCached + 1, nFlushed) };
       const c = this.choose(bp);
-      if (c > 0 && c <= cached.length + flushed.length) {
-        const m = c <= cached.length ? cached[c - 1] : flushed[c - cached.length - 1];
-        if (c > cached.length) this.usedFlushed = true;
+      if (c > 0 && c <= nCached + nFlushed) {
+        const isFlushed = c > nCached;
+        if (isFlushed) this.usedFlushed = true;
         else this.usedCached = true;
-        return { hpa: m.hpaPage * 4096 + mod(p.la, 4096), fill: null };
+        const k = isFlushed ? c - nCached - 1 : c - 1;
+        const allowing = isFlushed ? flushed : cached;
+        if (k >= allowing.length) return this.staleFault(p, (isFlushed ? flushedFaults : cachedFaults)[k - allowing.length]);
+        return { hpa: allowing[k].hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
     const writesBefore = this.writes.length;
     const r = this.walk(p);
     if (bp !== null && r !== null && this.writes.length === writesBefore) {
       // Worth exploring: only the alternatives whose result differs from this fresh walk's (a
-      // clean walk, no A/D write, to the same HPA page gives the same).
+      // clean walk, no A/D write, to the same HPA page gives the same; a fault always differs).
       const page = Math.floor(r.hpa / 4096);
-      const alts = bp.alts.filter((i) => cached[i - 1].hpaPage !== page);
-      const flushedAlts = bp.flushedAlts.filter((i) => flushed[i - cached.length - 1].hpaPage !== page);
+      const alts = bp.alts.filter((i) => i > cached.length || cached[i - 1].hpaPage !== page);
+      const flushedAlts = bp.flushedAlts.filter((i) => i - nCached > flushed.length || flushed[i - nCached - 1].hpaPage !== page);
       if (alts.length !== bp.alts.length || flushedAlts.length !== bp.flushedAlts.length) {
         bp.defaultsBeforeNarrowing = [defaultChoice(bp, Mode.Fresh), defaultChoice(bp, Mode.Cached), defaultChoice(bp, Mode.Flushed)];
         bp.alts = alts;
@@ -267,6 +297,47 @@ export class AccessRun implements QwordReader, Explored {
     return r;
   }
 
+  /** Ends the part with the fault a stale entry gives; like any fault it drops its pages' mappings. */
+  private staleFault(p: Part, f: StaleFault): null {
+    this.outcome = f.outcome;
+    this.combDrop = p.linearPage;
+    if (f.gpaPage !== null) this.gpaDrop = f.gpaPage;
+    return null;
+  }
+
+  /**
+   * choices.staleDenial = 'sdm' (semantics.md "TLBs"): the distinct faults the mappings of `list`
+   * that deny this access give, computed from their bits as a fresh walk with those bits would
+   * (ref §6.3; SDM Vol. 3A §4.10.4.3, Vol. 3C "Guidelines for Use of the INVEPT Instruction").
+   */
+  private combinedFaults(list: readonly CombinedMapping[] | undefined, p: Part): readonly StaleFault[] {
+    let out: StaleFault[] | null = null;
+    if (list === undefined) return NO_FAULTS;
+    for (const m of list) {
+      const f = this.combinedFault(m, p);
+      if (f === null) continue;
+      if (out !== null && out.some((g) => g.gpaPage === f.gpaPage && sameOutcome(g.outcome, f.outcome))) continue;
+      (out ??= []).push(f);
+    }
+    return out ?? NO_FAULTS;
+  }
+
+  /** The fault a cached combined mapping gives for this access, or null when it allows or re-walks. */
+  private combinedFault(m: CombinedMapping, p: Part): StaleFault | null {
+    const s = this.s;
+    // Step 3 over the cached walk rights: #PF with P = 1, PK when the key alone denies.
+    const verdict = checkRights(s.kind, m.walk, s.cx.rights);
+    if (verdict !== RIGHTS_OK) {
+      return { outcome: { kind: 'pf', code: PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0) | s.pfAccessBits, cr2: p.la }, gpaPage: null };
+    }
+    if (eptAllows(s.final, m.ept, s.cx.eptCtx.mbec, m.walk.us)) return null; // allows, or a write that re-walks for D
+    // An SPP-eligible write (ref §3.3) would consult the SPPT rather than fault: not modelled.
+    if (s.kind === 'write' && s.cx.sppOn && m.spp && m.ept.r && !m.ept.w) return null;
+    // Step 5: an EPT violation at the final GPA with the cached EPT rights (step 7 under kvmXo).
+    const gpa = m.gpaPage * 4096 + mod(p.la, 4096);
+    return { outcome: this.xoFault(p, gpa, this.violation(p, gpa, s.final, m.ept, m.walk)), gpaPage: m.gpaPage };
+  }
+
   /** The mappings of `list` (cached, or recently flushed) that allow this access now. */
   private usableCombined(list: readonly CombinedMapping[] | undefined): readonly CombinedMapping[] {
     let out: CombinedMapping[] | null = null;
@@ -274,7 +345,7 @@ export class AccessRun implements QwordReader, Explored {
     return out ?? NO_COMBINED;
   }
 
-  /** semantics.md "TLBs": a cached entry is used only if it allows the access under current registers. */
+  /** semantics.md "TLBs": a cached entry serves the access only if it allows it under current registers. */
   private combinedAllows(m: CombinedMapping): boolean {
     const s = this.s;
     if (checkRights(s.kind, m.walk, s.cx.rights) !== RIGHTS_OK) return false;
@@ -339,8 +410,9 @@ export class AccessRun implements QwordReader, Explored {
     const hpaPage = Math.floor(t.hpa / 4096);
     const global = (leaf.lo & PTE_G) !== 0 && s.cx.pge;
     const guestD = s.kind === 'write' || (leaf.lo & PTE_D) !== 0;
-    const fill = [combinedMapping(hpaPage, w, global, guestD, t.mapping)];
-    if (t.also !== undefined) for (const m of t.also) fill.push(combinedMapping(hpaPage, w, global, guestD, m));
+    const gpaPage = s.cx.staleDenial ? Math.floor(gpa / 4096) : -1;
+    const fill = [combinedMapping(hpaPage, gpaPage, w, global, guestD, t.mapping)];
+    if (t.also !== undefined) for (const m of t.also) fill.push(combinedMapping(hpaPage, gpaPage, w, global, guestD, m));
     return { hpa: t.hpa, fill };
   }
 
@@ -349,14 +421,19 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     const t = this.translate(p, gpa, s.final, w !== null && w.us, w);
     if (t !== null) return t;
-    const o = this.outcome;
-    // Step 7: under kvmXo an EPT violation of a data access to the XO alias becomes the RFC's #PF.
+    this.outcome = this.xoFault(p, gpa, this.outcome);
+    return null;
+  }
+
+  /** Step 7: under kvmXo an EPT violation of a data access to the XO alias becomes the RFC's #PF. */
+  private xoFault(p: Part, gpa: number, o: Outcome): Outcome {
+    const s = this.s;
     if (s.cx.config.kvmXo && s.kind !== 'fetch' && o.kind === 'exit' && o.reason === EXIT_EPT_VIOLATION &&
         bitOf(gpa, s.cx.config.maxPhyAddr - 1)) {
       const code = PF_P | (s.kind === 'write' ? PF_W : 0) | (s.cx.rights.cpl === 3 ? PF_U : 0);
-      this.outcome = { kind: 'pf', code, cr2: p.la };
+      return { kind: 'pf', code, cr2: p.la };
     }
-    return null;
+    return o;
   }
 
   private pageFault(p: Part, bits: number): null {
@@ -381,7 +458,16 @@ export class AccessRun implements QwordReader, Explored {
         this.usedFlushed = true;
         chosen = flushedAlts[c - alts.length - 1];
       }
-      if (chosen !== null) return { hpa: chosen.hpaPage * 4096 + mod(gpa, 4096), mapping: chosen };
+      if (chosen !== null) {
+        if (!eptAllows(access, chosen.rights, this.s.cx.eptCtx.mbec, userAddr)) {
+          // staleDenial: the cached mapping's EPT violation (ref §6.3), which drops its pages' mappings
+          this.outcome = this.violation(p, gpa, access, chosen.rights, w);
+          this.gpaDrop = pt.page;
+          this.combDrop = p.linearPage;
+          return null;
+        }
+        return { hpa: chosen.hpaPage * 4096 + mod(gpa, 4096), mapping: chosen };
+      }
     }
     const fresh = pt.fresh;
     if (!fresh.ok) {
@@ -427,8 +513,12 @@ export class AccessRun implements QwordReader, Explored {
     // Alternatives: entries that allow the access now and give another result than the fresh
     // walk (a clean fresh walk, one with no A/D write, to the same HPA page gives the same).
     const freshPage = fresh.ok && fresh.adWrites.length === 0 ? Math.floor(fresh.hpa / 4096) : -1;
-    const alts = this.gpaAlternatives(cachedList, access, userAddr, freshPage);
-    const flushedAlts = this.gpaAlternatives(flushedList, access, userAddr, freshPage);
+    let alts = this.gpaAlternatives(cachedList, access, userAddr, freshPage);
+    let flushedAlts = this.gpaAlternatives(flushedList, access, userAddr, freshPage);
+    if (s.cx.staleDenial) {
+      alts = this.withDenials(alts, cachedList, access, userAddr);
+      flushedAlts = this.withDenials(flushedAlts, flushedList, access, userAddr);
+    }
     const bp = alts.length > 0 || flushedAlts.length > 0 ? { alts: numbered(1, alts.length), flushedAlts: numbered(alts.length + 1, flushedAlts.length) } : null;
     let also: GpaMapping[] | null = null;
     if (fresh.ok && cachedList !== undefined && isFinal(access)) {
@@ -445,6 +535,25 @@ export class AccessRun implements QwordReader, Explored {
     let out: GpaMapping[] | null = null;
     if (list !== undefined) for (const m of list) if (m.hpaPage !== samePage && this.gpaAllows(m, access, userAddr)) (out ??= []).push(m);
     return out ?? NO_MAPPINGS;
+  }
+
+  /**
+   * choices.staleDenial = 'sdm' (semantics.md "TLBs"): `alts` followed by the mappings of
+   * `list` whose EPT rights deny the access, one per distinct rights (the violation depends only
+   * on them; ref §6.3, SDM Vol. 3C "Guidelines for Use of the INVEPT Instruction"). An
+   * SPP-eligible write (ref §3.3) would consult the SPPT instead: not offered.
+   */
+  private withDenials(alts: readonly GpaMapping[], list: readonly GpaMapping[] | undefined, access: EptAccess, userAddr: boolean): readonly GpaMapping[] {
+    if (list === undefined) return alts;
+    const mbec = this.s.cx.eptCtx.mbec;
+    let out: GpaMapping[] | null = null;
+    for (const m of list) {
+      if (eptAllows(access, m.rights, mbec, userAddr)) continue;
+      if (access === EptAccess.Write && this.s.cx.sppOn && m.spp && m.rights.r && !m.rights.w) continue;
+      if (out !== null && out.some((d) => !eptAllows(access, d.rights, mbec, userAddr) && sameRights(d.rights, m.rights))) continue;
+      (out ??= [...alts]).push(m);
+    }
+    return out ?? alts;
   }
 
   /** A cached guest-physical mapping is used only if it allows the access (semantics.md "TLBs"). */

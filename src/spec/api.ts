@@ -12,7 +12,10 @@ import type { Outcome } from '../hw/outcome.js';
 
 export interface Candidate {
   outcome: Outcome;
-  /** True when the outcome relies on a cached translation that memory no longer gives. */
+  /**
+   * True when the outcome relies on a cached translation that memory no longer gives (one that
+   * allows, or under choices.staleDenial = 'sdm' one whose fault it is).
+   */
   stale: boolean;
   /** Host frames this candidate writes when committed (data, A/D bits, table entries). */
   frames: readonly number[];

@@ -4,7 +4,8 @@
  * and, per page, what the most recent required invalidation removed ("recently flushed").
  * Contract: a superset of any machine's TLB: guest-physical mappings per (EP4TA, GPA page),
  * combined mappings per (EP4TA, linear page) (the VPID is the vCPU's own). Entries hold entry
- * bits, never decisions. Only required invalidations remove entries.
+ * bits, never decisions (so an entry may allow or, under choices.staleDenial = 'sdm', deny an
+ * access, access.ts). Only required invalidations remove entries.
  */
 import type { EptRights } from './ept.js';
 import type { WalkRights } from './rights.js';
@@ -23,6 +24,11 @@ export interface GpaMapping {
 /** A combined mapping: linear page -> HPA page with guest and EPT rights of the final GPA. */
 export interface CombinedMapping {
   hpaPage: number;
+  /**
+   * The final GPA's page, for the EPT violation a stale entry gives under choices.staleDenial =
+   * 'sdm' (-1 under 'rewalk', where it is never needed, so entries compare as they always did).
+   */
+  gpaPage: number;
   walk: WalkRights;
   global: boolean;
   guestD: boolean;
@@ -45,12 +51,12 @@ export function sameGpaMapping(a: GpaMapping, b: GpaMapping): boolean {
 }
 
 export function sameCombinedMapping(a: CombinedMapping, b: CombinedMapping): boolean {
-  return a.hpaPage === b.hpaPage && a.walk.rw === b.walk.rw && a.walk.us === b.walk.us && a.walk.xd === b.walk.xd &&
+  return a.hpaPage === b.hpaPage && a.gpaPage === b.gpaPage && a.walk.rw === b.walk.rw && a.walk.us === b.walk.us && a.walk.xd === b.walk.xd &&
     a.walk.pkey === b.walk.pkey && a.global === b.global && a.guestD === b.guestD && sameRights(a.ept, b.ept) &&
     a.eptD === b.eptD && a.spp === b.spp;
 }
 
-function sameRights(a: EptRights, b: EptRights): boolean {
+export function sameRights(a: EptRights, b: EptRights): boolean {
   return a.r === b.r && a.w === b.w && a.xs === b.xs && a.xu === b.xu;
 }
 

@@ -1,11 +1,11 @@
 /**
  * Canonical plain shapes shared by the three writers, so the formats cannot drift apart.
  * Contract: every writer emits header fields in HEADER_KEYS order, machine fields in the order of
- * defaultConfig() (caps and choices likewise), provenance options sorted by key, op fields in
- * OP_SCHEMAS order. Values are written in full, never as "default": a trace means the same thing
- * even after a default changes.
+ * defaultConfig() (caps and choices likewise; optional choices after them, only when present),
+ * provenance options sorted by key, op fields in OP_SCHEMAS order. Values are written in full,
+ * never as "default": a trace means the same thing even after a default changes.
  */
-import { DEFAULT_CAPABILITIES, defaultConfig, defaultHvOptions, type MachineConfig } from '../hw/config.js';
+import { DEFAULT_CAPABILITIES, OPTIONAL_CHOICE_DEFAULTS, defaultConfig, defaultHvOptions, type MachineConfig } from '../hw/config.js';
 import { OP_SCHEMA_BY_NAME, type FieldKind, type Op, type OpSchema } from './ops.js';
 import type { Provenance, Signature } from './trace.js';
 
@@ -26,6 +26,8 @@ export function machinePlain(config: MachineConfig): Record<string, unknown> {
       const choices: Record<string, unknown> = {};
       const given = config.choices as unknown as Record<string, unknown>;
       for (const name of Object.keys(defaultConfig().choices)) choices[name] = given[name];
+      // Optional choices (config.ts OPTIONAL_CHOICE_DEFAULTS) only when present, so older traces keep their bytes.
+      for (const name of Object.keys(OPTIONAL_CHOICE_DEFAULTS)) if (given[name] !== undefined) choices[name] = given[name];
       out.choices = choices;
     } else if (key === 'bugs') {
       out.bugs = [...config.bugs];
