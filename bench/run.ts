@@ -7,6 +7,7 @@ import { benchVsm } from './vsm.js';
 import { benchModel } from './model.js';
 import { benchCampaign } from './campaign.js';
 import { benchMemory } from './memory.js';
+import { benchTarget } from './target.js';
 
 const sections: Array<[string, () => string[] | Promise<string[]>]> = [
   ['hardware', benchHw],
@@ -14,6 +15,7 @@ const sections: Array<[string, () => string[] | Promise<string[]>]> = [
   ['campaign', benchCampaign],
   ['vsm', benchVsm],
   ['memory', benchMemory],
+  ['target', benchTarget],
 ];
 const only = process.argv[2];
 for (const [name, run] of sections) {

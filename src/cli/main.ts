@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The eptfuzz command line: fuzz | replay | minimize | dump | convert | corpus add|list|merge|minimize |
+ * The eptfuzz command line: fuzz | replay | minimize | export | dump | convert | corpus add|list|merge|minimize |
  * crashes merge | bugs.
  * Contract (ARCHITECTURE.md "CLI"): exit 0 nothing failed; 1 a failure was found or reproduced;
  * 2 bad usage or bad input, with one clear line on stderr and no stack trace; 3 internal error.
@@ -16,6 +16,7 @@ import { replayCommand } from './commands/replay.js';
 import { minimizeCommand } from './commands/minimize.js';
 import { bugsCommand, convertCommand, dumpCommand } from './commands/simple.js';
 import { corpusCommand, crashesCommand } from './commands/corpus.js';
+import { exportCommand } from './commands/export.js';
 import { EXIT, classifyError, type ExitCode } from './errors.js';
 import { processIo, type Io } from './io.js';
 
@@ -24,7 +25,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .description('deterministic fuzzing and trace replay for an emulated x86 memory-protection machine')
     .version(EPTFUZZ_VERSION)
     .addHelpText('after', '\nExit codes: 0 nothing failed, 1 a failure found or reproduced, 2 bad usage or input, 3 internal error.\n\nExample:\n  $ eptfuzz fuzz --seed 1 --runs 200 && eptfuzz replay crashes/*/repro.msgpack\n');
-  for (const make of [fuzzCommand, replayCommand, minimizeCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, bugsCommand]) {
+  for (const make of [fuzzCommand, replayCommand, minimizeCommand, exportCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, bugsCommand]) {
     program.addCommand(make(io, setExit));
   }
   const configure = (c: Command): void => {

@@ -87,7 +87,8 @@ export function gptSet(mem: PhysMemory, v: Vcpu, la: number, level: number, entr
 }
 
 export function spptSet(mem: PhysMemory, v: Vcpu, gpa: number, level: number, entry: bigint, addrHi: number): Outcome {
-  let table = v.spptp - (v.spptp & 0xfff);
+  // SPPTP bits [MAXPHYADDR-1:12] (docs/semantics.md "Path ops"); other bits are possible while SPP is off.
+  let table = entryAddr(v.spptp >>> 0, Math.floor(v.spptp / 2 ** 32), addrHi);
   for (let l = 4; l > level; l--) {
     const a = table + index(gpa, l) * 8;
     if (!mem.isRam(a)) return NOENT;

@@ -25,6 +25,7 @@ import { eptDebugTranslate, eptEntryHpa, guestEntryHpa, type PathContext, spptEn
 import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.js';
 import { VcpuTlb } from './tlb.js';
 import { PageWalkMemo } from './walk-memo.js';
+import { entryAddress } from './entry.js';
 import { ctls2Valid, ep4taOf, eptpValid, inveptScope, invvpidScope, spptpValid } from './vmx.js';
 
 /** Bound on the candidates of one access (each is a distinct stale combination). */
@@ -203,7 +204,10 @@ export class ReferenceModel implements ReferenceModelApi {
       }
       case 'sppt_set': {
         const v = this.vcpu(op.cpu);
-        return this.entryWrite(spptEntryHpa(this.pathContext(v), v.state.spptp, op.gpa, op.level), op.entry);
+        // The SPPT root is SPPTP bits [MAXPHYADDR-1:12], as for every table address (docs/semantics.md
+        // "Path ops"); an SPPTP with other bits is possible while SPP is off.
+        const root = entryAddress({ lo: v.state.spptp >>> 0, hi: Math.floor(v.state.spptp / 2 ** 32) }, this.config.maxPhyAddr);
+        return this.entryWrite(spptEntryHpa(this.pathContext(v), root, op.gpa, op.level), op.entry);
       }
       default:
         throw new RangeError(`op '${op.op}' is a hypervisor op: it runs only in hv mode (the bare model has no hypervisor)`);

@@ -88,6 +88,9 @@ export function configChanges(from: MachineConfig, to: MachineConfig): string[] 
     const b = JSON.stringify(to.caps[k]);
     if (a !== b) out.push(`${k} ${a} -> ${b}`);
   }
+  if ((from.choices.staleDenial ?? 'rewalk') !== (to.choices.staleDenial ?? 'rewalk')) {
+    out.push(`staleDenial ${from.choices.staleDenial ?? 'rewalk'} -> ${to.choices.staleDenial ?? 'rewalk'}`);
+  }
   if (from.choices.pkOnUserToSupervisor !== to.choices.pkOnUserToSupervisor) {
     out.push(`pkOnUserToSupervisor ${from.choices.pkOnUserToSupervisor} -> ${to.choices.pkOnUserToSupervisor}`);
   }

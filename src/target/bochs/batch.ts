@@ -4,6 +4,7 @@
  */
 import type { MachineConfig } from '../../hw/config.js';
 import { CTL2_EPT, CTL2_VPID, EPTP_AD } from '../../hw/bits.js';
+import type { Outcome } from '../../hw/outcome.js';
 import type { Op, Reg } from '../../trace/ops.js';
 import type { Trace } from '../../trace/trace.js';
 
@@ -28,6 +29,43 @@ export interface BatchTrace {
   stubLaUser: number;
   /** Ops encoded as the agent's load_cr3 (lower.ts `loadCr3`). */
   loadCr3?: ReadonlySet<number>;
+  /**
+   * Export images only (BATCH_FLAG_EXPECT): per op, the outcomes the model allows (at most
+   * EXPECT_MAX; the agent prints each step's actual outcome next to them and a PASS/FAIL line).
+   */
+  expect?: ReadonlyArray<readonly Outcome[]>;
+}
+
+/** Batch flag: every trace carries an expectations section (agent/PROTOCOL.md "Expectations"). */
+export const BATCH_FLAG_EXPECT = 1;
+export const EXPECT_MAX = 8;
+const EXPECT_BYTES = 40;
+const EXPECT_KIND: Readonly<Record<string, number>> = { ok: 1, data: 2, pf: 3, exit: 4, gp: 5, vmfail: 6, noent: 7 };
+
+function expectBytes(t: BatchTrace): number {
+  if (t.expect === undefined) return 0;
+  const counts = t.trace.ops.length;
+  let n = 0;
+  for (const e of t.expect) n += Math.min(EXPECT_MAX, e.length);
+  return Math.ceil(counts / 8) * 8 + n * EXPECT_BYTES;
+}
+
+function writeExpect(v: DataView, at: number, o: Outcome): void {
+  const kind = EXPECT_KIND[o.kind];
+  if (kind === undefined) throw new Error(`outcome ${o.kind} has no agent encoding`);
+  v.setUint8(at, kind);
+  let a = 0n; let b = 0n; let c = 0n; let d = 0n;
+  if (o.kind === 'data') a = o.value;
+  if (o.kind === 'pf') { a = BigInt(o.code); b = BigInt(o.cr2); }
+  if (o.kind === 'vmfail') a = BigInt(o.error);
+  if (o.kind === 'exit') {
+    a = BigInt(o.reason); b = BigInt(o.qual); c = BigInt(o.gpa); d = BigInt(o.gla ?? 0);
+    v.setUint8(at + 1, o.gla === null ? 0 : 1);
+  }
+  v.setBigUint64(at + 8, a, true);
+  v.setBigUint64(at + 16, b, true);
+  v.setBigUint64(at + 24, c, true);
+  v.setBigUint64(at + 32, d, true);
 }
 
 /** The agent's own op: a VMCS write of the guest CR3 (agent/PROTOCOL.md). */
@@ -61,7 +99,7 @@ function opFields(op: Op): { a: number; b: number; c: number; x: bigint; y: bigi
 
 function traceBytes(t: BatchTrace): number {
   const watchWords = t.watch.length + (t.watch.length % 2);
-  return TRACE_HEADER_BYTES + watchWords * 4 + t.trace.ops.length * OP_BYTES;
+  return TRACE_HEADER_BYTES + watchWords * 4 + t.trace.ops.length * OP_BYTES + expectBytes(t);
 }
 
 export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPhyAddr: number): Uint8Array {
@@ -75,7 +113,9 @@ export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPh
   v.setBigUint64(16, BigInt(total), true);
   v.setBigUint64(24, BigInt(ramEnd), true);
   v.setUint32(32, maxPhyAddr, true);
-  v.setUint32(36, 0, true);
+  const withExpect = traces.length > 0 && traces.every((t) => t.expect !== undefined);
+  if (!withExpect && traces.some((t) => t.expect !== undefined)) throw new Error('expectations on some traces of a batch only');
+  v.setUint32(36, withExpect ? BATCH_FLAG_EXPECT : 0, true);
   let at = BATCH_HEADER_BYTES;
   for (const t of traces) {
     v.setUint32(at, TRACE_MAGIC, true);
@@ -102,6 +142,14 @@ export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPh
       v.setBigUint64(at + 24, 0n, true);
       at += OP_BYTES;
     });
+    if (t.expect !== undefined) {
+      const expect = t.expect;
+      t.trace.ops.forEach((_, k) => v.setUint8(at + k, Math.min(EXPECT_MAX, expect[k]?.length ?? 0)));
+      at += Math.ceil(t.trace.ops.length / 8) * 8;
+      for (let k = 0; k < t.trace.ops.length; k++) {
+        for (const o of (expect[k] ?? []).slice(0, EXPECT_MAX)) { writeExpect(v, at, o); at += EXPECT_BYTES; }
+      }
+    }
   }
   return buf;
 }

@@ -36,6 +36,8 @@ export const BOCHS_PROFILE: TargetProfile = {
     vcpus: 1,
     framesMax: BOCHS_FRAMES,
     caps: { mbec: false, pks: false, advExitInfo: false },
+    // A real CPU may use a cached entry that denies, once (SDM 3A 4.10.4.3): the model allows it.
+    choices: { staleDenial: 'sdm' },
   }),
   accessSizes: [1, 2, 4, 8],
   unsupportedOps: [],

@@ -92,10 +92,15 @@ describe('VMCS writes (vmfail 7)', () => {
     expect(one(eptp(0x10005en))).toEqual(ok);
     expect(one(eptp(0x100018n))).toEqual(ok);
   });
-  it('SPPTP: low bits and bits above MAXPHYADDR fail', () => {
-    expect(one({ op: 'set_spptp', cpu: 0, value: 0x2008n })).toEqual({ kind: 'vmfail', error: 7 });
-    expect(one({ op: 'set_spptp', cpu: 0, value: 1n << 50n })).toEqual({ kind: 'vmfail', error: 7 });
-    expect(one({ op: 'set_spptp', cpu: 0, value: 0x2000n })).toEqual(ok);
+  it('SPPTP: low bits and bits above MAXPHYADDR fail while SPP is on, and only then (SDM 26.2.1.1)', () => {
+    const spp: Op = { op: 'set_ctls2', cpu: 0, value: 0x800022 };
+    expect(one({ op: 'set_spptp', cpu: 0, value: 0x2008n }, config(), [spp])).toEqual({ kind: 'vmfail', error: 7 });
+    expect(one({ op: 'set_spptp', cpu: 0, value: 1n << 50n }, config(), [spp])).toEqual({ kind: 'vmfail', error: 7 });
+    expect(one({ op: 'set_spptp', cpu: 0, value: 0x2000n }, config(), [spp])).toEqual(ok);
+    // SPP off: the VM entry does not look at the SPPTP, so the write stands ...
+    expect(one({ op: 'set_spptp', cpu: 0, value: 0x2008n })).toEqual(ok);
+    // ... and turning SPP on checks it then.
+    expect(one(spp, config(), [{ op: 'set_spptp', cpu: 0, value: 0x2008n }])).toEqual({ kind: 'vmfail', error: 7 });
   });
   it('secondary controls: EPT and VPID required, MBEC/SPP need their capability, other bits fail', () => {
     const c = (value: number, cfg = config()): Outcome => one({ op: 'set_ctls2', cpu: 0, value }, cfg);

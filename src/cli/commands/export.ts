@@ -1,0 +1,63 @@
+/**
+ * `eptfuzz export TRACE --image OUT [--run]`: writes a bootable disk image that runs the trace
+ * with the guest agent and prints, per step, the outcomes the model allows next to the actual one,
+ * then PASS or FAIL (src/target/bochs/export.ts). `--run` boots it in Bochs at once and shows
+ * that report. Contract: the trace must be runnable on the Bochs profile's configuration (one
+ * line and exit 2 otherwise); the image is written atomically; exit 0, or with `--run` 1 when the
+ * image reports FAIL.
+ */
+import { Command } from 'commander';
+import * as fs from 'node:fs';
+import { writeFileAtomic } from '../../fuzz/atomic.js';
+import { loadTrace } from '../../trace/load.js';
+import { onTarget, runnableOn } from '../../target/domain.js';
+import { BOCHS_PROFILE } from '../../target/bochs/profile.js';
+import { agentImagePath } from '../../target/bochs/image.js';
+import { exportImage } from '../../target/bochs/export.js';
+import { bootBochs } from '../../target/bochs/boot.js';
+import { EXIT, UsageError, type ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+
+interface ExportFlags { image: string; run: boolean }
+
+/** Lines of the agent's report worth showing (its expectation lines and the verdict). */
+const REPORT = /^(step |PASS|FAIL|H |agent )/;
+
+export function exportCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('export')
+    .description('write a bootable image that runs a trace on any machine or emulator with VMX and prints expected vs actual outcomes and PASS/FAIL')
+    .argument('<trace>', 'trace file (msgpack, text or JSON)')
+    .requiredOption('--image <file>', 'where to write the disk image (raw, BIOS-bootable)')
+    .option('--run', 'boot the image in Bochs now and print its report', false)
+    .addHelpText('after', [
+      '', 'Examples:',
+      '  $ eptfuzz export bochs-crashes/<hash>/repro.msgpack --image repro.img --run',
+      '  $ qemu-system-x86_64 -accel kvm -cpu host,+vmx -m 512 -drive file=repro.img,format=raw -serial stdio -display none',
+      '', 'The report goes to port 0xE9 (Bochs, QEMU -debugcon) and to COM1 (QEMU -serial, a serial console on bare metal).', '',
+    ].join('\n'))
+    .action(async (file: string, flags: ExportFlags) => {
+      const { trace, changes } = onTarget(loadTrace(file), BOCHS_PROFILE);
+      const why = runnableOn(trace, BOCHS_PROFILE);
+      if (why !== null) throw new UsageError(`${file}: ${why}`);
+      if (changes.length > 0) io.err(`note: ${file} is exported under the agent's configuration (${changes.join(', ')})\n`);
+      let agent: Uint8Array;
+      try {
+        agent = fs.readFileSync(agentImagePath());
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const image = exportImage(trace, agent);
+      writeFileAtomic(flags.image, image);
+      io.out(`wrote ${flags.image} (${image.length} bytes): the agent and ${trace.ops.length} ops with the model's expected outcomes\n`);
+      if (!flags.run) { setExit(EXIT.ok); return; }
+      let verdict: 'PASS' | 'FAIL' | null = null;
+      const { code, log } = await bootBochs(flags.image, (line) => {
+        if (!REPORT.test(line)) return;
+        io.out(line + '\n');
+        if (line.startsWith('PASS')) verdict = 'PASS';
+        if (line.startsWith('FAIL')) verdict = 'FAIL';
+      }, 120_000);
+      if (verdict === null) throw new UsageError(`the image did not report PASS or FAIL under Bochs (exit ${code}${log === '' ? '' : `: ${log}`})`);
+      setExit(verdict === 'FAIL' ? EXIT.failure : EXIT.ok);
+    });
+}

@@ -1,0 +1,42 @@
+/**
+ * The bootable reproducer of a trace (`eptfuzz export TRACE --image OUT`): the guest agent and a
+ * one-trace batch that carries, for every step, the outcomes the reference model allows, so the
+ * image prints each step's expected and actual outcomes and a final PASS/FAIL line on any
+ * machine or emulator with VMX that boots a disk image (agent/PROTOCOL.md "Expectations").
+ * Contract: deterministic (same trace, same image bytes); the expectations follow the model's
+ * fresh-walk path (allowed[0] committed at every step), so a target that takes another allowed
+ * branch early can see a later step it does not match; memory is not compared by the image.
+ */
+import type { Outcome } from '../../hw/outcome.js';
+import { ReferenceModel } from '../../spec/model.js';
+import type { Trace } from '../../trace/trace.js';
+import { encodeBatch, EXPECT_MAX } from './batch.js';
+import { diskImage } from './image.js';
+import { lower } from './lower.js';
+import { BOCHS_PROFILE, STUB_LA_SUP, STUB_LA_USER } from './profile.js';
+import { watchFrames } from './watch.js';
+
+/** The outcomes the model allows at each step of `trace` along its fresh-walk path. */
+export function expectations(trace: Trace): Outcome[][] {
+  const model = new ReferenceModel(trace.machine);
+  return trace.ops.map((op) => {
+    const step = model.step(op);
+    const out: Outcome[] = [];
+    for (const c of step.allowed) if (out.length < EXPECT_MAX && !out.some((o) => JSON.stringify(o, big) === JSON.stringify(c.outcome, big))) out.push(c.outcome);
+    model.commit(step.allowed[0]);
+    return out;
+  });
+}
+
+const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString(16) : v);
+
+/** The disk image bytes for `trace` (already on the Bochs configuration and runnable there). */
+export function exportImage(trace: Trace, agent: Uint8Array): Uint8Array {
+  const lowered = lower(trace);
+  const watch = watchFrames(lowered.trace);
+  const batch = encodeBatch([{
+    index: 0, trace: lowered.trace, watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER,
+    loadCr3: lowered.loadCr3, expect: expectations(lowered.trace),
+  }], BOCHS_PROFILE.config.framesMax * 4096, BOCHS_PROFILE.config.maxPhyAddr);
+  return diskImage(agent, batch).bytes;
+}
