@@ -74,6 +74,7 @@ void host_fault(const u64 *frame);
 #define STUB_MOV_CR3    0xb0
 #define STUB_MOV_CR4    0xc0
 #define STUB_WRMSR      0xd0
+#define STUB_INSN_LEN   3                 /* the longest stub instruction */
 
 /* ---- address helpers ---- */
 #define LA_MASK         0x0000ffffffffffffUL
@@ -105,6 +106,13 @@ static u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 static u32 hw_maxphyaddr;
 static u64 agent_checksum;
 static int host_pku;
+static int host_avx2;             /* the full compare uses 32-byte AVX2 compares */
+
+/* ---- AVX2 for the full compare (Bochs reads memory per access: 32 bytes cost about one word) ---- */
+#define CPUID1_ECX_XSAVE (1U << 26)
+#define CPUID1_ECX_AVX  (1U << 28)
+#define CPUID7_EBX_AVX2 (1U << 5)
+#define XCR0_X87_SSE_AVX 0x7U
 
 /* ---- batch-wide values ---- */
 static u64 ram_end;
@@ -120,14 +128,21 @@ static u32 cur_pkru;
 static u64 stub_sup, stub_user;
 static u64 cr0_mask, cr4_mask, cr0_shadow;
 static int launched;
-static int context_dirty;
+static int context_dirty;         /* the guest may have changed what write_guest_context writes */
+static int vmcs_cpl;              /* the CPL the VMCS guest CS/SS hold, or -1 */
+#define PKRU_UNKNOWN    (~0UL)
+static u64 loaded_pkru = PKRU_UNKNOWN;  /* the PKRU value last written, or unknown */
 static const u32 *prev_watch;
 static u32 prev_nwatch;
 
-/* What the last op may have written: nothing, one host-physical range, or anything (guest). */
-enum touch_kind { TOUCH_NONE, TOUCH_RANGE, TOUCH_ALL };
+/* What the last op may have written: nothing, one host-physical range (a host op), the words of
+ * the step's write set (a guest entry, see "step write set"), or anything (full compare). */
+enum touch_kind { TOUCH_NONE, TOUCH_RANGE, TOUCH_SET, TOUCH_ALL };
 static enum touch_kind touch_kind;
 static u64 touch_hpa, touch_len;
+static int op_entered;            /* the current op entered the guest */
+static u32 trace_entries;         /* ops of this trace that entered the guest */
+static int full_compare_due;      /* a guest entry since the last compare of every watched word */
 
 static void touch_range(u64 hpa, u64 len)
 {
@@ -135,6 +150,39 @@ static void touch_range(u64 hpa, u64 len)
 	touch_hpa = hpa;
 	touch_len = len;
 }
+
+/* ---- step write set ---- */
+#define WSET_MAX        256               /* words; more: a full compare for that step */
+#define WSET_HASH_BITS  9                 /* dedup table: 512 slots, at most half full */
+#define WSET_HASH_SIZE  (1U << WSET_HASH_BITS)
+#define HASH_MUL        0x9e3779b97f4a7c15UL
+#define FULL_COMPARE_EVERY 16             /* every 16th guest entry compares every watched word */
+#define TLB_HIST_MAX    128               /* more pairs: full compares for the rest of the trace */
+#define NO_HPA          (~0UL)
+
+/* Bochs flushes its whole TLB at every VM entry and exit, so every page the agent touches per
+ * step costs a page walk: the write set keeps its bookkeeping in a few pages (a bitmap of watched
+ * frames, a small hash, the words' values before the entry) and reads a shadow only on a change. */
+static u16 *const frame_watch = (u16 *)FRAME_WATCH;
+static u8 *const watch_bitmap = (u8 *)WATCH_BITMAP;
+struct wset_slot {
+	u64 hpa, gen;
+};
+static struct wset_slot wset_hash[WSET_HASH_SIZE];
+static u64 wset_gen;
+static u32 wset_n;
+static int wset_overflow;
+static u64 wset_hpa[WSET_MAX];
+static u64 wset_pre[WSET_MAX];
+
+/* Every (linear page, host page) translation a walk of this trace found since the last flush of
+ * the whole TLB: a TLB entry the trace did not invalidate may still send an access there. */
+struct tlb_pair {
+	u64 la_page, hpa_page;
+};
+static struct tlb_pair tlb_hist[TLB_HIST_MAX];
+static u32 tlb_hist_n;
+static int tlb_hist_full;
 
 struct exit_info {
 	int status;          /* VMX_OK: a VM exit happened (see reason) */
@@ -254,11 +302,18 @@ static void setup_paging(void)
 
 	cpuid(7, 0, &a, &b, &c, &d);
 	host_pku = (c & (1U << 3)) != 0;
+	host_avx2 = (b & CPUID7_EBX_AVX2) != 0;
+	cpuid(1, 0, &a, &b, &c, &d);
+	if ((c & (CPUID1_ECX_XSAVE | CPUID1_ECX_AVX)) != (CPUID1_ECX_XSAVE | CPUID1_ECX_AVX) ||
+	    (CR4_OSFXSR | CR4_OSXSAVE) & ~cr4_fixed1)
+		host_avx2 = 0;
 	/* CR4.PKE stays 0 on the host (and in HOST_CR4): Bochs 2.7 applies PKRU to the agent's own
 	 * supervisor accesses otherwise. set_guest_pkru turns it on only for its WRPKRU. */
-	cr4 = CR4_PAE | CR4_VMXE;
+	cr4 = CR4_PAE | CR4_VMXE | (host_avx2 ? CR4_OSFXSR | CR4_OSXSAVE : 0);
 	cr4 = (cr4 | cr4_fixed0) & cr4_fixed1;
 	write_cr4(cr4);
+	if (host_avx2)
+		asm volatile("xsetbv" : : "c"(0), "a"(XCR0_X87_SSE_AVX), "d"(0));
 	write_cr3(HOST_PML4);
 	write_cr0((read_cr0() | CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG | cr0_fixed0) &
 		  ~(CR0_CD | CR0_NW) & cr0_fixed1);
@@ -417,13 +472,25 @@ static void write_guest_context(void)
  * CR4.PKE, which the host keeps off (see setup_paging), so it is on for this one instruction. */
 static void set_guest_pkru(u32 value)
 {
-	u64 cr4 = read_cr4();
+	u64 cr4;
 
-	if (!host_pku)
+	/* each CR4.PKE change flushes Bochs's TLB: write only a value PKRU may not hold */
+	if (!host_pku || loaded_pkru == value)
 		return;
+	cr4 = read_cr4();
 	write_cr4(cr4 | CR4_PKE);
 	wrpkru(value);
 	write_cr4(cr4);
+	loaded_pkru = value;
+}
+
+/* After a guest instruction the agent did not choose: it may have changed the segments and
+ * descriptor tables, CS/SS (the CPL) and PKRU, so all of them are written before the next entry. */
+static void guest_state_unknown(void)
+{
+	context_dirty = 1;
+	vmcs_cpl = -1;
+	loaded_pkru = PKRU_UNKNOWN;
 }
 
 static int setup_vmcs(const struct trace_header *th)
@@ -432,6 +499,7 @@ static int setup_vmcs(const struct trace_header *th)
 	if (vmclear(VMCS_REGION) != VMX_OK || vmptrld(VMCS_REGION) != VMX_OK)
 		return -1;
 	launched = 0;
+	vmcs_cpl = -1;
 	cur_eptp = th->init_eptp;
 	cur_spptp = th->init_spptp;
 	cur_ctls2 = th->init_ctls2;
@@ -469,8 +537,12 @@ static int setup_vmcs(const struct trace_header *th)
 	return 0;
 }
 
+/* Guest CS and SS for cpl (written only when the VMCS holds another CPL). */
 static void write_guest_cpl(u32 cpl)
 {
+	if ((int)cpl == vmcs_cpl)
+		return;
+	vmcs_cpl = cpl;
 	vmcs_write(VMCS_GUEST_CS_SEL, GUEST_SEL_CODE | cpl);
 	vmcs_write(VMCS_GUEST_CS_AR, GUEST_AR_CODE64 | ((u64)cpl << AR_DPL_SHIFT));
 	vmcs_write(VMCS_GUEST_SS_SEL, GUEST_SEL_STACK | cpl);
@@ -482,6 +554,9 @@ static void write_guest_cpl(u32 cpl)
 static void run_guest(struct guest_regs *regs, u64 rip, u32 cpl, int test_entry,
 		      struct exit_info *ex)
 {
+	op_entered = 1;
+	if (touch_kind != TOUCH_SET)
+		touch_kind = TOUCH_ALL;
 	if (context_dirty)
 		write_guest_context();
 	write_guest_cpl(cpl);
@@ -586,6 +661,8 @@ static void report_pf(u32 step, const struct exit_info *ex)
 	out_line_end();
 }
 
+/* "S step exit REASON QUAL GPA GLA": reason 49 has no qualification and no GLA; reason 48 has the
+ * GLA when qualification bit 7 says it is valid; reason 66 always has it. */
 static void report_ept_exit(u32 step, const struct exit_info *ex)
 {
 	u32 basic = ex->reason & EXIT_REASON_BASIC_MASK;
@@ -600,7 +677,8 @@ static void report_ept_exit(u32 step, const struct exit_info *ex)
 	}
 	out_sp_hex(ex->qual);
 	out_sp_hex(ex->gpa);
-	if (ex->qual & EPT_QUAL_GLA_VALID)
+	/* an SPP-related exit's qualification has no GLA-valid bit, but it always saves the GLA */
+	if (basic == EXIT_REASON_SPP || (ex->qual & EPT_QUAL_GLA_VALID))
 		out_sp_hex(ex->gla & LA_MASK);
 	else
 		out_str(" -");
@@ -675,6 +753,147 @@ static int judge_stub_op(u32 step, const struct exit_info *ex, u64 stub, u64 la,
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* step write set: the words a guest entry can legitimately write, compared after its exit */
+
+static u64 table_index(u64 addr, int level);
+static int table_usable(u64 table);
+static int ept_present(u64 e);
+
+/* Starts an empty write set for the next guest entry. */
+static void wset_begin(void)
+{
+	touch_kind = TOUCH_SET;
+	wset_n = 0;
+	wset_overflow = 0;
+	wset_gen++;
+}
+
+/* Adds the 8-byte word at hpa (8-aligned) when it is in a watched frame, once per set, with its
+ * value now. */
+static void wset_add(u64 hpa)
+{
+	u64 frame = hpa / PAGE_SIZE;
+	u32 h;
+
+	if (hpa >= ram_end || !(watch_bitmap[frame / 8] & (1U << (frame % 8))) || wset_overflow)
+		return;
+	h = (hpa / 8 * HASH_MUL) >> (64 - WSET_HASH_BITS);
+	while (wset_hash[h].gen == wset_gen) {
+		if (wset_hash[h].hpa == hpa)
+			return;
+		h = (h + 1) & (WSET_HASH_SIZE - 1);
+	}
+	if (wset_n == WSET_MAX) {
+		wset_overflow = 1;
+		return;
+	}
+	wset_hash[h].gen = wset_gen;
+	wset_hash[h].hpa = hpa;
+	wset_hpa[wset_n] = hpa;
+	wset_pre[wset_n] = *(const u64 *)hpa;
+	wset_n++;
+}
+
+/* Adds the EPT entries a walk of gpa reads (levels 4..leaf, where EPT A/D bits go); returns the
+ * HPA gpa translates to, or NO_HPA where the walk stops. */
+static u64 wset_ept(u64 gpa)
+{
+	u64 table = cur_eptp & addr_mask;
+
+	for (int l = 4; l >= 1; l--) {
+		u64 e, v;
+
+		if (table_usable(table) != PATH_OK)
+			return NO_HPA;
+		e = table + 8 * table_index(gpa, l);
+		wset_add(e);
+		v = *(u64 *)e;
+		if (!ept_present(v))
+			return NO_HPA;
+		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
+			u64 span = 1UL << (12 + 9 * (l - 1));
+			return ((v & addr_mask) & ~(span - 1)) | (gpa & (span - 1));
+		}
+		table = v & addr_mask;
+	}
+	return NO_HPA;
+}
+
+static void tlb_hist_reset(void)
+{
+	tlb_hist_n = 0;
+	tlb_hist_full = 0;
+}
+
+/* Records the translation of la_page to hpa_page (both page aligned) unless already known. */
+static void tlb_hist_note(u64 la_page, u64 hpa_page)
+{
+	for (u32 k = 0; k < tlb_hist_n; k++)
+		if (tlb_hist[k].la_page == la_page && tlb_hist[k].hpa_page == hpa_page)
+			return;
+	if (tlb_hist_n == TLB_HIST_MAX) {
+		tlb_hist_full = 1;
+		return;
+	}
+	tlb_hist[tlb_hist_n].la_page = la_page;
+	tlb_hist[tlb_hist_n].hpa_page = hpa_page;
+	tlb_hist_n++;
+}
+
+/* Adds what an access to [la, la + len) (one page, len >= 1) may write: the guest paging entries
+ * on its walk, the EPT entries on the walks of their tables' GPAs and of the final GPA, and the
+ * data words at every host page this linear page translated to since the last full TLB flush. */
+static void wset_page(u64 la, u64 len)
+{
+	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
+	u64 la_page = la & PAGE_MASK, off = la & (PAGE_SIZE - 1);
+
+	for (int l = 4; l >= 1; l--) {
+		u64 table = wset_ept(table_gpa), e, v;
+
+		if (table == NO_HPA)
+			break;
+		table &= PAGE_MASK;
+		if (table_usable(table) != PATH_OK)
+			break;
+		e = table + 8 * table_index(la, l);
+		wset_add(e);
+		v = *(u64 *)e;
+		if (!(v & PTE_P))
+			break;
+		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
+			u64 span = 1UL << (12 + 9 * (l - 1));
+			u64 hpa = wset_ept(((v & addr_mask) & ~(span - 1)) | (la & (span - 1)));
+
+			if (hpa != NO_HPA)
+				tlb_hist_note(la_page, hpa & PAGE_MASK);
+			break;
+		}
+		table_gpa = v & addr_mask;
+	}
+	for (u32 k = 0; k < tlb_hist_n; k++) {
+		if (tlb_hist[k].la_page != la_page)
+			continue;
+		for (u64 w = off & ~7UL; w < off + len; w += 8)
+			wset_add(tlb_hist[k].hpa_page + w);
+	}
+}
+
+/* Adds an access to the linear range [la, la + len) (len >= 1), page by page. */
+static void wset_access(u64 la, u64 len)
+{
+	la &= LA_MASK;
+	while (len) {
+		u64 in_page = PAGE_SIZE - (la & (PAGE_SIZE - 1));
+		u64 n = len < in_page ? len : in_page;
+
+		wset_page(la, n);
+		la = (la + n) & LA_MASK;
+		len -= n;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* ops */
 
 static void clear_regs(struct guest_regs *r, u64 v)
@@ -717,6 +936,9 @@ static int op_access(u32 step, const struct op_record *op)
 	clear_regs(&r, 0);
 	r.rdi = canon(op->x);
 	r.rax = is_read ? 0 : op->y;
+	wset_begin();
+	wset_access(stub + (is_read ? read_off[size] : write_off[size]), STUB_INSN_LEN);
+	wset_access(op->x, size);
 	run_guest(&r, stub + (is_read ? read_off[size] : write_off[size]), cur_cpl, 0, &ex);
 	return judge_stub_op(step, &ex, stub, op->x, size, is_read ? "read" : "write", is_read,
 			     r.rax, mask);
@@ -729,13 +951,12 @@ static int op_access(u32 step, const struct op_record *op)
  * is not a guest table on that translation's own path (a NOP written into a table the fetch walks
  * would change the walk). */
 #define FETCH_PATCH_MAX 15
-static u64 table_index(u64 addr, int level);
-static int table_usable(u64 table);
 static int ept_walk(u64 gpa, int level, u64 *out);
 struct fetch_patch {
 	u8 *at[FETCH_PATCH_MAX];
 	u8 old[FETCH_PATCH_MAX];
 	int n;
+	int exact;           /* every byte patched and reads back as the NOP */
 };
 
 /* Debug translation of la (no permission checks, no A/D): the HPA, and the guest table frames on
@@ -772,24 +993,40 @@ static int debug_translate(u64 la, u64 *hpa_out, u64 tables[4])
 	return 0;
 }
 
+static u8 fetch_nop_byte(u64 i, u64 size)
+{
+	return i + 1 == size ? 0x90 : 0x66;
+}
+
+/* Patches the NOP over [la, la + size): one debug translation per page (RAM, the hole and the
+ * tables on the walk are page-granular, so every byte of a page gets the same answer). */
 static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 {
+	u64 page = 1, hpa_page = 0, tables[4];   /* page 1: no page translated yet */
+	int usable = 0;
+
 	p->n = 0;
 	for (u64 i = 0; i < size; i++) {
-		u64 hpa, tables[4];
-		int on_path = 0;
+		u64 a = (la + i) & LA_MASK, hpa;
 
-		if (!debug_translate((la + i) & LA_MASK, &hpa, tables))
+		if ((a & PAGE_MASK) != page) {
+			page = a & PAGE_MASK;
+			usable = debug_translate(page, &hpa_page, tables);
+			for (int k = 0; usable && k < 4; k++)
+				if ((hpa_page & PAGE_MASK) == tables[k])
+					usable = 0;
+		}
+		if (!usable)
 			continue;
-		for (int k = 0; k < 4; k++)
-			on_path |= (hpa & PAGE_MASK) == tables[k];
-		if (on_path)
-			continue;
+		hpa = hpa_page + (a & (PAGE_SIZE - 1));
 		p->at[p->n] = (u8 *)hpa;
 		p->old[p->n] = *(u8 *)hpa;
-		*(u8 *)hpa = i + 1 == size ? 0x90 : 0x66;
+		*(u8 *)hpa = fetch_nop_byte(i, size);
 		p->n++;
 	}
+	p->exact = (u64)p->n == size;
+	for (int k = 0; p->exact && k < p->n; k++)
+		p->exact = *p->at[k] == fetch_nop_byte(k, size);
 }
 
 static void fetch_patch_undo(const struct fetch_patch *p)
@@ -815,10 +1052,13 @@ static int op_fetch(u32 step, const struct op_record *op)
 	if (!guest_allowed(step))
 		return 1;
 	clear_regs(&r, FETCH_GPR_VALUE);
+	wset_begin();
+	wset_access(la, size);
 	fetch_patch_apply(&patch, la, size);
 	run_guest(&r, canon(la), cur_cpl, 0, &ex);
 	fetch_patch_undo(&patch);
-	context_dirty = 1;
+	if (!patch.exact)
+		guest_state_unknown();
 	if (report_entry_failure(step, &ex))
 		return 1;
 	if (step_done(&ex)) {
@@ -882,6 +1122,8 @@ static int op_guest_reg(u32 step, const struct op_record *op, u64 stub_off)
 		cr0_shadow = (cr0_shadow & ~CR0_NE) | (op->y & CR0_NE);
 		vmcs_write(VMCS_CR0_SHADOW, cr0_shadow);
 	}
+	wset_begin();
+	wset_access(stub + stub_off, STUB_INSN_LEN);
 	run_guest(&r, stub + stub_off, 0, 0, &ex);
 	if (stub_off == STUB_MOV_CR0 && (ex.status != VMX_OK || !step_done(&ex))) {
 		cr0_shadow = old_shadow;
@@ -953,6 +1195,8 @@ static int op_invlpg(u32 step, const struct op_record *op)
 		return 1;
 	clear_regs(&r, 0);
 	r.rdi = canon(op->x);
+	wset_begin();
+	wset_access(stub + STUB_INVLPG, STUB_INSN_LEN);
 	run_guest(&r, stub + STUB_INVLPG, 0, 0, &ex);
 	if (!report_entry_failure(step, &ex) && is_exception(&ex, VEC_GP)) {
 		out_step(step, "gp\n");
@@ -977,11 +1221,16 @@ static int report_vmx_instr(u32 step, int status)
 	return 1;
 }
 
+/* INVEPT / INVVPID all-context invalidate every combined mapping of the guest (VPID 1): the
+ * translations recorded for stale-TLB data words can go. */
 static int op_invept(u32 step, const struct op_record *op)
 {
 	u64 desc[2] = { op->y, 0 };
+	int st = invept(op->a, desc);
 
-	return report_vmx_instr(step, invept(op->a, desc));
+	if (st == VMX_OK && op->a == INVEPT_ALL_CONTEXT)
+		tlb_hist_reset();
+	return report_vmx_instr(step, st);
 }
 
 static int op_invvpid(u32 step, const struct op_record *op)
@@ -989,8 +1238,11 @@ static int op_invvpid(u32 step, const struct op_record *op)
 	/* the trace's descriptor address is the full 64-bit value, passed as it is (a non-canonical
 	 * one is what the VM-instruction error 28 check is about) */
 	u64 desc[2] = { op->b, op->y };
+	int st = invvpid(op->a, desc);
 
-	return report_vmx_instr(step, invvpid(op->a, desc));
+	if (st == VMX_OK && op->a == INVVPID_ALL_CONTEXT)
+		tlb_hist_reset();
+	return report_vmx_instr(step, st);
 }
 
 /* set_eptp / set_spptp / set_ctls2: VMWRITE, then a test entry that runs no instruction. */
@@ -1005,6 +1257,7 @@ static int op_set_vmcs(u32 step, u64 field, u64 value, u64 *cur)
 	if (st != VMX_OK)
 		return report_vmx_instr(step, st);
 	clear_regs(&r, 0);
+	wset_begin();                    /* a test entry runs no instruction: it writes nothing */
 	run_guest(&r, canon(stub_sup), 0, 1, &ex);
 	if (ex.status == VMX_FAIL_VALID) {
 		vmcs_write(field, old);
@@ -1207,9 +1460,12 @@ static int op_path(u32 step, const struct op_record *op)
 	return 0;
 }
 
+/* Runs one op and prints its S line; touch_kind / the write set say what it may have written.
+ * Returns 1 if the trace must end. */
 static int run_op(u32 step, const struct op_record *op)
 {
-	touch_kind = TOUCH_ALL;
+	touch_kind = TOUCH_NONE;
+	op_entered = 0;
 	switch (op->code) {
 	case OP_READ:
 	case OP_WRITE:
@@ -1217,16 +1473,12 @@ static int run_op(u32 step, const struct op_record *op)
 	case OP_FETCH:
 		return op_fetch(step, op);
 	case OP_SET_REG:
-		if (op->a == REG_RFLAGS || op->a == REG_CPL || op->a == REG_PKRU)
-			touch_kind = TOUCH_NONE;
 		return op_set_reg(step, op);
 	case OP_INVLPG:
 		return op_invlpg(step, op);
 	case OP_INVVPID:
-		touch_kind = TOUCH_NONE;
 		return op_invvpid(step, op);
 	case OP_INVEPT:
-		touch_kind = TOUCH_NONE;
 		return op_invept(step, op);
 	case OP_SET_EPTP:
 		return op_set_vmcs(step, VMCS_EPTP, op->y, &cur_eptp);
@@ -1242,7 +1494,6 @@ static int run_op(u32 step, const struct op_record *op)
 		touch_range(op->x, op->a);
 		return op_phys(step, op);
 	case OP_PHYS_READ:
-		touch_kind = TOUCH_NONE;
 		return op_phys(step, op);
 	case OP_EPT_SET:
 	case OP_GPT_SET:
@@ -1251,7 +1502,6 @@ static int run_op(u32 step, const struct op_record *op)
 	case OP_LOAD_CR3:
 		/* The harness's own CR3 switch (lower.ts): a VMCS write, no flush; the MOV CR3 that
 		 * follows it in the guest does the architectural check and flush. */
-		touch_kind = TOUCH_NONE;
 		vmcs_write(VMCS_GUEST_CR3, op->y);
 		out_step(step, "ok\n");
 		return 0;
@@ -1272,25 +1522,81 @@ static int frame_ok(u32 frame)
 	return pa + PAGE_SIZE <= ram_end && !(pa < HOLE_END && pa + PAGE_SIZE > HOLE_START);
 }
 
-/* Index of the first differing 64-bit word of a[0..n) and b[0..n), or n (repe cmpsq: in Bochs one
- * instruction per frame instead of a loop of several per word). */
+#define AVX2_WORDS      8                 /* words per iteration of the AVX2 loop (2 x 32 bytes) */
+
+/* Index of the first differing 64-bit word of a[0..n) and b[0..n), or n. Bochs's cost is per
+ * memory access, so 32-byte AVX2 loads skip the equal prefix (64 bytes per loop iteration) when
+ * the host has them; repe cmpsq (one instruction, two accesses per word) finds the exact word. */
 static u32 first_diff(const u64 *a, const u64 *b, u32 n)
 {
-	unsigned long left = n;
+	unsigned long left, skip = 0;
 
-	if (!n)
-		return 0;
+	if (host_avx2 && n >= AVX2_WORDS) {
+		const u64 *pa = a, *pb = b;
+		unsigned long blocks = n / AVX2_WORDS;
+
+		asm volatile("1: vmovdqu (%0), %%ymm0\n\t"
+			     "vmovdqu 32(%0), %%ymm1\n\t"
+			     "vpxor (%1), %%ymm0, %%ymm0\n\t"
+			     "vpxor 32(%1), %%ymm1, %%ymm1\n\t"
+			     "vpor %%ymm1, %%ymm0, %%ymm0\n\t"
+			     "vptest %%ymm0, %%ymm0\n\t"
+			     "jnz 2f\n\t"
+			     "add $64, %0\n\t"
+			     "add $64, %1\n\t"
+			     "dec %2\n\t"
+			     "jnz 1b\n"
+			     "2: vzeroupper"
+			     : "+r"(pa), "+r"(pb), "+r"(blocks) : : "cc", "memory");
+		/* no vector register clobbers: -mgeneral-regs-only keeps the compiler out of them */
+		skip = pa - a;
+	}
+	if (skip == n)
+		return n;
+	a += skip;
+	b += skip;
+	left = n - skip;
 	asm volatile("repe cmpsq" : "+S"(a), "+D"(b), "+c"(left) : : "cc", "memory");
 	if (a[-1] == b[-1])
 		return n;
 	return n - left - 1;
 }
 
+static const u64 *watched_frame(const u32 *watch, u32 w)
+{
+	return (const u64 *)((u64)watch[w] * PAGE_SIZE);
+}
+
+static u64 *shadow_frame(u32 w)
+{
+	return (u64 *)(SHADOW_BASE + (u64)w * PAGE_SIZE);
+}
+
+/* Absorbs words [start, end) of watched frame w into its shadow and prints one M line with the
+ * bytes from the first to the last that changed (words start and end - 1 must differ). */
+static void report_words(const u32 *watch, u32 w, u32 start, u32 end)
+{
+	const u64 *m = watched_frame(watch, w);
+	u64 *s = shadow_frame(w);
+	u64 lo = 8 * start + __builtin_ctzl(m[start] ^ s[start]) / 8;
+	u64 hi = 8 * (end - 1) + (63 - __builtin_clzl(m[end - 1] ^ s[end - 1])) / 8 + 1;
+
+	for (u32 i = start; i < end; i++)
+		s[i] = m[i];
+	out_reserve(64 + 2 * (hi - lo));
+	out_str("M ");
+	out_hex(watch[w]);
+	out_sp_hex(lo);
+	out_char(' ');
+	out_hexbytes((const u8 *)s + lo, hi - lo);
+	out_line_end();
+}
+
 /* Report and absorb the differing runs of words [from, to) of watched frame number w. */
 static void compare_words(const u32 *watch, u32 w, u32 from, u32 to)
 {
-	const u64 *m = (const u64 *)((u64)watch[w] * PAGE_SIZE);
-	u64 *s = (u64 *)(SHADOW_BASE + (u64)w * PAGE_SIZE);
+	const u64 *m = watched_frame(watch, w);
+	const u64 *s = shadow_frame(w);
 	u32 i = from;
 
 	for (;;) {
@@ -1300,39 +1606,70 @@ static void compare_words(const u32 *watch, u32 w, u32 from, u32 to)
 		if (i >= to)
 			break;
 		start = i;
-		while (i < to && m[i] != s[i]) {
-			s[i] = m[i];
+		while (i < to && m[i] != s[i])
 			i++;
-		}
-		out_reserve(64 + 16 * (i - start));
-		out_str("M ");
-		out_hex(watch[w]);
-		out_sp_hex(start * 8);
-		out_char(' ');
-		out_hexbytes((const u8 *)&s[start], 8 * (i - start));
-		out_line_end();
+		report_words(watch, w, start, i);
 	}
 }
 
-/* After a step: every watched byte that changed since the previous step becomes an M line. Only
- * what the step may have written is compared; the shadows are in sync everywhere else. */
+/* Every watched word: the safety net that also finds writes outside the steps' write sets. */
+static void compare_all(const u32 *watch, u32 nwatch)
+{
+	for (u32 w = 0; w < nwatch; w++)
+		if (frame_ok(watch[w]))
+			compare_words(watch, w, 0, WORDS_PER_FRAME);
+	full_compare_due = 0;
+}
+
+/* The words of the step's write set (all in watched frames, each once): a word that changed
+ * during the entry is reported against its shadow. A word that did not change is left alone even
+ * if its shadow differs (an earlier write outside a set): the next full compare reports that. */
+static void compare_set(const u32 *watch)
+{
+	for (u32 k = 0; k < wset_n; k++) {
+		u64 hpa = wset_hpa[k], v = *(const u64 *)hpa;
+		u32 w, i;
+
+		if (v == wset_pre[k])
+			continue;
+		w = frame_watch[hpa / PAGE_SIZE] - 1;
+		i = (hpa & (PAGE_SIZE - 1)) / 8;
+		if (shadow_frame(w)[i] != v)
+			report_words(watch, w, i, i + 1);
+	}
+}
+
+/* After a step: every watched byte that changed since the previous step becomes an M line. A host
+ * op's range and a guest entry's write set are compared at once; every FULL_COMPARE_EVERY-th guest
+ * entry (and a step whose set overflowed, and the end of the trace) compares every watched word,
+ * so a write outside the sets is reported there, late. The shadows are in sync everywhere else. */
 static void compare_watch(const u32 *watch, u32 nwatch)
 {
-	if (touch_kind == TOUCH_NONE)
-		return;
-	for (u32 w = 0; w < nwatch; w++) {
-		u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
-
-		if (!frame_ok(watch[w]))
-			continue;
-		if (touch_kind == TOUCH_ALL) {
-			compare_words(watch, w, 0, WORDS_PER_FRAME);
-			continue;
+	if (op_entered) {
+		trace_entries++;
+		full_compare_due = 1;
+		if (trace_entries % FULL_COMPARE_EVERY == 0 || touch_kind != TOUCH_SET ||
+		    wset_overflow || tlb_hist_full) {
+			compare_all(watch, nwatch);
+			return;
 		}
-		lo = touch_hpa > base ? touch_hpa : base;
-		hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len : base + PAGE_SIZE;
-		if (lo < hi)
-			compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
+	}
+	if (touch_kind == TOUCH_SET) {
+		compare_set(watch);
+	} else if (touch_kind == TOUCH_ALL) {
+		compare_all(watch, nwatch);
+	} else if (touch_kind == TOUCH_RANGE) {
+		for (u32 w = 0; w < nwatch; w++) {
+			u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
+
+			if (!frame_ok(watch[w]))
+				continue;
+			lo = touch_hpa > base ? touch_hpa : base;
+			hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len :
+			     base + PAGE_SIZE;
+			if (lo < hi)
+				compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
+		}
 	}
 }
 
@@ -1341,6 +1678,28 @@ static void zero_frames(const u32 *watch, u32 nwatch)
 	for (u32 w = 0; w < nwatch; w++)
 		if (frame_ok(watch[w]))
 			memset((void *)((u64)watch[w] * PAGE_SIZE), 0, PAGE_SIZE);
+}
+
+/* frame_watch[] and watch_bitmap[] for this trace's watch list (the previous trace's entries
+ * cleared); a frame listed twice keeps its first index. */
+static void map_watch(const u32 *watch, u32 nwatch)
+{
+	for (u32 w = 0; w < prev_nwatch; w++) {
+		u32 f = prev_watch[w];
+
+		if (frame_ok(f)) {
+			frame_watch[f] = 0;
+			watch_bitmap[f / 8] = 0;
+		}
+	}
+	for (u32 w = 0; w < nwatch; w++) {
+		u32 f = watch[w];
+
+		if (frame_ok(f) && !frame_watch[f]) {
+			frame_watch[f] = w + 1;
+			watch_bitmap[f / 8] |= 1U << (f % 8);
+		}
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1358,8 +1717,12 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 	zero_frames(prev_watch, prev_nwatch);
 	zero_frames(watch, th->nwatch);
 	memset((void *)SHADOW_BASE, 0, (u64)th->nwatch * PAGE_SIZE);
+	map_watch(watch, th->nwatch);
 	prev_watch = watch;
 	prev_nwatch = th->nwatch;
+	trace_entries = 0;
+	full_compare_due = 0;
+	tlb_hist_reset();
 
 	cur_cpl = 0;
 	cur_ac = 0;
@@ -1380,6 +1743,8 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 			if (end)
 				break;
 		}
+		if (full_compare_due)
+			compare_all(watch, th->nwatch);
 	}
 	set_guest_pkru(0);
 	out_reserve(64);
@@ -1462,6 +1827,8 @@ void agent_main(void)
 	setup_paging();
 	/* the BIOS and the boot sector left data below 640 KiB: trace RAM must read as zeros */
 	memset((void *)0, 0, HOLE_START);
+	memset((void *)FRAME_WATCH, 0, FRAME_WATCH_END - FRAME_WATCH);
+	memset((void *)WATCH_BITMAP, 0, WATCH_BITMAP_END - WATCH_BITMAP);
 	agent_checksum = agent_sum();
 	print_h_line();
 	out_flush();

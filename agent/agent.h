@@ -18,6 +18,10 @@
 #define VMXON_REGION      0x0f0a6000UL
 #define VMCS_REGION       0x0f0a7000UL
 #define MSR_BITMAP        0x0f0a8000UL
+#define FRAME_WATCH       0x0f0b0000UL  /* u16 per trace-RAM frame: watch index + 1, 0 = unwatched */
+#define FRAME_WATCH_END   (FRAME_WATCH + 2 * (AGENT_BASE / PAGE_SIZE))
+#define WATCH_BITMAP      0x0f0d0000UL  /* 1 bit per trace-RAM frame: watched by this trace */
+#define WATCH_BITMAP_END  (WATCH_BITMAP + (AGENT_BASE / PAGE_SIZE) / 8)
 #define OUT_BUF           0x0f100000UL  /* port-0xE9 output buffer, 1 MiB */
 #define OUT_BUF_SIZE      0x00100000UL
 #define SHADOW_BASE       0x0f200000UL  /* shadow copies of watched frames, 4 KiB each */

@@ -48,6 +48,8 @@ typedef unsigned long u64;
 #define CR4_PAE  (1UL << 5)
 #define CR4_PGE  (1UL << 7)
 #define CR4_VMXE (1UL << 13)
+#define CR4_OSFXSR (1UL << 9)
+#define CR4_OSXSAVE (1UL << 18)
 #define CR4_SMEP (1UL << 20)
 #define CR4_PKE  (1UL << 22)
 #define EFER_LME (1UL << 8)
