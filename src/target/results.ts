@@ -122,6 +122,8 @@ export function parseResults(text: string): BatchRunResult {
       case 'M': {
         if (cur === null || cur.steps.length === 0) throw new TargetProtocolError(`memory line outside a step: '${line}'`);
         if (f.length !== 4) throw new TargetProtocolError(`memory line takes 3 fields: '${line}'`);
+        // Changes made by a step the target could not run as written are not judged either.
+        if (cur.stopped !== null) break;
         const change = { frame: num(f[1], line), offset: num(f[2], line), bytes: hexBytes(f[3], line) };
         if (change.offset + change.bytes.length > 4096) throw new TargetProtocolError(`memory line past the frame's end: '${line}'`);
         cur.steps[cur.steps.length - 1].memory.push(change);
