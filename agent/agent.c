@@ -105,6 +105,7 @@ static u64 cap_basic, cap_pin, cap_proc, cap_proc2, cap_exit, cap_entry, cap_ept
 static u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 static u32 hw_maxphyaddr;
 static u64 agent_checksum;
+static int host_vmx;              /* CPUID.1:ECX.VMX: without it the batch stops with "novmx" */
 static int host_pku;
 static int host_avx2;             /* the full compare uses 32-byte AVX2 compares */
 
@@ -222,20 +223,239 @@ static u64 agent_sum(void)
 
 static void out_line_end(void) { out_char('\n'); }
 
+/* ---- step outcomes ---- */
+#define STEP_LINE_MAX   256               /* an S line is shorter: it is never split by a flush */
+#define SKIP_TEXT_MAX   120               /* of a skip line, what the report line repeats */
+
+static struct outcome step_outcome;       /* what the current step's S line says */
+static unsigned long step_text_mark;      /* where its text after "S step " starts in the stream */
+
+/* Starts the current step's S line: "S step " then `what`. A line started here and not finished
+ * by emit_outcome is a skip (its text is read back for the report line). */
 static void out_step(u32 step, const char *what)
 {
-	out_reserve(256);
+	out_reserve(STEP_LINE_MAX);
 	out_str("S ");
 	out_hex(step);
 	out_char(' ');
+	step_text_mark = out_mark();
+	step_outcome.kind = OUTCOME_SKIP;
 	out_str(what);
 }
 
+/* An outcome in the S line's words: "ok", "data V", "pf CODE CR2", "exit R QUAL GPA GLA|-", "gp",
+ * "vmfail E", "noent". */
+static void out_outcome(const struct outcome *o)
+{
+	switch (o->kind) {
+	case OUTCOME_OK:
+		out_str("ok");
+		break;
+	case OUTCOME_DATA:
+		out_str("data");
+		out_sp_hex(o->a);
+		break;
+	case OUTCOME_PF:
+		out_str("pf");
+		out_sp_hex(o->a);
+		out_sp_hex(o->b);
+		break;
+	case OUTCOME_EXIT:
+		out_str("exit");
+		out_sp_hex(o->a);
+		out_sp_hex(o->b);
+		out_sp_hex(o->c);
+		if (o->gla_valid)
+			out_sp_hex(o->d);
+		else
+			out_str(" -");
+		break;
+	case OUTCOME_GP:
+		out_str("gp");
+		break;
+	case OUTCOME_VMFAIL:
+		out_str("vmfail");
+		out_sp_hex(o->a);
+		break;
+	case OUTCOME_NOENT:
+		out_str("noent");
+		break;
+	default:
+		out_str("nothing");
+		break;
+	}
+}
+
+/* The S line of a step that ran: "S step OUTCOME"; it is the step's outcome for the report. */
+static void emit_outcome(u32 step, const struct outcome *o)
+{
+	out_step(step, "");
+	out_outcome(o);
+	out_line_end();
+	step_outcome = *o;
+}
+
+static void emit_simple(u32 step, u8 kind)
+{
+	struct outcome o = { .kind = kind };
+
+	emit_outcome(step, &o);
+}
+
+static void emit_value(u32 step, u8 kind, u64 a)
+{
+	struct outcome o = { .kind = kind, .a = a };
+
+	emit_outcome(step, &o);
+}
+
+/* ---- the export report (PROTOCOL.md "Expectations") ---- */
+static int report_on;             /* the batch has BATCH_FLAG_EXPECT */
+static u64 report_steps;          /* steps of the traces started */
+static u64 report_ok, report_bad, report_not_run;
+static u32 report_first_bad;
+static const char *report_stop;   /* why the agent stopped the batch early, or 0 */
+
+/* A line of the agent's own (not the protocol's): to the stream and to COM1. */
+static void agent_say(const char *line)
+{
+	out_tee_serial(1);
+	out_str(line);
+	out_line_end();
+	out_tee_serial(0);
+}
+
+/* Whether `got` is `want`: every field of its kind, the GLA only when both have one. */
+static int outcome_matches(const struct outcome *got, const struct outcome *want)
+{
+	if (got->kind != want->kind)
+		return 0;
+	switch (got->kind) {
+	case OUTCOME_DATA:
+	case OUTCOME_VMFAIL:
+		return got->a == want->a;
+	case OUTCOME_PF:
+		return got->a == want->a && got->b == want->b;
+	case OUTCOME_EXIT:
+		return got->a == want->a && got->b == want->b && got->c == want->c &&
+		       (!got->gla_valid || !want->gla_valid || got->d == want->d);
+	}
+	return 1;
+}
+
+/* "step N: expected A | B; got X: ok|MISMATCH" (N decimal), or "...; got skip WHY: not run" for a
+ * step the agent could not run (skip_text: the S line's words from "skip"). */
+static void report_step(u32 step, const struct outcome *want, u32 nwant, const char *skip_text,
+			unsigned long skip_len)
+{
+	int ok = 0;
+
+	out_tee_serial(1);
+	out_str("step ");
+	out_dec(step);
+	out_str(": expected ");
+	if (!nwant)
+		out_str("nothing");
+	for (u32 k = 0; k < nwant; k++) {
+		if (k)
+			out_str(" | ");
+		out_outcome(&want[k]);
+		if (outcome_matches(&step_outcome, &want[k]))
+			ok = 1;
+	}
+	out_str("; got ");
+	if (step_outcome.kind == OUTCOME_SKIP) {
+		for (unsigned long i = 0; i < skip_len; i++)
+			out_char(skip_text[i]);
+		out_str(": not run\n");
+		report_not_run++;
+	} else {
+		out_outcome(&step_outcome);
+		if (ok) {
+			out_str(": ok\n");
+			report_ok++;
+		} else {
+			out_str(": MISMATCH\n");
+			if (!report_bad)
+				report_first_bad = step;
+			report_bad++;
+		}
+	}
+	out_tee_serial(0);
+}
+
+/* "step F..L: not run": steps [from, to) the trace never reached. */
+static void report_rest(u32 from, u32 to)
+{
+	if (from >= to)
+		return;
+	out_tee_serial(1);
+	out_str("step ");
+	out_dec(from);
+	if (to - from > 1) {
+		out_str("..");
+		out_dec(to - 1);
+	}
+	out_str(": not run\n");
+	out_tee_serial(0);
+	report_not_run += to - from;
+}
+
+/* "PASS (N steps as expected)" or "FAIL (K of N steps differ; first: step M)", each with
+ * "; R not run" when steps did not run, or "FAIL (the agent stopped: WHY)". */
+static void report_verdict(void)
+{
+	out_tee_serial(1);
+	if (report_stop) {
+		out_str("FAIL (the agent stopped: ");
+		out_str(report_stop);
+		out_char(')');
+	} else if (report_bad) {
+		out_str("FAIL (");
+		out_dec(report_bad);
+		out_str(" of ");
+		out_dec(report_steps);
+		out_str(" steps differ; first: step ");
+		out_dec(report_first_bad);
+	} else {
+		out_str("PASS (");
+		out_dec(report_ok);
+		out_str(" steps as expected");
+	}
+	if (!report_stop && report_not_run) {
+		out_str("; ");
+		out_dec(report_not_run);
+		out_str(" not run");
+	}
+	if (!report_stop)
+		out_char(')');
+	out_line_end();
+	out_tee_serial(0);
+}
+
+/* Ends the batch: the verdict of an export image, "D", the stream flushed, the machine off. */
 static void finish_batch(void) __attribute__((noreturn));
 static void finish_batch(void)
 {
+	if (report_on)
+		report_verdict();
+	out_tee_serial(report_on);
 	out_str("D\n");
+	out_tee_serial(0);
+	out_flush();
+	out_progress("D", 0, 0);
 	shutdown();
+}
+
+/* A problem that is no one op's: "S 0 skip WHY", then the end of the batch. */
+static void stop_batch(const char *why) __attribute__((noreturn));
+static void stop_batch(const char *why)
+{
+	out_str("S 0 skip ");
+	out_str(why);
+	out_line_end();
+	report_stop = why;
+	finish_batch();
 }
 
 void host_fault(const u64 *frame)
@@ -250,6 +470,7 @@ void host_fault(const u64 *frame)
 		out_sp_hex(cr2);
 	}
 	out_line_end();
+	report_stop = "hostfault";
 	finish_batch();
 }
 
@@ -309,7 +530,7 @@ static void setup_paging(void)
 		host_avx2 = 0;
 	/* CR4.PKE stays 0 on the host (and in HOST_CR4): Bochs 2.7 applies PKRU to the agent's own
 	 * supervisor accesses otherwise. set_guest_pkru turns it on only for its WRPKRU. */
-	cr4 = CR4_PAE | CR4_VMXE | (host_avx2 ? CR4_OSFXSR | CR4_OSXSAVE : 0);
+	cr4 = CR4_PAE | (host_vmx ? CR4_VMXE : 0) | (host_avx2 ? CR4_OSFXSR | CR4_OSXSAVE : 0);
 	cr4 = (cr4 | cr4_fixed0) & cr4_fixed1;
 	write_cr4(cr4);
 	if (host_avx2)
@@ -323,6 +544,15 @@ static void read_caps(void)
 {
 	u32 a, b, c, d;
 
+	cpuid(1, 0, &a, &b, &c, &d);
+	host_vmx = (c & CPUID1_ECX_VMX) != 0;
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	hw_maxphyaddr = a & 0xff;
+	if (!host_vmx) {
+		/* no VMX MSRs to read: CR0 and CR4 have no VMX constraints */
+		cr0_fixed1 = cr4_fixed1 = ~0UL;
+		return;
+	}
 	cap_basic = rdmsr(MSR_IA32_VMX_BASIC);
 	if (cap_basic & VMX_BASIC_TRUE_CTLS) {
 		cap_pin = rdmsr(MSR_IA32_VMX_TRUE_PIN);
@@ -341,8 +571,6 @@ static void read_caps(void)
 	cr0_fixed1 = rdmsr(MSR_IA32_VMX_CR0_FIXED1);
 	cr4_fixed0 = rdmsr(MSR_IA32_VMX_CR4_FIXED0);
 	cr4_fixed1 = rdmsr(MSR_IA32_VMX_CR4_FIXED1);
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	hw_maxphyaddr = a & 0xff;
 }
 
 static void print_h_line(void)
@@ -373,17 +601,26 @@ static u32 adjust_ctls(u32 want, u64 cap)
 
 static void enter_vmx(void)
 {
-	u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+	u64 fc;
 
+	if (!host_vmx) {
+		agent_say("agent: no VMX on this CPU (CPUID.1:ECX.VMX is 0)");
+		stop_batch("novmx");
+	}
+	fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
 	if (!(fc & FEATURE_CONTROL_LOCKED))
 		wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FEATURE_CONTROL_LOCKED |
 		      FEATURE_CONTROL_VMXON_OUTSIDE_SMX);
+	else if (!(fc & FEATURE_CONTROL_VMXON_OUTSIDE_SMX)) {
+		agent_say("agent: VMX is disabled by the firmware (IA32_FEATURE_CONTROL locked)");
+		stop_batch("vmxon");
+	}
 	memset((void *)VMXON_REGION, 0, PAGE_SIZE);
 	memset((void *)MSR_BITMAP, 0, PAGE_SIZE);
 	*(u32 *)VMXON_REGION = cap_basic & VMX_BASIC_REVISION_MASK;
 	if (vmxon(VMXON_REGION) != VMX_OK) {
-		out_str("S 0 skip vmxon\n");
-		finish_batch();
+		agent_say("agent: VMXON failed");
+		stop_batch("vmxon");
 	}
 	pin_ctls = adjust_ctls(0, cap_pin);
 	proc_ctls = adjust_ctls(PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_MSR_BITMAPS |
@@ -655,10 +892,9 @@ static void report_other(u32 step, const char *why, const struct exit_info *ex)
 
 static void report_pf(u32 step, const struct exit_info *ex)
 {
-	out_step(step, "pf");
-	out_sp_hex(ex->intr_err);
-	out_sp_hex(ex->qual & LA_MASK);
-	out_line_end();
+	struct outcome o = { .kind = OUTCOME_PF, .a = ex->intr_err, .b = ex->qual & LA_MASK };
+
+	emit_outcome(step, &o);
 }
 
 /* "S step exit REASON QUAL GPA GLA": reason 49 has no qualification and no GLA; reason 48 has the
@@ -666,23 +902,17 @@ static void report_pf(u32 step, const struct exit_info *ex)
 static void report_ept_exit(u32 step, const struct exit_info *ex)
 {
 	u32 basic = ex->reason & EXIT_REASON_BASIC_MASK;
+	struct outcome o = { .kind = OUTCOME_EXIT, .a = basic, .c = ex->gpa };
 
-	out_step(step, "exit");
-	out_sp_hex(basic);
-	if (basic == EXIT_REASON_EPT_MISCONFIG) {
-		out_str(" 0");
-		out_sp_hex(ex->gpa);
-		out_str(" -\n");
-		return;
+	if (basic != EXIT_REASON_EPT_MISCONFIG) {
+		o.b = ex->qual;
+		/* an SPP-related exit's qualification has no GLA-valid bit, but it always saves the GLA */
+		if (basic == EXIT_REASON_SPP || (ex->qual & EPT_QUAL_GLA_VALID)) {
+			o.gla_valid = 1;
+			o.d = ex->gla & LA_MASK;
+		}
 	}
-	out_sp_hex(ex->qual);
-	out_sp_hex(ex->gpa);
-	/* an SPP-related exit's qualification has no GLA-valid bit, but it always saves the GLA */
-	if (basic == EXIT_REASON_SPP || (ex->qual & EPT_QUAL_GLA_VALID))
-		out_sp_hex(ex->gla & LA_MASK);
-	else
-		out_str(" -");
-	out_line_end();
+	emit_outcome(step, &o);
 }
 
 static int is_ept_exit(const struct exit_info *ex)
@@ -728,11 +958,9 @@ static int judge_stub_op(u32 step, const struct exit_info *ex, u64 stub, u64 la,
 		return 1;
 	if (step_done(ex)) {
 		if (is_read) {
-			out_step(step, "data");
-			out_sp_hex(read_value & read_mask);
-			out_line_end();
+			emit_value(step, OUTCOME_DATA, read_value & read_mask);
 		} else {
-			out_step(step, "ok\n");
+			emit_simple(step, OUTCOME_OK);
 		}
 		return 0;
 	}
@@ -1063,7 +1291,7 @@ static int op_fetch(u32 step, const struct op_record *op)
 		return 1;
 	if (step_done(&ex)) {
 		if ((ex.rip & LA_MASK) == ((la + size) & LA_MASK)) {
-			out_step(step, "ok\n");
+			emit_simple(step, OUTCOME_OK);
 			return 0;
 		}
 		report_other(step, "fetch", &ex);
@@ -1132,11 +1360,11 @@ static int op_guest_reg(u32 step, const struct op_record *op, u64 stub_off)
 	if (report_entry_failure(step, &ex))
 		return 1;
 	if (step_done(&ex)) {
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	}
 	if (is_exception(&ex, VEC_GP)) {
-		out_step(step, "gp\n");
+		emit_simple(step, OUTCOME_GP);
 		return 0;
 	}
 	if ((ex.reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_CR_ACCESS) {
@@ -1160,23 +1388,23 @@ static int op_set_reg(u32 step, const struct op_record *op)
 		return op_guest_reg(step, op, STUB_WRMSR);
 	case REG_RFLAGS:
 		cur_ac = op->y & RFLAGS_AC;
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	case REG_CPL:
 		if (op->y > 3) {
-			out_step(step, "gp\n");
+			emit_simple(step, OUTCOME_GP);
 			return 0;
 		}
 		cur_cpl = op->y;
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	case REG_PKRU:
 		if (op->y >> 32) {
-			out_step(step, "gp\n");
+			emit_simple(step, OUTCOME_GP);
 			return 0;
 		}
 		cur_pkru = op->y;
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	}
 	out_step(step, "skip reg");
@@ -1199,7 +1427,7 @@ static int op_invlpg(u32 step, const struct op_record *op)
 	wset_access(stub + STUB_INVLPG, STUB_INSN_LEN);
 	run_guest(&r, stub + STUB_INVLPG, 0, 0, &ex);
 	if (!report_entry_failure(step, &ex) && is_exception(&ex, VEC_GP)) {
-		out_step(step, "gp\n");
+		emit_simple(step, OUTCOME_GP);
 		return 0;
 	}
 	return judge_stub_op(step, &ex, stub, stub, 0, "invlpg", 0, 0, 0);
@@ -1208,13 +1436,11 @@ static int op_invlpg(u32 step, const struct op_record *op)
 static int report_vmx_instr(u32 step, int status)
 {
 	if (status == VMX_OK) {
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	}
 	if (status == VMX_FAIL_VALID) {
-		out_step(step, "vmfail");
-		out_sp_hex(vmcs_read(VMCS_VM_INSTR_ERROR));
-		out_line_end();
+		emit_value(step, OUTCOME_VMFAIL, vmcs_read(VMCS_VM_INSTR_ERROR));
 		return 0;
 	}
 	out_step(step, "skip vmfailinvalid\n");
@@ -1261,9 +1487,7 @@ static int op_set_vmcs(u32 step, u64 field, u64 value, u64 *cur)
 	run_guest(&r, canon(stub_sup), 0, 1, &ex);
 	if (ex.status == VMX_FAIL_VALID) {
 		vmcs_write(field, old);
-		out_step(step, "vmfail");
-		out_sp_hex(ex.instr_error);
-		out_line_end();
+		emit_value(step, OUTCOME_VMFAIL, ex.instr_error);
 		return 0;
 	}
 	if (report_entry_failure(step, &ex)) {
@@ -1272,7 +1496,7 @@ static int op_set_vmcs(u32 step, u64 field, u64 value, u64 *cur)
 	}
 	*cur = value;
 	if ((ex.reason & EXIT_REASON_BASIC_MASK) == EXIT_REASON_PREEMPT_TIMER) {
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	}
 	report_other(step, "testentry", &ex);
@@ -1288,7 +1512,7 @@ static int phys_range_check(u32 step, u64 hpa, u64 size)
 		return -1;
 	}
 	if (hpa + size > ram_end || hpa + size < hpa) {
-		out_step(step, "noent\n");
+		emit_simple(step, OUTCOME_NOENT);
 		return 1;
 	}
 	if (hpa < HOLE_END && hpa + size > HOLE_START) {
@@ -1307,12 +1531,10 @@ static int op_phys(u32 step, const struct op_record *op)
 		return c < 0;
 	if (op->code == OP_PHYS_WRITE) {
 		memcpy((void *)op->x, &op->y, op->a);
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 	} else {
 		memcpy(&v, (const void *)op->x, op->a);
-		out_step(step, "data");
-		out_sp_hex(v);
-		out_line_end();
+		emit_value(step, OUTCOME_DATA, v);
 	}
 	return 0;
 }
@@ -1447,7 +1669,7 @@ static int op_path(u32 step, const struct op_record *op)
 		r = sppt_walk(op->x, op->a, &where);
 	touch_kind = TOUCH_NONE;
 	if (r == PATH_NOENT) {
-		out_step(step, "noent\n");
+		emit_simple(step, OUTCOME_NOENT);
 		return 0;
 	}
 	if (r == PATH_RESERVED) {
@@ -1456,7 +1678,7 @@ static int op_path(u32 step, const struct op_record *op)
 	}
 	*(u64 *)where = op->y;
 	touch_range(where, 8);
-	out_step(step, "ok\n");
+	emit_simple(step, OUTCOME_OK);
 	return 0;
 }
 
@@ -1503,7 +1725,7 @@ static int run_op(u32 step, const struct op_record *op)
 		/* The harness's own CR3 switch (lower.ts): a VMCS write, no flush; the MOV CR3 that
 		 * follows it in the guest does the architectural check and flush. */
 		vmcs_write(VMCS_GUEST_CR3, op->y);
-		out_step(step, "ok\n");
+		emit_simple(step, OUTCOME_OK);
 		return 0;
 	}
 	out_step(step, "skip op");
@@ -1705,14 +1927,28 @@ static void map_watch(const u32 *watch, u32 nwatch)
 /* ---------------------------------------------------------------------------------------- */
 /* traces */
 
-static void run_trace(const struct trace_header *th, const u32 *watch, const struct op_record *ops)
+/* The expectations of one trace (export images), or count == 0 when the batch has none. */
+struct trace_expect {
+	const u8 *count;                  /* per op: its expectation records */
+	const struct outcome *rec;        /* the records, op by op */
+};
+
+/* Runs one trace: "T", the steps' S and M lines (and report lines when expect.count is set),
+ * "E"; the stream is flushed after it, and the agent's own code and tables are checked. */
+static void run_trace(const struct trace_header *th, const u32 *watch, const struct op_record *ops,
+		      const struct trace_expect *expect)
 {
 	u64 desc[2] = { 0, 0 };
+	const struct outcome *want = expect->rec;
+	char skip_text[SKIP_TEXT_MAX];
+	unsigned long skip_len;
+	u32 ran = 0;
 
 	out_reserve(64);
 	out_str("T ");
 	out_hex(th->index);
 	out_line_end();
+	report_steps += th->nops;
 
 	zero_frames(prev_watch, prev_nwatch);
 	zero_frames(watch, th->nwatch);
@@ -1736,93 +1972,155 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 		invvpid(INVVPID_ALL_CONTEXT, desc);
 		desc[0] = 0;
 		invept(INVEPT_ALL_CONTEXT, desc);
-		for (u32 i = 0; i < th->nops; i++) {
-			int end = run_op(i, &ops[i]);
+		while (ran < th->nops) {
+			u32 i = ran++;
+			int end;
 
+			step_outcome.kind = OUTCOME_NONE;
+			end = run_op(i, &ops[i]);
+			skip_len = 0;
+			if (step_outcome.kind == OUTCOME_SKIP)
+				skip_len = out_since(step_text_mark, skip_text, sizeof(skip_text));
 			compare_watch(watch, th->nwatch);
+			if (expect->count) {
+				report_step(i, want, expect->count[i], skip_text, skip_len);
+				want += expect->count[i];
+			}
 			if (end)
 				break;
 		}
 		if (full_compare_due)
 			compare_all(watch, th->nwatch);
 	}
+	if (expect->count)
+		report_rest(ran, th->nops);
 	set_guest_pkru(0);
 	out_reserve(64);
 	out_str("E ");
 	out_hex(th->index);
 	out_line_end();
 	out_flush();
-	if (agent_sum() != agent_checksum) {
-		out_str("S 0 skip agentcorrupt\n");
-		finish_batch();
-	}
+	out_progress("E", th->index, 1);      /* results on disk: this trace's lines are there */
+	if (agent_sum() != agent_checksum)
+		stop_batch("agentcorrupt");
 }
 
+static int batch_magic_ok(const struct batch_header *bh)
+{
+	static const char magic[8] = { 'E', 'P', 'T', 'F', 'B', 'A', 'T', '1' };
+
+	for (int i = 0; i < 8; i++)
+		if (bh->magic[i] != magic[i])
+			return 0;
+	return 1;
+}
+
+/* Bytes of the batch header, with the results block when the flags have one. */
+static u64 batch_header_bytes(const struct batch_header *bh)
+{
+	return sizeof(*bh) + (bh->flags & BATCH_FLAG_RESULTS_DISK ? sizeof(struct batch_results) : 0);
+}
+
+/* The expectations section at `at` of a trace with nops ops (PROTOCOL.md "Expectations"): fills
+ * ex and returns its end, or 0 when it does not fit before `end` or has an unknown kind. */
+static u64 parse_expect(u64 at, u64 end, u32 nops, struct trace_expect *ex)
+{
+	u64 counts_bytes = ((u64)nops + 7) / 8 * 8, nrec = 0;
+	const struct outcome *rec;
+
+	if (at + counts_bytes > end)
+		return 0;
+	ex->count = (const u8 *)at;
+	for (u32 i = 0; i < nops; i++)
+		nrec += ex->count[i];
+	rec = (const struct outcome *)(at + counts_bytes);
+	if ((u64)(rec + nrec) > end)
+		return 0;
+	for (u64 k = 0; k < nrec; k++)
+		if (rec[k].kind < OUTCOME_OK || rec[k].kind > OUTCOME_KIND_MAX)
+			return 0;
+	ex->rec = rec;
+	return (u64)(rec + nrec);
+}
+
+/* Checks the batch header and runs every trace; returns at the end of the batch (a bad header or
+ * trace stops the batch). */
 static void run_batch(void)
 {
 	const struct batch_header *bh = (const struct batch_header *)BATCH_BUF;
-	static const char magic[8] = { 'E', 'P', 'T', 'F', 'B', 'A', 'T', '1' };
 	u64 at, end;
 
-	for (int i = 0; i < 8; i++) {
-		if (bh->magic[i] != magic[i]) {
-			out_str("S 0 skip badbatch magic\n");
-			return;
-		}
-	}
-	if (bh->version != BATCH_VERSION || bh->bytes < sizeof(*bh) || bh->bytes > BATCH_BUF_SIZE ||
+	if (!batch_magic_ok(bh))
+		stop_batch("badbatch magic");
+	if (bh->version != BATCH_VERSION || bh->bytes < batch_header_bytes(bh) ||
+	    bh->bytes > BATCH_BUF_SIZE || (bh->flags & ~BATCH_FLAGS_KNOWN) ||
 	    bh->ram_end > AGENT_BASE || bh->ram_end < HOLE_END || (bh->ram_end & (PAGE_SIZE - 1)) ||
-	    bh->maxphyaddr < 32 || bh->maxphyaddr > 52) {
-		out_str("S 0 skip badbatch header\n");
-		return;
-	}
+	    bh->maxphyaddr < 32 || bh->maxphyaddr > 52)
+		stop_batch("badbatch header");
 	ram_end = bh->ram_end;
 	addr_mask = ((1UL << bh->maxphyaddr) - 1) & PAGE_MASK;
 	out_str("B ");
 	out_hex(bh->count);
 	out_line_end();
-	at = BATCH_BUF + sizeof(*bh);
+	at = BATCH_BUF + batch_header_bytes(bh);
 	end = BATCH_BUF + bh->bytes;
 	for (u32 t = 0; t < bh->count; t++) {
 		const struct trace_header *th = (const struct trace_header *)at;
+		const u32 *watch = (const u32 *)(at + sizeof(*th));
+		struct trace_expect ex = { 0, 0 };
 		u64 watch_bytes, ops_at;
 
-		if (at + sizeof(*th) > end || th->magic != TRACE_MAGIC || th->nwatch > SHADOW_MAX) {
-			out_str("S 0 skip badtrace\n");
-			return;
-		}
+		if (at + sizeof(*th) > end || th->magic != TRACE_MAGIC || th->nwatch > SHADOW_MAX)
+			stop_batch("badtrace");
 		watch_bytes = 4 * ((u64)th->nwatch + (th->nwatch & 1));
 		ops_at = at + sizeof(*th) + watch_bytes;
-		if (ops_at + (u64)th->nops * sizeof(struct op_record) > end) {
-			out_str("S 0 skip badtrace\n");
-			return;
-		}
-		run_trace(th, (const u32 *)(at + sizeof(*th)), (const struct op_record *)ops_at);
 		at = ops_at + (u64)th->nops * sizeof(struct op_record);
+		if (at > end)
+			stop_batch("badtrace");
+		if (report_on) {
+			at = parse_expect(at, end, th->nops, &ex);
+			if (!at)
+				stop_batch("badtrace");
+		}
+		run_trace(th, watch, (const struct op_record *)ops_at, &ex);
 	}
 }
 
+/* Reads the batch from disk into BATCH_BUF (as many sectors as its header says), and takes from
+ * its header what comes before the traces: whether it is an export image (the report) and
+ * where the result stream goes. */
 static void load_batch(void)
 {
 	const struct batch_header *bh = (const struct batch_header *)BATCH_BUF;
+	const struct batch_results *res = (const struct batch_results *)(bh + 1);
 	u64 sectors;
 
 	if (ata_read(BATCH_LBA, 1, (void *)BATCH_BUF)) {
-		out_str("S 0 skip diskerror\n");
-		finish_batch();
+		agent_say("agent: cannot read the batch from the disk");
+		stop_batch("diskerror");
 	}
-	if (bh->bytes > BATCH_BUF_SIZE || bh->bytes <= SECTOR_SIZE)
+	if (!batch_magic_ok(bh))
 		return;                  /* run_batch judges the header */
+	report_on = (bh->flags & BATCH_FLAG_EXPECT) != 0;
+	if (bh->bytes > BATCH_BUF_SIZE)
+		return;
 	sectors = (bh->bytes + SECTOR_SIZE - 1) / SECTOR_SIZE;
-	if (ata_read(BATCH_LBA + 1, sectors - 1, (void *)(BATCH_BUF + SECTOR_SIZE))) {
-		out_str("S 0 skip diskerror\n");
-		finish_batch();
+	if (sectors > 1 && ata_read(BATCH_LBA + 1, sectors - 1, (void *)(BATCH_BUF + SECTOR_SIZE))) {
+		agent_say("agent: cannot read the batch from the disk");
+		stop_batch("diskerror");
 	}
+	if (!(bh->flags & BATCH_FLAG_RESULTS_DISK) || bh->bytes < batch_header_bytes(bh))
+		return;
+	if (res->lba < BATCH_LBA + sectors || !res->sectors ||
+	    (u64)res->lba + res->sectors > ATA_LBA28_SECTORS)
+		stop_batch("badbatch results");
+	out_to_disk(res->lba, res->sectors);
 }
 
 void agent_main(void)
 {
 	setup_descriptors();
+	serial_init();
 	read_caps();
 	setup_paging();
 	/* the BIOS and the boot sector left data below 640 KiB: trace RAM must read as zeros */
@@ -1830,9 +2128,12 @@ void agent_main(void)
 	memset((void *)FRAME_WATCH, 0, FRAME_WATCH_END - FRAME_WATCH);
 	memset((void *)WATCH_BITMAP, 0, WATCH_BITMAP_END - WATCH_BITMAP);
 	agent_checksum = agent_sum();
-	print_h_line();
-	out_flush();
+	/* the batch first: it says where the stream goes (the H line opens it) and whether the H
+	 * line is also the first line of a report on COM1 */
 	load_batch();
+	out_tee_serial(report_on);
+	print_h_line();
+	out_tee_serial(0);
 	enter_vmx();
 	run_batch();
 	finish_batch();

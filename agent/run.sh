@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh IMAGE [TIMEOUT_SECONDS]: boots a disk image (agent + batch) in Bochs 2.7 headless and
-# prints the agent's port-0xE9 result lines on stdout. This Bochs build has no term/nogui display
-# library, so the default is rfb with timeout=0 (no client wait); BOCHS_DISPLAY overrides it.
+# prints the agent's port-0xE9 result lines (with an export image's report lines) on stdout. This
+# Bochs build has no term/nogui display library, so the default is rfb with timeout=0 (no client
+# wait); BOCHS_DISPLAY overrides it.
 set -eu
 IMG=$(readlink -f "$1")
 LIMIT=${2:-600}
@@ -31,4 +32,4 @@ RC
 echo c > "$TMP/cmd"
 cd "$TMP"
 timeout "$LIMIT" bochs -q -f "$TMP/bochsrc" -rc "$TMP/cmd" 2>"$TMP/stderr" </dev/null \
-  | tr -d '\r' | grep -a -E '^([HBTSME] |D$)' || true
+  | tr -d '\r' | grep -a -E '^([HBTSME] |D$|step |PASS|FAIL|agent: )' || true

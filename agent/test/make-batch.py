@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """make-batch.py: hand-written test batches for the agent (PROTOCOL.md "Batch"), lowered like
 src/target/bochs/lower.ts (stub prologue, stub PML4 entries and a probe fetch before guest ops).
-Usage: make-batch.py NAME OUT.img   (NAME: empty | paging | ept | misc | timing | all)"""
+Usage: make-batch.py NAME[+expect|+badexpect][+disk] OUT.img
+         (NAME: empty | paging | ept | misc | timing[N] | all)
+       make-batch.py --results IMG   (prints the result stream a +disk image holds)
++expect adds an expectations section (PROTOCOL.md "Expectations") in which every step allows
+`ok` or `gp`; +badexpect the same, one record short (the agent must say badtrace); +disk sets
+"results to disk" (PROTOCOL.md "Results on disk") with the region right after the batch."""
 import struct, sys
 
 AGENT_IMG = __file__.rsplit('/', 2)[0] + '/build/agent.img'
@@ -84,6 +89,18 @@ def lower(items):
             out.append(b)
     return out
 
+EXPECT = None      # None, 'ok', 'short': the expectations section main() asks for
+FLAG_EXPECT, FLAG_RESULTS_DISK = 1, 2
+EXPECT_KIND = dict(ok=1, data=2, pf=3, exit=4, gp=5, vmfail=6, noent=7)
+
+def expect_rec(kind, a=0, b=0, c=0, d=None):
+    return struct.pack('<BB6xQQQQ', EXPECT_KIND[kind], d is not None, a, b, c, d or 0)
+
+def expectations(nops, short):
+    counts = bytes([2] * nops) + b'\0' * (-nops % 8)
+    recs = (expect_rec('ok') + expect_rec('gp')) * nops
+    return counts + (recs[:-40] if short else recs)
+
 def trace(index, items, watch, eptp=0x5e, spptp=0x1000, ctls2=0x22):
     ops = lower(items)
     watch = sorted(set(watch) | {(STUB_HPA >> 12) + k for k in range(7)})
@@ -91,12 +108,28 @@ def trace(index, items, watch, eptp=0x5e, spptp=0x1000, ctls2=0x22):
                       STUB_LA_SUP, STUB_LA_USER)
     w = b''.join(struct.pack('<I', f) for f in watch)
     if len(watch) % 2: w += b'\0' * 4
-    return hdr + w + b''.join(ops)
+    exp = expectations(len(ops), EXPECT == 'short') if EXPECT else b''
+    return hdr + w + b''.join(ops) + exp
 
-def batch(traces):
+def batch(traces, flags=0, result_sectors=0):
+    """The batch; with FLAG_RESULTS_DISK the results block puts the stream right after it."""
     body = b''.join(traces)
-    total = 40 + len(body)
-    return b'EPTFBAT1' + struct.pack('<IIQQII', 1, len(traces), total, RAM_END, MAXPHY, 0) + body
+    head = 40 + (8 if flags & FLAG_RESULTS_DISK else 0)
+    total = head + len(body)
+    out = b'EPTFBAT1' + struct.pack('<IIQQII', 1, len(traces), total, RAM_END, MAXPHY, flags)
+    if flags & FLAG_RESULTS_DISK:
+        out += struct.pack('<II', 512 + (total + 511) // 512, result_sectors)
+    return out + body
+
+def results(img):
+    """The result stream of a +disk image: from the results block's LBA up to the first NUL."""
+    data = open(img, 'rb').read()
+    b = data[512 * 512:]
+    flags = struct.unpack_from('<I', b, 36)[0]
+    if not flags & FLAG_RESULTS_DISK: raise SystemExit('not a results-to-disk batch')
+    lba, sectors = struct.unpack_from('<II', b, 40)
+    region = data[lba * 512:(lba + sectors) * 512]
+    return region.split(b'\0', 1)[0].decode('latin1')
 
 def ept_identity():
     # EPT: PML4 (HPA 0) -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000; GPA 0x10000-0x15fff identity RWX WB
@@ -189,7 +222,16 @@ def t_timing(i):
     return trace(i, t, WATCH)
 
 def main():
+    global EXPECT
+    if sys.argv[1] == '--results':
+        sys.stdout.write(results(sys.argv[2]))
+        return
     name, out = sys.argv[1], sys.argv[2]
+    parts = name.split('+')
+    name, flags = parts[0], 0
+    if 'expect' in parts: EXPECT, flags = 'ok', flags | FLAG_EXPECT
+    if 'badexpect' in parts: EXPECT, flags = 'short', flags | FLAG_EXPECT
+    if 'disk' in parts: flags |= FLAG_RESULTS_DISK
     if name == 'empty': traces = []
     elif name == 'paging': traces = [t_paging(0)]
     elif name == 'ept': traces = [t_ept(0)]
@@ -199,8 +241,11 @@ def main():
     else: raise SystemExit('unknown batch ' + name)
     agent = open(AGENT_IMG, 'rb').read()
     assert len(agent) == 512 * 512
-    data = agent + batch(traces)
-    data += b'\0' * (-len(data) % 512)
+    result_sectors = 64 * (len(traces) + 1) if flags & FLAG_RESULTS_DISK else 0
+    data = agent + batch(traces, flags, result_sectors)
+    data += b'\0' * (-len(data) % 512 + 512 * result_sectors)
+    if flags & FLAG_RESULTS_DISK:
+        data += b'\0' * (-len(data) % (16 * 63 * 512))   # whole cylinders: run.sh boots it in place
     open(out, 'wb').write(data)
     if traces: print('ops per trace:', [struct.unpack_from('<I', t, 8)[0] for t in traces][:4], file=sys.stderr)
 
