@@ -55,20 +55,37 @@ export interface Choices {
    * real implementations; 'rewalk' allows a subset of it.
    */
   staleDenial?: StaleDenial;
+  /**
+   * The guest accessed flags a faulting guest walk may leave set (docs/semantics.md "Guest
+   * access" step 4, x86-memory-protection.md §4.4). Optional like staleDenial: absent means
+   * 'none', and absent stays absent. 'none': nothing is set on a fault (the built-in machine).
+   * 'sdm': the reference model also allows A set, in walk order, in a prefix of the entries the
+   * walk used before the fault (SDM Vol. 3A §4.8: "Whenever the processor uses a paging-structure
+   * entry as part of linear-address translation, it sets the accessed flag in that entry (if it
+   * is not already set)."), as Bochs does; never D. 'none' allows a subset of it.
+   */
+  guestAccessedOnFault?: GuestAccessedOnFault;
 }
 
 export type StaleDenial = 'rewalk' | 'sdm';
+export type GuestAccessedOnFault = 'none' | 'sdm';
 
 /**
  * Choices that are optional in a trace header, with the meaning of their absence. The trace
  * writers emit them only when present and the validator accepts them (src/trace/canonical.ts,
  * validate.ts), so adding one leaves every existing trace byte-identical.
  */
-export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial'>>> = Object.freeze({ staleDenial: 'rewalk' });
+export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial' | 'guestAccessedOnFault'>>> =
+  Object.freeze({ staleDenial: 'rewalk', guestAccessedOnFault: 'none' });
 
 /** The configuration's stale-denial choice (absent means 'rewalk'). */
 export function staleDenialOf(config: MachineConfig): StaleDenial {
   return config.choices.staleDenial ?? OPTIONAL_CHOICE_DEFAULTS.staleDenial;
+}
+
+/** The configuration's guest-accessed-on-fault choice (absent means 'none'). */
+export function guestAccessedOnFaultOf(config: MachineConfig): GuestAccessedOnFault {
+  return config.choices.guestAccessedOnFault ?? OPTIONAL_CHOICE_DEFAULTS.guestAccessedOnFault;
 }
 
 /**
@@ -222,6 +239,8 @@ export function validateConfig(config: MachineConfig): string | null {
   }
   const stale = config.choices.staleDenial;
   if (stale !== undefined && stale !== 'rewalk' && stale !== 'sdm') return `choices.staleDenial must be 'rewalk' or 'sdm'`;
+  const aof = config.choices.guestAccessedOnFault;
+  if (aof !== undefined && aof !== 'none' && aof !== 'sdm') return `choices.guestAccessedOnFault must be 'none' or 'sdm'`;
   if (config.mode !== undefined && config.mode !== 'bare' && config.mode !== 'hv') return `mode must be 'bare' or 'hv'`;
   if (configMode(config) !== 'hv') return null;
   const hv = hvOptionsOf(config);

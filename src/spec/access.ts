@@ -6,8 +6,10 @@
  * `choose` which alternative to take: 0 is always the fresh walk; alternatives are the cached
  * (then recently flushed) entries that allow the access and give a different result, and under
  * choices.staleDenial = 'sdm' also those that deny it (the run then ends with the fault that
- * entry gives, ref §6.3). The run records the branch points it met so that `explore` can
- * enumerate the others.
+ * entry gives, ref §6.3). Under choices.guestAccessedOnFault = 'sdm' a guest walk that faults
+ * is one more branch point: 0 keeps the fault's writes as they are, alternative c sets A in the
+ * first c entries the walk used whose A was 0, in walk order (semantics.md step 4). The run records
+ * the branch points it met so that `explore` can enumerate the others.
  */
 import type { MachineConfig } from '../hw/config.js';
 import {
@@ -55,6 +57,8 @@ export interface AccessContext {
   pge: boolean;
   /** choices.staleDenial = 'sdm': a cached entry that denies the access may give its fault. */
   staleDenial: boolean;
+  /** choices.guestAccessedOnFault = 'sdm': a faulting walk may leave A set in the entries it used. */
+  accessedOnFault: boolean;
   /** The model's memo of committed-memory EPT walks (walk-memo.ts). */
   eptWalks: PageWalkMemo<EptWalk>;
 }
@@ -138,6 +142,28 @@ function numbered(from: number, n: number): number[] {
 /** `walk`'s scratch: the entries it read, top-down, and their GPAs (at most 4; never shrunk). */
 const WALK_GPAS: number[] = [0, 0, 0, 0];
 const WALK_ENTRIES: Entry[] = [{ lo: 0, hi: 0 }, { lo: 0, hi: 0 }, { lo: 0, hi: 0 }, { lo: 0, hi: 0 }];
+/** Under accessedOnFault: per entry read, the lengths of the EPT and SPPT read logs just after it. */
+const WALK_MARKS: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
+/**
+ * Where a run stood when step 4 began, and the read logs' lengths when step 5 began
+ * (accessedOnFault: a final-GPA fault may undo step 4).
+ */
+interface Step4Start {
+  writes: number;
+  fills: number;
+  finalEptReads: number;
+  finalSppReads: number;
+}
+
+/** EPT A and D (bits 8, 9): an EPT walk's result does not depend on them. */
+const EPT_AD_BITS = EPT_A | EPT_D;
+
+/** Whether `hpa` is among `log[from, to)`. */
+function readIn(log: readonly number[], from: number, to: number, hpa: number): boolean {
+  for (let i = from; i < to; i++) if (log[i] === hpa) return true;
+  return false;
+}
 
 /** The combined mapping a walk caches, with the EPT rights of guest-physical mapping `m`. */
 function combinedMapping(hpaPage: number, gpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
@@ -163,12 +189,31 @@ export class AccessRun implements QwordReader, Explored {
   gpaDrop: number | null = null;
   combDrop: number | null = null;
   outcome: Outcome = OK;
+  /**
+   * Under choices.guestAccessedOnFault = 'sdm' only (else null): the HPAs the run's EPT walks and
+   * SPPT walks read, in order. A faulting walk's A updates may not change what the rest of the walk
+   * read (see `accessedOnFault`).
+   */
+  private readonly eptReads: number[] | null;
+  private readonly sppReads: number[] | null;
+  /** True while an SPPT walk reads through `readEntry` (its reads go to `sppReads`). */
+  private sppWalking = false;
 
-  constructor(private readonly s: AccessSetup, private readonly choices: readonly number[], private readonly mode: Mode) {}
+  constructor(private readonly s: AccessSetup, private readonly choices: readonly number[], private readonly mode: Mode) {
+    this.eptReads = s.cx.accessedOnFault ? [] : null;
+    this.sppReads = s.cx.accessedOnFault ? [] : null;
+  }
 
   // ---- tentative memory -------------------------------------------------------------------
 
+  /** An EPT or SPPT entry, through this run's writes (logged under accessedOnFault). */
   readEntry(hpa: number): Entry {
+    if (this.eptReads !== null) (this.sppWalking ? this.sppReads! : this.eptReads).push(hpa);
+    return this.readGuest(hpa);
+  }
+
+  /** A guest paging entry (or any qword), through this run's writes; never logged. */
+  private readGuest(hpa: number): Entry {
     const w = this.writes;
     for (let i = w.length - 3; i >= 0; i -= 3) if (w[i] === hpa) return { lo: w[i + 1], hi: w[i + 2] };
     return this.s.cx.mem.readEntry(hpa);
@@ -371,10 +416,14 @@ export class AccessRun implements QwordReader, Explored {
     for (let level = 4; level >= 1; level--) {
       const gpa = tableGpa + levelIndex(p.la, level) * 8;
       const t = this.translate(p, gpa, s.cx.tableAccess, false, null);
-      if (t === null) return null;
-      const e = this.readEntry(t.hpa);
-      if (!guestPresent(e)) return this.pageFault(p, 0);
-      if (guestReserved(e, level, s.cx.guestCtx)) return this.pageFault(p, PF_P | PF_RSVD);
+      if (t === null) return this.accessedOnFault(p, n, null);
+      const e = this.readGuest(t.hpa);
+      if (!guestPresent(e)) return this.walkFault(p, n, 0);
+      if (guestReserved(e, level, s.cx.guestCtx)) return this.walkFault(p, n, PF_P | PF_RSVD);
+      if (this.eptReads !== null) {
+        WALK_MARKS[2 * n] = this.eptReads.length;
+        WALK_MARKS[2 * n + 1] = this.sppReads!.length;
+      }
       w.rw &&= (e.lo & 2) !== 0;
       w.us &&= (e.lo & 4) !== 0;
       w.xd ||= (e.hi & 0x80000000) !== 0;
@@ -391,22 +440,27 @@ export class AccessRun implements QwordReader, Explored {
     w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
-    if (verdict !== RIGHTS_OK) return this.pageFault(p, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0));
+    if (verdict !== RIGHTS_OK) return this.walkFault(p, n, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0)); // the leaf was used too
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
+    const step4: Step4Start | null = this.eptReads === null ? null : { writes: this.writes.length, fills: this.gpaFills.length, finalEptReads: 0, finalSppReads: 0 };
     for (let i = 0; i < n; i++) {
       const e = entries[i];
       let bits = (e.lo & PTE_A) === 0 ? PTE_A : 0;
       if (i === n - 1 && s.kind === 'write' && (e.lo & PTE_D) === 0) bits |= PTE_D;
       if (bits === 0) continue;
       const t = this.translate(p, gpas[i], EptAccess.TableWrite, false, null, true);
-      if (t === null) return null;
-      const cur = this.readEntry(t.hpa);
+      if (t === null) return null; // the A/D update's own EPT exit: the updates before it stay
+      const cur = this.readGuest(t.hpa);
       this.writeEntry(t.hpa, cur.lo | bits, cur.hi);
     }
     // Step 5: the final GPA.
     const gpa = leafBase(leaf, leafLevel, M) + mod(p.la, levelSpan(leafLevel));
+    if (step4 !== null) {
+      step4.finalEptReads = this.eptReads!.length;
+      step4.finalSppReads = this.sppReads!.length;
+    }
     const t = this.finalAccess(p, gpa, w);
-    if (t === null) return null;
+    if (t === null) return this.accessedOnFault(p, n, step4);
     const hpaPage = Math.floor(t.hpa / 4096);
     const global = (leaf.lo & PTE_G) !== 0 && s.cx.pge;
     const guestD = s.kind === 'write' || (leaf.lo & PTE_D) !== 0;
@@ -414,6 +468,89 @@ export class AccessRun implements QwordReader, Explored {
     const fill = [combinedMapping(hpaPage, gpaPage, w, global, guestD, t.mapping)];
     if (t.also !== undefined) for (const m of t.also) fill.push(combinedMapping(hpaPage, gpaPage, w, global, guestD, m));
     return { hpa: t.hpa, fill };
+  }
+
+  /**
+   * choices.guestAccessedOnFault = 'sdm' (semantics.md step 4, "Guest A on a fault"): part `p`'s
+   * walk used the first `n` entries of WALK_ENTRIES (their GPAs in WALK_GPAS) and then faulted (the
+   * run's outcome). A branch point whose alternative c sets A, in walk order, in the first c of
+   * those entries whose A the walk read as 0; 0 keeps the run as it is. Each A update is an EPT
+   * paging-structure write of the entry's GPA through a fresh EPT walk, as in step 4 (its EPT A/D
+   * and guest-physical mapping included). `step4` (a fault at the final GPA, after step 4): the
+   * alternatives, the empty prefix among them, replace step 4's updates (A and D), which must not
+   * have changed anything the final GPA's translation read (but EPT A/D bits of EPT entries).
+   * Prefixes end at the first update whose EPT walk does not allow the write, or that would
+   * change an EPT or SPPT entry the walk read after the entry it updates (aliased tables: a walk
+   * that set A as it went would have read something else). Returns null (the part's result).
+   */
+  private accessedOnFault(p: Part, n: number, step4: Step4Start | null): null {
+    const eptReads = this.eptReads;
+    const sppReads = this.sppReads;
+    if (eptReads === null || sppReads === null) return null;
+    const eptEnd = eptReads.length;
+    const sppEnd = sppReads.length;
+    const w = this.writes;
+    if (step4 !== null) {
+      for (let i = step4.writes; i < w.length; i += 3) {
+        const h = w[i];
+        const before = this.valueBefore(i, h);
+        const lo = (w[i + 1] ^ before.lo) >>> 0;
+        const hi = (w[i + 2] ^ before.hi) >>> 0;
+        if (lo === 0 && hi === 0) continue;
+        if (readIn(sppReads, step4.finalSppReads, sppEnd, h)) return null;
+        if (((lo & ~EPT_AD_BITS) !== 0 || hi !== 0) && readIn(eptReads, step4.finalEptReads, eptEnd, h)) return null;
+      }
+    }
+    const w0 = step4 !== null ? step4.writes : w.length;
+    const f0 = step4 !== null ? step4.fills : this.gpaFills.length;
+    const tailWrites = w.slice(w0);
+    const tailFills = this.gpaFills.slice(f0);
+    w.length = w0;
+    this.gpaFills.length = f0;
+    // Per alternative: the lengths of writes and fills after it. After a final-GPA fault the empty
+    // prefix is an alternative too (the run itself kept step 4's updates).
+    const ends: number[] = step4 !== null ? [w0, f0] : [];
+    for (let i = 0; i < n; i++) {
+      if ((WALK_ENTRIES[i].lo & PTE_A) !== 0) continue;
+      const gpa = WALK_GPAS[i];
+      const f = this.fresh(p, gpa, EptAccess.TableWrite, false, null);
+      if (!f.ok) break;
+      const before = w.length;
+      let clash = false;
+      // EPT A/D (bits 8, 9) mean nothing to an EPT walk; an SPPT walk reads them as write bits.
+      for (let k = 0; k < f.adWrites.length; k += 3) {
+        w.push(f.adWrites[k], f.adWrites[k + 1], f.adWrites[k + 2]);
+        if (readIn(sppReads, WALK_MARKS[2 * i + 1], sppEnd, f.adWrites[k])) clash = true;
+      }
+      const cur = this.readGuest(f.hpa);
+      if ((cur.lo & PTE_A) === 0 && (readIn(eptReads, WALK_MARKS[2 * i], eptEnd, f.hpa) || readIn(sppReads, WALK_MARKS[2 * i + 1], sppEnd, f.hpa))) clash = true;
+      if (clash) {
+        w.length = before;
+        break;
+      }
+      this.writeEntry(f.hpa, cur.lo | PTE_A, cur.hi);
+      this.gpaFills.push({ page: Math.floor(gpa / 4096), m: f.mapping });
+      ends.push(w.length, this.gpaFills.length);
+    }
+    const k = ends.length / 2;
+    const c = k > 0 ? this.choose({ alts: numbered(1, k), flushedAlts: [] }) : 0;
+    if (c > 0 && c <= k) {
+      w.length = ends[2 * c - 2];
+      this.gpaFills.length = ends[2 * c - 1];
+    } else {
+      w.length = w0;
+      for (const x of tailWrites) w.push(x);
+      this.gpaFills.length = f0;
+      for (const x of tailFills) this.gpaFills.push(x);
+    }
+    return null;
+  }
+
+  /** The qword at `hpa` before the write at `writes[index]` (earlier writes of the run, else memory). */
+  private valueBefore(index: number, hpa: number): Entry {
+    const w = this.writes;
+    for (let i = index - 3; i >= 0; i -= 3) if (w[i] === hpa) return { lo: w[i + 1], hi: w[i + 2] };
+    return this.s.cx.mem.readEntry(hpa);
   }
 
   /** Steps 5-7: the final-GPA access, with the kvmXo #PF conversion. */
@@ -434,6 +571,12 @@ export class AccessRun implements QwordReader, Explored {
       return { kind: 'pf', code, cr2: p.la };
     }
     return o;
+  }
+
+  /** A #PF of part `p`'s walk after it used `n` entries (their A: `accessedOnFault`). */
+  private walkFault(p: Part, n: number, bits: number): null {
+    this.pageFault(p, bits);
+    return this.accessedOnFault(p, n, null);
   }
 
   private pageFault(p: Part, bits: number): null {
@@ -573,7 +716,9 @@ export class AccessRun implements QwordReader, Explored {
     let allowed = eptAllows(access, walk.rights, ctx.mbec, userAddr);
     // ref §3.3 SPP eligibility: SPP on, a final-GPA write, a 4 KiB leaf with bit 61, ANDed R = 1 and W = 0
     if (!allowed && access === EptAccess.Write && s.cx.sppOn && walk.spp && walk.rights.r && !walk.rights.w) {
+      this.sppWalking = true;
       const spp = sppWalk(this, s.cx.spptp, gpa, ctx.maxPhyAddr);
+      this.sppWalking = false;
       if (spp.kind !== 'leaf') {
         // ref §3.4: exit 66, qualification bit 11 = 1 for a miss, 0 for a misconfiguration
         return { ok: false, outcome: { kind: 'exit', reason: EXIT_SPP, qual: spp.kind === 'miss' ? SPP_QUAL_MISS : 0, gpa, gla: p.la } };
@@ -630,6 +775,7 @@ export class AccessRun implements QwordReader, Explored {
         for (let i = 0; i < w.length; i += 3) if (w[i] === hpa) return eptWalk(this, s.cx.eptRoot, page * 4096, s.cx.eptCtx);
       }
     }
+    if (this.eptReads !== null) for (const hpa of m.reads) this.eptReads.push(hpa);
     return m.value;
   }
 

@@ -3,11 +3,12 @@
  * stale cached translation may serve until a required invalidation), and `commit` to follow the
  * branch the machine took. Contract: src/spec/api.ts. allowed[0] is always the fresh walk;
  * further candidates use entries that may be cached (tlb.ts) and are marked stale (under
- * choices.staleDenial = 'sdm' also the faults of cached entries that deny); `flushed`
+ * choices.staleDenial = 'sdm' also the faults of cached entries that deny; under
+ * choices.guestAccessedOnFault = 'sdm' a faulting walk's A updates add unmarked candidates); `flushed`
  * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
  * The rules follow ../shared/reference/x86-memory-protection.md and docs/semantics.md.
  */
-import { type MachineConfig, staleDenialOf } from '../hw/config.js';
+import { type MachineConfig, guestAccessedOnFaultOf, staleDenialOf } from '../hw/config.js';
 import {
   CR0_PG, CR0_WP, CR4_PGE, CR4_PKE, CR4_PKS, CR4_SMAP, CR4_SMEP, CTL2_MBEC, CTL2_SPP, EFER_NXE, EPTP_AD,
   PF_I, PF_U, PF_W, VMERR_ENTRY_INVALID_CTLS, VMERR_INVEPT_INVVPID_OPERAND,
@@ -258,7 +259,8 @@ export class ReferenceModel implements ReferenceModelApi {
       }
       const frames = kept.map(runFrames);
       const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
-      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, i > 0, frames[i], stepFrames));
+      // stale: relies on a cached entry (a run that only set guest A on a fault does not).
+      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, i > 0 && r.usedCached, frames[i], stepFrames));
     }
     if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
@@ -335,6 +337,7 @@ export class ReferenceModel implements ReferenceModelApi {
       spptp: st.spptp,
       pge: (st.cr4 & CR4_PGE) !== 0,
       staleDenial: staleDenialOf(c) === 'sdm',
+      accessedOnFault: guestAccessedOnFaultOf(c) === 'sdm',
       eptWalks: this.eptWalks,
     };
     v.derived = { from: st, ctx };

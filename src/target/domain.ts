@@ -5,7 +5,7 @@
  * target's machine configuration and says what changed, so that a trace written for the built-in
  * machine (all capabilities) can be replayed on a real one under that one's capabilities.
  */
-import type { MachineConfig } from '../hw/config.js';
+import { OPTIONAL_CHOICE_DEFAULTS, type MachineConfig } from '../hw/config.js';
 import { CTL2_EPT, CTL2_MBEC, CTL2_SPP, CTL2_VPID, EPTP_SSS } from '../hw/bits.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
@@ -88,8 +88,10 @@ export function configChanges(from: MachineConfig, to: MachineConfig): string[] 
     const b = JSON.stringify(to.caps[k]);
     if (a !== b) out.push(`${k} ${a} -> ${b}`);
   }
-  if ((from.choices.staleDenial ?? 'rewalk') !== (to.choices.staleDenial ?? 'rewalk')) {
-    out.push(`staleDenial ${from.choices.staleDenial ?? 'rewalk'} -> ${to.choices.staleDenial ?? 'rewalk'}`);
+  for (const [k, dflt] of Object.entries(OPTIONAL_CHOICE_DEFAULTS) as Array<[keyof MachineConfig['choices'], string]>) {
+    const a = from.choices[k] ?? dflt;
+    const b = to.choices[k] ?? dflt;
+    if (a !== b) out.push(`${k} ${a} -> ${b}`);
   }
   if (from.choices.pkOnUserToSupervisor !== to.choices.pkOnUserToSupervisor) {
     out.push(`pkOnUserToSupervisor ${from.choices.pkOnUserToSupervisor} -> ${to.choices.pkOnUserToSupervisor}`);

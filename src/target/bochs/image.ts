@@ -26,9 +26,9 @@ export function agentImagePath(): string {
   throw new Error('no guest agent image: build it with `npm run build:agent` (needs gcc) or restore agent/prebuilt/agent.img');
 }
 
-export function diskImage(agent: Uint8Array, batch: Uint8Array): { bytes: Uint8Array; cylinders: number } {
+export function diskImage(agent: Uint8Array, batch: Uint8Array, resultBytes = 0): { bytes: Uint8Array; cylinders: number } {
   if (agent.length !== AGENT_SECTORS * SECTOR) throw new Error(`the agent image must be ${AGENT_SECTORS * SECTOR} bytes, got ${agent.length}`);
-  const used = agent.length + batch.length;
+  const used = agent.length + Math.ceil(batch.length / SECTOR) * SECTOR + resultBytes;
   const cylinders = Math.max(1, Math.ceil(used / CYLINDER_BYTES));
   const bytes = new Uint8Array(cylinders * CYLINDER_BYTES);
   bytes.set(agent, 0);

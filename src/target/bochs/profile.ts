@@ -36,8 +36,10 @@ export const BOCHS_PROFILE: TargetProfile = {
     vcpus: 1,
     framesMax: BOCHS_FRAMES,
     caps: { mbec: false, pks: false, advExitInfo: false },
-    // A real CPU may use a cached entry that denies, once (SDM 3A 4.10.4.3): the model allows it.
-    choices: { staleDenial: 'sdm' },
+    // Freedoms the SDM gives a real CPU and the built-in machine does not take (docs/semantics.md):
+    // a cached entry that denies may fault once (SDM 3A 4.10.4.3); a walk that faults may have set
+    // the accessed flags of the entries it used (SDM 3A 4.8).
+    choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm' },
   }),
   accessSizes: [1, 2, 4, 8],
   unsupportedOps: [],
