@@ -56,7 +56,7 @@ export function opRefusal(op: Op, i: number, p: TargetProfile): string | null {
   if (op.op === 'set_ctls2' && ((op.value & MODEL_CTLS2_ON) !== MODEL_CTLS2_ON || (op.value & ~MODEL_CTLS2) !== 0)) {
     return `${at}: secondary controls ${hex(op.value)} leave the model (it keeps EPT and VPID on and varies only MBEC and SPP)`;
   }
-  if (op.op === 'set_eptp' && (op.value & BigInt(EPTP_SSS)) !== 0n) {
+  if ((op.op === 'set_eptp' && (op.value & BigInt(EPTP_SSS)) !== 0n) || (op.op === 'invept' && op.type === 1 && (op.eptp & BigInt(EPTP_SSS)) !== 0n)) {
     return `${at}: EPTP bit 7 (supervisor shadow-stack control) is outside the model`;
   }
   if (op.op === 'set_reg' && op.reg === 'cr4' && op.value < 1n << 32n && (Number(op.value) & ~p.cr4MaySet) !== 0) {

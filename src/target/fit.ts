@@ -19,6 +19,7 @@ function fitOp(op: Op, p: TargetProfile): Op {
   }
   if (out.op === 'set_ctls2') out = { ...out, value: ((out.value & MODEL_CTLS2) | MODEL_CTLS2_ON) >>> 0 };
   if (out.op === 'set_eptp') out = { ...out, value: out.value & ~BigInt(EPTP_SSS) };
+  if (out.op === 'invept' && out.type === 1) out = { ...out, eptp: out.eptp & ~BigInt(EPTP_SSS) };
   if (out.op === 'set_reg' && out.value < 1n << 32n) {
     if (out.reg === 'cr0') out = { ...out, value: out.value | BigInt(p.cr0MustSet >>> 0) };
     if (out.reg === 'cr4') out = { ...out, value: out.value & BigInt(p.cr4MaySet >>> 0) };
