@@ -5,12 +5,12 @@
  * and notices a trace that writes into it; a killed Bochs is a fault of that trace; the committed
  * Bochs findings (docs/target-findings.md) still reproduce with their signatures.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadTrace } from '../../src/trace/load.js';
 import { formatSignature } from '../../src/check/violation.js';
-import { cli } from './helpers.js';
+import { cli, tempDir } from './helpers.js';
 import { bochsSuiteEnabled } from '../support/bochs.js';
 
 const enabled = bochsSuiteEnabled('BochsTarget');
@@ -58,6 +58,18 @@ describe.runIf(enabled)('BochsTarget', () => {
     const r = await cli(['replay', '--target', 'bochs', 'test/e2e/bochs/whole-ram.txt']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAULT test\/e2e\/bochs\/whole-ram.txt: the bochs target failed on this trace: .*exited/m);
+  });
+
+  it('export: the image of a Bochs finding boots and prints its FAIL line; a passing trace prints PASS', async () => {
+    const dir = tempDir('export');
+    const bad = await cli(['export', 'test/e2e/bochs/findings/spp-write-across-subpages.txt', '--image', join(dir, 'spp.img'), '--run']);
+    expect(bad.stdout).toMatch(/^step \d+: expected exit 30 18a 400680 7ca67e; got ok: MISMATCH$/m);
+    expect(bad.stdout).toMatch(/^FAIL \(1 of \d+ steps differ; first: step \d+\)/m);
+    expect(bad.code).toBe(1);
+    expect(readFileSync(join(dir, 'spp.img.steps.txt'), 'utf8')).toMatch(/: op 14: write cpu=0 la=0x7ca67e size=4/);
+    const good = await cli(['export', 'corpus/seeds/guest-paging.txt', '--image', join(dir, 'gp.img'), '--run']);
+    expect(good.stdout).toMatch(/^PASS \(\d+ steps as expected\)/m);
+    expect(good.code).toBe(0);
   });
 
   it('every committed Bochs finding still reproduces with its signature', async () => {

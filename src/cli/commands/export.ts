@@ -13,7 +13,7 @@ import { loadTrace } from '../../trace/load.js';
 import { onTarget, runnableOn } from '../../target/domain.js';
 import { BOCHS_PROFILE } from '../../target/bochs/profile.js';
 import { agentImagePath } from '../../target/bochs/image.js';
-import { exportImage } from '../../target/bochs/export.js';
+import { exportImage, stepMap } from '../../target/bochs/export.js';
 import { bootBochs } from '../../target/bochs/boot.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
@@ -21,7 +21,7 @@ import type { Io } from '../io.js';
 interface ExportFlags { image: string; run: boolean }
 
 /** Lines of the agent's report worth showing (its expectation lines and the verdict). */
-const REPORT = /^(step |PASS|FAIL|H |agent )/;
+const REPORT = /^(step |PASS|FAIL|agent:)/;
 
 export function exportCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('export')
@@ -48,7 +48,8 @@ export function exportCommand(io: Io, setExit: (code: ExitCode) => void): Comman
       }
       const image = exportImage(trace, agent);
       writeFileAtomic(flags.image, image);
-      io.out(`wrote ${flags.image} (${image.length} bytes): the agent and ${trace.ops.length} ops with the model's expected outcomes\n`);
+      writeFileAtomic(`${flags.image}.steps.txt`, stepMap(trace));
+      io.out(`wrote ${flags.image} (${image.length} bytes): the agent and ${trace.ops.length} ops with the model's expected outcomes; its step numbers: ${flags.image}.steps.txt\n`);
       if (!flags.run) { setExit(EXIT.ok); return; }
       let verdict: 'PASS' | 'FAIL' | null = null;
       const { code, log } = await bootBochs(flags.image, (line) => {

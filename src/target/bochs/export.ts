@@ -10,6 +10,7 @@
 import type { Outcome } from '../../hw/outcome.js';
 import { ReferenceModel } from '../../spec/model.js';
 import type { Trace } from '../../trace/trace.js';
+import { formatOp } from '../../trace/text.js';
 import { encodeBatch, EXPECT_MAX } from './batch.js';
 import { diskImage } from './image.js';
 import { lower } from './lower.js';
@@ -29,6 +30,18 @@ export function expectations(trace: Trace): Outcome[][] {
 }
 
 const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString(16) : v);
+
+/**
+ * The image's step numbers are those of the lowered trace (harness ops included): one line per
+ * step naming the original op it is, or the harness op and the original op it prepares.
+ */
+export function stepMap(trace: Trace): string {
+  const lowered = lower(trace);
+  return lowered.trace.ops.map((op, i) => {
+    const o = lowered.origin[i];
+    return o >= 0 ? `step ${i}: op ${o}: ${formatOp(op)}` : `step ${i}: harness: ${formatOp(op)}`;
+  }).join('\n') + '\n';
+}
 
 /** The disk image bytes for `trace` (already on the Bochs configuration and runnable there). */
 export function exportImage(trace: Trace, agent: Uint8Array): Uint8Array {
