@@ -184,6 +184,8 @@ export class CrashStore {
     if (d === undefined) return;
     const dir = path.join(this.dir, hash);
     if (result !== null) {
+      // Two files, then the description: the description is the commit point (a kill between the
+      // writes leaves the signature pending, and the next session minimizes and writes both again).
       writeFileAtomic(path.join(dir, 'repro.msgpack'), encodeMsgpack(result.trace));
       writeFileAtomic(path.join(dir, 'repro.txt'), formatText(result.trace));
       d.minimized = reportJson(result.report);
