@@ -11,8 +11,8 @@ import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { encodeBatch, type BatchTrace } from './bochs/batch.js';
 import { lower, type Lowered } from './bochs/lower.js';
-import { STUB_LA_SUP, STUB_LA_USER } from './bochs/profile.js';
-import { watchFrames, WATCH_FRAMES_MAX } from './bochs/watch.js';
+import { STUB_HPA, STUB_LA_SUP, STUB_LA_USER } from './bochs/profile.js';
+import { preRun, WATCH_FRAMES_MAX } from './bochs/watch.js';
 import { execBatch } from './exec.js';
 import { judge, type Judged } from './judge.js';
 import { runnableOn } from './domain.js';
@@ -51,15 +51,19 @@ interface Prepared {
   trace: Trace;
   lowered: Lowered;
   watch: number[];
+  reserved: { step: number; why: string } | null;
 }
 
 function prepare(trace: Trace, p: TargetProfile): Omit<Prepared, 'at'> | string {
   const why = runnableOn(trace, p);
   if (why !== null) return why;
   const lowered = lower(trace);
-  const watch = watchFrames(lowered.trace);
+  // Memory the target keeps, but the trace itself does not name (the stub's frames are the
+  // harness's own and the lowering writes them).
+  const forbidden = p.reserved.hpa.filter((r) => r.start !== STUB_HPA);
+  const { watch, reserved } = preRun(lowered.trace, forbidden);
   if (watch.length > WATCH_FRAMES_MAX) return `the trace writes ${watch.length} frames; the ${p.name} target watches at most ${WATCH_FRAMES_MAX}`;
-  return { trace, lowered, watch };
+  return { trace, lowered, watch, reserved };
 }
 
 export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], opts: { records?: boolean; stats?: BatchStats } = {}): Promise<TraceVerdict[]> {
@@ -88,7 +92,8 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
   };
   const settle = (x: Prepared, run: TraceRunResult): void => {
     const observed: Array<{ op: Op; actual: Outcome }> = [];
-    const judged = judge(x.lowered, x.trace.ops.length, run, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } });
+    const cut = x.reserved !== null && x.reserved.step < run.steps.length ? { ...run, steps: run.steps.slice(0, x.reserved.step), stopped: x.reserved } : run;
+    const judged = judge(x.lowered, x.trace.ops.length, cut, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } });
     verdicts[x.at] = { kind: 'judged', judged, run, observed };
   };
   let rest = pending;

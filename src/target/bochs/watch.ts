@@ -12,17 +12,19 @@ import { ReferenceModel } from '../../spec/model.js';
 import type { SpecMemory } from '../../spec/memory.js';
 import type { Trace } from '../../trace/trace.js';
 import { stubFrames } from './stub.js';
+import { inRanges, type AddressRange } from '../profile.js';
 
 /** 256 frames: 1 MiB of shadow copies in the agent, and far above what generated traces touch (~20). */
 export const WATCH_FRAMES_MAX = 256;
 
 /** Adds every RAM frame the model's memory reads to `frames` (the model's memory is private: wrap its readers). */
-function recordReads(model: ReferenceModel, frames: Set<number>): void {
+function recordReads(model: ReferenceModel, frames: Set<number>, onRead: (hpa: number) => void): void {
   const mem = (model as unknown as { mem: SpecMemory }).mem;
   const wrap = <K extends 'readEntry' | 'readU32' | 'readByte'>(name: K): void => {
     const inner = mem[name].bind(mem) as (hpa: number) => ReturnType<SpecMemory[K]>;
     (mem as unknown as Record<K, (hpa: number) => ReturnType<SpecMemory[K]>>)[name] = (hpa: number) => {
       if (mem.inRam(hpa)) frames.add(Math.floor(hpa / 4096));
+      onRead(hpa);
       return inner(hpa);
     };
   };
@@ -31,15 +33,35 @@ function recordReads(model: ReferenceModel, frames: Set<number>): void {
   wrap('readByte');
 }
 
-export function watchFrames(lowered: Trace): number[] {
+export interface PreRun {
+  watch: number[];
+  /**
+   * The first lowered step at which the model's fresh-walk path reads or writes memory the target
+   * keeps for itself (`forbidden`: the VGA hole, the agent, MMIO windows), reached through the
+   * trace's own mappings (no static check sees that): the target cannot run it as the model
+   * does, so judging stops there. Null when the path never does.
+   */
+  reserved: { step: number; why: string } | null;
+}
+
+/** The watch list and the reserved-memory stop of a lowered trace (one model run). */
+export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = []): PreRun {
   const model = new ReferenceModel(lowered.machine);
   const frames = new Set<number>(stubFrames());
-  recordReads(model, frames);
-  for (const op of lowered.ops) {
+  let hit: AddressRange | null = null;
+  recordReads(model, frames, (hpa) => { hit ??= inRanges(forbidden, hpa, 1); });
+  let reserved: PreRun['reserved'] = null;
+  lowered.ops.forEach((op, i) => {
     const step = model.step(op);
     for (const c of step.allowed) for (const f of c.frames) frames.add(f);
+    for (const f of step.allowed[0].frames) hit ??= inRanges(forbidden, f * 4096, 4096);
+    if (hit !== null && reserved === null) reserved = { step: i, why: `the trace reaches ${hit.why} through its own mappings` };
     model.commit(step.allowed[0]);
-  }
+  });
   for (const f of model.frames()) frames.add(f);
-  return [...frames].sort((a, b) => a - b);
+  return { watch: [...frames].sort((a, b) => a - b), reserved };
+}
+
+export function watchFrames(lowered: Trace): number[] {
+  return preRun(lowered).watch;
 }
