@@ -372,17 +372,16 @@ class Campaign {
   }
 
   private finishJob(hash: string, m: MinimizeResult | null): void {
-    const job = { hash };
-    const c = this.crashes.get(job.hash);
+    const c = this.crashes.get(hash);
     if (m !== null) {
       this.stats.add('shrink_steps', m.report.steps);
-      this.store.finish(job.hash, m);
+      this.store.finish(hash, m);
       if (c !== undefined) { c.opsBefore = m.report.opsBefore; c.opsAfter = m.report.opsAfter; }
       const limit = m.report.timedOut ? ' (time limit reached)' : m.report.stepsExhausted ? ' (step limit reached)' : '';
-      this.log(`minimized ${job.hash}: ${m.report.opsBefore} -> ${m.report.opsAfter} ops in ${m.report.steps} steps${limit}`);
+      this.log(`minimized ${hash}: ${m.report.opsBefore} -> ${m.report.opsAfter} ops in ${m.report.steps} steps${limit}`);
     } else {
-      this.store.finish(job.hash, null, 'not minimized: the failure did not reproduce with the same signature');
-      this.log(`minimized ${job.hash}: the failure did not reproduce with its signature; the original stays the repro`);
+      this.store.finish(hash, null, 'not minimized: the failure did not reproduce with the same signature');
+      this.log(`minimized ${hash}: the failure did not reproduce with its signature; the original stays the repro`);
     }
     this.stats.set('minimize_pending', this.jobs.length + this.externalPending);
   }

@@ -92,8 +92,7 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
   };
   const settle = (x: Prepared, run: TraceRunResult): void => {
     const observed: Array<{ op: Op; actual: Outcome }> = [];
-    const cut = x.reserved !== null && x.reserved.step < run.steps.length ? { ...run, steps: run.steps.slice(0, x.reserved.step), stopped: x.reserved } : run;
-    const judged = judge(x.lowered, x.trace.ops.length, cut, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } });
+    const judged = judge(x.lowered, x.trace.ops.length, run, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } }, x.reserved);
     verdicts[x.at] = { kind: 'judged', judged, run, observed };
   };
   let rest = pending;

@@ -52,10 +52,16 @@ function probeStop(lowered: Lowered, run: TraceRunResult): { step: number; why: 
   return null;
 }
 
-export function judge(lowered: Lowered, originalLength: number, given: TraceRunResult, records = false, observer?: StepObserver): Judged {
-  const probe = probeStop(lowered, given);
-  const run: TraceRunResult = probe === null || probe.step >= given.steps.length ? given
-    : { ...given, steps: given.steps.slice(0, probe.step), stopped: probe };
+/**
+ * `reserved` (from the pre-run, src/target/bochs/watch.ts) is where the trace reaches memory the
+ * target keeps: judging stops there too, whichever stop comes first.
+ */
+export function judge(lowered: Lowered, originalLength: number, given: TraceRunResult, records = false, observer?: StepObserver,
+  reserved: { step: number; why: string } | null = null): Judged {
+  let stop = probeStop(lowered, given);
+  if (reserved !== null && (stop === null || reserved.step < stop.step)) stop = reserved;
+  const run: TraceRunResult = stop === null || stop.step >= given.steps.length ? given
+    : { ...given, steps: given.steps.slice(0, stop.step), stopped: stop };
   const ran = run.steps.length;
   const trace = { ...lowered.trace, ops: lowered.trace.ops.slice(0, ran) };
   const target: Target = {

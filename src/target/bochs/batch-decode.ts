@@ -3,7 +3,6 @@
  * TypeScript reads, and the round-trip check of the encoder. Contract: strict; any inconsistency
  * (magic, version, lengths, op codes) throws a BatchFormatError naming the byte offset.
  */
-import { normalizeConfig } from '../../hw/config.js';
 import type { Op, Reg } from '../../trace/ops.js';
 import { BATCH_MAGIC, BATCH_VERSION, OP_CODES, OP_LOAD_CR3, REG_CODES } from './batch.js';
 
@@ -90,6 +89,3 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
   if (at !== bytes.length) throw new BatchFormatError(`byte ${at}: ${bytes.length - at} bytes after the last trace`);
   return out;
 }
-
-/** A configuration for a decoded batch when an adapter has no other (tests). */
-export const decodedConfig = normalizeConfig;

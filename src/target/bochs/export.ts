@@ -15,7 +15,7 @@ import { encodeBatch, EXPECT_MAX } from './batch.js';
 import { diskImage } from './image.js';
 import { lower } from './lower.js';
 import { BOCHS_PROFILE, STUB_LA_SUP, STUB_LA_USER } from './profile.js';
-import { watchFrames } from './watch.js';
+import { preRun } from './watch.js';
 
 /** The outcomes the model allows at each step of `trace` along its fresh-walk path. */
 export function expectations(trace: Trace): Outcome[][] {
@@ -46,7 +46,7 @@ export function stepMap(trace: Trace): string {
 /** The disk image bytes for `trace` (already on the Bochs configuration and runnable there). */
 export function exportImage(trace: Trace, agent: Uint8Array): Uint8Array {
   const lowered = lower(trace);
-  const watch = watchFrames(lowered.trace);
+  const { watch } = preRun(lowered.trace);
   const batch = encodeBatch([{
     index: 0, trace: lowered.trace, watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER,
     loadCr3: lowered.loadCr3, expect: expectations(lowered.trace),

@@ -62,6 +62,3 @@ export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = []):
   return { watch: [...frames].sort((a, b) => a - b), reserved };
 }
 
-export function watchFrames(lowered: Trace): number[] {
-  return preRun(lowered).watch;
-}
