@@ -2,6 +2,7 @@
  * region), reads the batch from disk, prints the H line, enters VMX operation and runs every trace
  * of the batch in an L2 guest, one instruction per entry, printing PROTOCOL.md result lines. */
 #include "agent.h"
+#include "direct.h"
 
 /* ---- linker symbols ---- */
 extern char __agent_start[], __ro_end[];
@@ -14,6 +15,8 @@ struct guest_regs {
 int vmx_enter(struct guest_regs *regs, int launched);
 void vmx_exit_entry(void);
 extern const u64 exc_stubs[32];
+void direct_enter(void);
+extern const char direct_code[], direct_code_end[], direct_vectors[];
 void agent_main(void);
 void host_fault(const u64 *frame);
 
@@ -114,6 +117,25 @@ static int host_avx2;             /* the full compare uses 32-byte AVX2 compares
 #define CPUID1_ECX_AVX  (1U << 28)
 #define CPUID7_EBX_AVX2 (1U << 5)
 #define XCR0_X87_SSE_AVX 0x7U
+
+/* ---- direct mode (PROTOCOL.md "Direct mode"): no VMX; the guest-state VMCS fields the ops
+ * read and write are plain memory (SOFT_VMCS), and a guest entry is direct_enter ---- */
+static int direct_mode;
+static int direct_wanted;         /* the batch asks for direct mode (BATCH_FLAG_DIRECT) */
+static u64 *const soft_vmcs = (u64 *)SOFT_VMCS;
+
+static u64 vmcs_read(u64 field)
+{
+	return direct_mode ? soft_vmcs[field & (SOFT_VMCS_FIELDS - 1)] : hw_vmcs_read(field);
+}
+
+static int vmcs_write(u64 field, u64 val)
+{
+	if (!direct_mode)
+		return hw_vmcs_write(field, val);
+	soft_vmcs[field & (SOFT_VMCS_FIELDS - 1)] = val;
+	return VMX_OK;
+}
 
 /* ---- batch-wide values ---- */
 static u64 ram_end;
@@ -218,6 +240,10 @@ static u64 agent_sum(void)
 	h = checksum_range(h, HOST_PML4, HOST_PT_END);
 	h = checksum_range(h, (u64)host_gdt, (u64)host_gdt + sizeof(host_gdt));
 	h = checksum_range(h, (u64)host_idt, (u64)host_idt + sizeof(host_idt));
+	if (direct_mode) {
+		h = checksum_range(h, DIRECT_CODE, DIRECT_DATA);
+		h = checksum_range(h, DIRECT_HOST_PDPT, DIRECT_END);
+	}
 	return h;
 }
 
@@ -633,6 +659,130 @@ static void enter_vmx(void)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* direct mode: descriptor tables, stack and code at guest PML4 slot 511 (PROTOCOL.md) */
+
+struct direct_data {
+	u64 h_rsp, h_cr0, h_cr3, h_cr4, h_efer;
+	u64 g_cr0, g_cr3, g_cr4, g_efer;
+	u64 g_rip, g_cs, g_rflags, g_rsp, g_ss;
+	u64 x_vec, x_err, x_cr2, x_rip, x_cs;
+	u64 in_guest;
+	u64 host_fault;
+	struct guest_regs regs;
+};
+_Static_assert(__builtin_offsetof(struct direct_data, g_cr0) == DD_G_CR0, "direct.h DD_G_CR0");
+_Static_assert(__builtin_offsetof(struct direct_data, x_vec) == DD_X_VEC, "direct.h DD_X_VEC");
+_Static_assert(__builtin_offsetof(struct direct_data, in_guest) == DD_IN_GUEST, "direct.h DD_IN_GUEST");
+_Static_assert(__builtin_offsetof(struct direct_data, regs) == DD_REGS, "direct.h DD_REGS");
+static struct direct_data *const direct = (struct direct_data *)DIRECT_DATA;
+
+/* GDT of direct mode: the host's three selectors, then code and data for CPL 1, 2 and 3 (64-bit
+ * code, accessed preset so the CPU never writes a descriptor). */
+#define DIRECT_GDT_ENTRIES 11
+#define GDT_DPL_SHIFT   45
+#define GDT_DATA_FLAT   0x00cf93000000ffffUL
+static u64 direct_sel_code(u32 cpl) { return cpl == 0 ? HOST_SEL_CODE : (0x28 + 0x10 * (cpl - 1)) | cpl; }
+static u64 direct_sel_data(u32 cpl) { return cpl == 0 ? HOST_SEL_DATA : (0x30 + 0x10 * (cpl - 1)) | cpl; }
+
+/* Maps slot 511 in the agent's own tables exactly as the harness maps it in the trace's (PT
+ * entries 2..7; supervisor, A and D preset, no XD), fills the pages and loads GDTR, IDTR, TR. */
+static void setup_direct(void)
+{
+	u64 *pdpt = (u64 *)DIRECT_HOST_PDPT, *pd = (u64 *)DIRECT_HOST_PD, *pt = (u64 *)DIRECT_HOST_PT;
+	u64 *gdt = (u64 *)DIRECT_GDT, *idt = (u64 *)DIRECT_IDT;
+	u64 tss = DIRECT_GDT_LA + DIRECT_TSS_OFF;
+	static const u64 frames[6] = { DIRECT_CODE, DIRECT_IDT, DIRECT_GDT, DIRECT_DATA, DIRECT_STACK,
+				       DIRECT_STACK + PAGE_SIZE };
+	struct { u16 limit; u64 base; } __attribute__((packed)) gdtr, idtr;
+
+	direct_mode = 1;
+	memset((void *)DIRECT_CODE, 0, DIRECT_END - DIRECT_CODE);
+	memset((void *)SOFT_VMCS, 0, SOFT_VMCS_FIELDS * 8);
+	pdpt[0] = DIRECT_HOST_PD | PTE_P | PTE_RW | PTE_A;
+	pd[0] = DIRECT_HOST_PT | PTE_P | PTE_RW | PTE_A;
+	for (int k = 0; k < 6; k++)
+		pt[2 + k] = frames[k] | PTE_P | PTE_RW | PTE_A | PTE_D;
+	((u64 *)HOST_PML4)[ENTRIES_PER_TABLE - 1] = DIRECT_HOST_PDPT | PTE_P | PTE_RW | PTE_A;
+	write_cr3(HOST_PML4);
+	memcpy((void *)DIRECT_CODE, direct_code, direct_code_end - direct_code);
+
+	gdt[1] = GDT_CODE64;
+	gdt[2] = GDT_DATA;
+	gdt[3] = TSS_LIMIT | ((tss & 0xffffff) << 16) | (TSS_TYPE_AVAIL << 40) | ((tss >> 24) & 0xff) << 56;
+	gdt[4] = tss >> 32;
+	for (u64 cpl = 1; cpl <= 3; cpl++) {
+		gdt[5 + 2 * (cpl - 1)] = GDT_CODE64 | cpl << GDT_DPL_SHIFT;
+		gdt[6 + 2 * (cpl - 1)] = GDT_DATA_FLAT | cpl << GDT_DPL_SHIFT;
+	}
+	*(u64 *)(DIRECT_GDT + DIRECT_TSS_OFF + 4) = DIRECT_STACK_TOP_LA;      /* RSP0 */
+	*(u16 *)(DIRECT_GDT + DIRECT_TSS_OFF + 0x66) = TSS_LIMIT + 1;        /* no I/O bitmap */
+	for (int v = 0; v < HOST_EXC_VECTORS; v++) {
+		u64 h = DIRECT_CODE_LA + (u64)(direct_vectors - direct_code) + (u64)v * DIRECT_VEC_STRIDE;
+
+		idt[2 * v] = (h & 0xffff) | ((u64)HOST_SEL_CODE << 16) | (IDT_GATE_INTR << 32) |
+			     ((h >> 16) & 0xffff) << 48;
+		idt[2 * v + 1] = h >> 32;
+	}
+	direct->host_fault = (u64)host_fault;
+	gdtr.limit = DIRECT_GDT_ENTRIES * 8 - 1;
+	gdtr.base = DIRECT_GDT_LA;
+	idtr.limit = HOST_EXC_VECTORS * 16 - 1;
+	idtr.base = DIRECT_IDT_LA;
+	asm volatile("lgdt %0" : : "m"(gdtr));
+	asm volatile("lidt %0" : : "m"(idtr));
+	asm volatile("pushq %0; leaq 1f(%%rip), %%rax; pushq %%rax; lretq; 1:"
+		     : : "i"(HOST_SEL_CODE) : "rax", "memory");
+	asm volatile("mov %0, %%ds; mov %0, %%es; mov %0, %%ss; mov %0, %%fs; mov %0, %%gs"
+		     : : "r"((u32)HOST_SEL_DATA));
+	asm volatile("ltr %w0" : : "r"((u16)HOST_SEL_TSS));
+	/* what an event outside a guest step restores (direct.S restore_host) */
+	direct->h_cr0 = read_cr0();
+	direct->h_cr3 = read_cr3();
+	direct->h_cr4 = read_cr4();
+	direct->h_efer = rdmsr(MSR_IA32_EFER);
+	/* the guest's CR0 and CR4 are its own: no VMX fixed bits apply */
+	cr0_fixed0 = cr4_fixed0 = 0;
+	cr0_fixed1 = cr4_fixed1 = ~0UL;
+	cr0_mask = cr4_mask = 0;
+}
+
+/* One guest instruction without VMX: the guest state of the soft VMCS and the CPL go to the data
+ * page, direct_enter runs the instruction, and its event comes back as an "exception exit"
+ * (vector, error code, CR2 as the qualification of a #PF, RIP), so the ops judge it as under VMX. */
+static void run_guest_direct(struct guest_regs *regs, u64 rip, u32 cpl, struct exit_info *ex)
+{
+	direct->h_cr0 = read_cr0();
+	direct->h_cr3 = read_cr3();
+	direct->h_cr4 = read_cr4();
+	direct->h_efer = rdmsr(MSR_IA32_EFER);
+	direct->g_cr0 = vmcs_read(VMCS_GUEST_CR0);
+	direct->g_cr3 = vmcs_read(VMCS_GUEST_CR3);
+	direct->g_cr4 = vmcs_read(VMCS_GUEST_CR4);
+	direct->g_efer = vmcs_read(VMCS_GUEST_EFER);
+	direct->g_rip = rip;
+	direct->g_cs = direct_sel_code(cpl);
+	direct->g_ss = direct_sel_data(cpl);
+	direct->g_rsp = DIRECT_GUEST_RSP;
+	direct->g_rflags = GUEST_RFLAGS_INIT | cur_ac | RFLAGS_TF;
+	direct->regs = *regs;
+	direct->in_guest = 0;
+	direct_enter();
+	*regs = direct->regs;
+	vmcs_write(VMCS_GUEST_CR0, direct->g_cr0);
+	vmcs_write(VMCS_GUEST_CR3, direct->g_cr3);
+	vmcs_write(VMCS_GUEST_CR4, direct->g_cr4);
+	vmcs_write(VMCS_GUEST_EFER, direct->g_efer);
+	ex->status = VMX_OK;
+	ex->reason = EXIT_REASON_EXCEPTION;
+	ex->intr_info = INTR_INFO_VALID | (u32)(direct->x_vec & INTR_INFO_VECTOR_MASK);
+	ex->intr_err = direct->x_err;
+	ex->qual = direct->x_vec == VEC_PF ? direct->x_cr2 : 0;
+	ex->gpa = ex->gla = 0;
+	ex->rip = direct->x_rip;
+	ex->instr_error = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* VMCS */
 
 static void write_host_state(void)
@@ -733,7 +883,7 @@ static void guest_state_unknown(void)
 static int setup_vmcs(const struct trace_header *th)
 {
 	*(u32 *)VMCS_REGION = cap_basic & VMX_BASIC_REVISION_MASK;
-	if (vmclear(VMCS_REGION) != VMX_OK || vmptrld(VMCS_REGION) != VMX_OK)
+	if (!direct_mode && (vmclear(VMCS_REGION) != VMX_OK || vmptrld(VMCS_REGION) != VMX_OK))
 		return -1;
 	launched = 0;
 	vmcs_cpl = -1;
@@ -794,6 +944,11 @@ static void run_guest(struct guest_regs *regs, u64 rip, u32 cpl, int test_entry,
 	op_entered = 1;
 	if (touch_kind != TOUCH_SET)
 		touch_kind = TOUCH_ALL;
+	if (direct_mode) {
+		set_guest_pkru(cur_pkru);
+		run_guest_direct(regs, rip, cpl, ex);
+		return;
+	}
 	if (context_dirty)
 		write_guest_context();
 	write_guest_cpl(cpl);
@@ -1452,7 +1607,11 @@ static int report_vmx_instr(u32 step, int status)
 static int op_invept(u32 step, const struct op_record *op)
 {
 	u64 desc[2] = { op->y, 0 };
-	int st = invept(op->a, desc);
+	int st;
+
+	if (direct_mode)
+		return 2;
+	st = invept(op->a, desc);
 
 	if (st == VMX_OK && op->a == INVEPT_ALL_CONTEXT)
 		tlb_hist_reset();
@@ -1464,7 +1623,11 @@ static int op_invvpid(u32 step, const struct op_record *op)
 	/* the trace's descriptor address is the full 64-bit value, passed as it is (a non-canonical
 	 * one is what the VM-instruction error 28 check is about) */
 	u64 desc[2] = { op->b, op->y };
-	int st = invvpid(op->a, desc);
+	int st;
+
+	if (direct_mode)
+		return 2;
+	st = invvpid(op->a, desc);
 
 	if (st == VMX_OK && op->a == INVVPID_ALL_CONTEXT)
 		tlb_hist_reset();
@@ -1482,6 +1645,13 @@ static int op_set_vmcs(u32 step, u64 field, u64 value, u64 *cur)
 	st = vmcs_write(field, value);
 	if (st != VMX_OK)
 		return report_vmx_instr(step, st);
+	if (direct_mode) {
+		/* no VMX to test the entry with: the harness's identity EPTP is recorded (the agent's
+		 * debug walks use it), nothing else */
+		*cur = value;
+		emit_simple(step, OUTCOME_OK);
+		return 0;
+	}
 	clear_regs(&r, 0);
 	wset_begin();                    /* a test entry runs no instruction: it writes nothing */
 	run_guest(&r, canon(stub_sup), 0, 1, &ex);
@@ -1699,9 +1869,13 @@ static int run_op(u32 step, const struct op_record *op)
 	case OP_INVLPG:
 		return op_invlpg(step, op);
 	case OP_INVVPID:
-		return op_invvpid(step, op);
-	case OP_INVEPT:
-		return op_invept(step, op);
+	case OP_INVEPT: {
+		int r = op->code == OP_INVEPT ? op_invept(step, op) : op_invvpid(step, op);
+
+		if (r != 2)
+			return r;
+		break;                   /* direct mode: no VMX instruction (skip op) */
+	}
 	case OP_SET_EPTP:
 		return op_set_vmcs(step, VMCS_EPTP, op->y, &cur_eptp);
 	case OP_SET_SPPTP:
@@ -1968,10 +2142,12 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 	if (setup_vmcs(th)) {
 		out_str("S 0 skip vmptrld\n");
 	} else {
-		desc[0] = GUEST_VPID;
-		invvpid(INVVPID_ALL_CONTEXT, desc);
-		desc[0] = 0;
-		invept(INVEPT_ALL_CONTEXT, desc);
+		if (!direct_mode) {
+			desc[0] = GUEST_VPID;
+			invvpid(INVVPID_ALL_CONTEXT, desc);
+			desc[0] = 0;
+			invept(INVEPT_ALL_CONTEXT, desc);
+		}
 		while (ran < th->nops) {
 			u32 i = ran++;
 			int end;
@@ -2102,6 +2278,7 @@ static void load_batch(void)
 	if (!batch_magic_ok(bh))
 		return;                  /* run_batch judges the header */
 	report_on = (bh->flags & BATCH_FLAG_EXPECT) != 0;
+	direct_wanted = (bh->flags & BATCH_FLAG_DIRECT) != 0;
 	if (bh->bytes > BATCH_BUF_SIZE)
 		return;
 	sectors = (bh->bytes + SECTOR_SIZE - 1) / SECTOR_SIZE;
@@ -2134,7 +2311,12 @@ void agent_main(void)
 	out_tee_serial(report_on);
 	print_h_line();
 	out_tee_serial(0);
-	enter_vmx();
+	if (direct_wanted) {
+		setup_direct();
+		agent_checksum = agent_sum();
+	} else {
+		enter_vmx();
+	}
 	run_batch();
 	finish_batch();
 }

@@ -26,6 +26,8 @@
 #define OUT_BUF_SIZE      0x00100000UL
 #define SHADOW_BASE       0x0f200000UL  /* shadow copies of watched frames, 4 KiB each */
 #define SHADOW_MAX        1024
+#define SOFT_VMCS         0x0f600000UL  /* direct mode: the VMCS fields as plain memory, by encoding */
+#define SOFT_VMCS_FIELDS  0x8000
 #define BATCH_BUF         0x0f800000UL  /* the batch as read from disk */
 #define BATCH_BUF_SIZE    0x00800000UL
 #define AGENT_END         0x10000000UL
@@ -101,7 +103,8 @@
 
 #define BATCH_FLAG_EXPECT 0x1U          /* every trace carries expectations (export images) */
 #define BATCH_FLAG_RESULTS_DISK 0x2U    /* the result stream goes to disk (struct batch_results) */
-#define BATCH_FLAGS_KNOWN (BATCH_FLAG_EXPECT | BATCH_FLAG_RESULTS_DISK)
+#define BATCH_FLAG_DIRECT 0x4U        /* direct mode: guest ops without VMX (PROTOCOL.md) */
+#define BATCH_FLAGS_KNOWN (BATCH_FLAG_EXPECT | BATCH_FLAG_RESULTS_DISK | BATCH_FLAG_DIRECT)
 
 struct batch_header {
 	char magic[8];

@@ -20,10 +20,11 @@ CFLAGS="-std=gnu11 -O2 -Wall -Wextra -ffreestanding -fno-pic -fno-pie -nostdlib 
  -fno-builtin -fno-delete-null-pointer-checks -mcmodel=small -fno-common"
 gcc $CFLAGS -c boot.S -o "$OUT/boot.o"
 gcc $CFLAGS -c entry.S -o "$OUT/entry.o"
+gcc $CFLAGS -c direct.S -o "$OUT/direct.o"
 gcc $CFLAGS -c agent.c -o "$OUT/agent.o"
 gcc $CFLAGS -c io.c -o "$OUT/io.o"
 ld -nostdlib -static --build-id=none --no-warn-rwx-segments -z noexecstack -z max-page-size=4096 -T agent.ld \
-   -o "$OUT/agent.elf" "$OUT/boot.o" "$OUT/entry.o" "$OUT/agent.o" "$OUT/io.o"
+   -o "$OUT/agent.elf" "$OUT/boot.o" "$OUT/entry.o" "$OUT/direct.o" "$OUT/agent.o" "$OUT/io.o"
 objcopy -O binary "$OUT/agent.elf" "$OUT/agent.bin"
 SIZE=$(stat -c %s "$OUT/agent.bin")
 MAX=$((512 * 512))

@@ -1,5 +1,5 @@
 /* vmx.h: named VMCS field encodings, VMX control bits, exit reasons and MSRs, plus the small
- * inline helpers (vmcs_read/vmcs_write, VMX instructions, MSR/CPUID access) the agent uses. */
+ * inline helpers (hw_vmcs_read/hw_vmcs_write, VMX instructions, MSR/CPUID access) the agent uses. */
 #ifndef AGENT_VMX_H
 #define AGENT_VMX_H
 
@@ -298,14 +298,14 @@ static inline int vmptrld(u64 pa)
 	return vmx_status(fl);
 }
 
-static inline u64 vmcs_read(u64 field)
+static inline u64 hw_vmcs_read(u64 field)
 {
 	u64 v;
 	asm volatile("vmread %1, %0" : "=r"(v) : "r"(field) : "cc");
 	return v;
 }
 
-static inline int vmcs_write(u64 field, u64 val)
+static inline int hw_vmcs_write(u64 field, u64 val)
 {
 	u64 fl;
 	asm volatile("vmwrite %1, %2; pushf; pop %0" : "=r"(fl) : "r"(val), "r"(field) : "cc", "memory");

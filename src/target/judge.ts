@@ -60,7 +60,8 @@ export function judge(lowered: Lowered, originalLength: number, given: TraceRunR
   reserved: { step: number; why: string } | null = null): Judged {
   let stop = probeStop(lowered, given);
   if (reserved !== null && (stop === null || reserved.step < stop.step)) stop = reserved;
-  const run: TraceRunResult = stop === null || stop.step >= given.steps.length ? given
+  // A stop at the very end of what the target ran (a trace sent only up to its stop) is reported too.
+  const run: TraceRunResult = stop === null || stop.step > given.steps.length || (stop.step === given.steps.length && given.stopped !== null) ? given
     : { ...given, steps: given.steps.slice(0, stop.step), stopped: stop };
   const ran = run.steps.length;
   const trace = { ...lowered.trace, ops: lowered.trace.ops.slice(0, ran) };

@@ -39,6 +39,12 @@ export interface TargetProfile {
   cr0MustSet: number;
   cr4MaySet: number;
   reserved: Reserved;
+  /**
+   * How the guest agent runs the trace's guest ops (agent/PROTOCOL.md): 'vmx' (default) as an
+   * L2 guest under VMX with the trace's EPT; 'direct' without VMX, under the trace's own guest
+   * paging with an identity EPT the lowering installs (QEMU's TCG has no VMX).
+   */
+  agentMode?: 'vmx' | 'direct';
 }
 
 export function inRanges(ranges: readonly AddressRange[], start: number, size: number): AddressRange | null {

@@ -1,7 +1,8 @@
 /**
  * Target names for `--target`: `machine` (the built-in machine, the default: it runs in-process
- * through the ordinary runner), `bochs` (Bochs through the guest agent), and `exec:CMD` (any
- * adapter command that speaks docs/targets.md; its profile comes from `CMD --profile`).
+ * through the ordinary runner), `bochs` (Bochs through the guest agent), `qemu` (QEMU's TCG
+ * through the guest agent in direct mode), and `exec:CMD` (any adapter command that speaks
+ * docs/targets.md; its profile comes from `CMD --profile`).
  * Contract: `resolveExternal` returns null for the built-in machine and throws a one-line
  * TargetSetupError for a name it does not know or a command whose profile cannot be read.
  */
@@ -11,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { normalizeConfig } from '../hw/config.js';
 import { BOCHS_PROFILE } from './bochs/profile.js';
 import type { ExternalTarget } from './external.js';
+import { QEMU_PROFILE } from './qemu/profile.js';
 import type { TargetProfile } from './profile.js';
 
 export class TargetSetupError extends Error {}
 
-export const TARGET_CHOICES = ['machine', 'bochs', 'exec:CMD'] as const;
+export const TARGET_CHOICES = ['machine', 'bochs', 'qemu', 'exec:CMD'] as const;
 
 /** The node command that runs a module of this package (compiled, or through tsx from src/). */
 function nodeModuleCommand(rel: string): string[] {
@@ -27,6 +29,10 @@ function nodeModuleCommand(rel: string): string[] {
 
 export function bochsTarget(): ExternalTarget {
   return { profile: BOCHS_PROFILE, command: nodeModuleCommand('bochs/adapter') };
+}
+
+export function qemuTarget(): ExternalTarget {
+  return { profile: QEMU_PROFILE, command: nodeModuleCommand('qemu/adapter') };
 }
 
 function readProfile(command: string[]): TargetProfile {
@@ -61,10 +67,11 @@ function readProfile(command: string[]): TargetProfile {
 export function resolveExternal(name: string): ExternalTarget | null {
   if (name === 'machine') return null;
   if (name === 'bochs') return bochsTarget();
+  if (name === 'qemu') return qemuTarget();
   if (name.startsWith('exec:')) {
     const command = name.slice(5).trim().split(/\s+/).filter((s) => s.length > 0);
     if (command.length === 0) throw new TargetSetupError('--target exec: needs a command, e.g. exec:./my-adapter');
     return { profile: readProfile(command), command };
   }
-  throw new TargetSetupError(`--target: expected machine, bochs or exec:CMD, got '${name}'`);
+  throw new TargetSetupError(`--target: expected machine, bochs, qemu or exec:CMD, got '${name}'`);
 }

@@ -60,7 +60,7 @@ describe(`TargetAdapterProtocol (seed ${seed})`, () => {
   it('an unknown target or a broken adapter is one line, exit 2', async () => {
     const a = await cli(['replay', '--target', 'nosuch', SEEDS[0]]);
     expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/^eptfuzz: --target: expected machine, bochs or exec:CMD/);
+    expect(a.stderr).toMatch(/^eptfuzz: --target: expected machine, bochs, qemu or exec:CMD/);
     const b = await cli(['replay', '--target', 'exec:/nonexistent/adapter', SEEDS[0]]);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/--profile failed/);

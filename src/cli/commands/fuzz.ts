@@ -116,7 +116,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--shrink-steps <n>', 'minimizer budget per new failure (predicate evaluations)', String(FUZZ_SHRINK_STEPS_DEFAULT))
     .option('--shrink-ms <n>', 'minimizer time limit per new failure, ms (a safety net; steps bind first)', String(SHRINK_MS_MAX_DEFAULT))
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
-    .option('--target <name>', 'run the traces on: machine (built-in), bochs, or exec:CMD (an adapter, docs/targets.md); --workers target processes run at once', 'machine')
+    .option('--target <name>', 'run the traces on: machine (built-in), bochs, qemu, or exec:CMD (an adapter, docs/targets.md); --workers target processes run at once', 'machine')
     .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --corpus c0 --crashes k0 --out o0   # machine 1 of 4\n')
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);

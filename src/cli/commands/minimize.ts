@@ -26,7 +26,7 @@ export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Comm
     .option('--max-ms <n>', 'time limit in milliseconds', String(SHRINK_MS_MAX_DEFAULT))
     .option('--format <form>', 'output form: msgpack, text or json (default: from the file name)')
     .option('--oracle <name>', 'check against: model or machine', 'model')
-    .option('--target <name>', 'run candidates on: machine (built-in), bochs, or exec:CMD (many candidates per target run)', 'machine')
+    .option('--target <name>', 'run candidates on: machine (built-in), bochs, qemu, or exec:CMD (many candidates per target run)', 'machine')
     .addHelpText('after', '\nExamples:\n  $ eptfuzz minimize crashes/4e8af73e72895d3c/original-1.msgpack -o small.msgpack --max-steps 5000\n  $ eptfuzz minimize --target bochs bochs-crashes/0123456789abcdef/original-1.msgpack -o small.txt\n')
     .action(async (file: string, flags: MinimizeFlags) => {
       const stepsMax = parseCount('--max-steps', flags.maxSteps, 1);

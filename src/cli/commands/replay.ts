@@ -96,7 +96,7 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
     .option('--json', 'print one JSON object per step {step, op, actual, allowed, violations}', false)
     .option('--verbose', 'print every step as a readable log (exits and #PF with decoded bits)', false)
     .option('--oracle <name>', 'check against: model or machine', 'model')
-    .option('--target <name>', 'run on: machine (built-in), bochs, or exec:CMD (an adapter, docs/targets.md)', 'machine')
+    .option('--target <name>', 'run on: machine (built-in), bochs, qemu, or exec:CMD (an adapter, docs/targets.md)', 'machine')
     .addHelpText('after', '\nExamples:\n  $ eptfuzz replay crashes/4e8af73e72895d3c/repro.msgpack\n  $ eptfuzz replay --json trace.txt | jq .actual\n  $ eptfuzz replay --target bochs --verbose corpus/seeds/guest-paging.txt\n')
     .action(async (files: string[], flags: ReplayFlags) => {
       const traces = files.map((f) => ({ file: f, trace: loadTrace(f) })); // bad input: exit 2 before running anything

@@ -102,7 +102,10 @@ function traceBytes(t: BatchTrace): number {
   return TRACE_HEADER_BYTES + watchWords * 4 + t.trace.ops.length * OP_BYTES + expectBytes(t);
 }
 
-export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPhyAddr: number): Uint8Array {
+/** Batch flag: direct mode, guest ops without VMX (agent/PROTOCOL.md "Direct mode"). */
+export const BATCH_FLAG_DIRECT = 4;
+
+export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPhyAddr: number, flags = 0): Uint8Array {
   let total = BATCH_HEADER_BYTES;
   for (const t of traces) total += traceBytes(t);
   const buf = new Uint8Array(total);
@@ -115,7 +118,7 @@ export function encodeBatch(traces: readonly BatchTrace[], ramEnd: number, maxPh
   v.setUint32(32, maxPhyAddr, true);
   const withExpect = traces.length > 0 && traces.every((t) => t.expect !== undefined);
   if (!withExpect && traces.some((t) => t.expect !== undefined)) throw new Error('expectations on some traces of a batch only');
-  v.setUint32(36, withExpect ? BATCH_FLAG_EXPECT : 0, true);
+  v.setUint32(36, (withExpect ? BATCH_FLAG_EXPECT : 0) | flags, true);
   let at = BATCH_HEADER_BYTES;
   for (const t of traces) {
     v.setUint32(at, TRACE_MAGIC, true);

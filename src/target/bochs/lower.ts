@@ -30,6 +30,11 @@ export interface Lowered {
   origin: Int32Array;
   /** Lowered ops (`set_reg cr3`) the agent performs as a VMCS write of the guest CR3 (no flush). */
   loadCr3: ReadonlySet<number>;
+  /**
+   * Where the harness cannot go on (lowered step: the trace is sent and judged only up to it),
+   * with the reason; null when it runs to the end.
+   */
+  stop?: { step: number; why: string } | null;
 }
 
 /** Registers the guest itself writes (through the stub, at CPL 0). */

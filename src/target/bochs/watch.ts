@@ -9,6 +9,7 @@
  * after every step; a frame outside the list is never compared (docs/targets.md "Memory").
  */
 import { ReferenceModel } from '../../spec/model.js';
+import type { SpecStep } from '../../spec/api.js';
 import type { SpecMemory } from '../../spec/memory.js';
 import type { Trace } from '../../trace/trace.js';
 import { stubFrames } from './stub.js';
@@ -44,8 +45,14 @@ export interface PreRun {
   reserved: { step: number; why: string } | null;
 }
 
+/**
+ * A target's own reason to stop at lowered step `i` (checked before the step is committed, with
+ * the model's state before it), or null.
+ */
+export type StepGuard = (i: number, step: SpecStep, model: ReferenceModel) => string | null;
+
 /** The watch list and the reserved-memory stop of a lowered trace (one model run). */
-export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = []): PreRun {
+export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = [], guard?: StepGuard): PreRun {
   const model = new ReferenceModel(lowered.machine);
   const frames = new Set<number>(stubFrames());
   let hit: AddressRange | null = null;
@@ -56,6 +63,10 @@ export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = []):
     for (const c of step.allowed) for (const f of c.frames) frames.add(f);
     for (const f of step.allowed[0].frames) hit ??= inRanges(forbidden, f * 4096, 4096);
     if (hit !== null && reserved === null) reserved = { step: i, why: `the trace reaches ${hit.why} through its own mappings` };
+    if (guard !== undefined && reserved === null) {
+      const why = guard(i, step, model);
+      if (why !== null) reserved = { step: i, why };
+    }
     model.commit(step.allowed[0]);
   });
   for (const f of model.frames()) frames.add(f);

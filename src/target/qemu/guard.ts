@@ -1,0 +1,42 @@
+/**
+ * What a direct-mode target cannot survive (agent/PROTOCOL.md "Direct mode"): the agent's event
+ * delivery goes through guest PML4 slot 511 of the CR3 the guest runs under, so a guest op that
+ * writes the harness's tables (the stub frames) or that PML4 entry would take the agent down with
+ * it, and a guest access the model sends to an EPT exit left the identity-mapped RAM (the target
+ * has no EPT: nothing there to compare). Contract: a `StepGuard` for preRun; judging (and the
+ * run sent to the target) stops at the first such step.
+ */
+import type { SpecStep } from '../../spec/api.js';
+import type { SpecCandidate } from '../../spec/candidate.js';
+import type { ReferenceModel } from '../../spec/model.js';
+import type { Op } from '../../trace/ops.js';
+import type { Lowered } from '../bochs/lower.js';
+import { stubFrames } from '../bochs/stub.js';
+import type { StepGuard } from '../bochs/watch.js';
+import { DIRECT_GUEST_PML4E } from './stub.js';
+
+const SLOT_511_OFFSET = 511 * 8;
+
+function slot511(bytes: Uint8Array | null): bigint {
+  if (bytes === null) return 0n;
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(SLOT_511_OFFSET, true);
+}
+
+/** Ops the guest executes (the others run in the agent, and slot 511 is re-installed after them). */
+function entersGuest(op: Op): boolean {
+  return op.op === 'read' || op.op === 'write' || op.op === 'fetch' || op.op === 'invlpg' || (op.op === 'set_reg' && op.reg !== 'cpl' && op.reg !== 'rflags' && op.reg !== 'pkru');
+}
+
+export function directGuard(lowered: Lowered): StepGuard {
+  const harness = new Set(stubFrames());
+  return (i: number, step: SpecStep, model: ReferenceModel): string | null => {
+    if (lowered.origin[i] < 0 || !entersGuest(lowered.trace.ops[i])) return null;
+    const pml4 = Math.floor(model.vcpuState(0).cr3 / 4096);
+    for (const c of step.allowed) {
+      if (c.outcome.kind === 'exit') return 'the guest reaches guest-physical memory above the RAM the target has (the model answers with an EPT exit)';
+      for (const f of c.frames) if (harness.has(f)) return 'the guest writes the harness\'s tables (the stub frames) through its own mappings';
+      if (c.frames.includes(pml4) && slot511((c as SpecCandidate).frameAfter(pml4)) !== DIRECT_GUEST_PML4E) return 'the guest overwrites PML4 slot 511, where the agent\'s event handlers are mapped';
+    }
+    return null;
+  };
+}
