@@ -19,7 +19,7 @@ import { inRanges, type AddressRange } from '../profile.js';
 export const WATCH_FRAMES_MAX = 256;
 
 /** Adds every RAM frame the model's memory reads to `frames` (the model's memory is private: wrap its readers). */
-function recordReads(model: ReferenceModel, frames: Set<number>, onRead: (hpa: number) => void): void {
+function recordReads(model: ReferenceModel, frames: Set<number>, onRead: (hpa: number) => void, outsideRam: boolean): void {
   const mem = (model as unknown as { mem: SpecMemory }).mem;
   const wrap = <K extends 'readEntry' | 'readU32' | 'readByte'>(name: K): void => {
     const inner = mem[name].bind(mem) as (hpa: number) => ReturnType<SpecMemory[K]>;
@@ -32,6 +32,15 @@ function recordReads(model: ReferenceModel, frames: Set<number>, onRead: (hpa: n
   wrap('readEntry');
   wrap('readU32');
   wrap('readByte');
+  if (!outsideRam) return;
+  // Every address the model asks about outside RAM (a write there is dropped, so no frame list
+  // shows it): a data access or walk that goes there touches what the target keeps.
+  const inRam = mem.inRam.bind(mem);
+  mem.inRam = (hpa: number): boolean => {
+    const yes = inRam(hpa);
+    if (!yes) onRead(hpa);
+    return yes;
+  };
 }
 
 export interface PreRun {
@@ -53,10 +62,11 @@ export type StepGuard = (i: number, step: SpecStep, model: ReferenceModel) => st
 
 /** The watch list and the reserved-memory stop of a lowered trace (one model run). */
 export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = [], guard?: StepGuard): PreRun {
+  // With a guard (direct mode), every touch outside RAM counts, writes included.
   const model = new ReferenceModel(lowered.machine);
   const frames = new Set<number>(stubFrames());
   let hit: AddressRange | null = null;
-  recordReads(model, frames, (hpa) => { hit ??= inRanges(forbidden, hpa, 1); });
+  recordReads(model, frames, (hpa) => { hit ??= inRanges(forbidden, hpa, 1); }, guard !== undefined);
   let reserved: PreRun['reserved'] = null;
   lowered.ops.forEach((op, i) => {
     const step = model.step(op);

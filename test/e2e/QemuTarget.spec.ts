@@ -1,0 +1,75 @@
+/**
+ * The QEMU target end to end (qemu-system-x86_64 7.2 from Debian, TCG, the guest agent in direct
+ * mode): a hand-written guest-paging trace agrees with the model and shows QEMU's own #PF error
+ * codes; a deliberately wrong result is caught; the agent survives a trace that writes over all
+ * the RAM a trace may use, and a trace that reaches what the harness keeps is judged up to there,
+ * never run into it; a killed QEMU is a fault of that trace; the committed QEMU findings
+ * (docs/target-findings.md) still reproduce with their signatures.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadTrace } from '../../src/trace/load.js';
+import { formatSignature } from '../../src/check/violation.js';
+import { cli } from './helpers.js';
+import { qemuSuiteEnabled } from '../support/qemu.js';
+
+const enabled = qemuSuiteEnabled('QemuTarget');
+const FINDINGS = 'test/e2e/qemu/findings';
+
+afterEach(() => {
+  delete process.env.EPTFUZZ_QEMU;
+  delete process.env.EPTFUZZ_QEMU_CORRUPT;
+});
+
+describe.runIf(enabled)('QemuTarget', () => {
+  it('a guest-paging trace agrees with the model on QEMU, with QEMU\'s own #PF error codes', async () => {
+    const r = await cli(['replay', '--target', 'qemu', '--json', 'test/e2e/qemu/guest-paging.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    const steps = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { harness: boolean; actual: { kind: string; code?: number }; violations: unknown[] });
+    expect(steps.filter((s) => s.violations.length > 0)).toEqual([]);
+    const pf = steps.filter((s) => !s.harness && s.actual.kind === 'pf').map((s) => s.actual.code);
+    // WP=1 supervisor write 0x3, user write 0x7, SMEP fetch 0x11, SMAP read 0x1, user fetch of
+    // XD 0x15, PKU access-disable read 0x25, PKU write-disable write 0x27
+    expect(pf).toEqual([0x3, 0x7, 0x11, 0x1, 0x15, 0x25, 0x27]);
+  });
+
+  it('a deliberately wrong result is caught (the comparison can fail)', async () => {
+    process.env.EPTFUZZ_QEMU_CORRUPT = 'pf';
+    const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/guest-paging.txt']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL test\/e2e\/qemu\/guest-paging.txt on qemu: fault\.pf-error-code @ write: error code bits differ: P at step 11$/m);
+  });
+
+  it('the agent survives writes over all trace RAM; a write to its PML4 slot 511 stops judging before it runs', async () => {
+    const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/whole-ram.txt']);
+    expect(r.stdout).toMatch(/^PASS test\/e2e\/qemu\/whole-ram.txt on qemu \(139 of 141 ops judged\)$/m);
+    expect(r.stdout).toMatch(/could not run step 139 as written \(the guest overwrites PML4 slot 511/);
+    expect(r.code).toBe(0);
+  });
+
+  it('a killed QEMU is a fault of the trace it was running', async () => {
+    process.env.EPTFUZZ_QEMU = join(process.cwd(), 'test/support/qemu-killed.sh');
+    const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/guest-paging.txt']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/guest-paging.txt: the qemu target failed on this trace: .*exited/m);
+  });
+
+  it('a trace with VMX ops is refused in one line (exit 2)', async () => {
+    const r = await cli(['replay', '--target', 'qemu', 'corpus/seeds/ept-permissions.txt']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/the qemu target cannot run ept_set/);
+  });
+
+  it('every committed QEMU finding still reproduces with its signature', async () => {
+    const files = readdirSync(FINDINGS).filter((f) => f.endsWith('.txt')).map((f) => join(FINDINGS, f));
+    expect(files.length).toBeGreaterThan(0);
+    const r = await cli(['replay', '--target', 'qemu', ...files]);
+    for (const f of files) {
+      const want = loadTrace(f).signature;
+      expect(want, f).toBeDefined();
+      expect(r.stdout, f).toContain(`FAIL ${f} on qemu: ${formatSignature(want!)}`);
+    }
+  });
+});
