@@ -110,6 +110,7 @@ static u32 hw_maxphyaddr;
 static u64 agent_checksum;
 static int host_vmx;              /* CPUID.1:ECX.VMX: without it the batch stops with "novmx" */
 static int host_pku;
+static int host_pks;              /* CPUID.7.0:ECX[31] */
 static int host_avx2;             /* the full compare uses 32-byte AVX2 compares */
 
 /* ---- AVX2 for the full compare (Bochs reads memory per access: 32 bytes cost about one word) ---- */
@@ -549,6 +550,7 @@ static void setup_paging(void)
 
 	cpuid(7, 0, &a, &b, &c, &d);
 	host_pku = (c & (1U << 3)) != 0;
+	host_pks = (c & (1U << 31)) != 0;
 	host_avx2 = (b & CPUID7_EBX_AVX2) != 0;
 	cpuid(1, 0, &a, &b, &c, &d);
 	if ((c & (CPUID1_ECX_XSAVE | CPUID1_ECX_AVX)) != (CPUID1_ECX_XSAVE | CPUID1_ECX_AVX) ||
@@ -701,7 +703,7 @@ static void setup_direct(void)
 	pdpt[0] = DIRECT_HOST_PD | PTE_P | PTE_RW | PTE_A;
 	pd[0] = DIRECT_HOST_PT | PTE_P | PTE_RW | PTE_A;
 	for (int k = 0; k < 6; k++)
-		pt[2 + k] = frames[k] | PTE_P | PTE_RW | PTE_A | PTE_D;
+		pt[2 + k] = frames[k] | PTE_P | PTE_RW | PTE_A | PTE_D | DIRECT_PKEY;
 	((u64 *)HOST_PML4)[ENTRIES_PER_TABLE - 1] = DIRECT_HOST_PDPT | PTE_P | PTE_RW | PTE_A;
 	write_cr3(HOST_PML4);
 	memcpy((void *)DIRECT_CODE, direct_code, direct_code_end - direct_code);
@@ -2137,6 +2139,8 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 	cur_cpl = 0;
 	cur_ac = 0;
 	cur_pkru = 0;
+	if (direct_mode && host_pks)
+		wrmsr(MSR_IA32_PKRS, 0);  /* the guest's own WRMSRs set it; each trace starts at 0 */
 	stub_sup = th->stub_la_sup;
 	stub_user = th->stub_la_user;
 	if (setup_vmcs(th)) {

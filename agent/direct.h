@@ -25,6 +25,9 @@
 #define DIRECT_HOST_PD    0x0f0e7000
 #define DIRECT_HOST_PT    0x0f0e8000
 #define DIRECT_END        0x0f0e9000
+/* Protection key 15 (PTE bits 62:59) on pages 2..7: under CR4.PKS the event delivery's stack and
+ * data accesses need IA32_PKRS to allow key 15 (the lowering stops a trace before it forbids it). */
+#define DIRECT_PKEY       0x7800000000000000UL
 
 /* The data page (struct direct_data in agent.c): offsets direct.S uses. */
 #define DD_H_RSP    0x00

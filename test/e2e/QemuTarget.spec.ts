@@ -1,7 +1,7 @@
 /**
  * The QEMU target end to end (qemu-system-x86_64 7.2 from Debian, TCG, the guest agent in direct
- * mode): a hand-written guest-paging trace agrees with the model and shows QEMU's own #PF error
- * codes; a deliberately wrong result is caught; the agent survives a trace that writes over all
+ * mode): hand-written guest-paging and PKS traces agree with the model and show QEMU's own #PF
+ * error codes; a deliberately wrong result is caught; the agent survives a trace that writes over all
  * the RAM a trace may use, and a trace that reaches what the harness keeps is judged up to there,
  * never run into it; a killed QEMU is a fault of that trace; the committed QEMU findings
  * (docs/target-findings.md) still reproduce with their signatures.
@@ -32,6 +32,18 @@ describe.runIf(enabled)('QemuTarget', () => {
     // WP=1 supervisor write 0x3, user write 0x7, SMEP fetch 0x11, SMAP read 0x1, user fetch of
     // XD 0x15, PKU access-disable read 0x25, PKU write-disable write 0x27
     expect(pf).toEqual([0x3, 0x7, 0x11, 0x1, 0x15, 0x25, 0x27]);
+  });
+
+  it('PKS: supervisor protection keys agree with the model; an IA32_PKRS that forbids the agent\'s key stops judging first', async () => {
+    const r = await cli(['replay', '--target', 'qemu', '--json', 'test/e2e/qemu/pks.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    const steps = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { harness: boolean; actual: { kind: string; code?: number }; violations: unknown[] });
+    expect(steps.filter((s) => s.violations.length > 0)).toEqual([]);
+    // AD1 read 0x21, WD2 write with CR0.WP=1 0x23
+    expect(steps.filter((s) => !s.harness && s.actual.kind === 'pf').map((s) => s.actual.code)).toEqual([0x21, 0x23]);
+    const plain = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/pks.txt']);
+    expect(plain.stdout).toMatch(/^PASS test\/e2e\/qemu\/pks.txt on qemu \(15 of 17 ops judged\)$/m);
+    expect(plain.stdout).toMatch(/IA32_PKRS forbids protection key 15/);
   });
 
   it('a deliberately wrong result is caught (the comparison can fail)', async () => {

@@ -2,8 +2,9 @@
  * What a direct-mode target cannot survive (agent/PROTOCOL.md "Direct mode"): the agent's event
  * delivery goes through guest PML4 slot 511 of the CR3 the guest runs under, so a guest op that
  * writes the harness's tables (the stub frames) or that PML4 entry would take the agent down with
- * it, and a guest access the model sends to an EPT exit left the identity-mapped RAM (the target
- * has no EPT: nothing there to compare). Contract: a `StepGuard` for preRun; judging (and the
+ * it; an IA32_PKRS that forbids the agent's protection key under CR4.PKS would fault its stack
+ * pushes; and a guest access the model sends to an EPT exit left the identity-mapped RAM (the
+ * target has no EPT: nothing there to compare). Contract: a `StepGuard` for preRun; judging (and the
  * run sent to the target) stops at the first such step.
  */
 import type { SpecStep } from '../../spec/api.js';
@@ -13,7 +14,8 @@ import type { Op } from '../../trace/ops.js';
 import type { Lowered } from '../bochs/lower.js';
 import { stubFrames } from '../bochs/stub.js';
 import type { StepGuard } from '../bochs/watch.js';
-import { DIRECT_GUEST_PML4E } from './stub.js';
+import { CR4_PKS } from '../../hw/bits.js';
+import { DIRECT_GUEST_PML4E, DIRECT_PKEY } from './stub.js';
 
 const SLOT_511_OFFSET = 511 * 8;
 
@@ -31,7 +33,14 @@ export function directGuard(lowered: Lowered): StepGuard {
   const harness = new Set(stubFrames());
   return (i: number, step: SpecStep, model: ReferenceModel): string | null => {
     if (lowered.origin[i] < 0 || !entersGuest(lowered.trace.ops[i])) return null;
-    const pml4 = Math.floor(model.vcpuState(0).cr3 / 4096);
+    const op = lowered.trace.ops[i];
+    const st = model.vcpuState(0);
+    const pml4 = Math.floor(st.cr3 / 4096);
+    if (op.op === 'set_reg' && (op.reg === 'cr4' || op.reg === 'pkrs') && step.allowed[0].outcome.kind === 'ok') {
+      const cr4 = op.reg === 'cr4' ? Number(op.value & 0xffffffffn) : st.cr4;
+      const pkrs = op.reg === 'pkrs' ? Number(op.value & 0xffffffffn) : st.pkrs;
+      if ((cr4 & CR4_PKS) !== 0 && ((pkrs >>> (2 * DIRECT_PKEY)) & 3) !== 0) return `IA32_PKRS forbids protection key ${DIRECT_PKEY} under CR4.PKS, and the agent's event delivery uses it`;
+    }
     for (const c of step.allowed) {
       if (c.outcome.kind === 'exit') return 'the guest reaches guest-physical memory above the RAM the target has (the model answers with an EPT exit)';
       for (const f of c.frames) if (harness.has(f)) return 'the guest writes the harness\'s tables (the stub frames) through its own mappings';

@@ -5,12 +5,12 @@
  * PKRU, and catches #PF, #GP and the single-step #DB through an IDT of its own that the harness
  * maps at guest PML4 slot 511. The model judges the trace with an identity EPT (GPA = HPA for
  * RAM) that the lowering installs, so what is tested is QEMU's page walker: #PF error codes, CR2,
- * accessed and dirty flags, NX, SMEP, SMAP, WP and PKU.
+ * accessed and dirty flags, NX, SMEP, SMAP, WP, PKU and PKS.
  * Contract: the capabilities are those `-cpu max` reports to the agent's H line
  * (docs/targets.md); VMX-only ops (EPT, SPP, VPID, INVEPT, INVVPID, VMCS writes) are unsupported.
  */
 import { normalizeConfig } from '../../hw/config.js';
-import { CR0_PG, CR4_PAE, CR4_PGE, CR4_PKE, CR4_PSE, CR4_SMAP, CR4_SMEP } from '../../hw/bits.js';
+import { CR0_PG, CR4_PAE, CR4_PGE, CR4_PKE, CR4_PKS, CR4_PSE, CR4_SMAP, CR4_SMEP } from '../../hw/bits.js';
 import type { TargetProfile } from '../profile.js';
 import { AGENT_BASE, AGENT_END, BOCHS_FRAMES, STUB_FRAMES, STUB_HPA, STUB_LA_SUP } from '../bochs/profile.js';
 
@@ -19,16 +19,15 @@ export const QEMU_MAXPHYADDR = 40;
 
 export const QEMU_PROFILE: TargetProfile = {
   name: 'qemu',
-  description: 'QEMU 7.2 TCG (-cpu max: PKU, SMEP, SMAP, NX; no VMX) through the guest agent in direct mode',
+  description: 'QEMU 7.2 TCG (-cpu max: PKU, PKS, SMEP, SMAP, NX; no VMX) through the guest agent in direct mode',
   agentMode: 'direct',
   config: normalizeConfig({
     maxPhyAddr: QEMU_MAXPHYADDR,
     vcpus: 1,
     framesMax: BOCHS_FRAMES,
     // No EPT on this target: the lowering's identity EPT has its A/D flags preset and no SPP,
-    // MBEC or advanced exit information can show. PKS: the agent's own exception delivery runs on
-    // supervisor pages, which an arbitrary IA32_PKRS could forbid (docs/targets.md).
-    caps: { mbec: false, pks: false, advExitInfo: false, spp: false, eptAD: false },
+    // MBEC or advanced exit information can show.
+    caps: { mbec: false, advExitInfo: false, spp: false, eptAD: false },
     // Freedoms the SDM gives a real CPU (docs/semantics.md): a cached entry that denies may fault
     // once (SDM 3A 4.10.4.3); a walk that faults may have set accessed flags (SDM 3A 4.8).
     choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm' },
@@ -36,7 +35,7 @@ export const QEMU_PROFILE: TargetProfile = {
   accessSizes: [1, 2, 4, 8],
   unsupportedOps: ['ept_set', 'sppt_set', 'set_eptp', 'set_spptp', 'set_ctls2', 'invept', 'invvpid'],
   cr0MustSet: CR0_PG,
-  cr4MaySet: CR4_PSE | CR4_PAE | CR4_PGE | CR4_SMEP | CR4_SMAP | CR4_PKE,
+  cr4MaySet: CR4_PSE | CR4_PAE | CR4_PGE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS,
   reserved: {
     hpa: [
       { start: 0xa_0000, end: 0x10_0000, why: 'VGA memory and BIOS ROM' },

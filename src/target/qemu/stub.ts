@@ -24,6 +24,12 @@ const hpaOf = (k: number): number => STUB_HPA + k * PAGE;
 /** The agent frames slot 511 maps at pages 2..7 (agent/direct.h: code, IDT, GDT, data, stack x2). */
 export const DIRECT_AGENT_FRAMES: readonly number[] = [0x0f0e0000, 0x0f0e1000, 0x0f0e2000, 0x0f0e3000, 0x0f0e4000, 0x0f0e5000];
 
+/**
+ * The protection key of the agent's pages (agent/direct.h DIRECT_PKEY): under CR4.PKS, IA32_PKRS
+ * must allow it for the event delivery to work (guard.ts stops a trace before it forbids it).
+ */
+export const DIRECT_PKEY = 15;
+
 const G_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A;
 const G_LEAF_SUP = PTE_P | PTE_RW | PTE_A | PTE_D;
 
@@ -45,7 +51,7 @@ export function directStubWords(): Array<{ hpa: number; value: bigint }> {
   out.push({ hpa: hpaOf(GUEST_PD), value: BigInt(hpaOf(GUEST_PT) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PT), value: BigInt(hpaOf(STUB_CODE) + G_LEAF_SUP) });
   out.push({ hpa: hpaOf(GUEST_PT) + 8, value: BigInt(hpaOf(STUB_CODE) + (G_LEAF_SUP | PTE_US)) });
-  DIRECT_AGENT_FRAMES.forEach((hpa, k) => out.push({ hpa: hpaOf(GUEST_PT) + (2 + k) * 8, value: BigInt(hpa + G_LEAF_SUP) }));
+  DIRECT_AGENT_FRAMES.forEach((hpa, k) => out.push({ hpa: hpaOf(GUEST_PT) + (2 + k) * 8, value: (BigInt(DIRECT_PKEY) << 59n) | BigInt(hpa + G_LEAF_SUP) }));
   out.push({ hpa: hpaOf(EPT_PML4), value: BigInt(hpaOf(EPT_PDPT) + EPT_RWX + EPT_A) });
   out.push({ hpa: hpaOf(EPT_PDPT), value: BigInt(EPT_RWX | (EPT_MEMTYPE_WB << EPT_MEMTYPE_SHIFT) | EPT_PS | EPT_A | EPT_D) });
   return out;
