@@ -1342,10 +1342,13 @@ struct fetch_patch {
 	u8 old[FETCH_PATCH_MAX];
 	int n;
 	int exact;           /* every byte patched and reads back as the NOP */
+	int unsafe;          /* a byte translates, but outside RAM or into a table of its own walk:
+			      * the CPU may execute what is there */
 };
 
 /* Debug translation of la (no permission checks, no A/D): the HPA, and the guest table frames on
- * the way (at most 4). Returns 0 when la does not translate to RAM. */
+ * the way (at most 4). Returns 1 when la translates to RAM, 2 when it translates outside RAM (or
+ * into the hole), 0 when it does not translate. */
 static int debug_translate(u64 la, u64 *hpa_out, u64 tables[4])
 {
 	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
@@ -1367,7 +1370,7 @@ static int debug_translate(u64 la, u64 *hpa_out, u64 tables[4])
 			if (ept_walk(((v & addr_mask) & ~(span - 1)) | (la & (span - 1)), 0, &hpa) != PATH_OK)
 				return 0;
 			if (hpa >= ram_end || (hpa < HOLE_END && hpa >= HOLE_START))
-				return 0;
+				return 2;
 			for (int k = 4 - l + 1; k < 4; k++)
 				tables[k] = ~0UL;
 			*hpa_out = hpa;
@@ -1391,15 +1394,22 @@ static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 	int usable = 0;
 
 	p->n = 0;
+	p->unsafe = 0;
 	for (u64 i = 0; i < size; i++) {
 		u64 a = (la + i) & LA_MASK, hpa;
 
 		if ((a & PAGE_MASK) != page) {
 			page = a & PAGE_MASK;
 			usable = debug_translate(page, &hpa_page, tables);
+			if (usable == 2) {
+				p->unsafe = 1;
+				usable = 0;
+			}
 			for (int k = 0; usable && k < 4; k++)
-				if ((hpa_page & PAGE_MASK) == tables[k])
+				if ((hpa_page & PAGE_MASK) == tables[k]) {
+					p->unsafe = 1;
 					usable = 0;
+				}
 		}
 		if (!usable)
 			continue;
@@ -1440,6 +1450,12 @@ static int op_fetch(u32 step, const struct op_record *op)
 	wset_begin();
 	wset_access(la, size);
 	fetch_patch_apply(&patch, la, size);
+	if (direct_mode && patch.unsafe) {
+		/* without VMX the agent cannot contain an instruction it did not choose */
+		fetch_patch_undo(&patch);
+		out_step(step, "skip fetch unpatchable\n");
+		return 1;
+	}
 	run_guest(&r, canon(la), cur_cpl, 0, &ex);
 	fetch_patch_undo(&patch);
 	if (!patch.exact)

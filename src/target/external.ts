@@ -40,12 +40,15 @@ export interface BatchStats {
 }
 
 /**
- * Time allowed for one batch: a boot plus a generous allowance per op (Bochs runs thousands of
- * ops a second here). EPTFUZZ_TARGET_TIMEOUT_MS replaces the whole figure (slow machines, tests).
+ * Time allowed for one batch: the profile's boot allowance plus a generous one per op (default
+ * 30 s + 2 ms per op: Bochs runs thousands of ops a second here). EPTFUZZ_TARGET_TIMEOUT_MS
+ * replaces the whole figure (slow machines, tests).
  */
-export function batchTimeoutMs(ops: number): number {
+export function batchTimeoutMs(ops: number, p?: TargetProfile): number {
   const env = Number(process.env.EPTFUZZ_TARGET_TIMEOUT_MS);
-  return Number.isInteger(env) && env > 0 ? env : 30_000 + ops * 2;
+  if (Number.isInteger(env) && env > 0) return env;
+  const t = p?.batchTimeout ?? { baseMs: 30_000, perOpMs: 2 };
+  return Math.ceil(t.baseMs + ops * t.perOpMs);
 }
 
 interface Prepared {
@@ -90,7 +93,7 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
     const items: BatchTrace[] = list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER, loadCr3: x.lowered.loadCr3 }));
     const ops = items.reduce((n, x) => n + x.trace.ops.length, 0);
     const bytes = encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr, t.profile.agentMode === 'direct' ? BATCH_FLAG_DIRECT : 0);
-    const r = await execBatch(t.command, bytes, batchTimeoutMs(ops));
+    const r = await execBatch(t.command, bytes, batchTimeoutMs(ops, t.profile));
     if (opts.stats !== undefined) {
       opts.stats.batches++;
       opts.stats.targetMs += r.ms;

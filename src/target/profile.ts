@@ -45,6 +45,11 @@ export interface TargetProfile {
    * paging with an identity EPT the lowering installs (QEMU's TCG has no VMX).
    */
   agentMode?: 'vmx' | 'direct';
+  /**
+   * Time one batch may take before the target counts as hung (external.ts `batchTimeoutMs`):
+   * baseMs + perOpMs per lowered op. Default 30 s + 2 ms.
+   */
+  batchTimeout?: { baseMs: number; perOpMs: number };
 }
 
 export function inRanges(ranges: readonly AddressRange[], start: number, size: number): AddressRange | null {

@@ -60,6 +60,8 @@ function readProfile(command: string[]): TargetProfile {
     cr0MustSet: raw.cr0MustSet ?? 0,
     cr4MaySet: raw.cr4MaySet ?? 0xffffffff,
     reserved: { hpa: raw.reserved?.hpa ?? [], gpa: raw.reserved?.gpa ?? [], la: raw.reserved?.la ?? [] },
+    ...(raw.agentMode === 'direct' ? { agentMode: 'direct' as const } : {}),
+    ...(typeof raw.batchTimeout?.baseMs === 'number' && typeof raw.batchTimeout.perOpMs === 'number' ? { batchTimeout: { baseMs: raw.batchTimeout.baseMs, perOpMs: raw.batchTimeout.perOpMs } } : {}),
   };
 }
 

@@ -21,6 +21,9 @@ export const QEMU_PROFILE: TargetProfile = {
   name: 'qemu',
   description: 'QEMU 7.2 TCG (-cpu max: PKU, PKS, SMEP, SMAP, NX; no VMX) through the guest agent in direct mode',
   agentMode: 'direct',
+  // A boot takes ~0.1 s and a 64-trace batch well under a second; QEMU hangs on some inputs
+  // (docs/target-findings.md), so a hung one is given up quickly.
+  batchTimeout: { baseMs: 4_000, perOpMs: 0.5 },
   config: normalizeConfig({
     maxPhyAddr: QEMU_MAXPHYADDR,
     vcpus: 1,
