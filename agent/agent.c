@@ -1342,8 +1342,6 @@ struct fetch_patch {
 	u8 old[FETCH_PATCH_MAX];
 	int n;
 	int exact;           /* every byte patched and reads back as the NOP */
-	int unsafe;          /* a byte translates, but outside RAM or into a table of its own walk:
-			      * the CPU may execute what is there */
 };
 
 /* Debug translation of la (no permission checks, no A/D): the HPA, and the guest table frames on
@@ -1394,22 +1392,16 @@ static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 	int usable = 0;
 
 	p->n = 0;
-	p->unsafe = 0;
 	for (u64 i = 0; i < size; i++) {
 		u64 a = (la + i) & LA_MASK, hpa;
 
 		if ((a & PAGE_MASK) != page) {
 			page = a & PAGE_MASK;
 			usable = debug_translate(page, &hpa_page, tables);
-			if (usable == 2) {
-				p->unsafe = 1;
-				usable = 0;
-			}
+			usable = usable == 1;
 			for (int k = 0; usable && k < 4; k++)
-				if ((hpa_page & PAGE_MASK) == tables[k]) {
-					p->unsafe = 1;
+				if ((hpa_page & PAGE_MASK) == tables[k])
 					usable = 0;
-				}
 		}
 		if (!usable)
 			continue;
@@ -1450,12 +1442,6 @@ static int op_fetch(u32 step, const struct op_record *op)
 	wset_begin();
 	wset_access(la, size);
 	fetch_patch_apply(&patch, la, size);
-	if (direct_mode && patch.unsafe) {
-		/* without VMX the agent cannot contain an instruction it did not choose */
-		fetch_patch_undo(&patch);
-		out_step(step, "skip fetch unpatchable\n");
-		return 1;
-	}
 	run_guest(&r, canon(la), cur_cpl, 0, &ex);
 	fetch_patch_undo(&patch);
 	if (!patch.exact)

@@ -73,7 +73,7 @@ function prepare(trace: Trace, p: TargetProfile): Omit<Prepared, 'at'> | string 
   // Memory the target keeps, but the trace itself does not name (the stub's frames are the
   // harness's own and the lowering writes them).
   const forbidden = p.reserved.hpa.filter((r) => r.start !== STUB_HPA);
-  const pre = preRun(lowered.trace, forbidden, direct ? directGuard(lowered) : undefined);
+  const pre = preRun(lowered.trace, forbidden, direct ? directGuard(lowered, p) : undefined);
   const reserved = firstStop(lowered.stop, pre.reserved);
   if (pre.watch.length > WATCH_FRAMES_MAX) return `the trace writes ${pre.watch.length} frames; the ${p.name} target watches at most ${WATCH_FRAMES_MAX}`;
   // Without VMX between the guest and the agent, a step the harness cannot survive is never sent.

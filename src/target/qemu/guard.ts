@@ -2,7 +2,8 @@
  * What a direct-mode target cannot survive (agent/PROTOCOL.md "Direct mode"): the agent's event
  * delivery goes through guest PML4 slot 511 of the CR3 the guest runs under, so a guest op that
  * writes the harness's tables (the stub frames) or that PML4 entry would take the agent down with
- * it; an IA32_PKRS that forbids the agent's protection key under CR4.PKS would fault its stack
+ * it; a fetch the model lets run whose bytes the agent cannot replace by its NOP would run an
+ * instruction nobody chose at the trace's CPL; an IA32_PKRS that forbids the agent's protection key under CR4.PKS would fault its stack
  * pushes; and a guest access the model sends to an EPT exit left the identity-mapped RAM (the
  * target has no EPT: nothing there to compare). Contract: a `StepGuard` for preRun; judging (and the
  * run sent to the target) stops at the first such step.
@@ -12,6 +13,7 @@ import type { SpecCandidate } from '../../spec/candidate.js';
 import type { ReferenceModel } from '../../spec/model.js';
 import type { Op } from '../../trace/ops.js';
 import type { Lowered } from '../bochs/lower.js';
+import { inRanges, type TargetProfile } from '../profile.js';
 import { stubFrames } from '../bochs/stub.js';
 import type { StepGuard } from '../bochs/watch.js';
 import { CR4_PKS } from '../../hw/bits.js';
@@ -29,7 +31,43 @@ function entersGuest(op: Op): boolean {
   return op.op === 'read' || op.op === 'write' || op.op === 'fetch' || op.op === 'invlpg' || (op.op === 'set_reg' && op.reg !== 'cpl' && op.reg !== 'rflags' && op.reg !== 'pkru');
 }
 
-export function directGuard(lowered: Lowered): StepGuard {
+const PAGE = 4096;
+
+/**
+ * Whether every byte of a fetch of [la, la + size) gets the agent's NOP patch (agent/PROTOCOL.md
+ * "A fetch"): the agent writes it where a debug walk of the byte's page (present bits only,
+ * guest-physical = host-physical) finds RAM that is not a table of that walk. A byte it cannot
+ * patch runs as whatever the memory holds, and without VMX that is an instruction at the trace's
+ * CPL the agent did not choose.
+ */
+function fetchPatchable(model: ReferenceModel, la: number, size: number, ramEnd: number, maxPhyAddr: number, kept: (hpa: number) => boolean): boolean {
+  const mask = (2 ** maxPhyAddr - 1) - (PAGE - 1);
+  for (let page = Math.floor(la / PAGE) * PAGE; page < la + size; page += PAGE) {
+    const laPage = page % 2 ** 48;
+    let table = Math.floor(model.vcpuState(0).cr3 / PAGE) * PAGE % 2 ** maxPhyAddr;
+    const tables: number[] = [];
+    let hpa = -1;
+    for (let level = 4; level >= 1 && hpa < 0; level--) {
+      if (table + PAGE > ramEnd || kept(table)) return false;
+      tables.push(table);
+      const e = model.readPhys(table + 8 * (Math.floor(laPage / 2 ** (12 + 9 * (level - 1))) % 512), 8);
+      if ((e & 1n) === 0n) return false;
+      const addr = Number(e & BigInt(mask));
+      if (level === 1 || ((level === 2 || level === 3) && (e & 0x80n) !== 0n)) {
+        const span = 2 ** (12 + 9 * (level - 1));
+        hpa = addr - (addr % span) + (laPage % span);
+      } else {
+        table = addr;
+      }
+    }
+    if (hpa < 0 || hpa + PAGE > ramEnd || kept(hpa) || tables.includes(hpa)) return false;
+  }
+  return true;
+}
+
+export function directGuard(lowered: Lowered, profile: TargetProfile): StepGuard {
+  const ramEnd = profile.config.framesMax * PAGE;
+  const kept = (hpa: number): boolean => inRanges(profile.reserved.hpa, hpa, PAGE) !== null;
   const harness = new Set(stubFrames());
   return (i: number, step: SpecStep, model: ReferenceModel): string | null => {
     if (lowered.origin[i] < 0 || !entersGuest(lowered.trace.ops[i])) return null;
@@ -40,6 +78,9 @@ export function directGuard(lowered: Lowered): StepGuard {
       const cr4 = op.reg === 'cr4' ? Number(op.value & 0xffffffffn) : st.cr4;
       const pkrs = op.reg === 'pkrs' ? Number(op.value & 0xffffffffn) : st.pkrs;
       if ((cr4 & CR4_PKS) !== 0 && ((pkrs >>> (2 * DIRECT_PKEY)) & 3) !== 0) return `IA32_PKRS forbids protection key ${DIRECT_PKEY} under CR4.PKS, and the agent's event delivery uses it`;
+    }
+    if (op.op === 'fetch' && step.allowed.some((c) => c.outcome.kind === 'ok') && !fetchPatchable(model, op.la, op.size, ramEnd, lowered.trace.machine.maxPhyAddr, kept)) {
+      return 'the fetched bytes cannot all be replaced by the agent\'s NOP (they are outside RAM or in a table of their own walk), and the instruction would run';
     }
     for (const c of step.allowed) {
       if (c.outcome.kind === 'exit') return 'the guest reaches guest-physical memory above the RAM the target has (the model answers with an EPT exit)';
