@@ -67,6 +67,18 @@ describe.runIf(enabled)('QemuTarget', () => {
     expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/guest-paging.txt: the qemu target failed on this trace: .*exited/m);
   });
 
+  it('a QEMU that hangs (finding Q3: MOV CR3 with a bit above MAXPHYADDR) is a fault of that trace, and the other trace is still judged', async () => {
+    process.env.EPTFUZZ_TARGET_TIMEOUT_MS = '3000';
+    try {
+      const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/mov-cr3-reserved-bits-hang.txt', 'test/e2e/qemu/guest-paging.txt']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/mov-cr3-reserved-bits-hang.txt: the qemu target failed on this trace: the target did not finish within 3000 ms/m);
+      expect(r.stdout).toMatch(/^PASS test\/e2e\/qemu\/guest-paging.txt on qemu/m);
+    } finally {
+      delete process.env.EPTFUZZ_TARGET_TIMEOUT_MS;
+    }
+  });
+
   it('a trace with VMX ops is refused in one line (exit 2)', async () => {
     const r = await cli(['replay', '--target', 'qemu', 'corpus/seeds/ept-permissions.txt']);
     expect(r.code).toBe(2);
