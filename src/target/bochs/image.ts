@@ -44,7 +44,9 @@ export function bochsrc(disk: string, cylinders: number, log: string): string {
     'megs: 256',
     `romimage: file=${BOCHS_BIOS}`,
     `vgaromimage: file=${BOCHS_VGA_BIOS}`,
-    'cpu: model=tigerlake',
+    // ips: emulated time runs 4x faster than the default, so the BIOS's timed waits at boot cost
+    // fewer instructions (boot 17 M -> 8 M instructions); the agent uses no timer.
+    'cpu: model=tigerlake, ips=1000000',
     // Debian's bochs has no nogui display: rfb that waits for no client (bochs-term's `term` also works).
     `display_library: ${process.env.BOCHS_DISPLAY ?? 'rfb, options="timeout=0"'}`,
     'speaker: enabled=0',
