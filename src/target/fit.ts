@@ -1,8 +1,8 @@
 /**
  * Fitting a generated or mutated trace to a target: the smallest rewrite that makes every op one
  * the target can run (domain.ts). Contract: pure and deterministic (the same trace and profile
- * give the same result), and the identity on a trace `runnableOn` already accepts; ops it cannot
- * fix are dropped. The campaign stores the fitted trace, so what is replayed is what ran.
+ * give the same result), and the identity on a trace `runnableOn` already accepts and that has no
+ * op the profile's `campaignAvoids` names; ops it cannot fix, and those, are dropped. The campaign stores the fitted trace, so what is replayed is what ran.
  */
 import { EPTP_SSS } from '../hw/bits.js';
 import type { Op } from '../trace/ops.js';
@@ -29,6 +29,9 @@ function fitOp(op: Op, p: TargetProfile): Op {
 }
 
 export function fitToTarget(trace: Trace, p: TargetProfile): Trace {
-  const ops = trace.ops.map((op) => fitOp(op, p)).filter((op, i) => opRefusal(op, i, p) === null);
+  const avoids = p.campaignAvoids ?? [];
+  const maxPhy = p.config.maxPhyAddr;
+  const ops = trace.ops.map((op) => fitOp(op, p))
+    .filter((op, i) => opRefusal(op, i, p) === null && !avoids.some((a) => a.matches(op, maxPhy)));
   return { ...trace, machine: p.config, ops };
 }

@@ -5,7 +5,7 @@
  * RAM size), never under capabilities the target lacks. docs/targets.md describes every field.
  */
 import type { MachineConfig } from '../hw/config.js';
-import type { OpName } from '../trace/ops.js';
+import type { Op, OpName } from '../trace/ops.js';
 
 /** A half-open address range [start, end) and why the target keeps it. */
 export interface AddressRange {
@@ -50,6 +50,12 @@ export interface TargetProfile {
    * baseMs + perOpMs per lowered op. Default 30 s + 2 ms.
    */
   batchTimeout?: { baseMs: number; perOpMs: number };
+  /**
+   * Ops campaigns do not generate for this target because they hang or kill it (a known finding,
+   * kept as a regression trace): `fitToTarget` drops them; `replay` of a trace that has one still
+   * runs it. Each names its finding.
+   */
+  campaignAvoids?: ReadonlyArray<{ finding: string; matches: (op: Op, maxPhyAddr: number) => boolean }>;
 }
 
 export function inRanges(ranges: readonly AddressRange[], start: number, size: number): AddressRange | null {

@@ -35,6 +35,12 @@ export const QEMU_PROFILE: TargetProfile = {
     // once (SDM 3A 4.10.4.3); a walk that faults may have set accessed flags (SDM 3A 4.8).
     choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm' },
   }),
+  // Finding Q3 (docs/target-findings.md): QEMU loads a CR3 with bits at or above MAXPHYADDR and
+  // then hangs, which costs a campaign two batch timeouts per occurrence; replay still runs it.
+  campaignAvoids: [{
+    finding: 'Q3: MOV CR3 with bits at or above MAXPHYADDR hangs QEMU',
+    matches: (op, maxPhyAddr) => op.op === 'set_reg' && op.reg === 'cr3' && op.value >> BigInt(maxPhyAddr) !== 0n,
+  }],
   accessSizes: [1, 2, 4, 8],
   unsupportedOps: ['ept_set', 'sppt_set', 'set_eptp', 'set_spptp', 'set_ctls2', 'invept', 'invvpid'],
   cr0MustSet: CR0_PG,
