@@ -79,6 +79,14 @@ describe.runIf(enabled)('QemuTarget', () => {
     }
   });
 
+  it('a QEMU that triple-faults (finding Q2: MOV CR0 with bit 32 set and PG clear) is a fault of that trace', async () => {
+    const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/cr0-high-bits-paging-off-dies.txt']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/cr0-high-bits-paging-off-dies.txt: the qemu target failed on this trace: .*Triple fault/m);
+    // the same trace on the built-in machine: #GP, nothing changes
+    expect((await cli(['replay', 'test/e2e/qemu/cr0-high-bits-paging-off-dies.txt'])).code).toBe(0);
+  });
+
   it('a trace with VMX ops is refused in one line (exit 2)', async () => {
     const r = await cli(['replay', '--target', 'qemu', 'corpus/seeds/ept-permissions.txt']);
     expect(r.code).toBe(2);
