@@ -177,6 +177,13 @@ export const DEFAULT_CAPABILITIES: Capabilities = {
 
 export const MAXPHYADDR_MIN = 36;
 export const MAXPHYADDR_MAX = 52;
+/**
+ * Largest MAXPHYADDR hv mode runs: the hypervisor builds 4-level EPT, which translates GPA bits
+ * 47:0 only, so its guests get at most 48 GPA bits (KVM arch/x86/kvm/cpuid.c caps the guest's
+ * addressable GPA "at 48 bits if 5-level TDP isn't supported (hardware processes bits 51:48 only
+ * when walking the fifth level page table)"). Beyond it, GPAs 2^48 apart would share EPT entries.
+ */
+export const HV_MAXPHYADDR_MAX = 48;
 export const VCPUS_MAX = 8;
 /** 1 GiB of backed host memory: bounds a hostile trace's memory use. */
 export const FRAMES_MAX_LIMIT = 1 << 18;
@@ -243,6 +250,7 @@ export function validateConfig(config: MachineConfig): string | null {
   if (aof !== undefined && aof !== 'none' && aof !== 'sdm') return `choices.guestAccessedOnFault must be 'none' or 'sdm'`;
   if (config.mode !== undefined && config.mode !== 'bare' && config.mode !== 'hv') return `mode must be 'bare' or 'hv'`;
   if (configMode(config) !== 'hv') return null;
+  if (maxPhyAddr > HV_MAXPHYADDR_MAX) return `hv mode needs maxPhyAddr <= ${HV_MAXPHYADDR_MAX} (the hypervisor builds 4-level EPT: GPA bits 47:0), got ${maxPhyAddr}`;
   const hv = hvOptionsOf(config);
   if (!Number.isInteger(hv.poolFrames) || hv.poolFrames < HV_POOL_FRAMES_MIN || hv.poolFrames > framesMax / 2) {
     return `hv.poolFrames must be an integer in ${HV_POOL_FRAMES_MIN}..framesMax/2 (${framesMax / 2}), got ${hv.poolFrames}`;

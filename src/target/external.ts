@@ -9,12 +9,11 @@
 import type { Outcome } from '../hw/outcome.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { BATCH_FLAG_DIRECT, encodeBatch, type BatchTrace } from './bochs/batch.js';
-import { lower, type Lowered } from './bochs/lower.js';
-import { lowerDirect } from './qemu/lower.js';
-import { directGuard } from './qemu/guard.js';
-import { STUB_HPA, STUB_LA_SUP, STUB_LA_USER } from './bochs/profile.js';
-import { preRun, WATCH_FRAMES_MAX } from './bochs/watch.js';
+import { encodeBatch, type BatchTrace } from './bochs/batch.js';
+import type { Lowered } from './bochs/lower.js';
+import { STUB_LA_SUP, STUB_LA_USER } from './bochs/profile.js';
+import { WATCH_FRAMES_MAX } from './bochs/watch.js';
+import { agentBatchFlags, agentTrace } from './lowering.js';
 import { execBatch } from './exec.js';
 import { judge, type Judged } from './judge.js';
 import { runnableOn } from './domain.js';
@@ -59,26 +58,12 @@ interface Prepared {
   reserved: { step: number; why: string } | null;
 }
 
-/** The earlier of two stops. */
-function firstStop(a: Prepared['reserved'] | undefined, b: Prepared['reserved']): Prepared['reserved'] {
-  if (a === undefined || a === null) return b;
-  return b === null || a.step <= b.step ? a : b;
-}
-
 function prepare(trace: Trace, p: TargetProfile): Omit<Prepared, 'at'> | string {
   const why = runnableOn(trace, p);
   if (why !== null) return why;
-  const direct = p.agentMode === 'direct';
-  let lowered = direct ? lowerDirect(trace, p) : lower(trace);
-  // Memory the target keeps, but the trace itself does not name (the stub's frames are the
-  // harness's own and the lowering writes them).
-  const forbidden = p.reserved.hpa.filter((r) => r.start !== STUB_HPA);
-  const pre = preRun(lowered.trace, forbidden, direct ? directGuard(lowered, p) : undefined);
-  const reserved = firstStop(lowered.stop, pre.reserved);
-  if (pre.watch.length > WATCH_FRAMES_MAX) return `the trace writes ${pre.watch.length} frames; the ${p.name} target watches at most ${WATCH_FRAMES_MAX}`;
-  // Without VMX between the guest and the agent, a step the harness cannot survive is never sent.
-  if (direct && reserved !== null) lowered = { ...lowered, trace: { ...lowered.trace, ops: lowered.trace.ops.slice(0, reserved.step) } };
-  return { trace, lowered, watch: pre.watch, reserved };
+  const { lowered, watch, reserved } = agentTrace(trace, p);
+  if (watch.length > WATCH_FRAMES_MAX) return `the trace writes ${watch.length} frames; the ${p.name} target watches at most ${WATCH_FRAMES_MAX}`;
+  return { trace, lowered, watch, reserved };
 }
 
 export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], opts: { records?: boolean; stats?: BatchStats } = {}): Promise<TraceVerdict[]> {
@@ -92,7 +77,7 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
   const runBatch = async (list: readonly Prepared[]): Promise<{ reported: Map<number, TraceRunResult>; fault: string | null }> => {
     const items: BatchTrace[] = list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER, loadCr3: x.lowered.loadCr3 }));
     const ops = items.reduce((n, x) => n + x.trace.ops.length, 0);
-    const bytes = encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr, t.profile.agentMode === 'direct' ? BATCH_FLAG_DIRECT : 0);
+    const bytes = encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr, agentBatchFlags(t.profile));
     const r = await execBatch(t.command, bytes, batchTimeoutMs(ops, t.profile));
     if (opts.stats !== undefined) {
       opts.stats.batches++;

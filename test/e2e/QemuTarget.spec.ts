@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadTrace } from '../../src/trace/load.js';
 import { formatSignature } from '../../src/check/violation.js';
-import { cli } from './helpers.js';
+import { cli, tempDir } from './helpers.js';
 import { qemuSuiteEnabled } from '../support/qemu.js';
 
 const enabled = qemuSuiteEnabled('QemuTarget');
@@ -85,6 +85,17 @@ describe.runIf(enabled)('QemuTarget', () => {
     expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/cr0-high-bits-paging-off-dies.txt: the qemu target failed on this trace: .*Triple fault/m);
     // the same trace on the built-in machine: #GP, nothing changes
     expect((await cli(['replay', 'test/e2e/qemu/cr0-high-bits-paging-off-dies.txt'])).code).toBe(0);
+  });
+
+  it('export --target qemu: the image of a QEMU finding boots in QEMU and prints its FAIL line; a passing trace prints PASS', async () => {
+    const dir = tempDir('export-qemu');
+    const bad = await cli(['export', 'test/e2e/qemu/findings/rsvd-pf-without-p-read.txt', '--target', 'qemu', '--image', join(dir, 'q1.img'), '--run']);
+    expect(bad.stdout).toMatch(/^step \d+: expected pf 9 f06fff; got pf 8 f06fff: MISMATCH$/m);
+    expect(bad.stdout).toMatch(/^FAIL \(1 of \d+ steps differ; first: step \d+\)/m);
+    expect(bad.code).toBe(1);
+    const good = await cli(['export', 'test/e2e/qemu/guest-paging.txt', '--target', 'qemu', '--image', join(dir, 'gp.img'), '--run']);
+    expect(good.stdout).toMatch(/^PASS \(\d+ steps as expected\)/m);
+    expect(good.code).toBe(0);
   });
 
   it('a trace with VMX ops is refused in one line (exit 2)', async () => {
