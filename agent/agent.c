@@ -1337,6 +1337,19 @@ static int op_access(u32 step, const struct op_record *op)
  * would change the walk). */
 #define FETCH_PATCH_MAX 15
 static int ept_walk(u64 gpa, int level, u64 *out);
+
+/* The table frames a debug translation read: at most 4 guest tables plus 4 EPT tables for each
+ * of their GPAs and for the final GPA. */
+#define WALK_TABLES_MAX 24
+static u64 walk_tables[WALK_TABLES_MAX];
+static u32 walk_n;
+static int walk_recording;
+
+static void walk_note(u64 frame)
+{
+	if (walk_recording && walk_n < WALK_TABLES_MAX)
+		walk_tables[walk_n++] = frame;
+}
 struct fetch_patch {
 	u8 *at[FETCH_PATCH_MAX];
 	u8 old[FETCH_PATCH_MAX];
@@ -1344,38 +1357,50 @@ struct fetch_patch {
 	int exact;           /* every byte patched and reads back as the NOP */
 };
 
-/* Debug translation of la (no permission checks, no A/D): the HPA, and the guest table frames on
- * the way (at most 4). Returns 1 when la translates to RAM, 2 when it translates outside RAM (or
- * into the hole), 0 when it does not translate. */
-static int debug_translate(u64 la, u64 *hpa_out, u64 tables[4])
+/* Debug translation of la (no permission checks, no A/D): the HPA, and in walk_tables every table
+ * frame the translation reads (guest tables and the EPT tables of their GPAs and of the final
+ * GPA). Returns 1 when la translates to RAM, 2 when it translates outside RAM (or into the hole),
+ * 0 when it does not translate. */
+static int debug_translate(u64 la, u64 *hpa_out)
 {
 	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
 
+	walk_n = 0;
+	walk_recording = 1;
 	for (int l = 4; l >= 1; l--) {
 		u64 hpa, v, span;
 
 		if (ept_walk(table_gpa, 0, &hpa) != PATH_OK)
-			return 0;
+			break;
 		hpa &= PAGE_MASK;
 		if (table_usable(hpa) != PATH_OK)
-			return 0;
-		tables[4 - l] = hpa;
+			break;
+		walk_note(hpa);
 		v = *(u64 *)(hpa + 8 * table_index(la, l));
 		if (!(v & PTE_P))
-			return 0;
+			break;
 		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
 			span = 1UL << (12 + 9 * (l - 1));
 			if (ept_walk(((v & addr_mask) & ~(span - 1)) | (la & (span - 1)), 0, &hpa) != PATH_OK)
-				return 0;
+				break;
+			walk_recording = 0;
 			if (hpa >= ram_end || (hpa < HOLE_END && hpa >= HOLE_START))
 				return 2;
-			for (int k = 4 - l + 1; k < 4; k++)
-				tables[k] = ~0UL;
 			*hpa_out = hpa;
 			return 1;
 		}
 		table_gpa = v & addr_mask;
 	}
+	walk_recording = 0;
+	return 0;
+}
+
+/* Whether frame (page aligned) is one of the tables the last debug_translate read. */
+static int walk_read(u64 frame)
+{
+	for (u32 k = 0; k < walk_n; k++)
+		if (walk_tables[k] == frame)
+			return 1;
 	return 0;
 }
 
@@ -1385,10 +1410,12 @@ static u8 fetch_nop_byte(u64 i, u64 size)
 }
 
 /* Patches the NOP over [la, la + size): one debug translation per page (RAM, the hole and the
- * tables on the walk are page-granular, so every byte of a page gets the same answer). */
+ * tables on the walk are page-granular, so every byte of a page gets the same answer). A byte in a
+ * table its own translation reads (a guest table, or an EPT table of that walk) is left alone: a
+ * NOP written there would change the translation the fetch makes. */
 static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 {
-	u64 page = 1, hpa_page = 0, tables[4];   /* page 1: no page translated yet */
+	u64 page = 1, hpa_page = 0;   /* page 1: no page translated yet */
 	int usable = 0;
 
 	p->n = 0;
@@ -1397,11 +1424,7 @@ static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 
 		if ((a & PAGE_MASK) != page) {
 			page = a & PAGE_MASK;
-			usable = debug_translate(page, &hpa_page, tables);
-			usable = usable == 1;
-			for (int k = 0; usable && k < 4; k++)
-				if ((hpa_page & PAGE_MASK) == tables[k])
-					usable = 0;
+			usable = debug_translate(page, &hpa_page) == 1 && !walk_read(hpa_page & PAGE_MASK);
 		}
 		if (!usable)
 			continue;
@@ -1747,6 +1770,7 @@ static int ept_walk(u64 gpa, int level, u64 *out)
 
 		if (u != PATH_OK)
 			return u;
+		walk_note(table);
 		e = (u64 *)(table + 8 * table_index(gpa, l));
 		if (l == level) {
 			*out = (u64)e;

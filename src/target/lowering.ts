@@ -11,7 +11,7 @@ import { lower, type Lowered } from './bochs/lower.js';
 import { STUB_HPA } from './bochs/profile.js';
 import { preRun } from './bochs/watch.js';
 import type { TargetProfile } from './profile.js';
-import { directGuard } from './qemu/guard.js';
+import { directGuard, fetchGuard } from './qemu/guard.js';
 import { lowerDirect } from './qemu/lower.js';
 
 export type Stop = { step: number; why: string } | null;
@@ -42,7 +42,7 @@ export function agentTrace(trace: Trace, p: TargetProfile): AgentTrace {
   // Memory the target keeps, but the trace itself does not name (the stub's frames are the
   // harness's own and the lowering writes them).
   const forbidden = p.reserved.hpa.filter((r) => r.start !== STUB_HPA);
-  const pre = preRun(lowered.trace, forbidden, direct ? directGuard(lowered, p) : undefined);
+  const pre = preRun(lowered.trace, forbidden, direct ? directGuard(lowered, p) : fetchGuard(lowered, p), direct);
   const reserved = firstStop(lowered.stop, pre.reserved);
   if (direct && reserved !== null) lowered = { ...lowered, trace: { ...lowered.trace, ops: lowered.trace.ops.slice(0, reserved.step) } };
   return { lowered, watch: pre.watch, reserved };

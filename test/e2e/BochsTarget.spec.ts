@@ -53,6 +53,12 @@ describe.runIf(enabled)('BochsTarget', () => {
     expect(r.code).toBe(1);
   });
 
+  it('a fetch from an EPT table of its own walk is not patched and not judged past (E14)', async () => {
+    const r = await cli(['replay', '--target', 'bochs', 'test/e2e/bochs/fetch-patch-ept-table.txt']);
+    expect(r.stdout).toMatch(/^PASS test\/e2e\/bochs\/fetch-patch-ept-table.txt on bochs \(9 of 10 ops judged\)$/m);
+    expect(r.code).toBe(0);
+  });
+
   it('a killed Bochs is a fault of the trace it was running, and the other traces are still judged', async () => {
     process.env.EPTFUZZ_BOCHS = join(process.cwd(), 'test/support/bochs-killed.sh');
     const r = await cli(['replay', '--target', 'bochs', 'test/e2e/bochs/whole-ram.txt']);

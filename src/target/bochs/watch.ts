@@ -61,12 +61,12 @@ export interface PreRun {
 export type StepGuard = (i: number, step: SpecStep, model: ReferenceModel) => string | null;
 
 /** The watch list and the reserved-memory stop of a lowered trace (one model run). */
-export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = [], guard?: StepGuard): PreRun {
-  // With a guard (direct mode), every touch outside RAM counts, writes included.
+export function preRun(lowered: Trace, forbidden: readonly AddressRange[] = [], guard?: StepGuard, outsideRam = false): PreRun {
+  // outsideRam (direct mode): every touch outside RAM counts, writes included.
   const model = new ReferenceModel(lowered.machine);
   const frames = new Set<number>(stubFrames());
   let hit: AddressRange | null = null;
-  recordReads(model, frames, (hpa) => { hit ??= inRanges(forbidden, hpa, 1); }, guard !== undefined);
+  recordReads(model, frames, (hpa) => { hit ??= inRanges(forbidden, hpa, 1); }, outsideRam);
   let reserved: PreRun['reserved'] = null;
   lowered.ops.forEach((op, i) => {
     const step = model.step(op);

@@ -14,6 +14,8 @@ import type { ReferenceModel } from '../../spec/model.js';
 import type { Op } from '../../trace/ops.js';
 import type { Lowered } from '../bochs/lower.js';
 import { inRanges, type TargetProfile } from '../profile.js';
+import { fetchPatchable } from '../fetch-patch.js';
+import { STUB_HPA } from '../bochs/profile.js';
 import { stubFrames } from '../bochs/stub.js';
 import type { StepGuard } from '../bochs/watch.js';
 import { CR4_PKS } from '../../hw/bits.js';
@@ -34,43 +36,28 @@ function entersGuest(op: Op): boolean {
 const PAGE = 4096;
 
 /**
- * Whether every byte of a fetch of [la, la + size) gets the agent's NOP patch (agent/PROTOCOL.md
- * "A fetch"): the agent writes it where a debug walk of the byte's page (present bits only,
- * guest-physical = host-physical) finds RAM that is not a table of that walk. A byte it cannot
- * patch runs as whatever the memory holds, and without VMX that is an instruction at the trace's
- * CPL the agent did not choose.
+ * A fetch the model lets run whose bytes the agent cannot all replace by its NOP would run an
+ * instruction nobody chose: judging stops there (under VMX the L2 guest contains it; without VMX
+ * it runs at the trace's CPL beside the agent, so direct mode does not even send it).
  */
-function fetchPatchable(model: ReferenceModel, la: number, size: number, ramEnd: number, maxPhyAddr: number, kept: (hpa: number) => boolean): boolean {
-  const mask = (2 ** maxPhyAddr - 1) - (PAGE - 1);
-  for (let page = Math.floor(la / PAGE) * PAGE; page < la + size; page += PAGE) {
-    const laPage = page % 2 ** 48;
-    let table = Math.floor(model.vcpuState(0).cr3 / PAGE) * PAGE % 2 ** maxPhyAddr;
-    const tables: number[] = [];
-    let hpa = -1;
-    for (let level = 4; level >= 1 && hpa < 0; level--) {
-      if (table + PAGE > ramEnd || kept(table)) return false;
-      tables.push(table);
-      const e = model.readPhys(table + 8 * (Math.floor(laPage / 2 ** (12 + 9 * (level - 1))) % 512), 8);
-      if ((e & 1n) === 0n) return false;
-      const addr = Number(e & BigInt(mask));
-      if (level === 1 || ((level === 2 || level === 3) && (e & 0x80n) !== 0n)) {
-        const span = 2 ** (12 + 9 * (level - 1));
-        hpa = addr - (addr % span) + (laPage % span);
-      } else {
-        table = addr;
-      }
-    }
-    if (hpa < 0 || hpa + PAGE > ramEnd || kept(hpa) || tables.includes(hpa)) return false;
-  }
-  return true;
+export function fetchGuard(lowered: Lowered, profile: TargetProfile): StepGuard {
+  const ramEnd = profile.config.framesMax * PAGE;
+  const inRam = (hpa: number): boolean => hpa + PAGE <= ramEnd && inRanges(profile.reserved.hpa.filter((r) => r.start !== STUB_HPA), hpa, PAGE) === null;
+  return (i: number, step: SpecStep, model: ReferenceModel): string | null => {
+    const op = lowered.trace.ops[i];
+    if (lowered.origin[i] < 0 || op.op !== 'fetch' || !step.allowed.some((c) => c.outcome.kind === 'ok')) return null;
+    if (fetchPatchable(model, op.la, op.size, lowered.trace.machine.maxPhyAddr, inRam)) return null;
+    return 'the fetched bytes cannot all be replaced by the agent\'s NOP (they are outside RAM or in a table of their own translation), and the instruction would run';
+  };
 }
 
 export function directGuard(lowered: Lowered, profile: TargetProfile): StepGuard {
-  const ramEnd = profile.config.framesMax * PAGE;
-  const kept = (hpa: number): boolean => inRanges(profile.reserved.hpa, hpa, PAGE) !== null;
   const harness = new Set(stubFrames());
+  const unpatchableFetch = fetchGuard(lowered, profile);
   return (i: number, step: SpecStep, model: ReferenceModel): string | null => {
     if (lowered.origin[i] < 0 || !entersGuest(lowered.trace.ops[i])) return null;
+    const unpatchable = unpatchableFetch(i, step, model);
+    if (unpatchable !== null) return unpatchable;
     const op = lowered.trace.ops[i];
     const st = model.vcpuState(0);
     const pml4 = Math.floor(st.cr3 / 4096);
@@ -78,9 +65,6 @@ export function directGuard(lowered: Lowered, profile: TargetProfile): StepGuard
       const cr4 = op.reg === 'cr4' ? Number(op.value & 0xffffffffn) : st.cr4;
       const pkrs = op.reg === 'pkrs' ? Number(op.value & 0xffffffffn) : st.pkrs;
       if ((cr4 & CR4_PKS) !== 0 && ((pkrs >>> (2 * DIRECT_PKEY)) & 3) !== 0) return `IA32_PKRS forbids protection key ${DIRECT_PKEY} under CR4.PKS, and the agent's event delivery uses it`;
-    }
-    if (op.op === 'fetch' && step.allowed.some((c) => c.outcome.kind === 'ok') && !fetchPatchable(model, op.la, op.size, ramEnd, lowered.trace.machine.maxPhyAddr, kept)) {
-      return 'the fetched bytes cannot all be replaced by the agent\'s NOP (they are outside RAM or in a table of their own walk), and the instruction would run';
     }
     for (const c of step.allowed) {
       if (c.outcome.kind === 'exit') return 'the guest reaches guest-physical memory above the RAM the target has (the model answers with an EPT exit)';
