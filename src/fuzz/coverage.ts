@@ -255,7 +255,7 @@ export class OutcomeDigest implements StepObserver {
       case 'vmfail': this.mix(actual.error); break;
       case 'ret': this.mix(actual.value); break;
       case 'handled': for (const e of actual.exits) this.mix(e); this.mixOutcome(actual.then); break;
-      case 'hv_exit': this.mix(HV_EXIT_INDEX[actual.exit] ?? 7); this.mix(actual.gpa); this.mix(actual.info); for (const e of actual.exits) this.mix(e); break;
+      case 'hv_exit': this.mix(HV_EXIT_INDEX[actual.exit] ?? 7); this.mix(actual.gpa); this.mix(actual.size); this.mix(actual.info); for (const e of actual.exits) this.mix(e); break;
       default: break;
     }
   }

@@ -10,6 +10,13 @@ import { EPT_PS, EPT_R, EPT_W, EPT_X, EPT_XU } from '../hw/bits.js';
 import type { PagePool } from './pool.js';
 
 const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
+/**
+ * GPAs a 4-level hierarchy translates: bits 47:12 index it (x86-memory-protection.md: the SPPT is
+ * "indexed exactly like EPT by GPA bits 47:39, 38:30, 29:21, 20:12"). Lookups refuse anything at or
+ * above: taking the index modulo 512 would land 2^48 higher on a real entry (issue 12: a
+ * set_mem_attrs at GPA 2^48 + x split and rewrote the leaf of x).
+ */
+export const EPT_GPA_SPAN = 2 ** 48;
 const MEMO_SIZE = 1024; // regions remembered (a power of two): 2 GiB of guest memory without a miss
 /**
  * A non-leaf entry: RWX and XU (rights are ANDed over levels, so upper entries grant everything;
@@ -24,6 +31,11 @@ function isTable(lo: number): boolean {
 
 function tableAddr(lo: number, hi: number): number {
   return ((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32;
+}
+
+/** Mapping a GPA beyond EPT_GPA_SPAN is a hypervisor bug (its range checks come first), not a guest outcome. */
+function checkSpan(gpa: number): void {
+  if (!(gpa >= 0 && gpa < EPT_GPA_SPAN)) throw new RangeError(`hv: GPA 0x${gpa.toString(16)} is outside what 4-level EPT translates (bits 47:0)`);
 }
 
 export function entryIndex(gpa: number, level: number): number {
@@ -67,9 +79,17 @@ export class EptTables {
   /**
    * Finds the entry covering `gpa`: a leaf (level 1, or a 2 MiB / 1 GiB leaf) or the first
    * not-present entry (lo = hi = 0 at that level when the table is missing below). True when the
-   * entry found is non-zero (a leaf or an annotation).
+   * entry found is non-zero (a leaf or an annotation). A GPA at or above EPT_GPA_SPAN has no entry
+   * (false, with `addr` -1: nothing to rewrite).
    */
   find(gpa: number): boolean {
+    if (gpa >= EPT_GPA_SPAN) {
+      this.level = 4;
+      this.addr = -1;
+      this.lo = 0;
+      this.hi = 0;
+      return false;
+    }
     const mem = this.mem;
     const region = Math.floor(gpa / 2 ** 21);
     const slot = region & (MEMO_SIZE - 1);
@@ -102,6 +122,7 @@ export class EptTables {
 
   /** Table pages `install(gpa, level)` would allocate. */
   need(gpa: number, level: number): number {
+    checkSpan(gpa);
     const mem = this.mem;
     let table = this.root * 4096;
     for (let l = 4; l > level; l--) {
@@ -119,7 +140,7 @@ export class EptTables {
    * is short.
    */
   install(gpa: number, level: number, lo: number, hi: number): boolean {
-    if (this.need(gpa, level) > this.pool.available) return false;
+    if (this.need(gpa, level) > this.pool.available) return false; // need() also refuses a GPA beyond the span
     this.forgetMemo();
     const mem = this.mem;
     let table = this.root * 4096;

@@ -84,6 +84,11 @@ export class Hypervisor {
   /** GPA bit of the KVM XO alias (0 without kvmXo). */
   readonly aliasBit: number;
   readonly aliasGfn: number;
+  /**
+   * Guest memory is gfns [0, gfnLimit): the guest-physical address space, 2^MAXPHYADDR bytes (at
+   * most 2^48, config.ts HV_MAXPHYADDR_MAX), less its upper half under kvmXo (the alias).
+   */
+  readonly gfnLimit: number;
   readonly ctx: CpuContext[];
   /** Saved guest registers per (vm, vtl, cpu): key vm * 4096 + vtl * 16 + cpu. */
   private readonly savedRegs = new Map<number, GuestRegs>();
@@ -137,6 +142,7 @@ export class Hypervisor {
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
+    this.gfnLimit = this.aliasBit !== 0 ? this.aliasGfn : 2 ** (config.maxPhyAddr - 12);
     const mem = this.machine.mem;
     this.pool = new PagePool(mem, this.ramFrames, config.framesMax);
     const host = EptTables.create(mem, this.pool);
@@ -356,7 +362,7 @@ export class Hypervisor {
     if (a & MEMATTR_NW) r &= ~W;
     if (a & MEMATTR_NX) r &= ~xx;
     for (let s = view + 1; s < this.opts.vtls; s++) {
-      const m = vm.vtlProt[view * 16 + s]?.get(gfn);
+      const m = vm.vtlProt[s]?.get(gfn); // VTL s's protections bind every VTL below it
       if (m !== undefined) r &= m;
     }
     return r;
@@ -625,8 +631,9 @@ export class Hypervisor {
     return gfns.length > 0 ? gfns[0] * 4096 + (la % 4096) : gpa;
   }
 
+  /** An exit to user space (or a host abort) for the access that took the machine's last exit: `size` is its byte count there. */
   private hvExit(exit: HvExit, gpa: number, info: number, exits: number[]): AnyOutcome {
-    return { kind: 'hv_exit', exit, gpa, info, exits };
+    return { kind: 'hv_exit', exit, gpa, size: this.machine.exitLen, info, exits };
   }
 
   /** One hardware exit of a guest access: null = retry, else the outcome that ends the access. */
@@ -760,7 +767,7 @@ export class Hypervisor {
     }
     if (kind === ACC_WRITE && level === 1 && (hi & SPP_HI) !== 0) return this.hvExit('spp', gpa, 0, exits);
     for (let s = this.opts.vtls - 1; s > view; s--) {
-      const m = vm.vtlProt[view * 16 + s]?.get(gfn);
+      const m = vm.vtlProt[s]?.get(gfn);
       if (m !== undefined && (m & need) === 0) {
         // TLFS: the intercept goes to the VTL that set the protection, which now runs.
         this.switchTo(cpu, vm.id, s);

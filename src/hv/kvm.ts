@@ -83,8 +83,7 @@ export function memslotSet(hv: Hypervisor, id: number, slot: number, gfn: number
     hv.flushAll();
     return 0;
   }
-  const gfnLimit = hv.aliasBit !== 0 ? hv.aliasGfn : 2 ** (hv.config.maxPhyAddr - 12);
-  if (gfn + pages > gfnLimit || pfn + pages > hv.ramFrames) return -EINVAL;
+  if (gfn + pages > hv.gfnLimit || pfn + pages > hv.ramFrames) return -EINVAL;
   if (old !== undefined) {
     if (old.pfn !== pfn || old.pages !== pages || old.flags !== flags) return -EINVAL; // only a move may change an existing slot
     if (old.gfn === gfn) return 0;

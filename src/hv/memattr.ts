@@ -61,8 +61,10 @@ export function setMemAttrs(hv: Hypervisor, vmId: number, gpa: bigint, size: big
         if (vm.attrs.get(g) === a) continue;
         if (!vm.attrs.has(g)) done++;
         vm.attrs.set(g, a);
-        hv.refreshGfn(vm, g);
-        hv.touchGfn(vm, g);
+        if (g < hv.gfnLimit) {
+          hv.refreshGfn(vm, g);
+          hv.touchGfn(vm, g);
+        }
       }
       hv.mutations++;
       hv.flushAll();
@@ -75,17 +77,22 @@ export function setMemAttrs(hv: Hypervisor, vmId: number, gpa: bigint, size: big
   let need = 0;
   const regions = new Set<number>();
   for (const g of changing) {
-    if (regions.has(Math.floor(g / 512))) continue;
+    if (g >= hv.gfnLimit || regions.has(Math.floor(g / 512))) continue;
     regions.add(Math.floor(g / 512));
     need += hv.splitNeed(vm, g, 1);
   }
   if (need > hv.pool.available) return -ENOMEM;
   for (const g of changing) {
-    hv.splitAt(vm, g);
+    // §4.2: the zap/recompute hooks run only over gfns memslots cover, which lie in guest memory;
+    // a gfn beyond it (up to 2^52 here) is stored and touches no leaf.
+    const leaves = g < hv.gfnLimit;
+    if (leaves) hv.splitAt(vm, g);
     if (a === 0) vm.attrs.delete(g);
     else vm.attrs.set(g, a);
-    hv.refreshGfn(vm, g);
-    hv.touchGfn(vm, g);
+    if (leaves) {
+      hv.refreshGfn(vm, g);
+      hv.touchGfn(vm, g);
+    }
   }
   hv.mutations++;
   hv.flushAll();

@@ -171,7 +171,10 @@ export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: n
   if (nr !== 1 && nr !== 512) return -EINVAL;
   if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
   if (pfn + nr > hv.ramFrames) return -EINVAL;
-  if (hv.aliasBit !== 0 && gfn + nr > hv.aliasGfn) return -EINVAL; // the XO alias half is not guest memory
+  // The IPA range must be guest memory (not the XO alias half, not beyond the guest-physical
+  // address space): -EINVAL as for a memslot there (KVM_SET_USER_MEMORY_REGION); arm64 pKVM's
+  // stage-2 walker refuses an IPA beyond the VM's IPA size (-ERANGE, not in the harness's set).
+  if (gfn + nr > hv.gfnLimit) return -EINVAL;
   for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i)) return -EPERM;
   for (let i = 0; i < nr; i++) if (!shareable(hv, pfn + i)) return -EPERM;
   return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1);
@@ -247,7 +250,7 @@ export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: 
   const vm = hv.vms.get(vmId);
   if (vm === undefined || vm.type !== 'protected' || vm.dying) return -EINVAL;
   if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
-  if (hv.aliasBit !== 0 && gfn >= hv.aliasGfn) return -EINVAL;
+  if (gfn >= hv.gfnLimit) return -EINVAL; // guest memory only, as share_guest
   if (vm.pages.has(gfn)) return -EPERM;
   const need = hv.hostNeed(pfn) + vm.views[0].need(gfn * 4096, 1);
   if (!hv.bugs.enomemHalfDone && need > hv.pool.available) return -ENOMEM;

@@ -173,7 +173,7 @@ export class Vm {
   readonly spptFrames = new Set<number>();
   /** SPP access maps per gfn (absent = all writable). */
   readonly sppVectors = new Map<number, number>();
-  /** VTL protections: index target * 16 + setter → (gfn → R/W/X mask). */
+  /** VTL protections: index = the VTL that set them (they bind every lower VTL) → (gfn → rights mask). */
   readonly vtlProt: Array<GfnRights | undefined> = [];
 
   constructor(id: number, type: 'np' | 'protected', views: EptTables[]) {
@@ -197,12 +197,12 @@ export class Vm {
   /** The memslot `slotOf` found last (checked against `slots` before it is trusted). */
   private lastSlot: Memslot | null = null;
 
-  protMap(target: number, setter: number, create: boolean): GfnRights | undefined {
-    const i = target * 16 + setter;
-    let m = this.vtlProt[i];
+  /** The protections VTL `setter` set for the VTLs below it. */
+  protMap(setter: number, create: boolean): GfnRights | undefined {
+    let m = this.vtlProt[setter];
     if (m === undefined && create) {
       m = new GfnRights();
-      this.vtlProt[i] = m;
+      this.vtlProt[setter] = m;
     }
     return m;
   }

@@ -31,6 +31,8 @@ const TWO32 = 2 ** 32;
 const LA_SPAN = 2 ** 48;
 const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
 const PAGE_SIZE_AT = [0, 4096, 2 ** 21, 2 ** 30, 0];
+/** A 4-level paging-structure entry is 8 bytes: what a walk read or an A/D update accesses. */
+const PAGING_ENTRY_BYTES = 8;
 
 export class Machine implements MachineApi {
   readonly config: MachineConfig;
@@ -43,6 +45,11 @@ export class Machine implements MachineApi {
   pfCr2 = 0.5; // doubles from the start (linear addresses exceed 2^31): no field-representation deopts
   exitReason = 0;
   exitQual = 0;
+  /**
+   * Bytes of the access that took the last exit: the part of the data access in the exit's page,
+   * or 8 for a guest paging-structure access (a walk read or an A/D update of one entry).
+   */
+  exitLen = 0;
   // Addresses are kept in Float64Array boxes, not fields: a field that sees small integers, large
   // doubles and -1 keeps changing representation and V8 deoptimizes `apply` over and over.
   private readonly addr = new Float64Array(2); // [0] exit GPA, [1] exit GLA (-1 = not valid)
@@ -277,7 +284,7 @@ export class Machine implements MachineApi {
 
     if ((v.cr0 & CR0_PG) === 0) {
       // No guest paging: the linear address is the GPA (supervisor-mode for MBEC, no advanced info).
-      if (!ept.translate(v, la, acc, true, false, la, 0, len)) return this.takeExit(v, la, kind);
+      if (!ept.translate(v, la, acc, true, false, la, 0, len)) return this.takeExit(v, la, kind, len);
       this.partHpa[p] = ept.hpa;
       return A_OK;
     }
@@ -327,7 +334,7 @@ export class Machine implements MachineApi {
       let hpa: number;
       if (gs >= 0 && !this.adWritten && (gtlb.bitsAt(gs) & walkNeed) === walkNeed) hpa = gtlb.hpaPageAt(gs) * 4096 + off;
       else if (this.freshTranslate(v, gpa, walkAcc, false, false, la, 0, 8)) hpa = ept.hpa;
-      else return this.takeExit(v, la, kind);
+      else return this.takeExit(v, la, kind, PAGING_ENTRY_BYTES);
       this.entGpa[level] = gpa;
       lo = mem.read32(hpa);
       hi = mem.read32(hpa + 4);
@@ -366,7 +373,7 @@ export class Machine implements MachineApi {
       // changed the EPT entries (guest tables aliased onto EPT tables), and a fresh walk is always allowed.
       const entGpa = this.entGpa[l];
       gtlb.dropPage((entGpa - (entGpa & 0xfff)) / 4096);
-      if (!ept.translate(v, entGpa, QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind);
+      if (!ept.translate(v, entGpa, QUAL_RD | QUAL_WR, false, false, la, 0, 8)) return this.takeExit(v, la, kind, PAGING_ENTRY_BYTES);
       const hpa = ept.hpa;
       mem.write32(hpa, mem.read32(hpa) | (want & ~cur));
       this.adWritten = true;
@@ -390,7 +397,7 @@ export class Machine implements MachineApi {
     } else if (this.freshTranslate(v, gpa, acc, true, us, la, adv, len)) {
       eptBits = ept.bits;
       this.partHpa[p] = ept.hpa;
-    } else return this.takeExit(v, la, kind);
+    } else return this.takeExit(v, la, kind, len);
     const global = (lo & PTE_G) !== 0 && (v.cr4 & CR4_PGE) !== 0;
     this.partBits[p] = (eptBits & (T_R | T_W | T_X | T_XU | T_EPT_D | T_SPP))
       | (rw ? C_RW : 0) | (us ? C_US : 0) | (xd && nxe ? C_XD : 0) | (global ? C_G : 0)
@@ -414,10 +421,14 @@ export class Machine implements MachineApi {
     return A_PF;
   }
 
-  /** Copies the EPT unit's exit, applying the KVM XO design's #PF conversion (semantics.md step 7). */
-  private takeExit(v: Vcpu, la: number, kind: number): number {
+  /**
+   * Copies the EPT unit's exit, applying the KVM XO design's #PF conversion (semantics.md step 7).
+   * `len`: bytes of the access that exited (the data part's, or a paging-structure entry's).
+   */
+  private takeExit(v: Vcpu, la: number, kind: number, len: number): number {
     const ept = this.ept;
     this.faultLa = la;
+    this.exitLen = len;
     if (this.xoBitHi !== 0 && ept.exitReason === EXIT_EPT_VIOLATION && (ept.exitQual & QUAL_XLAT) !== 0
       && kind !== ACC_FETCH && Math.floor(ept.exitGpa / TWO32) & this.xoBitHi) {
       // ref §5.2: P = 1, W/R as the access, U/S for CPL 3, RSVD = I/D = 0; CR2 from the GLA.

@@ -19,9 +19,12 @@
  *   SPPT build, write-protection or access-tracking fixup) and then completed as `then`
  *   (`ok`, `data` or `pf`); `exits` lists the basic exit reasons taken, in order.
  * - `hv_exit`: a guest access that ended in an exit to user space (or, for `abort`, an abort
- *   injected into the host): `exit` names it, `gpa` the faulting guest-physical address, `info`
- *   its payload (memory_fault: KVM_MEMORY_EXIT_FLAG_* flags; unknown: the hardware exit reason;
- *   intercept: the VTL that set the protection and now receives the intercept), `exits` as above.
+ *   injected into the host): `exit` names it, `gpa` the faulting guest-physical address (its page
+ *   for memory_fault, as KVM reports it), `size` the bytes of the access that exited in that page
+ *   (the access's part there, as KVM_EXIT_MMIO's `len`; 8 for a guest paging-structure access),
+ *   `info` its payload (memory_fault: KVM_MEMORY_EXIT_FLAG_* flags; unknown: the hardware exit
+ *   reason; intercept: the VTL that set the protection and now receives the intercept), `exits`
+ *   as above.
  * - `ud`: #UD (an invalid VTL call or return); nothing changed.
  */
 export type HwOutcome =
@@ -37,7 +40,7 @@ export type HwOutcome =
 export type HvOutcome =
   | { kind: 'ret'; value: number }
   | { kind: 'handled'; exits: readonly number[]; then: HwOutcome }
-  | { kind: 'hv_exit'; exit: HvExit; gpa: number; info: number; exits: readonly number[] }
+  | { kind: 'hv_exit'; exit: HvExit; gpa: number; size: number; info: number; exits: readonly number[] }
   | { kind: 'ud' };
 
 /** What one op produces, in either mode (hardware outcomes, and the hypervisor's in hv mode). */
@@ -71,7 +74,7 @@ export function sameOutcome(a: AnyOutcome, b: AnyOutcome): boolean {
     case 'handled':
       return b.kind === 'handled' && sameExits(a.exits, b.exits) && sameOutcome(a.then, b.then);
     case 'hv_exit':
-      return b.kind === 'hv_exit' && a.exit === b.exit && a.gpa === b.gpa && a.info === b.info && sameExits(a.exits, b.exits);
+      return b.kind === 'hv_exit' && a.exit === b.exit && a.gpa === b.gpa && a.size === b.size && a.info === b.info && sameExits(a.exits, b.exits);
     case 'data':
       return b.kind === 'data' && a.value === b.value;
     case 'pf':
@@ -95,7 +98,7 @@ export function formatOutcome(o: AnyOutcome): string {
     case 'handled':
       return `handled exits=[${o.exits.join(',')}] ${formatOutcome(o.then)}`;
     case 'hv_exit':
-      return `hv_exit ${o.exit} gpa=${hex(o.gpa)} info=${hex(o.info)} exits=[${o.exits.join(',')}]`;
+      return `hv_exit ${o.exit} gpa=${hex(o.gpa)} size=${o.size} info=${hex(o.info)} exits=[${o.exits.join(',')}]`;
     case 'data':
       return `data ${hex(o.value)}`;
     case 'pf':

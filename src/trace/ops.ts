@@ -147,7 +147,11 @@ export interface SppSetOp { op: 'spp_set'; vm: number; gfn: number; npages: numb
 export interface SppGetOp { op: 'spp_get'; vm: number; gfn: number }
 /** KVM_SET_MEMORY_ATTRIBUTES {address, size, attributes, flags}. */
 export interface SetMemAttrsOp { op: 'set_mem_attrs'; vm: number; gpa: bigint; size: bigint; attrs: bigint; flags: bigint }
-/** HvCallModifyVtlProtectionMask from the VTL `cpu` runs in, for `count` pages from `gfn`, on VTL `target`. */
+/**
+ * HvCallModifyVtlProtectionMask from the VTL `cpu` runs in, for `count` pages from `gfn`: sets the
+ * protections of VTL `target` (the ABI's TargetVtl: at most the caller's VTL, not 0) for every VTL
+ * below it. A VTL1 kernel restricting VTL0 passes 1. Schema 1 named the protected VTL instead.
+ */
 export interface VtlProtectOp { op: 'vtl_protect'; cpu: number; target: number; gfn: number; count: number; flags: number }
 /** HvCallVtlCall: `cpu` enters the next higher VTL (#UD unless CPL 0 and a higher VTL exists). */
 export interface VtlCallOp { op: 'vtl_call'; cpu: number }
@@ -195,7 +199,7 @@ export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
   { name: 'spp_set', fields: [VM, GFN, { name: 'npages', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages, 1..512' }, { name: 'flags', type: { kind: 'u32' }, doc: 'must be 0' }, { name: 'map', type: { kind: 'u32' }, doc: 'bit i = sub-page i writable' }], doc: 'KVM_SUBPAGES_SET_ACCESS' },
   { name: 'spp_get', fields: [VM, GFN], doc: 'KVM_SUBPAGES_GET_ACCESS (one page)' },
   { name: 'set_mem_attrs', fields: [VM, { name: 'gpa', type: { kind: 'u64' }, doc: 'address' }, { name: 'size', type: { kind: 'u64' }, doc: 'bytes' }, { name: 'attrs', type: { kind: 'u64' }, doc: '1 NR, 2 NW, 4 NX, 8 PRIVATE' }, { name: 'flags', type: { kind: 'u64' }, doc: 'must be 0' }], doc: 'KVM_SET_MEMORY_ATTRIBUTES' },
-  { name: 'vtl_protect', fields: [CPU, { name: 'target', type: { kind: 'int', min: 0, max: 15 }, doc: 'target VTL' }, GFN, { name: 'count', type: { kind: 'int', min: 0, max: 1 << 20 }, doc: 'pages' }, { name: 'flags', type: { kind: 'u32' }, doc: 'HV_MAP_GPA_* flags' }], doc: 'HvCallModifyVtlProtectionMask' },
+  { name: 'vtl_protect', fields: [CPU, { name: 'target', type: { kind: 'int', min: 0, max: 15 }, doc: 'TargetVtl: the VTL whose protections (for the VTLs below it) are set' }, GFN, { name: 'count', type: { kind: 'int', min: 0, max: 1 << 20 }, doc: 'pages' }, { name: 'flags', type: { kind: 'u32' }, doc: 'HV_MAP_GPA_* flags' }], doc: 'HvCallModifyVtlProtectionMask' },
   { name: 'vtl_call', fields: [CPU], doc: 'HvCallVtlCall' },
   { name: 'vtl_return', fields: [CPU], doc: 'HvCallVtlReturn' },
 ];

@@ -6,7 +6,8 @@
 import type { MachineConfig } from '../hw/config.js';
 import type { Op } from './ops.js';
 
-export const SCHEMA_VERSION = 1;
+/** 2: vtl_protect's target is the ABI TargetVtl (upgrades.ts SCHEMA_1_TO_2). */
+export const SCHEMA_VERSION = 2;
 
 /** Limits on untrusted input: a trace beyond these is rejected before it is run. */
 export const OPS_MAX = 1_000_000;

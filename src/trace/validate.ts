@@ -15,6 +15,7 @@ import { DEFAULT_CAPABILITIES, OPTIONAL_CHOICE_DEFAULTS, configMode, defaultConf
 import { TraceError, showValue } from './errors.js';
 import { OP_SCHEMA_BY_NAME, opAllowedIn, type FieldKind, type Op } from './ops.js';
 import { OPS_MAX, SCHEMA_VERSION, type Provenance, type Signature, type Trace } from './trace.js';
+import { SCHEMA_1_TO_2 } from './upgrades.js';
 
 /** Keys that could reach an object's prototype if a consumer ever copied them naively. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -52,11 +53,16 @@ export interface SchemaUpgrade {
   from: number;
   /** One line: what changed in `from + 1`. */
   note: string;
+  /**
+   * True when the step only rewrites values in place (op i stays op i, no header key moves), so
+   * the caller's positions (text line numbers) still name the right place in messages.
+   */
+  positionsKept?: boolean;
   upgrade(doc: RawDocument, opForm: OpForm): RawDocument;
 }
 
-/** Schema history, keyed by `from`. Empty: schema 1 is the first. */
-export const SCHEMA_UPGRADES: ReadonlyMap<number, SchemaUpgrade> = new Map();
+/** Schema history, keyed by `from` (upgrades.ts). Schema 1 is the first. */
+export const SCHEMA_UPGRADES: ReadonlyMap<number, SchemaUpgrade> = new Map([[1, SCHEMA_1_TO_2]]);
 
 export interface ValidateTraceOptions extends DecodeOptions {
   /** How ops are written: `{op: name, field: value}` (JSON, text) or `[name, ...values]` (msgpack). */
@@ -404,6 +410,7 @@ export function validateTrace(raw: unknown, options: ValidateTraceOptions = {}):
     const next = smallInteger(doc.schema);
     if (next !== schema + 1) throw new TraceError(`internal: upgrade from schema ${schema} did not produce schema ${schema + 1}`);
     schema = next;
+    if (step.positionsKept === true) continue;
     // Positions given by the caller describe the original input, not the upgraded document.
     locateHeader = (key) => key;
     locateOp = defaultLocateOp;

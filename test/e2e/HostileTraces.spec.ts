@@ -31,7 +31,7 @@ import { TraceError } from '../../src/trace/errors.js';
 import { decodeTrace, encodeTrace, loadTrace } from '../../src/trace/load.js';
 import { MSGPACK_MAGIC, decodeMsgpack } from '../../src/trace/msgpack.js';
 import { traceFiles } from '../../src/fuzz/corpus.js';
-import type { Trace } from '../../src/trace/trace.js';
+import { SCHEMA_VERSION, type Trace } from '../../src/trace/trace.js';
 import { cli, suiteSeed, tempDir } from './helpers.js';
 
 const seed = suiteSeed();
@@ -257,7 +257,7 @@ describe(`HostileTraces (seed: ${seed})`, () => {
     expect(() => decodeMsgpack(big)).toThrow(/ops: 1000001 ops is more than OPS_MAX \(1000000\)/);
     expect(performance.now() - t0).toBeLessThan(INPUT_MS_MAX);
     expect(() => decodeMsgpack(withMagic(packr.pack({ schema: 1, eptfuzz: '0.1.0', machine: { framesMax: 2 ** 31 }, ops: [] })))).toThrow(/^machine: framesMax must be an integer in 16\.\.\d+, got 2147483648$/);
-    expect(() => decodeMsgpack(withMagic(packr.pack({ schema: 2, eptfuzz: '0.1.0', machine: {}, ops: [] })))).toThrow('schema: trace schema 2 is newer than this eptfuzz supports (1)');
+    expect(() => decodeMsgpack(withMagic(packr.pack({ schema: SCHEMA_VERSION + 1, eptfuzz: '0.1.0', machine: {}, ops: [] })))).toThrow(`schema: trace schema ${SCHEMA_VERSION + 1} is newer than this eptfuzz supports (${SCHEMA_VERSION})`);
     expect(() => decodeTrace(new Uint8Array(65 * 1024 * 1024).fill(0x41), 'msgpack')).toThrow(/more than the 67108864-byte limit/);
     pollutionFree();
   }, 60_000);
@@ -271,14 +271,15 @@ describe(`HostileTraces (seed: ${seed})`, () => {
       array: fc.array(tie('value'), { maxLength: 5 }),
       map: fc.uniqueArray(fc.tuple(key, tie('value')), { maxLength: 6, selector: ([k]) => k }).map((es) => new Map(es)),
     }));
-    const doc = fc.tuple(fc.constantFrom(0, 1, 2), value, value, fc.array(fc.oneof(fc.tuple(fc.constantFrom('read', 'write', 'invlpg', 'ept_set'), fc.array(leaf, { maxLength: 5 })).map(([n, xs]) => [n, ...xs]), value), { maxLength: 6 }))
+    // Schemas: too old, upgraded (1: vtl_protect targets are rewritten), current, too new.
+    const doc = fc.tuple(fc.constantFrom(0, 1, 2, 3), value, value, fc.array(fc.oneof(fc.tuple(fc.constantFrom('read', 'write', 'invlpg', 'ept_set', 'vtl_protect'), fc.array(leaf, { maxLength: 5 })).map(([n, xs]) => [n, ...xs]), value), { maxLength: 6 }))
       .map(([schema, machine, extra, ops]) => new Map<string, unknown>([['schema', schema], ['eptfuzz', '0.1.0'], ['machine', machine instanceof Map ? machine : new Map()], ['ops', ops], ...(extra instanceof Map ? [...extra] : [])]));
     fc.assert(fc.property(doc, (d) => {
       let bytes: Uint8Array;
       try { bytes = withMagic(packr.pack(d)); } catch { return; }
       try {
         const t = decodeMsgpack(bytes);
-        expect(t.schema).toBe(1);
+        expect(t.schema).toBe(SCHEMA_VERSION);
       } catch (e) {
         if (!(e instanceof TraceError)) throw e;
         expect(e.message).toMatch(ONE_LINE);

@@ -45,20 +45,32 @@ interface GuestLeaf {
   view: number;
   gfn: number;
   alias: boolean;
+  /** At or above 2^MAXPHYADDR: no guest-physical address, so no leaf may be there. */
+  outside: boolean;
   pfn: number;
   state: number;
   rights: number;
 }
 
+/**
+ * Where a guest frame number lies: guest memory (gfn < hv.gfnLimit), under kvmXo the alias of
+ * gfn − aliasGfn (the upper half of the address space), or outside the guest-physical address
+ * space (at or above 2^MAXPHYADDR), which is neither.
+ */
+function placeOf(hv: Hypervisor, g: number): { gfn: number; alias: boolean; outside: boolean } {
+  const outside = g >= 2 ** (hv.config.maxPhyAddr - 12);
+  const alias = !outside && hv.aliasBit !== 0 && g >= hv.aliasGfn;
+  return { gfn: alias ? g - hv.aliasGfn : g, alias, outside };
+}
+
 function leafOf(hv: Hypervisor, vm: Vm, view: number, gfnWithAlias: number): GuestLeaf | null {
   const t = vm.views[view];
   if (!t.find(gfnWithAlias * 4096)) return null;
-  const alias = hv.aliasBit !== 0 && gfnWithAlias >= hv.aliasGfn;
-  const gfn = gfnWithAlias - (alias ? hv.aliasGfn : 0);
+  const { gfn, alias, outside } = placeOf(hv, gfnWithAlias);
   const base = ((t.lo & 0xfffff000) >>> 0) / 4096 + (t.hi & 0xfffff) * 2 ** 20;
   const pfn = t.level === 2 ? base + (gfnWithAlias % 512) : base;
   const rights = (t.lo & AGED_LO) !== 0 ? 0 : t.lo & (7 | UX);
-  return { vm, view, gfn, alias, pfn, state: (t.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights };
+  return { vm, view, gfn, alias, outside, pfn, state: (t.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights };
 }
 
 /** Every non-zero leaf of every guest view, by host page. */
@@ -69,10 +81,9 @@ function sweepGuestLeaves(hv: Hypervisor): Map<number, GuestLeaf[]> {
       t.forEachLeaf((gpa, level, lo, hi) => {
         const n = level === 2 ? 512 : 1;
         for (let i = 0; i < n; i++) {
-          const g = gpa / 4096 + i;
-          const alias = hv.aliasBit !== 0 && g >= hv.aliasGfn;
+          const { gfn, alias, outside } = placeOf(hv, gpa / 4096 + i);
           const pfn = ((lo & 0xfffff000) >>> 0) / 4096 + (hi & 0xfffff) * 2 ** 20 + i;
-          const leaf: GuestLeaf = { vm, view, gfn: g - (alias ? hv.aliasGfn : 0), alias, pfn, state: (hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights: (lo & AGED_LO) !== 0 ? 0 : lo & (7 | UX) };
+          const leaf: GuestLeaf = { vm, view, gfn, alias, outside, pfn, state: (hi & STATE_MASK_HI) >>> STATE_SHIFT_HI, rights: (lo & AGED_LO) !== 0 ? 0 : lo & (7 | UX) };
           const list = byPfn.get(pfn);
           if (list === undefined) byPfn.set(pfn, [leaf]);
           else list.push(leaf);
@@ -118,7 +129,7 @@ function checkPage(hv: Hypervisor, pfn: number, leaves: readonly GuestLeaf[], f:
   if (hostPresent !== (hs !== PS_NOPAGE)) {
     f.add(HV_INVARIANTS.stateCoherence, `${p}: host leaf ${hostPresent ? 'present' : 'not present'} with state ${stateName(hs)}`, 'host leaf presence disagrees with its state');
   }
-  const primary = leaves.filter((l) => l.view === 0 && !l.alias);
+  const primary = leaves.filter((l) => l.view === 0 && !l.alias && !l.outside);
   const owners = primary.filter((l) => l.state === PS_OWNED || l.state === PS_SHARED_OWNED);
   const borrowers = primary.filter((l) => l.state === PS_SHARED_BORROWED);
   if (inPool || (hs === PS_NOPAGE && owner === OWNER_HYP)) {
@@ -157,6 +168,10 @@ function checkPage(hv: Hypervisor, pfn: number, leaves: readonly GuestLeaf[], f:
 /** Per leaf: coherence with the page record, XO alias rights, attribute and VTL bounds. */
 function checkLeaf(hv: Hypervisor, l: GuestLeaf, f: Findings): void {
   const vm = l.vm;
+  if (l.outside) {
+    f.add(HV_INVARIANTS.stateCoherence, `VM ${vm.id} view ${l.view} gfn ${hex(l.gfn)}: leaf pfn ${hex(l.pfn)} beyond the guest-physical address space (2^${hv.config.maxPhyAddr})`, 'guest leaf outside the guest-physical address space');
+    return;
+  }
   const rec = vm.pages.get(l.gfn);
   const at = `VM ${vm.id} view ${l.view} gfn ${hex(l.gfn)}${l.alias ? ' (alias)' : ''}`;
   if (rec === undefined || rec.pfn !== l.pfn || rec.state !== l.state || l.state === PS_NOPAGE) {
@@ -169,7 +184,7 @@ function checkLeaf(hv: Hypervisor, l: GuestLeaf, f: Findings): void {
     f.add(HV_INVARIANTS.memattrRespected, `${at}: leaf rights ${l.rights} with attributes ${hex(a)}`, 'leaf grants what the memory attributes deny');
   }
   for (let s = l.view + 1; s < hv.opts.vtls; s++) {
-    const m = vm.vtlProt[l.view * 16 + s]?.get(l.gfn);
+    const m = vm.vtlProt[s]?.get(l.gfn); // VTL s's protections bind every VTL below it
     if (m !== undefined && (l.rights & ~m) !== 0) {
       f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${at}: leaf rights ${l.rights} exceed VTL ${s}'s protection ${m}`, 'lower VTL leaf exceeds a higher VTL protection');
     }
@@ -223,7 +238,7 @@ function checkAccess(hv: Hypervisor, f: Findings): void {
         || (vm.type === 'protected' && (a & MEMATTR_PRIVATE) === 0);
       if (attrDenies) f.add(HV_INVARIANTS.memattrRespected, `${op.op} at ${hex(gpa)} completed against attributes ${hex(a)}`, 'access completed against the memory attributes');
       for (let s = view + 1; s < hv.opts.vtls; s++) {
-        const m = vm.vtlProt[view * 16 + s]?.get(gfn);
+        const m = vm.vtlProt[s]?.get(gfn);
         if (m !== undefined && (m & needs[ci]) === 0) {
           f.add(HV_INVARIANTS.vtlLowerCannotExceedHigher, `${op.op} at ${hex(gpa)} by VTL ${view} completed against VTL ${s}'s protection ${m}`, 'access completed against a higher VTL protection');
         }
@@ -295,7 +310,7 @@ export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
       const g = key - id * 2 ** 40;
       const vm = hv.vms.get(id);
       if (vm === undefined) continue;
-      const gfn = hv.aliasBit !== 0 && g >= hv.aliasGfn ? g - hv.aliasGfn : g;
+      const { gfn } = placeOf(hv, g);
       const rec = vm.pages.get(gfn);
       if (rec !== undefined) pfns.add(rec.pfn);
       for (let v = 0; v < vm.views.length; v++) {

@@ -28,7 +28,7 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
     case 'vmfail': return { kind: 'vmfail', error: o.error };
     case 'ret': return { kind: 'ret', value: o.value };
     case 'handled': return { kind: 'handled', exits: [...o.exits], then: outcomeJson(o.then) };
-    case 'hv_exit': return { kind: 'hv_exit', exit: o.exit, gpa: hex(o.gpa), info: hex(o.info), exits: [...o.exits] };
+    case 'hv_exit': return { kind: 'hv_exit', exit: o.exit, gpa: hex(o.gpa), size: o.size, info: hex(o.info), exits: [...o.exits] };
     default: return { kind: o.kind };
   }
 }
@@ -74,7 +74,7 @@ export function outcomeLog(o: Outcome, op?: string): string {
       return `handled by the hypervisor after [${exitList(o.exits)}]; then ${outcomeLog(o.then)}`;
     case 'hv_exit': {
       const info = hvExitInfo(o.exit, o.info);
-      return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
+      return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)} size ${o.size}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
     }
     case 'ud': return 'kvm_inj_exception: #UD';
     case 'exit':

@@ -207,8 +207,9 @@ export class HvWorld {
         const call = rng.chance(0.7);
         if (call) ops.push({ op: 'vtl_call', cpu: c });
         // Under vtlMbec also user-execute only (0x9, 0xb: UMX without KMX); 0x5 (KMX only) is refused then.
+        // Target 1: VTL 1 sets its protections for VTL 0 (the ABI's TargetVtl); from VTL 0 it is ACCESS_DENIED.
         const mbec = this.config.hv?.vtlMbec === true;
-        ops.push({ op: 'vtl_protect', cpu: c, target: 0, gfn: g, count: rng.range(1, 2), flags: rng.pick(mbec ? [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5, 0x9, 0xb] : [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
+        ops.push({ op: 'vtl_protect', cpu: c, target: 1, gfn: g, count: rng.range(1, 2), flags: rng.pick(mbec ? [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5, 0x9, 0xb] : [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
         if (rng.chance(0.6)) {
           const la = g * 4096 + rng.int(4088);
           const k = rng.float();

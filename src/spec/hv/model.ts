@@ -29,6 +29,8 @@ const MEMATTR_ENTRIES_MAX = 1024;
 const HV_SUCCESS = 0, HV_INVALID_PARAMETER = 5, HV_ACCESS_DENIED = 6, HV_OPERATION_DENIED = 8, HV_INSUFFICIENT_MEMORY = 11;
 const HOST = 1;
 const RETRIES_MAX = 16;
+/** A 4-level paging-structure entry: the bytes a guest walk read or A/D update accesses. */
+const ENTRY_BYTES = 8;
 
 type Kind = 'read' | 'write' | 'fetch';
 
@@ -63,6 +65,8 @@ interface PartResult {
   fill: Cached | null;
   /** a fetch from a user-mode linear address (U/S at every guest paging level) */
   user?: boolean;
+  /** bytes of the access that exited: the part's length, or 8 for a paging-structure entry */
+  len?: number;
 }
 
 /** What the model's EPT view gives one GPA: ok / XO #PF / exit, and the leaf's rights. */
@@ -118,6 +122,8 @@ export class HvModel implements HvReferenceModelApi {
   readonly ramFrames: number;
   readonly aliasBit: number;
   readonly aliasGfn: number;
+  /** Guest memory: gfns below this (the guest-physical address space, less the XO alias half). */
+  readonly gfnLimit: number;
   private readonly host = new Map<number, { state: HostState; owner: number }>();
   private readonly hypDonated = new Set<number>();
   private readonly hypShared = new Set<number>();
@@ -145,6 +151,7 @@ export class HvModel implements HvReferenceModelApi {
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
+    this.gfnLimit = this.aliasGfn || 2 ** (config.maxPhyAddr - 12);
     for (let i = 0; i < config.vcpus; i++) {
       this.cpus.push({ vm: HOST, vtl: 0, regs: initialRegs() });
       this.cache.push(new Map());
@@ -333,7 +340,7 @@ export class HvModel implements HvReferenceModelApi {
     if (a & NW) r &= ~W;
     if (a & NX) r &= ~xx;
     for (let s = view + 1; s < this.opts.vtls; s++) {
-      const m = vm.prot.get(`${view}/${s}`)?.get(gfn);
+      const m = vm.prot.get(s)?.get(gfn); // §5.1: every higher VTL's protections apply
       if (m !== undefined) r &= m;
     }
     return r;
@@ -371,7 +378,7 @@ export class HvModel implements HvReferenceModelApi {
     if (!this.opts.hugePages) return false;
     for (let g = base; g < base + 512; g++) {
       if (this.protected_(vm, g) || (vm.attrs.get(g) ?? 0) !== 0) return false;
-      for (let s = 1; s < this.opts.vtls; s++) if (vm.prot.get(`0/${s}`)?.has(g)) return false;
+      for (let s = 1; s < this.opts.vtls; s++) if (vm.prot.get(s)?.has(g)) return false;
     }
     return true;
   }
@@ -495,7 +502,7 @@ export class HvModel implements HvReferenceModelApi {
         const vm = this.vms.get(op.vm);
         if (!vm || vm.type !== 'protected' || vm.dying) return ret(-EINVAL);
         if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
-        if (this.aliasGfn && op.gfn >= this.aliasGfn) return ret(-EINVAL);
+        if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
         if (vm.pages.has(op.gfn)) return ret(-EPERM);
         this.setHost(op.pfn, 'NOPAGE', op.vm);
         this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
@@ -535,7 +542,7 @@ export class HvModel implements HvReferenceModelApi {
         return ret(vm.vectors.get(op.gfn) ?? ALL_WRITABLE);
       }
       case 'set_mem_attrs': return this.setAttrs(op.vm, op.gpa, op.size, op.attrs, op.flags);
-      case 'vtl_protect': return ret(this.vtlProtect(op.cpu, op.target, op.gfn, op.count, op.flags), op.target === 0);
+      case 'vtl_protect': return ret(this.vtlProtect(op.cpu, op.target, op.gfn, op.count, op.flags), true); // VTL 0's view may split
       case 'vtl_call': case 'vtl_return': {
         const c = this.cpus[op.cpu];
         const up = op.op === 'vtl_call';
@@ -593,7 +600,7 @@ export class HvModel implements HvReferenceModelApi {
     if (nr !== 1 && nr !== 512) return -EINVAL;
     if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
     if (pfn + nr > this.ramFrames) return -EINVAL;
-    if (this.aliasGfn && gfn + nr > this.aliasGfn) return -EINVAL;
+    if (gfn + nr > this.gfnLimit) return -EINVAL; // guest memory only (not the XO alias, not beyond the address space)
     for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i)) return -EPERM;
     for (let i = 0; i < nr; i++) if (this.hostOf(pfn + i).state !== 'O') return -EPERM;
     this.share(vm, pfn, gfn, nr, prot, -1);
@@ -654,8 +661,7 @@ export class HvModel implements HvReferenceModelApi {
       this.j.mapDelete(vm.slots, slot);
       return 0;
     }
-    const limit = this.aliasGfn || 2 ** (this.config.maxPhyAddr - 12);
-    if (gfn + pages > limit || pfn + pages > this.ramFrames) return -EINVAL;
+    if (gfn + pages > this.gfnLimit || pfn + pages > this.ramFrames) return -EINVAL;
     if (old) {
       if (old.pfn !== pfn || old.pages !== pages || old.flags !== flags) return -EINVAL;
       if (old.gfn === gfn) return 0;
@@ -711,34 +717,40 @@ export class HvModel implements HvReferenceModelApi {
       changing = [];
       for (let g = first; g < first + count; g++) if ((vm.attrs.get(g) ?? 0) !== a) changing.push(g);
     }
+    // §4.2: leaves change only for gfns of guest memory (the hooks run over memslots); a gfn
+    // beyond it is stored and needs no table page.
     for (const g of changing) {
-      this.split(vm, g);
+      if (g < this.gfnLimit) this.split(vm, g);
       if (a === 0) this.j.mapDelete(vm.attrs, g);
       else this.j.mapSet(vm.attrs, g, a);
     }
-    return r(0, changing.length > 0);
+    return r(0, changing.some((g) => g < this.gfnLimit));
   }
 
+  /**
+   * HvCallModifyVtlProtectionMask (§5.1): `target` is the VTL whose protections are set, for every
+   * VTL below it; it may not be above the caller (ACCESS_DENIED) nor VTL 0 (INVALID_PARAMETER)
+   * (microsoft/openvmm hv1_hypercall ModifyVtlProtectionMask and OpenHCL's handler).
+   */
   private vtlProtect(cpu: number, target: number, gfn: number, count: number, flags: number): number {
     const c = this.cpus[cpu];
     const vm = c.vm === HOST ? undefined : this.vms.get(c.vm);
     if (!vm) return HV_INVALID_PARAMETER;
-    if (target >= this.opts.vtls) return HV_INVALID_PARAMETER;
-    if (target >= c.vtl) return HV_ACCESS_DENIED;
+    if (target > c.vtl) return HV_ACCESS_DENIED;
+    if (target === 0) return HV_INVALID_PARAMETER;
     const rights = this.vtlRights(flags);
     if (rights < 0) return HV_INVALID_PARAMETER;
     if (count === 0) return HV_SUCCESS;
     for (let g = gfn; g < gfn + count; g++) {
       if (!vm.pages.has(g) && this.slotOf(vm, g) < 0) return this.opts.vtlNonRam === 'tlfs' ? HV_INVALID_PARAMETER : HV_OPERATION_DENIED;
     }
-    const key = `${target}/${c.vtl}`;
-    let m = vm.prot.get(key);
+    let m = vm.prot.get(target);
     if (!m) {
       m = new Map();
-      this.j.mapSet(vm.prot, key, m);
+      this.j.mapSet(vm.prot, target, m);
     }
     for (let g = gfn; g < gfn + count; g++) {
-      if (target === 0) this.split(vm, g);
+      this.split(vm, g); // VTL 0's view is always below the target
       if (rights === (this.opts.vtlMbec ? RWX | UX : RWX)) this.j.mapDelete(m, g);
       else this.j.mapSet(m, g, rights);
     }
@@ -746,15 +758,21 @@ export class HvModel implements HvReferenceModelApi {
     return HV_SUCCESS;
   }
 
-  /** §5.1 allowed combinations: none, R, RX, RW, RWX (with MBEC: KMX=1, UMX=0 refused). */
+  /**
+   * §5.1 allowed combinations: none, R, RX, RW, RWX. With MBEC off UMX is ignored and KMX governs
+   * both modes; with MBEC on KMX=1, UMX=0 is refused (undefined in the TLFS).
+   */
   private vtlRights(flags: number): number {
     if (flags & ~(0xf | 0x10000)) return -1;
     if (flags & 0x10000) return (flags & 0xf) === 0 ? 0 : -1;
+    const mbec = this.opts.vtlMbec;
     const r = (flags & 1) !== 0, w = (flags & 2) !== 0;
-    const [kx, ux] = this.opts.vtlExecBits === 'hv_map_gpa' ? [(flags & 4) !== 0, (flags & 8) !== 0] : [(flags & 8) !== 0, (flags & 4) !== 0];
+    const [kBit, uBit] = this.opts.vtlExecBits === 'hv_map_gpa' ? [4, 8] : [8, 4];
+    const kx = (flags & kBit) !== 0;
+    const ux = mbec && (flags & uBit) !== 0;
     if (!r && (w || kx || ux)) return -1;
-    if (this.opts.vtlMbec ? kx && !ux : kx !== ux) return -1;
-    return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0) | (this.opts.vtlMbec && ux ? UX : 0);
+    if (mbec && kx && !ux) return -1;
+    return (r ? R : 0) | (w ? W : 0) | (kx ? X : 0) | (ux ? UX : 0);
   }
 
   /**
@@ -908,7 +926,7 @@ export class HvModel implements HvReferenceModelApi {
     const finalPart = (gpa: number, fill: Cached | null): PartResult => {
       const user = fill !== null && fill.us; // paging off: every address is supervisor-mode
       const e = this.ept(cpu, kind, gpa, len, true, user);
-      if (e.r !== 'ok') return { r: e.r, gpa: e.gpa, kind, code: xoCode, fill: null, user };
+      if (e.r !== 'ok') return { r: e.r, gpa: e.gpa, kind, code: xoCode, fill: null, user, len };
       return { r: 'ok', gpa, kind, code: 0, fill: fill === null ? null : { ...fill, ept: e.eff, spp: e.spp } };
     };
     if (!this.paging(cpu)) return finalPart(la, null);
@@ -923,7 +941,7 @@ export class HvModel implements HvReferenceModelApi {
     const pf = (code: number): PartResult => ({ r: 'pf', gpa: 0, kind, code, fill: null });
     const errBits = accessBits(regs, kind);
     const nxe = Math.floor(regs.efer / NXE) % 2 === 1;
-    const walkExit = (gpa: number, k: Kind): PartResult => ({ r: 48, gpa, kind: k, code: 0, fill: null });
+    const walkExit = (gpa: number, k: Kind): PartResult => ({ r: 48, gpa, kind: k, code: 0, fill: null, len: ENTRY_BYTES });
     const used: Array<{ level: number; gpa: number; e: bigint }> = [];
     let table = regs.cr3 - (regs.cr3 % 4096);
     let leaf: { level: number; gpa: number; e: bigint } | null = null;
@@ -1001,7 +1019,7 @@ export class HvModel implements HvReferenceModelApi {
       if (exits === null) exits = [];
       exits.push(reason);
       const mark = this.j.mark();
-      const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits, stop.user === true);
+      const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits, stop.user === true, stop.len ?? 0);
       if (res.alloc) {
         mayEnomem = true;
         this.allocMarks.push(mark);
@@ -1032,9 +1050,10 @@ export class HvModel implements HvReferenceModelApi {
     return kind === 'write' ? OK : { kind: 'data', value: out };
   }
 
-  private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[], user: boolean): { out: AnyOutcome | null; alloc: boolean } {
+  /** One exit of an access; `len` = bytes of the access that exited (the outcome's `size`). */
+  private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[], user: boolean, len: number): { out: AnyOutcome | null; alloc: boolean } {
     const c = this.cpus[cpu];
-    const exit = (e: HvExit, at: number, info: number): { out: AnyOutcome; alloc: boolean } => ({ out: { kind: 'hv_exit', exit: e, gpa: at, info, exits }, alloc: false });
+    const exit = (e: HvExit, at: number, info: number): { out: AnyOutcome; alloc: boolean } => ({ out: { kind: 'hv_exit', exit: e, gpa: at, size: len, info, exits }, alloc: false });
     if (c.vm === HOST) return exit('abort', gpa, 48);
     const vm = this.vms.get(c.vm)!;
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
@@ -1057,7 +1076,7 @@ export class HvModel implements HvReferenceModelApi {
       if (kind === 'write' && !f.m.huge && (base & W) && this.protected_(vm, gfn)) return exit('spp', gpa, 0);
       const need = this.needOf(cpu, kind, user);
       for (let s = this.opts.vtls - 1; s > c.vtl; s--) {
-        const m = vm.prot.get(`${c.vtl}/${s}`)?.get(gfn);
+        const m = vm.prot.get(s)?.get(gfn);
         if (m !== undefined && (m & need) === 0) {
           this.switchTo(cpu, c.vm, s);
           return exit('intercept', gpa, s);

@@ -41,8 +41,8 @@ export interface ModelVm {
   vectors: Map<number, number>;
   /** 2 MiB regions (gfn >> 9) whose SPPT leaf table exists */
   sppRegions: Set<number>;
-  /** VTL protections: `${target}/${setter}` → gfn → rights */
-  prot: Map<string, Map<number, number>>;
+  /** VTL protections by the VTL that set them (they bind every VTL below it): gfn → rights */
+  prot: Map<number, Map<number, number>>;
   /** per VTL: gfn (alias included) → mapping */
   views: Array<Map<number, Mapping>>;
 }

@@ -44,7 +44,7 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
   },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
     expect: ['hv.no-stale-access', 'fault.exit-reason'],
   },
 };

@@ -8,6 +8,7 @@ import { runHv } from '../../../src/check/hv/run.js';
 import { loadTrace } from '../../../src/trace/load.js';
 import type { AnyOp } from '../../../src/trace/ops.js';
 import { clean, fmt, hvConfig, read, write } from './helpers.js';
+import { validateConfig } from '../../../src/hw/config.js';
 
 describe('hv model/hypervisor agreement regressions', () => {
   it('paging off, a GPA at 2^MAXPHYADDR (XO bit clear) is an EPT violation, not the XO #PF (semantics.md step 7)', () => {
@@ -25,8 +26,8 @@ describe('hv model/hypervisor agreement regressions', () => {
     ];
     const outs = clean(ops, hvConfig({ maxPhyAddr: 46 }));
     // Protected VM: every access is private; the gfn has no PRIVATE attribute (§4).
-    expect(fmt(outs[3])).toContain('hv_exit memory_fault gpa=0x400000000000 info=0xa');
-    expect(fmt(outs[4])).toContain('hv_exit memory_fault gpa=0x400000000000 info=0x9');
+    expect(fmt(outs[3])).toContain('hv_exit memory_fault gpa=0x400000000000 size=1 info=0xa');
+    expect(fmt(outs[4])).toContain('hv_exit memory_fault gpa=0x400000000000 size=1 info=0x9');
     expect(fmt(outs[5])).toBe('pf code=0x1 cr2=0x200000000000');
     // np VM: outside every memslot is MMIO to user space; bit 45 set is the XO #PF.
     expect(fmt(outs[8])).toContain('hv_exit mmio gpa=0x400000001000');
@@ -43,7 +44,7 @@ describe('hv model/hypervisor agreement regressions', () => {
       { op: 'host_donate_guest', vm: 3, pfn: 0x43, gfn: 0x201 },
       { op: 'vcpu_load', cpu: 0, vm: 2 },
       { op: 'vtl_call', cpu: 0 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x3ff, count: 2, flags: 0xd },
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x3ff, count: 2, flags: 0xd },
       write(0, 0x201080, 0n, 1),
       read(0, 0x400ffc, 8), // gfn 0x400 maps (in VTL 1), gfn 0x401 finds the pool empty
       { op: 'vcpu_load', cpu: 0, vm: 1 },
@@ -65,5 +66,25 @@ describe('hv model/hypervisor agreement regressions', () => {
     expect(r.violations).toEqual([]);
     expect(fmt(r.outcomes[11])).toBe('ret -12');
     expect(fmt(r.outcomes[13])).toBe('data 0x600067');
+  });
+
+  it('issue 12: set_mem_attrs at GPA 2^48 + x is stored and touches no leaf (it used to split and rewrite the leaf of x)', () => {
+    const t = loadTrace(fileURLToPath(new URL('./traces/memattr-beyond-gpa-space.txt', import.meta.url)));
+    const r = runHv(t.machine, t.ops, { stopAtFirst: false, sweepEveryOps: 1 });
+    expect(r.violations.map((v) => `${v.step} ${v.invariant}: ${v.detail}`)).toEqual([]);
+    expect(r.outcomes.slice(4).map(fmt)).toEqual(['ret 0', 'ok', 'ok']);
+  });
+
+  it('issue 12: a gfn at or above 2^36 reaches no leaf through dirty logging or aging, and is no share target', () => {
+    const t = loadTrace(fileURLToPath(new URL('./traces/gfn-beyond-gpa-space.txt', import.meta.url)));
+    const r = runHv(t.machine, t.ops, { stopAtFirst: false, sweepEveryOps: 1 });
+    expect(r.violations.map((v) => `${v.step} ${v.invariant}: ${v.detail}`)).toEqual([]);
+    expect(r.outcomes.slice(4).map(fmt)).toEqual(['ret 0', 'ret 0', 'ok', 'ret -22', 'ret -22', 'data 0x2']);
+  });
+
+  it('hv mode refuses MAXPHYADDR above 48: 4-level EPT cannot keep GPAs 2^48 apart', () => {
+    expect(() => hvConfig({ maxPhyAddr: 49 })).not.toThrow();
+    expect(validateConfig(hvConfig({ maxPhyAddr: 49 }))).toMatch(/hv mode needs maxPhyAddr <= 48/);
+    expect(validateConfig(hvConfig({ maxPhyAddr: 48 }))).toBeNull();
   });
 });

@@ -92,7 +92,7 @@ describe('each hv invariant fires on a broken state', () => {
     const hv = boot([...NP_MAPPED, read(0, 0x201000)]);
     const vm = hv.vms.get(2)!;
     vm.views[0].split(0x200000, 2);
-    vm.protMap(0, 1, true)!.set(0x200, 1);
+    vm.protMap(1, true)!.set(0x200, 1); // VTL 1's protection (binds VTL 0)
     expect(ids(hv)).toContain(HV_INVARIANTS.vtlLowerCannotExceedHigher);
   });
   it('the owner field of a host NOPAGE leaf is read from bits 31:12', () => {

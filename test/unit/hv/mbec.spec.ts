@@ -29,11 +29,11 @@ const setup: AnyOp[] = [
   { op: 'vcpu_load', cpu: 1, vm: 2 },
   { op: 'vtl_call', cpu: 1 },
 ];
-const prot = (flags: number): AnyOp => ({ op: 'vtl_protect', cpu: 1, target: 0, gfn: 0x201, count: 1, flags });
+const prot = (flags: number): AnyOp => ({ op: 'vtl_protect', cpu: 1, target: 1, gfn: 0x201, count: 1, flags });
 const user = fetch(0, LA + 0x10);
 const sup = fetch(0, LA + 0x1010);
 const tail = (ops: AnyOp[], n: number, config = mbecOn): string[] => rets(clean(ops, config)).slice(-n);
-const INTERCEPT = 'hv_exit intercept gpa=0x201010 info=0x1 exits=[48]';
+const INTERCEPT = 'hv_exit intercept gpa=0x201010 size=4 info=0x1 exits=[48]'; // the 4-byte fetch
 
 describe('vtlMbec: KMX and UMX apart (hv_map_gpa order: 0x4 kernel, 0x8 user)', () => {
   it('UMX only (R | 0x8): a user-mode fetch runs, a supervisor-mode fetch is a secure intercept into VTL 1', () => {
@@ -68,7 +68,10 @@ describe('without vtlMbec one execute bit (KMX) governs both modes', () => {
     expect(tail([...setup, prot(0x1), user], 2, mbecOff)).toEqual(['ret 0', INTERCEPT]);
     expect(tail([...setup, prot(0x1), sup], 2, mbecOff)).toEqual(['ret 0', INTERCEPT]);
   });
-  it('the execute bits must agree: KMX or UMX alone is refused; the host never runs with MBEC', () => {
-    expect(tail([...setup, prot(0x5), prot(0x9), user], 3, mbecOff)).toEqual(['ret 5', 'ret 5', 'ok']);
+  it('UMX is ignored and KMX governs both modes (§5.1; issue 12: R | KMX was refused with 5): R | KMX runs both, R | UMX neither', () => {
+    expect(tail([...setup, prot(0x5), user, sup], 3, mbecOff)).toEqual(['ret 0', 'ok', 'ok']);
+    expect(tail([...setup, prot(0x9), user], 2, mbecOff)).toEqual(['ret 0', INTERCEPT]);
+    expect(tail([...setup, prot(0x9), sup], 2, mbecOff)).toEqual(['ret 0', INTERCEPT]);
+    expect(tail([...setup, prot(0x8), prot(0xa)], 2, mbecOff)).toEqual(['ret 0', 'ret 5']); // UMX alone is no access; W+UMX is W without R
   });
 });

@@ -70,7 +70,7 @@ describe('SPP, VTLs and attributes through guest linear addresses', () => {
     { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe } as AnyOp];
   it('a write to a protected sub-page exits with its GPA and changes nothing; the next sub-page is written', () => {
     expect(tail([...spp, write(0, LA + 0x7c, 0x1111n), write(0, LA + 0x80, 0x2222n), read(0, LA + 0x78), read(0, LA + 0x80)], 4)).toEqual([
-      'hv_exit spp gpa=0x20107c info=0x0 exits=[66,48]', 'ok', 'data 0x0', 'data 0x2222',
+      'hv_exit spp gpa=0x20107c size=8 info=0x0 exits=[66,48]', 'ok', 'data 0x0', 'data 0x2222',
     ]);
   });
   it('the guest A/D update of a PTE in an SPP-protected page exits (paging-structure writes are never SPP-eligible)', () => {
@@ -81,17 +81,17 @@ describe('SPP, VTLs and attributes through guest linear addresses', () => {
   });
   it('a VTL 1 protection stops VTL 0 at the data page and at its own page tables', () => {
     const ops = [...setup([0x201000n | P_RW_US]), { op: 'vcpu_load', cpu: 1, vm: 2 } as AnyOp, { op: 'vtl_call', cpu: 1 } as AnyOp];
-    const prot = (gfn: number, flags: number): AnyOp => ({ op: 'vtl_protect', cpu: 1, target: 0, gfn, count: 1, flags });
+    const prot = (gfn: number, flags: number): AnyOp => ({ op: 'vtl_protect', cpu: 1, target: 1, gfn, count: 1, flags });
     // The intercept goes to VTL 1, which now runs on cpu 0 (paging off there); back in VTL 0 reads run.
     expect(tail([...ops, prot(0x201, 0x1), write(0, LA + 8, 1n), read(0, LA + 8), { op: 'vtl_return', cpu: 0 }, read(0, LA + 8)], 5)).toEqual([
-      'ret 0', 'hv_exit intercept gpa=0x201008 info=0x1 exits=[48]', 'hv_exit mmio gpa=0x40000008 info=0x0 exits=[48]', 'ok', 'data 0x0',
+      'ret 0', 'hv_exit intercept gpa=0x201008 size=8 info=0x1 exits=[48]', 'hv_exit mmio gpa=0x40000008 size=8 info=0x0 exits=[48]', 'ok', 'data 0x0',
     ]);
-    expect(tail([...ops, prot(0x302, 0x10000), read(0, LA)], 2)).toEqual(['ret 0', 'hv_exit intercept gpa=0x302000 info=0x1 exits=[48]']);
+    expect(tail([...ops, prot(0x302, 0x10000), read(0, LA)], 2)).toEqual(['ret 0', 'hv_exit intercept gpa=0x302000 size=8 info=0x1 exits=[48]']);
   });
   it('memory attributes are checked at the GPA, not the linear address', () => {
     const ops = setup([0x201000n | P_RW_US]);
     expect(tail([...ops, { op: 'set_mem_attrs', vm: 2, gpa: 0x201000n, size: 0x1000n, attrs: 2n, flags: 0n }, write(0, LA, 1n), read(0, LA)], 3)).toEqual([
-      'ret 0', 'hv_exit memory_fault gpa=0x201000 info=0x2 exits=[48]', 'data 0x0',
+      'ret 0', 'hv_exit memory_fault gpa=0x201000 size=8 info=0x2 exits=[48]', 'data 0x0',
     ]);
   });
 });

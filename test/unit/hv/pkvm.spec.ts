@@ -18,7 +18,7 @@ describe('host_donate_hyp / hyp_donate_host', () => {
       read(1, 0x10008),
       { op: 'hyp_donate_host', pfn: 0x10, nr: 2n },
       read(1, 0x10008),
-    ]))).toEqual([R(0), 'hv_exit abort gpa=0x10008 info=0x30 exits=[48]', R(0), 'data 0x0']);
+    ]))).toEqual([R(0), 'hv_exit abort gpa=0x10008 size=8 info=0x30 exits=[48]', R(0), 'data 0x0']);
   });
   it('errors: nr 0, range beyond RAM, wrapping range, page not owned by the host, not hyp-donated', () => {
     expect(rets(clean([
@@ -58,7 +58,7 @@ describe('host_share_guest / host_unshare_guest', () => {
       write(0, 0x9000, 1n),
       { op: 'host_unshare_guest', vm: 2, gfn: 0x9, nr: 1 },
       read(0, 0x9000),
-    ]).slice(2))).toEqual([R(0), 'data 0x0', 'hv_exit memory_fault gpa=0x9000 info=0x2 exits=[48]', R(0), 'hv_exit mmio gpa=0x9000 info=0x0 exits=[48]']);
+    ]).slice(2))).toEqual([R(0), 'data 0x0', 'hv_exit memory_fault gpa=0x9000 size=8 info=0x2 exits=[48]', R(0), 'hv_exit mmio gpa=0x9000 size=8 info=0x0 exits=[48]']);
   });
   it('share a 2 MiB block and unshare it whole; a 4 KiB unshare inside it is E2BIG', () => {
     expect(rets(clean([
@@ -109,7 +109,7 @@ describe('host_donate_guest, guest_share_host, guest_unshare_host, reclaim and t
       { op: 'vm_reclaim', vm: 3, gfn: 5 },
       read(1, 0x20000),
       { op: 'vm_teardown_finish', vm: 3 },
-    ]).slice(4))).toEqual(['ok', 'hv_exit abort gpa=0x20000 info=0x30 exits=[48]', R(0), 'data 0x1234', R(0), 'hv_exit abort gpa=0x20000 info=0x30 exits=[48]',
+    ]).slice(4))).toEqual(['ok', 'hv_exit abort gpa=0x20000 size=8 info=0x30 exits=[48]', R(0), 'data 0x1234', R(0), 'hv_exit abort gpa=0x20000 size=8 info=0x30 exits=[48]',
       R(0), R(0), R(-16), R(0), 'data 0x0', R(0)]);
   });
   it('errors: donate to np / unknown VM, page not host-owned, gfn taken; guest share from the host or a np VM, ENOENT, EPERM; teardown and reclaim gating', () => {

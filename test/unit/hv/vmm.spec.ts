@@ -38,7 +38,7 @@ describe('VMs, memslots, lazy mapping', () => {
       { op: 'memslot_set', vm: 2, slot: 0, gfn: 0, pfn: 0, pages: 0, flags: 0 },
       read(0, 0x1200000),
     ]).slice(3))).toEqual([R(0), R(-22), R(-22), R(-22), R(-17), R(-22), R(-22), R(-22), 'handled exits=[48] ok', R(0),
-      'hv_exit mmio gpa=0x200000 info=0x0 exits=[48]', 'handled exits=[48] data 0x1', R(0), 'hv_exit mmio gpa=0x1200000 info=0x0 exits=[48]']);
+      'hv_exit mmio gpa=0x200000 size=8 info=0x0 exits=[48]', 'handled exits=[48] data 0x1', R(0), 'hv_exit mmio gpa=0x1200000 size=8 info=0x0 exits=[48]']);
   });
   it('a read-only memslot: reads map, writes exit to user space as MMIO', () => {
     expect(rets(clean([
@@ -47,7 +47,7 @@ describe('VMs, memslots, lazy mapping', () => {
       { op: 'vcpu_load', cpu: 0, vm: 2 },
       read(0, 0x10000),
       write(0, 0x10000, 1n),
-    ]).slice(3))).toEqual(['handled exits=[48] data 0x0', 'hv_exit mmio gpa=0x10000 info=0x0 exits=[48]']);
+    ]).slice(3))).toEqual(['handled exits=[48] data 0x0', 'hv_exit mmio gpa=0x10000 size=8 info=0x0 exits=[48]']);
   });
   it('vcpu_load errors, register checks, hardware-only ops', () => {
     expect(rets(clean([
@@ -92,8 +92,8 @@ describe('KVM SPP API', () => {
       { op: 'spp_get', vm: 2, gfn: 0x205 },
       { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xffffffff },
       write(0, 0x201010, 0xbbn),
-    ]).slice(4))).toEqual(['handled exits=[48] ok', R(2), 'hv_exit spp gpa=0x201010 info=0x0 exits=[66,48]', 'ok', 'data 0x0',
-      'hv_exit spp gpa=0x202010 info=0x0 exits=[48]', 'ok', 'ret 4294967294', 'ret 4294967295', R(1), 'ok']);
+    ]).slice(4))).toEqual(['handled exits=[48] ok', R(2), 'hv_exit spp gpa=0x201010 size=8 info=0x0 exits=[66,48]', 'ok', 'data 0x0',
+      'hv_exit spp gpa=0x202010 size=8 info=0x0 exits=[48]', 'ok', 'ret 4294967294', 'ret 4294967295', R(1), 'ok']);
   });
   it('SPP survives write protection and access tracking', () => {
     expect(rets(clean([
@@ -105,7 +105,7 @@ describe('KVM SPP API', () => {
       write(0, 0x201080, 3n),
       { op: 'vm_age', vm: 2, gfn: 0x201, pages: 1 },
       write(0, 0x201000, 4n),
-    ]).slice(4))).toEqual([R(1), 'handled exits=[48,66] ok', R(0), 'hv_exit spp gpa=0x201000 info=0x0 exits=[48,48]', 'ok', R(0), 'hv_exit spp gpa=0x201000 info=0x0 exits=[48,48]']);
+    ]).slice(4))).toEqual([R(1), 'handled exits=[48,66] ok', R(0), 'hv_exit spp gpa=0x201000 size=8 info=0x0 exits=[48,48]', 'ok', R(0), 'hv_exit spp gpa=0x201000 size=8 info=0x0 exits=[48,48]']);
   });
   it('errors: not enabled, flags, npages 0 and 513, outside memslots, enable twice / on a protected VM', () => {
     expect(rets(clean([
@@ -144,7 +144,7 @@ describe('KVM XO', () => {
       { op: 'vcpu_load', cpu: 0, vm: 2 },
       fetch(0, 0x10000),
       read(0, 0x10000),
-    ]).slice(3))).toEqual(['handled exits=[48] ok', 'hv_exit memory_fault gpa=0x10000 info=0x1 exits=[48]']);
+    ]).slice(3))).toEqual(['handled exits=[48] ok', 'hv_exit memory_fault gpa=0x10000 size=8 info=0x1 exits=[48]']);
   });
 });
 
@@ -160,7 +160,7 @@ describe('memory attributes', () => {
       write(0, 0x202000, 1n),
       { op: 'set_mem_attrs', vm: 2, gpa: 0x200000n, size: 0x1000n, attrs: 0n, flags: 0n },
       write(0, 0x200000, 2n),
-    ]).slice(3))).toEqual(['handled exits=[48] ok', R(0), R(0), 'data 0x1', 'hv_exit memory_fault gpa=0x201000 info=0x2 exits=[48]', 'ok', R(0), 'ok']);
+    ]).slice(3))).toEqual(['handled exits=[48] ok', R(0), R(0), 'data 0x1', 'hv_exit memory_fault gpa=0x201000 size=8 info=0x2 exits=[48]', 'ok', R(0), 'ok']);
   });
   it('validation order and all-or-nothing', () => {
     expect(rets(clean([
@@ -184,55 +184,63 @@ describe('memory attributes', () => {
       read(0, 0x5000),
       read(0, 0x9000),
       { op: 'set_mem_attrs', vm: 3, gpa: 0x5000n, size: 0x1000n, attrs: 9n, flags: 0n },
-    ]).slice(4))).toEqual(['data 0x0', R(0), 'hv_exit memory_fault gpa=0x5000 info=0x9 exits=[48]', 'hv_exit memory_fault gpa=0x9000 info=0x9 exits=[48]', R(-22)]);
+    ]).slice(4))).toEqual(['data 0x0', R(0), 'hv_exit memory_fault gpa=0x5000 size=8 info=0x9 exits=[48]', 'hv_exit memory_fault gpa=0x9000 size=8 info=0x9 exits=[48]', R(-22)]);
   });
 });
 
 describe('VTLs', () => {
-  it('VTL1 protects a page of VTL0: the violation is a secure intercept into VTL1; other vCPUs see it at once', () => {
+  it('VTL1 protects a page of VTL0 (TargetVtl 1, as a VTL1 kernel passes it): the violation is a secure intercept into VTL1; other vCPUs see it at once', () => {
     expect(rets(clean([
       ...NP_SETUP,
       { op: 'vcpu_load', cpu: 1, vm: 2 },
       write(1, 0x200000, 5n),
       { op: 'vtl_call', cpu: 0 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 0xd },
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd },
       read(0, 0x200000),
       write(1, 0x200000, 6n),
       read(1, 0x200000),
       { op: 'vtl_return', cpu: 1 },
       { op: 'vtl_return', cpu: 1 },
-    ]).slice(3))).toEqual([R(0), 'handled exits=[48] ok', 'ok', R(0), 'handled exits=[48] data 0x5', 'hv_exit intercept gpa=0x200000 info=0x1 exits=[48]',
+    ]).slice(3))).toEqual([R(0), 'handled exits=[48] ok', 'ok', R(0), 'handled exits=[48] data 0x5', 'hv_exit intercept gpa=0x200000 size=8 info=0x1 exits=[48]',
       'data 0x5', 'ok', 'ud']);
   });
-  it('errors: target not lower, target beyond the VTLs, bad flag combinations, non-RAM; vtl_call at CPL 3 or the top is #UD', () => {
+  it('errors: a target above the caller, VTL 0 as target, bad flag combinations, non-RAM; vtl_call at CPL 3 or the top is #UD', () => {
     expect(rets(clean([
       ...NP_SETUP,
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 1 },
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 1 }, // VTL 0 may not set VTL 1's protections
       { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_call', cpu: 0 },
-      { op: 'vtl_protect', cpu: 0, target: 2, gfn: 0x200, count: 1, flags: 1 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 2 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 5 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 0x10001 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x5ff, count: 2, flags: 1 },
-      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 0x10000 },
+      { op: 'vtl_protect', cpu: 0, target: 2, gfn: 0x200, count: 1, flags: 1 }, // above the caller (and beyond the VTLs)
+      { op: 'vtl_protect', cpu: 0, target: 0, gfn: 0x200, count: 1, flags: 1 }, // VTL 0 has no lower VTL
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 2 }, // W without R
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0x10001 },
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x5ff, count: 2, flags: 1 }, // gfn 0x600 is not RAM
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0x10000 },
       { op: 'vtl_return', cpu: 0 },
       { op: 'set_reg', cpu: 0, reg: 'cpl', value: 3n },
       { op: 'vtl_call', cpu: 0 },
       read(0, 0x200000),
-    ]).slice(3))).toEqual([R(6), 'ok', 'ud', R(5), R(5), R(5), R(5), R(5), R(0), 'ok', 'ok', 'ud', 'hv_exit intercept gpa=0x200000 info=0x1 exits=[48,48]']);
+    ]).slice(3))).toEqual([R(6), 'ok', 'ud', R(6), R(5), R(5), R(5), R(5), R(0), 'ok', 'ok', 'ud', 'hv_exit intercept gpa=0x200000 size=8 info=0x1 exits=[48,48]']);
   });
-  it('with 4 VTLs a change is confined to its target; openhcl reports non-RAM as OPERATION_DENIED', () => {
+  it('with 4 VTLs a VTL\'s protections bind every VTL below it and not itself; a higher VTL may set a lower one\'s; openhcl reports non-RAM as OPERATION_DENIED', () => {
     const cfg = hvConfig({ hv: { vtls: 4, vtlNonRam: 'openhcl' } });
     expect(rets(clean([
       ...NP_SETUP,
-      { op: 'vtl_call', cpu: 0 }, { op: 'vtl_call', cpu: 0 }, { op: 'vtl_call', cpu: 0 },
-      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0x10000 },
-      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x900, count: 1, flags: 0x10000 },
-      { op: 'vtl_return', cpu: 0 }, { op: 'vtl_return', cpu: 0 },
+      { op: 'vtl_call', cpu: 0 }, { op: 'vtl_call', cpu: 0 }, // cpu 0 in VTL 2
+      { op: 'vtl_protect', cpu: 0, target: 2, gfn: 0x200, count: 1, flags: 0x1 }, // VTL 2: VTLs 0 and 1 may only read
+      { op: 'vtl_protect', cpu: 0, target: 3, gfn: 0x200, count: 1, flags: 0x1 }, // above the caller
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0x10000 }, // VTL 1's protection for VTL 0, set by VTL 2
+      { op: 'vtl_protect', cpu: 0, target: 2, gfn: 0x900, count: 1, flags: 0x10000 },
+      write(0, 0x200000, 7n), // VTL 2 is not bound by its own protection
+      { op: 'vtl_return', cpu: 0 }, // VTL 1
       read(0, 0x200000),
+      write(0, 0x200000, 8n), // VTL 2's protection: intercept to VTL 2
+      { op: 'vtl_return', cpu: 0 }, { op: 'vtl_return', cpu: 0 }, // VTL 0
+      read(0, 0x200000), // VTL 2 allows the read, VTL 1 does not: intercept to VTL 1
       { op: 'vtl_return', cpu: 0 },
-      read(0, 0x200000),
-    ], cfg).slice(6))).toEqual([R(0), R(8), 'ok', 'ok', 'hv_exit intercept gpa=0x200000 info=0x3 exits=[48,48]', 'ok', 'handled exits=[48] data 0x0']);
+      read(0, 0x200000), // back in VTL 0: VTL 1 still forbids it
+    ], cfg).slice(5))).toEqual([R(0), R(6), R(0), R(8), 'handled exits=[48] ok', 'ok', 'handled exits=[48] data 0x7',
+      'hv_exit intercept gpa=0x200000 size=8 info=0x2 exits=[48]', 'ok', 'ok', 'hv_exit intercept gpa=0x200000 size=8 info=0x1 exits=[48]', 'ok',
+      'hv_exit intercept gpa=0x200000 size=8 info=0x1 exits=[48]']);
   });
 });

@@ -16,7 +16,7 @@ import { ReferenceModel } from '../../../src/spec/model.js';
 import { decodeMsgpack, encodeMsgpack } from '../../../src/trace/msgpack.js';
 import type { Op } from '../../../src/trace/ops.js';
 import { formatText, parseText } from '../../../src/trace/text.js';
-import type { Trace } from '../../../src/trace/trace.js';
+import { SCHEMA_VERSION, type Trace } from '../../../src/trace/trace.js';
 import { LAYOUT, ScenarioBuilder } from '../../vectors/builder.js';
 import { runOps } from '../../vectors/runner.js';
 import { config, data, exit48, ok, pf } from '../../vectors/vector.js';
@@ -138,7 +138,7 @@ describe('choices.staleDenial: an EPT W 0->1 upgrade without INVEPT', () => {
 
 describe('choices.staleDenial in configurations and trace headers', () => {
   const trace = (choices: Partial<Choices> | undefined): Trace => ({
-    schema: 1,
+    schema: SCHEMA_VERSION,
     eptfuzz: '0.1.0',
     machine: normalizeConfig({ choices }),
     ops: [{ op: 'read', cpu: 0, la: 0x1000, size: 1 }],

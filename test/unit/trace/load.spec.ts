@@ -11,14 +11,14 @@ import { traceArbitrary } from '../../../src/gen/arbitraries.js';
 import { defaultConfig } from '../../../src/hw/config.js';
 import { TraceError } from '../../../src/trace/errors.js';
 import { FILE_BYTES_MAX, TRACE_FORMATS, detectFormat, encodeTrace, loadTrace, saveTrace } from '../../../src/trace/load.js';
-import type { Trace } from '../../../src/trace/trace.js';
+import { SCHEMA_VERSION, type Trace } from '../../../src/trace/trace.js';
 
 const SEED = Number(process.env.EPTFUZZ_SEED ?? 99);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eptfuzz-load-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const trace: Trace = {
-  schema: 1, eptfuzz: '0.1.0', machine: defaultConfig(),
+  schema: SCHEMA_VERSION, eptfuzz: '0.1.0', machine: defaultConfig(),
   ops: [{ op: 'gpt_set', cpu: 0, la: 0x7fff_ffff_f000, level: 1, entry: 0x8000_0000_0000_2007n }],
   signature: { invariant: 'fault.pf-error-code', op: 'read', detail: 'missing #PF' },
 };

@@ -9,7 +9,7 @@ import { defaultConfig } from '../../../src/hw/config.js';
 import { formatJson, parseJson } from '../../../src/trace/json.js';
 import { decodeMsgpack, encodeMsgpack } from '../../../src/trace/msgpack.js';
 import { formatText, parseText } from '../../../src/trace/text.js';
-import type { Trace } from '../../../src/trace/trace.js';
+import { SCHEMA_VERSION, type Trace } from '../../../src/trace/trace.js';
 
 const SEED = Number(process.env.EPTFUZZ_SEED ?? 20260101);
 
@@ -37,7 +37,7 @@ describe(`trace forms round-trip (seed: ${SEED})`, () => {
   it('u64 extremes survive every form exactly', () => {
     const values = [0n, 1n, 0xffff_ffffn, 0x1_0000_0000n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
     const trace: Trace = {
-      schema: 1, eptfuzz: '0.1.0', machine: defaultConfig(),
+      schema: SCHEMA_VERSION, eptfuzz: '0.1.0', machine: defaultConfig(),
       ops: values.map((value) => ({ op: 'phys_write', hpa: 2 ** 52 - 1, size: 8, value })),
     };
     const back = parseJson(formatJson(parseText(formatText(decodeMsgpack(encodeMsgpack(trace))))));
@@ -47,12 +47,12 @@ describe(`trace forms round-trip (seed: ${SEED})`, () => {
 
   it('encoding is deterministic: equal traces built in different key orders give equal bytes', () => {
     const a: Trace = {
-      schema: 1, eptfuzz: '0.1.0', machine: defaultConfig(), ops: [{ op: 'read', cpu: 0, la: 0x1000, size: 8 }],
+      schema: SCHEMA_VERSION, eptfuzz: '0.1.0', machine: defaultConfig(), ops: [{ op: 'read', cpu: 0, la: 0x1000, size: 8 }],
       provenance: { seed: '0x2a', options: { b: 1, a: 'x', '10': true, '9': false } },
     };
     const b: Trace = {
       provenance: { options: { '9': false, a: 'x', '10': true, b: 1 }, seed: '0x2a' },
-      ops: [{ size: 8, la: 0x1000, cpu: 0, op: 'read' } as Trace['ops'][number]], machine: { ...defaultConfig() }, eptfuzz: '0.1.0', schema: 1,
+      ops: [{ size: 8, la: 0x1000, cpu: 0, op: 'read' } as Trace['ops'][number]], machine: { ...defaultConfig() }, eptfuzz: '0.1.0', schema: SCHEMA_VERSION,
     };
     expect(Buffer.from(encodeMsgpack(a)).equals(Buffer.from(encodeMsgpack(b)))).toBe(true);
     expect(formatText(a)).toBe(formatText(b));

@@ -8,7 +8,7 @@ import { TraceError } from '../../../src/trace/errors.js';
 import { formatJson, parseJson } from '../../../src/trace/json.js';
 import { decodeMsgpack, encodeMsgpack } from '../../../src/trace/msgpack.js';
 import { formatOp, parseOp, parseText } from '../../../src/trace/text.js';
-import type { Trace } from '../../../src/trace/trace.js';
+import { SCHEMA_VERSION, type Trace } from '../../../src/trace/trace.js';
 import { Packr } from 'msgpackr';
 
 const HEAD = '@schema 1\n@eptfuzz 0.1.0\n@machine {}\n';
@@ -135,7 +135,7 @@ describe('JSON and msgpack: strict errors name the op index and the field', () =
     expect(warnings).toEqual([`op 0 'invlpg': ignored 1 extra fields`]);
   });
   it('a trace that round-trips still fails when one field is corrupted', () => {
-    const trace: Trace = { schema: 1, eptfuzz: '0.1.0', machine: MACHINE, ops: [{ op: 'read', cpu: 0, la: 0, size: 8 }] };
+    const trace: Trace = { schema: SCHEMA_VERSION, eptfuzz: '0.1.0', machine: MACHINE, ops: [{ op: 'read', cpu: 0, la: 0, size: 8 }] };
     const json = formatJson(trace).replace('"size":8', '"size":0');
     expect(() => parseJson(json)).toThrow(`op 0 'read': field 'size' must be 1..8, got 0`);
     expect(decodeMsgpack(encodeMsgpack(trace))).toEqual(trace);
