@@ -67,12 +67,13 @@ describe.runIf(enabled)('QemuTarget', () => {
     expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/guest-paging.txt: the qemu target failed on this trace: .*exited/m);
   });
 
-  it('a QEMU that hangs (finding Q3: MOV CR3 with a bit above MAXPHYADDR) is a fault of that trace, and the other trace is still judged', async () => {
+  it('a QEMU that hangs (findings Q3, Q5: MOV CR3 / MOV CR4 with reserved bits) is a fault of that trace, and the other trace is still judged', async () => {
     process.env.EPTFUZZ_TARGET_TIMEOUT_MS = '3000';
     try {
-      const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/mov-cr3-reserved-bits-hang.txt', 'test/e2e/qemu/guest-paging.txt']);
+      const r = await cli(['replay', '--target', 'qemu', 'test/e2e/qemu/mov-cr3-reserved-bits-hang.txt', 'test/e2e/qemu/mov-cr4-reserved-bits-hang.txt', 'test/e2e/qemu/guest-paging.txt']);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/mov-cr3-reserved-bits-hang.txt: the qemu target failed on this trace: the target did not finish within 3000 ms/m);
+      expect(r.stdout).toMatch(/^FAULT test\/e2e\/qemu\/mov-cr4-reserved-bits-hang.txt: the qemu target failed on this trace: the target did not finish within 3000 ms/m);
       expect(r.stdout).toMatch(/^PASS test\/e2e\/qemu\/guest-paging.txt on qemu/m);
     } finally {
       delete process.env.EPTFUZZ_TARGET_TIMEOUT_MS;

@@ -35,11 +35,15 @@ export const QEMU_PROFILE: TargetProfile = {
     // once (SDM 3A 4.10.4.3); a walk that faults may have set accessed flags (SDM 3A 4.8).
     choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm' },
   }),
-  // Finding Q3 (docs/target-findings.md): QEMU loads a CR3 with bits at or above MAXPHYADDR and
-  // then hangs, which costs a campaign two batch timeouts per occurrence; replay still runs it.
+  // Findings Q3, Q5 (docs/target-findings.md): QEMU hangs on a MOV CR3 / MOV CR4 with reserved
+  // bits, which costs a campaign two batch timeouts per occurrence; replay still runs them.
   campaignAvoids: [{
     finding: 'Q3: MOV CR3 with bits at or above MAXPHYADDR hangs QEMU',
     matches: (op, maxPhyAddr) => op.op === 'set_reg' && op.reg === 'cr3' && op.value >> BigInt(maxPhyAddr) !== 0n,
+  }, {
+    // (a CR4 value below 2^32 is already fitted to the bits the model knows: fit.ts)
+    finding: 'Q5: MOV CR4 with a reserved bit of CR4[63:32] hangs QEMU',
+    matches: (op) => op.op === 'set_reg' && op.reg === 'cr4' && op.value >> 32n !== 0n,
   }],
   accessSizes: [1, 2, 4, 8],
   unsupportedOps: ['ept_set', 'sppt_set', 'set_eptp', 'set_spptp', 'set_ctls2', 'invept', 'invvpid'],
