@@ -42,11 +42,19 @@ export function parseFormat(flag: string, text: string): TraceFormat {
   return text as TraceFormat;
 }
 
-/** Trace format from a file name: .txt → text, .json → json, anything else msgpack. */
-export function formatFromPath(file: string): TraceFormat {
-  if (file.endsWith('.txt')) return 'text';
-  if (file.endsWith('.json')) return 'json';
-  return 'msgpack';
+/** The extension that names each trace form. */
+const FORMAT_OF_EXTENSION: ReadonlyArray<readonly [string, TraceFormat]> = [['.txt', 'text'], ['.json', 'json'], ['.msgpack', 'msgpack']];
+
+/**
+ * The form an output file is written in: `given` (the value of `flag`) when there, else the one
+ * its extension names (.txt, .json, .msgpack). Any other name without `flag` is refused: writing
+ * msgpack into `x.c` or `x.text` silently is a surprise the user finds much later.
+ */
+export function outputFormat(flag: string, given: string | undefined, file: string): TraceFormat {
+  if (given !== undefined) return parseFormat(flag, given);
+  const hit = FORMAT_OF_EXTENSION.find(([ext]) => file.endsWith(ext));
+  if (hit === undefined) throw new UsageError(`${file}: unknown output extension; name it .msgpack, .txt or .json, or give ${flag} msgpack|text|json`);
+  return hit[1];
 }
 
 /** `i/n` with 0 <= i < n (0-based shard index). */

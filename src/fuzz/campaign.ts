@@ -34,7 +34,7 @@ import type { MinimizeResult } from '../shrink/trace.js';
 import { acquireLocks } from './lock.js';
 import { MinimizeJob } from './minimize-job.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES, WORKER_FAULT, type EngineConfig, type OracleName, type RunReport, type Sync } from './protocol.js';
-import { loadCoverage, loadState, saveCoverage, saveState } from './state.js';
+import { canonicalJson, loadCoverage, loadState, resumeMismatch, ResumeMismatchError, saveCoverage, saveState } from './state.js';
 import { Stats } from './stats.js';
 
 export { MUTATE_PROBABILITY, SWARM_EPOCH_RUNS } from './engine.js';
@@ -218,6 +218,10 @@ class Campaign {
     if (shardText !== null) this.stats.labels.set('shard', shardText);
     this.stats.labels.set('workers', String(this.workers));
     const state = o.outDir === null ? null : loadState(o.outDir);
+    if (state !== null && o.outDir !== null) {
+      const why = resumeMismatch(o.outDir, state, this.conditions());
+      if (why !== null) throw new ResumeMismatchError(why);
+    }
     if (state !== null) {
       this.stats.restore(state.counters, state.elapsed_ms);
       this.startRun = state.next_run;
@@ -398,6 +402,11 @@ class Campaign {
     return p;
   }
 
+  /** What this campaign's coverage and counters are reached with (checked on resume). */
+  private conditions(): { mode: 'bare' | 'hv'; bugs: string[]; machine: string; corpus: boolean } {
+    return { mode: configMode(this.config), bugs: [...this.config.bugs].sort(), machine: canonicalJson(this.config), corpus: this.o.corpusDir !== null };
+  }
+
   private checkpoint(): void {
     this.store.flush();
     const dir = this.o.outDir;
@@ -411,6 +420,7 @@ class Campaign {
       next_run: this.nextRun,
       elapsed_ms: Math.round(this.stats.totalElapsedMs()),
       counters: this.stats.persisted(),
+      ...this.conditions(),
     });
   }
 

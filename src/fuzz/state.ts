@@ -1,6 +1,7 @@
 /**
  * Resume state in the stats directory (--out): `state.json` (the next run index, persisted
- * counters, elapsed time, seed and shard) and `coverage.bin` (every coverage feature reached).
+ * counters, elapsed time, seed and shard, and the mode, planted bugs, machine configuration and
+ * whether a corpus was kept: a resume that differs in those is refused with one line) and `coverage.bin` (every coverage feature reached).
  * Contract: both are written atomically at every stats checkpoint and at the end; a missing or
  * unreadable file means a fresh start (never an error: the crash store and corpus stay the ground
  * truth, this only continues counters and coverage). `coverage.bin` is `EPTC`, the layout version
@@ -23,6 +24,66 @@ export interface CampaignState {
   next_run: number;
   elapsed_ms: number;
   counters: Record<string, number>;
+  /**
+   * What the coverage and counters were reached with, so that a resume under other conditions is
+   * refused rather than merged (resumeMismatch). Absent in states written before they were kept:
+   * those resume unchecked.
+   */
+  mode?: 'bare' | 'hv';
+  bugs?: string[];
+  /** The machine configuration (planted bugs included), as canonical JSON. */
+  machine?: string;
+  /** The campaign had a --corpus: its coverage was reached by inputs kept there. */
+  corpus?: boolean;
+}
+
+/** A resume under other conditions than the campaign in --out ran with (one line, exit 2). */
+export class ResumeMismatchError extends Error {
+  override readonly name = 'ResumeMismatchError';
+}
+
+/** JSON with object keys sorted, so that equal configurations give equal text. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+    const o = x as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+  });
+}
+
+/** The top-level keys in which two canonical configurations differ. */
+function differingKeys(a: string, b: string): string[] {
+  try {
+    const x = JSON.parse(a) as Record<string, unknown>;
+    const y = JSON.parse(b) as Record<string, unknown>;
+    return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => canonicalJson(x[k]) !== canonicalJson(y[k])).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Why `now` cannot continue the campaign `saved` in `outDir`, or null. Coverage from another mode
+ * or machine would hide what this one has not reached; coverage without the corpus that reached it
+ * drops those inputs from mutation while claiming their features.
+ */
+export function resumeMismatch(outDir: string, saved: CampaignState, now: { mode: 'bare' | 'hv'; bugs: readonly string[]; machine: string; corpus: boolean }): string | null {
+  const other = `use another --out for a new campaign`;
+  if (saved.mode !== undefined && saved.mode !== now.mode) {
+    return `--mode ${now.mode}: the campaign in ${outDir} ran --mode ${saved.mode}; resume it with --mode ${saved.mode}, or ${other}`;
+  }
+  if (saved.bugs !== undefined && canonicalJson([...saved.bugs].sort()) !== canonicalJson([...now.bugs].sort())) {
+    const list = (b: readonly string[]): string => (b.length === 0 ? 'none' : [...b].sort().join(','));
+    return `--bug: the campaign in ${outDir} ran with planted bugs ${list(saved.bugs)}, this run with ${list(now.bugs)}; resume with the same --bug list, or ${other}`;
+  }
+  if (saved.machine !== undefined && saved.machine !== now.machine) {
+    const keys = differingKeys(saved.machine, now.machine);
+    return `the campaign in ${outDir} ran another machine configuration (differs in: ${keys.length > 0 ? keys.join(', ') : 'its fields'}; another --target?); resume it with the same options, or ${other}`;
+  }
+  if (saved.corpus === true && !now.corpus) {
+    return `--corpus missing: the campaign in ${outDir} kept a corpus, and its coverage was reached by those inputs; give the same --corpus, or ${other}`;
+  }
+  return null;
 }
 
 export function loadState(dir: string): CampaignState | null {
@@ -38,6 +99,10 @@ export function loadState(dir: string): CampaignState | null {
       next_run: v.next_run,
       elapsed_ms: typeof v.elapsed_ms === 'number' && Number.isFinite(v.elapsed_ms) ? v.elapsed_ms : 0,
       counters,
+      ...(v.mode === 'bare' || v.mode === 'hv' ? { mode: v.mode } : {}),
+      ...(Array.isArray(v.bugs) && v.bugs.every((b) => typeof b === 'string') ? { bugs: v.bugs } : {}),
+      ...(typeof v.machine === 'string' ? { machine: v.machine } : {}),
+      ...(typeof v.corpus === 'boolean' ? { corpus: v.corpus } : {}),
     };
   } catch {
     return null;

@@ -2,7 +2,7 @@
  * minimize, dump, convert and bugs work end to end on real traces: minimize keeps the signature
  * and writes a smaller trace; convert round-trips between the three forms; bugs lists the catalogue.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrace } from '../../src/trace/load.js';
@@ -20,7 +20,7 @@ describe(`CommandsRoundTrip (seed: ${seed})`, () => {
     const original = join(crashes, hash, 'original-1.msgpack');
     const small = join(dir, 'small.txt');
     const m = await cli(['minimize', '--oracle', 'machine', original, '-o', small, '--max-steps', '3000']);
-    expect(m.code, m.stderr).toBe(1);
+    expect(m.code, m.stderr).toBe(0); // minimized and written: success (replaying it exits 1)
     expect(m.stdout).toMatch(/minimized \d+ -> \d+ ops/);
     const t = loadTrace(small);
     expect(t.signature).toEqual({ invariant: 'mem.no-lost-write', op: 'write', detail: 'data bytes differ' });
@@ -36,13 +36,15 @@ describe(`CommandsRoundTrip (seed: ${seed})`, () => {
     expect(dump.stdout).toBe(readFileSync(small, 'utf8'));
   });
 
-  it('minimize of a passing trace exits 0 and writes nothing', async () => {
+  it('minimize of a passing trace refuses with one line (exit 2) and writes nothing', async () => {
     const dir = tempDir('minpass');
     const src = join(dir, 'p.txt');
     writeFileSync(src, '@schema 1\n@eptfuzz 0.1.0\n@machine {}\nset_reg cpu=0 reg=cpl value=0x3\n');
     const r = await cli(['minimize', '--oracle', 'machine', src, '-o', join(dir, 'out.msgpack')]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('does not fail');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('does not fail');
+    expect(existsSync(join(dir, 'out.msgpack'))).toBe(false);
   });
 
   it('bugs lists the catalogue', async () => {

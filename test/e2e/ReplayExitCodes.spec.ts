@@ -92,6 +92,9 @@ describe(`ReplayExitCodes (seed: ${seed})`, () => {
       ['fuzz', '--runs', 'many'],
       ['fuzz', '--bug', 'no-such-bug', '--runs', '1'],
       ['fuzz', '--features', 'ept,warp', '--runs', '1'],
+      ['fuzz', '--runs', '0'],
+      ['fuzz', '--duration', '0'],
+      ['fuzz', '--duration', '0s', '--runs', '5'],
       ['convert', passing, join(dir, 'x.out'), '--to', 'yaml'],
       ['nonsense'],
     ]) {

@@ -11,6 +11,7 @@ import { checkedSignature, checkTrace } from '../../check/check-trace.js';
 import { formatSignature } from '../../check/violation.js';
 import { addToCorpus, coveringSubset, featureUnion, mergeCorpora, scanCorpus, uniqueFeatureCounts, type ScannedEntry } from '../../fuzz/corpus-tools.js';
 import { mergeCrashStores } from '../../fuzz/crash-merge.js';
+import { badMergeDest, notACorpus, notACrashStore } from '../../fuzz/store-kind.js';
 import { loadTrace } from '../../trace/load.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
@@ -24,7 +25,7 @@ function addCommand(io: Io, setExit: (code: ExitCode) => void): Command {
     .argument('<dir>', 'corpus directory (created if absent)')
     .argument('<trace...>', 'trace files (msgpack, text or JSON)')
     .option('--oracle <name>', 'check against: model or machine', 'model')
-    .addHelpText('after', '\nNothing is added unless every trace decodes (else exit 2) and passes (else exit 1).\n\nExample:\n  $ eptfuzz corpus add corpus/seeds my-seed.txt\n')
+    .addHelpText('after', '\nNothing is added unless every trace decodes (else exit 2) and passes (else exit 1).\n\nExample:\n  $ eptfuzz corpus add my-corpus my-seed.txt\n')
     .action(async (dir: string, files: string[], flags: { oracle: string }) => {
       const target = await resolveTarget(flags.oracle);
       const traces = files.map((file) => ({ file, trace: loadTrace(file) })); // exit 2 on the first bad one
@@ -77,10 +78,12 @@ function mergeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('merge')
     .description('copy every trace of the source corpora into DEST by content address (<sha256>.msgpack; idempotent)')
     .argument('<dest>', 'destination corpus directory (created if absent)')
-    .argument('<src...>', 'source corpus directories (e.g. the --corpus of each shard)')
-    .addHelpText('after', '\nExample:\n  $ eptfuzz corpus merge corpus shard0/corpus shard1/corpus\n')
+    .argument('<src...>', 'source corpus directories (the --corpus of each shard); a missing one or a crash store is refused')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1   # the --corpus of each shard\n')
     .action((dest: string, sources: string[]) => {
-      for (const s of sources) if (!fs.existsSync(s) || !fs.statSync(s).isDirectory()) throw new UsageError(`${s}: not a directory`);
+      // Every directory is checked before anything is written: a refused merge changes nothing.
+      const why = [badMergeDest(dest, 'corpus'), ...sources.map(notACorpus)].find((w) => w !== null);
+      if (why != null) throw new UsageError(`corpus merge: ${why}`);
       const r = mergeCorpora(dest, sources);
       for (const u of r.unreadable) io.err(`eptfuzz: skipped ${u.file}: ${u.reason}\n`);
       io.out(`merged into ${dest}: ${r.added} new, ${r.present} already present${r.unreadable.length > 0 ? `, ${r.unreadable.length} unreadable skipped` : ''}\n`);
@@ -132,16 +135,19 @@ export function corpusCommand(io: Io, setExit: (code: ExitCode) => void): Comman
     .addCommand(listCommand(io, setExit))
     .addCommand(mergeCommand(io, setExit))
     .addCommand(minimizeCommand(io, setExit))
-    .addHelpText('after', '\nExamples:\n  $ eptfuzz corpus add corpus/seeds seed.txt\n  $ eptfuzz corpus list corpus\n  $ eptfuzz corpus merge corpus shard0/corpus shard1/corpus\n  $ eptfuzz corpus minimize corpus -o corpus-min\n');
+    .addHelpText('after', '\nExamples:\n  $ eptfuzz corpus add my-corpus seed.txt\n  $ eptfuzz corpus list corpus\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1\n  $ eptfuzz corpus minimize corpus -o corpus-min\n');
 }
 
 export function crashesCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   const merge = new Command('merge')
     .description('merge crash stores by signature hash (shards, machines): new signatures copied, shared ones keep the shortest repro and sum their counts')
     .argument('<dest>', 'destination crash directory (created if absent)')
-    .argument('<src...>', 'source crash directories')
-    .addHelpText('after', '\nExample:\n  $ eptfuzz crashes merge crashes shard0/crashes shard1/crashes\n')
+    .argument('<src...>', 'source crash stores (the --crashes of each shard); a missing one, a corpus or a single crash directory is refused')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz crashes merge out/crashes out/crashes0 out/crashes1   # the --crashes of each shard\n')
     .action((dest: string, sources: string[]) => {
+      // Every directory is checked before anything is written: a refused merge changes nothing.
+      const why = [badMergeDest(dest, 'crashes'), ...sources.map(notACrashStore)].find((w) => w !== null);
+      if (why != null) throw new UsageError(`crashes merge: ${why}`);
       const r = mergeCrashStores(dest, sources);
       for (const s of r.skipped) io.err(`eptfuzz: skipped ${s.dir}: ${s.reason}\n`);
       io.out(`merged into ${dest}: ${r.added} new signature(s), ${r.merged} updated, ${r.unchanged} unchanged\n`);

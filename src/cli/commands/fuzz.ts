@@ -23,6 +23,11 @@ import type { Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
 
 export const OPS_MAX_DEFAULT = 200;
+/**
+ * The crash store when --crashes is not given. Not `crashes`: inside a clone of this repository
+ * that is the committed store of planted-bug repros, which a campaign must never rewrite.
+ */
+export const CRASHES_DIR_DEFAULT = 'eptfuzz-crashes';
 /** Hypervisor pool of a hv campaign's base configuration (the generator draws its own per trace). */
 export const HV_CAMPAIGN_POOL_FRAMES = 64;
 
@@ -101,7 +106,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--duration <time>', 'time budget, e.g. 30s, 10m, 8h')
     .option('--max-ops <n>', 'ops per trace (setup included)', String(OPS_MAX_DEFAULT))
     .option('--corpus <dir>', 'corpus directory: seed traces loaded at start, new coverage saved')
-    .option('--crashes <dir>', 'crash store directory', 'crashes')
+    .option('--crashes <dir>', 'crash store directory (created if absent)', CRASHES_DIR_DEFAULT)
     .option('--out <dir>', 'stats directory: stats (key: value) and plot.csv')
     .option('--bug <name>', 'switch on a planted bug (repeatable; see `eptfuzz bugs`; [hv] bugs need --mode hv)', collect, [])
     .option('--mode <mode>', 'bare: the hardware alone; hv: the hypervisor model over it (docs/hypervisor.md)', 'bare')
@@ -117,10 +122,12 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--shrink-ms <n>', 'minimizer time limit per new failure, ms (a safety net; steps bind first)', String(SHRINK_MS_MAX_DEFAULT))
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
     .option('--target <name>', 'run the traces on: machine (built-in), bochs, qemu, or exec:CMD (an adapter, docs/targets.md); --workers target processes run at once', 'machine')
-    .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes crashes --out out\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --corpus c0 --crashes k0 --out o0   # machine 1 of 4\n')
+    .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue;\na resume with another --mode, --bug list or --target, or without the --corpus the campaign kept, is refused.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200                                    # failures go to ./' + CRASHES_DIR_DEFAULT + '\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes out/crashes --out out/stats\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes out/hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --crashes out/crashes0 --corpus out/corpus0 --out out/stats0   # machine 0 of 4\n  $ eptfuzz crashes merge out/crashes out/crashes0 out/crashes1 out/crashes2 out/crashes3\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1 out/corpus2 out/corpus3\n')
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);
       const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration);
+      // Like --runs 0: a budget of nothing is a mistake, not a campaign (Ctrl-C or --stop-file end an open one).
+      if (durationMs === 0) throw new UsageError(`--duration: must be more than 0, got '${flags.duration}'`);
       const opsMax = parseCount('--max-ops', flags.maxOps, 1, 1_000_000);
       const workers = flags.workers === undefined ? availableParallelism() : parseCount('--workers', flags.workers, 0, 256);
       const runTimeoutMs = parseDuration('--run-timeout', flags.runTimeout);

@@ -1,13 +1,14 @@
 /**
- * `eptfuzz minimize TRACE -o OUT`: shrinks a failing trace keeping its signature. Exit 1 when the
- * trace fails (and OUT was written), 0 when it does not fail (nothing written).
+ * `eptfuzz minimize TRACE -o OUT`: shrinks a failing trace keeping its signature. Exit 0 when it
+ * wrote OUT (the command did what was asked; `replay OUT` then exits 1); 2 when TRACE does not
+ * fail (nothing to minimize, nothing written) or OUT's extension names no trace form.
  */
 import { Command } from 'commander';
 import { formatSignature } from '../../check/violation.js';
 import { minimizeTrace } from '../../shrink/trace.js';
 import { SHRINK_MS_MAX_DEFAULT, SHRINK_STEPS_MAX_DEFAULT } from '../../shrink/minimize.js';
 import { loadTrace, saveTrace } from '../../trace/load.js';
-import { formatFromPath, parseCount, parseFormat } from '../args.js';
+import { outputFormat, parseCount } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
@@ -21,17 +22,17 @@ export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Comm
   return new Command('minimize')
     .description('shrink a failing trace while keeping its failure signature')
     .argument('<trace>', 'failing trace (msgpack, text or JSON)')
-    .requiredOption('-o, --output <file>', 'where to write the minimized trace')
+    .requiredOption('-o, --output <file>', 'where to write the minimized trace (.msgpack, .txt or .json; another name needs --format)')
     .option('--max-steps <n>', 'predicate evaluations allowed', String(SHRINK_STEPS_MAX_DEFAULT))
     .option('--max-ms <n>', 'time limit in milliseconds', String(SHRINK_MS_MAX_DEFAULT))
-    .option('--format <form>', 'output form: msgpack, text or json (default: from the file name)')
+    .option('--format <form>', 'output form: msgpack, text or json (default: from the extension)')
     .option('--oracle <name>', 'check against: model or machine', 'model')
     .option('--target <name>', 'run candidates on: machine (built-in), bochs, qemu, or exec:CMD (many candidates per target run)', 'machine')
-    .addHelpText('after', '\nExamples:\n  $ eptfuzz minimize crashes/4e8af73e72895d3c/original-1.msgpack -o small.msgpack --max-steps 5000\n  $ eptfuzz minimize --target bochs bochs-crashes/0123456789abcdef/original-1.msgpack -o small.txt\n')
+    .addHelpText('after', '\nExit codes: 0 minimized and written; 2 the trace does not fail (nothing written) or bad input; 3 internal error.\n\nExamples:\n  $ eptfuzz minimize crashes/4e8af73e72895d3c/original-1.msgpack -o small.msgpack --max-steps 5000\n  $ eptfuzz minimize --target bochs bochs-crashes/0123456789abcdef/original-1.msgpack -o small.txt\n')
     .action(async (file: string, flags: MinimizeFlags) => {
       const stepsMax = parseCount('--max-steps', flags.maxSteps, 1);
       const msMax = parseCount('--max-ms', flags.maxMs, 1);
-      const format = flags.format === undefined ? formatFromPath(flags.output) : parseFormat('--format', flags.format);
+      const format = outputFormat('--format', flags.format, flags.output);
       const loaded = loadTrace(file);
       const external = resolveExternal(flags.target);
       let trace = loaded;
@@ -45,15 +46,11 @@ export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Comm
       const m = external !== null
         ? await minimizeOnTarget(external, trace, undefined, { stepsMax, msMax })
         : minimizeTrace(trace, await resolveTarget(flags.oracle), { stepsMax, msMax });
-      if (m === null) {
-        io.out(`PASS ${file}: the trace does not fail; nothing to minimize\n`);
-        setExit(EXIT.ok);
-        return;
-      }
+      if (m === null) throw new UsageError(`${file}: the trace does not fail; nothing to minimize (nothing written)`);
       saveTrace(flags.output, m.trace, format);
       const r = m.report;
       const limit = r.timedOut ? ' (time limit reached)' : r.stepsExhausted ? ' (step limit reached)' : '';
       io.out(`${formatSignature(m.signature)}\nminimized ${r.opsBefore} -> ${r.opsAfter} ops in ${r.steps} steps (${r.memoHits} memo hits, ${r.rounds} rounds)${limit}; wrote ${flags.output}\n`);
-      setExit(EXIT.failure);
+      setExit(EXIT.ok);
     });
 }

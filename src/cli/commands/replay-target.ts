@@ -7,28 +7,20 @@
  * target stopped part-way passes only on the steps it ran, and says so.
  */
 import type { StepRecord } from '../../check/runner.js';
-import { formatSignature, signatureOf, type Violation } from '../../check/violation.js';
+import { formatSignature, signatureOf } from '../../check/violation.js';
 import { formatOp } from '../../trace/text.js';
 import type { Trace } from '../../trace/trace.js';
 import { onTarget, runnableOn } from '../../target/domain.js';
 import { runOnTarget, type ExternalTarget } from '../../target/external.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { outcomeJson, outcomeLog } from './replay.js';
-import { opJson } from '../../trace/canonical.js';
+import { outcomeLog, stepJson, sweepJson } from './replay.js';
 
-interface Flags { json: boolean; verbose: boolean }
+interface Flags { json: boolean; verbose: boolean; outcomesOnly?: boolean }
 
-function violationJson(v: Violation): Record<string, unknown> {
-  return { invariant: v.invariant, step: v.step, op: v.op, detail: v.detail, signature: v.coarse };
-}
-
-function printRecord(io: Io, rec: StepRecord & { harness: boolean; original: number }, flags: Flags): void {
+function printRecord(io: Io, file: string, rec: StepRecord & { harness: boolean; original: number }, flags: Flags): void {
   if (flags.json) {
-    io.out(JSON.stringify({
-      step: rec.original, harness: rec.harness, op: JSON.parse(opJson(rec.op)) as unknown,
-      actual: outcomeJson(rec.actual), allowed: rec.allowed.map(outcomeJson), violations: rec.violations.map(violationJson),
-    }) + '\n');
+    io.out(stepJson(file, { ...rec, step: rec.original }, { outcomesOnly: flags.outcomesOnly === true }, { harness: rec.harness }) + '\n');
     return;
   }
   const label = rec.harness ? '    .' : String(rec.original).padStart(5);
@@ -57,9 +49,9 @@ export async function replayOnTarget(io: Io, target: ExternalTarget, loaded: Arr
       return;
     }
     const j = v.judged;
-    if (j.records !== null) for (const rec of j.records) printRecord(io, rec, flags);
+    if (j.records !== null) for (const rec of j.records) printRecord(io, file, rec, flags);
     for (const f of j.final) {
-      if (flags.json) io.out(JSON.stringify({ step: f.step, op: 'sweep', violations: [violationJson(f)] }) + '\n');
+      if (flags.json) io.out(sweepJson(file, f) + '\n');
       else io.out(`        !! ${f.invariant} (final sweep): ${f.detail}\n`);
     }
     if (j.first !== null) {

@@ -1,7 +1,9 @@
 /**
- * `eptfuzz replay TRACE...`: runs each trace with every check and reports. Exit 1 when a failure
- * reproduces in any of them, else 0. `--json` prints one JSON object per step; `--verbose` a log
- * in the style of KVM trace events.
+ * `eptfuzz replay TRACE...`: runs each trace with every check and reports. Exit 2 when any file
+ * could not be read (each named on one line; the others still run), else 1 when a failure
+ * reproduces in any of them, else 0. `--json` prints one JSON object per step, each naming its
+ * file (`--outcomes-only`: without the op and the allowed list); `--verbose` a log in the style
+ * of KVM trace events.
  */
 import { Command } from 'commander';
 import { runWith, type StepRecord } from '../../check/runner.js';
@@ -11,7 +13,8 @@ import type { Outcome } from '../../hw/outcome.js';
 import { opJson } from '../../trace/canonical.js';
 import { loadTrace } from '../../trace/load.js';
 import { formatOp } from '../../trace/text.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import type { Trace } from '../../trace/trace.js';
+import { EXIT, UsageError, classifyError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
 import { resolveExternal } from '../../target/registry.js';
@@ -45,18 +48,32 @@ function hvExitInfo(exit: string, info: number): string {
   }
 }
 
-function violationJson(v: Violation): Record<string, unknown> {
+export function violationJson(v: Violation): Record<string, unknown> {
   return { invariant: v.invariant, step: v.step, op: v.op, detail: v.detail, signature: v.coarse };
 }
 
-function stepJson(r: StepRecord): string {
+/** What `--json` prints per step; `--outcomes-only` drops the op and the allowed list (the bulk). */
+export interface JsonShape { outcomesOnly: boolean }
+
+/**
+ * One `--json` step record. `file` comes first in every record, so that the output of a replay of
+ * many traces can be split or grepped by trace.
+ */
+export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actual' | 'allowed' | 'violations'>, shape: JsonShape, extra: Record<string, unknown> = {}): string {
+  const head = { file, step: r.step, ...extra };
+  if (shape.outcomesOnly) return JSON.stringify({ ...head, actual: outcomeJson(r.actual), violations: r.violations.map(violationJson) });
   return JSON.stringify({
-    step: r.step,
+    ...head,
     op: JSON.parse(opJson(r.op)) as unknown,
     actual: outcomeJson(r.actual),
     allowed: r.allowed.map(outcomeJson),
     violations: r.violations.map(violationJson),
   });
+}
+
+/** The `--json` record of a final-sweep violation. */
+export function sweepJson(file: string, v: Violation): string {
+  return JSON.stringify({ file, step: v.step, op: 'sweep', violations: [violationJson(v)] });
 }
 
 /**
@@ -87,22 +104,45 @@ export function outcomeLog(o: Outcome, op?: string): string {
   }
 }
 
-interface ReplayFlags { json: boolean; verbose: boolean; oracle: string; target: string }
+interface ReplayFlags { json: boolean; outcomesOnly: boolean; verbose: boolean; oracle: string; target: string }
+
+/**
+ * Loads every file; one that cannot be read or decoded is reported on its own line (the same line
+ * a single bad file gets) and left out, so one bad file among thousands does not silence the rest.
+ */
+function loadAll(io: Io, files: readonly string[]): { traces: Array<{ file: string; trace: Trace }>; unreadable: number } {
+  const traces: Array<{ file: string; trace: Trace }> = [];
+  let unreadable = 0;
+  for (const file of files) {
+    try {
+      traces.push({ file, trace: loadTrace(file) });
+    } catch (e) {
+      const c = classifyError(e);
+      if (c.code !== EXIT.usage) throw e;
+      io.err(c.line + '\n');
+      unreadable++;
+    }
+  }
+  return { traces, unreadable };
+}
 
 export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('replay')
     .description('replay traces with every check; exit 1 if a failure reproduces')
     .argument('<trace...>', 'trace files (msgpack, text or JSON)')
-    .option('--json', 'print one JSON object per step {step, op, actual, allowed, violations}', false)
+    .option('--json', 'print one JSON object per step {file, step, op, actual, allowed, violations}', false)
+    .option('--outcomes-only', 'with --json: print {file, step, actual, violations} only (no op, no allowed list: a fraction of the size)', false)
     .option('--verbose', 'print every step as a readable log (exits and #PF with decoded bits)', false)
     .option('--oracle <name>', 'check against: model or machine', 'model')
     .option('--target <name>', 'run on: machine (built-in), bochs, qemu, or exec:CMD (an adapter, docs/targets.md)', 'machine')
-    .addHelpText('after', '\nExamples:\n  $ eptfuzz replay crashes/4e8af73e72895d3c/repro.msgpack\n  $ eptfuzz replay --json trace.txt | jq .actual\n  $ eptfuzz replay --target bochs --verbose corpus/seeds/guest-paging.txt\n')
+    .addHelpText('after', '\nExit codes: 1 when a failure reproduces in any trace; 2 when any file could not be read or decoded\n(each one is named on its own line, and the other files are still replayed); else 0.\n\nExamples:\n  $ eptfuzz replay crashes/4e8af73e72895d3c/repro.msgpack\n  $ eptfuzz replay --json trace.txt | jq .actual\n  $ eptfuzz replay --json --outcomes-only corpus/seeds/*.txt > outcomes.jsonl\n  $ eptfuzz replay --target bochs --verbose corpus/seeds/guest-paging.txt\n')
     .action(async (files: string[], flags: ReplayFlags) => {
-      const traces = files.map((f) => ({ file: f, trace: loadTrace(f) })); // bad input: exit 2 before running anything
+      if (flags.outcomesOnly && !flags.json) throw new UsageError('--outcomes-only: shapes the --json records; give --json too');
+      const { traces, unreadable } = loadAll(io, files);
       const external = resolveExternal(flags.target);
       if (external !== null) {
-        setExit(await replayOnTarget(io, external, traces, flags));
+        const code = traces.length === 0 ? EXIT.ok : await replayOnTarget(io, external, traces, flags);
+        setExit(unreadable > 0 ? EXIT.usage : code);
         return;
       }
       const target = await resolveTarget(flags.oracle);
@@ -113,14 +153,14 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
         if (r.records !== null) {
           for (const rec of r.records) {
             if (flags.json) {
-              io.out(stepJson(rec) + '\n');
+              io.out(stepJson(file, rec, flags) + '\n');
             } else {
               io.out(`${String(rec.step).padStart(5)} ${formatOp(rec.op)}\n        -> ${outcomeLog(rec.actual, rec.op.op)}\n`);
               for (const v of rec.violations) io.out(`        !! ${v.invariant}: ${v.detail}\n`);
             }
           }
           for (const v of r.final) {
-            if (flags.json) io.out(JSON.stringify({ step: v.step, op: 'sweep', violations: [violationJson(v)] }) + '\n');
+            if (flags.json) io.out(sweepJson(file, v) + '\n');
             else io.out(`        !! ${v.invariant} (final sweep): ${v.detail}\n`);
           }
         }
@@ -137,6 +177,7 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
           }
         }
       }
-      setExit(failed ? EXIT.failure : EXIT.ok);
+      if (unreadable > 0 && files.length > 1) io.err(`eptfuzz: ${unreadable} of ${files.length} file(s) could not be read (named above); the others were replayed\n`);
+      setExit(unreadable > 0 ? EXIT.usage : failed ? EXIT.failure : EXIT.ok);
     });
 }

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { CATALOGUE } from '../../bugs/catalogue.js';
 import { loadTrace, saveTrace } from '../../trace/load.js';
 import { formatText } from '../../trace/text.js';
-import { parseFormat } from '../args.js';
+import { outputFormat } from '../args.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 
@@ -26,10 +26,10 @@ export function convertCommand(io: Io, setExit: (code: ExitCode) => void): Comma
     .description('convert a trace between the msgpack, text and JSON forms (written atomically)')
     .argument('<in>', 'input trace (any form)')
     .argument('<out>', 'output file')
-    .requiredOption('--to <form>', 'output form: text, json or msgpack')
-    .addHelpText('after', '\nExample:\n  $ eptfuzz convert repro.msgpack repro.txt --to text\n')
-    .action((input: string, output: string, flags: { to: string }) => {
-      const format = parseFormat('--to', flags.to);
+    .option('--to <form>', 'output form: text, json or msgpack (default: from the extension .txt, .json or .msgpack)')
+    .addHelpText('after', '\nExamples:\n  $ eptfuzz convert repro.msgpack repro.txt\n  $ eptfuzz convert repro.msgpack repro.trace --to text\n')
+    .action((input: string, output: string, flags: { to?: string }) => {
+      const format = outputFormat('--to', flags.to, output);
       saveTrace(output, loadTrace(input), format);
       io.out(`wrote ${output} (${format})\n`);
       setExit(EXIT.ok);

@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLocks, LOCK_NAME, LockError, pidAlive } from '../../../src/fuzz/lock.js';
-import { decodeCoverage, encodeCoverage, loadState, saveState } from '../../../src/fuzz/state.js';
+import { canonicalJson, decodeCoverage, encodeCoverage, loadState, resumeMismatch, saveState } from '../../../src/fuzz/state.js';
 import { Stats, PLOT_COLUMNS } from '../../../src/fuzz/stats.js';
 import { FEATURE_SPACE } from '../../../src/fuzz/coverage.js';
 
@@ -58,6 +58,20 @@ describe('resume state', () => {
     expect(loadState(d)).toBeNull();
     writeFileSync(join(d, 'state.json'), 'not json');
     expect(loadState(d)).toBeNull();
+  });
+
+  it('keeps the resume conditions; a state written before them resumes unchecked', () => {
+    const d = tmp();
+    const now = { mode: 'bare' as const, bugs: [], machine: canonicalJson({ b: 1, a: [2] }), corpus: true };
+    saveState(d, { version: 1, seed: 's', shard: null, next_run: 1, elapsed_ms: 0, counters: {}, ...now });
+    const saved = loadState(d)!;
+    expect(saved).toMatchObject(now);
+    expect(resumeMismatch(d, saved, now)).toBeNull();
+    expect(resumeMismatch(d, saved, { ...now, mode: 'hv' })).toMatch(/^--mode hv: .* ran --mode bare/);
+    expect(resumeMismatch(d, saved, { ...now, machine: canonicalJson({ a: [2], b: 2 }) })).toMatch(/differs in: b;/);
+    expect(resumeMismatch(d, saved, { ...now, corpus: false })).toMatch(/^--corpus missing/);
+    expect(resumeMismatch(d, { version: 1, seed: 's', shard: null, next_run: 1, elapsed_ms: 0, counters: {} }, { ...now, mode: 'hv', corpus: false })).toBeNull();
+    expect(canonicalJson({ b: 1, a: { d: 1, c: 2 } })).toBe('{"a":{"c":2,"d":1},"b":1}');
   });
 
   it('coverage files: round trip; wrong magic, layout, count or range give null', () => {
