@@ -96,11 +96,33 @@ export async function adapterMain(argv: readonly string[], profile: TargetProfil
     process.stderr.write('usage: adapter BATCH_FILE | adapter --profile\n');
     return 2;
   }
+  const stopWatching = dieWithParent();
   try {
     return await run(argv[0]);
   } catch (e) {
     // One line, no stack: eptfuzz shows the adapter's last stderr line with the target fault.
     process.stderr.write(`${profile.name} adapter: ${(e as Error).message.split('\n')[0]}\n`);
     return 1;
+  } finally {
+    stopWatching();
   }
+}
+
+/** How often the adapter checks that eptfuzz is still there. */
+const PARENT_POLL_MS = 500;
+
+/**
+ * An adapter whose eptfuzz went away (killed, or stopped before it could kill its targets) takes
+ * its emulator with it: a hung QEMU or Bochs must not outlive the campaign. eptfuzz starts each
+ * adapter as the leader of its own process group (exec.ts), and the emulator runs in that group.
+ */
+function dieWithParent(): () => void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    try { process.kill(-process.pid, 'SIGKILL'); } catch { /* not a group leader (run by hand) */ }
+    process.exit(1);
+  }, PARENT_POLL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -6,11 +6,17 @@
  * never run into it; a killed QEMU is a fault of that trace; the committed QEMU findings
  * (docs/target-findings.md) still reproduce with their signatures.
  */
-import { readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadTrace } from '../../src/trace/load.js';
 import { formatSignature } from '../../src/check/violation.js';
+import { onTarget } from '../../src/target/domain.js';
+import { agentBatchFlags, agentTrace } from '../../src/target/lowering.js';
+import { encodeBatch } from '../../src/target/bochs/batch.js';
+import { STUB_LA_SUP, STUB_LA_USER } from '../../src/target/bochs/profile.js';
+import { QEMU_PROFILE } from '../../src/target/qemu/profile.js';
 import { cli, tempDir } from './helpers.js';
 import { qemuSuiteEnabled } from '../support/qemu.js';
 
@@ -97,6 +103,31 @@ describe.runIf(enabled)('QemuTarget', () => {
     const good = await cli(['export', 'test/e2e/qemu/guest-paging.txt', '--target', 'qemu', '--image', join(dir, 'gp.img'), '--run']);
     expect(good.stdout).toMatch(/^PASS \(\d+ steps as expected\)/m);
     expect(good.code).toBe(0);
+  });
+
+  it('an adapter whose eptfuzz is gone takes its hung QEMU with it', async () => {
+    const dir = tempDir('orphan');
+    const batchFile = join(dir, 'hang-batch.bin');
+    // the batch eptfuzz sends for a trace that hangs QEMU (Q5)
+    const { lowered, watch } = agentTrace(onTarget(loadTrace('test/e2e/qemu/mov-cr4-reserved-bits-hang.txt'), QEMU_PROFILE).trace, QEMU_PROFILE);
+    writeFileSync(batchFile, encodeBatch([{ index: 0, trace: lowered.trace, watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER }],
+      QEMU_PROFILE.config.framesMax * 4096, QEMU_PROFILE.config.maxPhyAddr, agentBatchFlags(QEMU_PROFILE)));
+    // eptfuzz starts an adapter as a process-group leader (src/target/exec.ts); here its parent is a shell we kill
+    const parent = spawn('sh', ['-c', `setsid ${process.execPath} dist/src/target/qemu/adapter.js ${batchFile} & exec sleep 60`], { stdio: 'ignore' });
+    const pids = (args: string[]): number[] => { try { return execFileSync('pgrep', args, { encoding: 'utf8' }).trim().split('\n').map(Number); } catch { return []; } };
+    const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    let adapter: number[] = [];
+    let emulator: number[] = [];
+    for (let i = 0; i < 100 && emulator.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      adapter = pids(['-f', `adapter.js ${batchFile}`]);
+      if (adapter.length === 1) emulator = pids(['-P', String(adapter[0])]);
+    }
+    expect(emulator.length, 'QEMU started under the adapter').toBe(1);
+    parent.kill('SIGKILL');
+    for (let i = 0; i < 60 && (alive(adapter[0]) || alive(emulator[0])); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(adapter[0])).toBe(false);
+    expect(alive(emulator[0])).toBe(false);
   });
 
   it('a trace with VMX ops is refused in one line (exit 2)', async () => {
