@@ -737,7 +737,7 @@ static void setup_direct(void)
 	asm volatile("mov %0, %%ds; mov %0, %%es; mov %0, %%ss; mov %0, %%fs; mov %0, %%gs"
 		     : : "r"((u32)HOST_SEL_DATA));
 	asm volatile("ltr %w0" : : "r"((u16)HOST_SEL_TSS));
-	/* what an event outside a guest step restores (direct.S restore_host) */
+	/* what direct.S restore_host loads after every guest step and on an event outside one */
 	direct->h_cr0 = read_cr0();
 	direct->h_cr3 = read_cr3();
 	direct->h_cr4 = read_cr4();
@@ -753,10 +753,8 @@ static void setup_direct(void)
  * (vector, error code, CR2 as the qualification of a #PF, RIP), so the ops judge it as under VMX. */
 static void run_guest_direct(struct guest_regs *regs, u64 rip, u32 cpl, struct exit_info *ex)
 {
-	direct->h_cr0 = read_cr0();
-	direct->h_cr3 = read_cr3();
-	direct->h_cr4 = read_cr4();
-	direct->h_efer = rdmsr(MSR_IA32_EFER);
+	/* direct->h_*: the agent's own CR0/CR3/CR4/EFER, set once by setup_direct (the agent never
+	 * changes them; set_guest_pkru restores CR4 before returning) */
 	direct->g_cr0 = vmcs_read(VMCS_GUEST_CR0);
 	direct->g_cr3 = vmcs_read(VMCS_GUEST_CR3);
 	direct->g_cr4 = vmcs_read(VMCS_GUEST_CR4);

@@ -5,22 +5,7 @@
 #define STACK_TOP 0x0f0a0000
 #define VMCS_HOST_RSP 0x6c14
 
-/* struct guest_regs offsets */
-#define R_RAX 0
-#define R_RCX 8
-#define R_RDX 16
-#define R_RBX 24
-#define R_RBP 40
-#define R_RSI 48
-#define R_RDI 56
-#define R_R8  64
-#define R_R9  72
-#define R_R10 80
-#define R_R11 88
-#define R_R12 96
-#define R_R13 104
-#define R_R14 112
-#define R_R15 120
+#include "regs.h"
 
 	.code64
 	.section .text.entry, "ax"

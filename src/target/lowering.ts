@@ -10,7 +10,7 @@ import { BATCH_FLAG_DIRECT } from './bochs/batch.js';
 import { lower, type Lowered } from './bochs/lower.js';
 import { STUB_HPA } from './bochs/profile.js';
 import { preRun } from './bochs/watch.js';
-import type { TargetProfile } from './profile.js';
+import { keptFromTraces, type TargetProfile } from './profile.js';
 import { directGuard, fetchGuard } from './qemu/guard.js';
 import { lowerDirect } from './qemu/lower.js';
 
@@ -39,10 +39,7 @@ export function lowerFor(trace: Trace, p: TargetProfile): Lowered {
 export function agentTrace(trace: Trace, p: TargetProfile): AgentTrace {
   const direct = p.agentMode === 'direct';
   let lowered = lowerFor(trace, p);
-  // Memory the target keeps, but the trace itself does not name (the stub's frames are the
-  // harness's own and the lowering writes them).
-  const forbidden = p.reserved.hpa.filter((r) => r.start !== STUB_HPA);
-  const pre = preRun(lowered.trace, forbidden, direct ? directGuard(lowered, p) : fetchGuard(lowered, p), direct);
+  const pre = preRun(lowered.trace, keptFromTraces(p, STUB_HPA), direct ? directGuard(lowered, p) : fetchGuard(lowered, p), direct);
   const reserved = firstStop(lowered.stop, pre.reserved);
   if (direct && reserved !== null) lowered = { ...lowered, trace: { ...lowered.trace, ops: lowered.trace.ops.slice(0, reserved.step) } };
   return { lowered, watch: pre.watch, reserved };

@@ -58,6 +58,14 @@ export interface TargetProfile {
   campaignAvoids?: ReadonlyArray<{ finding: string; matches: (op: Op, maxPhyAddr: number) => boolean }>;
 }
 
+/**
+ * Host-physical memory the target keeps and a trace's own mappings must not reach: the reserved
+ * ranges except the stub's frames (the harness's own, written by the lowering, read by the model).
+ */
+export function keptFromTraces(p: TargetProfile, stubHpa: number): AddressRange[] {
+  return p.reserved.hpa.filter((r) => r.start !== stubHpa);
+}
+
 export function inRanges(ranges: readonly AddressRange[], start: number, size: number): AddressRange | null {
   for (const r of ranges) if (start < r.end && start + size > r.start) return r;
   return null;

@@ -40,13 +40,27 @@ export interface Lowered {
 /** Registers the guest itself writes (through the stub, at CPL 0). */
 const GUEST_REGS: ReadonlySet<Reg> = new Set<Reg>(['cr0', 'cr3', 'cr4', 'efer', 'pkrs']);
 
-function throughStub(op: Op): boolean {
+/** Whether the guest executes `op` through the stub (a data access, INVLPG, a register write). */
+export function throughStub(op: Op): boolean {
   return op.op === 'read' || op.op === 'write' || op.op === 'invlpg' || (op.op === 'set_reg' && GUEST_REGS.has(op.reg));
 }
 
 /** Whether the guest executes `op` at CPL 0 whatever the trace's CPL. */
 function atCpl0(op: Op): boolean {
   return op.op === 'invlpg' || op.op === 'set_reg';
+}
+
+/**
+ * A stub-executed op (original index i) at the trace's CPL: the CPL switch it needs, the probe
+ * fetch of the stub page it runs from, the op, the switch back. `harness` appends a harness op,
+ * `original` the op itself.
+ */
+export function emitThroughStub(op: Op, i: number, cpl: number, harness: (op: Op) => void, original: (op: Op, i: number) => void): void {
+  const runCpl = atCpl0(op) ? 0 : cpl;
+  if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(runCpl) });
+  harness({ op: 'fetch', cpu: 0, la: runCpl === 3 ? STUB_LA_USER : STUB_LA_SUP, size: 1 });
+  original(op, i);
+  if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(cpl) });
 }
 
 export function prologue(): Op[] {
@@ -58,6 +72,7 @@ export function lower(trace: Trace): Lowered {
   const origin: number[] = [];
   const loadCr3 = new Set<number>();
   const harness = (op: Op): void => { ops.push(op); origin.push(-1); };
+  const original = (op: Op, i: number): void => { ops.push(op); origin.push(i); };
   for (const op of prologue()) harness(op);
   let cpl = 0;
   for (let i = 0; i < trace.ops.length; i++) {
@@ -73,13 +88,9 @@ export function lower(trace: Trace): Lowered {
       continue;
     }
     if (throughStub(op)) {
-      const runCpl = atCpl0(op) ? 0 : cpl;
       harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
       harness({ op: 'gpt_set', cpu: 0, la: STUB_LA_SUP, level: 4, entry: STUB_GUEST_PML4E });
-      if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(runCpl) });
-      harness({ op: 'fetch', cpu: 0, la: runCpl === 3 ? STUB_LA_USER : STUB_LA_SUP, size: 1 });
-      ops.push(op); origin.push(i);
-      if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(cpl) });
+      emitThroughStub(op, i, cpl, harness, original);
       continue;
     }
     ops.push(op); origin.push(i);

@@ -69,8 +69,8 @@ export function stubCode(): Uint8Array {
   return bytes;
 }
 
-/** (hpa, 8-byte little-endian value) writes that build the stub's frames below its PML4 entries. */
-export function stubWords(): Array<{ hpa: number; value: bigint }> {
+/** The (hpa, 8-byte little-endian value) writes of the code frame's nonzero words. */
+export function stubCodeWords(): Array<{ hpa: number; value: bigint }> {
   const out: Array<{ hpa: number; value: bigint }> = [];
   const code = stubCode();
   const view = new DataView(code.buffer);
@@ -78,6 +78,12 @@ export function stubWords(): Array<{ hpa: number; value: bigint }> {
     const value = view.getBigUint64(off, true);
     if (value !== 0n) out.push({ hpa: hpaOf(STUB_CODE) + off, value });
   }
+  return out;
+}
+
+/** (hpa, 8-byte little-endian value) writes that build the stub's frames below its PML4 entries. */
+export function stubWords(): Array<{ hpa: number; value: bigint }> {
+  const out = stubCodeWords();
   out.push({ hpa: hpaOf(HARNESS_PML4) + 511 * 8, value: BigInt(gpaOf(GUEST_PDPT) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PDPT), value: BigInt(gpaOf(GUEST_PD) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PD), value: BigInt(gpaOf(GUEST_PT) + G_TABLE) });

@@ -12,8 +12,8 @@ import type { SpecStep } from '../../spec/api.js';
 import type { SpecCandidate } from '../../spec/candidate.js';
 import type { ReferenceModel } from '../../spec/model.js';
 import type { Op } from '../../trace/ops.js';
-import type { Lowered } from '../bochs/lower.js';
-import { inRanges, type TargetProfile } from '../profile.js';
+import { throughStub, type Lowered } from '../bochs/lower.js';
+import { inRanges, keptFromTraces, type TargetProfile } from '../profile.js';
 import { fetchPatchable } from '../fetch-patch.js';
 import { STUB_HPA } from '../bochs/profile.js';
 import { stubFrames } from '../bochs/stub.js';
@@ -30,7 +30,7 @@ function slot511(bytes: Uint8Array | null): bigint {
 
 /** Ops the guest executes (the others run in the agent, and slot 511 is re-installed after them). */
 function entersGuest(op: Op): boolean {
-  return op.op === 'read' || op.op === 'write' || op.op === 'fetch' || op.op === 'invlpg' || (op.op === 'set_reg' && op.reg !== 'cpl' && op.reg !== 'rflags' && op.reg !== 'pkru');
+  return op.op === 'fetch' || throughStub(op);
 }
 
 const PAGE = 4096;
@@ -42,7 +42,8 @@ const PAGE = 4096;
  */
 export function fetchGuard(lowered: Lowered, profile: TargetProfile): StepGuard {
   const ramEnd = profile.config.framesMax * PAGE;
-  const inRam = (hpa: number): boolean => hpa + PAGE <= ramEnd && inRanges(profile.reserved.hpa.filter((r) => r.start !== STUB_HPA), hpa, PAGE) === null;
+  const kept = keptFromTraces(profile, STUB_HPA);
+  const inRam = (hpa: number): boolean => hpa + PAGE <= ramEnd && inRanges(kept, hpa, PAGE) === null;
   return (i: number, step: SpecStep, model: ReferenceModel): string | null => {
     const op = lowered.trace.ops[i];
     if (lowered.origin[i] < 0 || op.op !== 'fetch' || !step.allowed.some((c) => c.outcome.kind === 'ok')) return null;

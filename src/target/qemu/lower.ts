@@ -16,24 +16,20 @@
  * Register writes run at CPL 0 (a kernel executes them); at another CPL the lowered trace switches
  * to 0 around them.
  */
-import type { Op, Reg } from '../../trace/ops.js';
+import type { Op } from '../../trace/ops.js';
 import type { Trace } from '../../trace/trace.js';
-import type { Lowered } from '../bochs/lower.js';
-import { STUB_LA_SUP, STUB_LA_USER } from '../bochs/profile.js';
+import { emitThroughStub, throughStub, type Lowered } from '../bochs/lower.js';
+import { STUB_LA_SUP } from '../bochs/profile.js';
 import { inRanges, type TargetProfile } from '../profile.js';
 import { DIRECT_EPTP, DIRECT_GUEST_PML4E, directStubWords } from './stub.js';
 
-const GUEST_REGS: ReadonlySet<Reg> = new Set<Reg>(['cr0', 'cr3', 'cr4', 'efer', 'pkrs']);
 const SLOT_511_OFFSET = 511 * 8;
-
-function throughStub(op: Op): boolean {
-  return op.op === 'read' || op.op === 'write' || op.op === 'invlpg' || (op.op === 'set_reg' && GUEST_REGS.has(op.reg));
-}
 
 export function lowerDirect(trace: Trace, profile: TargetProfile): Lowered {
   const ops: Op[] = [];
   const origin: number[] = [];
   const harness = (op: Op): void => { ops.push(op); origin.push(-1); };
+  const original = (op: Op, i: number): void => { ops.push(op); origin.push(i); };
   for (const { hpa, value } of directStubWords()) harness({ op: 'phys_write', hpa, size: 8, value });
   harness({ op: 'set_eptp', cpu: 0, value: DIRECT_EPTP });
   const ramEnd = profile.config.framesMax * 4096;
@@ -56,14 +52,10 @@ export function lowerDirect(trace: Trace, profile: TargetProfile): Lowered {
       harness({ op: 'gpt_set', cpu: 0, la: STUB_LA_SUP, level: 4, entry: DIRECT_GUEST_PML4E });
     }
     if (stubbed) {
-      const runCpl = op.op === 'invlpg' || op.op === 'set_reg' ? 0 : cpl;
-      if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(runCpl) });
-      harness({ op: 'fetch', cpu: 0, la: runCpl === 3 ? STUB_LA_USER : STUB_LA_SUP, size: 1 });
-      ops.push(op); origin.push(i);
-      if (runCpl !== cpl) harness({ op: 'set_reg', cpu: 0, reg: 'cpl', value: BigInt(cpl) });
+      emitThroughStub(op, i, cpl, harness, original);
       continue;
     }
-    ops.push(op); origin.push(i);
+    original(op, i);
     if (op.op === 'set_reg' && op.reg === 'cpl' && op.value <= 3n) cpl = Number(op.value);
   }
   return { trace: { ...trace, ops }, origin: Int32Array.from(origin), loadCr3: new Set(), stop };

@@ -9,10 +9,9 @@
  */
 import { EPT_A, EPT_D, EPT_MEMTYPE_SHIFT, EPT_MEMTYPE_WB, EPT_PS, EPT_RWX, EPTP_WALK_SHIFT, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from '../../hw/bits.js';
 import { STUB_HPA } from '../bochs/profile.js';
-import { stubCode } from '../bochs/stub.js';
+import { STUB_CODE, stubCodeWords } from '../bochs/stub.js';
 
 const PAGE = 0x1000;
-const STUB_CODE = 0;
 const GUEST_PDPT = 1;
 const GUEST_PD = 2;
 const GUEST_PT = 3;
@@ -40,13 +39,7 @@ export const DIRECT_EPTP = BigInt(hpaOf(EPT_PML4) + EPT_MEMTYPE_WB + (3 << EPTP_
 
 /** (hpa, 8-byte value) writes that build the frames below the slot-511 PML4 entry. */
 export function directStubWords(): Array<{ hpa: number; value: bigint }> {
-  const out: Array<{ hpa: number; value: bigint }> = [];
-  const code = stubCode();
-  const view = new DataView(code.buffer);
-  for (let off = 0; off < code.length; off += 8) {
-    const value = view.getBigUint64(off, true);
-    if (value !== 0n) out.push({ hpa: hpaOf(STUB_CODE) + off, value });
-  }
+  const out = stubCodeWords();
   out.push({ hpa: hpaOf(GUEST_PDPT), value: BigInt(hpaOf(GUEST_PD) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PD), value: BigInt(hpaOf(GUEST_PT) + G_TABLE) });
   out.push({ hpa: hpaOf(GUEST_PT), value: BigInt(hpaOf(STUB_CODE) + G_LEAF_SUP) });
