@@ -65,18 +65,31 @@ export interface Choices {
    * is not already set)."), as Bochs does; never D. 'none' allows a subset of it.
    */
   guestAccessedOnFault?: GuestAccessedOnFault;
+  /**
+   * How the translations after a guest A/D update in the same access are made (docs/semantics.md
+   * "Guest access" step 4, x86-memory-protection.md §6.1). Optional like staleDenial: absent
+   * means 'fresh', and absent stays absent. 'fresh': each A/D update's paging-structure write, and
+   * every later translation of that access, walks EPT from memory (the built-in machine), so an
+   * update that rewrote an EPT entry (guest tables aliased onto EPT tables) is seen at once.
+   * 'sdm': the reference model also allows them to use a guest-physical mapping cached before the
+   * access or filled earlier in it (ref §6.1: the processor "may enforce rights from cached
+   * entries instead of memory"; SDM Vol. 3C "Guidelines for Use of the INVEPT Instruction": a
+   * changed EPT entry need not be seen until INVEPT), as Bochs does. 'fresh' allows a subset.
+   */
+  adUpdateMapping?: AdUpdateMapping;
 }
 
 export type StaleDenial = 'rewalk' | 'sdm';
 export type GuestAccessedOnFault = 'none' | 'sdm';
+export type AdUpdateMapping = 'fresh' | 'sdm';
 
 /**
  * Choices that are optional in a trace header, with the meaning of their absence. The trace
  * writers emit them only when present and the validator accepts them (src/trace/canonical.ts,
  * validate.ts), so adding one leaves every existing trace byte-identical.
  */
-export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial' | 'guestAccessedOnFault'>>> =
-  Object.freeze({ staleDenial: 'rewalk', guestAccessedOnFault: 'none' });
+export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial' | 'guestAccessedOnFault' | 'adUpdateMapping'>>> =
+  Object.freeze({ staleDenial: 'rewalk', guestAccessedOnFault: 'none', adUpdateMapping: 'fresh' });
 
 /** The configuration's stale-denial choice (absent means 'rewalk'). */
 export function staleDenialOf(config: MachineConfig): StaleDenial {
@@ -86,6 +99,11 @@ export function staleDenialOf(config: MachineConfig): StaleDenial {
 /** The configuration's guest-accessed-on-fault choice (absent means 'none'). */
 export function guestAccessedOnFaultOf(config: MachineConfig): GuestAccessedOnFault {
   return config.choices.guestAccessedOnFault ?? OPTIONAL_CHOICE_DEFAULTS.guestAccessedOnFault;
+}
+
+/** The configuration's A/D-update mapping choice (absent means 'fresh'). */
+export function adUpdateMappingOf(config: MachineConfig): AdUpdateMapping {
+  return config.choices.adUpdateMapping ?? OPTIONAL_CHOICE_DEFAULTS.adUpdateMapping;
 }
 
 /**
@@ -248,6 +266,8 @@ export function validateConfig(config: MachineConfig): string | null {
   if (stale !== undefined && stale !== 'rewalk' && stale !== 'sdm') return `choices.staleDenial must be 'rewalk' or 'sdm'`;
   const aof = config.choices.guestAccessedOnFault;
   if (aof !== undefined && aof !== 'none' && aof !== 'sdm') return `choices.guestAccessedOnFault must be 'none' or 'sdm'`;
+  const adm = config.choices.adUpdateMapping;
+  if (adm !== undefined && adm !== 'fresh' && adm !== 'sdm') return `choices.adUpdateMapping must be 'fresh' or 'sdm'`;
   if (config.mode !== undefined && config.mode !== 'bare' && config.mode !== 'hv') return `mode must be 'bare' or 'hv'`;
   if (configMode(config) !== 'hv') return null;
   if (maxPhyAddr > HV_MAXPHYADDR_MAX) return `hv mode needs maxPhyAddr <= ${HV_MAXPHYADDR_MAX} (the hypervisor builds 4-level EPT: GPA bits 47:0), got ${maxPhyAddr}`;

@@ -8,8 +8,12 @@
  * choices.staleDenial = 'sdm' also those that deny it (the run then ends with the fault that
  * entry gives, ref §6.3). Under choices.guestAccessedOnFault = 'sdm' a guest walk that faults
  * is one more branch point: 0 keeps the fault's writes as they are, alternative c sets A in the
- * first c entries the walk used whose A was 0, in walk order (semantics.md step 4). The run records
- * the branch points it met so that `explore` can enumerate the others.
+ * first c entries the walk used whose A was 0, in walk order (semantics.md step 4). Under
+ * choices.adUpdateMapping = 'sdm' a guest A/D update's translation may take a cached mapping too,
+ * and once the run has written anything, every translation may also take a mapping the run
+ * filled earlier in the same access (an earlier update may have rewritten the EPT entry that
+ * mapping came from). The run records the branch points it met so that `explore` can enumerate
+ * the others.
  */
 import type { MachineConfig } from '../hw/config.js';
 import {
@@ -59,6 +63,11 @@ export interface AccessContext {
   staleDenial: boolean;
   /** choices.guestAccessedOnFault = 'sdm': a faulting walk may leave A set in the entries it used. */
   accessedOnFault: boolean;
+  /**
+   * choices.adUpdateMapping = 'sdm': a guest A/D update, and any translation after a write of the
+   * access, may use a cached guest-physical mapping, one filled earlier in the access included.
+   */
+  adUpdateCached: boolean;
   /** The model's memo of committed-memory EPT walks (walk-memo.ts). */
   eptWalks: PageWalkMemo<EptWalk>;
 }
@@ -91,7 +100,7 @@ interface TranslationPoint {
   readonly userAddr: boolean;
   /** The guest walk's U/S, R/W, XD bits (they go into an EPT violation's qualification), or -1. */
   readonly walkBits: number;
-  /** A guest A/D update's translation (step 4): fresh, so no cached alternatives. */
+  /** A guest A/D update's translation (step 4): fresh, no cached alternatives, unless adUpdateCached. */
   readonly adUpdate: boolean;
   readonly page: number;
   readonly fresh: Fresh;
@@ -587,7 +596,10 @@ export class AccessRun implements QwordReader, Explored {
 
   // ---- EPT translation of one GPA, fresh or from a cached guest-physical mapping ------------
 
-  /** `adUpdate`: the translation of a guest A/D update, which walks EPT fresh (semantics.md step 4). */
+  /**
+   * `adUpdate`: the translation of a guest A/D update, which walks EPT fresh (semantics.md step 4)
+   * unless choices.adUpdateMapping = 'sdm'.
+   */
   private translate(p: Part, gpa: number, access: EptAccess, userAddr: boolean, w: WalkRights | null, adUpdate = false): Translated | null {
     const pt = this.point(p, gpa, access, userAddr, w, adUpdate);
     if (pt.bp !== null) {
@@ -649,9 +661,12 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     const fresh = this.fresh(p, gpa, access, userAddr, w);
     const page = Math.floor(gpa / 4096);
-    // A guest A/D update never uses a cached mapping (semantics.md step 4); a recently flushed one
-    // stays listed, since the flushed pass only classifies what a machine did.
-    const cachedList = adUpdate ? undefined : s.cx.tlb.gpa.get(s.cx.ep4ta, page);
+    // A guest A/D update uses no cached mapping under adUpdateMapping = 'fresh' (semantics.md
+    // step 4); a recently flushed one stays listed, since the flushed pass only classifies what a
+    // machine did. Under 'sdm', once the run has written (a guest or EPT A/D update), the mappings
+    // it filled earlier in this access may serve too: they were cached before that write.
+    let cachedList = adUpdate && !s.cx.adUpdateCached ? undefined : s.cx.tlb.gpa.get(s.cx.ep4ta, page);
+    if (s.cx.adUpdateCached && this.writes.length > 0) cachedList = this.withOwnFills(cachedList, page, fresh);
     const flushedList = s.cx.tlb.flushedGpa.count > 0 ? s.cx.tlb.flushedGpa.get(s.cx.ep4ta, page) : undefined;
     // Alternatives: entries that allow the access now and give another result than the fresh
     // walk (a clean fresh walk, one with no A/D write, to the same HPA page gives the same).
@@ -671,6 +686,25 @@ export class AccessRun implements QwordReader, Explored {
     }
     const walkBits = w === null ? -1 : (w.us ? 1 : 0) | (w.rw ? 2 : 0) | (w.xd ? 4 : 0);
     return { part: p, access, userAddr, walkBits, adUpdate, page, fresh, alts, flushedAlts, bp, also };
+  }
+
+  /**
+   * choices.adUpdateMapping = 'sdm' (semantics.md step 4): `list` followed by the guest-physical
+   * mappings of GPA page `page` this run filled earlier in the access, those a fresh walk would not
+   * give again (ref §6.1: the processor "may enforce rights from cached entries instead of
+   * memory"; SDM Vol. 3C "Guidelines for Use of the INVEPT Instruction": a changed EPT entry need
+   * not be seen before INVEPT). Only a rewrite of an EPT entry by an earlier update of the access
+   * (guest tables aliased onto EPT tables) makes them differ.
+   */
+  private withOwnFills(list: readonly GpaMapping[] | undefined, page: number, fresh: Fresh): readonly GpaMapping[] | undefined {
+    let out: GpaMapping[] | null = null;
+    for (const f of this.gpaFills) {
+      if (f.page !== page || (fresh.ok && sameGpaMapping(f.m, fresh.mapping))) continue;
+      const seen = out ?? list;
+      if (seen !== undefined && seen.some((m) => sameGpaMapping(m, f.m))) continue;
+      (out ??= list === undefined ? [] : [...list]).push(f.m);
+    }
+    return out ?? list;
   }
 
   /** The mappings of `list` that allow the access and do not lead to HPA page `samePage`. */
