@@ -77,19 +77,31 @@ export interface Choices {
    * changed EPT entry need not be seen until INVEPT), as Bochs does. 'fresh' allows a subset.
    */
   adUpdateMapping?: AdUpdateMapping;
+  /**
+   * The EPT accessed flags (bit 8, under EPTP[6]) an EPT walk that ends in an EPT exit may leave
+   * set (docs/semantics.md "EPT translation of one GPA"). Optional like staleDenial: absent means
+   * 'none', and absent stays absent. 'none': EPT A/D flags are set only when a translation
+   * succeeds (the built-in machine). 'sdm': the reference model also allows A set, in walk order,
+   * in a prefix of the EPT entries the walk used before the exit: SDM Vol. 3C "Accessed and Dirty
+   * Flags for EPT": "Whenever the processor uses an EPT paging-structure entry as part of
+   * guest-physical-address translation, it sets the accessed flag in that entry (if it is not
+   * already set)", and a walk that exits below an entry has used it, as Bochs does; never D.
+   */
+  eptAccessedOnFault?: EptAccessedOnFault;
 }
 
 export type StaleDenial = 'rewalk' | 'sdm';
 export type GuestAccessedOnFault = 'none' | 'sdm';
 export type AdUpdateMapping = 'fresh' | 'sdm';
+export type EptAccessedOnFault = 'none' | 'sdm';
 
 /**
  * Choices that are optional in a trace header, with the meaning of their absence. The trace
  * writers emit them only when present and the validator accepts them (src/trace/canonical.ts,
  * validate.ts), so adding one leaves every existing trace byte-identical.
  */
-export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial' | 'guestAccessedOnFault' | 'adUpdateMapping'>>> =
-  Object.freeze({ staleDenial: 'rewalk', guestAccessedOnFault: 'none', adUpdateMapping: 'fresh' });
+export const OPTIONAL_CHOICE_DEFAULTS: Readonly<Required<Pick<Choices, 'staleDenial' | 'guestAccessedOnFault' | 'adUpdateMapping' | 'eptAccessedOnFault'>>> =
+  Object.freeze({ staleDenial: 'rewalk', guestAccessedOnFault: 'none', adUpdateMapping: 'fresh', eptAccessedOnFault: 'none' });
 
 /** The configuration's stale-denial choice (absent means 'rewalk'). */
 export function staleDenialOf(config: MachineConfig): StaleDenial {
@@ -104,6 +116,11 @@ export function guestAccessedOnFaultOf(config: MachineConfig): GuestAccessedOnFa
 /** The configuration's A/D-update mapping choice (absent means 'fresh'). */
 export function adUpdateMappingOf(config: MachineConfig): AdUpdateMapping {
   return config.choices.adUpdateMapping ?? OPTIONAL_CHOICE_DEFAULTS.adUpdateMapping;
+}
+
+/** The configuration's EPT-accessed-on-fault choice (absent means 'none'). */
+export function eptAccessedOnFaultOf(config: MachineConfig): EptAccessedOnFault {
+  return config.choices.eptAccessedOnFault ?? OPTIONAL_CHOICE_DEFAULTS.eptAccessedOnFault;
 }
 
 /**
@@ -268,6 +285,8 @@ export function validateConfig(config: MachineConfig): string | null {
   if (aof !== undefined && aof !== 'none' && aof !== 'sdm') return `choices.guestAccessedOnFault must be 'none' or 'sdm'`;
   const adm = config.choices.adUpdateMapping;
   if (adm !== undefined && adm !== 'fresh' && adm !== 'sdm') return `choices.adUpdateMapping must be 'fresh' or 'sdm'`;
+  const eaof = config.choices.eptAccessedOnFault;
+  if (eaof !== undefined && eaof !== 'none' && eaof !== 'sdm') return `choices.eptAccessedOnFault must be 'none' or 'sdm'`;
   if (config.mode !== undefined && config.mode !== 'bare' && config.mode !== 'hv') return `mode must be 'bare' or 'hv'`;
   if (configMode(config) !== 'hv') return null;
   if (maxPhyAddr > HV_MAXPHYADDR_MAX) return `hv mode needs maxPhyAddr <= ${HV_MAXPHYADDR_MAX} (the hypervisor builds 4-level EPT: GPA bits 47:0), got ${maxPhyAddr}`;

@@ -12,8 +12,9 @@
  * choices.adUpdateMapping = 'sdm' a guest A/D update's translation may take a cached mapping too,
  * and once the run has written anything, every translation may also take a mapping the run
  * filled earlier in the same access (an earlier update may have rewritten the EPT entry that
- * mapping came from). The run records the branch points it met so that `explore` can enumerate
- * the others.
+ * mapping came from). Under choices.eptAccessedOnFault = 'sdm' an EPT walk that ends in an EPT
+ * exit is a branch point too: alternative c sets EPT A in the first c entries it used whose A was
+ * 0. The run records the branch points it met so that `explore` can enumerate the others.
  */
 import type { MachineConfig } from '../hw/config.js';
 import {
@@ -23,8 +24,8 @@ import {
 import { OK, type Outcome, sameOutcome } from '../hw/outcome.js';
 import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan, mod } from './entry.js';
 import {
-  type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptWalk, isFinal,
-  isWriteAccess, violationQual,
+  type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptIsLeaf, eptMisconfigured,
+  eptPresent, eptWalk, isFinal, isWriteAccess, violationQual,
 } from './ept.js';
 import { type BranchPoint, type Explored, Mode, defaultChoice } from './explore.js';
 import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } from './guest-paging.js';
@@ -68,6 +69,8 @@ export interface AccessContext {
    * access, may use a cached guest-physical mapping, one filled earlier in the access included.
    */
   adUpdateCached: boolean;
+  /** choices.eptAccessedOnFault = 'sdm': an EPT walk that exits may leave EPT A set in the entries it used. */
+  eptAccessedOnFault: boolean;
   /** The model's memo of committed-memory EPT walks (walk-memo.ts). */
   eptWalks: PageWalkMemo<EptWalk>;
 }
@@ -630,6 +633,7 @@ export class AccessRun implements QwordReader, Explored {
       // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
       this.gpaDrop = pt.page;
       this.combDrop = p.linearPage;
+      if (this.s.cx.eptAccessedOnFault && this.s.cx.eptAD) this.eptAccessedOnExit(gpa);
       return null;
     }
     for (const x of fresh.adWrites) this.writes.push(x);
@@ -705,6 +709,35 @@ export class AccessRun implements QwordReader, Explored {
       (out ??= list === undefined ? [] : [...list]).push(f.m);
     }
     return out ?? list;
+  }
+
+  /**
+   * choices.eptAccessedOnFault = 'sdm' (semantics.md "EPT translation of one GPA"): the fresh EPT
+   * walk of `gpa` ended in an exit (the run's outcome). A branch point whose alternative c sets EPT
+   * A, in walk order, in the first c entries the walk used whose A is 0; 0 sets nothing (the
+   * machine). Used: every entry above a not-present or misconfigured one, and every entry of a walk
+   * that reached its leaf (a permission or SPP violation, an SPP exit: the rights came from them).
+   * SDM Vol. 3C "Accessed and Dirty Flags for EPT": an entry used as part of guest-physical-address
+   * translation gets A. Never D: nothing was written.
+   */
+  private eptAccessedOnExit(gpa: number): void {
+    const cx = this.s.cx;
+    const clear: number[] = [];
+    let table = cx.eptRoot;
+    for (let level = 4; level >= 1; level--) {
+      const hpa = table + levelIndex(gpa, level) * 8;
+      const e = this.readGuest(hpa);
+      if (!eptPresent(e, cx.eptCtx.mbec) || eptMisconfigured(e, level, cx.eptCtx)) break;
+      if ((e.lo & EPT_A) === 0 && cx.mem.inRam(hpa) && !clear.includes(hpa)) clear.push(hpa);
+      if (eptIsLeaf(e, level)) break;
+      table = entryAddress(e, cx.eptCtx.maxPhyAddr);
+    }
+    if (clear.length === 0) return;
+    const c = this.choose({ alts: numbered(1, clear.length), flushedAlts: [] });
+    for (let i = 0; i < c && i < clear.length; i++) {
+      const cur = this.readGuest(clear[i]);
+      this.writeEntry(clear[i], cur.lo | EPT_A, cur.hi);
+    }
   }
 
   /** The mappings of `list` that allow the access and do not lead to HPA page `samePage`. */

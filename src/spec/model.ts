@@ -8,7 +8,7 @@
  * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
  * The rules follow ../shared/reference/x86-memory-protection.md and docs/semantics.md.
  */
-import { type MachineConfig, adUpdateMappingOf, guestAccessedOnFaultOf, staleDenialOf } from '../hw/config.js';
+import { type MachineConfig, adUpdateMappingOf, eptAccessedOnFaultOf, guestAccessedOnFaultOf, staleDenialOf } from '../hw/config.js';
 import {
   CR0_PG, CR0_WP, CR4_PGE, CR4_PKE, CR4_PKS, CR4_SMAP, CR4_SMEP, CTL2_MBEC, CTL2_SPP, EFER_NXE, EPTP_AD,
   PF_I, PF_U, PF_W, VMERR_ENTRY_INVALID_CTLS, VMERR_INVEPT_INVVPID_OPERAND,
@@ -339,6 +339,7 @@ export class ReferenceModel implements ReferenceModelApi {
       staleDenial: staleDenialOf(c) === 'sdm',
       accessedOnFault: guestAccessedOnFaultOf(c) === 'sdm',
       adUpdateCached: adUpdateMappingOf(c) === 'sdm',
+      eptAccessedOnFault: eptAccessedOnFaultOf(c) === 'sdm',
       eptWalks: this.eptWalks,
     };
     v.derived = { from: st, ctx };

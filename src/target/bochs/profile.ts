@@ -39,7 +39,7 @@ export const BOCHS_PROFILE: TargetProfile = {
     // Freedoms the SDM gives a real CPU and the built-in machine does not take (docs/semantics.md):
     // a cached entry that denies may fault once (SDM 3A 4.10.4.3); a walk that faults may have set
     // the accessed flags of the entries it used (SDM 3A 4.8).
-    choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm', adUpdateMapping: 'sdm' },
+    choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm', adUpdateMapping: 'sdm', eptAccessedOnFault: 'sdm' },
   }),
   accessSizes: [1, 2, 4, 8],
   unsupportedOps: [],

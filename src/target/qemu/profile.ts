@@ -33,7 +33,7 @@ export const QEMU_PROFILE: TargetProfile = {
     caps: { mbec: false, advExitInfo: false, spp: false, eptAD: false },
     // Freedoms the SDM gives a real CPU (docs/semantics.md): a cached entry that denies may fault
     // once (SDM 3A 4.10.4.3); a walk that faults may have set accessed flags (SDM 3A 4.8).
-    choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm', adUpdateMapping: 'sdm' },
+    choices: { staleDenial: 'sdm', guestAccessedOnFault: 'sdm', adUpdateMapping: 'sdm', eptAccessedOnFault: 'sdm' },
   }),
   // Findings Q3, Q5 (docs/target-findings.md): QEMU hangs on a MOV CR3 / MOV CR4 with reserved
   // bits, which costs a campaign two batch timeouts per occurrence; replay still runs them.
