@@ -180,7 +180,7 @@ static void touch_range(u64 hpa, u64 len)
 #define WSET_HASH_BITS  9                 /* dedup table: 512 slots, at most half full */
 #define WSET_HASH_SIZE  (1U << WSET_HASH_BITS)
 #define HASH_MUL        0x9e3779b97f4a7c15UL
-#define FULL_COMPARE_EVERY 16             /* every 16th guest entry compares every watched word */
+#define FULL_COMPARE_EVERY 64             /* every 64th guest entry compares every watched word */
 #define TLB_HIST_MAX    128               /* more pairs: full compares for the rest of the trace */
 #define NO_HPA          (~0UL)
 
