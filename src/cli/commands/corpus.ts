@@ -17,6 +17,7 @@ import { loadTrace } from '../../trace/load.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
+import { Progress } from '../progress.js';
 
 const short = (hash: string): string => hash.slice(0, 16);
 
@@ -85,7 +86,9 @@ function mergeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
       // Every directory is checked before anything is written: a refused merge changes nothing.
       const why = [badMergeDest(dest, 'corpus'), ...sources.map(notACorpus)].find((w) => w !== null);
       if (why != null) throw new UsageError(`corpus merge: ${why}`);
-      const r = mergeCorpora(dest, sources);
+      const progress = new Progress(io, 'corpus merge', 0, 'files');
+      const r = mergeCorpora(dest, sources, (done, total) => progress.set(done, total));
+      progress.end();
       for (const u of r.unreadable) io.err(`eptfuzz: skipped ${u.file}: ${u.reason}\n`);
       io.out(`merged into ${dest}: ${r.added} new, ${r.present} already present${r.unreadable.length > 0 ? `, ${r.unreadable.length} unreadable skipped` : ''}\n`);
       setExit(EXIT.ok);
@@ -102,7 +105,9 @@ function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
     .action(async (dir: string, flags: { output?: string; oracle: string }) => {
       if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${dir}: not a directory`);
       const target = await resolveTarget(flags.oracle);
-      const scan = scanCorpus(dir, target);
+      const progress = new Progress(io, 'corpus minimize: measuring', 0, 'traces');
+      const scan = scanCorpus(dir, target, (done, total) => progress.set(done, total));
+      progress.end();
       const handWritten = (e: ScannedEntry): boolean => !e.file.endsWith('.msgpack');
       const unmeasured = (e: ScannedEntry): boolean => e.features.size === 0 || e.failure !== null;
       const inPlace = flags.output === undefined;
