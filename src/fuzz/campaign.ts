@@ -12,6 +12,7 @@
  * coverage (state.ts).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { MachineConfig } from '../hw/config.js';
 import { configMode, normalizeConfig } from '../hw/config.js';
@@ -219,6 +220,8 @@ class Campaign {
     this.stats.labels.set('seed', o.seed);
     if (shardText !== null) this.stats.labels.set('shard', shardText);
     this.stats.labels.set('workers', String(this.workers));
+    // Where this campaign's crashes are, for `eptfuzz report OUT` (absolute: the report may run elsewhere).
+    this.stats.labels.set('crashes_dir', path.resolve(o.crashesDir));
     const state = o.outDir === null ? null : loadState(o.outDir);
     if (state !== null && o.outDir !== null) {
       const why = resumeMismatch(o.outDir, state, this.conditions());
