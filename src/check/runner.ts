@@ -12,10 +12,10 @@
  * of a side that offers `frames()`) runs every `sweepEveryOps` ops and at the end.
  *
  * Modes: a hv-mode trace (`configMode(trace.machine) === 'hv'`) runs on `target.hv` (the
- * Hypervisor and its reference model, src/check/targets.ts) when the target names one. A machine
- * that offers `invariants()` (the hypervisor) has them checked after every op (incrementally) and
- * in full at every sweep and at the end; their findings are violations like any other (stable ids
- * from src/check/hv/invariants.ts). A bare machine offers none: its path is unchanged.
+ * Hypervisor and its reference model, src/check/targets.ts) when the target names one. A target
+ * with `invariants` (the hypervisor's) has them run on the machine's state after every op
+ * (incrementally) and in full at every sweep and at the end; their findings are violations like
+ * any other (stable ids from src/check/hv/invariants.ts). A bare target has none: its path is unchanged.
  */
 import { configMode, type MachineConfig } from '../hw/config.js';
 import type { MachineApi } from '../hw/api.js';
@@ -31,6 +31,13 @@ import { INVARIANTS, SWEEP_OP, type InvariantId, type Violation } from './violat
 export interface Target {
   makeMachine(config: MachineConfig): MachineApi;
   makeModel(config: MachineConfig): ReferenceModelApi;
+  /**
+   * Invariants over the state of the software under test, checked by the runner after every op
+   * (incremental on what the op touched) and over everything with `full` (sweeps, the end): the
+   * hypervisor's, src/check/hv/invariants.ts. Absent for the bare machine. The system under test
+   * does not know its judge: the target pairs them.
+   */
+  invariants?(machine: MachineApi, full: boolean): MachineFinding[];
   /** The target hv-mode traces run on (absent: they run on this one). */
   hv?: Target;
 }
@@ -44,8 +51,8 @@ export function targetFor(config: MachineConfig, target: Target): Target {
 export interface StepObserver {
   observe(op: Op, actual: Outcome): void;
   /**
-   * Called after `observe` for a machine with software state of its own (one that offers
-   * `invariants()`: the hypervisor), so coverage can see what the op changed there.
+   * Called after `observe` for a machine with software state of its own (one whose target checks
+   * `invariants`: the hypervisor), so coverage can see what the op changed there.
    */
   observeState?(machine: MachineApi): void;
 }
@@ -204,8 +211,9 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   const target = targetFor(trace.machine, targetGiven);
   const machine = target.makeMachine(trace.machine);
   const model = target.makeModel(trace.machine);
-  // Only a machine with software invariants (the hypervisor) pays for them.
-  const withInvariants = typeof machine.invariants === 'function';
+  // Only a target with software invariants (the hypervisor's) pays for them.
+  const invariants = target.invariants;
+  const withInvariants = invariants !== undefined;
   const observeState = withInvariants && observer !== undefined && typeof observer.observeState === 'function';
   const records: StepRecord[] | null = keep ? [] : null;
   // When both sides list their backed frames, a sweep needs no record of the frames seen.
@@ -273,11 +281,11 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
         if (!touched.includes(written[k])) lost = checkFrame(machine, model, written[k]);
       }
       if (lost !== null) report(i, op.op, lost);
-      if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, op.op, machine.invariants!(false));
+      if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, op.op, invariants!(machine, false));
       if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
         const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
         if (swept !== null && lost === null) report(i, SWEEP_OP, swept);
-        if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, SWEEP_OP, machine.invariants!(true));
+        if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, SWEEP_OP, invariants!(machine, true));
       }
     }
     if (records !== null) {
@@ -289,7 +297,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   if (count === 0 || !stopAtFirst) {
     const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
     if (swept !== null) report(ops.length, SWEEP_OP, swept);
-    if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(ops.length, SWEEP_OP, machine.invariants!(true));
+    if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(ops.length, SWEEP_OP, invariants!(machine, true));
   }
   return done(ops.length, stepViolations === NO_VIOLATIONS ? [] : stepViolations);
 }

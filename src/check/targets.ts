@@ -12,17 +12,27 @@ import { Hypervisor } from '../hv/hypervisor.js';
 import { HvModel } from '../spec/hv/model.js';
 import { MachineOracle, withoutBugs } from './machine-oracle.js';
 import type { Target } from './runner.js';
+import type { MachineApi } from '../hw/api.js';
+import { checkHvInvariants, type HvFinding } from './hv/invariants.js';
 
-/** The hypervisor (hv mode, docs/hypervisor.md) and its reference model. */
+/** The hypervisor invariants, run by the runner on the hypervisor the target made. */
+function hvInvariants(machine: MachineApi, full: boolean): HvFinding[] {
+  if (!(machine instanceof Hypervisor)) throw new Error('hv invariants: the machine side is not the Hypervisor');
+  return checkHvInvariants(machine, full);
+}
+
+/** The hypervisor (hv mode, docs/hypervisor.md) and its reference model, with its invariants. */
 export const HV_TARGET: Target = {
   makeMachine: (config) => new Hypervisor(config),
   makeModel: (config) => new HvModel(config),
+  invariants: hvInvariants,
 };
 
 /** The hypervisor against a bug-free copy of itself (its invariants still run on the machine side). */
 export const HV_MACHINE_ORACLE_TARGET: Target = {
   makeMachine: (config) => new Hypervisor(config),
   makeModel: (config) => new MachineOracle(new Hypervisor(withoutBugs(config))),
+  invariants: hvInvariants,
 };
 
 export const MODEL_TARGET: Target = {

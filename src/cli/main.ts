@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The eptfuzz command line: fuzz | replay | minimize | export | dump | convert | corpus add|list|merge|minimize |
- * crashes merge | bugs.
+ * crashes merge|list | report | bugs.
  * Contract (ARCHITECTURE.md "CLI"): exit 0 nothing failed; 1 a failure was found or reproduced;
  * 2 bad usage or bad input, with one clear line on stderr and no stack trace; 3 internal error.
  * `main(argv, io)` runs in-process (tests) and returns the exit code; run as a program it sets
@@ -17,6 +17,7 @@ import { minimizeCommand } from './commands/minimize.js';
 import { bugsCommand, convertCommand, dumpCommand } from './commands/simple.js';
 import { corpusCommand, crashesCommand } from './commands/corpus.js';
 import { exportCommand } from './commands/export.js';
+import { reportCommand } from './commands/report.js';
 import { EXIT, classifyError, type ExitCode } from './errors.js';
 import { processIo, type Io } from './io.js';
 
@@ -25,7 +26,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .description('deterministic fuzzing and trace replay for an emulated x86 memory-protection machine')
     .version(EPTFUZZ_VERSION)
     .addHelpText('after', '\nExit codes: 0 nothing failed, 1 a failure found or reproduced, 2 bad usage or input, 3 internal error.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200 --crashes out/crashes               # exit 0: no failures\n  $ eptfuzz fuzz --seed 1 --runs 500 --bug canary --crashes out/canary   # exit 1: the planted bug is found and minimized\n  $ eptfuzz replay out/canary/*/repro.msgpack                             # exit 1 while the failure reproduces\n');
-  for (const make of [fuzzCommand, replayCommand, minimizeCommand, exportCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, bugsCommand]) {
+  for (const make of [fuzzCommand, replayCommand, minimizeCommand, exportCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, reportCommand, bugsCommand]) {
     program.addCommand(make(io, setExit));
   }
   const configure = (c: Command): void => {

@@ -12,6 +12,7 @@
  * coverage (state.ts).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { MachineConfig } from '../hw/config.js';
 import { configMode, normalizeConfig } from '../hw/config.js';
@@ -94,6 +95,8 @@ export interface CampaignHooks {
   status?(line: string): void;
   /** Polled between batches: true stops the campaign cleanly (Ctrl-C). */
   shouldStop?(): boolean;
+  /** Width of the terminal the status line goes to (it is fitted to it); absent: not fitted. */
+  columns?(): number;
 }
 
 export interface CrashSummary {
@@ -217,6 +220,8 @@ class Campaign {
     this.stats.labels.set('seed', o.seed);
     if (shardText !== null) this.stats.labels.set('shard', shardText);
     this.stats.labels.set('workers', String(this.workers));
+    // Where this campaign's crashes are, for `eptfuzz report OUT` (absolute: the report may run elsewhere).
+    this.stats.labels.set('crashes_dir', path.resolve(o.crashesDir));
     const state = o.outDir === null ? null : loadState(o.outDir);
     if (state !== null && o.outDir !== null) {
       const why = resumeMismatch(o.outDir, state, this.conditions());
@@ -424,6 +429,19 @@ class Campaign {
     });
   }
 
+  /**
+   * Time left by the budget: the duration's remainder, or the runs left at this session's run
+   * rate, whichever ends first; null for an open-ended campaign or before any rate is known.
+   */
+  private leftMs(endRun: number): number | null {
+    const o = this.o;
+    const byDuration = o.durationMs === null ? null : Math.max(0, o.durationMs - this.stats.elapsedMs());
+    const rate = this.stats.runsPerSecond();
+    const byRuns = Number.isFinite(endRun) && rate > 0 ? (Math.max(0, endRun - this.nextRun) / rate) * 1000 : null;
+    if (byDuration === null) return byRuns;
+    return byRuns === null ? byDuration : Math.min(byDuration, byRuns);
+  }
+
   private stopReason(): StopReason | null {
     const o = this.o;
     if (o.durationMs !== null && this.stats.elapsedMs() >= o.durationMs) return 'duration';
@@ -468,7 +486,9 @@ class Campaign {
         const t = Date.now();
         if (t - lastStatus >= o.statusEveryMs) {
           lastStatus = t;
-          (this.hooks.status ?? this.hooks.log)(this.stats.statusLine());
+          const live = this.hooks.status;
+          const line = this.stats.statusLine({ leftMs: this.leftMs(endRun), columns: live === undefined ? undefined : this.hooks.columns?.() });
+          (live ?? this.hooks.log)(line);
         }
         if (t - lastCheckpoint >= STATS_FILE_EVERY_MS) {
           lastCheckpoint = t;

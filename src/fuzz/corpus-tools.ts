@@ -55,12 +55,17 @@ export function measure(trace: Trace, target: Target): { features: Set<number>; 
   return { features: set.features, failure: r.first === null ? null : { signature: checkedSignature(r.first), step: r.first.step } };
 }
 
+/** Called after each file with the files done and the total (progress display). */
+export type OnProgress = (done: number, total: number) => void;
+
 /** Every trace file under `dir`, deduplicated by content; `measureWith` null skips running them. */
-export function scanCorpus(dir: string, measureWith: Target | null): Scan {
+export function scanCorpus(dir: string, measureWith: Target | null, onProgress?: OnProgress): Scan {
   const entries: ScannedEntry[] = [];
   const byHash = new Map<string, ScannedEntry>();
   const unreadable: Scan['unreadable'] = [];
-  for (const file of fs.existsSync(dir) ? traceFiles(dir) : []) {
+  const files = fs.existsSync(dir) ? traceFiles(dir) : [];
+  for (const [i, file] of files.entries()) {
+    onProgress?.(i, files.length);
     let trace: Trace;
     try {
       trace = loadTrace(file);
@@ -89,6 +94,7 @@ export function scanCorpus(dir: string, measureWith: Target | null): Scan {
     byHash.set(hash, entry);
     entries.push(entry);
   }
+  onProgress?.(files.length, files.length);
   return { entries, unreadable };
 }
 
@@ -119,12 +125,17 @@ export interface MergeResult {
 }
 
 /** Copies every trace of `sources` into `dest` by content address (idempotent). */
-export function mergeCorpora(dest: string, sources: readonly string[]): MergeResult {
+export function mergeCorpora(dest: string, sources: readonly string[], onProgress?: OnProgress): MergeResult {
   fs.mkdirSync(dest, { recursive: true });
   const have = new Set(scanCorpus(dest, null).entries.map((e) => e.hash));
   const out: MergeResult = { added: 0, present: 0, unreadable: [] };
+  // Progress over every source file (read and, when new, written).
+  const total = sources.reduce((n, src) => n + (fs.existsSync(src) ? traceFiles(src).length : 0), 0);
+  let before = 0;
   for (const src of sources) {
-    const scan = scanCorpus(src, null);
+    const base = before;
+    const scan = scanCorpus(src, null, onProgress === undefined ? undefined : (done) => onProgress(base + done, total));
+    before += scan.entries.length + scan.unreadable.length + scan.entries.reduce((n, e) => n + e.duplicates.length, 0);
     out.unreadable.push(...scan.unreadable);
     for (const e of scan.entries) {
       if (have.has(e.hash)) { out.present++; continue; }

@@ -5,7 +5,8 @@
  * have keeps DEST's repro unless SRC's is shorter, gains SRC's originals up to ORIGINALS_MAX (by
  * content: an original already there is not copied twice), and its count becomes the sum over
  * the campaigns that saw it, each campaign (seed and shard) counted once at its highest count.
- * Merging the same source twice therefore changes nothing. Directories whose name is not the hash
+ * Merging the same source twice therefore changes nothing. The wall-clock times (seen.json) become
+ * the earliest first and the latest last sighting of either. Directories whose name is not the hash
  * of their description's signature are skipped, not trusted.
  */
 import * as fs from 'node:fs';
@@ -14,6 +15,7 @@ import { signatureHash } from '../check/violation.js';
 import { loadTrace } from '../trace/load.js';
 import { writeDirAtomic, writeFileAtomic } from './atomic.js';
 import { ORIGINALS_MAX, readDescription, writeDescription, type CrashDescription } from './crash-store.js';
+import { mergeSeen, readSeen, sameSeen, writeSeen } from './crash-seen.js';
 
 export interface CrashMergeResult {
   added: number;
@@ -29,7 +31,7 @@ function sourceKey(d: CrashDescription): string {
 }
 
 /** Per-campaign counts: recorded ones, or the description's own campaign with its count. */
-function sourcesOf(d: CrashDescription): Record<string, number> {
+export function sourcesOf(d: CrashDescription): Record<string, number> {
   return d.sources ?? { [sourceKey(d)]: d.count };
 }
 
@@ -92,6 +94,10 @@ function mergeInto(destDir: string, srcDir: string, dd: CrashDescription, sd: Cr
     dd.count = Object.values(sorted).reduce((a, b) => a + b, 0);
     writeDescription(destDir, dd);
   }
+  // Times: earliest first sighting, latest last one (not a change of the crash itself).
+  const destSeen = readSeen(destDir);
+  const seen = mergeSeen(destSeen, readSeen(srcDir));
+  if (seen !== null && !sameSeen(seen, destSeen)) writeSeen(destDir, seen);
   return changed;
 }
 

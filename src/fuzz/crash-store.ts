@@ -1,16 +1,18 @@
 /**
  * The crash store: `crashes/<signature-hash>/` per distinct failure signature, holding
  * `repro.msgpack` (the minimized trace), `repro.txt` (its text dump), `description.json`
- * (signature, first run that saw it, count, seed, options, minimization report) and at most
- * ORIGINALS_MAX unminimized originals `original-<n>.msgpack`.
+ * (signature, first run that saw it, count, seed, options, minimization report), `seen.json`
+ * (first and last sighting by the wall clock) and at most ORIGINALS_MAX unminimized originals
+ * `original-<n>.msgpack`.
  * Contract: a crash directory is created complete or not at all, at the first sighting, with the
  * unminimized trace as its repro and `minimized: null`; background minimization later replaces
  * `repro.*` and then `description.json` (each file atomically), so a campaign killed in between
  * leaves a valid directory that the next campaign minimizes again (from `original-1.msgpack`).
  * Later sightings update `description.json` atomically (counts at the next `flush`, originals at
- * once). Nothing written here depends on the
- * clock, so the same seed and options give byte-identical directories. Directories left by
- * earlier campaigns are adopted: their signatures count as known and their counts continue.
+ * once). Nothing written here depends on the clock but `seen.json` (crash-seen.ts: first and
+ * last sighting by the wall clock, written with the directory and then at each `flush`), so the
+ * same seed and options give byte-identical directories apart from that one file. Directories
+ * left by earlier campaigns are adopted: their signatures count as known and their counts continue.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +23,7 @@ import { formatText } from '../trace/text.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import type { ShrinkReport } from '../shrink/minimize.js';
 import { writeDirAtomic, writeFileAtomic } from './atomic.js';
+import { SEEN_FILE, isoTime, readSeen, seenJson, writeSeen, type CrashSeen } from './crash-seen.js';
 import { WORKER_FAULT } from './protocol.js';
 
 /** Unminimized originals kept per signature: a few variants help triage; more is noise. */
@@ -89,13 +92,14 @@ export function writeDescription(crashDir: string, d: CrashDescription): void {
   writeFileAtomic(path.join(crashDir, 'description.json'), describeJson(d));
 }
 
-/** The files of a crash directory for a first sighting. */
-export function crashFiles(d: CrashDescription, repro: Trace, original: Trace): Map<string, Uint8Array | string> {
+/** The files of a crash directory for a first sighting (`seen` is the one clock-dependent file). */
+export function crashFiles(d: CrashDescription, repro: Trace, original: Trace, seen: CrashSeen): Map<string, Uint8Array | string> {
   return new Map<string, Uint8Array | string>([
     ['repro.msgpack', encodeMsgpack(repro)],
     ['repro.txt', formatText(repro)],
     ['original-1.msgpack', encodeMsgpack(original)],
     ['description.json', describeJson(d)],
+    [SEEN_FILE, seenJson(seen)],
   ]);
 }
 
@@ -106,8 +110,12 @@ export class CrashStore {
   private readonly descriptions = new Map<string, CrashDescription>();
   /** Descriptions whose count changed since they were last written (see `flush`). */
   private readonly dirty = new Set<string>();
+  /** Wall-clock sightings of this session, per signature (written to seen.json at `flush`). */
+  private readonly seen = new Map<string, CrashSeen>();
+  private readonly seenDirty = new Set<string>();
 
-  constructor(readonly dir: string, private readonly seed: string, private readonly options: Record<string, string | number | boolean>) {}
+  /** `now` is the wall clock (injected by tests); it reaches seen.json only. */
+  constructor(readonly dir: string, private readonly seed: string, private readonly options: Record<string, string | number | boolean>, private readonly now: () => number = Date.now) {}
 
   /** Adopts crash directories already present; returns how many. */
   load(): number {
@@ -165,8 +173,11 @@ export class CrashStore {
     };
     if (note !== undefined) d.note = note;
     const repro = minimized?.trace ?? { ...original, signature };
-    if (writeDirAtomic(path.join(this.dir, hash), crashFiles(d, repro, original))) {
+    const t = isoTime(this.now());
+    const seen = { first_seen: t, last_seen: t };
+    if (writeDirAtomic(path.join(this.dir, hash), crashFiles(d, repro, original, seen))) {
       this.descriptions.set(hash, d);
+      this.seen.set(hash, seen);
       return true;
     }
     this.load();
@@ -206,6 +217,7 @@ export class CrashStore {
     const d = this.descriptions.get(hash);
     if (d === undefined) return;
     d.count++;
+    this.sighted(hash);
     if (d.sources !== undefined) {
       const shard = this.options.shard;
       const key = typeof shard === 'string' ? `${this.seed} shard ${shard}` : this.seed;
@@ -232,12 +244,28 @@ export class CrashStore {
     this.dirty.add(hash);
   }
 
-  /** Writes the descriptions whose counts changed since they were last written. */
+  /** A sighting now: the last-seen time moves (an adopted directory's record is read first). */
+  private sighted(hash: string): void {
+    let s = this.seen.get(hash);
+    if (s === undefined) {
+      s = readSeen(path.join(this.dir, hash)) ?? { first_seen: null, last_seen: null };
+      this.seen.set(hash, s);
+    }
+    s.last_seen = isoTime(this.now());
+    this.seenDirty.add(hash);
+  }
+
+  /** Writes the descriptions whose counts changed since they were last written, and their times. */
   flush(): void {
     for (const hash of [...this.dirty].sort()) {
       const d = this.descriptions.get(hash);
       if (d !== undefined) writeDescription(path.join(this.dir, hash), d);
     }
     this.dirty.clear();
+    for (const hash of [...this.seenDirty].sort()) {
+      const s = this.seen.get(hash);
+      if (s !== undefined) writeSeen(path.join(this.dir, hash), s);
+    }
+    this.seenDirty.clear();
   }
 }

@@ -8,6 +8,30 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendLine, writeFileAtomic } from './atomic.js';
+import { EPTFUZZ_VERSION } from '../gen/generate.js';
+
+/** `45s`, `3m05s`, `2h10m`, `3d04h`: a duration for people, to the second below an hour. */
+export function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
+}
+
+/** What the status line shows besides the counters, and the room it has. */
+export interface StatusOptions {
+  /** Time left by the campaign's budget (runs or duration), ms; null when open-ended or unknown. */
+  leftMs?: number | null;
+  /** Terminal width: parts are dropped, least useful first, so the line never wraps. */
+  columns?: number;
+}
+
+/**
+ * Status-line parts in the order they are dropped when the terminal is too narrow: the counts a
+ * user watches (execs, crashes, time left) stay longest.
+ */
+const STATUS_DROP_ORDER = ['stability', 'last-find', 'ops', 'corpus', 'minimizing', 'cov'] as const;
 
 export interface StatDef {
   name: string;
@@ -136,18 +160,48 @@ export class Stats {
     return `${Math.round((this.elapsedMs() - this.lastFindMs) / 1000)}s ago`;
   }
 
-  /** One line for the terminal. */
-  statusLine(): string {
+  /**
+   * One line for the terminal: `[elapsed, left] execs ... | corpus cov | crashes | last find |
+   * stability | minimizing`. With `columns`, parts are dropped (STATUS_DROP_ORDER) until the line
+   * fits in columns - 1 (the last column would wrap on some terminals), then it is cut.
+   */
+  statusLine(opts: StatusOptions = {}): string {
     const s = Math.floor(this.elapsedMs() / 1000);
-    return `[${s}s] execs ${this.get('runs')} (${Math.round(this.runsPerSecond())}/s) ops ${this.get('ops')} (${Math.round(this.opsPerSecond())}/s)`
-      + ` | corpus ${this.get('corpus')} cov ${this.get('coverage')} | crashes ${this.get('crashes_unique')} unique / ${this.get('crashes_total')}`
-      + ` | last find ${this.lastFindText()} | stability ${this.stabilityPct().toFixed(1)}%`
-      + (this.get('minimize_pending') > 0 ? ` | minimizing ${this.get('minimize_pending')}` : '');
+    const left = opts.leftMs == null ? '' : `, ${formatSeconds(opts.leftMs / 1000)} left`;
+    const head = `[${s}s${left}]`;
+    const groups: Array<Array<[string, string]>> = [
+      [['execs', `execs ${this.get('runs')} (${Math.round(this.runsPerSecond())}/s)`], ['ops', `ops ${this.get('ops')} (${Math.round(this.opsPerSecond())}/s)`]],
+      [['corpus', `corpus ${this.get('corpus')}`], ['cov', `cov ${this.get('coverage')}`]],
+      [['crashes', `crashes ${this.get('crashes_unique')} unique / ${this.get('crashes_total')}`]],
+      [['last-find', `last find ${this.lastFindText()}`]],
+      [['stability', `stability ${this.stabilityPct().toFixed(1)}%`]],
+    ];
+    if (this.get('minimize_pending') > 0) groups.push([['minimizing', `minimizing ${this.get('minimize_pending')}`]]);
+    const render = (): string => `${head} ${groups.filter((g) => g.length > 0).map((g) => g.map(([, t]) => t).join(' ')).join(' | ')}`;
+    const room = opts.columns === undefined ? Number.POSITIVE_INFINITY : Math.max(10, opts.columns - 1);
+    let line = render();
+    for (const drop of STATUS_DROP_ORDER) {
+      if (line.length <= room) break;
+      for (const g of groups) {
+        const i = g.findIndex(([k]) => k === drop);
+        if (i >= 0) g.splice(i, 1);
+      }
+      line = render();
+    }
+    return line.length <= room ? line : line.slice(0, room);
   }
 
-  /** `name: value` lines (AFL's fuzzer_stats). */
+  /**
+   * `name: value` lines (AFL's fuzzer_stats): rates and counters, then when and by whom (start and
+   * last update in UTC, the writing process, the eptfuzz version), then the labels.
+   */
   keyValue(): string {
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const lines = [
+      `start_time: ${iso(this.startMs)}`,
+      `last_update: ${iso(this.now())}`,
+      `pid: ${process.pid}`,
+      `eptfuzz_version: ${EPTFUZZ_VERSION}`,
       `elapsed_s: ${(this.totalElapsedMs() / 1000).toFixed(1)}`,
       `session_elapsed_s: ${(this.elapsedMs() / 1000).toFixed(1)}`,
       `ops_per_s: ${Math.round(this.opsPerSecond())}`,

@@ -199,8 +199,17 @@ export function opArbitrary(config: MachineConfig = defaultConfig(), options: Op
   return fc.oneof(...schemas.map((s) => schemaOpArbitrary(s, config)));
 }
 
-/** A machine configuration that validateConfig accepts: any capabilities, sizes and bugs. */
-export function machineConfigArbitrary(): fc.Arbitrary<MachineConfig> {
+export interface MachineConfigArbitraryOptions {
+  /**
+   * Planted bugs in the configurations: none by default (a correct machine), these names, or
+   * 'any' (random subsets of the catalogue: for tests of the trace formats, not of behaviour).
+   */
+  bugs?: readonly string[] | 'any';
+}
+
+/** A machine configuration that validateConfig accepts: any capabilities and sizes; no planted bug unless asked. */
+export function machineConfigArbitrary(options: MachineConfigArbitraryOptions = {}): fc.Arbitrary<MachineConfig> {
+  const bugs: fc.Arbitrary<string[]> = options.bugs === 'any' ? fc.subarray(CATALOGUE.map((b) => b.name)) : fc.constant([...(options.bugs ?? [])]);
   const capNames = Object.keys(DEFAULT_CAPABILITIES).filter((k) => k !== 'invvpidTypes');
   const caps = fc.tuple(fc.array(fc.boolean(), { minLength: capNames.length, maxLength: capNames.length }), fc.tuple(fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean()))
     .map(([flags, invvpidTypes]) => {
@@ -216,7 +225,7 @@ export function machineConfigArbitrary(): fc.Arbitrary<MachineConfig> {
     caps,
     kvmXo: fc.boolean(),
     pk: fc.constantFrom('sdm' as const, 'qemu' as const),
-    bugs: fc.subarray(CATALOGUE.map((b) => b.name)),
+    bugs,
   }).map(({ pk, kvmXo, ...rest }): MachineConfig => ({
     ...rest,
     kvmXo: kvmXo && rest.caps.eptExecOnly, // kvmXo needs execute-only EPT (validateConfig)
@@ -249,8 +258,10 @@ function signatureArbitrary(): fc.Arbitrary<Signature> {
 }
 
 export interface TraceArbitraryOptions {
-  /** A fixed machine; default: a random one from machineConfigArbitrary(). */
+  /** A fixed machine; default: a random one from machineConfigArbitrary({ bugs }). */
   config?: MachineConfig;
+  /** Planted bugs of the random machines (ignored with `config`): default none; 'any' for format tests. */
+  bugs?: readonly string[] | 'any';
   /** Op count bounds; default 0..40. */
   opsMin?: number;
   opsMax?: number;
@@ -268,11 +279,15 @@ function optional<T>(arbitrary: fc.Arbitrary<T>, choice: boolean | undefined): f
   return fc.option(arbitrary, { nil: undefined });
 }
 
-/** A whole trace valid for its machine. */
+/**
+ * A whole trace valid for its machine: any ops with any operands (for decoders, formats and
+ * robustness). It builds no working machine state, so most accesses fault at once; for behaviour
+ * (machine against model) use machineStateTraceArbitrary (state-arbitrary.ts).
+ */
 export function traceArbitrary(options: TraceArbitraryOptions = {}): fc.Arbitrary<Trace> {
   const opsMin = options.opsMin ?? 0;
   const opsMax = Math.min(options.opsMax ?? 40, OPS_MAX);
-  const machine = options.config !== undefined ? fc.constant(options.config) : machineConfigArbitrary();
+  const machine = options.config !== undefined ? fc.constant(options.config) : machineConfigArbitrary({ bugs: options.bugs });
   return machine.chain((config) => fc.tuple(
     fc.array(opArbitrary(config, { kinds: options.kinds }), { minLength: opsMin, maxLength: opsMax }),
     optional(provenanceArbitrary(), options.provenance),

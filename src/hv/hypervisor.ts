@@ -5,8 +5,9 @@
  * every logical processor) after every reduction of rights before a call returns, and handles
  * every exit of a guest access (map and retry, or exit to user space).
  * Contract: `apply` is deterministic and returns what the guest or the VMM observes
- * (docs/hypervisor.md); planted hv bugs are read once, here, into booleans. `invariants()` checks
- * the hypervisor invariants on what the last op touched (src/check/hv).
+ * (docs/hypervisor.md); planted hv bugs are read once, here, into booleans. It keeps per-op records
+ * of what the last op touched (`touched*`, `reduced`, `mutations`) for its judge, the invariants of
+ * src/check/hv, which the runner runs on it (src/check/targets.ts): it does not know them.
  */
 import { configMode, guestMaxPhyAddr, hvOptionsOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
 import type { Vcpu } from '../hw/vcpu.js';
@@ -27,7 +28,6 @@ import {
   SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, UX, W, WP_HI, X, XX,
 } from './consts.js';
 import { applyHvOp } from './ops.js';
-import { checkHvInvariants, type HvFinding } from '../check/hv/invariants.js';
 import { buildSpptRegion, dropSpptRegion, spptLeafTable } from './spp.js';
 import { autoShare, dropPages, returnToHost } from './pkvm.js';
 
@@ -202,11 +202,6 @@ export class Hypervisor {
   /** Data frames written by the last op (the hypervisor's own table pages are not guest-visible state). */
   touchedFrames(): readonly number[] {
     return this.machine.mem.touched().filter((f) => !this.pool.contains(f));
-  }
-
-  /** Hypervisor invariants after the last op: incremental, or over everything with `full`. */
-  invariants(full = false): HvFinding[] {
-    return checkHvInvariants(this, full);
   }
 
   // ------------------------------------------------------------------------------------------

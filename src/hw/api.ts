@@ -18,10 +18,4 @@ export interface MachineApi {
   frameView?(frame: number): Uint8Array | null;
   /** Every backed frame (for full sweeps), ascending. */
   frames?(): readonly number[];
-  /**
-   * State invariants of the software under test after the last `apply` (hv mode's hypervisor,
-   * src/check/hv/invariants.ts): incremental on what the op touched, or over all state with
-   * `full` (periodic and end-of-trace sweeps). Empty when everything holds.
-   */
-  invariants?(full?: boolean): Array<{ invariant: string; detail: string; coarse: string }>;
 }

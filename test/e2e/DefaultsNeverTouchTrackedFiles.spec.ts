@@ -48,6 +48,8 @@ function writeTargets(tokens: readonly string[]): string[] {
     push(positional[2]);
   } else if (cmd === 'export') {
     push(value('--image'));
+  } else if (cmd === 'report') {
+    push(value('-o') ?? value('--output'));
   }
   return out;
 }
@@ -58,14 +60,14 @@ function commandsIn(text: string): string[][] {
   for (const line of text.split('\n')) {
     for (const part of line.replace(/\s#.*$/, '').split(/&&|\|\|/)) {
       const m = /(?:^|\s)eptfuzz\s+(.*)$/.exec(part);
-      if (m === null || /^\s*(fuzz|corpus|crashes|minimize|convert|export)\b/.test(m[1]) === false) continue;
+      if (m === null || /^\s*(fuzz|corpus|crashes|minimize|convert|export|report)\b/.test(m[1]) === false) continue;
       out.push(m[1].trim().split(/\s+/));
     }
   }
   return out;
 }
 
-const HELP_PATHS = [[], ['fuzz'], ['replay'], ['minimize'], ['export'], ['dump'], ['convert'], ['corpus'], ['corpus', 'add'], ['corpus', 'list'], ['corpus', 'merge'], ['corpus', 'minimize'], ['crashes'], ['crashes', 'merge'], ['bugs']];
+const HELP_PATHS = [[], ['fuzz'], ['replay'], ['minimize'], ['export'], ['dump'], ['convert'], ['corpus'], ['corpus', 'add'], ['corpus', 'list'], ['corpus', 'merge'], ['corpus', 'minimize'], ['crashes'], ['crashes', 'merge'], ['crashes', 'list'], ['report'], ['bugs']];
 
 describe('defaults and documented commands never write into tracked files', () => {
   const tracked = trackedTop();

@@ -46,7 +46,7 @@ function intact(root: string): { crashes: number; traces: number } {
   for (const h of existsSync(dir) ? readdirSync(dir) : []) {
     const d = JSON.parse(readFileSync(join(dir, h, 'description.json'), 'utf8')) as CrashDescription;
     expect(isCrashDescription(d)).toBe(true);
-    expect(readdirSync(join(dir, h)).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt'].sort());
+    expect(readdirSync(join(dir, h)).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt', 'seen.json'].sort());
     crashes++;
   }
   return { crashes, traces };

@@ -57,7 +57,7 @@ function seedTraces(rng: Rng): Trace[] {
     out.push(t);
   }
   for (let i = 0; i < 6; i++) out.push(generateHvTrace(`${seed}-hv${i}`, { ops: 10 + rng.int(40) }));
-  out.push(...fc.sample(traceArbitrary({ opsMax: 12 }), { seed: rng.int(2 ** 30), numRuns: 12 }));
+  out.push(...fc.sample(traceArbitrary({ opsMax: 12, bugs: 'any' }), { seed: rng.int(2 ** 30), numRuns: 12 }));
   for (const f of traceFiles(new URL('../../corpus', import.meta.url).pathname)) out.push(loadTrace(f));
   return out;
 }

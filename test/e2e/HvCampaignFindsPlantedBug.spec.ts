@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrace } from '../../src/trace/load.js';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
+import { cli, suiteSeed, tempDir, deterministicTree } from './helpers.js';
 
 const seed = suiteSeed();
 const RUNS = '64';
@@ -81,7 +81,7 @@ describe(`HvCampaignFindsPlantedBug (seed: ${seed})`, () => {
     const workers = await cli([...base, '--workers', '2', '--crashes', b]);
     expect(workers.code, workers.stderr).toBe(inline.code);
     expect(workers.stdout).toMatch(/done: 24 runs/);
-    expect(tree(b)).toEqual(tree(a));
+    expect(deterministicTree(b)).toEqual(deterministicTree(a));
   });
 
   it('refuses what hv mode cannot mean: --features, and a hv bug in bare mode (exit 2, one line)', async () => {

@@ -75,7 +75,7 @@ function checkCrashDir(dir: string, hash: string): boolean {
   const desc = d as CrashDescription;
   expect(desc.signature_hash).toBe(hash);
   expect(signatureHash(desc.signature)).toBe(hash);
-  expect(names).toEqual(['description.json', ...desc.originals, 'repro.msgpack', 'repro.txt'].sort());
+  expect(names).toEqual(['description.json', ...desc.originals, 'repro.msgpack', 'repro.txt', 'seen.json'].sort());
   expect(desc.count).toBeGreaterThanOrEqual(desc.originals.length);
   for (const o of desc.originals) expect(loadTrace(join(dir, o)).ops.length).toBeGreaterThan(0);
   const repro = loadTrace(join(dir, 'repro.msgpack'));

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
+import { cli, suiteSeed, tempDir, deterministicTree, tree } from './helpers.js';
 
 const seed = suiteSeed();
 
@@ -15,7 +15,7 @@ describe(`SameSeedSameCrashFiles (seed: ${seed})`, () => {
       const r = await cli(['fuzz', '--seed', seed, '--runs', '150', '--bug', 'canary', '--oracle', 'machine', '--crashes', join(d, 'crashes'), '--corpus', join(d, 'corpus')]);
       expect(r.code).toBe(1);
     }
-    const [a, b] = dirs.map((d) => tree(d));
+    const [a, b] = dirs.map((d) => deterministicTree(d));
     expect([...a.keys()]).toEqual([...b.keys()]);
     expect([...a.keys()].some((k) => k.endsWith('repro.msgpack'))).toBe(true);
     expect([...a.keys()].some((k) => k.startsWith('.tmp-') || k.includes('/.tmp-'))).toBe(false);

@@ -17,14 +17,27 @@ describe(`StatusAndStats (seed: ${seed})`, () => {
   it('on a terminal: a status line rewritten in place, cleared before findings and the summary', async () => {
     const d = tempDir('tty');
     const captured = captureIo();
-    const tty = { out: captured.out, err: captured.err, errIsTTY: true };
+    const tty = { out: captured.out, err: captured.err, errIsTTY: true, errColumns: () => 200 };
     const code = await main(['fuzz', '--seed', seed, '--runs', '256', '--bug', 'canary', '--oracle', 'machine', '--workers', '0', '--status-every', '1', '--crashes', join(d, 'c')], tty);
     expect(code).toBe(1);
     const err = captured.stderr();
-    expect(err).toMatch(new RegExp(`\\r\\x1b\\[K\\[\\d+s\\] ${STATUS.source}`));
+    // A runs-bounded campaign shows the time left at its run rate.
+    expect(err).toMatch(new RegExp(`\\r\\x1b\\[K\\[\\d+s, \\d+[smhd]\\S* left\\] ${STATUS.source}`));
     // A finding clears the status line first, so it never lands in the middle of one.
     expect(err).toMatch(/\r\x1b\[K(run \d+: new failure|minimized )/);
     expect(captured.stdout()).toMatch(/^done: 256 runs, \d+ ops in .* \(\d+ ops\/s, inline, cpu [\d.]+s\); coverage \d+, corpus \d+; stability 100\.0% \(4 re-executed\); stopped by runs$/m);
+  });
+
+  it('on a narrow terminal the status line drops parts and never wraps', async () => {
+    const d = tempDir('narrow');
+    const captured = captureIo();
+    const tty = { out: captured.out, err: captured.err, errIsTTY: true, errColumns: () => 50 };
+    const code = await main(['fuzz', '--seed', seed, '--duration', '2s', '--oracle', 'machine', '--workers', '0', '--status-every', '1', '--crashes', join(d, 'c')], tty);
+    expect(code).toBe(0);
+    const lines = captured.stderr().split('\r\x1b[K').map((l) => l.split('\n')[0]).filter((l) => l.startsWith('['));
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length, l).toBeLessThan(50);
+    expect(lines.some((l) => /^\[\d+s, \d+s left\] execs \d+/.test(l))).toBe(true);
   });
 
   it('elsewhere: plain status lines; stats file and plot CSV in --out', async () => {
@@ -38,6 +51,10 @@ describe(`StatusAndStats (seed: ${seed})`, () => {
       expect(stats, key).toMatch(new RegExp(`^${key}: \\S+$`, 'm'));
     }
     expect(stats).toMatch(/^runs: 192$/m);
+    expect(stats).toMatch(/^start_time: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+    expect(stats).toMatch(/^last_update: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+    expect(stats).toContain(`pid: ${process.pid}\n`);
+    expect(stats).toMatch(/^eptfuzz_version: 0\.\d+\.\d+$/m);
     const plot = readFileSync(join(d, 'out', 'plot.csv'), 'utf8').trim().split('\n');
     expect(plot[0]).toBe('elapsed_s,runs,ops,ops_per_s,coverage,corpus,crashes_unique,crashes_total,stability_pct');
     expect(plot[plot.length - 1].split(',')[1]).toBe('192');

@@ -75,7 +75,7 @@ function checkFlushed(root: string, r: Stopped): void {
   for (const h of readdirSync(crashes)) {
     const d = JSON.parse(readFileSync(join(crashes, h, 'description.json'), 'utf8')) as CrashDescription;
     expect(isCrashDescription(d)).toBe(true);
-    expect(readdirSync(join(crashes, h)).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt'].sort());
+    expect(readdirSync(join(crashes, h)).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt', 'seen.json'].sort());
   }
   for (const m of r.stderr.matchAll(/new failure .* \(([0-9a-f]{16})\)/g)) expect(existsSync(join(crashes, m[1]))).toBe(true);
 }

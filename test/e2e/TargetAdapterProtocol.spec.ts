@@ -6,7 +6,7 @@
  * and store failures, byte-identically whatever the number of target processes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
+import { cli, suiteSeed, tempDir, deterministicTree } from './helpers.js';
 
 const ADAPTER = 'exec:node --import tsx src/target/machine-adapter.ts';
 const SEEDS = ['corpus/seeds/ept-permissions.txt', 'corpus/seeds/guest-paging.txt', 'corpus/seeds/spp.txt', 'corpus/seeds/tlb-invalidation.txt'];
@@ -74,7 +74,7 @@ describe(`TargetAdapterProtocol (seed ${seed})`, () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/new failure/);
     }
-    const [a, b] = dirs.map((d) => tree(d.crashes));
+    const [a, b] = dirs.map((d) => deterministicTree(d.crashes));
     expect([...a.keys()].some((k) => k.endsWith('repro.txt'))).toBe(true);
     expect([...a.keys()]).toEqual([...b.keys()]);
     for (const [k, v] of a) expect(b.get(k)?.equals(v), k).toBe(true);

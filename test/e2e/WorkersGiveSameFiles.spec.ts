@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
+import { cli, suiteSeed, tempDir, deterministicTree } from './helpers.js';
 
 const seed = suiteSeed();
 const base = ['--runs', '160', '--bug', 'canary', '--oracle', 'machine', '--max-ops', '120'];
@@ -21,7 +21,7 @@ describe(`WorkersGiveSameFiles (seed: ${seed})`, () => {
       outs.push(r.stdout);
     }
     expect(outs[1]).toContain('2 workers');
-    const [a, b] = dirs.map((d) => tree(d));
+    const [a, b] = dirs.map((d) => deterministicTree(d));
     expect([...a.keys()]).toEqual([...b.keys()]);
     expect([...a.keys()].some((k) => k.endsWith('repro.msgpack'))).toBe(true);
     for (const [k, bytes] of a) expect(bytes.equals(b.get(k) as Buffer), k).toBe(true);

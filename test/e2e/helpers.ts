@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { main } from '../../src/cli/main.js';
+import { SEEN_FILE } from '../../src/fuzz/crash-seen.js';
 import { captureIo } from '../../src/cli/io.js';
 
 export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -42,6 +43,19 @@ export function tree(dir: string): Map<string, Buffer> {
   };
   walk(dir);
   return out;
+}
+
+/**
+ * `tree(dir)` without the crash directories' wall-clock files (seen.json): what the byte-identity
+ * guarantee covers (same seed and options, same crash and corpus files). Throws when a crash
+ * directory lacks its seen.json, so the exclusion never hides a missing file.
+ */
+export function deterministicTree(dir: string): Map<string, Buffer> {
+  const all = tree(dir);
+  for (const k of all.keys()) {
+    if (k.endsWith('description.json') && !all.has(k.replace(/description\.json$/, SEEN_FILE))) throw new Error(`${k}: no ${SEEN_FILE} beside it`);
+  }
+  return new Map([...all].filter(([k]) => !k.endsWith(`/${SEEN_FILE}`) && k !== SEEN_FILE));
 }
 
 /** Every path under `dir` (files and directories, depth first); empty if `dir` does not exist. */

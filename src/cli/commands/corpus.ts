@@ -1,5 +1,5 @@
 /**
- * `eptfuzz corpus add|list|merge|minimize` and `eptfuzz crashes merge`: corpus and crash-store
+ * `eptfuzz corpus add|list|merge|minimize` and `eptfuzz crashes merge|list`: corpus and crash-store
  * maintenance over content addresses (src/fuzz/corpus-tools.ts, src/fuzz/crash-merge.ts).
  * Exit codes: `add` 2 for a trace that does not decode, 1 for one that fails its checks (nothing
  * is added unless every trace given is valid and passes); the others 0, or 2 on bad input.
@@ -11,11 +11,13 @@ import { checkedSignature, checkTrace } from '../../check/check-trace.js';
 import { formatSignature } from '../../check/violation.js';
 import { addToCorpus, coveringSubset, featureUnion, mergeCorpora, scanCorpus, uniqueFeatureCounts, type ScannedEntry } from '../../fuzz/corpus-tools.js';
 import { mergeCrashStores } from '../../fuzz/crash-merge.js';
+import { listCrashes, type CrashRow } from '../../fuzz/crash-list.js';
 import { badMergeDest, notACorpus, notACrashStore } from '../../fuzz/store-kind.js';
 import { loadTrace } from '../../trace/load.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
+import { Progress } from '../progress.js';
 
 const short = (hash: string): string => hash.slice(0, 16);
 
@@ -84,7 +86,9 @@ function mergeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
       // Every directory is checked before anything is written: a refused merge changes nothing.
       const why = [badMergeDest(dest, 'corpus'), ...sources.map(notACorpus)].find((w) => w !== null);
       if (why != null) throw new UsageError(`corpus merge: ${why}`);
-      const r = mergeCorpora(dest, sources);
+      const progress = new Progress(io, 'corpus merge', 0, 'files');
+      const r = mergeCorpora(dest, sources, (done, total) => progress.set(done, total));
+      progress.end();
       for (const u of r.unreadable) io.err(`eptfuzz: skipped ${u.file}: ${u.reason}\n`);
       io.out(`merged into ${dest}: ${r.added} new, ${r.present} already present${r.unreadable.length > 0 ? `, ${r.unreadable.length} unreadable skipped` : ''}\n`);
       setExit(EXIT.ok);
@@ -101,7 +105,9 @@ function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
     .action(async (dir: string, flags: { output?: string; oracle: string }) => {
       if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${dir}: not a directory`);
       const target = await resolveTarget(flags.oracle);
-      const scan = scanCorpus(dir, target);
+      const progress = new Progress(io, 'corpus minimize: measuring', 0, 'traces');
+      const scan = scanCorpus(dir, target, (done, total) => progress.set(done, total));
+      progress.end();
       const handWritten = (e: ScannedEntry): boolean => !e.file.endsWith('.msgpack');
       const unmeasured = (e: ScannedEntry): boolean => e.features.size === 0 || e.failure !== null;
       const inPlace = flags.output === undefined;
@@ -154,7 +160,42 @@ export function crashesCommand(io: Io, setExit: (code: ExitCode) => void): Comma
       setExit(EXIT.ok);
     });
   return new Command('crashes')
-    .description('crash-store maintenance: merge')
-    .addCommand(merge);
+    .description('crash-store maintenance: merge, list')
+    .addCommand(merge)
+    .addCommand(crashesListCommand(io, setExit));
+}
+
+/** A wall-clock time to the second (`2026-12-05T08:47:42Z`), or `-` when not recorded. */
+export function shortTime(iso: string | null): string {
+  return iso === null ? '-' : iso.replace(/\.\d{3}Z$/, 'Z');
+}
+
+function crashRowLine(r: CrashRow): string {
+  const ops = r.reproOps === null ? '?' : `${r.reproOps}${r.minimized ? '' : '*'}`;
+  const rule = r.rule === null ? '' : ` [${r.rule}]`;
+  return `${r.hash}  ${String(r.count).padStart(7)}  ${shortTime(r.firstSeen).padEnd(20)}  ${shortTime(r.lastSeen).padEnd(20)}  ${ops.padStart(5)}  ${r.summary}${rule}  ${r.dir}${r.dirs.length > 1 ? ` (+${r.dirs.length - 1})` : ''}`;
+}
+
+function crashesListCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('list')
+    .description('one line per failure signature across crash stores (shards, machines): hash, count, first and last seen, repro ops, signature, directory')
+    .argument('<dir...>', 'crash stores (the --crashes of each shard, or a merged store)')
+    .option('--json', 'one JSON object per signature instead of the table', false)
+    .addHelpText('after', '\nColumns: signature hash; runs that hit it (summed over campaigns, each seed and shard counted once,\nso a merged store listed with its shards is not counted twice); first and last seen (UTC, from each\ncrash directory\'s seen.json; - when not recorded); ops of the shortest repro (* not minimized);\ninvariant @ op: detail [rule]; the directory of that repro (+N: other stores holding it).\nMost frequent first.\n\nExample:\n  $ eptfuzz crashes list out/crashes0 out/crashes1 out/crashes2 out/crashes3\n')
+    .action((dirs: string[], flags: { json: boolean }) => {
+      const why = dirs.map(notACrashStore).find((w) => w !== null);
+      if (why != null) throw new UsageError(`crashes list: ${why}`);
+      const { rows, skipped } = listCrashes(dirs);
+      for (const s of skipped) io.err(`eptfuzz: skipped ${s.dir}: ${s.reason}\n`);
+      if (flags.json) {
+        for (const r of rows) io.out(JSON.stringify({ hash: r.hash, signature: r.signature, rule: r.rule, count: r.count, sources: r.sources, first_seen: r.firstSeen, last_seen: r.lastSeen, repro_ops: r.reproOps, repro_bytes: r.reproBytes, minimized: r.minimized, dir: r.dir, dirs: r.dirs }) + '\n');
+      } else {
+        io.out(`${'signature'.padEnd(16)}  ${'count'.padStart(7)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  ${'ops'.padStart(5)}  invariant @ op: detail  dir\n`);
+        for (const r of rows) io.out(crashRowLine(r) + '\n');
+        const runs = rows.reduce((a, r) => a + r.count, 0);
+        io.out(`${rows.length} signature(s), ${runs} failing run(s) in ${dirs.length} store(s)${skipped.length > 0 ? `; ${skipped.length} directory(ies) skipped` : ''}\n`);
+      }
+      setExit(EXIT.ok);
+    });
 }
 

@@ -19,7 +19,7 @@ import { formatSignature } from '../../check/violation.js';
 import { SHRINK_MS_MAX_DEFAULT } from '../../shrink/minimize.js';
 import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseShard } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
-import type { Io } from '../io.js';
+import { columnsOf, type Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
 
 export const OPS_MAX_DEFAULT = 200;
@@ -184,6 +184,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
           },
           status: io.errIsTTY ? (line) => { io.err('\r\x1b[K' + line); statusShown = true; } : undefined,
           shouldStop: () => stopRequested,
+          columns: () => columnsOf(io),
         });
         if (statusShown) io.err('\r\x1b[K');
         io.out(summaryText(summary, options.crashesDir));

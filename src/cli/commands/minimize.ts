@@ -5,7 +5,10 @@
  */
 import { Command } from 'commander';
 import { formatSignature } from '../../check/violation.js';
-import { minimizeTrace } from '../../shrink/trace.js';
+import { minimizeTraceSteps, type MinimizeResult } from '../../shrink/trace.js';
+import type { Trace } from '../../trace/trace.js';
+import type { Target } from '../../check/runner.js';
+import { Progress } from '../progress.js';
 import { SHRINK_MS_MAX_DEFAULT, SHRINK_STEPS_MAX_DEFAULT } from '../../shrink/minimize.js';
 import { loadTrace, saveTrace } from '../../trace/load.js';
 import { outputFormat, parseCount } from '../args.js';
@@ -17,6 +20,22 @@ import { minimizeOnTarget } from '../../target/minimize.js';
 import { onTarget, runnableOn } from '../../target/domain.js';
 
 interface MinimizeFlags { output: string; maxSteps: string; maxMs: string; format?: string; oracle: string; target: string }
+
+/**
+ * The built-in machine's minimization, driven step by step so that a terminal shows progress:
+ * predicate evaluations against the step budget (the time limit may end it sooner).
+ */
+function minimizeWithProgress(io: Io, trace: Trace, target: Target, stepsMax: number, msMax: number): MinimizeResult | null {
+  const progress = new Progress(io, 'minimize', stepsMax, 'steps');
+  const steps = minimizeTraceSteps(trace, target, { stepsMax, msMax });
+  let r = steps.next();
+  while (r.done !== true) {
+    progress.tick();
+    r = steps.next();
+  }
+  progress.end();
+  return r.value;
+}
 
 export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('minimize')
@@ -45,7 +64,7 @@ export function minimizeCommand(io: Io, setExit: (code: ExitCode) => void): Comm
       }
       const m = external !== null
         ? await minimizeOnTarget(external, trace, undefined, { stepsMax, msMax })
-        : minimizeTrace(trace, await resolveTarget(flags.oracle), { stepsMax, msMax });
+        : minimizeWithProgress(io, trace, await resolveTarget(flags.oracle), stepsMax, msMax);
       if (m === null) throw new UsageError(`${file}: the trace does not fail; nothing to minimize (nothing written)`);
       saveTrace(flags.output, m.trace, format);
       const r = m.report;

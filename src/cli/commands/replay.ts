@@ -19,6 +19,7 @@ import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
 import { resolveExternal } from '../../target/registry.js';
 import { replayOnTarget } from './replay-target.js';
+import { Progress } from '../progress.js';
 
 const hex = (n: number | bigint): string => '0x' + n.toString(16);
 
@@ -148,23 +149,26 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
       const target = await resolveTarget(flags.oracle);
       const detailed = flags.json || flags.verbose;
       let failed = false;
+      // Progress over many files on a terminal; results go through `screen`, which clears it first.
+      const progress = new Progress(io, 'replay', traces.length, 'files');
+      const screen = traces.length > 1 ? progress.io() : io;
       for (const { file, trace } of traces) {
         const r = runWith(trace, target, { records: detailed, stopAtFirst: !detailed });
         if (r.records !== null) {
           for (const rec of r.records) {
             if (flags.json) {
-              io.out(stepJson(file, rec, flags) + '\n');
+              screen.out(stepJson(file, rec, flags) + '\n');
             } else {
-              io.out(`${String(rec.step).padStart(5)} ${formatOp(rec.op)}\n        -> ${outcomeLog(rec.actual, rec.op.op)}\n`);
-              for (const v of rec.violations) io.out(`        !! ${v.invariant}: ${v.detail}\n`);
+              screen.out(`${String(rec.step).padStart(5)} ${formatOp(rec.op)}\n        -> ${outcomeLog(rec.actual, rec.op.op)}\n`);
+              for (const v of rec.violations) screen.out(`        !! ${v.invariant}: ${v.detail}\n`);
             }
           }
           for (const v of r.final) {
-            if (flags.json) io.out(sweepJson(file, v) + '\n');
-            else io.out(`        !! ${v.invariant} (final sweep): ${v.detail}\n`);
+            if (flags.json) screen.out(sweepJson(file, v) + '\n');
+            else screen.out(`        !! ${v.invariant} (final sweep): ${v.detail}\n`);
           }
         }
-        const out = flags.json ? io.err : io.out;
+        const out = flags.json ? screen.err : screen.out;
         if (r.first === null) {
           out(`PASS ${file} (${trace.ops.length} ops)\n`);
           if (trace.signature !== undefined) out(`  note: the trace records signature ${formatSignature(trace.signature)}, which no longer reproduces\n`);
@@ -176,7 +180,9 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
             out(`  note: the trace records a different signature: ${formatSignature(trace.signature)}\n`);
           }
         }
+        progress.tick();
       }
+      progress.end();
       if (unreadable > 0 && files.length > 1) io.err(`eptfuzz: ${unreadable} of ${files.length} file(s) could not be read (named above); the others were replayed\n`);
       setExit(unreadable > 0 ? EXIT.usage : failed ? EXIT.failure : EXIT.ok);
     });

@@ -21,7 +21,7 @@ describe('CrashStore', () => {
     for (let i = 0; i < 5; i++) store.again('abc', trace(10 + i));
     store.flush();
     const files = readdirSync(join(dir, 'abc')).sort();
-    expect(files).toEqual(['description.json', 'original-1.msgpack', 'original-2.msgpack', 'original-3.msgpack', 'repro.msgpack', 'repro.txt']);
+    expect(files).toEqual(['description.json', 'original-1.msgpack', 'original-2.msgpack', 'original-3.msgpack', 'repro.msgpack', 'repro.txt', 'seen.json']);
     const d = JSON.parse(readFileSync(join(dir, 'abc', 'description.json'), 'utf8')) as { count: number; first_seen_run: number; originals: string[] };
     expect(d).toMatchObject({ count: 6, first_seen_run: 4 });
     expect(d.originals).toHaveLength(ORIGINALS_MAX);
@@ -46,7 +46,7 @@ describe('CrashStore', () => {
       setWriteFault(null);
     }
     const d = JSON.parse(readFileSync(join(dir, 'abc', 'description.json'), 'utf8')) as { originals: string[] };
-    expect(readdirSync(join(dir, 'abc')).filter((n) => !n.startsWith('.tmp-')).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt'].sort());
+    expect(readdirSync(join(dir, 'abc')).filter((n) => !n.startsWith('.tmp-')).sort()).toEqual(['description.json', ...d.originals, 'repro.msgpack', 'repro.txt', 'seen.json'].sort());
   });
 
   it('writeDirAtomic refuses to overwrite and leaves nothing on refusal', () => {

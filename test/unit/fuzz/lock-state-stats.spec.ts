@@ -105,7 +105,17 @@ describe('Stats', () => {
     now += 3000;
     const line = s.statusLine();
     expect(line).toBe('[5s] execs 600 (20/s) ops 70000 (4000/s) | corpus 12 cov 300 | crashes 2 unique / 9 | last find 3s ago | stability 90.0%');
+    // Time left, and a narrow terminal: parts go, least useful first, and the line never reaches the last column.
+    expect(s.statusLine({ leftMs: 125_000 })).toBe('[5s, 2m05s left] execs 600 (20/s) ops 70000 (4000/s) | corpus 12 cov 300 | crashes 2 unique / 9 | last find 3s ago | stability 90.0%');
+    expect(s.statusLine({ leftMs: 125_000, columns: 80 })).toBe('[5s, 2m05s left] execs 600 (20/s) | corpus 12 cov 300 | crashes 2 unique / 9');
+    expect(s.statusLine({ leftMs: 125_000, columns: 60 })).toBe('[5s, 2m05s left] execs 600 (20/s) | crashes 2 unique / 9');
+    expect(s.statusLine({ columns: 200 })).toBe(line);
+    for (const cols of [20, 40, 61, 100, 140]) expect(s.statusLine({ leftMs: 1, columns: cols }).length).toBeLessThan(cols);
     const kv = s.keyValue();
+    expect(kv).toMatch(/^start_time: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+    expect(kv).toMatch(/^last_update: 1970-01-01T00:00:06Z$/m);
+    expect(kv).toContain(`pid: ${process.pid}\n`);
+    expect(kv).toMatch(/^eptfuzz_version: \d+\.\d+\.\d+/m);
     for (const k of ['elapsed_s: 65.0', 'ops_per_s: 4000', 'execs_per_s: 20', 'stability_pct: 90.00', 'last_find_s_ago: 3', 'runs: 600', 'crashes_unique: 2', 'last_find_run: 599']) expect(kv).toContain(k);
     expect(s.plotRow().split(',')).toHaveLength(PLOT_COLUMNS.length);
     expect(s.persisted()).toMatchObject({ runs: 600, ops: 70_000, stability_checked: 10 });

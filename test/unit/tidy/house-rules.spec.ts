@@ -34,6 +34,19 @@ describe('house rules', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('the systems under test (src/hw, src/hv) import none of their judges (src/check, the reference models)', () => {
+    const judge = /from '(\.\.\/)+(check|spec|model)\//;
+    const offenders: string[] = [];
+    for (const d of ['hw', 'hv']) {
+      for (const f of files(join(ROOT, 'src', d))) {
+        readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
+          if (judge.test(line)) offenders.push(`${f}:${i + 1}: ${line.trim()}`);
+        });
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   it('every source file opens with a module comment', () => {
     const missing = files(join(ROOT, 'src')).filter((f) => {
       const text = readFileSync(f, 'utf8').replace(/^#!.*\n/, '').trimStart();

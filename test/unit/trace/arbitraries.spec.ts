@@ -42,7 +42,11 @@ describe(`arbitraries (seed: ${SEED})`, () => {
   });
 
   it('machine configurations are valid', () => {
-    for (const config of fc.sample(machineConfigArbitrary(), { seed: SEED, numRuns: 300 })) expect(validateConfig(config)).toBeNull();
+    for (const config of fc.sample(machineConfigArbitrary({ bugs: 'any' }), { seed: SEED, numRuns: 300 })) expect(validateConfig(config)).toBeNull();
+    // No planted bug unless asked: a correct machine by default.
+    expect(fc.sample(machineConfigArbitrary(), { seed: SEED, numRuns: 100 }).every((c) => c.bugs.length === 0)).toBe(true);
+    expect(fc.sample(traceArbitrary({ opsMax: 2 }), { seed: SEED, numRuns: 100 }).every((t) => t.machine.bugs.length === 0)).toBe(true);
+    expect(fc.sample(machineConfigArbitrary({ bugs: 'any' }), { seed: SEED, numRuns: 100 }).some((c) => c.bugs.length > 0)).toBe(true);
   });
 
   it('traces validate and respect opsMin/opsMax', () => {
