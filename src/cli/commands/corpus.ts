@@ -16,6 +16,7 @@ import { loadTrace } from '../../trace/load.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
+import { corpusPullCommand, crashesPullCommand } from './hub.js';
 
 const short = (hash: string): string => hash.slice(0, 16);
 
@@ -135,6 +136,7 @@ export function corpusCommand(io: Io, setExit: (code: ExitCode) => void): Comman
     .addCommand(listCommand(io, setExit))
     .addCommand(mergeCommand(io, setExit))
     .addCommand(minimizeCommand(io, setExit))
+    .addCommand(corpusPullCommand(io))
     .addHelpText('after', '\nExamples:\n  $ eptfuzz corpus add my-corpus seed.txt\n  $ eptfuzz corpus list corpus\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1\n  $ eptfuzz corpus minimize corpus -o corpus-min\n');
 }
 
@@ -155,6 +157,7 @@ export function crashesCommand(io: Io, setExit: (code: ExitCode) => void): Comma
     });
   return new Command('crashes')
     .description('crash-store maintenance: merge')
-    .addCommand(merge);
+    .addCommand(merge)
+    .addCommand(crashesPullCommand(io));
 }
 

@@ -21,6 +21,7 @@ import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseS
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
+import { addHubFuzzOptions, runHubFuzz, type HubFlags } from './hub.js';
 
 export const OPS_MAX_DEFAULT = 200;
 /**
@@ -55,7 +56,7 @@ export function campaignConfig(mode: FuzzMode, bugs: readonly string[], features
 }
 export const FUZZ_SHRINK_STEPS_DEFAULT = 2000;
 
-interface FuzzFlags {
+interface FuzzFlags extends HubFlags {
   seed?: string;
   runs?: string;
   duration?: string;
@@ -99,7 +100,7 @@ function summaryText(s: CampaignSummary, crashesDir: string): string {
 }
 
 export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command {
-  return new Command('fuzz')
+  return addHubFuzzOptions(new Command('fuzz'))
     .description('run a fuzzing campaign: generate and mutate traces, check every op, store minimized failures')
     .option('--seed <seed>', 'campaign seed (any string); default: random, printed first')
     .option('--runs <n>', 'runs (traces) to execute in this session (a resumed campaign continues its run index)')
@@ -162,6 +163,19 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         stabilityEvery: parseCount('--stability-every', flags.stabilityEvery, 0),
         ...(external !== null ? { external } : {}),
       };
+      if (flags.hub !== undefined || flags.campaign !== undefined) {
+        let stop = false;
+        const onStop = (): void => { if (stop) process.exit(130); stop = true; abandonExecutors(); };
+        process.on('SIGINT', onStop);
+        process.on('SIGTERM', onStop);
+        try {
+          await runHubFuzz(flags, options, target, external !== null, io, setExit, () => stop);
+        } finally {
+          process.off('SIGINT', onStop);
+          process.off('SIGTERM', onStop);
+        }
+        return;
+      }
       if (external !== null) io.err(`target ${external.profile.name}: ${external.profile.description}; ${Math.max(1, workers)} target process(es) at once\n`);
       if (shard !== null) io.err(`shard ${formatShard(shard)} of seed ${seed}\n`);
       if (runs === null && durationMs === null && options.stopFile === null) io.err('note: no --runs or --duration: runs until Ctrl-C\n');

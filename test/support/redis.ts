@@ -1,0 +1,95 @@
+/**
+ * A real redis-server for tests: one per call, on loopback, on a free port of its own, with a
+ * temporary `--dir` and no snapshots (`--save ''`), killed by `stop()`. `restart()` stops it
+ * (SHUTDOWN, which writes the append-only file when `persistent`) and starts it again on the same
+ * port and directory: the hub's "Redis restarted mid-campaign" case.
+ * Without redis-server on PATH `redisAvailable()` is false and the hub suites skip with a visible
+ * message; CI (.ci/run) installs it, so there they always run.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export function redisAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisOptions {
+  password?: string;
+  /** Append-only file on, fsync always: data survive `restart()`. */
+  persistent?: boolean;
+}
+
+export interface TestRedis {
+  port: number;
+  dir: string;
+  /** redis://[:password@]127.0.0.1:port */
+  url: string;
+  restart(downMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function waitUp(port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`redis-server on port ${port} did not come up within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eptfuzz-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
+  if (opts.persistent === true) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  if (opts.password !== undefined) args.push('--requirepass', opts.password);
+  let child: ChildProcess | null = null;
+  const launch = async (): Promise<void> => {
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitUp(port, 10_000);
+  };
+  const kill = async (): Promise<void> => {
+    const c = child;
+    child = null;
+    if (c === null || c.exitCode !== null) return;
+    const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill('SIGTERM');
+    await gone;
+  };
+  await launch();
+  const auth = opts.password === undefined ? '' : `:${encodeURIComponent(opts.password)}@`;
+  return {
+    port,
+    dir,
+    url: `redis://${auth}127.0.0.1:${port}`,
+    async restart(downMs = 500): Promise<void> {
+      await kill();
+      await new Promise((r) => setTimeout(r, downMs));
+      await launch();
+    },
+    async stop(): Promise<void> {
+      await kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
