@@ -32,8 +32,12 @@ import { minimizeProcessor } from './hub-minimizer.js';
 import type { HubAddress } from './hub-url.js';
 import type { MachineRecord } from './hub-status.js';
 
-/** How long a taken block may wait for the merges it needs before it goes back to the queue. */
-const READY_WAIT_MS = 2000;
+/**
+ * How long a taken block may wait for the merges it needs before it goes back to the queue: long
+ * enough that a normal wait (the blocks before it finishing) ends in it, short enough that
+ * machines waiting on a dead machine's block free themselves soon after that block is re-queued.
+ */
+const READY_WAIT_MS_MAX = 2000;
 const NOT_READY_DELAY_MS = 100;
 const READY_POLL_MS = 15;
 /** The machine's own loop: stop conditions and the status it publishes. */
@@ -171,7 +175,8 @@ class Machine {
       ...connection,
       concurrency: 1,
       lockDuration: meta.lock_ms,
-      stalledInterval: meta.lock_ms,
+      // A dead machine's lock expires after lock_ms; the check every lock_ms / 2 re-queues its block soon after.
+      stalledInterval: Math.max(250, Math.round(meta.lock_ms / 2)),
       // A block may come back any number of times (each time its machine died): never give up on it.
       maxStalledCount: 1_000_000,
       drainDelay: 1,
@@ -245,7 +250,7 @@ class Machine {
     await merger.mergeAvailable();
     if (merger.state.blocks > k || (await this.hub.redis.exists(this.keys.result(k))) === 1) return 'done before';
     const need = runner.needs(k);
-    const until = Date.now() + READY_WAIT_MS;
+    const until = Date.now() + Math.min(READY_WAIT_MS_MAX, this.meta.lock_ms / 4);
     while (merger.state.blocks < need) {
       if (this.stopping) throw new Error('this machine is leaving');
       if (Date.now() > until) {

@@ -13,6 +13,7 @@
  * the block queue is topped up to BLOCKS_QUEUED_AHEAD blocks past the merge.
  */
 import type { Queue } from 'bullmq';
+import { formatSignature } from '../check/violation.js';
 import type { Hub } from './hub-connection.js';
 import { blockCount, type HubMeta } from './hub-campaign.js';
 import type { CampaignKeys } from './hub-keys.js';
@@ -142,7 +143,7 @@ export class HubMerger {
       const won = await this.hub.redis.eval(COMMIT_LUA, keys.length, ...keys, ...args);
       if (won === 1) {
         this.state.apply(record);
-        for (const c of record.crashes.filter((x) => x.first)) this.log(`run ${c.run}: new failure ${c.signature.invariant} at ${c.signature.op} (${c.hash}), ${c.trace?.ops.length ?? 0} ops`);
+        for (const c of record.crashes.filter((x) => x.first)) this.log(`run ${c.run}: new failure ${formatSignature(c.signature)} (${c.hash}), ${c.trace?.ops.length ?? 0} ops`);
         await this.queueMinimizations(fresh.map((c) => c.hash));
         await this.topUp();
         continue;

@@ -1,0 +1,33 @@
+/**
+ * Hub suites' helpers: an `eptfuzz` child process (the CLI from source through tsx, as a user runs
+ * it) whose output is collected and which can be killed with SIGKILL at any moment.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited: its exit code, or null and the signal. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, stdout: () => out, stderr: () => err, done };
+}
+
+/** The signature hashes a process reported finding (`run R: new failure ... (HASH), N ops`). */
+export function reportedFindings(stderr: string): string[] {
+  return [...stderr.matchAll(/^run \d+: new failure .* \(([0-9a-f]{16})\), \d+ ops$/gm)].map((m) => m[1]);
+}
