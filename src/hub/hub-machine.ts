@@ -185,7 +185,7 @@ class Machine {
     const minimizeWorker = new Worker(keys.minimizeQueue, minimizeProcessor(hub, keys, meta, this.target, () => this.stopping, this.log), { connection: hub.connection(), ...workerOptions });
     // Failed attempts are retried by BullMQ; say why, once per attempt.
     for (const w of [blockWorker, minimizeWorker]) {
-      w.on('failed', (job, e) => { if (!this.stopping && !(e instanceof DelayedError)) this.log(`hub: job ${job?.id ?? '?'} failed on this machine: ${e.message.split('\n')[0]}`); });
+      w.on('failed', (job, e) => { if (!this.stopping && !(e instanceof DelayedError) && !(e instanceof UnrecoverableError)) this.log(`hub: job ${job?.id ?? '?'} failed on this machine: ${e.message.split('\n')[0]}`); });
       w.on('error', () => undefined);
     }
 
