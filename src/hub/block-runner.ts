@@ -5,9 +5,10 @@
  * Contract: block k (runs k*B .. k*B+B-1) runs against the merge records 0..k-L (L the sync lag),
  * as local batch k runs against the syncs of batches 0..k-L (protocol.ts); so its reports are
  * those of the local batch, whichever machine runs it. Blocks taken in rising order reuse the
- * engines (they learn only the records in between); a block below one already run here (taken
- * over from a dead machine) gets fresh engines, since the engines may have learnt more than
- * that block may see. An abandoned block (Ctrl-C) or a short answer is an error, never a result.
+ * engines (they learn only the records in between); a block at or below one already run here
+ * (taken over from a dead machine) gets fresh engines, since the engines' coverage holds the
+ * features of the later runs, and a report's fresh features must be all those new before its
+ * run (engine.ts contract). An abandoned block (Ctrl-C) or a short answer is an error, never a result.
  */
 import type { Target } from '../check/runner.js';
 import { InlineExecutor, WorkerPool, type Executor } from '../fuzz/executor.js';
@@ -18,6 +19,8 @@ export class BlockRunner {
   private executor: Executor | null = null;
   /** Merge records the engines have learnt (0..applied-1). */
   private applied = 0;
+  /** The highest block the engines have run: their coverage holds its runs' features. */
+  private lastBlock = -1;
   private batchId = 0;
 
   constructor(
@@ -37,7 +40,9 @@ export class BlockRunner {
     const through = this.needs(block);
     if (state.blocks < through) throw new Error(`block ${block} needs ${through} merged blocks, ${state.blocks} are`);
     let sync = null;
-    if (this.executor === null || this.applied > through) {
+    // Engines that ran block j hold the features of j's runs, which block k may see only if j < k
+    // (blocks below L all see no record, so the record count alone cannot tell).
+    if (this.executor === null || this.applied > through || block <= this.lastBlock) {
       await this.close();
       const init = state.syncThrough(0, through);
       this.executor = this.workers === 0 ? new InlineExecutor(this.cfg, this.target, init) : new WorkerPool(this.cfg, this.workers, init, this.runTimeoutMs);
@@ -45,6 +50,7 @@ export class BlockRunner {
       sync = state.syncThrough(this.applied, through);
     }
     this.applied = through;
+    this.lastBlock = block;
     const ex = this.executor;
     ex.submit(this.batchId++, start, end, sync);
     let reports: RunReport[];
@@ -66,6 +72,7 @@ export class BlockRunner {
     const ex = this.executor;
     this.executor = null;
     this.applied = 0;
+    this.lastBlock = -1;
     if (ex !== null) await ex.close();
   }
 }

@@ -12,7 +12,6 @@ import { configMode } from '../hw/config.js';
 import { EPTFUZZ_VERSION } from '../gen/generate.js';
 import { recordedOptions, type CampaignOptions } from '../fuzz/campaign.js';
 import { canonicalJson } from '../fuzz/state.js';
-import { BATCH_RUNS, SYNC_LAG_BATCHES } from '../fuzz/protocol.js';
 import { STABILITY_EVERY_DEFAULT } from '../fuzz/engine.js';
 import { normalizeConfig } from '../hw/config.js';
 import type { Hub } from './hub-connection.js';
@@ -41,7 +40,7 @@ export interface HubSpec {
   stability_every: number;
   shrink_steps_max: number;
   shrink_ms_max: number;
-  /** The options crash descriptions record (campaign.ts recordedOptions, plus block/lag when not the local ones). */
+  /** The options crash descriptions record (campaign.ts recordedOptions). */
   recorded: Record<string, string | number | boolean>;
 }
 
@@ -60,10 +59,8 @@ export function blockCount(spec: HubSpec): number | null {
 /** The spec of a campaign run with `o` (the options a local campaign would be run with). */
 export function hubSpec(o: CampaignOptions, blockRuns: number, syncLag: number): HubSpec {
   const config = normalizeConfig({ ...(o.config ?? {}), bugs: [...o.bugs] });
-  const recorded = recordedOptions(o);
-  // A campaign cut otherwise than a local one's batches has no local twin: say so in its crash files.
-  if (blockRuns !== BATCH_RUNS) recorded.block_runs = blockRuns;
-  if (syncLag !== SYNC_LAG_BATCHES) recorded.sync_lag = syncLag;
+  // Block size and lag are recorded when not the defaults (as a local campaign with them does).
+  const recorded = recordedOptions({ ...o, batchRuns: blockRuns, syncLagBatches: syncLag });
   return {
     eptfuzz: EPTFUZZ_VERSION,
     seed: o.seed,

@@ -258,7 +258,9 @@ class Machine {
         throw new DelayedError();
       }
       await sleep(READY_POLL_MS);
-      await merger.mergeAvailable();
+      // One GET per poll: the machine that stores a result merges it itself; a result whose
+      // machine died before merging is merged by the machine loop's tick (mergeAvailable).
+      if ((await merger.mergedCount()) > merger.state.blocks) await merger.mergeAvailable();
     }
     const { start, end } = merger.range(k);
     const reports = await runner.run(k, start, end, merger.state);

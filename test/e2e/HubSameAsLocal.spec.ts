@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, suiteSeed, tempDir, tree } from './helpers.js';
 import { freePort, redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
-import { reportedFindings, spawnCli } from '../support/hub.js';
+import { reportedFindings, spawnCli, sameFiles } from '../support/hub.js';
 
 const seed = suiteSeed();
 const RUNS = 640;
@@ -19,10 +19,7 @@ const have = redisAvailable();
 if (!have) console.warn('HubSameAsLocal: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
 
 function sameTree(a: string, b: string): void {
-  const x = tree(a);
-  const y = tree(b);
-  expect([...x.keys()]).toEqual([...y.keys()]);
-  for (const [k, bytes] of x) expect(bytes.equals(y.get(k) as Buffer), k).toBe(true);
+  sameFiles(tree(a), tree(b), expect);
 }
 
 describe.skipIf(!have)(`HubSameAsLocal (seed: ${seed})`, () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, suiteSeed, tempDir, tree } from './helpers.js';
+import { sameFiles } from '../support/hub.js';
 import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
 
 const seed = suiteSeed();
@@ -62,7 +63,6 @@ describe.skipIf(!have)(`HubStopAndResume (seed: ${seed})`, () => {
     const local = await cli(['fuzz', ...base, '--workers', '1', '--crashes', join(d, 'local')]);
     expect(local.code, local.stderr).toBe(1);
     const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
-    expect([...b.keys()]).toEqual([...a.keys()]);
-    for (const [k, bytes] of a) expect(bytes.equals(b.get(k) as Buffer), k).toBe(true);
+    sameFiles(a, b, expect);
   });
 });

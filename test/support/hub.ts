@@ -31,3 +31,13 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliP
 export function reportedFindings(stderr: string): string[] {
   return [...stderr.matchAll(/^run \d+: new failure .* \(([0-9a-f]{16})\), \d+ ops$/gm)].map((m) => m[1]);
 }
+
+/** Two directory trees (from e2e helpers' `tree`) hold the same files, byte for byte; text files are compared as text, so a difference shows. */
+export function sameFiles(a: Map<string, Buffer>, b: Map<string, Buffer>, expectFn: (v: unknown, m?: string) => { toEqual(x: unknown): void; toBe(x: unknown): void }): void {
+  expectFn([...b.keys()]).toEqual([...a.keys()]);
+  for (const [k, bytes] of a) {
+    const other = b.get(k) as Buffer;
+    if (k.endsWith('.json') || k.endsWith('.txt')) expectFn(other.toString('utf8'), k).toBe(bytes.toString('utf8'));
+    else expectFn(bytes.equals(other), k).toBe(true);
+  }
+}

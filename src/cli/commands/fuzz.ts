@@ -21,7 +21,7 @@ import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseS
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
-import { addHubFuzzOptions, runHubFuzz, type HubFlags } from './hub.js';
+import { addHubFuzzOptions, blockOptions, runHubFuzz, type HubFlags } from './hub.js';
 
 export const OPS_MAX_DEFAULT = 200;
 /**
@@ -161,6 +161,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         shard,
         oracle,
         stabilityEvery: parseCount('--stability-every', flags.stabilityEvery, 0),
+        ...blockOptions(flags),
         ...(external !== null ? { external } : {}),
       };
       if (flags.hub !== undefined || flags.campaign !== undefined) {

@@ -36,9 +36,17 @@ export function addHubFuzzOptions(c: Command): Command {
   return c
     .option('--hub <url>', 'run as one machine of a campaign on Redis: redis://[:PASSWORD@]HOST[:PORT] or rediss://... (docs/hub.md)')
     .option('--campaign <name>', 'the hub campaign to create or join (with --hub)')
-    .option('--block-runs <n>', `runs per block of a hub campaign (default ${BATCH_RUNS}, a local campaign's batch)`)
-    .option('--sync-lag <n>', `blocks between a block and the merges it sees (default ${SYNC_LAG_BATCHES}, as locally); more lets more machines run at once`)
+    .option('--block-runs <n>', `runs per block (a hub job; locally, a batch): default ${BATCH_RUNS}`)
+    .option('--sync-lag <n>', `blocks between a block and the merges it sees (default ${SYNC_LAG_BATCHES}); a hub campaign runs about this many blocks at once, so give more machines a larger lag (docs/hub.md); a local campaign given the same values writes the same files`)
     .option('--lock-timeout <time>', `a hub block whose machine is silent this long is given to another (set by the machine creating the campaign; default ${LOCK_MS_DEFAULT / 1000}s)`);
+}
+
+/** --block-runs and --sync-lag as campaign options (local and hub campaigns cut runs alike). */
+export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatches?: number } {
+  const out: { batchRuns?: number; syncLagBatches?: number } = {};
+  if (flags.blockRuns !== undefined) out.batchRuns = parseCount('--block-runs', flags.blockRuns, 1, 1_000_000);
+  if (flags.syncLag !== undefined) out.syncLagBatches = parseCount('--sync-lag', flags.syncLag, 1, 1_000_000);
+  return out;
 }
 
 /** Runs `fn` on the hub at `url`, closing it after; every message leaving it is masked. */
@@ -82,8 +90,8 @@ export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: st
   if (flags.corpus !== undefined) throw new UsageError('--hub: the campaign corpus lives on the hub; drop --corpus (eptfuzz corpus pull writes it locally)');
   if (flags.out !== undefined) throw new UsageError('--hub: the campaign stats live on the hub (eptfuzz status --hub); drop --out');
   if (external) throw new UsageError('--hub: campaigns on external targets are not supported on the hub yet; use --target machine');
-  const blockRuns = flags.blockRuns === undefined ? BATCH_RUNS : parseCount('--block-runs', flags.blockRuns, 1, 1_000_000);
-  const syncLag = flags.syncLag === undefined ? SYNC_LAG_BATCHES : parseCount('--sync-lag', flags.syncLag, 1, 1_000_000);
+  const blockRuns = options.batchRuns ?? BATCH_RUNS;
+  const syncLag = options.syncLagBatches ?? SYNC_LAG_BATCHES;
   const lockMs = flags.lockTimeout === undefined ? LOCK_MS_DEFAULT : parseDuration('--lock-timeout', flags.lockTimeout);
   if (lockMs < 500) throw new UsageError(`--lock-timeout: at least 500ms, got '${flags.lockTimeout}'`);
   const summary = await withHub(url, async (_hub, address) => runHubMachine(
