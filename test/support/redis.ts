@@ -12,6 +12,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+/** openssl on PATH (the TLS suite makes its certificate with it). */
+export function opensslAvailable(): boolean {
+  return spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
 export function redisAvailable(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
@@ -30,6 +35,8 @@ export async function freePort(): Promise<number> {
 
 export interface RedisOptions {
   password?: string;
+  /** TLS only (`rediss://`), with a self-signed certificate for localhost made by openssl: `caFile` holds it. */
+  tls?: boolean;
   /** Append-only file on, fsync always: data survive `restart()`. */
   persistent?: boolean;
 }
@@ -37,8 +44,10 @@ export interface RedisOptions {
 export interface TestRedis {
   port: number;
   dir: string;
-  /** redis://[:password@]127.0.0.1:port */
+  /** redis://[:password@]127.0.0.1:port, or rediss://[:password@]localhost:port with `tls` */
   url: string;
+  /** With `tls`: the certificate a client must trust (NODE_EXTRA_CA_CERTS). */
+  caFile: string | null;
   restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -61,6 +70,14 @@ export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eptfuzz-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
+  let caFile: string | null = null;
+  if (opts.tls === true) {
+    caFile = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', caFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    if (made.status !== 0) throw new Error('openssl could not make a test certificate');
+    args.splice(0, 2, '--port', '0', '--tls-port', String(port), '--tls-cert-file', caFile, '--tls-key-file', key, '--tls-ca-cert-file', caFile, '--tls-auth-clients', 'no');
+  }
   if (opts.persistent === true) args.push('--appendonly', 'yes', '--appendfsync', 'always');
   if (opts.password !== undefined) args.push('--requirepass', opts.password);
   let child: ChildProcess | null = null;
@@ -81,7 +98,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
   return {
     port,
     dir,
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: opts.tls === true ? `rediss://${auth}localhost:${port}` : `redis://${auth}127.0.0.1:${port}`,
+    caFile,
     async restart(downMs = 500): Promise<void> {
       await kill();
       await new Promise((r) => setTimeout(r, downMs));
