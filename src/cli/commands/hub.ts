@@ -34,7 +34,7 @@ export interface HubFlags {
 /** The hub options of `eptfuzz fuzz`. */
 export function addHubFuzzOptions(c: Command): Command {
   return c
-    .option('--hub <url>', 'run as one machine of a campaign on Redis: redis://[:PASSWORD@]HOST[:PORT] or rediss://... (docs/hub.md)')
+    .option('--hub <url>', 'run as one machine of a campaign on Redis: redis://[:PASSWORD@]HOST[:PORT] or rediss://... (default: $EPTFUZZ_HUB; docs/hub.md)')
     .option('--campaign <name>', 'the hub campaign to create or join (with --hub)')
     .option('--block-runs <n>', `runs per block (a hub job; locally, a batch): default ${BATCH_RUNS}`)
     .option('--sync-lag <n>', `blocks between a block and the merges it sees (default ${SYNC_LAG_BATCHES}); a hub campaign runs about this many blocks at once, so give more machines a larger lag (docs/hub.md); a local campaign given the same values writes the same files`)
@@ -48,6 +48,8 @@ export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatc
   if (flags.syncLag !== undefined) out.syncLagBatches = parseCount('--sync-lag', flags.syncLag, 1, 1_000_000);
   return out;
 }
+
+const HUB_OPTION_HELP = 'redis://[:PASSWORD@]HOST[:PORT] or rediss://... (default: $EPTFUZZ_HUB)';
 
 /** Runs `fn` on the hub at `url`, closing it after; every message leaving it is masked. */
 async function withHub<T>(url: string, fn: (hub: Hub, address: HubAddress) => Promise<T>): Promise<T> {
@@ -66,10 +68,14 @@ async function withHub<T>(url: string, fn: (hub: Hub, address: HubAddress) => Pr
   }
 }
 
+/** The hub URL: --hub, else the environment (keeps a password out of `ps` and shell history). */
+export const HUB_URL_ENV = 'EPTFUZZ_HUB';
+
 function needCampaign(flags: { hub?: string; campaign?: string }): { url: string; keys: CampaignKeys } {
-  if (flags.hub === undefined) throw new UsageError('--hub <url> is required');
+  const url = flags.hub ?? process.env[HUB_URL_ENV];
+  if (url === undefined || url === '') throw new UsageError(`--hub <url> is required (or ${HUB_URL_ENV} in the environment)`);
   if (flags.campaign === undefined) throw new UsageError('--campaign <name> is required');
-  return { url: flags.hub, keys: campaignKeys(flags.campaign) };
+  return { url, keys: campaignKeys(flags.campaign) };
 }
 
 function machineSummary(s: HubMachineSummary, campaign: string): string {
@@ -106,9 +112,9 @@ export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: st
 export function statusCommand(io: Io): Command {
   return new Command('status')
     .description('whole-campaign status of a hub campaign: one line per machine and a total')
-    .requiredOption('--hub <url>', 'redis://[:PASSWORD@]HOST[:PORT] or rediss://...')
+    .option('--hub <url>', HUB_OPTION_HELP)
     .requiredOption('--campaign <name>', 'the campaign')
-    .action(async (flags: { hub: string; campaign: string }) => {
+    .action(async (flags: { hub?: string; campaign: string }) => {
       const { url, keys } = needCampaign(flags);
       const st = await withHub(url, (hub) => campaignStatus(hub, keys));
       io.out(st.lines.join('\n') + '\n');
@@ -118,9 +124,9 @@ export function statusCommand(io: Io): Command {
 export function hubCommand(io: Io): Command {
   const state = (name: 'stop' | 'resume', value: 'stopped' | 'running', what: string): Command => new Command(name)
     .description(what)
-    .requiredOption('--hub <url>', 'redis://[:PASSWORD@]HOST[:PORT] or rediss://...')
+    .option('--hub <url>', HUB_OPTION_HELP)
     .requiredOption('--campaign <name>', 'the campaign')
-    .action(async (flags: { hub: string; campaign: string }) => {
+    .action(async (flags: { hub?: string; campaign: string }) => {
       const { url, keys } = needCampaign(flags);
       await withHub(url, (hub) => setCampaignState(hub, keys, value));
       io.out(`campaign ${keys.name}: ${value}\n`);
@@ -135,9 +141,9 @@ function pullCommand(io: Io, what: 'crashes' | 'corpus'): Command {
   return new Command('pull')
     .description(what === 'crashes' ? 'write a hub campaign\'s crash store into DIR (the layout a local campaign writes)' : 'write a hub campaign\'s corpus into DIR (<sha256>.msgpack files)')
     .argument('<dir>', 'destination directory (created if absent)')
-    .requiredOption('--hub <url>', 'redis://[:PASSWORD@]HOST[:PORT] or rediss://...')
+    .option('--hub <url>', HUB_OPTION_HELP)
     .requiredOption('--campaign <name>', 'the campaign')
-    .action(async (dir: string, flags: { hub: string; campaign: string }) => {
+    .action(async (dir: string, flags: { hub?: string; campaign: string }) => {
       const { url, keys } = needCampaign(flags);
       const locks = acquireLocks([{ dir, role: what === 'crashes' ? 'crash' : 'corpus' }]);
       try {
