@@ -33,5 +33,5 @@ describe.skipIf(!have)(`HubOverTls (seed: ${seed})`, () => {
     expect((await st.done).code, st.stderr()).toBe(0);
     expect(st.stdout()).toMatch(/^campaign tls: running; .*2\/2 blocks merged/);
     expect(st.stdout() + p.stderr() + p.stdout()).not.toContain('tls-pass-77');
-  });
+   }, 180_000);
 });

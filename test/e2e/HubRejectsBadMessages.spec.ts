@@ -50,5 +50,5 @@ describe.skipIf(!have)(`HubRejectsBadMessages (seed: ${seed})`, () => {
     expect(local.code, local.stderr).toBe(1);
     const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
     sameFiles(a, b, expect);
-  });
+   }, 180_000);
 });

@@ -57,7 +57,7 @@ describe.skipIf(!have)(`HubSameAsLocal (seed: ${seed})`, () => {
     expect(lines.filter((l) => l.startsWith('machine ')).length).toBe(3);
     expect(lines.at(-1)).toMatch(new RegExp(`^total \\(3 machines, 0 live\\): runs ${RUNS}, .*signatures\\).*done ${RUNS / 64}$`));
     expect(st.stdout).not.toContain('hunter2');
-  });
+  }, 180_000);
 
   it('refuses a second campaign of the same name with other options, a wrong password and an unreachable hub, in one line', async () => {
     const other = await cli(['fuzz', '--hub', redis.url, '--campaign', 'same', ...base.map((a) => (a === '120' ? '121' : a)), '--workers', '1']);

@@ -46,5 +46,5 @@ describe.skipIf(!have)(`HubSurvivesRedisRestart (seed: ${seed})`, () => {
     const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
     sameFiles(a, b, expect);
     for (const h of reported) expect(b.has(join(h, 'description.json')), h).toBe(true);
-  }, 120_000);
+  }, 180_000);
 });

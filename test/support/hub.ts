@@ -32,8 +32,20 @@ export function reportedFindings(stderr: string): string[] {
   return [...stderr.matchAll(/^run \d+: new failure .* \(([0-9a-f]{16})\), \d+ ops$/gm)].map((m) => m[1]);
 }
 
-/** Two directory trees (from e2e helpers' `tree`) hold the same files, byte for byte; text files are compared as text, so a difference shows. */
-export function sameFiles(a: Map<string, Buffer>, b: Map<string, Buffer>, expectFn: (v: unknown, m?: string) => { toEqual(x: unknown): void; toBe(x: unknown): void }): void {
+/** Wall-clock files a crash directory may hold (when a crash was seen): outside byte identity. */
+const WALL_CLOCK_FILES = new Set(['seen']);
+
+function compared(files: Map<string, Buffer>): Map<string, Buffer> {
+  return new Map([...files].filter(([k]) => !WALL_CLOCK_FILES.has(k.split('/').at(-1)!)));
+}
+
+/**
+ * Two directory trees (from e2e helpers' `tree`) hold the same files, byte for byte, wall-clock
+ * files aside; text files are compared as text, so a difference shows.
+ */
+export function sameFiles(all: Map<string, Buffer>, allOther: Map<string, Buffer>, expectFn: (v: unknown, m?: string) => { toEqual(x: unknown): void; toBe(x: unknown): void }): void {
+  const a = compared(all);
+  const b = compared(allOther);
   expectFn([...b.keys()]).toEqual([...a.keys()]);
   for (const [k, bytes] of a) {
     const other = b.get(k) as Buffer;
