@@ -1,7 +1,7 @@
 /**
  * One machine of a hub campaign (`eptfuzz fuzz --hub URL --campaign NAME`): joins (or creates)
  * the campaign, takes blocks from its BullMQ queue and runs them (block-runner.ts), stores each
- * block's reports (SET NX: the block's commit), merges what is in (hub-merger.ts), takes
+ * block's reports (SET NX unless already merged: the block's commit), merges what is in (hub-merger.ts), takes
  * minimization jobs (hub-minimizer.ts), and publishes its status for `eptfuzz status`.
  * Contract: a block is taken only once the merge records it must see are committed (else it waits,
  * and after READY_WAIT_MS goes back to the queue for a while, so machines waiting on a dead
@@ -40,6 +40,11 @@ import type { MachineRecord } from './hub-status.js';
 const READY_WAIT_MS_MAX = 2000;
 const NOT_READY_DELAY_MS = 100;
 const READY_POLL_MS = 15;
+const STORE_RESULT_LUA = `
+if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[1]) then return 0 end
+if redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 1 end
+return 0
+`;
 /** The machine's own loop: stop conditions and the status it publishes. */
 const TICK_MS = 200;
 const PUBLISH_EVERY_MS = 2000;
@@ -265,7 +270,9 @@ class Machine {
     const { start, end } = merger.range(k);
     const reports = await runner.run(k, start, end, merger.state);
     const blob = encodeBlockResult({ block: k, machine: this.id, reports });
-    await this.hub.redis.set(this.keys.result(k), blob, 'NX');
+    // The block's commit: stored once, and never after its merge (a block run twice, its lock lost
+    // under load, must not leave a result nobody will merge).
+    await this.hub.redis.eval(STORE_RESULT_LUA, 2, this.keys.result(k), this.keys.merged, String(k), blob);
     this.blocks++;
     for (const r of reports) {
       this.runs++;
