@@ -167,6 +167,9 @@ class Machine {
       blocks: new Queue(keys.blocksQueue, { connection: hub.connection(), ...connection }),
       minimize: new Queue(keys.minimizeQueue, { connection: hub.connection(), ...connection }),
     };
+    // Connection errors while Redis restarts are expected (the connections retry); without a
+    // listener BullMQ would print them with a stack.
+    for (const q of [queues.blocks, queues.minimize]) q.on('error', () => undefined);
     const merger = new HubMerger(hub, keys, meta, queues, this.log);
     const runner = new BlockRunner(engineConfig(this.h.options, meta), this.target, this.workers, meta.spec.sync_lag, this.h.options.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
     this.log(`hub ${this.h.address.display}: ${this.created ? 'created' : 'joined'} campaign ${keys.name} (seed ${meta.spec.seed}, ${merger.blocksTotal === null ? 'open-ended' : `${meta.spec.runs} runs in ${merger.blocksTotal} blocks`} of ${meta.spec.block_runs}); machine ${this.id}, ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}`);
@@ -202,6 +205,9 @@ class Machine {
         const why = this.stopReason();
         if (why !== null) { stoppedBy = why; break; }
         if ((await campaignState(hub, keys)) === 'stopped') { stoppedBy = 'hub-stop'; break; }
+        if (this.blockFault !== null) throw this.blockFault;
+        merger.checkIntact(await merger.mergedCount());
+        if ((await hub.redis.exists(keys.meta)) === 0) throw new HubError(`campaign ${keys.name}: its metadata is gone from the hub: the hub lost the campaign's data (Redis restarted without appendonly?)`);
         if (merger.blocksTotal !== null) {
           await merger.mergeAvailable();
           if (merger.state.blocks >= merger.blocksTotal && (await hub.redis.scard(keys.minimizePending)) === 0) break;
@@ -243,7 +249,19 @@ class Machine {
     };
   }
 
+  /** A hub error met inside a job (lost data, a record that differs): the machine loop stops on it. */
+  private blockFault: HubError | null = null;
+
   private async processBlock(job: Job, token: string | undefined, merger: HubMerger, runner: BlockRunner): Promise<string> {
+    try {
+      return await this.processBlockOnce(job, token, merger, runner);
+    } catch (e) {
+      if (e instanceof HubError) this.blockFault ??= e;
+      throw e;
+    }
+  }
+
+  private async processBlockOnce(job: Job, token: string | undefined, merger: HubMerger, runner: BlockRunner): Promise<string> {
     const data = job.data as Partial<BlockJobData> | null;
     const k = data?.block;
     if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0 || (merger.blocksTotal !== null && k >= merger.blocksTotal)) {

@@ -19,6 +19,7 @@ import { blockCount, type HubMeta } from './hub-campaign.js';
 import type { CampaignKeys } from './hub-keys.js';
 import { decodeBlockResult, decodeMergeRecord, encodeMergeRecord, encodeMinimizeInput, HubMessageError } from './hub-messages.js';
 import { MergedState } from './merged-state.js';
+import { HubError } from './hub-error.js';
 
 /** Blocks queued past the merged ones: enough for hundreds of machines to find work at once. */
 export const BLOCKS_QUEUED_AHEAD = 512;
@@ -96,6 +97,7 @@ export class HubMerger {
   /** Folds in the records other machines committed. */
   async catchUp(): Promise<void> {
     const merged = await this.mergedCount();
+    this.checkIntact(merged);
     while (this.state.blocks < merged) {
       const from = this.state.blocks;
       const to = Math.min(merged, from + FETCH_CHUNK);
@@ -107,6 +109,16 @@ export class HubMerger {
         if (blob === null) throw new HubMessageError(`merge record of block ${from + i} is missing on the hub though ${merged} blocks are merged`);
         this.state.apply(decodeMergeRecord(blob, from + i));
       }
+    }
+  }
+
+  /**
+   * The hub's merge count never goes back; if it did, the hub lost the campaign's data (a Redis
+   * restarted without persistence, a flushed database): going on would mix two histories.
+   */
+  checkIntact(merged: number): void {
+    if (merged < this.state.blocks) {
+      throw new HubError(`campaign ${this.keys.name}: the hub holds ${merged} merged blocks where this machine has seen ${this.state.blocks}: the hub lost the campaign's data (Redis restarted without appendonly?)`);
     }
   }
 

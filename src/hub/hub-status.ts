@@ -63,6 +63,7 @@ export async function campaignStatus(hub: Hub, keys: CampaignKeys, now = Date.no
   const pending = await hub.redis.scard(keys.minimizePending);
   const machines = Object.values(await hub.redis.hgetall(keys.machines)).map(parseMachine).filter((m): m is MachineRecord => m !== null).sort((a, b) => a.started_ms - b.started_ms || a.id.localeCompare(b.id));
   const queue = new Queue(keys.blocksQueue, { connection: hub.connection(), prefix: keys.queuePrefix });
+  queue.on('error', () => undefined);
   let counts: Record<string, number>;
   try {
     counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'active');

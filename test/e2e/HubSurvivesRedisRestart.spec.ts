@@ -3,12 +3,15 @@
  * with a planted bug on a redis-server with its append-only file on; the server is shut down mid-
  * campaign and started again on the same port and directory a moment later. The processes
  * reconnect by themselves and finish the campaign, and the pulled crash store is byte-identical
- * to a local campaign's over the same runs: nothing lost, nothing counted twice.
+ * to a local campaign's over the same runs: nothing lost, nothing counted twice. A Redis that
+ * comes back empty (no append-only file) is noticed: the machine stops in one line, exit 2,
+ * rather than mixing two histories.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, suiteSeed, tempDir, tree } from './helpers.js';
 import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
+import { Redis } from 'ioredis';
 import { reportedFindings, spawnCli, sameFiles } from '../support/hub.js';
 
 const seed = suiteSeed();
@@ -46,5 +49,27 @@ describe.skipIf(!have)(`HubSurvivesRedisRestart (seed: ${seed})`, () => {
     const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
     sameFiles(a, b, expect);
     for (const h of reported) expect(b.has(join(h, 'description.json')), h).toBe(true);
+  }, 180_000);
+
+  it('a Redis that comes back empty stops the machines in one line, exit 2', async () => {
+    const volatile = await startRedis();
+    try {
+      const run = cli(['fuzz', '--hub', volatile.url, '--campaign', 'gone', ...base.map((a) => (a === String(RUNS) ? '6400' : a)), '--workers', '1']);
+      const r = new Redis(volatile.port, '127.0.0.1');
+      const t0 = Date.now();
+      try {
+        while (Number((await r.get('eptfuzz:{gone}:merged')) ?? '0') < 2 && Date.now() - t0 < 60_000) await new Promise((res) => setTimeout(res, 20));
+      } finally {
+        r.disconnect();
+      }
+      await volatile.restart(300);
+      const end = await run;
+      expect(end.code).toBe(2);
+      const last = end.stderr.trim().split('\n').at(-1);
+      expect(last).toMatch(/^eptfuzz: campaign gone: (the hub holds 0 merged blocks where this machine has seen \d+|its metadata is gone from the hub): the hub lost the campaign's data/);
+      expect(end.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await volatile.stop();
+    }
   }, 180_000);
 });
