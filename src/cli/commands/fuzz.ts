@@ -21,7 +21,7 @@ import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseS
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
-import { addHubFuzzOptions, blockOptions, runHubFuzz, type HubFlags } from './hub.js';
+import { addHubFuzzOptions, blockOptions, HUB_FUZZ_HELP, runHubFuzz, type HubFlags } from './hub.js';
 
 export const OPS_MAX_DEFAULT = 200;
 /**
@@ -124,6 +124,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
     .option('--target <name>', 'run the traces on: machine (built-in), bochs, qemu, or exec:CMD (an adapter, docs/targets.md); --workers target processes run at once', 'machine')
     .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue;\na resume with another --mode, --bug list or --target, or without the --corpus the campaign kept, is refused.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200                                    # failures go to ./' + CRASHES_DIR_DEFAULT + '\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes out/crashes --out out/stats\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes out/hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --crashes out/crashes0 --corpus out/corpus0 --out out/stats0   # machine 0 of 4\n  $ eptfuzz crashes merge out/crashes out/crashes0 out/crashes1 out/crashes2 out/crashes3\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1 out/corpus2 out/corpus3\n')
+    .addHelpText('after', HUB_FUZZ_HELP)
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);
       const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration);

@@ -41,6 +41,9 @@ export function addHubFuzzOptions(c: Command): Command {
     .option('--lock-timeout <time>', `a hub block whose machine is silent this long is given to another (set by the machine creating the campaign; default ${LOCK_MS_DEFAULT / 1000}s)`);
 }
 
+/** The hub lines of `eptfuzz fuzz --help`. */
+export const HUB_FUZZ_HELP = '\nOne campaign on many machines (docs/hub.md; the same options on every machine, --seed required):\n  $ export EPTFUZZ_HUB=redis://:PASSWORD@hub:6379\n  $ eptfuzz fuzz --campaign nightly --seed 7 --runs 1000000 --workers 8\n  $ eptfuzz status --campaign nightly; eptfuzz crashes pull --campaign nightly out/crashes\n';
+
 /** --block-runs and --sync-lag as campaign options (local and hub campaigns cut runs alike). */
 export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatches?: number } {
   const out: { batchRuns?: number; syncLagBatches?: number } = {};
