@@ -23,9 +23,9 @@ import { RUN_TIMEOUT_MS_DEFAULT } from '../fuzz/executor.js';
 import type { EngineConfig } from '../fuzz/protocol.js';
 import { BlockRunner } from './block-runner.js';
 import { campaignState, createOrJoin, hubSpec, type HubMeta } from './hub-campaign.js';
-import { openHub } from './hub-connection.js';
+import { openHub, type Hub } from './hub-connection.js';
 import { HubError } from './hub-error.js';
-import { campaignKeys } from './hub-keys.js';
+import { campaignKeys, type CampaignKeys } from './hub-keys.js';
 import { encodeBlockResult } from './hub-messages.js';
 import { HubMerger, type BlockJobData } from './hub-merger.js';
 import { minimizeProcessor } from './hub-minimizer.js';
@@ -130,8 +130,8 @@ class Machine {
     private readonly h: HubMachineOptions,
     private readonly meta: HubMeta,
     private readonly created: boolean,
-    private readonly hub: Awaited<ReturnType<typeof openHub>>,
-    private readonly keys: ReturnType<typeof campaignKeys>,
+    private readonly hub: Hub,
+    private readonly keys: CampaignKeys,
     private readonly target: Target,
     private readonly hooks: HubMachineHooks,
     private readonly log: (line: string) => void,
@@ -189,7 +189,8 @@ class Machine {
       maxStalledCount: 1_000_000,
       drainDelay: 1,
     };
-    const blockWorker = new Worker(keys.blocksQueue, (job: Job, token?: string) => this.processBlock(job, token, merger, runner), { connection: hub.connection(), ...workerOptions });
+    // Named: BullMQ records the machine that processed each job (`processedBy`), for inspection.
+    const blockWorker = new Worker(keys.blocksQueue, (job: Job, token?: string) => this.processBlock(job, token, merger, runner), { connection: hub.connection(), name: this.id, ...workerOptions });
     const minimizeWorker = new Worker(keys.minimizeQueue, minimizeProcessor(hub, keys, meta, this.target, () => this.stopping, this.log), { connection: hub.connection(), ...workerOptions });
     // Failed attempts are retried by BullMQ; say why, once per attempt.
     for (const w of [blockWorker, minimizeWorker]) {

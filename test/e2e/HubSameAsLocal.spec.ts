@@ -2,12 +2,17 @@
  * One campaign on many machines gives the files of one local campaign (issue 13): three
  * `eptfuzz fuzz --hub` processes on one campaign with a planted bug, on a real redis-server on
  * loopback; the crash store and corpus they pull are byte-identical to those of a single local
- * campaign over the same run range, whichever process ran which block. Also the hub's refusals:
+ * campaign over the same run range, whichever process ran which block; the corpus is shared: a
+ * trace mutated in block k has a parent found at most L blocks before (L the sync lag), and some
+ * parents were found by another machine than the one that mutated them. Also the hub's refusals:
  * a second campaign under the same name with other options, a wrong password, an unreachable hub
  * (one line, exit 2, the password never printed), and `eptfuzz status` over a finished campaign.
  */
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeMergeRecord, type MergeRecord } from '../../src/hub/hub-messages.js';
+import { SYNC_LAG_BATCHES } from '../../src/fuzz/protocol.js';
 import { cli, suiteSeed, tempDir, tree } from './helpers.js';
 import { freePort, redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
 import { reportedFindings, spawnCli, sameFiles } from '../support/hub.js';
@@ -50,6 +55,38 @@ describe.skipIf(!have)(`HubSameAsLocal (seed: ${seed})`, () => {
     expect(pk.code, pk.stderr).toBe(0);
     sameTree(join(d, 'local'), join(d, 'hub'));
     for (const h of found) expect(tree(join(d, 'hub', 'crashes')).has(join(h, 'description.json')), h).toBe(true);
+
+    // The shared corpus: where each entry was found, by which machine, and where it was mutated.
+    const r = new Redis({ port: redis.port, host: '127.0.0.1', password: 'hunter2-secret' });
+    const records: MergeRecord[] = [];
+    const ranBy = new Map<number, string>();
+    try {
+      for (let k = 0; k < RUNS / 64; k++) {
+        records.push(decodeMergeRecord(await r.getBuffer(`eptfuzz:{same}:merge:${k}`), k));
+        const job = await r.hgetall(`eptfuzz:{same}:same.blocks:b${k}`);
+        if (job.returnvalue === '"ran"' && job.pb !== undefined) ranBy.set(k, job.pb);
+      }
+    } finally {
+      r.disconnect();
+    }
+    const foundIn = new Map<string, number>();
+    records.forEach((rec) => { for (const e of rec.corpus) foundIn.set(e.hash, rec.block); });
+    let mutatedChecked = 0;
+    let acrossMachines = 0;
+    for (const rec of records) {
+      for (const t of [...rec.corpus.map((e) => e.trace), ...rec.crashes.flatMap((c) => (c.trace === null ? [] : [c.trace]))]) {
+        const parent = t.provenance?.options.parent;
+        if (typeof parent !== 'string') continue;
+        const j = foundIn.get(parent);
+        expect(j, `parent ${parent} of a trace of block ${rec.block}`).toBeDefined();
+        expect(j!, `block ${rec.block} mutated an entry of block ${j}`).toBeLessThanOrEqual(rec.block - SYNC_LAG_BATCHES);
+        mutatedChecked++;
+        if (ranBy.has(j!) && ranBy.has(rec.block) && ranBy.get(j!) !== ranBy.get(rec.block)) acrossMachines++;
+      }
+    }
+    console.log(`HubSameAsLocal: ${mutatedChecked} kept traces mutated from the shared corpus, ${acrossMachines} from an entry another machine found; blocks by machine ${JSON.stringify([...ranBy.values()].reduce<Record<string, number>>((m, id) => ({ ...m, [id]: (m[id] ?? 0) + 1 }), {}))}`);
+    expect(mutatedChecked).toBeGreaterThan(0);
+    expect(acrossMachines).toBeGreaterThan(0);
 
     const st = await cli(['status', '--hub', redis.url, '--campaign', 'same']);
     expect(st.code, st.stderr).toBe(0);
