@@ -122,11 +122,27 @@ function trace(what: string, field: string, v: unknown): Trace {
 
 const HASH = /^[0-9a-f]{16,64}$/;
 
+/** A plain value (what msgpack carries of JSON): fields later versions of a report may add. */
+function plain(what: string, field: string, v: unknown, depth = 0): unknown {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
+  if (depth >= 4) fail(what, field, 'nests too deep');
+  if (Array.isArray(v)) return v.map((x, i) => plain(what, `${field}[${i}]`, x, depth + 1));
+  const o = obj(what, field, v);
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(what, `${field}.${k}`, x, depth + 1)]));
+}
+
+/** The fields of `o` other than `known`, as plain values (kept as they came, in their order). */
+function extras(what: string, field: string, o: Plain, known: readonly string[]): Plain {
+  const out: Plain = {};
+  for (const [k, x] of Object.entries(o)) if (!known.includes(k)) out[k] = plain(what, `${field}.${k}`, x);
+  return out;
+}
+
 function signature(what: string, field: string, v: unknown): Signature {
   const o = obj(what, field, v);
-  const out: Record<string, string> = {};
-  // Every field of a signature is a string (invariant, op, detail, and any later addition).
-  for (const [k, x] of Object.entries(o)) out[k] = str(what, `${field}.${k}`, x);
+  const out: Record<string, unknown> = {};
+  // invariant, op and detail are strings; any later addition is kept as the plain value it is.
+  for (const [k, x] of Object.entries(o)) out[k] = k === 'invariant' || k === 'op' || k === 'detail' ? str(what, `${field}.${k}`, x) : plain(what, `${field}.${k}`, x);
   if (out.invariant === undefined || out.op === undefined || out.detail === undefined) fail(what, field, 'lacks invariant, op or detail');
   return out as unknown as Signature;
 }
@@ -150,9 +166,13 @@ function pack(doc: Plain): Buffer {
   return packr.pack(doc);
 }
 
+/** A failure as sent: every field it has (fields a later version adds travel too). */
 function failurePlain(f: RunFailure | null): Plain | null {
-  return f === null ? null : { signature: { ...f.signature }, step: f.step, detail: f.detail };
+  return f === null ? null : { ...f, signature: { ...f.signature } };
 }
+
+const REPORT_FIELDS = ['run', 'ops', 'mutated', 'fresh', 'trace', 'failure', 'stable'] as const;
+const FAILURE_FIELDS = ['signature', 'step', 'detail'] as const;
 
 export function encodeBlockResult(r: BlockResult): Buffer {
   return pack({
@@ -160,11 +180,11 @@ export function encodeBlockResult(r: BlockResult): Buffer {
     kind: 'block-result',
     block: r.block,
     machine: r.machine,
+    // Every field a report has: those of this version by name, any other as it is.
     reports: r.reports.map((p) => ({
-      run: p.run, ops: p.ops, mutated: p.mutated, fresh: p.fresh,
+      ...p,
       trace: p.trace === null ? null : encodeMsgpack(p.trace),
       failure: failurePlain(p.failure),
-      stable: p.stable,
     })),
   });
 }
@@ -185,11 +205,12 @@ export function decodeBlockResult(bytes: unknown, block: number, start: number, 
     let failure: RunFailure | null = null;
     if (p.failure !== null) {
       const q = obj(what, `${f}.failure`, p.failure);
-      failure = { signature: signature(what, `${f}.failure.signature`, q.signature), step: int(what, `${f}.failure.step`, q.step), detail: str(what, `${f}.failure.detail`, q.detail) };
+      failure = { ...extras(what, `${f}.failure`, q, FAILURE_FIELDS), signature: signature(what, `${f}.failure.signature`, q.signature), step: int(what, `${f}.failure.step`, q.step), detail: str(what, `${f}.failure.detail`, q.detail) };
     }
     const t = p.trace === null ? null : trace(what, `${f}.trace`, p.trace);
     if (failure !== null && t === null) fail(what, `${f}.trace`, 'is missing for a failing run');
     return {
+      ...extras(what, f, p, REPORT_FIELDS),
       run,
       ops: int(what, `${f}.ops`, p.ops),
       mutated: bool(what, `${f}.mutated`, p.mutated),

@@ -36,6 +36,13 @@ describe('hub messages', () => {
     expect(Buffer.from(encodeMsgpack(back.reports[0].trace!)).equals(Buffer.from(encodeMsgpack(trace)))).toBe(true);
   });
 
+  it('fields a later version adds to a report, its failure or its signature travel as they are', () => {
+    const later = [{ ...reports[0], note: 'x', failure: { ...reports[0].failure!, rule: 'SDM 29.3.3.2', signature: { ...reports[0].failure!.signature, rule: 'r1' } } }] as unknown as RunReport[];
+    const back = decodeBlockResult(encodeBlockResult({ block: 1, machine: 'm', reports: later }), 1, 64, 65).reports[0] as unknown as Record<string, unknown>;
+    expect(back.note).toBe('x');
+    expect(back.failure).toMatchObject({ rule: 'SDM 29.3.3.2', signature: { invariant: 'mem.no-lost-write', rule: 'r1' } });
+  });
+
   it('refuses malformed results and records, naming the field', () => {
     const good = encodeBlockResult({ block: 1, machine: 'm', reports });
     expect(refusal(() => decodeBlockResult(good, 2, 128, 130))).toBe('malformed result of block 2: block is 1');
