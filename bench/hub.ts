@@ -129,7 +129,7 @@ export async function benchHub(): Promise<string[]> {
     `  local campaign, 2 workers             ${Math.round(localRate)} ops/s (median of ${locals.map(Math.round).join(', ')}; process start-up included)`,
     `  hub, 2 processes x 1 worker           ${Math.round(hubRate)} ops/s (median of ${hubRates.map(Math.round).join(', ')}; redis-server on loopback)`,
     `  ratio hub / local                     ${ratio.toFixed(2)}x (goal >= ${GOAL_RATIO}x)${ratio >= GOAL_RATIO ? '' : '  BELOW GOAL'}`,
-    `  Redis per merged block (64 runs)      ${commandsPerBlock.toFixed(0)} commands, ${cpuPerBlockMs.toFixed(2)} ms of Redis CPU (${merged} blocks; idle housekeeping taken out)`,
+    `  Redis per merged block (64 runs)      ${commandsPerBlock.toFixed(0)} commands (those inside Lua scripts included), ${cpuPerBlockMs.toFixed(2)} ms of Redis CPU (${merged} blocks; idle housekeeping taken out)`,
     `  on paper, ${MACHINES_ON_PAPER} machines x 1 process     ${blocksPerSecond.toFixed(0)} blocks/s -> ${Math.round(blocksPerSecond * commandsPerBlock)} Redis commands/s, ${(share * 100).toFixed(1)} % of one Redis core at block size 64`,
     `  block size for Redis < 10 % of a core  ${blockRunsFor10pct} runs (--block-runs; with --sync-lag >= the machines, docs/hub.md)`,
   ];

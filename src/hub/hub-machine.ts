@@ -45,8 +45,11 @@ if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[1]) then return 0
 if redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 1 end
 return 0
 `;
-/** The machine's own loop: stop conditions and the status it publishes. */
-const TICK_MS = 200;
+/**
+ * The machine's own loop: stop conditions, merges a dead machine left behind, the status it
+ * publishes. Its Redis cost is per machine whatever the block rate (docs/hub.md "Scaling").
+ */
+const TICK_MS = 500;
 const PUBLISH_EVERY_MS = 2000;
 
 export interface HubMachineOptions {
@@ -205,10 +208,15 @@ class Machine {
         await sleep(TICK_MS);
         const why = this.stopReason();
         if (why !== null) { stoppedBy = why; break; }
-        if ((await campaignState(hub, keys)) === 'stopped') { stoppedBy = 'hub-stop'; break; }
+        // One round trip: the campaign's state, its merge count, whether its metadata is still there.
+        const [state, merged, metaThere] = ((await hub.redis.pipeline().get(keys.state).get(keys.merged).exists(keys.meta).exec()) ?? []).map(([e, v]) => {
+          if (e !== null) throw e;
+          return v;
+        });
+        if (state === 'stopped') { stoppedBy = 'hub-stop'; break; }
         if (this.blockFault !== null) throw this.blockFault;
-        merger.checkIntact(await merger.mergedCount());
-        if ((await hub.redis.exists(keys.meta)) === 0) throw new HubError(`campaign ${keys.name}: its metadata is gone from the hub: the hub lost the campaign's data (Redis restarted without appendonly?)`);
+        merger.checkIntact(Number(merged ?? '0'));
+        if (metaThere === 0) throw new HubError(`campaign ${keys.name}: its metadata is gone from the hub: the hub lost the campaign's data (Redis restarted without appendonly?)`);
         if (merger.blocksTotal !== null) {
           await merger.mergeAvailable();
           if (merger.state.blocks >= merger.blocksTotal && (await hub.redis.scard(keys.minimizePending)) === 0) break;
