@@ -209,13 +209,15 @@ class Machine {
         const why = this.stopReason();
         if (why !== null) { stoppedBy = why; break; }
         // One round trip: the campaign's state, its merge count, whether its metadata is still there.
+        // What this machine had merged is taken first: a merge may commit while the reply is awaited.
+        const seen = merger.state.blocks;
         const [state, merged, metaThere] = ((await hub.redis.pipeline().get(keys.state).get(keys.merged).exists(keys.meta).exec()) ?? []).map(([e, v]) => {
           if (e !== null) throw e;
           return v;
         });
         if (state === 'stopped') { stoppedBy = 'hub-stop'; break; }
         if (this.blockFault !== null) throw this.blockFault;
-        merger.checkIntact(Number(merged ?? '0'));
+        merger.checkIntact(Number(merged ?? '0'), seen);
         if (metaThere === 0) throw new HubError(`campaign ${keys.name}: its metadata is gone from the hub: the hub lost the campaign's data (Redis restarted without appendonly?)`);
         if (merger.blocksTotal !== null) {
           await merger.mergeAvailable();

@@ -94,10 +94,17 @@ export class HubMerger {
     return Number((await this.hub.redis.get(this.keys.merged)) ?? '0');
   }
 
-  /** Folds in the records other machines committed. */
-  async catchUp(): Promise<void> {
+  /** Folds in the records other machines committed (one fold or merge at a time per machine). */
+  catchUp(): Promise<void> {
+    const next = this.chain.then(() => this.catchUpNow());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async catchUpNow(): Promise<void> {
+    const seen = this.state.blocks;
     const merged = await this.mergedCount();
-    this.checkIntact(merged);
+    this.checkIntact(merged, seen);
     while (this.state.blocks < merged) {
       const from = this.state.blocks;
       const to = Math.min(merged, from + FETCH_CHUNK);
@@ -115,10 +122,11 @@ export class HubMerger {
   /**
    * The hub's merge count never goes back; if it did, the hub lost the campaign's data (a Redis
    * restarted without persistence, a flushed database): going on would mix two histories.
+   * `seen` must be taken before `merged` was read (a merge may commit in between).
    */
-  checkIntact(merged: number): void {
-    if (merged < this.state.blocks) {
-      throw new HubError(`campaign ${this.keys.name}: the hub holds ${merged} merged blocks where this machine has seen ${this.state.blocks}: the hub lost the campaign's data (Redis restarted without appendonly?)`);
+  checkIntact(merged: number, seen = this.state.blocks): void {
+    if (merged < seen) {
+      throw new HubError(`campaign ${this.keys.name}: the hub holds ${merged} merged blocks where this machine has seen ${seen}: the hub lost the campaign's data (Redis restarted without appendonly?)`);
     }
   }
 
@@ -131,7 +139,7 @@ export class HubMerger {
 
   private async mergeLoop(): Promise<void> {
     for (;;) {
-      await this.catchUp();
+      await this.catchUpNow();
       const k = this.state.blocks;
       if (this.blocksTotal !== null && k >= this.blocksTotal) return;
       const blob = await this.hub.redis.getBuffer(this.keys.result(k));
