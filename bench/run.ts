@@ -8,6 +8,7 @@ import { benchModel } from './model.js';
 import { benchCampaign } from './campaign.js';
 import { benchMemory } from './memory.js';
 import { benchTarget } from './target.js';
+import { benchHub } from './hub.js';
 
 const sections: Array<[string, () => string[] | Promise<string[]>]> = [
   ['hardware', benchHw],
@@ -16,6 +17,7 @@ const sections: Array<[string, () => string[] | Promise<string[]>]> = [
   ['vsm', benchVsm],
   ['memory', benchMemory],
   ['target', benchTarget],
+  ['hub', benchHub],
 ];
 const only = process.argv[2];
 for (const [name, run] of sections) {

@@ -10,6 +10,7 @@ import { DiskError } from '../fuzz/atomic.js';
 import { ResumeMismatchError } from '../fuzz/state.js';
 import { TargetSetupError } from '../target/registry.js';
 import { ReportInputError } from '../report/input-error.js';
+import { HubError } from '../hub/hub-error.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, internal: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -21,7 +22,8 @@ export class UsageError extends Error {
 
 /** The exit code and the one line to print for an error thrown by a command. */
 export function classifyError(e: unknown): { code: ExitCode; line: string } {
-  if (e instanceof UsageError || e instanceof TraceError || e instanceof LockError || e instanceof TargetSetupError || e instanceof ResumeMismatchError || e instanceof ReportInputError) {
+  if (e instanceof UsageError || e instanceof TraceError || e instanceof LockError || e instanceof TargetSetupError || e instanceof ResumeMismatchError ||
+      e instanceof ReportInputError || e instanceof HubError) {
     return { code: EXIT.usage, line: `eptfuzz: ${e.message.split('\n')[0]}` };
   }
   // Output could not be written mid-run (disk full, directory gone): exit 3, one line, no stack.

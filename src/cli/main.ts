@@ -18,6 +18,7 @@ import { bugsCommand, convertCommand, dumpCommand } from './commands/simple.js';
 import { corpusCommand, crashesCommand } from './commands/corpus.js';
 import { exportCommand } from './commands/export.js';
 import { reportCommand } from './commands/report.js';
+import { hubCommand, statusCommand } from './commands/hub.js';
 import { EXIT, classifyError, type ExitCode } from './errors.js';
 import { processIo, type Io } from './io.js';
 
@@ -29,6 +30,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
   for (const make of [fuzzCommand, replayCommand, minimizeCommand, exportCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, reportCommand, bugsCommand]) {
     program.addCommand(make(io, setExit));
   }
+  program.addCommand(statusCommand(io));
+  program.addCommand(hubCommand(io));
   const configure = (c: Command): void => {
     c.exitOverride();
     c.configureOutput({

@@ -86,6 +86,14 @@ export interface CampaignOptions {
    * machine. The base configuration must be the target's (`config`).
    */
   external?: ExternalTarget;
+  /**
+   * Runs per batch and the batches between a batch and the merge it sees (protocol.ts; defaults
+   * BATCH_RUNS and SYNC_LAG_BATCHES). A hub campaign cuts its blocks the same way (src/hub/), so a
+   * local campaign with its values writes the same files; recorded in crash descriptions when not
+   * the defaults.
+   */
+  batchRuns?: number;
+  syncLagBatches?: number;
 }
 
 export interface CampaignHooks {
@@ -151,6 +159,8 @@ export function recordedOptions(o: CampaignOptions): Record<string, string | num
   };
   if (o.runs !== null) out.runs = o.runs;
   if (o.shard != null) out.shard = formatShard(o.shard);
+  if (o.batchRuns !== undefined && o.batchRuns !== BATCH_RUNS) out.block_runs = o.batchRuns;
+  if (o.syncLagBatches !== undefined && o.syncLagBatches !== SYNC_LAG_BATCHES) out.sync_lag = o.syncLagBatches;
   // Recorded only for hv campaigns: bare descriptions stay byte-identical to earlier ones.
   if (o.config !== undefined && configMode(o.config) === 'hv') out.mode = 'hv';
   return out;
@@ -460,6 +470,8 @@ class Campaign {
         ? new InlineExecutor(this.engineConfig(), this.target, init)
         : new WorkerPool(this.engineConfig(), this.workers, init, o.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
     const syncs = new Map<number, Sync>();
+    const batchRuns = o.batchRuns ?? BATCH_RUNS;
+    const lag = o.syncLagBatches ?? SYNC_LAG_BATCHES;
     let stoppedBy: StopReason | null = null;
     let dispatched = 0;
     let merged = 0;
@@ -467,14 +479,14 @@ class Campaign {
     let lastCheckpoint = lastStatus;
     try {
       for (;;) {
-        while (stoppedBy === null && dispatched < merged + SYNC_LAG_BATCHES) {
-          const start = this.startRun + dispatched * BATCH_RUNS;
+        while (stoppedBy === null && dispatched < merged + lag) {
+          const start = this.startRun + dispatched * batchRuns;
           if (start >= endRun) { stoppedBy = 'runs'; break; }
           stoppedBy = this.stopReason();
           if (stoppedBy !== null) break;
-          const sync = dispatched >= SYNC_LAG_BATCHES ? syncs.get(dispatched - SYNC_LAG_BATCHES) ?? null : null;
-          syncs.delete(dispatched - SYNC_LAG_BATCHES);
-          executor.submit(dispatched, start, Math.min(start + BATCH_RUNS, endRun), sync);
+          const sync = dispatched >= lag ? syncs.get(dispatched - lag) ?? null : null;
+          syncs.delete(dispatched - lag);
+          executor.submit(dispatched, start, Math.min(start + batchRuns, endRun), sync);
           dispatched++;
         }
         if (merged === dispatched) break;

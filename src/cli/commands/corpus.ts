@@ -18,6 +18,7 @@ import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
 import { Progress } from '../progress.js';
+import { corpusPullCommand, crashesPullCommand } from './hub.js';
 
 const short = (hash: string): string => hash.slice(0, 16);
 
@@ -141,6 +142,7 @@ export function corpusCommand(io: Io, setExit: (code: ExitCode) => void): Comman
     .addCommand(listCommand(io, setExit))
     .addCommand(mergeCommand(io, setExit))
     .addCommand(minimizeCommand(io, setExit))
+    .addCommand(corpusPullCommand(io))
     .addHelpText('after', '\nExamples:\n  $ eptfuzz corpus add my-corpus seed.txt\n  $ eptfuzz corpus list corpus\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1\n  $ eptfuzz corpus minimize corpus -o corpus-min\n');
 }
 
@@ -160,9 +162,10 @@ export function crashesCommand(io: Io, setExit: (code: ExitCode) => void): Comma
       setExit(EXIT.ok);
     });
   return new Command('crashes')
-    .description('crash-store maintenance: merge, list')
+    .description('crash-store maintenance: merge, list, pull')
     .addCommand(merge)
-    .addCommand(crashesListCommand(io, setExit));
+    .addCommand(crashesListCommand(io, setExit))
+    .addCommand(crashesPullCommand(io));
 }
 
 /** A wall-clock time to the second (`2026-12-05T08:47:42Z`), or `-` when not recorded. */

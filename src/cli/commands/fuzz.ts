@@ -21,6 +21,7 @@ import { collect, parseBugs, parseCount, parseDuration, parseFeatureList, parseS
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import { columnsOf, type Io } from '../io.js';
 import { parseOracle, resolveTarget } from '../target.js';
+import { addHubFuzzOptions, blockOptions, HUB_FUZZ_HELP, runHubFuzz, type HubFlags } from './hub.js';
 
 export const OPS_MAX_DEFAULT = 200;
 /**
@@ -55,7 +56,7 @@ export function campaignConfig(mode: FuzzMode, bugs: readonly string[], features
 }
 export const FUZZ_SHRINK_STEPS_DEFAULT = 2000;
 
-interface FuzzFlags {
+interface FuzzFlags extends HubFlags {
   seed?: string;
   runs?: string;
   duration?: string;
@@ -99,7 +100,7 @@ function summaryText(s: CampaignSummary, crashesDir: string): string {
 }
 
 export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command {
-  return new Command('fuzz')
+  return addHubFuzzOptions(new Command('fuzz'))
     .description('run a fuzzing campaign: generate and mutate traces, check every op, store minimized failures')
     .option('--seed <seed>', 'campaign seed (any string); default: random, printed first')
     .option('--runs <n>', 'runs (traces) to execute in this session (a resumed campaign continues its run index)')
@@ -123,6 +124,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .option('--oracle <name>', 'check against: model (reference model) or machine (bug-free machine copy)', 'model')
     .option('--target <name>', 'run the traces on: machine (built-in), bochs, qemu, or exec:CMD (an adapter, docs/targets.md); --workers target processes run at once', 'machine')
     .addHelpText('after', '\nThe same seed and options give byte-identical crash and corpus files, whatever --workers is.\nRestarting on the same --crashes/--corpus/--out resumes: run index, counters, corpus and coverage continue;\na resume with another --mode, --bug list or --target, or without the --corpus the campaign kept, is refused.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200                                    # failures go to ./' + CRASHES_DIR_DEFAULT + '\n  $ eptfuzz fuzz --bug canary --duration 30s --crashes out/crashes --out out/stats\n  $ eptfuzz fuzz --mode hv --bug pkvm-reclaim-no-zero --runs 300 --crashes out/hv-crashes\n  $ eptfuzz fuzz --seed 7 --shard 0/4 --duration 8h --crashes out/crashes0 --corpus out/corpus0 --out out/stats0   # machine 0 of 4\n  $ eptfuzz crashes merge out/crashes out/crashes0 out/crashes1 out/crashes2 out/crashes3\n  $ eptfuzz corpus merge out/corpus out/corpus0 out/corpus1 out/corpus2 out/corpus3\n')
+    .addHelpText('after', HUB_FUZZ_HELP)
     .action(async (flags: FuzzFlags) => {
       const runs = flags.runs === undefined ? null : parseCount('--runs', flags.runs, 1);
       const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration);
@@ -160,8 +162,22 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         shard,
         oracle,
         stabilityEvery: parseCount('--stability-every', flags.stabilityEvery, 0),
+        ...blockOptions(flags),
         ...(external !== null ? { external } : {}),
       };
+      if (flags.hub !== undefined || flags.campaign !== undefined) {
+        let stop = false;
+        const onStop = (): void => { if (stop) process.exit(130); stop = true; abandonExecutors(); };
+        process.on('SIGINT', onStop);
+        process.on('SIGTERM', onStop);
+        try {
+          await runHubFuzz(flags, options, target, external !== null, io, setExit, () => stop);
+        } finally {
+          process.off('SIGINT', onStop);
+          process.off('SIGTERM', onStop);
+        }
+        return;
+      }
       if (external !== null) io.err(`target ${external.profile.name}: ${external.profile.description}; ${Math.max(1, workers)} target process(es) at once\n`);
       if (shard !== null) io.err(`shard ${formatShard(shard)} of seed ${seed}\n`);
       if (runs === null && durationMs === null && options.stopFile === null) io.err('note: no --runs or --duration: runs until Ctrl-C\n');
