@@ -14,6 +14,10 @@ export const EFAULT = 14;
 export const EBUSY = 16;
 export const EEXIST = 17;
 export const EINVAL = 22;
+export const EAGAIN = 11;
+export const EHWPOISON = 133;
+/** The hypervisor's refcount of a page is a u16 (struct hyp_page, §1.2). */
+export const PIN_COUNT_MAX = 0xffff;
 
 // pKVM owner ids, x86 numbering (§1.1): 0 hyp, 1 host, 2.. guests (the VM handle).
 export const OWNER_HYP = 0;

@@ -8,7 +8,7 @@
  * (docs/hypervisor.md); planted hv bugs are read once, here, into booleans. `invariants()` checks
  * the hypervisor invariants on what the last op touched (src/check/hv).
  */
-import { configMode, guestMaxPhyAddr, hvOptionsOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
+import { configMode, guestMaxPhyAddr, hvOptionsOf, memFaultFlagsOf, pkvmProfileOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
 import type { Vcpu } from '../hw/vcpu.js';
 import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
 import type { AnyOp, Reg } from '../trace/ops.js';
@@ -29,7 +29,7 @@ import {
 import { applyHvOp } from './ops.js';
 import { checkHvInvariants, type HvFinding } from '../check/hv/invariants.js';
 import { buildSpptRegion, dropSpptRegion, spptLeafTable } from './spp.js';
-import { autoShare, dropPages, returnToHost } from './pkvm.js';
+import { autoShare, dropPages, returnToHost, shareable } from './pkvm.js';
 
 const EPT_WB = 6 << 3;
 /** Exits one access may go through before the hypervisor gives up (a harness bug, not a guest outcome). */
@@ -48,6 +48,10 @@ export interface HvBugs {
   sppHugepageNotSplit: boolean;
   memattrPartialUpdate: boolean;
   vtlProtectNoFlush: boolean;
+  pinLeakOnError: boolean;
+  ffaUnshareUnchecked: boolean;
+  forceReclaimNoZero: boolean;
+  memattrRangeWrap: boolean;
 }
 
 /** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
@@ -95,8 +99,21 @@ export class Hypervisor {
   /** pKVM hyp bookkeeping: pages the host donated (hyp_donate_host may return only these), pages shared with hyp. */
   readonly hypDonated = new Set<number>();
   readonly hypShared = new Set<number>();
-  /** Host pages shared with a np guest: pfn → vm (x86 has no multi-share count, §2.4). */
-  readonly sharedTo = new Map<number, number>();
+  /**
+   * Host pages shared with np guests: pfn → how many guest leaves borrow it (arm64's
+   * host_share_guest_count, §1.2; at most 1 under the x86-rfc profile, which has no multi-share).
+   */
+  readonly shareCounts = new Map<number, number>();
+  /** The hypervisor's pins of pages the host shared with it: pfn → refcount (§2.1 rows 5, 6). */
+  readonly pins = new Map<number, number>();
+  /** Pins by the VM whose hypervisor state holds them (1: the hypervisor's own): vm → pfn → count. */
+  readonly pinsBy = new Map<number, Map<number, number>>();
+  /** The arm64 source profile (config hv.pkvm, docs/hypervisor.md "Source profiles"). */
+  readonly arm64: boolean;
+  /** KVM_EXIT_MEMORY_FAULT carries the access's R/W/X flags (hv.memFaultFlags 'vsm'). */
+  readonly memFaultRwx: boolean;
+  /** Host pages shared with the secure world through the FF-A proxy (§2.1 rows 7, 8). */
+  readonly ffaShared = new Set<number>();
 
   // Per-op records for the invariants.
   mutations = 0;
@@ -138,8 +155,14 @@ export class Hypervisor {
       sppHugepageNotSplit: b.has('spp-hugepage-not-split'),
       memattrPartialUpdate: b.has('memattr-partial-update'),
       vtlProtectNoFlush: b.has('vtl-protect-no-flush'),
+      pinLeakOnError: b.has('pkvm-pin-leak-on-error'),
+      ffaUnshareUnchecked: b.has('pkvm-ffa-unshare-unchecked'),
+      forceReclaimNoZero: b.has('pkvm-force-reclaim-no-zero'),
+      memattrRangeWrap: b.has('memattr-range-wrap'),
     };
     this.ramFrames = config.framesMax - this.opts.poolFrames;
+    this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
+    this.memFaultRwx = memFaultFlagsOf(this.opts) === 'vsm';
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasBit !== 0 ? this.aliasGfn : 2 ** (config.maxPhyAddr - 12);
@@ -656,7 +679,9 @@ export class Hypervisor {
     return this.eptFault(cpu, vm, this.ctx[cpu].vtl, kind, gpa, exits);
   }
 
+  /** The access's KVM_EXIT_MEMORY_FAULT flags: R/W/X under memFaultFlags 'vsm', none upstream. */
   private accessFlags(kind: number): number {
+    if (!this.memFaultRwx) return 0;
     return kind === ACC_READ ? MEMFAULT_READ : kind === ACC_WRITE ? MEMFAULT_WRITE : MEMFAULT_EXEC;
   }
 
@@ -704,11 +729,13 @@ export class Hypervisor {
     }
     // Not mapped in this view.
     let rec = vm.pages.get(gfn);
+    // A force-reclaimed gfn (§2.1 row 15): the guest PTE is a POISONED annotation; KVM_RUN fails with EHWPOISON.
+    if (rec === undefined && vm.poisoned.has(gfn)) return this.hvExit('hwpoison', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
     if (rec === undefined) {
       if (vm.type === 'protected') return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
       const slot = vm.slotOf(gfn);
       if (slot === null || vm.dying) return this.hvExit('mmio', gpa, 0, exits);
-      if (this.hostState(slot.pfn + (gfn - slot.gfn)) !== PS_OWNED) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+      if (!shareable(this, slot.pfn + (gfn - slot.gfn))) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
       // Every table page this fault may need, before anything changes: host split, view-0 leaf,
       // this view's leaf, an SPPT region.
       const need = this.hostNeed(slot.pfn + (gfn - slot.gfn)) + vm.views[0].need(page, 1)
@@ -819,6 +846,16 @@ export class Hypervisor {
       table = ((((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32) % 2 ** this.config.maxPhyAddr);
     }
     return false;
+  }
+
+  /** The hypervisor's refcount of host page `pfn` (0: not pinned). */
+  pinCount(pfn: number): number {
+    return this.pins.get(pfn) ?? 0;
+  }
+
+  /** np-guest leaves borrowing host page `pfn` (arm64's host_share_guest_count). */
+  shareCount(pfn: number): number {
+    return this.shareCounts.get(pfn) ?? 0;
   }
 
   // Exposed for ops.ts.

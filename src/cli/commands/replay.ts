@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { runWith, type StepRecord } from '../../check/runner.js';
 import { formatSignature, sameSignature, signatureOf, type Violation } from '../../check/violation.js';
 import { exitReasonName, hvStatusName, memoryFaultFlags, pfCodeNames, qualNames, retName } from '../../check/decode.js';
-import type { Outcome } from '../../hw/outcome.js';
+import { formatPage, type Outcome } from '../../hw/outcome.js';
 import { opJson } from '../../trace/canonical.js';
 import { loadTrace } from '../../trace/load.js';
 import { formatOp } from '../../trace/text.js';
@@ -32,6 +32,14 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
     case 'ret': return { kind: 'ret', value: o.value };
     case 'handled': return { kind: 'handled', exits: [...o.exits], then: outcomeJson(o.then) };
     case 'hv_exit': return { kind: 'hv_exit', exit: o.exit, gpa: hex(o.gpa), size: o.size, info: hex(o.info), exits: [...o.exits] };
+    case 'page': {
+      const p = o.page;
+      return {
+        kind: 'page', host: p.host, owner: p.owner, hyp: p.hyp, pins: p.pins, shares: p.shares, ffa: p.ffa,
+        guests: p.guests.map((g) => ({ vm: g.vm, gfn: hex(g.gfn), state: g.state })),
+        guest: p.guest, gpfn: p.gpfn < 0 ? null : hex(p.gpfn), attrs: hex(p.attrs), vtl: [...p.vtl],
+      };
+    }
     default: return { kind: o.kind };
   }
 }
@@ -41,7 +49,7 @@ const exitList = (exits: readonly number[]): string => exits.map((r) => `${exitR
 /** The payload of a user-space exit, decoded by its kind. */
 function hvExitInfo(exit: string, info: number): string {
   switch (exit) {
-    case 'memory_fault': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
+    case 'memory_fault': case 'hwpoison': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
     case 'unknown': return `hardware_exit_reason ${info} (${exitReasonName(info)})`;
     case 'intercept': return `to VTL ${info}`;
     default: return info === 0 ? '' : `info ${hex(info)}`;
@@ -94,6 +102,7 @@ export function outcomeLog(o: Outcome, op?: string): string {
       return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)} size ${o.size}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
     }
     case 'ud': return 'kvm_inj_exception: #UD';
+    case 'page': return `page ${formatPage(o.page)}`;
     case 'exit':
       return `kvm_exit: reason ${exitReasonName(o.reason)} (${o.reason}) qual ${hex(o.qual)} [${qualNames(o.reason, o.qual)}] gpa ${hex(o.gpa)} gla ${o.gla === null ? '-' : hex(o.gla)}`;
     case 'pf':

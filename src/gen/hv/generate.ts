@@ -60,6 +60,18 @@ const WEIGHTS: Array<[string, number]> = [
   ['vtl_protect', 4], ['memslot', 1], ['teardown', 1],
 ];
 
+/**
+ * Kinds added after the first campaigns (state queries, pins, FF-A, force reclaim, multi-share):
+ * drawn, and their operands too, from a stream of their own (`HvWorld.extra`), between the
+ * workload's steps, so the main stream's draws, and every trace a seed gave before, stay as they
+ * were, with these ops interleaved. Relative weights; `EXTRA_STEP_P` is the chance of one before
+ * each ordinary step.
+ */
+const EXTRA_WEIGHTS: Array<[string, number]> = [
+  ['query', 4],
+];
+const EXTRA_STEP_P = 0.12;
+
 /** The hv machine configuration the generator builds for (and a hv campaign's base configuration). */
 export function hvGenConfig(poolFrames: number, bugs: readonly string[] = [], vtls = 2, base?: MachineConfig): MachineConfig {
   return normalizeConfig({
@@ -85,8 +97,12 @@ export class HvWorld {
   readonly pteTargets: number[];
   readonly selfMap: number;
   private readonly total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
+  private readonly extraTotal = EXTRA_WEIGHTS.reduce((s, [, w]) => s + w, 0);
+  /** The stream of the later kinds (EXTRA_WEIGHTS): their choice and operands. */
+  readonly extra: Rng;
 
   constructor(readonly rng: Rng, readonly config: MachineConfig, readonly paging: boolean) {
+    this.extra = rng.derive('hv-extra');
     this.alias = 2 ** (config.maxPhyAddr - 1);
     this.pteTargets = [...this.npGfns, PT_GFN];
     this.selfMap = this.pteTargets.length - 1;
@@ -131,6 +147,21 @@ export class HvWorld {
     let x = this.rng.float() * this.total;
     for (const [k, w] of WEIGHTS) { x -= w; if (x < 0) return k; }
     return WEIGHTS[0][0];
+  }
+
+  /** A later kind (EXTRA_WEIGHTS) before this step, or null; from the extra stream only. */
+  extraKind(): string | null {
+    if (!this.extra.chance(EXTRA_STEP_P)) return null;
+    let x = this.extra.float() * this.extraTotal;
+    for (const [k, w] of EXTRA_WEIGHTS) { x -= w; if (x < 0) return k; }
+    return EXTRA_WEIGHTS[0][0];
+  }
+
+  /** One ordinary workload step, preceded now and then by one of the later kinds. */
+  workStep(ops: Op[]): void {
+    const k = this.extraKind();
+    if (k !== null) this.step(ops, k);
+    this.step(ops);
   }
 
   private cpu(): number { return this.rng.int(this.config.vcpus); }
@@ -226,6 +257,13 @@ export class HvWorld {
         else ops.push({ op: 'memslot_set', vm: NP, slot: 0, gfn: rng.pick([SLOT_GFN, 0x1200]), pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 });
         break;
       }
+      case 'query': {
+        // State you can see: the model and the hypervisor must report the same page state.
+        const x = this.extra;
+        const vm = x.pick([1, NP, NP, PVM, PVM]);
+        ops.push({ op: 'hv_query', vm, pfn: x.pick(hostPfns), gfn: vm === PVM ? x.pick(pvmGfns) : x.pick(npGfns) });
+        break;
+      }
       case 'teardown': {
         const vm = rng.pick([NP, PVM]);
         for (let c = 0; c < config.vcpus; c++) ops.push({ op: 'vcpu_load', cpu: c, vm: 1 });
@@ -253,7 +291,7 @@ const OP_KIND: ReadonlyMap<string, string> = new Map([
   ['hyp_donate_host', 'hyp_donate'], ['host_share_hyp', 'share_hyp'], ['host_unshare_hyp', 'unshare_hyp'],
   ['spp_set', 'spp_set'], ['spp_get', 'spp_get'], ['vm_write_protect', 'wp'], ['vm_age', 'age'], ['set_mem_attrs', 'attrs'],
   ['vtl_call', 'vtl_call'], ['vtl_return', 'vtl_return'], ['vtl_protect', 'vtl_protect'], ['memslot_set', 'memslot'],
-  ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
+  ['hv_query', 'query'], ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
 ]);
 
 /** A world for mutating a hv trace: guest paging is on when the trace's setup turned it on. */
@@ -280,9 +318,9 @@ export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOption
   const opsMax = options.opsMax;
   const n = options.ops ?? 200;
   if (opsMax === undefined) {
-    for (let i = 0; i < n; i++) world.step(ops);
+    for (let i = 0; i < n; i++) world.workStep(ops);
   } else {
-    while (ops.length < opsMax) world.step(ops);
+    while (ops.length < opsMax) world.workStep(ops);
     ops.length = Math.min(ops.length, opsMax);
   }
   const provenance: Record<string, string | number | boolean> = { generator: 'hv', poolFrames, paging };
