@@ -63,6 +63,14 @@ export const CATALOGUE: readonly PlantedBug[] = [
     finds: { invariant: ['hv.failed-call-no-change'], op: ['set_mem_attrs'], why: 'set_mem_attrs returns -ENOMEM with a prefix of the range stored: a failed call changed state' } },
   { name: 'vtl-protect-no-flush', layer: 'hv', doc: 'HvCallModifyVtlProtectionMask returns before flushing the other vCPUs\' TLBs, so a lower VTL still uses the old rights (§5.2).',
     finds: { invariant: ['hv.no-stale-access'], op: ['vtl_protect'], why: 'the call returns while another cpu still caches a translation with the rights the new protection removed' } },
+  { name: 'pkvm-pin-leak-on-error', layer: 'hv', doc: 'hyp_pin pins each page as it passes its check and returns -EPERM at a later page without dropping the pins it took: a refcount leaked on an error path after a successful acquire (commit 73b9c1e5da84, the __pkvm_init_vcpu error path, reported by Ben Simner; pkvm-and-vtl.md §7 B4).',
+    finds: { invariant: ['hv.failed-call-no-change', 'fault.exit-reason', 'pkvm.pin-balance'], op: ['hyp_pin'], why: 'hyp_pin returns -EPERM after raising the refcount of the pages before the failing one: a failed call changed state' } },
+  { name: 'pkvm-ffa-unshare-unchecked', layer: 'hv', doc: "host_unshare_ffa checks only that the host state is SHARED_OWNED, not that the page was shared through FF-A: the completer side of an unshare not cross-checked against the initiator's state (upstream leaves it to the FF-A proxy, pkvm-and-vtl.md §7 C3), so a page shared with the hypervisor or a guest goes back to the host.",
+    finds: { invariant: ['fault.exit-reason'], op: ['host_unshare_ffa'], why: 'host_unshare_ffa returns 0 for a page shared with the hypervisor or a np guest where -EPERM is required (pkvm.share-pairing would fire after it)' } },
+  { name: 'pkvm-force-reclaim-no-zero', layer: 'hv', doc: "Force reclaim hands the page back to the host without zeroing it: the zeroing of vm_reclaim's path (hyp_poison_page) was not applied to the duplicated force-reclaim path (a fix applied to one of two duplicated paths only; pkvm-and-vtl.md §2.1 row 15, §3 I6).",
+    finds: { invariant: ['mem.no-lost-write', 'pkvm.no-content-leak'], op: ['host_force_reclaim'], why: "the reclaimed private page keeps the guest's bytes: the model zeroed the frame, so the frame compare after host_force_reclaim differs" } },
+  { name: 'memattr-range-wrap', layer: 'hv', doc: 'KVM_SET_MEMORY_ATTRIBUTES does not check address + size for wrapping past 2^64: the wrapped range is empty and the call returns 0 instead of -EINVAL (offset + size computed wrapping in a range check; kvm_vm_ioctl_set_mem_attributes, pkvm-and-vtl.md §4.1).',
+    finds: { invariant: ['fault.exit-reason'], op: ['set_mem_attrs'], why: 'set_mem_attrs returns 0 where the wrapping range requires -EINVAL' } },
 ];
 
 export const BUG_NAMES: ReadonlySet<string> = new Set(CATALOGUE.map((b) => b.name));

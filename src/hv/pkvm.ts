@@ -351,7 +351,9 @@ export function vmReclaim(hv: Hypervisor, vmId: number, gfn: number): number {
     }
     hv.returnedPrivate.push(r.pfn);
   }
-  if (!(recs.length === 512 && hv.setHostBlock(recs[0].pfn, PS_OWNED))) for (const r of recs) hv.setHost(r.pfn, PS_OWNED, 0);
+  // A page other np-guest leaves still borrow (arm64 multi-share) stays SHARED_OWNED.
+  const back = recs.filter((r) => r.state !== PS_SHARED_BORROWED || hv.shareCount(r.pfn) === 0);
+  if (!(back.length === 512 && hv.setHostBlock(back[0].pfn, PS_OWNED))) for (const r of back) hv.setHost(r.pfn, PS_OWNED, 0);
   return 0;
 }
 

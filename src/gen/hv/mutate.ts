@@ -41,9 +41,18 @@ function withoutExpectations(ops: readonly Op[]): readonly Op[] {
   return ops.map((o): Op => (o.op === 'hv_expect' ? { op: 'hv_query', vm: o.vm, pfn: o.pfn, gfn: o.gfn } : o));
 }
 
+/**
+ * The parent's ops on this configuration's vCPUs: a campaign epoch may have fewer than the
+ * parent's (src/gen/hv/configs.ts), so a cpu index wraps onto one that exists.
+ */
+function onCpus(ops: readonly Op[], vcpus: number): readonly Op[] {
+  if (!ops.some((o) => 'cpu' in o && o.cpu >= vcpus)) return ops;
+  return ops.map((o): Op => ('cpu' in o && o.cpu >= vcpus ? ({ ...o, cpu: o.cpu % vcpus } as Op) : o));
+}
+
 export function mutateHv(parentOps: readonly Op[], otherOps: readonly Op[] | null, rng: Rng, opts: { opsMax: number; config: MachineConfig }): { ops: Op[]; applied: HvMutationName[] } {
-  const parent = withoutExpectations(parentOps);
-  const other = otherOps === null ? null : withoutExpectations(otherOps);
+  const parent = onCpus(withoutExpectations(parentOps), opts.config.vcpus);
+  const other = otherOps === null ? null : onCpus(withoutExpectations(otherOps), opts.config.vcpus);
   const world = hvWorldFromOps(parent, opts.config, rng);
   return mutateStack(parent, other, rng, opts.opsMax, {
     unit: () => stepOps(world),

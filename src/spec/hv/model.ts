@@ -769,7 +769,7 @@ export class HvModel implements HvReferenceModelApi {
     this.drop(vm, gfns);
     for (const q of pages) {
       if (q.state === 'O') this.zeroFrame(q.pfn); // §3 I6
-      this.setHost(q.pfn, 'O');
+      if (q.state !== 'SB' || (this.shares.get(q.pfn) ?? 0) === 0) this.setHost(q.pfn, 'O'); // still borrowed elsewhere: stays SO
     }
     return 0;
   }
