@@ -148,8 +148,11 @@ export function blockUniform(hv: Hypervisor, vm: Vm, base: number): boolean {
 /** Shares host pages [pfn, pfn+nr) with `vm` at gfn (preconditions already checked). */
 function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number): number {
   const huge = nr === 512 && blockUniform(hv, vm, gfn);
-  // Pages already SHARED_OWNED (arm64 multi-share) keep their host leaf: only the others change.
-  const changing = pagesOf(pfn, nr).filter((p) => hv.hostState(p) !== PS_SHARED_OWNED);
+  // Pages already SHARED_OWNED (arm64 multi-share) keep their state; a 4 KiB share of one inside
+  // a 2 MiB host leaf splits that leaf now, so that giving the pages back (in any order) never
+  // needs a table page: the host state lives in the host EPT leaf here (arm64 keeps it in the
+  // vmemmap and never allocates on that path).
+  const changing = pagesOf(pfn, nr).filter((p) => hv.hostState(p) !== PS_SHARED_OWNED || (nr === 1 && hv.hostNeed(p) > 0));
   const need = (nr === 512 && hv.host.find(pfn * 4096) && hv.host.level === 2 ? 0 : hostSplitNeed(hv, changing))
     + vm.views[0].need(gfn * 4096, huge ? 2 : 1) + (huge ? 0 : Math.ceil(nr / 512));
   if (need > hv.pool.available) return -ENOMEM;

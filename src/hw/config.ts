@@ -256,6 +256,18 @@ export function guestMaxPhyAddr(config: MachineConfig): number {
   return config.kvmXo ? config.maxPhyAddr - 1 : config.maxPhyAddr;
 }
 
+/**
+ * Table frames of the host EPT the hypervisor builds at boot (docs/hypervisor.md "Machine
+ * shape"): PML4, PDPT and PD pages for RAM below 1 GiB, and one page table per 512 frames (all
+ * of them without huge pages, else only for a tail that is not a whole 2 MiB).
+ */
+export function hostEptFrames(ramFrames: number, hugePages: boolean): number {
+  const pds = Math.ceil(ramFrames / (512 * 512));
+  const pdpts = Math.ceil(ramFrames / (512 * 512 * 512));
+  const pts = hugePages ? (ramFrames % 512 !== 0 ? 1 : 0) : Math.ceil(ramFrames / 512);
+  return 1 + pdpts + pds + pts;
+}
+
 /** Returns a problem description, or null when the configuration is usable. */
 export function validateConfig(config: MachineConfig): string | null {
   const { maxPhyAddr, vcpus, framesMax } = config;
@@ -285,6 +297,8 @@ export function validateConfig(config: MachineConfig): string | null {
   if (!Number.isInteger(hv.poolFrames) || hv.poolFrames < HV_POOL_FRAMES_MIN || hv.poolFrames > framesMax / 2) {
     return `hv.poolFrames must be an integer in ${HV_POOL_FRAMES_MIN}..framesMax/2 (${framesMax / 2}), got ${hv.poolFrames}`;
   }
+  const hostTables = hostEptFrames(framesMax - hv.poolFrames, hv.hugePages);
+  if (hv.poolFrames < hostTables) return `hv.poolFrames ${hv.poolFrames} is too small for the host EPT of ${framesMax - hv.poolFrames} RAM frames (needs ${hostTables}${hv.hugePages ? '' : ' with hugePages false'})`;
   if (!Number.isInteger(hv.vtls) || hv.vtls < 1 || hv.vtls > HV_VTLS_MAX) return `hv.vtls must be an integer in 1..${HV_VTLS_MAX}, got ${hv.vtls}`;
   if (hv.vtlExecBits !== 'hv_map_gpa' && hv.vtlExecBits !== 'vsm_mask') return `hv.vtlExecBits must be 'hv_map_gpa' or 'vsm_mask'`;
   if (hv.vtlNonRam !== 'tlfs' && hv.vtlNonRam !== 'openhcl') return `hv.vtlNonRam must be 'tlfs' or 'openhcl'`;

@@ -165,12 +165,13 @@ export interface VtlReturnOp { op: 'vtl_return'; cpu: number }
 export interface HvQueryOp { op: 'hv_query'; vm: number; pfn: number; gfn: number }
 /**
  * `hv_query` plus an assertion written in the trace: the state must be the one given (host state,
- * owner, hyp state, pins, shares, guest state at gfn), else the invariant hv.expected-state fires.
+ * owner, hyp state, pins, shares, guest state at gfn, VTL 0's rights there), else the invariant
+ * hv.expected-state fires.
  */
 export interface HvExpectOp {
   op: 'hv_expect'; vm: number; pfn: number; gfn: number;
   host: 'O' | 'SO' | 'SB' | 'NOPAGE'; owner: number; hyp: 'O' | 'SB' | 'NOPAGE'; pins: number; shares: number;
-  guest: 'none' | 'O' | 'SO' | 'SB' | 'POISON';
+  guest: 'none' | 'O' | 'SO' | 'SB' | 'POISON'; vtl0: number;
 }
 
 /** hyp_pin_shared_mem on behalf of `vm`'s hypervisor state (1: the hypervisor's own): one pin on each of `nr` pages shared with the hypervisor. */
@@ -245,6 +246,7 @@ export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
       { name: 'pins', type: { kind: 'int', min: 0, max: 65535 }, doc: "the hypervisor's pin count (refcount)" },
       { name: 'shares', type: { kind: 'int', min: 0, max: 1 << 20 }, doc: 'np-guest leaves borrowing the page' },
       { name: 'guest', type: { kind: 'enum', values: ['none', 'O', 'SO', 'SB', 'POISON'] }, doc: "the VM's state at gfn" },
+      { name: 'vtl0', type: { kind: 'int', min: 0, max: 15 }, doc: "the EPT rights VTL 0's view may have at gfn (R 1, W 2, X 4, user X 8; 0 for the host)" },
     ],
     doc: 'hv_query, and assert the state it reports',
   },

@@ -307,6 +307,8 @@ function checkExpected(hv: Hypervisor, f: Findings): void {
   if (p.pins !== op.pins) wrong.push(`pins ${p.pins} (expected ${op.pins})`);
   if (p.shares !== op.shares) wrong.push(`shares ${p.shares} (expected ${op.shares})`);
   if (p.guest !== op.guest) wrong.push(`guest ${p.guest} (expected ${op.guest})`);
+  const vtl0 = p.vtl.length > 0 ? p.vtl[0] : 0;
+  if (vtl0 !== op.vtl0) wrong.push(`vtl0 ${vtl0} (expected ${op.vtl0})`);
   if (wrong.length === 0) return;
   const fields = wrong.map((w) => w.split(' ')[0]).join(', ');
   f.add(HV_INVARIANTS.expectedState, `pfn ${hex(op.pfn)}, VM ${op.vm} gfn ${hex(op.gfn)}: ${wrong.join('; ')}`, `state differs from the trace's expectation: ${fields}`);

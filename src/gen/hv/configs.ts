@@ -7,7 +7,7 @@
  * streams `<root>/hvconfigs` and `<root>/hvconfig<epoch>`). Epoch 0 is `base` itself. Planted
  * bugs, framesMax and the pool are kept; an option `base` sets explicitly to a non-default value is kept.
  */
-import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
+import { hostEptFrames, normalizeConfig, type MachineConfig } from '../../hw/config.js';
 import { Rng } from '../rng.js';
 
 /** VTL counts tried (2 is the TLFS's implemented number; 3 and 4 reach the "nearest higher VTL" paths). */
@@ -35,7 +35,8 @@ export function hvEpochConfig(base: MachineConfig, root: string, epoch: number):
       ...hv,
       pkvm: hv.pkvm ?? (arm64 ? 'arm64' : 'x86-rfc'),
       memFaultFlags: hv.memFaultFlags ?? (rng.chance(0.3) ? 'upstream' : 'vsm'),
-      hugePages: hv.hugePages && !rng.chance(0.25),
+      // Without huge pages the host EPT needs a page table per 2 MiB: only when the pool has room.
+      hugePages: hv.hugePages && !(rng.chance(0.25) && hv.poolFrames >= hostEptFrames(base.framesMax - hv.poolFrames, false) + 8),
       vtlExecBits: hv.vtlExecBits !== 'hv_map_gpa' ? hv.vtlExecBits : rng.chance(0.3) ? 'vsm_mask' : 'hv_map_gpa',
       vtlNonRam: hv.vtlNonRam !== 'tlfs' ? hv.vtlNonRam : rng.chance(0.3) ? 'openhcl' : 'tlfs',
       memattrRwx: hv.memattrRwx && !rng.chance(0.2),

@@ -9,7 +9,7 @@
  * same biased op makers (`hvWorldFromOps`, src/gen/hv/mutate.ts).
  */
 import { Rng } from '../rng.js';
-import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
+import { hostEptFrames, normalizeConfig, type MachineConfig } from '../../hw/config.js';
 import type { Op, Reg } from '../../trace/ops.js';
 import { SCHEMA_VERSION, type Trace } from '../../trace/trace.js';
 
@@ -81,6 +81,9 @@ export function hvGenConfig(poolFrames: number, bugs: readonly string[] = [], vt
     hv: { ...(base?.hv ?? {}), poolFrames, vtls },
   });
 }
+
+/** Pool frames beyond the host EPT's when huge pages are off (one VM's roots and a few tables). */
+const HV_POOL_SPARE = 12;
 
 /** Pool sizes the generator draws from (small pools make -ENOMEM paths reachable). */
 export const HV_POOL_CHOICES: readonly number[] = [16, 24, 64, 256];
@@ -368,7 +371,11 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
 
 /** generateHvTrace over a given stream (a campaign's run stream): deterministic in its seed. */
 export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOptions = {}): Trace {
-  const poolFrames = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
+  const drawn = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
+  // Without huge pages the host EPT alone needs a page table per 2 MiB of RAM: the pool keeps
+  // HV_POOL_SPARE frames beyond it, so small pools still reach -ENOMEM.
+  const poolFrames = options.base?.hv?.hugePages === false && options.poolFrames === undefined
+    ? Math.max(drawn, hostEptFrames(FRAMES - drawn, false) + HV_POOL_SPARE) : drawn;
   let config = hvGenConfig(poolFrames, options.bugs ?? options.base?.bugs ?? [], options.vtls ?? options.base?.hv?.vtls ?? 2, options.base);
   // MBEC-aware VTL protections on some runs (a stream of its own: the workload's draws stay as they were).
   const vtlMbec = options.vtlMbec ?? (config.hv?.vtlMbec === true || (config.caps.mbec && rng.derive('vtl-mbec').chance(0.3)));

@@ -39,12 +39,12 @@ describe('one host page shared into the np VM at several gfns', () => {
     { op: 'vm_create', vm: 2, type: 'np' },
     { op: 'host_share_guest', vm: 2, pfn: 0x40, gfn: 9, nr: 1, prot: 7 },
     { op: 'host_share_guest', vm: 2, pfn: 0x40, gfn: 0xa, nr: 1, prot: 1 },
-    { op: 'hv_expect', vm: 2, pfn: 0x40, gfn: 0xa, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 2, guest: 'SB' },
+    { op: 'hv_expect', vm: 2, pfn: 0x40, gfn: 0xa, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 2, guest: 'SB', vtl0: 1 },
     { op: 'host_unshare_guest', vm: 2, gfn: 9, nr: 1 },
-    { op: 'hv_expect', vm: 2, pfn: 0x40, gfn: 9, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, guest: 'none' },
+    { op: 'hv_expect', vm: 2, pfn: 0x40, gfn: 9, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, guest: 'none', vtl0: 0 },
     { op: 'host_share_hyp', pfn: 0x40 },
     { op: 'host_unshare_guest', vm: 2, gfn: 0xa, nr: 1 },
-    { op: 'hv_expect', vm: 2, pfn: 0x40, gfn: 0xa, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'none' },
+    { op: 'hv_expect', vm: 2, pfn: 0x40, gfn: 0xa, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'none', vtl0: 0 },
   ];
   it('arm64 counts them; the host owns the page again after the last unshare, in either order', () => {
     expect(rets(clean(ops, arm64)).filter((o) => o.startsWith('ret'))).toEqual([R(0), R(0), R(0), R(0), R(-1), R(0)]);
@@ -94,7 +94,7 @@ describe('FF-A and force reclaim are arm64 paths', () => {
       { op: 'host_donate_hyp', pfn: 0x21, nr: 1n },
       { op: 'host_force_reclaim', pfn: 0x21 }, // the hypervisor's
       { op: 'host_force_reclaim', pfn: 0x20 },
-      { op: 'hv_expect', vm: 3, pfn: 0x20, gfn: 5, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'POISON' },
+      { op: 'hv_expect', vm: 3, pfn: 0x20, gfn: 5, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'POISON', vtl0: 0 },
       read(0, 0x5000),
       { op: 'guest_share_host', cpu: 0, gfn: 5 },
       { op: 'host_donate_guest', vm: 3, pfn: 0x22, gfn: 5 },
@@ -122,7 +122,7 @@ describe('hypervisor pins', () => {
       { op: 'hyp_pin', vm: 1, pfn: 0x40, nr: 3 }, // 0x42 is not shared: nothing pinned
       { op: 'hyp_pin', vm: 2, pfn: 0x40, nr: 2 },
       { op: 'hyp_pin', vm: 1, pfn: 0x40, nr: 1 },
-      { op: 'hv_expect', vm: 1, pfn: 0x40, gfn: 0, host: 'SO', owner: 1, hyp: 'SB', pins: 2, shares: 0, guest: 'none' },
+      { op: 'hv_expect', vm: 1, pfn: 0x40, gfn: 0, host: 'SO', owner: 1, hyp: 'SB', pins: 2, shares: 0, guest: 'none', vtl0: 0 },
       { op: 'host_unshare_hyp', pfn: 0x40 },
       { op: 'hyp_unpin', vm: 9, pfn: 0x40, nr: 1 }, // not a holder
       { op: 'hyp_unpin', vm: 1, pfn: 0x40, nr: 1 },

@@ -61,10 +61,10 @@ describe('hv_query', () => {
 describe('hv_expect', () => {
   const setup: AnyOp[] = [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'host_share_guest', vm: 2, pfn: 0x10, gfn: 0x20, nr: 1, prot: 7 }];
   it('passes when the state is the one written down', () => {
-    clean([...setup, { op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, guest: 'SB' }]);
+    clean([...setup, { op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, guest: 'SB', vtl0: 7 }]);
   });
   it('fails with hv.expected-state naming each wrong field', () => {
-    const r = run([...setup, { op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'SB' }]);
+    const r = run([...setup, { op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'SB', vtl0: 7 }]);
     expect(r.violations.map((v) => [v.invariant, v.coarse])).toEqual([['hv.expected-state', "state differs from the trace's expectation: host, shares"]]);
   });
 });
@@ -80,7 +80,7 @@ describe('a page view the model does not share', () => {
 
 describe('mutating a seed with expectations', () => {
   it('keeps the observation and drops the assertion', () => {
-    const ops: AnyOp[] = [{ op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, guest: 'SB' }];
+    const ops: AnyOp[] = [{ op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, guest: 'SB', vtl0: 7 }];
     for (let i = 0; i < 20; i++) {
       const child = mutateHv(ops, ops, new Rng(`q/${i}`), { opsMax: 50, config: hvConfig() }).ops;
       expect(child.some((o) => o.op === 'hv_expect')).toBe(false);
