@@ -219,6 +219,22 @@ export class EptTables {
     walk(this.root, 4, 0);
   }
 
+  /** The table frames reachable from the root in memory (root included), in walk order. */
+  reachableTables(): number[] {
+    const out: number[] = [];
+    const walk = (frame: number, level: number): void => {
+      out.push(frame);
+      if (level === 1) return;
+      for (let i = 0; i < 512; i++) {
+        const a = frame * 4096 + i * 8;
+        const lo = this.mem.read32(a);
+        if (isTable(lo)) walk(tableAddr(lo, this.mem.read32(a + 4)) / 4096, level - 1);
+      }
+    };
+    walk(this.root, 4);
+    return out;
+  }
+
   /** Returns every table page to the pool. The caller flushes TLBs first. */
   destroy(): void {
     this.forgetMemo();

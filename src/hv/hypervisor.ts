@@ -52,6 +52,7 @@ export interface HvBugs {
   ffaUnshareUnchecked: boolean;
   forceReclaimNoZero: boolean;
   memattrRangeWrap: boolean;
+  teardownTableLeak: boolean;
 }
 
 /** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
@@ -159,6 +160,7 @@ export class Hypervisor {
       ffaUnshareUnchecked: b.has('pkvm-ffa-unshare-unchecked'),
       forceReclaimNoZero: b.has('pkvm-force-reclaim-no-zero'),
       memattrRangeWrap: b.has('memattr-range-wrap'),
+      teardownTableLeak: b.has('hv-teardown-table-leak'),
     };
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';

@@ -45,7 +45,9 @@ export function vmTeardownFinish(hv: Hypervisor, id: number): number {
   if (vm.pages.size > 0) return -EBUSY;
   hv.flushAll(); // before the tables (and the EP4TA tags) can be reused
   releasePins(hv, id); // the hypervisor's pins for this VM's state go with it (§2.1 "unpins host_kvm")
-  for (const t of vm.views) t.destroy();
+  // Planted hv-teardown-table-leak: only VTL 0's tables go back (the per-VTL views were added
+  // after the teardown code was written).
+  for (const t of hv.bugs.teardownTableLeak ? vm.views.slice(0, 1) : vm.views) t.destroy();
   for (const f of [...vm.spptFrames].sort((a, b) => a - b)) hv.pool.release(f);
   hv.vms.delete(id);
   hv.forgetContexts(id); // a new VM with this handle starts from the initial registers

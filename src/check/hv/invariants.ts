@@ -28,6 +28,7 @@ export const HV_INVARIANTS = {
   vtlLowerCannotExceedHigher: 'vtl.lower-cannot-exceed-higher',
   expectedState: 'hv.expected-state',
   pinBalance: 'pkvm.pin-balance',
+  poolConservation: 'hv.pool-conservation',
   shareCount: 'pkvm.share-count',
 } as const;
 
@@ -314,6 +315,30 @@ function checkExpected(hv: Hypervisor, f: Findings): void {
   f.add(HV_INVARIANTS.expectedState, `pfn ${hex(op.pfn)}, VM ${op.vm} gfn ${hex(op.gfn)}: ${wrong.join('; ')}`, `state differs from the trace's expectation: ${fields}`);
 }
 
+/**
+ * Every frame of the hypervisor's pool is exactly one of: free, a table of the host EPT or of a
+ * VM's EPT view (reachable from its root in memory), or a frame of a VM's SPPT. A table page
+ * leaked at teardown is neither free nor reachable; one handed out twice is both.
+ */
+function checkPool(hv: Hypervisor, f: Findings): void {
+  const owner = new Map<number, string>();
+  const claim = (frame: number, who: string): void => {
+    const had = owner.get(frame);
+    if (!hv.pool.contains(frame)) f.add(HV_INVARIANTS.poolConservation, `${who} uses frame ${hex(frame)} outside the pool`, 'table frame outside the pool');
+    else if (had !== undefined) f.add(HV_INVARIANTS.poolConservation, `frame ${hex(frame)} is both ${had} and ${who}`, 'pool frame used twice');
+    owner.set(frame, who);
+  };
+  for (const fr of hv.pool.freeFrames()) claim(fr, 'free');
+  for (const fr of hv.host.reachableTables()) claim(fr, 'a host EPT table');
+  for (const vm of hv.vms.values()) {
+    vm.views.forEach((t, v) => { for (const fr of t.reachableTables()) claim(fr, `a table of VM ${vm.id} view ${v}`); });
+    for (const fr of vm.spptFrames) claim(fr, `an SPPT frame of VM ${vm.id}`);
+  }
+  const lost: number[] = [];
+  for (let fr = hv.pool.first; fr < hv.pool.end; fr++) if (!owner.has(fr)) lost.push(fr);
+  if (lost.length > 0) f.add(HV_INVARIANTS.poolConservation, `${lost.length} pool frame(s) neither free nor in any table: ${lost.slice(0, 4).map(hex).join(', ')}`, 'pool frames leaked');
+}
+
 export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   const f = new Findings();
   if (!full) checkExpected(hv, f); // once, after the op (a sweep re-reads no op)
@@ -331,6 +356,7 @@ export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   checkStale(hv, f);
   checkAccess(hv, f);
   if (full) {
+    checkPool(hv, f);
     const byPfn = sweepGuestLeaves(hv);
     for (let pfn = 0; pfn < hv.config.framesMax; pfn++) {
       const leaves = byPfn.get(pfn) ?? [];

@@ -61,6 +61,11 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
     ops: [...NP_SETUP, { op: 'set_mem_attrs', vm: 2, gpa: 2n ** 64n - 0x1000n, size: 0x2000n, attrs: 2n, flags: 0n }],
     expect: ['fault.exit-reason'],
   },
+  'hv-teardown-table-leak': {
+    ops: [...NP_SETUP, write(0, 0x200000, 1n), { op: 'vtl_call', cpu: 0 }, read(0, 0x200000), { op: 'vcpu_load', cpu: 0, vm: 1 },
+      { op: 'vm_teardown_start', vm: 2 }, { op: 'vm_reclaim', vm: 2, gfn: 0x200 }, { op: 'vm_teardown_finish', vm: 2 }],
+    expect: ['hv.pool-conservation'],
+  },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
