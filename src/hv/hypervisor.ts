@@ -27,6 +27,8 @@ import {
   SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, UX, W, WP_HI, X, XX,
 } from './consts.js';
 import { applyHvOp } from './ops.js';
+import { pageView } from './query.js';
+import { TOUCHED_PAGES_MAX, type PageState } from '../hw/api.js';
 import { checkHvInvariants, type HvFinding } from '../check/hv/invariants.js';
 import { buildSpptRegion, dropSpptRegion, spptLeafTable } from './spp.js';
 import { autoShare, dropPages, returnToHost, shareable } from './pkvm.js';
@@ -227,6 +229,21 @@ export class Hypervisor {
   /** Data frames written by the last op (the hypervisor's own table pages are not guest-visible state). */
   touchedFrames(): readonly number[] {
     return this.machine.mem.touched().filter((f) => !this.pool.contains(f));
+  }
+
+  /** The host pages the last op touched, with their state (replay --json's per-step record). */
+  touchedPages(): PageState[] {
+    const pfns = new Set(this.touchedPfns);
+    for (let i = 0; i < this.touchedGfnCount; i++) {
+      const key = this.touchedGfnKeys[i];
+      const id = Math.floor(key / 2 ** 40);
+      const rec = this.vms.get(id)?.pages.get((key - id * 2 ** 40) % (this.aliasGfn || 2 ** 40));
+      if (rec !== undefined) pfns.add(rec.pfn);
+    }
+    return [...pfns].sort((a, b) => a - b).slice(0, TOUCHED_PAGES_MAX).map((pfn) => {
+      const { host, owner, hyp, pins, shares, ffa, guests } = pageView(this, OWNER_HOST, pfn, 0);
+      return { pfn, host, owner, hyp, pins, shares, ffa, guests };
+    });
   }
 
   /** Hypervisor invariants after the last op: incremental, or over everything with `full`. */

@@ -10,6 +10,7 @@ import { runWith, type StepRecord } from '../../check/runner.js';
 import { formatSignature, sameSignature, signatureOf, type Violation } from '../../check/violation.js';
 import { exitReasonName, hvStatusName, memoryFaultFlags, pfCodeNames, qualNames, retName } from '../../check/decode.js';
 import { formatPage, type Outcome } from '../../hw/outcome.js';
+import type { PageState } from '../../hw/api.js';
 import { opJson } from '../../trace/canonical.js';
 import { loadTrace } from '../../trace/load.js';
 import { formatOp } from '../../trace/text.js';
@@ -56,6 +57,11 @@ function hvExitInfo(exit: string, info: number): string {
   }
 }
 
+/** A host page's state after a step (hv mode), JSON-safe. */
+function stateJson(p: PageState): Record<string, unknown> {
+  return { pfn: hex(p.pfn), host: p.host, owner: p.owner, hyp: p.hyp, pins: p.pins, shares: p.shares, ffa: p.ffa, guests: p.guests.map((g) => ({ vm: g.vm, gfn: hex(g.gfn), state: g.state })) };
+}
+
 export function violationJson(v: Violation): Record<string, unknown> {
   return { invariant: v.invariant, step: v.step, op: v.op, detail: v.detail, signature: v.coarse };
 }
@@ -67,7 +73,7 @@ export interface JsonShape { outcomesOnly: boolean }
  * One `--json` step record. `file` comes first in every record, so that the output of a replay of
  * many traces can be split or grepped by trace.
  */
-export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actual' | 'allowed' | 'violations'>, shape: JsonShape, extra: Record<string, unknown> = {}): string {
+export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actual' | 'allowed' | 'violations' | 'states'>, shape: JsonShape, extra: Record<string, unknown> = {}): string {
   const head = { file, step: r.step, ...extra };
   if (shape.outcomesOnly) return JSON.stringify({ ...head, actual: outcomeJson(r.actual), violations: r.violations.map(violationJson) });
   return JSON.stringify({
@@ -76,6 +82,7 @@ export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actu
     actual: outcomeJson(r.actual),
     allowed: r.allowed.map(outcomeJson),
     violations: r.violations.map(violationJson),
+    ...(r.states !== undefined ? { states: r.states.map(stateJson) } : {}),
   });
 }
 

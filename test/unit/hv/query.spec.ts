@@ -87,3 +87,19 @@ describe('mutating a seed with expectations', () => {
     }
   });
 });
+
+describe('per-step state records (replay --json)', () => {
+  it('list the host pages each step touched, with their state after it', async () => {
+    const { runWith } = await import('../../../src/check/runner.js');
+    const { HV_TARGET } = await import('../../../src/check/targets.js');
+    const ops: AnyOp[] = [
+      { op: 'vm_create', vm: 2, type: 'np' },
+      { op: 'host_share_guest', vm: 2, pfn: 0x10, gfn: 0x20, nr: 1, prot: 7 },
+      { op: 'host_share_hyp', pfn: 0x10 }, // refused: touches nothing
+    ];
+    const r = runWith({ schema: 2, eptfuzz: '0.1.0', machine: hvConfig(), ops }, HV_TARGET, { records: true });
+    const states = (r.records ?? []).map((x) => x.states);
+    expect(states[1]).toEqual([{ pfn: 0x10, host: 'SO', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 1, ffa: false, guests: [{ vm: 2, gfn: 0x20, state: 'SB' }] }]);
+    expect(states[2]).toEqual([]);
+  });
+});
