@@ -55,6 +55,7 @@ export interface HvBugs {
   forceReclaimNoZero: boolean;
   memattrRangeWrap: boolean;
   teardownTableLeak: boolean;
+  shareEnomemHalfDone: boolean;
 }
 
 /** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
@@ -163,6 +164,7 @@ export class Hypervisor {
       forceReclaimNoZero: b.has('pkvm-force-reclaim-no-zero'),
       memattrRangeWrap: b.has('memattr-range-wrap'),
       teardownTableLeak: b.has('hv-teardown-table-leak'),
+      shareEnomemHalfDone: b.has('pkvm-share-enomem-half-done'),
     };
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';

@@ -146,7 +146,7 @@ export function blockUniform(hv: Hypervisor, vm: Vm, base: number): boolean {
 }
 
 /** Shares host pages [pfn, pfn+nr) with `vm` at gfn (preconditions already checked). */
-function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number): number {
+function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number, hypercall = false): number {
   const huge = nr === 512 && blockUniform(hv, vm, gfn);
   // Pages already SHARED_OWNED (arm64 multi-share) keep their state; a 4 KiB share of one inside
   // a 2 MiB host leaf splits that leaf now, so that giving the pages back (in any order) never
@@ -155,7 +155,11 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
   const changing = pagesOf(pfn, nr).filter((p) => hv.hostState(p) !== PS_SHARED_OWNED || (nr === 1 && hv.hostNeed(p) > 0));
   const need = (nr === 512 && hv.host.find(pfn * 4096) && hv.host.level === 2 ? 0 : hostSplitNeed(hv, changing))
     + vm.views[0].need(gfn * 4096, huge ? 2 : 1) + (huge ? 0 : Math.ceil(nr / 512));
-  if (need > hv.pool.available) return -ENOMEM;
+  // Planted pkvm-share-enomem-half-done: the hypercall checks only the host side's tables, so the
+  // guest map can still run dry after the host state and count changed (§7 B3, the share half of
+  // "check that the memcache has enough capacity before engaging on the share/donate path").
+  const halfDone = hypercall && hv.bugs.shareEnomemHalfDone;
+  if (halfDone ? hostSplitNeed(hv, changing) > hv.pool.available : need > hv.pool.available) return -ENOMEM;
   if (!(nr === 512 && hv.setHostBlock(pfn, PS_SHARED_OWNED))) {
     for (const p of changing) hv.setHost(p, PS_SHARED_OWNED, 0);
   }
@@ -166,10 +170,16 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
   }
   hv.mutations++;
   if (huge) {
-    if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) throw new Error('hv: pool accounting for share_guest');
+    if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) {
+      if (halfDone) return -ENOMEM;
+      throw new Error('hv: pool accounting for share_guest');
+    }
   } else {
     for (let i = 0; i < nr; i++) {
-      if (!hv.mapLeaf(vm, 0, (gfn + i) * 4096, 1, vm.pages.get(gfn + i)!)) throw new Error('hv: pool accounting for share_guest');
+      if (!hv.mapLeaf(vm, 0, (gfn + i) * 4096, 1, vm.pages.get(gfn + i)!)) {
+        if (halfDone) return -ENOMEM;
+        throw new Error('hv: pool accounting for share_guest');
+      }
     }
   }
   return 0;
@@ -189,7 +199,7 @@ export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: n
   if (gfn + nr > hv.gfnLimit) return -EINVAL;
   for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
   for (let i = 0; i < nr; i++) if (!shareable(hv, pfn + i)) return -EPERM;
-  return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1);
+  return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1, true);
 }
 
 /**

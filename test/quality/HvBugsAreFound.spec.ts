@@ -45,6 +45,7 @@ const RUNS: Record<string, number> = {
   'pkvm-force-reclaim-no-zero': 11,
   'memattr-range-wrap': 1,
   'hv-teardown-table-leak': 1,
+  'pkvm-share-enomem-half-done': 2,
 };
 
 const HV = CATALOGUE.filter((b) => b.layer === 'hv');

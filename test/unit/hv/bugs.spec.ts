@@ -66,6 +66,13 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
       { op: 'vm_teardown_start', vm: 2 }, { op: 'vm_reclaim', vm: 2, gfn: 0x200 }, { op: 'vm_teardown_finish', vm: 2 }],
     expect: ['hv.pool-conservation'],
   },
+  'pkvm-share-enomem-half-done': {
+    // gfns 1 GiB apart need two table pages each: the 16-frame pool runs dry on a share.
+    ops: [{ op: 'vm_create', vm: 2, type: 'np' },
+      ...Array.from({ length: 6 }, (_, i): AnyOp => ({ op: 'host_share_guest', vm: 2, pfn: 0x200 + i, gfn: i * 2 ** 18, nr: 1, prot: 7 }))],
+    config: { hv: { poolFrames: 16 } },
+    expect: ['hv.failed-call-no-change'],
+  },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
