@@ -160,9 +160,27 @@ export class EptTables {
       table = tableAddr(elo, ehi);
     }
     const a = table + entryIndex(gpa, level) * 8;
+    // A huge leaf written over an (empty) table: the table pages below go back to the pool, else
+    // they would be held by no table and never freed (found by hv.pool-conservation: a 4 KiB
+    // share unshared, then the region mapped as one 2 MiB leaf).
+    const old = mem.read32(a);
+    if (level > 1 && isTable(old)) this.releaseSubtree(tableAddr(old, mem.read32(a + 4)) / 4096, level - 1);
     mem.write32(a, lo >>> 0);
     mem.write32(a + 4, hi >>> 0);
     return true;
+  }
+
+  /** Frees the table at `frame` (at `level`) and the tables below it; every leaf in them must be empty. */
+  private releaseSubtree(frame: number, level: number): void {
+    for (let i = 0; i < 512; i++) {
+      const a = frame * 4096 + i * 8;
+      const lo = this.mem.read32(a);
+      const hi = this.mem.read32(a + 4);
+      if (level > 1 && isTable(lo)) this.releaseSubtree(tableAddr(lo, hi) / 4096, level - 1);
+      else if (lo !== 0 || hi !== 0) throw new Error('hv: a huge leaf written over a table that still maps pages');
+    }
+    this.tables.delete(frame);
+    this.pool.release(frame);
   }
 
   /** Splits the huge leaf covering `gpa` at `level` into 512 children; false when the pool is empty. */

@@ -21,7 +21,7 @@ import { PagePool } from './pool.js';
 import { EptTables } from './ept-tables.js';
 import { Vm, type PageRec } from './vm.js';
 import {
-  AGED_LO, EPERM, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_READONLY, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX,
+  AGED_LO, EPERM, ENOMEM, HOST_ANNOTATION_HI, KVM_MEM_EXECONLY, KVM_MEM_READONLY, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX,
   MEMATTR_PRIVATE, MEMFAULT_EXEC, MEMFAULT_PRIVATE, MEMFAULT_READ, MEMFAULT_WRITE, OWNER_HOST,
   OWNER_SHIFT_LO, PS_NOPAGE, PS_OWNED, R, RWX, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_ALL_WRITABLE,
   SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, UX, W, WP_HI, X, XX,
@@ -116,6 +116,11 @@ export class Hypervisor {
   readonly arm64: boolean;
   /** KVM_EXIT_MEMORY_FAULT carries the access's R/W/X flags (hv.memFaultFlags 'vsm'). */
   readonly memFaultRwx: boolean;
+  /**
+   * The host EPT maps RAM lazily, at the host's first access (the arm64 profile: host_stage2_idmap
+   * on a host abort, §1.2); else every RAM page is mapped at boot (the x86 RFC, §1.1).
+   */
+  readonly lazyHost: boolean;
   /** Host pages shared with the secure world through the FF-A proxy (§2.1 rows 7, 8). */
   readonly ffaShared = new Set<number>();
 
@@ -169,6 +174,7 @@ export class Hypervisor {
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
     this.memFaultRwx = memFaultFlagsOf(this.opts) === 'vsm';
+    this.lazyHost = this.arm64;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasBit !== 0 ? this.aliasGfn : 2 ** (config.maxPhyAddr - 12);
@@ -178,8 +184,15 @@ export class Hypervisor {
     if (host === null) throw new RangeError('hv: pool too small for the host EPT');
     this.host = host;
     // pKVM init (§1.1): every RAM page identity-mapped OWNED (WB, RWX), 2 MiB leaves where whole;
-    // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp).
-    for (let f = 0; f < this.ramFrames;) {
+    // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp). Lazily (arm64): the same
+    // tables, with no leaf in them; a host fault maps the page (2 MiB where the table allows),
+    // so that mapping never allocates (docs/hypervisor.md "Source profiles").
+    for (let f = 0; f < this.ramFrames && this.lazyHost;) {
+      const whole = f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages;
+      if (!host.install(f * 4096, whole ? 2 : 1, 0, 0)) throw new RangeError('hv: pool too small for the host EPT');
+      f += whole ? 512 : 512 - (f % 512);
+    }
+    for (let f = 0; f < this.ramFrames && !this.lazyHost;) {
       if (f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages) {
         if (!host.install(f * 4096, 2, this.hostLeafLo(f, RWX) | EPT_PS, PS_OWNED << STATE_SHIFT_HI)) throw new RangeError('hv: pool too small for the host EPT');
         f += 512;
@@ -337,8 +350,11 @@ export class Hypervisor {
   hostState(pfn: number): number {
     const h = this.host;
     if (!h.find(pfn * 4096)) {
-      this.hostOwner = 0;
-      return PS_NOPAGE;
+      // No entry: a RAM page the lazy host EPT has not mapped yet is the host's (arm64's vmemmap
+      // keeps its state); else NOPAGE owned by the hypervisor (x86: an all-zero entry, §1.1).
+      const lazyOwned = this.lazyHost && pfn < this.ramFrames;
+      this.hostOwner = lazyOwned ? OWNER_HOST : 0;
+      return lazyOwned ? PS_OWNED : PS_NOPAGE;
     }
     const state = (h.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI;
     this.hostOwner = state === PS_NOPAGE ? (h.lo >>> OWNER_SHIFT_LO) & 0xfffff : OWNER_HOST;
@@ -354,7 +370,9 @@ export class Hypervisor {
   setHost(pfn: number, state: number, owner: number): boolean {
     const was = this.hostState(pfn);
     const lo = state === PS_NOPAGE ? (owner << OWNER_SHIFT_LO) >>> 0 : this.hostLeafLo(pfn, RWX);
-    if (!this.host.install(pfn * 4096, 1, lo, state << STATE_SHIFT_HI)) return false;
+    // Lazily (arm64) an empty entry means "not mapped yet", so a NOPAGE annotation carries a mark.
+    const hi = (state << STATE_SHIFT_HI) | (state === PS_NOPAGE && this.lazyHost ? HOST_ANNOTATION_HI : 0);
+    if (!this.host.install(pfn * 4096, 1, lo, hi >>> 0)) return false;
     this.mutations++;
     this.touchedPfns.add(pfn);
     if (was !== PS_NOPAGE && state === PS_NOPAGE) this.noteReduced(this.host.root, pfn);
@@ -685,6 +703,8 @@ export class Hypervisor {
     const vm = this.vmOf(cpu);
     if (reason === EXIT_EPT_MISCONFIG) return this.hvExit('unknown', gpa, reason, exits);
     if (vm === null) {
+      // Lazy host EPT (arm64 host_stage2_idmap): a RAM page with no entry yet is mapped and the access retried.
+      if (reason === EXIT_EPT_VIOLATION && this.lazyHost && this.hostIdmap(Math.floor(gpa / 4096))) return null;
       // pKVM: a host access the host EPT denies is a page the host does not own (§3 I4): abort.
       return this.hvExit(reason === EXIT_EPT_VIOLATION ? 'abort' : 'unknown', gpa, reason, exits);
     }
@@ -701,6 +721,24 @@ export class Hypervisor {
   }
 
   /** The access's KVM_EXIT_MEMORY_FAULT flags: R/W/X under memFaultFlags 'vsm', none upstream. */
+  /**
+   * Maps RAM page `pfn` into the lazy host EPT if it has no entry (false: it has one, or is not
+   * RAM: the abort path). A 2 MiB leaf when the region has no table below its PD entry (nothing in
+   * it was ever mapped or annotated, and huge pages are on), else a 4 KiB leaf; the tables exist
+   * from boot, so this never allocates.
+   */
+  private hostIdmap(pfn: number): boolean {
+    const h = this.host;
+    if (pfn >= this.ramFrames || h.find(pfn * 4096)) return false;
+    const block = h.level >= 2;
+    const base = block ? pfn - (pfn % 512) : pfn;
+    if (!h.install(base * 4096, block ? 2 : 1, this.hostLeafLo(base, RWX) | (block ? EPT_PS : 0), PS_OWNED << STATE_SHIFT_HI)) {
+      throw new Error('hv: the lazy host EPT allocated a table');
+    }
+    this.mutations++;
+    return true;
+  }
+
   private accessFlags(kind: number): number {
     if (!this.memFaultRwx) return 0;
     return kind === ACC_READ ? MEMFAULT_READ : kind === ACC_WRITE ? MEMFAULT_WRITE : MEMFAULT_EXEC;

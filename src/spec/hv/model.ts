@@ -139,6 +139,12 @@ export class HvModel implements HvReferenceModelApi {
   private readonly arm64: boolean;
   /** memory_fault exits carry the access's R/W/X flags (the VSM series), not only PRIVATE. */
   private readonly faultRwx: boolean;
+  /** arm64: the host's mapping of its own pages is built lazily, at its first access to each. */
+  private readonly lazyHost: boolean;
+  /** Lazy host mapping: host pages the host can reach without a fault (mapped, or given a leaf by a transition). */
+  private readonly hostMapped = new Set<number>();
+  /** Lazy host mapping: 2 MiB regions (pfn >> 9) with a 4 KiB entry in them (a fault there maps 4 KiB). */
+  private readonly hostRegions = new Set<number>();
   /** Pages shared with the secure world (FF-A). */
   private readonly ffa = new Set<number>();
   readonly vms = new Map<number, ModelVm>();
@@ -164,6 +170,7 @@ export class HvModel implements HvReferenceModelApi {
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
     this.faultRwx = memFaultFlagsOf(this.opts) === 'vsm';
+    this.lazyHost = this.arm64;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasGfn || 2 ** (config.maxPhyAddr - 12);
@@ -329,6 +336,27 @@ export class HvModel implements HvReferenceModelApi {
 
   private setHost(pfn: number, state: HostState, owner = HOST): void {
     this.j.mapSet(this.host, pfn, { state, owner });
+    if (!this.lazyHost) return;
+    // A transition writes the page's own 4 KiB entry: mapped unless NOPAGE.
+    this.j.setAdd(this.hostRegions, Math.floor(pfn / 512));
+    if (state === 'NOPAGE') this.j.setDelete(this.hostMapped, pfn);
+    else this.j.setAdd(this.hostMapped, pfn);
+  }
+
+  /**
+   * Lazy host mapping: the host's access fault on an OWNED RAM page it has not reached yet maps
+   * it: the whole 2 MiB region when huge pages are on, the region is all RAM and nothing in it has
+   * an entry of its own; else the 4 KiB page. False: not such a page (the access aborts).
+   */
+  private hostIdmap(pfn: number): boolean {
+    if (!this.lazyHost || pfn >= this.ramFrames || this.hostMapped.has(pfn) || this.hostOf(pfn).state !== 'O') return false;
+    const region = Math.floor(pfn / 512);
+    if (this.opts.hugePages && (region + 1) * 512 <= this.ramFrames && !this.hostRegions.has(region)) {
+      for (let p = region * 512; p < (region + 1) * 512; p++) this.j.setAdd(this.hostMapped, p);
+    } else {
+      this.j.setAdd(this.hostMapped, pfn);
+    }
+    return true;
   }
 
   private slotOf(vm: ModelVm, gfn: number): number {
@@ -1004,7 +1032,7 @@ export class HvModel implements HvReferenceModelApi {
     if (c.vm === HOST) {
       // The hardware turns any final-GPA violation of a data access above the XO bit into #PF.
       const h = this.hostOf(Math.floor(gpa / 4096));
-      const denied = h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096;
+      const denied = h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096 || (this.lazyHost && !this.hostMapped.has(Math.floor(gpa / 4096)));
       return { r: denied ? (aliasData ? 'pf' : 48) : 'ok', gpa, eff: denied ? 0 : RWX, spp: false };
     }
     const vm = this.vms.get(c.vm)!;
@@ -1185,7 +1213,11 @@ export class HvModel implements HvReferenceModelApi {
   private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[], user: boolean, len: number): { out: AnyOutcome | null; alloc: boolean } {
     const c = this.cpus[cpu];
     const exit = (e: HvExit, at: number, info: number): { out: AnyOutcome; alloc: boolean } => ({ out: { kind: 'hv_exit', exit: e, gpa: at, size: len, info, exits }, alloc: false });
-    if (c.vm === HOST) return exit('abort', gpa, 48);
+    if (c.vm === HOST) {
+      // arm64: map the page and retry (the tables exist from boot: nothing to allocate).
+      if (this.hostIdmap(Math.floor(gpa / 4096))) return { out: null, alloc: false };
+      return exit('abort', gpa, 48);
+    }
     const vm = this.vms.get(c.vm)!;
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
     const key = Math.floor(gpa / 4096);

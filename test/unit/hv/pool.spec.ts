@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../../src/hv/hypervisor.js';
 import type { AnyOp } from '../../../src/trace/ops.js';
-import { NP_SETUP, hvConfig, read, write } from './helpers.js';
+import { NP_SETUP, clean, hvConfig, read, write } from './helpers.js';
 
 function hvAfter(ops: AnyOp[]): Hypervisor {
   const hv = new Hypervisor(hvConfig({ hv: { vtls: 3 } }));
@@ -33,5 +33,15 @@ describe('hv.pool-conservation', () => {
     const hv = hvAfter(LIFE);
     hv.pool.release(hv.host.root);
     expect(hv.invariants(true).map((f) => f.coarse)).toContain('pool frame used twice');
+  });
+  it('regression (fuzz --mode hv --seed 4): a 2 MiB leaf over the empty table a 4 KiB share left gives that table back', () => {
+    clean([
+      { op: 'vm_create', vm: 2, type: 'np' },
+      { op: 'memslot_set', vm: 2, slot: 0, gfn: 0x200, pfn: 0x400, pages: 1024, flags: 0 },
+      { op: 'host_share_guest', vm: 2, pfn: 0x30, gfn: 0x203, nr: 1, prot: 1 },
+      { op: 'vcpu_load', cpu: 1, vm: 2 },
+      { op: 'host_unshare_guest', vm: 2, gfn: 0x203, nr: 1 },
+      read(1, 0x2013a0, 1),
+    ]);
   });
 });

@@ -172,3 +172,26 @@ describe('hv campaign epochs vary the configuration', () => {
     for (const k of ['pkvm=arm64', 'pkvm=x86-rfc', 'vtls=3', 'vtls=4', 'vcpus=3', 'vcpus=4', 'nohuge', 'upstream', 'vsm_mask', 'openhcl', 'norwx', 'noxo']) expect([...seen]).toContain(k);
   });
 });
+
+describe('host mapping: eager (x86-rfc) or lazy (arm64)', () => {
+  const ops: AnyOp[] = [
+    { op: 'vcpu_load', cpu: 1, vm: 1 },
+    read(1, 0x10000), read(1, 0x11000), // region 0: untouched, mapped whole at the first fault
+    { op: 'host_share_hyp', pfn: 0x200 }, // region 1 gets an entry of its own
+    read(1, 0x201000), read(1, 0x202000), read(1, 0x201008), // so its pages are mapped one by one
+    { op: 'host_donate_hyp', pfn: 0x203, nr: 1n }, read(1, 0x203000), // a hyp page still aborts
+  ];
+  it('x86-rfc: every RAM page is mapped at boot', () => {
+    expect(rets(clean(ops, x86)).filter((o) => !o.startsWith('ret'))).toEqual(['data 0x0', 'data 0x0', 'data 0x0', 'data 0x0', 'data 0x0', 'hv_exit abort gpa=0x203000 size=8 info=0x30 exits=[48]']);
+  });
+  it('arm64: the first access maps the page (2 MiB where nothing in the region has an entry)', () => {
+    expect(rets(clean(ops, arm64)).filter((o) => !o.startsWith('ret'))).toEqual([
+      'handled exits=[48] data 0x0', 'data 0x0', 'handled exits=[48] data 0x0', 'handled exits=[48] data 0x0', 'data 0x0',
+      'hv_exit abort gpa=0x203000 size=8 info=0x30 exits=[48]',
+    ]);
+  });
+  it('arm64 without huge pages: page by page', () => {
+    const cfg = hvConfig({ hv: { pkvm: 'arm64', hugePages: false } });
+    expect(rets(clean(ops.slice(0, 3), cfg)).slice(1)).toEqual(['handled exits=[48] data 0x0', 'handled exits=[48] data 0x0']);
+  });
+});
