@@ -194,4 +194,22 @@ describe('host mapping: eager (x86-rfc) or lazy (arm64)', () => {
     const cfg = hvConfig({ hv: { pkvm: 'arm64', hugePages: false } });
     expect(rets(clean(ops.slice(0, 3), cfg)).slice(1)).toEqual(['handled exits=[48] data 0x0', 'handled exits=[48] data 0x0']);
   });
+  it('regression (fuzz --mode hv --seed 3): an access that fails -ENOMEM leaves the page it shared mapped for the host', () => {
+    const cfg = hvConfig({ hv: { pkvm: 'arm64', poolFrames: 24, vtls: 3 } });
+    const out = clean([
+      { op: 'vm_create', vm: 2, type: 'np' },
+      { op: 'memslot_set', vm: 2, slot: 0, gfn: 0x200, pfn: 0x400, pages: 1024, flags: 0 },
+      { op: 'spp_enable', vm: 2 },
+      { op: 'vm_create', vm: 3, type: 'protected' },
+      { op: 'host_donate_guest', vm: 3, pfn: 0x42, gfn: 0x3 },
+      { op: 'host_donate_guest', vm: 3, pfn: 0x43, gfn: 0x201 },
+      { op: 'vcpu_load', cpu: 0, vm: 2 },
+      { op: 'set_mem_attrs', vm: 2, gpa: 0x201000n, size: 0x1000n, attrs: 7n, flags: 0n },
+      { op: 'spp_set', vm: 2, gfn: 0x400, npages: 3, flags: 0, map: 0xfffffffe },
+      write(0, 0x3ffffc, 0n), // shares gfn 0x3ff (pfn 0x5ff), then the SPPT of gfn 0x400 runs the pool dry
+      { op: 'vcpu_load', cpu: 0, vm: 1 },
+      { op: 'fetch', cpu: 0, la: 0x5ff000, size: 1 },
+    ], cfg);
+    expect(rets(out).slice(-3)).toEqual(['ret -12', 'ret 0', 'ok']);
+  });
 });
