@@ -730,13 +730,28 @@ export class Hypervisor {
   private hostIdmap(pfn: number): boolean {
     const h = this.host;
     if (pfn >= this.ramFrames || h.find(pfn * 4096)) return false;
-    const block = h.level >= 2;
+    // A page table with no entry in it (left by an -ENOMEM undo) counts as empty: the 2 MiB leaf
+    // replaces it and the table goes back to the pool (EptTables.install).
+    const region = pfn - (pfn % 512);
+    const block = h.level >= 2 || (this.opts.hugePages && region + 512 <= this.ramFrames && this.hostRegionEmpty(region));
     const base = block ? pfn - (pfn % 512) : pfn;
     if (!h.install(base * 4096, block ? 2 : 1, this.hostLeafLo(base, RWX) | (block ? EPT_PS : 0), PS_OWNED << STATE_SHIFT_HI)) {
       throw new Error('hv: the lazy host EPT allocated a table');
     }
     this.mutations++;
     return true;
+  }
+
+  /** Whether no page of the 2 MiB host region from `region` has an entry (lazy host EPT). */
+  private hostRegionEmpty(region: number): boolean {
+    const h = this.host;
+    for (let p = region; p < region + 512; p++) if (h.find(p * 4096)) return false;
+    return true;
+  }
+
+  /** Lazy host EPT: which of `pfns` have no host entry yet (an -ENOMEM undo empties them again). */
+  private hostAbsent(pfns: readonly number[]): number[] {
+    return this.lazyHost ? pfns.filter((p) => !this.host.find(p * 4096)) : [];
   }
 
   private accessFlags(kind: number): number {
@@ -800,6 +815,9 @@ export class Hypervisor {
       const need = this.hostNeed(slot.pfn + (gfn - slot.gfn)) + vm.views[0].need(page, 1)
         + (view !== 0 || alias ? vm.views[view].need(page, 1) : 0) + (this.sppProtected(vm, gfn) ? 3 : 0);
       if (need > this.pool.available) return { kind: 'ret', value: -ENOMEM };
+      const spfn = slot.pfn + (gfn - slot.gfn);
+      const region = spfn - (spfn % 512);
+      const absent = this.hostAbsent(this.lazyHost ? Array.from({ length: 512 }, (_, i) => region + i) : []);
       const r = autoShare(this, vm, gfn, slot.slot);
       if (r === -ENOMEM) return { kind: 'ret', value: -ENOMEM };
       if (r !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
@@ -812,6 +830,8 @@ export class Hypervisor {
           const recs = gfns.map((g) => vm.pages.get(g)).filter((x): x is PageRec => x !== undefined).map((x) => ({ pfn: x.pfn, block: x.block }));
           dropPages(this, vm, gfns);
           returnToHost(this, recs);
+          // Lazily mapped host: the pages had no host entry before this fault; they have none again.
+          for (const p of absent) if (this.host.find(p * 4096) && this.hostState(p) === PS_OWNED) this.host.rewrite(0, 0);
         });
       }
       if (view === 0 && !alias) return null;

@@ -90,12 +90,6 @@ export interface HvCandidate {
    * flattened) that the hardware walks wrote before that exit, set again after the rollback.
    */
   reapply?: readonly number[];
-  /**
-   * For the -ENOMEM alternative under the lazy host mapping: host pages the step gave an entry of
-   * their own after the rollback mark. The hypervisor's undo hands them back to the host with a
-   * present 4 KiB leaf, so they stay mapped (and their regions non-empty) after the rollback.
-   */
-  hostEntries?: readonly number[];
   /** Which parts of a paged access used a cached translation (bit i = part i); 0 = fresh walks. */
   variant: number;
   /** Bytes of every frame in `frames` after this candidate (the runner matches them to the machine's). */
@@ -149,7 +143,10 @@ export class HvModel implements HvReferenceModelApi {
   private readonly lazyHost: boolean;
   /** Lazy host mapping: host pages the host can reach without a fault (mapped, or given a leaf by a transition). */
   private readonly hostMapped = new Set<number>();
-  /** Lazy host mapping: 2 MiB regions (pfn >> 9) with a 4 KiB entry in them (a fault there maps 4 KiB). */
+  /**
+   * Lazy host mapping: 2 MiB regions (pfn >> 9) with a 4 KiB entry of their own (a fault there maps
+   * 4 KiB). Rolled back with the step: the hypervisor's -ENOMEM undo empties the entries it wrote.
+   */
   private readonly hostRegions = new Set<number>();
   /** Pages shared with the secure world (FF-A). */
   private readonly ffa = new Set<number>();
@@ -168,8 +165,6 @@ export class HvModel implements HvReferenceModelApi {
   private allocMarks: number[] = [];
   /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
   private adLog: number[] = [];
-  /** Lazy host mapping: (journal mark before the write, pfn) of each host entry the step wrote, flattened. */
-  private hostWrites: number[] = [];
   private frames: number[] = [];
 
   constructor(config: MachineConfig) {
@@ -214,7 +209,6 @@ export class HvModel implements HvReferenceModelApi {
     this.frames = [];
     this.allocMarks = [];
     this.adLog = [];
-    this.hostWrites = [];
     this.live = variant;
     const { outcome, mayEnomem } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
@@ -225,12 +219,10 @@ export class HvModel implements HvReferenceModelApi {
       const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
       const first = this.allocMarks[0] ?? 0;
       const later = this.laterEnomems();
-      const hostEntries: number[] = [];
-      for (let i = 0; i < this.hostWrites.length; i += 2) if (this.hostWrites[i] >= first) hostEntries.push(this.hostWrites[i + 1]);
       if (later.length === 0) {
-        out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: first, variant, bytes: new Map(), frameAfter: () => NO_PREVIEW, hostEntries });
+        out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: first, variant, bytes: new Map(), frameAfter: () => NO_PREVIEW });
       } else {
-        out.push(...this.enomemAlternatives(op, variant, fail, first, later).map((c) => ({ ...c, hostEntries })));
+        out.push(...this.enomemAlternatives(op, variant, fail, first, later));
       }
     }
     return out;
@@ -298,10 +290,6 @@ export class HvModel implements HvReferenceModelApi {
       this.j.rollback(candidate.mark ?? 0);
       const again = candidate.reapply ?? [];
       for (let i = 0; i < again.length; i += 2) this.writeByte(again[i], again[i + 1]);
-      for (const pfn of candidate.hostEntries ?? []) {
-        this.j.setAdd(this.hostRegions, Math.floor(pfn / 512));
-        this.j.setAdd(this.hostMapped, pfn);
-      }
     }
     this.j = new Journal();
   }
@@ -353,7 +341,6 @@ export class HvModel implements HvReferenceModelApi {
     this.j.mapSet(this.host, pfn, { state, owner });
     if (!this.lazyHost) return;
     // A transition writes the page's own 4 KiB entry: mapped unless NOPAGE.
-    this.hostWrites.push(this.j.mark(), pfn);
     this.j.setAdd(this.hostRegions, Math.floor(pfn / 512));
     if (state === 'NOPAGE') this.j.setDelete(this.hostMapped, pfn);
     else this.j.setAdd(this.hostMapped, pfn);
