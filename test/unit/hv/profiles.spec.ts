@@ -194,7 +194,7 @@ describe('host mapping: eager (x86-rfc) or lazy (arm64)', () => {
     const cfg = hvConfig({ hv: { pkvm: 'arm64', hugePages: false } });
     expect(rets(clean(ops.slice(0, 3), cfg)).slice(1)).toEqual(['handled exits=[48] data 0x0', 'handled exits=[48] data 0x0']);
   });
-  it('regression (fuzz --mode hv --seed 3): an access that fails -ENOMEM leaves the lazy host mapping as it was: the host's next access maps the page', () => {
+  it('regression (fuzz --mode hv --seed 3): an access that fails -ENOMEM leaves the lazy host mapping as it was: the next host access maps the page', () => {
     const cfg = hvConfig({ hv: { pkvm: 'arm64', poolFrames: 24, vtls: 3 } });
     const out = clean([
       { op: 'vm_create', vm: 2, type: 'np' },
