@@ -6,7 +6,7 @@
  * on the agreeing path (nothing allocated when the frames agree).
  */
 import type { Outcome } from '../hw/outcome.js';
-import { formatOutcome, sameOutcome } from '../hw/outcome.js';
+import { formatOutcome, pageDiff, sameOutcome } from '../hw/outcome.js';
 import { EXIT_EPT_VIOLATION, EXIT_SPP } from '../hw/bits.js';
 import type { SpecStep } from '../spec/api.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
@@ -53,6 +53,10 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep): Finding {
     else if (actual.gpa !== expected.gpa) coarse = `exit ${actual.reason} gpa differs`;
     else coarse = `exit ${actual.reason} gla differs`;
     return { invariant: INVARIANTS.eptQualification, detail: `${coarse}: ${said}`, coarse };
+  }
+  if (actual.kind === 'page' && expected.kind === 'page') {
+    const coarse = `page state differs: ${pageDiff(actual.page, expected.page).join(', ')}`;
+    return { invariant: INVARIANTS.exitReason, detail: `${coarse}: ${said}`, coarse };
   }
   const a = outcomeShape(actual);
   const e = outcomeShape(expected);

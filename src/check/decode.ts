@@ -69,7 +69,7 @@ export function outcomeShape(o: Outcome): string {
 
 /** KVM / pKVM errno names for hv return values (replay --verbose). */
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 12: 'ENOMEM', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL',
+  1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 11: 'EAGAIN', 12: 'ENOMEM', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 133: 'EHWPOISON',
 };
 
 /** `-22` → `-EINVAL`; other values as they are. */

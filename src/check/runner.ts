@@ -18,7 +18,7 @@
  * any other (stable ids from src/check/hv/invariants.ts). A bare target has none: its path is unchanged.
  */
 import { configMode, type MachineConfig } from '../hw/config.js';
-import type { MachineApi } from '../hw/api.js';
+import type { MachineApi, PageState } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
 import { sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
@@ -80,6 +80,8 @@ export interface StepRecord {
   actual: Outcome;
   allowed: Outcome[];
   violations: Violation[];
+  /** hv mode: the state of the host pages the step touched (MachineApi.touchedPages). */
+  states?: ReadonlyArray<PageState>;
 }
 
 export interface RunResult {
@@ -289,7 +291,9 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       }
     }
     if (records !== null) {
-      records.push({ step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations });
+      const rec: StepRecord = { step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations };
+      if (typeof machine.touchedPages === 'function') rec.states = machine.touchedPages();
+      records.push(rec);
     }
     if (count > 0 && stopAtFirst) return done(i + 1);
   }

@@ -10,7 +10,7 @@
  * bit array; the layout below fixes their meaning (persisted coverage files depend on it: change
  * it only with COVERAGE_LAYOUT).
  */
-import type { Outcome } from '../hw/outcome.js';
+import type { Outcome, PageView } from '../hw/outcome.js';
 import type { MachineApi } from '../hw/api.js';
 import type { Op } from '../trace/ops.js';
 import { OP_SCHEMAS } from '../trace/ops.js';
@@ -22,9 +22,9 @@ const OP_INDEX: ReadonlyMap<string, number> = new Map(OP_SCHEMAS.map((s, i) => [
 
 /** Outcome kinds (4 bits): the hardware's, then the hypervisor's. */
 const KIND_INDEX: Readonly<Record<Outcome['kind'], number>> = {
-  ok: 0, data: 1, pf: 2, exit: 3, gp: 4, vmfail: 5, noent: 6, ret: 7, handled: 8, hv_exit: 9, ud: 10,
+  ok: 0, data: 1, pf: 2, exit: 3, gp: 4, vmfail: 5, noent: 6, ret: 7, handled: 8, hv_exit: 9, ud: 10, page: 11,
 };
-const HV_EXIT_INDEX: Readonly<Record<string, number>> = { spp: 0, memory_fault: 1, unknown: 2, mmio: 3, intercept: 4, abort: 5 };
+const HV_EXIT_INDEX: Readonly<Record<string, number>> = { spp: 0, memory_fault: 1, unknown: 2, mmio: 3, intercept: 4, abort: 5, hwpoison: 6 };
 
 function reasonIndex(reason: number): number {
   return reason === 48 ? 0 : reason === 49 ? 1 : reason === 66 ? 2 : 3;
@@ -71,8 +71,18 @@ function outcomeDetail(actual: Outcome): number {
       return (thenKind << 12) | ((then.kind === 'pf' ? then.code & 0x7f : 0) << 5) | exitsDetail(actual.exits, 3);
     }
     case 'hv_exit': return ((HV_EXIT_INDEX[actual.exit] ?? 7) << 10) | ((actual.info & 0x7f) << 3) | Math.min(actual.exits.length, 7);
+    case 'page': return pageDetail(actual.page);
     default: return 0;
   }
+}
+
+const HOST_INDEX: Readonly<Record<string, number>> = { O: 0, SO: 1, SB: 2, NOPAGE: 3 };
+const GUEST_INDEX: Readonly<Record<string, number>> = { none: 0, O: 1, SO: 2, SB: 3, POISON: 4 };
+
+/** A queried page's shape: host, hyp and guest states, whether pinned, shared several times, FF-A-shared. */
+function pageDetail(p: PageView): number {
+  return (HOST_INDEX[p.host] << 9) | ((p.hyp === 'O' ? 0 : p.hyp === 'SB' ? 1 : 2) << 7) | (GUEST_INDEX[p.guest] << 4)
+    | ((p.pins > 0 ? 1 : 0) << 3) | (Math.min(p.shares, 3) << 1) | (p.ffa ? 1 : 0);
 }
 
 /** The (op kind, outcome) feature of one step. */
@@ -256,6 +266,7 @@ export class OutcomeDigest implements StepObserver {
       case 'ret': this.mix(actual.value); break;
       case 'handled': for (const e of actual.exits) this.mix(e); this.mixOutcome(actual.then); break;
       case 'hv_exit': this.mix(HV_EXIT_INDEX[actual.exit] ?? 7); this.mix(actual.gpa); this.mix(actual.size); this.mix(actual.info); for (const e of actual.exits) this.mix(e); break;
+      case 'page': this.mix(pageDetail(actual.page)); this.mix(actual.page.owner); this.mix(actual.page.pins); this.mix(actual.page.shares); this.mix(actual.page.gpfn); break;
       default: break;
     }
   }

@@ -6,11 +6,12 @@
  * Contract: `epochConfig(base, root, epoch)` is a pure function of its arguments (its own stream
  * `<root>/config<epoch>`): the same seed gives the same configurations. Epoch 0 is `base` itself
  * (so every campaign starts on the configuration it was given, like the balanced weights). The
- * planted bugs, vcpus and framesMax of `base` are kept; hv-mode bases are returned unchanged (the
- * hv generator picks its own configuration).
+ * planted bugs, vcpus and framesMax of `base` are kept; hv-mode bases vary their hypervisor
+ * options instead (src/gen/hv/configs.ts).
  */
 import { configMode, type MachineConfig } from '../hw/config.js';
 import { Rng } from './rng.js';
+import { hvEpochConfig } from './hv/configs.js';
 
 /** MAXPHYADDR values tried: the minimum, a common small one, the default, the maximum. */
 export const MAXPHYADDR_CHOICES: readonly number[] = [36, 39, 46, 52];
@@ -25,7 +26,8 @@ export const VARIED_CAPS = ['eptExecOnly', 'mbec', 'eptAD', 'page1G', 'advExitIn
  * the PK choice are drawn per epoch.
  */
 export function epochConfig(base: MachineConfig, root: string, epoch: number): MachineConfig {
-  if (epoch <= 0 || configMode(base) === 'hv') return base;
+  if (configMode(base) === 'hv') return hvEpochConfig(base, root, epoch);
+  if (epoch <= 0) return base;
   const phases = new Rng(`${root}/configs`);
   const xoPhase = phases.int(2);
   const phyPhase = phases.int(MAXPHYADDR_CHOICES.length);

@@ -64,7 +64,10 @@ export function configForStream(seed: string, config: MachineConfig): MachineCon
 }
 
 export function generateTrace(rng: Rng, options: GenOptions): Trace {
-  if (configMode(options.config) === 'hv') return generateHvTraceFrom(rng, rng.seed, { opsMax: options.opsMax, base: options.config });
+  if (configMode(options.config) === 'hv') {
+    const base = options.fixedConfig === true ? options.config : configForStream(rng.seed, options.config);
+    return generateHvTraceFrom(rng, rng.seed, { opsMax: options.opsMax, base });
+  }
   const opts = { ...options, config: options.fixedConfig === true ? options.config : configForStream(rng.seed, options.config) };
   const { ops } = generateOps(rng, opts);
   return makeTrace(opts.config, ops, {

@@ -14,6 +14,10 @@ export const EFAULT = 14;
 export const EBUSY = 16;
 export const EEXIST = 17;
 export const EINVAL = 22;
+export const EAGAIN = 11;
+export const EHWPOISON = 133;
+/** The hypervisor's refcount of a page is a u16 (struct hyp_page, §1.2). */
+export const PIN_COUNT_MAX = 0xffff;
 
 // pKVM owner ids, x86 numbering (§1.1): 0 hyp, 1 host, 2.. guests (the VM handle).
 export const OWNER_HYP = 0;
@@ -37,6 +41,11 @@ export const SPP_SAVED_HI = 1 << (55 - 32); // SPP bit 61 parked while write-pro
 export const WP_HI = 1 << (62 - 32); //     write-protected for dirty logging (restored on the write fault)
 export const SPP_HI = 1 << (61 - 32); //    the architectural SPP bit of a 4 KiB leaf
 export const AGED_LO = 1 << 11; //          access-tracked: rights parked in SAVED_*; the next access restores them
+/**
+ * Lazy host EPT (arm64 profile): mark of a NOPAGE annotation (bit 63, ignored in a not-present
+ * entry), so it differs from an entry never written (arm64's annotations are non-zero too, §1.2).
+ */
+export const HOST_ANNOTATION_HI = 1 << (63 - 32);
 /** pKVM owner id of a host NOPAGE leaf: bits 31:12 (§1.1). */
 export const OWNER_SHIFT_LO = 12;
 

@@ -160,9 +160,27 @@ export class EptTables {
       table = tableAddr(elo, ehi);
     }
     const a = table + entryIndex(gpa, level) * 8;
+    // A huge leaf written over an (empty) table: the table pages below go back to the pool, else
+    // they would be held by no table and never freed (found by hv.pool-conservation: a 4 KiB
+    // share unshared, then the region mapped as one 2 MiB leaf).
+    const old = mem.read32(a);
+    if (level > 1 && isTable(old)) this.releaseSubtree(tableAddr(old, mem.read32(a + 4)) / 4096, level - 1);
     mem.write32(a, lo >>> 0);
     mem.write32(a + 4, hi >>> 0);
     return true;
+  }
+
+  /** Frees the table at `frame` (at `level`) and the tables below it; every leaf in them must be empty. */
+  private releaseSubtree(frame: number, level: number): void {
+    for (let i = 0; i < 512; i++) {
+      const a = frame * 4096 + i * 8;
+      const lo = this.mem.read32(a);
+      const hi = this.mem.read32(a + 4);
+      if (level > 1 && isTable(lo)) this.releaseSubtree(tableAddr(lo, hi) / 4096, level - 1);
+      else if (lo !== 0 || hi !== 0) throw new Error('hv: a huge leaf written over a table that still maps pages');
+    }
+    this.tables.delete(frame);
+    this.pool.release(frame);
   }
 
   /** Splits the huge leaf covering `gpa` at `level` into 512 children; false when the pool is empty. */
@@ -217,6 +235,22 @@ export class EptTables {
       }
     };
     walk(this.root, 4, 0);
+  }
+
+  /** The table frames reachable from the root in memory (root included), in walk order. */
+  reachableTables(): number[] {
+    const out: number[] = [];
+    const walk = (frame: number, level: number): void => {
+      out.push(frame);
+      if (level === 1) return;
+      for (let i = 0; i < 512; i++) {
+        const a = frame * 4096 + i * 8;
+        const lo = this.mem.read32(a);
+        if (isTable(lo)) walk(tableAddr(lo, this.mem.read32(a + 4)) / 4096, level - 1);
+      }
+    };
+    walk(this.root, 4);
+    return out;
   }
 
   /** Returns every table page to the pool. The caller flushes TLBs first. */

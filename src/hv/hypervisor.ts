@@ -9,7 +9,7 @@
  * of what the last op touched (`touched*`, `reduced`, `mutations`) for its judge, the invariants of
  * src/check/hv, which the runner runs on it (src/check/targets.ts): it does not know them.
  */
-import { configMode, guestMaxPhyAddr, hvOptionsOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
+import { configMode, guestMaxPhyAddr, hvOptionsOf, memFaultFlagsOf, pkvmProfileOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
 import type { Vcpu } from '../hw/vcpu.js';
 import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
 import type { AnyOp, Reg } from '../trace/ops.js';
@@ -22,14 +22,16 @@ import { PagePool } from './pool.js';
 import { EptTables } from './ept-tables.js';
 import { Vm, type PageRec } from './vm.js';
 import {
-  AGED_LO, EPERM, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_READONLY, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX,
+  AGED_LO, EPERM, ENOMEM, HOST_ANNOTATION_HI, KVM_MEM_EXECONLY, KVM_MEM_READONLY, MEMATTR_NR, MEMATTR_NW, MEMATTR_NX,
   MEMATTR_PRIVATE, MEMFAULT_EXEC, MEMFAULT_PRIVATE, MEMFAULT_READ, MEMFAULT_WRITE, OWNER_HOST,
   OWNER_SHIFT_LO, PS_NOPAGE, PS_OWNED, R, RWX, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_ALL_WRITABLE,
   SPP_HI, SPP_SAVED_HI, STATE_MASK_HI, STATE_SHIFT_HI, UX, W, WP_HI, X, XX,
 } from './consts.js';
 import { applyHvOp } from './ops.js';
+import { pageView } from './query.js';
+import { TOUCHED_PAGES_MAX, type PageState } from '../hw/api.js';
 import { buildSpptRegion, dropSpptRegion, spptLeafTable } from './spp.js';
-import { autoShare, dropPages, returnToHost } from './pkvm.js';
+import { autoShare, dropPages, returnToHost, shareable } from './pkvm.js';
 
 const EPT_WB = 6 << 3;
 /** Exits one access may go through before the hypervisor gives up (a harness bug, not a guest outcome). */
@@ -48,6 +50,12 @@ export interface HvBugs {
   sppHugepageNotSplit: boolean;
   memattrPartialUpdate: boolean;
   vtlProtectNoFlush: boolean;
+  pinLeakOnError: boolean;
+  ffaUnshareUnchecked: boolean;
+  forceReclaimNoZero: boolean;
+  memattrRangeWrap: boolean;
+  teardownTableLeak: boolean;
+  shareEnomemHalfDone: boolean;
 }
 
 /** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
@@ -95,8 +103,26 @@ export class Hypervisor {
   /** pKVM hyp bookkeeping: pages the host donated (hyp_donate_host may return only these), pages shared with hyp. */
   readonly hypDonated = new Set<number>();
   readonly hypShared = new Set<number>();
-  /** Host pages shared with a np guest: pfn → vm (x86 has no multi-share count, §2.4). */
-  readonly sharedTo = new Map<number, number>();
+  /**
+   * Host pages shared with np guests: pfn → how many guest leaves borrow it (arm64's
+   * host_share_guest_count, §1.2; at most 1 under the x86-rfc profile, which has no multi-share).
+   */
+  readonly shareCounts = new Map<number, number>();
+  /** The hypervisor's pins of pages the host shared with it: pfn → refcount (§2.1 rows 5, 6). */
+  readonly pins = new Map<number, number>();
+  /** Pins by the VM whose hypervisor state holds them (1: the hypervisor's own): vm → pfn → count. */
+  readonly pinsBy = new Map<number, Map<number, number>>();
+  /** The arm64 source profile (config hv.pkvm, docs/hypervisor.md "Source profiles"). */
+  readonly arm64: boolean;
+  /** KVM_EXIT_MEMORY_FAULT carries the access's R/W/X flags (hv.memFaultFlags 'vsm'). */
+  readonly memFaultRwx: boolean;
+  /**
+   * The host EPT maps RAM lazily, at the host's first access (the arm64 profile: host_stage2_idmap
+   * on a host abort, §1.2); else every RAM page is mapped at boot (the x86 RFC, §1.1).
+   */
+  readonly lazyHost: boolean;
+  /** Host pages shared with the secure world through the FF-A proxy (§2.1 rows 7, 8). */
+  readonly ffaShared = new Set<number>();
 
   // Per-op records for the invariants.
   mutations = 0;
@@ -138,8 +164,17 @@ export class Hypervisor {
       sppHugepageNotSplit: b.has('spp-hugepage-not-split'),
       memattrPartialUpdate: b.has('memattr-partial-update'),
       vtlProtectNoFlush: b.has('vtl-protect-no-flush'),
+      pinLeakOnError: b.has('pkvm-pin-leak-on-error'),
+      ffaUnshareUnchecked: b.has('pkvm-ffa-unshare-unchecked'),
+      forceReclaimNoZero: b.has('pkvm-force-reclaim-no-zero'),
+      memattrRangeWrap: b.has('memattr-range-wrap'),
+      teardownTableLeak: b.has('hv-teardown-table-leak'),
+      shareEnomemHalfDone: b.has('pkvm-share-enomem-half-done'),
     };
     this.ramFrames = config.framesMax - this.opts.poolFrames;
+    this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
+    this.memFaultRwx = memFaultFlagsOf(this.opts) === 'vsm';
+    this.lazyHost = this.arm64;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasBit !== 0 ? this.aliasGfn : 2 ** (config.maxPhyAddr - 12);
@@ -149,8 +184,15 @@ export class Hypervisor {
     if (host === null) throw new RangeError('hv: pool too small for the host EPT');
     this.host = host;
     // pKVM init (§1.1): every RAM page identity-mapped OWNED (WB, RWX), 2 MiB leaves where whole;
-    // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp).
-    for (let f = 0; f < this.ramFrames;) {
+    // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp). Lazily (arm64): the same
+    // tables, with no leaf in them; a host fault maps the page (2 MiB where the table allows),
+    // so that mapping never allocates (docs/hypervisor.md "Source profiles").
+    for (let f = 0; f < this.ramFrames && this.lazyHost;) {
+      const whole = f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages;
+      if (!host.install(f * 4096, whole ? 2 : 1, 0, 0)) throw new RangeError('hv: pool too small for the host EPT');
+      f += whole ? 512 : 512 - (f % 512);
+    }
+    for (let f = 0; f < this.ramFrames && !this.lazyHost;) {
       if (f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages) {
         if (!host.install(f * 4096, 2, this.hostLeafLo(f, RWX) | EPT_PS, PS_OWNED << STATE_SHIFT_HI)) throw new RangeError('hv: pool too small for the host EPT');
         f += 512;
@@ -202,6 +244,21 @@ export class Hypervisor {
   /** Data frames written by the last op (the hypervisor's own table pages are not guest-visible state). */
   touchedFrames(): readonly number[] {
     return this.machine.mem.touched().filter((f) => !this.pool.contains(f));
+  }
+
+  /** The host pages the last op touched, with their state (replay --json's per-step record). */
+  touchedPages(): PageState[] {
+    const pfns = new Set(this.touchedPfns);
+    for (let i = 0; i < this.touchedGfnCount; i++) {
+      const key = this.touchedGfnKeys[i];
+      const id = Math.floor(key / 2 ** 40);
+      const rec = this.vms.get(id)?.pages.get((key - id * 2 ** 40) % (this.aliasGfn || 2 ** 40));
+      if (rec !== undefined) pfns.add(rec.pfn);
+    }
+    return [...pfns].sort((a, b) => a - b).slice(0, TOUCHED_PAGES_MAX).map((pfn) => {
+      const { host, owner, hyp, pins, shares, ffa, guests } = pageView(this, OWNER_HOST, pfn, 0);
+      return { pfn, host, owner, hyp, pins, shares, ffa, guests };
+    });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -288,8 +345,11 @@ export class Hypervisor {
   hostState(pfn: number): number {
     const h = this.host;
     if (!h.find(pfn * 4096)) {
-      this.hostOwner = 0;
-      return PS_NOPAGE;
+      // No entry: a RAM page the lazy host EPT has not mapped yet is the host's (arm64's vmemmap
+      // keeps its state); else NOPAGE owned by the hypervisor (x86: an all-zero entry, §1.1).
+      const lazyOwned = this.lazyHost && pfn < this.ramFrames;
+      this.hostOwner = lazyOwned ? OWNER_HOST : 0;
+      return lazyOwned ? PS_OWNED : PS_NOPAGE;
     }
     const state = (h.hi & STATE_MASK_HI) >>> STATE_SHIFT_HI;
     this.hostOwner = state === PS_NOPAGE ? (h.lo >>> OWNER_SHIFT_LO) & 0xfffff : OWNER_HOST;
@@ -305,7 +365,9 @@ export class Hypervisor {
   setHost(pfn: number, state: number, owner: number): boolean {
     const was = this.hostState(pfn);
     const lo = state === PS_NOPAGE ? (owner << OWNER_SHIFT_LO) >>> 0 : this.hostLeafLo(pfn, RWX);
-    if (!this.host.install(pfn * 4096, 1, lo, state << STATE_SHIFT_HI)) return false;
+    // Lazily (arm64) an empty entry means "not mapped yet", so a NOPAGE annotation carries a mark.
+    const hi = (state << STATE_SHIFT_HI) | (state === PS_NOPAGE && this.lazyHost ? HOST_ANNOTATION_HI : 0);
+    if (!this.host.install(pfn * 4096, 1, lo, hi >>> 0)) return false;
     this.mutations++;
     this.touchedPfns.add(pfn);
     if (was !== PS_NOPAGE && state === PS_NOPAGE) this.noteReduced(this.host.root, pfn);
@@ -636,6 +698,8 @@ export class Hypervisor {
     const vm = this.vmOf(cpu);
     if (reason === EXIT_EPT_MISCONFIG) return this.hvExit('unknown', gpa, reason, exits);
     if (vm === null) {
+      // Lazy host EPT (arm64 host_stage2_idmap): a RAM page with no entry yet is mapped and the access retried.
+      if (reason === EXIT_EPT_VIOLATION && this.lazyHost && this.hostIdmap(Math.floor(gpa / 4096))) return null;
       // pKVM: a host access the host EPT denies is a page the host does not own (§3 I4): abort.
       return this.hvExit(reason === EXIT_EPT_VIOLATION ? 'abort' : 'unknown', gpa, reason, exits);
     }
@@ -651,7 +715,42 @@ export class Hypervisor {
     return this.eptFault(cpu, vm, this.ctx[cpu].vtl, kind, gpa, exits);
   }
 
+  /** The access's KVM_EXIT_MEMORY_FAULT flags: R/W/X under memFaultFlags 'vsm', none upstream. */
+  /**
+   * Maps RAM page `pfn` into the lazy host EPT if it has no entry (false: it has one, or is not
+   * RAM: the abort path). A 2 MiB leaf when the region has no table below its PD entry (nothing in
+   * it was ever mapped or annotated, and huge pages are on), else a 4 KiB leaf; the tables exist
+   * from boot, so this never allocates.
+   */
+  private hostIdmap(pfn: number): boolean {
+    const h = this.host;
+    if (pfn >= this.ramFrames || h.find(pfn * 4096)) return false;
+    // A page table with no entry in it (left by an -ENOMEM undo) counts as empty: the 2 MiB leaf
+    // replaces it and the table goes back to the pool (EptTables.install).
+    const region = pfn - (pfn % 512);
+    const block = h.level >= 2 || (this.opts.hugePages && region + 512 <= this.ramFrames && this.hostRegionEmpty(region));
+    const base = block ? pfn - (pfn % 512) : pfn;
+    if (!h.install(base * 4096, block ? 2 : 1, this.hostLeafLo(base, RWX) | (block ? EPT_PS : 0), PS_OWNED << STATE_SHIFT_HI)) {
+      throw new Error('hv: the lazy host EPT allocated a table');
+    }
+    this.mutations++;
+    return true;
+  }
+
+  /** Whether no page of the 2 MiB host region from `region` has an entry (lazy host EPT). */
+  private hostRegionEmpty(region: number): boolean {
+    const h = this.host;
+    for (let p = region; p < region + 512; p++) if (h.find(p * 4096)) return false;
+    return true;
+  }
+
+  /** Lazy host EPT: which of `pfns` have no host entry yet (an -ENOMEM undo empties them again). */
+  private hostAbsent(pfns: readonly number[]): number[] {
+    return this.lazyHost ? pfns.filter((p) => !this.host.find(p * 4096)) : [];
+  }
+
   private accessFlags(kind: number): number {
+    if (!this.memFaultRwx) return 0;
     return kind === ACC_READ ? MEMFAULT_READ : kind === ACC_WRITE ? MEMFAULT_WRITE : MEMFAULT_EXEC;
   }
 
@@ -699,16 +798,21 @@ export class Hypervisor {
     }
     // Not mapped in this view.
     let rec = vm.pages.get(gfn);
+    // A force-reclaimed gfn (§2.1 row 15): the guest PTE is a POISONED annotation; KVM_RUN fails with EHWPOISON.
+    if (rec === undefined && vm.poisoned.has(gfn)) return this.hvExit('hwpoison', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
     if (rec === undefined) {
       if (vm.type === 'protected') return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
       const slot = vm.slotOf(gfn);
       if (slot === null || vm.dying) return this.hvExit('mmio', gpa, 0, exits);
-      if (this.hostState(slot.pfn + (gfn - slot.gfn)) !== PS_OWNED) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
+      if (!shareable(this, slot.pfn + (gfn - slot.gfn))) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
       // Every table page this fault may need, before anything changes: host split, view-0 leaf,
       // this view's leaf, an SPPT region.
       const need = this.hostNeed(slot.pfn + (gfn - slot.gfn)) + vm.views[0].need(page, 1)
         + (view !== 0 || alias ? vm.views[view].need(page, 1) : 0) + (this.sppProtected(vm, gfn) ? 3 : 0);
       if (need > this.pool.available) return { kind: 'ret', value: -ENOMEM };
+      const spfn = slot.pfn + (gfn - slot.gfn);
+      const region = spfn - (spfn % 512);
+      const absent = this.hostAbsent(this.lazyHost ? Array.from({ length: 512 }, (_, i) => region + i) : []);
       const r = autoShare(this, vm, gfn, slot.slot);
       if (r === -ENOMEM) return { kind: 'ret', value: -ENOMEM };
       if (r !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
@@ -721,6 +825,8 @@ export class Hypervisor {
           const recs = gfns.map((g) => vm.pages.get(g)).filter((x): x is PageRec => x !== undefined).map((x) => ({ pfn: x.pfn, block: x.block }));
           dropPages(this, vm, gfns);
           returnToHost(this, recs);
+          // Lazily mapped host: the pages had no host entry before this fault; they have none again.
+          for (const p of absent) if (this.host.find(p * 4096) && this.hostState(p) === PS_OWNED) this.host.rewrite(0, 0);
         });
       }
       if (view === 0 && !alias) return null;
@@ -814,6 +920,16 @@ export class Hypervisor {
       table = ((((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * 2 ** 32) % 2 ** this.config.maxPhyAddr);
     }
     return false;
+  }
+
+  /** The hypervisor's refcount of host page `pfn` (0: not pinned). */
+  pinCount(pfn: number): number {
+    return this.pins.get(pfn) ?? 0;
+  }
+
+  /** np-guest leaves borrowing host page `pfn` (arm64's host_share_guest_count). */
+  shareCount(pfn: number): number {
+    return this.shareCounts.get(pfn) ?? 0;
   }
 
   // Exposed for ops.ts.

@@ -8,7 +8,7 @@
 import type { Hypervisor } from './hypervisor.js';
 import { EptTables } from './ept-tables.js';
 import { Vm } from './vm.js';
-import { dropPages, returnToHost } from './pkvm.js';
+import { dropPages, releasePins, returnToHost } from './pkvm.js';
 import {
   AGED_LO, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_FLAGS_KNOWN, MEMSLOTS_MAX,
   OWNER_HOST, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, UX, VM_ID_MIN, W, WP_HI,
@@ -44,7 +44,10 @@ export function vmTeardownFinish(hv: Hypervisor, id: number): number {
   if (vm === undefined || !vm.dying) return -EINVAL;
   if (vm.pages.size > 0) return -EBUSY;
   hv.flushAll(); // before the tables (and the EP4TA tags) can be reused
-  for (const t of vm.views) t.destroy();
+  releasePins(hv, id); // the hypervisor's pins for this VM's state go with it (§2.1 "unpins host_kvm")
+  // Planted hv-teardown-table-leak: only VTL 0's tables go back (the per-VTL views were added
+  // after the teardown code was written).
+  for (const t of hv.bugs.teardownTableLeak ? vm.views.slice(0, 1) : vm.views) t.destroy();
   for (const f of [...vm.spptFrames].sort((a, b) => a - b)) hv.pool.release(f);
   hv.vms.delete(id);
   hv.forgetContexts(id); // a new VM with this handle starts from the initial registers

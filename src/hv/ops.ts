@@ -9,11 +9,12 @@ import type { AnyOp } from '../trace/ops.js';
 import { OK, type AnyOutcome } from '../hw/outcome.js';
 import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
 import { EPERM } from './consts.js';
-import { guestShareHost, guestUnshareHost, hostDonateGuest, hostDonateHyp, hostShareGuest, hostShareHyp, hostUnshareGuest, hostUnshareHyp, hypDonateHost, vmReclaim } from './pkvm.js';
+import { guestShareHost, guestUnshareHost, hostDonateGuest, hostDonateHyp, hostForceReclaim, hostShareFfa, hostShareGuest, hostShareHyp, hostUnshareFfa, hostUnshareGuest, hostUnshareHyp, hypDonateHost, hypPin, hypUnpin, vmReclaim } from './pkvm.js';
 import { memslotSet, vcpuLoad, vmAge, vmCreate, vmTeardownFinish, vmTeardownStart, vmWriteProtect } from './kvm.js';
 import { sppEnable, sppGet, sppSet } from './spp.js';
 import { setMemAttrs } from './memattr.js';
 import { vtlCall, vtlProtect, vtlReturn } from './vtl.js';
+import { pageView } from './query.js';
 
 const RET0: AnyOutcome = Object.freeze({ kind: 'ret', value: 0 });
 const ret = (value: number): AnyOutcome => (value === 0 ? RET0 : { kind: 'ret', value });
@@ -56,5 +57,11 @@ export function applyHvOp(hv: Hypervisor, op: AnyOp): AnyOutcome {
     case 'vtl_protect': return ret(vtlProtect(hv, op.cpu, op.target, op.gfn, op.count, op.flags));
     case 'vtl_call': return vtlCall(hv, op.cpu) ? OK : UD;
     case 'vtl_return': return vtlReturn(hv, op.cpu) ? OK : UD;
+    case 'hyp_pin': return ret(hypPin(hv, op.vm, op.pfn, op.nr));
+    case 'hyp_unpin': return ret(hypUnpin(hv, op.vm, op.pfn, op.nr));
+    case 'host_share_ffa': return ret(hostShareFfa(hv, op.pfn, op.nr));
+    case 'host_unshare_ffa': return ret(hostUnshareFfa(hv, op.pfn, op.nr));
+    case 'host_force_reclaim': return ret(hostForceReclaim(hv, op.pfn));
+    case 'hv_query': case 'hv_expect': return { kind: 'page', page: pageView(hv, op.vm, op.pfn, op.gfn) };
   }
 }

@@ -11,8 +11,8 @@
 import type { Hypervisor } from './hypervisor.js';
 import type { Vm } from './vm.js';
 import {
-  E2BIG, EINVAL, ENOENT, ENOMEM, EPERM, OWNER_HYP, PS_NOPAGE, PS_OWNED, PS_SHARED_BORROWED,
-  PS_SHARED_OWNED, R, RWX, SPP_ALL_WRITABLE, W, X,
+  E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINVAL, ENOENT, ENOMEM, EPERM, OWNER_HOST, OWNER_HYP, PIN_COUNT_MAX, PS_NOPAGE,
+  PS_OWNED, PS_SHARED_BORROWED, PS_SHARED_OWNED, R, RWX, SPP_ALL_WRITABLE, W, X,
 } from './consts.js';
 
 const U64 = 2n ** 64n;
@@ -104,6 +104,7 @@ export function hostShareHyp(hv: Hypervisor, pfn: number): number {
 /** __pkvm_host_unshare_hyp: H=SO shared with hyp → H=O. */
 export function hostUnshareHyp(hv: Hypervisor, pfn: number): number {
   if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_SHARED_OWNED || !hv.hypShared.has(pfn)) return -EPERM;
+  if (hv.pinCount(pfn) > 0) return -EBUSY; // the hypervisor still uses it (hyp_page_count)
   hv.setHost(pfn, PS_OWNED, 0);
   hv.hypShared.delete(pfn);
   return 0;
@@ -117,11 +118,17 @@ function protValid(hv: Hypervisor, prot: number): boolean {
   return true;
 }
 
-/** Whether a host page may be shared to a guest: H=O (x86: no multi-share count, §2.4). */
-function shareable(hv: Hypervisor, p: number): boolean {
+/**
+ * Whether a host page may be shared to a np guest: H=O; under the arm64 profile also H=SO already
+ * shared with np guests (count > 0: "only host to np-guest multi-sharing is tolerated",
+ * __pkvm_host_share_guest); the x86 RFC has no count (§2.4), so a second share is -EPERM.
+ */
+export function shareable(hv: Hypervisor, p: number): boolean {
   const s = hv.hostState(p);
   if (s === PS_OWNED) return true;
-  return hv.bugs.shareHypSharedPage && s === PS_SHARED_OWNED && hv.hypShared.has(p) && !hv.sharedTo.has(p);
+  if (s !== PS_SHARED_OWNED) return false;
+  if (hv.arm64 && hv.shareCount(p) > 0) return true;
+  return hv.bugs.shareHypSharedPage && hv.hypShared.has(p) && hv.shareCount(p) === 0;
 }
 
 /**
@@ -139,25 +146,40 @@ export function blockUniform(hv: Hypervisor, vm: Vm, base: number): boolean {
 }
 
 /** Shares host pages [pfn, pfn+nr) with `vm` at gfn (preconditions already checked). */
-function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number): number {
+function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number, hypercall = false): number {
   const huge = nr === 512 && blockUniform(hv, vm, gfn);
-  const need = (nr === 512 && hv.host.find(pfn * 4096) && hv.host.level === 2 ? 0 : hostSplitNeed(hv, pagesOf(pfn, nr)))
+  // Pages already SHARED_OWNED (arm64 multi-share) keep their state; a 4 KiB share of one inside
+  // a 2 MiB host leaf splits that leaf now, so that giving the pages back (in any order) never
+  // needs a table page: the host state lives in the host EPT leaf here (arm64 keeps it in the
+  // vmemmap and never allocates on that path).
+  const changing = pagesOf(pfn, nr).filter((p) => hv.hostState(p) !== PS_SHARED_OWNED || (nr === 1 && hv.hostNeed(p) > 0));
+  const need = (nr === 512 && hv.host.find(pfn * 4096) && hv.host.level === 2 ? 0 : hostSplitNeed(hv, changing))
     + vm.views[0].need(gfn * 4096, huge ? 2 : 1) + (huge ? 0 : Math.ceil(nr / 512));
-  if (need > hv.pool.available) return -ENOMEM;
+  // Planted pkvm-share-enomem-half-done: the hypercall checks only the host side's tables, so the
+  // guest map can still run dry after the host state and count changed (§7 B3, the share half of
+  // "check that the memcache has enough capacity before engaging on the share/donate path").
+  const halfDone = hypercall && hv.bugs.shareEnomemHalfDone;
+  if (halfDone ? hostSplitNeed(hv, changing) > hv.pool.available : need > hv.pool.available) return -ENOMEM;
   if (!(nr === 512 && hv.setHostBlock(pfn, PS_SHARED_OWNED))) {
-    for (let i = 0; i < nr; i++) hv.setHost(pfn + i, PS_SHARED_OWNED, 0);
+    for (const p of changing) hv.setHost(p, PS_SHARED_OWNED, 0);
   }
   for (let i = 0; i < nr; i++) {
-    hv.sharedTo.set(pfn + i, vm.id);
+    hv.shareCounts.set(pfn + i, hv.shareCount(pfn + i) + 1);
     vm.pages.set(gfn + i, { pfn: pfn + i, state: PS_SHARED_BORROWED, prot, block: nr === 512 ? gfn : -1, fromSlot });
     hv.touchGfn(vm, gfn + i);
   }
   hv.mutations++;
   if (huge) {
-    if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) throw new Error('hv: pool accounting for share_guest');
+    if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) {
+      if (halfDone) return -ENOMEM;
+      throw new Error('hv: pool accounting for share_guest');
+    }
   } else {
     for (let i = 0; i < nr; i++) {
-      if (!hv.mapLeaf(vm, 0, (gfn + i) * 4096, 1, vm.pages.get(gfn + i)!)) throw new Error('hv: pool accounting for share_guest');
+      if (!hv.mapLeaf(vm, 0, (gfn + i) * 4096, 1, vm.pages.get(gfn + i)!)) {
+        if (halfDone) return -ENOMEM;
+        throw new Error('hv: pool accounting for share_guest');
+      }
     }
   }
   return 0;
@@ -175,9 +197,9 @@ export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: n
   // address space): -EINVAL as for a memslot there (KVM_SET_USER_MEMORY_REGION); arm64 pKVM's
   // stage-2 walker refuses an IPA beyond the VM's IPA size (-ERANGE, not in the harness's set).
   if (gfn + nr > hv.gfnLimit) return -EINVAL;
-  for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i)) return -EPERM;
+  for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
   for (let i = 0; i < nr; i++) if (!shareable(hv, pfn + i)) return -EPERM;
-  return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1);
+  return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1, true);
 }
 
 /**
@@ -191,10 +213,10 @@ export function autoShare(hv: Hypervisor, vm: Vm, gfn: number, slotId: number): 
   const bpfn = slot.pfn + (base - slot.gfn);
   if (hv.opts.hugePages && base >= slot.gfn && base + 512 <= slot.gfn + slot.pages && bpfn % 512 === 0 && blockUniform(hv, vm, base)) {
     let all = true;
-    for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && hv.hostState(bpfn + i) === PS_OWNED;
+    for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && hv.hostState(bpfn + i) === PS_OWNED;
     if (all) return doShareGuest(hv, vm, bpfn, base, 512, RWX, slotId);
   }
-  if (hv.hostState(pfn) !== PS_OWNED) return -EPERM;
+  if (!shareable(hv, pfn)) return -EPERM;
   return doShareGuest(hv, vm, pfn, gfn, 1, RWX, slotId);
 }
 
@@ -205,21 +227,29 @@ export function dropPages(hv: Hypervisor, vm: Vm, gfns: readonly number[]): void
     if (rec === undefined) continue;
     hv.unmapGfn(vm, g);
     vm.pages.delete(g);
-    hv.sharedTo.delete(rec.pfn);
+    if (rec.state === PS_SHARED_BORROWED) {
+      const n = hv.shareCount(rec.pfn) - 1;
+      if (n > 0) hv.shareCounts.set(rec.pfn, n);
+      else hv.shareCounts.delete(rec.pfn);
+    }
     hv.touchGfn(vm, g);
   }
   hv.mutations++;
 }
 
 /**
- * Host pages of dropped records back to H=O: a 2 MiB block shared as one goes back in place on its
- * 2 MiB host leaf, so returning pages never needs a table page.
+ * Host pages of dropped records back to H=O, unless other np-guest leaves still borrow them
+ * (arm64 multi-share: the host state returns to OWNED with the last unshare). A 2 MiB block shared
+ * as one goes back in place on its 2 MiB host leaf, so returning pages never needs a table page.
  */
 export function returnToHost(hv: Hypervisor, recs: ReadonlyArray<{ pfn: number; block: number }>): void {
   const done = new Set<number>();
+  for (const r of recs) if (hv.shareCount(r.pfn) > 0) done.add(r.pfn);
   for (const r of recs) {
     if (r.block < 0 || r.pfn % 512 !== 0 || done.has(r.pfn)) continue;
-    if (hv.setHostBlock(r.pfn, PS_OWNED)) for (let i = 0; i < 512; i++) done.add(r.pfn + i);
+    let free = true;
+    for (let i = 0; i < 512 && free; i++) free = hv.shareCount(r.pfn + i) === 0;
+    if (free && hv.setHostBlock(r.pfn, PS_OWNED)) for (let i = 0; i < 512; i++) done.add(r.pfn + i);
   }
   for (const r of recs) if (!done.has(r.pfn)) hv.setHost(r.pfn, PS_OWNED, 0);
 }
@@ -230,17 +260,19 @@ export function hostUnshareGuest(hv: Hypervisor, vmId: number, gfn: number, nr: 
   if (vm === undefined || vm.type !== 'np') return -EINVAL;
   if (nr !== 1 && nr !== 512) return -EINVAL;
   const rec = vm.pages.get(gfn);
-  if (rec === undefined) return -ENOENT;
+  // Nothing there: arm64 -ENOENT (__check_host_shared_guest); x86-rfc -EPERM (its guest state check).
+  if (rec === undefined) return hv.arm64 ? -ENOENT : -EPERM;
   if ((rec.block >= 0 ? 512 : 1) !== nr || (nr === 512 && rec.block !== gfn)) return -E2BIG;
   const gfns = pagesOf(gfn, nr);
   for (const g of gfns) {
     const r = vm.pages.get(g)!;
     if (r.state !== PS_SHARED_BORROWED) return -EPERM;
-    if (hv.hostState(r.pfn) !== PS_SHARED_OWNED || hv.sharedTo.get(r.pfn) !== vm.id) return -EPERM;
+    if (hv.hostState(r.pfn) !== PS_SHARED_OWNED) return -EPERM;
+    if (hv.shareCount(r.pfn) === 0) return -EINVAL; // arm64 WARNs: an SB leaf over a page no guest count covers
   }
-  const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+  const recs = gfns.map((g) => vm.pages.get(g)!).map((r) => ({ pfn: r.pfn, block: r.block }));
   dropPages(hv, vm, gfns);
-  if (!(nr === 512 && hv.setHostBlock(pfns[0], PS_OWNED))) for (const p of pfns) hv.setHost(p, PS_OWNED, 0);
+  returnToHost(hv, recs);
   if (!hv.bugs.unshareNoFlush) hv.flushAll();
   return 0;
 }
@@ -251,7 +283,7 @@ export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: 
   if (vm === undefined || vm.type !== 'protected' || vm.dying) return -EINVAL;
   if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
   if (gfn >= hv.gfnLimit) return -EINVAL; // guest memory only, as share_guest
-  if (vm.pages.has(gfn)) return -EPERM;
+  if (vm.pages.has(gfn) || vm.poisoned.has(gfn)) return -EPERM; // POISON is not NOPAGE (§2.3)
   const need = hv.hostNeed(pfn) + vm.views[0].need(gfn * 4096, 1);
   if (!hv.bugs.enomemHalfDone && need > hv.pool.available) return -ENOMEM;
   // Planted pkvm-enomem-half-done: the host side changes before the guest map can fail (§7 B3).
@@ -269,11 +301,17 @@ export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: 
 }
 
 /** Guest MEM_SHARE from a protected VM: G=O → SO, H=NOPAGE(owner vm) → SB (idmap back). */
+/** A guest MEM_SHARE / MEM_UNSHARE of a gfn with no valid page: poisoned -EHWPOISON; else arm64 -ENOENT, x86-rfc -EINVAL (§2.1 row 12, §2.4). */
+function absentGuestPage(hv: Hypervisor, vm: Vm, gfn: number): number {
+  if (vm.poisoned.has(gfn)) return -EHWPOISON;
+  return hv.arm64 ? -ENOENT : -EINVAL;
+}
+
 export function guestShareHost(hv: Hypervisor, cpu: number, gfn: number): number {
   const vm = hv.vmOf(cpu);
   if (vm === null || vm.type !== 'protected') return -EINVAL;
   const rec = vm.pages.get(gfn);
-  if (rec === undefined) return -ENOENT;
+  if (rec === undefined) return absentGuestPage(hv, vm, gfn);
   if (rec.state !== PS_OWNED) return -EPERM;
   if (hv.hostState(rec.pfn) !== PS_NOPAGE || hv.hostOwner !== vm.id) return -EPERM;
   if (hv.hostNeed(rec.pfn) > hv.pool.available) return -ENOMEM;
@@ -290,7 +328,7 @@ export function guestUnshareHost(hv: Hypervisor, cpu: number, gfn: number): numb
   const vm = hv.vmOf(cpu);
   if (vm === null || vm.type !== 'protected') return -EINVAL;
   const rec = vm.pages.get(gfn);
-  if (rec === undefined) return -ENOENT;
+  if (rec === undefined) return absentGuestPage(hv, vm, gfn);
   if (rec.state !== PS_SHARED_OWNED || hv.hostState(rec.pfn) !== PS_SHARED_BORROWED) return -EPERM;
   hv.setHost(rec.pfn, PS_NOPAGE, vm.id);
   rec.state = PS_OWNED;
@@ -309,7 +347,8 @@ export function vmReclaim(hv: Hypervisor, vmId: number, gfn: number): number {
   const vm = hv.vms.get(vmId);
   if (vm === undefined || !vm.dying) return -EINVAL;
   const rec = vm.pages.get(gfn);
-  if (rec === undefined) return -ENOENT;
+  // An already force-reclaimed gfn: 0 (-EHWPOISON squashed, "the page was forcefully reclaimed already", §7 C2).
+  if (rec === undefined) return vm.poisoned.has(gfn) ? 0 : -ENOENT;
   const gfns = rec.block >= 0 ? pagesOf(rec.block, 512) : [gfn];
   const recs = gfns.map((g) => vm.pages.get(g)!);
   const need = hostSplitNeed(hv, recs.map((r) => r.pfn));
@@ -325,6 +364,157 @@ export function vmReclaim(hv: Hypervisor, vmId: number, gfn: number): number {
     }
     hv.returnedPrivate.push(r.pfn);
   }
-  if (!(recs.length === 512 && hv.setHostBlock(recs[0].pfn, PS_OWNED))) for (const r of recs) hv.setHost(r.pfn, PS_OWNED, 0);
+  // A page other np-guest leaves still borrow (arm64 multi-share) stays SHARED_OWNED.
+  const back = recs.filter((r) => r.state !== PS_SHARED_BORROWED || hv.shareCount(r.pfn) === 0);
+  if (!(back.length === 512 && hv.setHostBlock(back[0].pfn, PS_OWNED))) for (const r of back) hv.setHost(r.pfn, PS_OWNED, 0);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pins, FF-A and force reclaim (§2.1 rows 5-8 and 15).
+
+/** Whether `vmId` may hold pins: the hypervisor itself (1) or a live VM. */
+function pinHolder(hv: Hypervisor, vmId: number): boolean {
+  if (vmId === OWNER_HOST) return true;
+  const vm = hv.vms.get(vmId);
+  return vm !== undefined && !vm.dying;
+}
+
+function addPin(hv: Hypervisor, vmId: number, pfn: number, delta: number): void {
+  const total = hv.pinCount(pfn) + delta;
+  if (total > 0) hv.pins.set(pfn, total);
+  else hv.pins.delete(pfn);
+  let mine = hv.pinsBy.get(vmId);
+  if (mine === undefined) {
+    mine = new Map();
+    hv.pinsBy.set(vmId, mine);
+  }
+  const n = (mine.get(pfn) ?? 0) + delta;
+  if (n > 0) mine.set(pfn, n);
+  else mine.delete(pfn);
+  if (mine.size === 0) hv.pinsBy.delete(vmId);
+  hv.mutations++;
+  hv.touchedPfns.add(pfn);
+}
+
+/**
+ * hyp_pin_shared_mem for `vmId`'s hypervisor state: every page of [pfn, pfn + nr) must be shared
+ * with the hypervisor (H=SO, hyp SB), checked for the whole range before any refcount moves.
+ * -EINVAL: bad range, or a holder that is not the hypervisor (1) or a live VM; -EPERM: a page not
+ * shared with the hypervisor; -EBUSY: a refcount at its u16 limit (arm64 BUGs there).
+ */
+export function hypPin(hv: Hypervisor, vmId: number, pfn: number, nr: number): number {
+  if (!pinHolder(hv, vmId)) return -EINVAL;
+  const n = rangeCheck(hv, pfn, BigInt(nr));
+  if (n < 0) return -EINVAL;
+  const pages = pagesOf(pfn, n);
+  const sharedWithHyp = (p: number): boolean => hv.hostState(p) === PS_SHARED_OWNED && hv.hypShared.has(p);
+  if (hv.bugs.pinLeakOnError) {
+    // Planted pkvm-pin-leak-on-error: each page is pinned as it passes its check, and a later
+    // failure returns without dropping the pins already taken (the error path of commit
+    // 73b9c1e5da84, §7 B4).
+    for (const p of pages) {
+      if (!sharedWithHyp(p)) return -EPERM;
+      if (hv.pinCount(p) >= PIN_COUNT_MAX) return -EBUSY;
+      addPin(hv, vmId, p, 1);
+    }
+    return 0;
+  }
+  for (const p of pages) if (!sharedWithHyp(p)) return -EPERM;
+  for (const p of pages) if (hv.pinCount(p) >= PIN_COUNT_MAX) return -EBUSY;
+  for (const p of pages) addPin(hv, vmId, p, 1);
+  return 0;
+}
+
+/**
+ * hyp_unpin_shared_mem: drops one pin of `vmId` on every page. arm64 checks nothing and BUGs on an
+ * underflow (§7 C4); here an unpin of a page `vmId` has not pinned is -EINVAL and changes nothing.
+ */
+export function hypUnpin(hv: Hypervisor, vmId: number, pfn: number, nr: number): number {
+  const n = rangeCheck(hv, pfn, BigInt(nr));
+  if (n < 0) return -EINVAL;
+  const mine = hv.pinsBy.get(vmId);
+  const pages = pagesOf(pfn, n);
+  for (const p of pages) if ((mine?.get(p) ?? 0) === 0) return -EINVAL;
+  for (const p of pages) addPin(hv, vmId, p, -1);
+  return 0;
+}
+
+/** Drops every pin `vmId` holds (teardown of its hypervisor state). */
+export function releasePins(hv: Hypervisor, vmId: number): void {
+  const mine = hv.pinsBy.get(vmId);
+  if (mine === undefined) return;
+  for (const [p, n] of [...mine].sort(([a], [b]) => a - b)) addPin(hv, vmId, p, -n);
+}
+
+/**
+ * __pkvm_host_share_ffa (arm64 profile; x86-rfc has no FF-A proxy: -EINVAL): H=O → H=SO for every
+ * page, recorded as shared with the secure world.
+ */
+export function hostShareFfa(hv: Hypervisor, pfn: number, nr: bigint): number {
+  if (!hv.arm64) return -EINVAL;
+  const n = rangeCheck(hv, pfn, nr);
+  if (n < 0) return -EINVAL;
+  const pages = pagesOf(pfn, n);
+  for (const p of pages) if (hv.hostState(p) !== PS_OWNED) return -EPERM;
+  if (hostSplitNeed(hv, pages) > hv.pool.available) return -ENOMEM;
+  for (const p of pages) {
+    hv.setHost(p, PS_SHARED_OWNED, 0);
+    hv.ffaShared.add(p);
+  }
+  return 0;
+}
+
+/**
+ * __pkvm_host_unshare_ffa: H=SO → H=O. Upstream checks only the host state and relies on the FF-A
+ * proxy passing only ranges it shared (§7 C3); the harness runs the two as one, so a page that is
+ * SHARED_OWNED for another reason (hyp share, np-guest share) is refused (-EPERM). The planted bug
+ * pkvm-ffa-unshare-unchecked drops that cross-check.
+ */
+export function hostUnshareFfa(hv: Hypervisor, pfn: number, nr: bigint): number {
+  if (!hv.arm64) return -EINVAL;
+  const n = rangeCheck(hv, pfn, nr);
+  if (n < 0) return -EINVAL;
+  const pages = pagesOf(pfn, n);
+  for (const p of pages) {
+    if (hv.hostState(p) !== PS_SHARED_OWNED) return -EPERM;
+    if (!hv.ffaShared.has(p) && !hv.bugs.ffaUnshareUnchecked) return -EPERM;
+  }
+  for (const p of pages) {
+    hv.setHost(p, PS_OWNED, 0);
+    hv.ffaShared.delete(p);
+  }
+  return 0;
+}
+
+/**
+ * __pkvm_host_force_reclaim_page_guest (arm64 profile, §2.1 row 15): takes a private page back from
+ * a protected guest, dying or live. Checks in the source's order: not memory -EFAULT; host state
+ * O/SO/SB -EAGAIN; NOPAGE not owned by a guest -EPERM; guest gone -EAGAIN; guest state not O -EPERM.
+ * The guest's gfn becomes POISON, the page is zeroed and goes back to the host (H=O).
+ */
+export function hostForceReclaim(hv: Hypervisor, pfn: number): number {
+  if (!hv.arm64) return -EINVAL;
+  if (pfn >= hv.config.framesMax) return -EFAULT;
+  const hs = hv.hostState(pfn);
+  if (hs !== PS_NOPAGE) return -EAGAIN;
+  const owner = hv.hostOwner;
+  if (owner < 2 || hv.pool.contains(pfn)) return -EPERM;
+  const vm = hv.vms.get(owner);
+  if (vm === undefined) return -EAGAIN;
+  const gfn = vm.pages.gfnsOf(pfn)[0];
+  const rec = gfn === undefined ? undefined : vm.pages.get(gfn);
+  if (rec === undefined || rec.state !== PS_OWNED) return -EPERM;
+  dropPages(hv, vm, [gfn]);
+  vm.poisoned.add(gfn);
+  hv.flushAll(); // the guest loses the page before the host gets it
+  // hyp_poison_page: zeroed (and cleaned to PoC) before the host can reach it. Planted
+  // pkvm-force-reclaim-no-zero: the zeroing fix reached vm_reclaim's path only.
+  if (!hv.bugs.forceReclaimNoZero) {
+    const mem = hv.machine.mem;
+    for (let i = 0; i < 4096; i += 4) mem.write32(pfn * 4096 + i, 0);
+  }
+  hv.returnedPrivate.push(pfn);
+  hv.setHost(pfn, PS_OWNED, 0);
   return 0;
 }

@@ -39,6 +39,11 @@ export class PagePool {
     return this.free.pop() ?? -1;
   }
 
+  /** The free frames (for the pool-conservation check; not a hot path). */
+  freeFrames(): readonly number[] {
+    return this.free;
+  }
+
   release(frame: number): void {
     this.free.push(frame);
     // Keep the lowest frame next: deterministic reuse regardless of release order.

@@ -173,6 +173,8 @@ export class Vm {
   readonly spptFrames = new Set<number>();
   /** SPP access maps per gfn (absent = all writable). */
   readonly sppVectors = new Map<number, number>();
+  /** Gfns whose page was force-reclaimed (§2.1 row 15: the guest PTE became a POISONED annotation). */
+  readonly poisoned = new Set<number>();
   /** VTL protections: index = the VTL that set them (they bind every lower VTL) → (gfn → rights mask). */
   readonly vtlProt: Array<GfnRights | undefined> = [];
 

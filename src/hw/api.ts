@@ -4,7 +4,7 @@
  * lists every host frame whose bytes the op may have changed (data, A/D bits, table entries).
  */
 import type { Op } from '../trace/ops.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome, PageView } from './outcome.js';
 
 export interface MachineApi {
   apply(op: Op): Outcome;
@@ -18,4 +18,16 @@ export interface MachineApi {
   frameView?(frame: number): Uint8Array | null;
   /** Every backed frame (for full sweeps), ascending. */
   frames?(): readonly number[];
+  /**
+   * The state of the host pages the last `apply` touched (hv mode's hypervisor, docs/hypervisor.md
+   * "State you can see"), for `replay --json`; at most TOUCHED_PAGES_MAX, by pfn. Called only when
+   * step records are kept.
+   */
+  touchedPages?(): ReadonlyArray<PageState>;
 }
+
+/** One host page's state after a step (the pfn part of a `page` outcome's PageView). */
+export type PageState = { pfn: number } & Pick<PageView, 'host' | 'owner' | 'hyp' | 'pins' | 'shares' | 'ffa' | 'guests'>;
+
+/** Pages a step's state record lists (a 2 MiB share touches 512: the first ones by pfn). */
+export const TOUCHED_PAGES_MAX = 16;

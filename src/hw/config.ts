@@ -149,6 +149,36 @@ export interface HvOptions {
   vtlNonRam: 'tlfs' | 'openhcl';
   /** The RWX memory-attribute extension of the VSM series (NR/NW/NX bits). */
   memattrRwx: boolean;
+  /**
+   * Source profile of pKVM where upstream arm64 and the x86 RFC disagree (docs/hypervisor.md
+   * "Source profiles"): errnos for an absent page, multi-sharing of one host page with np
+   * guests, FF-A sharing and force reclaim. Optional: absent means 'x86-rfc', and absent stays
+   * absent (normalizeConfig does not add it), so older traces keep their bytes.
+   */
+  pkvm?: PkvmProfile;
+  /**
+   * What a KVM_EXIT_MEMORY_FAULT carries: 'vsm' the access's R/W/X flags (bits 0-2, the VSM
+   * series) with PRIVATE (bit 3); 'upstream' only PRIVATE (include/uapi/linux/kvm.h has no RWX
+   * flags). Optional like `pkvm`: absent means 'vsm'.
+   */
+  memFaultFlags?: MemFaultFlags;
+}
+
+export type PkvmProfile = 'x86-rfc' | 'arm64';
+export type MemFaultFlags = 'vsm' | 'upstream';
+
+/** Optional hv options with the meaning of their absence (written only when present, as OPTIONAL_CHOICE_DEFAULTS). */
+export const OPTIONAL_HV_DEFAULTS: Readonly<Required<Pick<HvOptions, 'pkvm' | 'memFaultFlags'>>> =
+  Object.freeze({ pkvm: 'x86-rfc', memFaultFlags: 'vsm' });
+
+/** The pKVM source profile of a configuration (absent: 'x86-rfc'). */
+export function pkvmProfileOf(opts: HvOptions): PkvmProfile {
+  return opts.pkvm ?? OPTIONAL_HV_DEFAULTS.pkvm;
+}
+
+/** The memory-fault flag set of a configuration (absent: 'vsm'). */
+export function memFaultFlagsOf(opts: HvOptions): MemFaultFlags {
+  return opts.memFaultFlags ?? OPTIONAL_HV_DEFAULTS.memFaultFlags;
 }
 
 export const HV_POOL_FRAMES_MIN = 16;
@@ -261,6 +291,18 @@ export function guestMaxPhyAddr(config: MachineConfig): number {
   return config.kvmXo ? config.maxPhyAddr - 1 : config.maxPhyAddr;
 }
 
+/**
+ * Table frames of the host EPT the hypervisor builds at boot (docs/hypervisor.md "Machine
+ * shape"): PML4, PDPT and PD pages for RAM below 1 GiB, and one page table per 512 frames (all
+ * of them without huge pages, else only for a tail that is not a whole 2 MiB).
+ */
+export function hostEptFrames(ramFrames: number, hugePages: boolean): number {
+  const pds = Math.ceil(ramFrames / (512 * 512));
+  const pdpts = Math.ceil(ramFrames / (512 * 512 * 512));
+  const pts = hugePages ? (ramFrames % 512 !== 0 ? 1 : 0) : Math.ceil(ramFrames / 512);
+  return 1 + pdpts + pds + pts;
+}
+
 /** Returns a problem description, or null when the configuration is usable. */
 export function validateConfig(config: MachineConfig): string | null {
   const { maxPhyAddr, vcpus, framesMax } = config;
@@ -294,9 +336,13 @@ export function validateConfig(config: MachineConfig): string | null {
   if (!Number.isInteger(hv.poolFrames) || hv.poolFrames < HV_POOL_FRAMES_MIN || hv.poolFrames > framesMax / 2) {
     return `hv.poolFrames must be an integer in ${HV_POOL_FRAMES_MIN}..framesMax/2 (${framesMax / 2}), got ${hv.poolFrames}`;
   }
+  const hostTables = hostEptFrames(framesMax - hv.poolFrames, hv.hugePages);
+  if (hv.poolFrames < hostTables) return `hv.poolFrames ${hv.poolFrames} is too small for the host EPT of ${framesMax - hv.poolFrames} RAM frames (needs ${hostTables}${hv.hugePages ? '' : ' with hugePages false'})`;
   if (!Number.isInteger(hv.vtls) || hv.vtls < 1 || hv.vtls > HV_VTLS_MAX) return `hv.vtls must be an integer in 1..${HV_VTLS_MAX}, got ${hv.vtls}`;
   if (hv.vtlExecBits !== 'hv_map_gpa' && hv.vtlExecBits !== 'vsm_mask') return `hv.vtlExecBits must be 'hv_map_gpa' or 'vsm_mask'`;
   if (hv.vtlNonRam !== 'tlfs' && hv.vtlNonRam !== 'openhcl') return `hv.vtlNonRam must be 'tlfs' or 'openhcl'`;
+  if (hv.pkvm !== undefined && hv.pkvm !== 'x86-rfc' && hv.pkvm !== 'arm64') return `hv.pkvm must be 'x86-rfc' or 'arm64'`;
+  if (hv.memFaultFlags !== undefined && hv.memFaultFlags !== 'vsm' && hv.memFaultFlags !== 'upstream') return `hv.memFaultFlags must be 'vsm' or 'upstream'`;
   if (hv.vtlMbec && !config.caps.mbec) return 'hv.vtlMbec needs caps.mbec';
   return null;
 }

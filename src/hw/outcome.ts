@@ -26,6 +26,8 @@
  *   reason; intercept: the VTL that set the protection and now receives the intercept), `exits`
  *   as above.
  * - `ud`: #UD (an invalid VTL call or return); nothing changed.
+ * - `page`: what `hv_query` / `hv_expect` report about one host page and one guest page
+ *   (docs/hypervisor.md "State you can see"): `PageView`.
  */
 export type HwOutcome =
   | { kind: 'ok' }
@@ -41,7 +43,40 @@ export type HvOutcome =
   | { kind: 'ret'; value: number }
   | { kind: 'handled'; exits: readonly number[]; then: HwOutcome }
   | { kind: 'hv_exit'; exit: HvExit; gpa: number; size: number; info: number; exits: readonly number[] }
-  | { kind: 'ud' };
+  | { kind: 'ud' }
+  | { kind: 'page'; page: PageView };
+
+/** A host page's pKVM state: OWNED, SHARED_OWNED, SHARED_BORROWED, NOPAGE (pkvm-and-vtl.md §2 notation). */
+export type HostPageState = 'O' | 'SO' | 'SB' | 'NOPAGE';
+/** The hypervisor's own state of a host page: owns it, borrows it (shared by the host), or neither. */
+export type HypPageState = 'O' | 'SB' | 'NOPAGE';
+/** A guest's state at a gfn: none (nothing there), OWNED, SHARED_OWNED, SHARED_BORROWED, or POISON (force-reclaimed). */
+export type GuestPageState = 'none' | 'O' | 'SO' | 'SB' | 'POISON';
+
+/**
+ * The state of host page `pfn` and of guest page (vm, gfn), as `hv_query` reports it.
+ * - `host`, `owner` (the one owner of the page, pkvm-and-vtl.md §3 I1: 1 host, 0 hyp, 2.. a VM;
+ *   -1 for a frame that is not memory), `hyp`, `pins` (the hypervisor's refcount),
+ *   `shares` (how many np-guest leaves borrow it: arm64's host_share_guest_count), `ffa` (shared
+ *   with the secure world), `guests` (every guest page holding it, by vm then gfn);
+ * - `guest` / `gpfn` (-1: none): the VM's state at gfn and the host page there; `attrs` its
+ *   memory attributes; `vtl[v]` the EPT rights VTL v's view may have there (R 1, W 2, X 4 = kernel
+ *   execute, 8 = user execute under vtlMbec; before dirty logging, aging and SPP); empty when the
+ *   VM does not exist.
+ */
+export interface PageView {
+  host: HostPageState;
+  owner: number;
+  hyp: HypPageState;
+  pins: number;
+  shares: number;
+  ffa: boolean;
+  guests: ReadonlyArray<{ vm: number; gfn: number; state: GuestPageState }>;
+  guest: GuestPageState;
+  gpfn: number;
+  attrs: number;
+  vtl: readonly number[];
+}
 
 /** What one op produces, in either mode (hardware outcomes, and the hypervisor's in hv mode). */
 export type Outcome = HwOutcome | HvOutcome;
@@ -51,9 +86,42 @@ export type AnyOutcome = Outcome;
 /**
  * Exits of a guest access to user space: spp = KVM_EXIT_SPP, memory_fault = KVM_EXIT_MEMORY_FAULT,
  * unknown = KVM_EXIT_UNKNOWN (hardware reason in info), mmio = KVM_EXIT_MMIO (no memslot),
- * intercept = a VSM secure intercept, abort = pKVM refused a host access to a page it does not own.
+ * intercept = a VSM secure intercept, abort = pKVM refused a host access to a page it does not own,
+ * hwpoison = a protected guest touched a force-reclaimed (poisoned) gfn: KVM_RUN fails with EHWPOISON
+ * (info: the memory-fault flags, as memory_fault).
  */
-export type HvExit = 'spp' | 'memory_fault' | 'unknown' | 'mmio' | 'intercept' | 'abort';
+export type HvExit = 'spp' | 'memory_fault' | 'unknown' | 'mmio' | 'intercept' | 'abort' | 'hwpoison';
+
+function samePage(a: PageView, b: PageView): boolean {
+  if (a.host !== b.host || a.owner !== b.owner || a.hyp !== b.hyp || a.pins !== b.pins || a.shares !== b.shares || a.ffa !== b.ffa) return false;
+  if (a.guest !== b.guest || a.gpfn !== b.gpfn || a.attrs !== b.attrs || a.guests.length !== b.guests.length || a.vtl.length !== b.vtl.length) return false;
+  for (let i = 0; i < a.guests.length; i++) {
+    const x = a.guests[i];
+    const y = b.guests[i];
+    if (x.vm !== y.vm || x.gfn !== y.gfn || x.state !== y.state) return false;
+  }
+  for (let i = 0; i < a.vtl.length; i++) if (a.vtl[i] !== b.vtl[i]) return false;
+  return true;
+}
+
+/** Names of the `PageView` fields where `a` and `b` differ (a mismatch's coarse detail). */
+export function pageDiff(a: PageView, b: PageView): string[] {
+  const out: string[] = [];
+  for (const k of ['host', 'owner', 'hyp', 'pins', 'shares', 'ffa', 'guest', 'gpfn', 'attrs'] as const) if (a[k] !== b[k]) out.push(k);
+  if (formatGuests(a) !== formatGuests(b)) out.push('guests');
+  if (a.vtl.join(',') !== b.vtl.join(',')) out.push('vtl');
+  return out;
+}
+
+function formatGuests(p: PageView): string {
+  return p.guests.map((g) => `${g.vm}:0x${g.gfn.toString(16)}:${g.state}`).join(',');
+}
+
+/** One-line rendering of a page view (dumps, JSON step logs, details). */
+export function formatPage(p: PageView): string {
+  const hx = (n: number): string => (n < 0 ? String(n) : '0x' + n.toString(16));
+  return `host=${p.host} owner=${p.owner} hyp=${p.hyp} pins=${p.pins} shares=${p.shares} ffa=${p.ffa ? 1 : 0} guests=[${formatGuests(p)}] guest=${p.guest} gpfn=${hx(p.gpfn)} attrs=${hx(p.attrs)} vtl=[${p.vtl.join(',')}]`;
+}
 
 function sameExits(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
@@ -83,6 +151,8 @@ export function sameOutcome(a: AnyOutcome, b: AnyOutcome): boolean {
       return b.kind === 'exit' && a.reason === b.reason && a.qual === b.qual && a.gpa === b.gpa && a.gla === b.gla;
     case 'vmfail':
       return b.kind === 'vmfail' && a.error === b.error;
+    case 'page':
+      return b.kind === 'page' && samePage(a.page, b.page);
   }
 }
 
@@ -107,5 +177,7 @@ export function formatOutcome(o: AnyOutcome): string {
       return `exit reason=${o.reason} qual=${hex(o.qual)} gpa=${hex(o.gpa)} gla=${o.gla === null ? '-' : hex(o.gla)}`;
     case 'vmfail':
       return `vmfail error=${o.error}`;
+    case 'page':
+      return `page ${formatPage(o.page)}`;
   }
 }

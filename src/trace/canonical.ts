@@ -5,7 +5,7 @@
  * provenance options sorted by key, op fields in OP_SCHEMAS order. Values are written in full,
  * never as "default": a trace means the same thing even after a default changes.
  */
-import { DEFAULT_CAPABILITIES, OPTIONAL_CHOICE_DEFAULTS, defaultConfig, defaultHvOptions, type MachineConfig } from '../hw/config.js';
+import { DEFAULT_CAPABILITIES, OPTIONAL_CHOICE_DEFAULTS, OPTIONAL_HV_DEFAULTS, defaultConfig, defaultHvOptions, type MachineConfig } from '../hw/config.js';
 import { OP_SCHEMA_BY_NAME, type FieldKind, type Op, type OpSchema } from './ops.js';
 import type { Provenance, Signature } from './trace.js';
 
@@ -41,6 +41,8 @@ export function machinePlain(config: MachineConfig): Record<string, unknown> {
     const hv: Record<string, unknown> = {};
     const given = config.hv as unknown as Record<string, unknown>;
     for (const name of Object.keys(defaultHvOptions())) hv[name] = given[name];
+    // Optional hv options (config.ts OPTIONAL_HV_DEFAULTS) only when present, so older traces keep their bytes.
+    for (const name of Object.keys(OPTIONAL_HV_DEFAULTS)) if (given[name] !== undefined) hv[name] = given[name];
     out.hv = hv;
   }
   return out;

@@ -158,7 +158,35 @@ export interface VtlCallOp { op: 'vtl_call'; cpu: number }
 /** HvCallVtlReturn: `cpu` returns to the next lower VTL (#UD in VTL 0 or at CPL > 0). */
 export interface VtlReturnOp { op: 'vtl_return'; cpu: number }
 
+/**
+ * Reports the state of host page `pfn` and of guest page (`vm`, `gfn`) as a `page` outcome
+ * (docs/hypervisor.md "State you can see"); changes nothing. `vm` 1 (the host) has no guest part.
+ */
+export interface HvQueryOp { op: 'hv_query'; vm: number; pfn: number; gfn: number }
+/**
+ * `hv_query` plus an assertion written in the trace: the state must be the one given (host state,
+ * owner, hyp state, pins, shares, guest state at gfn, VTL 0's rights there), else the invariant
+ * hv.expected-state fires.
+ */
+export interface HvExpectOp {
+  op: 'hv_expect'; vm: number; pfn: number; gfn: number;
+  host: 'O' | 'SO' | 'SB' | 'NOPAGE'; owner: number; hyp: 'O' | 'SB' | 'NOPAGE'; pins: number; shares: number;
+  guest: 'none' | 'O' | 'SO' | 'SB' | 'POISON'; vtl0: number;
+}
+
+/** hyp_pin_shared_mem on behalf of `vm`'s hypervisor state (1: the hypervisor's own): one pin on each of `nr` pages shared with the hypervisor. */
+export interface HypPinOp { op: 'hyp_pin'; vm: number; pfn: number; nr: number }
+/** hyp_unpin_shared_mem: drops one pin `vm` holds on each of `nr` pages. */
+export interface HypUnpinOp { op: 'hyp_unpin'; vm: number; pfn: number; nr: number }
+/** __pkvm_host_share_ffa(pfn, nr): the host shares pages with the secure world (arm64 profile). */
+export interface HostShareFfaOp { op: 'host_share_ffa'; pfn: number; nr: bigint }
+/** __pkvm_host_unshare_ffa(pfn, nr). */
+export interface HostUnshareFfaOp { op: 'host_unshare_ffa'; pfn: number; nr: bigint }
+/** __pkvm_host_force_reclaim_page_guest(phys): takes a private page back from a protected guest, poisoning its gfn (arm64 profile). */
+export interface HostForceReclaimOp { op: 'host_force_reclaim'; pfn: number }
+
 export type HvOp =
+  | HvQueryOp | HvExpectOp | HypPinOp | HypUnpinOp | HostShareFfaOp | HostUnshareFfaOp | HostForceReclaimOp
   | VmCreateOp | VmTeardownStartOp | VmReclaimOp | VmTeardownFinishOp | MemslotSetOp | VcpuLoadOp
   | VmWriteProtectOp | VmAgeOp | HostDonateHypOp | HypDonateHostOp | HostShareHypOp | HostUnshareHypOp
   | HostShareGuestOp | HostUnshareGuestOp | HostDonateGuestOp | GuestShareHostOp | GuestUnshareHostOp
@@ -202,6 +230,26 @@ export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
   { name: 'vtl_protect', fields: [CPU, { name: 'target', type: { kind: 'int', min: 0, max: 15 }, doc: 'TargetVtl: the VTL whose protections (for the VTLs below it) are set' }, GFN, { name: 'count', type: { kind: 'int', min: 0, max: 1 << 20 }, doc: 'pages' }, { name: 'flags', type: { kind: 'u32' }, doc: 'HV_MAP_GPA_* flags' }], doc: 'HvCallModifyVtlProtectionMask' },
   { name: 'vtl_call', fields: [CPU], doc: 'HvCallVtlCall' },
   { name: 'vtl_return', fields: [CPU], doc: 'HvCallVtlReturn' },
+  { name: 'hyp_pin', fields: [VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: 'pKVM: the hypervisor pins pages the host shared with it (for VM vm; 1 = its own)' },
+  { name: 'hyp_unpin', fields: [VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: 'pKVM: the hypervisor drops pins' },
+  { name: 'host_share_ffa', fields: [PFN, NR64], doc: 'pKVM (arm64): host shares pages with the secure world through FF-A' },
+  { name: 'host_unshare_ffa', fields: [PFN, NR64], doc: 'pKVM (arm64): host takes back pages shared through FF-A' },
+  { name: 'host_force_reclaim', fields: [PFN], doc: 'pKVM (arm64): force-reclaim a private page of a protected guest (its gfn becomes POISON)' },
+  { name: 'hv_query', fields: [VM, PFN, GFN], doc: 'report the state of a host page and a guest page (changes nothing)' },
+  {
+    name: 'hv_expect',
+    fields: [
+      VM, PFN, GFN,
+      { name: 'host', type: { kind: 'enum', values: ['O', 'SO', 'SB', 'NOPAGE'] }, doc: "the host page's state" },
+      { name: 'owner', type: { kind: 'int', min: 0, max: 255 }, doc: 'its one owner: 0 hyp, 1 host, 2.. a VM' },
+      { name: 'hyp', type: { kind: 'enum', values: ['O', 'SB', 'NOPAGE'] }, doc: "the hypervisor's state of the page" },
+      { name: 'pins', type: { kind: 'int', min: 0, max: 65535 }, doc: "the hypervisor's pin count (refcount)" },
+      { name: 'shares', type: { kind: 'int', min: 0, max: 1 << 20 }, doc: 'np-guest leaves borrowing the page' },
+      { name: 'guest', type: { kind: 'enum', values: ['none', 'O', 'SO', 'SB', 'POISON'] }, doc: "the VM's state at gfn" },
+      { name: 'vtl0', type: { kind: 'int', min: 0, max: 15 }, doc: "the EPT rights VTL 0's view may have at gfn (R 1, W 2, X 4, user X 8; 0 for the host)" },
+    ],
+    doc: 'hv_query, and assert the state it reports',
+  },
 ];
 
 export const HV_OP_NAMES: ReadonlySet<string> = new Set(HV_OP_SCHEMAS.map((s) => s.name));

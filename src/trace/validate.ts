@@ -11,7 +11,7 @@
  * index (and line, in the text form) and the mode.
  */
 import { BUG_NAMES } from '../bugs/catalogue.js';
-import { DEFAULT_CAPABILITIES, OPTIONAL_CHOICE_DEFAULTS, configMode, defaultConfig, defaultHvOptions, normalizeConfig, validateConfig, type MachineConfig } from '../hw/config.js';
+import { DEFAULT_CAPABILITIES, OPTIONAL_CHOICE_DEFAULTS, OPTIONAL_HV_DEFAULTS, configMode, defaultConfig, defaultHvOptions, normalizeConfig, validateConfig, type MachineConfig } from '../hw/config.js';
 import { TraceError, showValue } from './errors.js';
 import { OP_SCHEMA_BY_NAME, opAllowedIn, type FieldKind, type Op } from './ops.js';
 import { OPS_MAX, SCHEMA_VERSION, type Provenance, type Signature, type Trace } from './trace.js';
@@ -260,7 +260,7 @@ export function validateMachine(raw: unknown, where: string, options: DecodeOpti
   // mode and hv are optional (absent in bare configurations), so they are not in defaultConfig().
   // Optional choices (config.ts OPTIONAL_CHOICE_DEFAULTS) likewise: accepted, not filled in.
   const base = defaultConfig();
-  const defaults = { ...base, choices: { ...base.choices, ...OPTIONAL_CHOICE_DEFAULTS }, mode: 'bare', hv: defaultHvOptions() };
+  const defaults = { ...base, choices: { ...base.choices, ...OPTIONAL_CHOICE_DEFAULTS }, mode: 'bare', hv: { ...defaultHvOptions(), ...OPTIONAL_HV_DEFAULTS } };
   const given = knownFields(raw, where, '', Object.keys(defaults), options);
   const partial: Record<string, unknown> = {};
   for (const [key, value] of given) {

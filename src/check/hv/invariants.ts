@@ -26,6 +26,10 @@ export const HV_INVARIANTS = {
   xoAliasNotReadable: 'xo.alias-not-readable',
   memattrRespected: 'memattr.respected',
   vtlLowerCannotExceedHigher: 'vtl.lower-cannot-exceed-higher',
+  expectedState: 'hv.expected-state',
+  pinBalance: 'pkvm.pin-balance',
+  poolConservation: 'hv.pool-conservation',
+  shareCount: 'pkvm.share-count',
 } as const;
 
 export type HvInvariantId = (typeof HV_INVARIANTS)[keyof typeof HV_INVARIANTS];
@@ -123,10 +127,13 @@ class Findings {
 function checkPage(hv: Hypervisor, pfn: number, leaves: readonly GuestLeaf[], f: Findings): void {
   const hs = hv.hostState(pfn);
   const owner = hv.hostOwner;
-  const hostPresent = hv.host.find(pfn * 4096) && (hv.host.lo & 7) !== 0;
+  const hostEntry = hv.host.find(pfn * 4096);
+  const hostPresent = hostEntry && (hv.host.lo & 7) !== 0;
   const inPool = hv.pool.contains(pfn);
   const p = `pfn ${hex(pfn)}`;
-  if (hostPresent !== (hs !== PS_NOPAGE)) {
+  // A lazily mapped host EPT (arm64 profile) has no entry for an OWNED page the host has not touched yet.
+  const notYetMapped = hv.lazyHost && hs === PS_OWNED && !hostEntry;
+  if (hostPresent !== (hs !== PS_NOPAGE) && !notYetMapped) {
     f.add(HV_INVARIANTS.stateCoherence, `${p}: host leaf ${hostPresent ? 'present' : 'not present'} with state ${stateName(hs)}`, 'host leaf presence disagrees with its state');
   }
   const primary = leaves.filter((l) => l.view === 0 && !l.alias && !l.outside);
@@ -140,12 +147,28 @@ function checkPage(hv: Hypervisor, pfn: number, leaves: readonly GuestLeaf[], f:
   if (hs === PS_OWNED || hs === PS_SHARED_OWNED) {
     if (owners.length > 0) f.add(HV_INVARIANTS.uniqueOwner, `${p}: host ${stateName(hs)} and VM ${owners[0].vm.id} ${stateName(owners[0].state)} at gfn ${hex(owners[0].gfn)}`, 'host and a guest both own the page');
   }
+  const count = hv.shareCount(pfn);
   if (hs === PS_SHARED_OWNED) {
+    // §3 I2 (C1): SHARED_OWNED has three meanings, exactly one of which holds: shared with the
+    // hypervisor, with the secure world (FF-A), or with np guests (count > 0).
     const hyp = hv.hypShared.has(pfn) ? 1 : 0;
-    if (hyp + borrowers.length !== 1) f.add(HV_INVARIANTS.sharePairing, `${p}: host SHARED_OWNED with ${hyp} hyp share(s) and ${borrowers.length} guest borrower(s)`, 'SHARED_OWNED without exactly one borrower');
-  } else if (borrowers.length > 0) {
-    f.add(HV_INVARIANTS.sharePairing, `${p}: VM ${borrowers[0].vm.id} borrows gfn ${hex(borrowers[0].gfn)} while the host is ${stateName(hs)}`, 'SHARED_BORROWED without a SHARED_OWNED host page');
+    const ffa = hv.ffaShared.has(pfn) ? 1 : 0;
+    const guests = borrowers.length > 0 ? 1 : 0;
+    if (hyp + ffa + guests !== 1) f.add(HV_INVARIANTS.sharePairing, `${p}: host SHARED_OWNED with ${hyp} hyp share(s), ${ffa} FF-A share(s) and ${borrowers.length} guest borrower(s)`, 'SHARED_OWNED without exactly one kind of borrower');
+  } else {
+    if (borrowers.length > 0) f.add(HV_INVARIANTS.sharePairing, `${p}: VM ${borrowers[0].vm.id} borrows gfn ${hex(borrowers[0].gfn)} while the host is ${stateName(hs)}`, 'SHARED_BORROWED without a SHARED_OWNED host page');
+    if (hv.hypShared.has(pfn)) f.add(HV_INVARIANTS.sharePairing, `${p}: shared with the hypervisor while the host is ${stateName(hs)}`, 'hyp share without a SHARED_OWNED host page');
+    if (hv.ffaShared.has(pfn)) f.add(HV_INVARIANTS.sharePairing, `${p}: shared through FF-A while the host is ${stateName(hs)}`, 'FF-A share without a SHARED_OWNED host page');
   }
+  // §3 I3: the count is the number of np-guest leaves borrowing the page (at most 1 without arm64's multi-share).
+  if (count !== borrowers.length) f.add(HV_INVARIANTS.shareCount, `${p}: share count ${count}, ${borrowers.length} guest leaves borrow it`, 'share count differs from the borrowing leaves');
+  if (!hv.arm64 && borrowers.length > 1) f.add(HV_INVARIANTS.shareCount, `${p}: ${borrowers.length} guest leaves borrow it under the x86-rfc profile`, 'page shared with several guests without multi-share');
+  // §3 I7: a pinned page is shared with the hypervisor, and its refcount is the pins its holders have.
+  const pins = hv.pinCount(pfn);
+  if (pins > 0 && (hs !== PS_SHARED_OWNED || !hv.hypShared.has(pfn))) f.add(HV_INVARIANTS.pinBalance, `${p}: ${pins} pin(s) while the host is ${stateName(hs)}${hv.hypShared.has(pfn) ? '' : ', not shared with the hypervisor'}`, 'pinned page not shared with the hypervisor');
+  let held = 0;
+  for (const m of hv.pinsBy.values()) held += m.get(pfn) ?? 0;
+  if (held !== pins) f.add(HV_INVARIANTS.pinBalance, `${p}: refcount ${pins}, pins held ${held}`, 'refcount differs from the pins held');
   if (hs === PS_SHARED_BORROWED) {
     const so = owners.filter((l) => l.state === PS_SHARED_OWNED);
     if (so.length !== 1 || owners.length !== 1) f.add(HV_INVARIANTS.sharePairing, `${p}: host SHARED_BORROWED with ${so.length} guest SHARED_OWNED leaves`, 'SHARED_BORROWED host page without one SHARED_OWNED guest');
@@ -275,8 +298,53 @@ function checkStale(hv: Hypervisor, f: Findings): void {
   }
 }
 
+/** An `hv_expect` op: the state the hypervisor reports must be the one the trace wrote down. */
+function checkExpected(hv: Hypervisor, f: Findings): void {
+  const op = hv.lastOp;
+  const out = hv.lastOutcome;
+  if (op === null || op.op !== 'hv_expect' || out === null || out.kind !== 'page') return;
+  const p = out.page;
+  const wrong: string[] = [];
+  if (p.host !== op.host) wrong.push(`host ${p.host} (expected ${op.host})`);
+  if (p.owner !== op.owner) wrong.push(`owner ${p.owner} (expected ${op.owner})`);
+  if (p.hyp !== op.hyp) wrong.push(`hyp ${p.hyp} (expected ${op.hyp})`);
+  if (p.pins !== op.pins) wrong.push(`pins ${p.pins} (expected ${op.pins})`);
+  if (p.shares !== op.shares) wrong.push(`shares ${p.shares} (expected ${op.shares})`);
+  if (p.guest !== op.guest) wrong.push(`guest ${p.guest} (expected ${op.guest})`);
+  const vtl0 = p.vtl.length > 0 ? p.vtl[0] : 0;
+  if (vtl0 !== op.vtl0) wrong.push(`vtl0 ${vtl0} (expected ${op.vtl0})`);
+  if (wrong.length === 0) return;
+  const fields = wrong.map((w) => w.split(' ')[0]).join(', ');
+  f.add(HV_INVARIANTS.expectedState, `pfn ${hex(op.pfn)}, VM ${op.vm} gfn ${hex(op.gfn)}: ${wrong.join('; ')}`, `state differs from the trace's expectation: ${fields}`);
+}
+
+/**
+ * Every frame of the hypervisor's pool is exactly one of: free, a table of the host EPT or of a
+ * VM's EPT view (reachable from its root in memory), or a frame of a VM's SPPT. A table page
+ * leaked at teardown is neither free nor reachable; one handed out twice is both.
+ */
+function checkPool(hv: Hypervisor, f: Findings): void {
+  const owner = new Map<number, string>();
+  const claim = (frame: number, who: string): void => {
+    const had = owner.get(frame);
+    if (!hv.pool.contains(frame)) f.add(HV_INVARIANTS.poolConservation, `${who} uses frame ${hex(frame)} outside the pool`, 'table frame outside the pool');
+    else if (had !== undefined) f.add(HV_INVARIANTS.poolConservation, `frame ${hex(frame)} is both ${had} and ${who}`, 'pool frame used twice');
+    owner.set(frame, who);
+  };
+  for (const fr of hv.pool.freeFrames()) claim(fr, 'free');
+  for (const fr of hv.host.reachableTables()) claim(fr, 'a host EPT table');
+  for (const vm of hv.vms.values()) {
+    vm.views.forEach((t, v) => { for (const fr of t.reachableTables()) claim(fr, `a table of VM ${vm.id} view ${v}`); });
+    for (const fr of vm.spptFrames) claim(fr, `an SPPT frame of VM ${vm.id}`);
+  }
+  const lost: number[] = [];
+  for (let fr = hv.pool.first; fr < hv.pool.end; fr++) if (!owner.has(fr)) lost.push(fr);
+  if (lost.length > 0) f.add(HV_INVARIANTS.poolConservation, `${lost.length} pool frame(s) neither free nor in any table: ${lost.slice(0, 4).map(hex).join(', ')}`, 'pool frames leaked');
+}
+
 export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   const f = new Findings();
+  if (!full) checkExpected(hv, f); // once, after the op (a sweep re-reads no op)
   const out = hv.lastOutcome;
   // A guest access is not a call: exits it handled before one that failed may rightly stay done.
   const access = hv.lastOp?.op === 'read' || hv.lastOp?.op === 'write' || hv.lastOp?.op === 'fetch';
@@ -291,13 +359,21 @@ export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   checkStale(hv, f);
   checkAccess(hv, f);
   if (full) {
+    checkPool(hv, f);
     const byPfn = sweepGuestLeaves(hv);
     for (let pfn = 0; pfn < hv.config.framesMax; pfn++) {
       const leaves = byPfn.get(pfn) ?? [];
       checkPage(hv, pfn, leaves, f);
       for (const l of leaves) checkLeaf(hv, l, f);
     }
+    // §3 I7 leak check: every pin belongs to the hypervisor (1) or a VM that still exists.
+    for (const [holder, m] of hv.pinsBy) {
+      if (holder !== 1 && !hv.vms.has(holder) && m.size > 0) f.add(HV_INVARIANTS.pinBalance, `VM ${holder} is gone but holds pins on ${[...m.keys()].map(hex).join(', ')}`, 'pins leaked past teardown');
+    }
     for (const vm of hv.vms.values()) {
+      for (const g of vm.poisoned) {
+        if (vm.pages.has(g) || vm.views[0].find(g * 4096)) f.add(HV_INVARIANTS.stateCoherence, `VM ${vm.id} gfn ${hex(g)}: poisoned but mapped`, 'poisoned gfn still mapped');
+      }
       for (const [g, r] of vm.pages) {
         const l = leafOf(hv, vm, 0, g);
         if (l === null || l.pfn !== r.pfn) f.add(HV_INVARIANTS.stateCoherence, `VM ${vm.id} gfn ${hex(g)}: record pfn ${hex(r.pfn)} has no matching view-0 leaf`, 'page record without a leaf');

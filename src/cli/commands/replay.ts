@@ -9,7 +9,8 @@ import { Command } from 'commander';
 import { runWith, type StepRecord } from '../../check/runner.js';
 import { formatSignature, sameSignature, signatureOf, type Violation } from '../../check/violation.js';
 import { exitReasonName, hvStatusName, memoryFaultFlags, pfCodeNames, qualNames, retName } from '../../check/decode.js';
-import type { Outcome } from '../../hw/outcome.js';
+import { formatPage, type Outcome } from '../../hw/outcome.js';
+import type { PageState } from '../../hw/api.js';
 import { opJson } from '../../trace/canonical.js';
 import { loadTrace } from '../../trace/load.js';
 import { formatOp } from '../../trace/text.js';
@@ -33,6 +34,14 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
     case 'ret': return { kind: 'ret', value: o.value };
     case 'handled': return { kind: 'handled', exits: [...o.exits], then: outcomeJson(o.then) };
     case 'hv_exit': return { kind: 'hv_exit', exit: o.exit, gpa: hex(o.gpa), size: o.size, info: hex(o.info), exits: [...o.exits] };
+    case 'page': {
+      const p = o.page;
+      return {
+        kind: 'page', host: p.host, owner: p.owner, hyp: p.hyp, pins: p.pins, shares: p.shares, ffa: p.ffa,
+        guests: p.guests.map((g) => ({ vm: g.vm, gfn: hex(g.gfn), state: g.state })),
+        guest: p.guest, gpfn: p.gpfn < 0 ? null : hex(p.gpfn), attrs: hex(p.attrs), vtl: [...p.vtl],
+      };
+    }
     default: return { kind: o.kind };
   }
 }
@@ -42,11 +51,16 @@ const exitList = (exits: readonly number[]): string => exits.map((r) => `${exitR
 /** The payload of a user-space exit, decoded by its kind. */
 function hvExitInfo(exit: string, info: number): string {
   switch (exit) {
-    case 'memory_fault': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
+    case 'memory_fault': case 'hwpoison': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
     case 'unknown': return `hardware_exit_reason ${info} (${exitReasonName(info)})`;
     case 'intercept': return `to VTL ${info}`;
     default: return info === 0 ? '' : `info ${hex(info)}`;
   }
+}
+
+/** A host page's state after a step (hv mode), JSON-safe. */
+function stateJson(p: PageState): Record<string, unknown> {
+  return { pfn: hex(p.pfn), host: p.host, owner: p.owner, hyp: p.hyp, pins: p.pins, shares: p.shares, ffa: p.ffa, guests: p.guests.map((g) => ({ vm: g.vm, gfn: hex(g.gfn), state: g.state })) };
 }
 
 export function violationJson(v: Violation): Record<string, unknown> {
@@ -60,7 +74,7 @@ export interface JsonShape { outcomesOnly: boolean }
  * One `--json` step record. `file` comes first in every record, so that the output of a replay of
  * many traces can be split or grepped by trace.
  */
-export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actual' | 'allowed' | 'violations'>, shape: JsonShape, extra: Record<string, unknown> = {}): string {
+export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actual' | 'allowed' | 'violations' | 'states'>, shape: JsonShape, extra: Record<string, unknown> = {}): string {
   const head = { file, step: r.step, ...extra };
   if (shape.outcomesOnly) return JSON.stringify({ ...head, actual: outcomeJson(r.actual), violations: r.violations.map(violationJson) });
   return JSON.stringify({
@@ -69,6 +83,7 @@ export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actu
     actual: outcomeJson(r.actual),
     allowed: r.allowed.map(outcomeJson),
     violations: r.violations.map(violationJson),
+    ...(r.states !== undefined ? { states: r.states.map(stateJson) } : {}),
   });
 }
 
@@ -95,6 +110,7 @@ export function outcomeLog(o: Outcome, op?: string): string {
       return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)} size ${o.size}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
     }
     case 'ud': return 'kvm_inj_exception: #UD';
+    case 'page': return `page ${formatPage(o.page)}`;
     case 'exit':
       return `kvm_exit: reason ${exitReasonName(o.reason)} (${o.reason}) qual ${hex(o.qual)} [${qualNames(o.reason, o.qual)}] gpa ${hex(o.gpa)} gla ${o.gla === null ? '-' : hex(o.gla)}`;
     case 'pf':

@@ -9,7 +9,7 @@
  * same biased op makers (`hvWorldFromOps`, src/gen/hv/mutate.ts).
  */
 import { Rng } from '../rng.js';
-import { normalizeConfig, type MachineConfig } from '../../hw/config.js';
+import { hostEptFrames, normalizeConfig, type MachineConfig } from '../../hw/config.js';
 import type { Op, Reg } from '../../trace/ops.js';
 import { SCHEMA_VERSION, type Trace } from '../../trace/trace.js';
 
@@ -60,14 +60,30 @@ const WEIGHTS: Array<[string, number]> = [
   ['vtl_protect', 4], ['memslot', 1], ['teardown', 1],
 ];
 
+/**
+ * Kinds added after the first campaigns (state queries, pins, FF-A, force reclaim, multi-share):
+ * drawn, and their operands too, from a stream of their own (`HvWorld.extra`), between the
+ * workload's steps, so the main stream's draws, and every trace a seed gave before, stay as they
+ * were, with these ops interleaved. Relative weights; `EXTRA_STEP_P` is the chance of one before
+ * each ordinary step.
+ */
+const EXTRA_WEIGHTS: Array<[string, number]> = [
+  ['query', 4], ['pin', 3], ['unpin', 2], ['ffa', 3], ['force_reclaim', 2], ['multi_share', 3], ['attrs_wrap', 1],
+];
+const EXTRA_STEP_P = 0.12;
+
 /** The hv machine configuration the generator builds for (and a hv campaign's base configuration). */
 export function hvGenConfig(poolFrames: number, bugs: readonly string[] = [], vtls = 2, base?: MachineConfig): MachineConfig {
   return normalizeConfig({
     ...(base ?? {}),
-    mode: 'hv', vcpus: 2, framesMax: FRAMES, kvmXo: true, bugs: [...bugs],
+    // vcpus and kvmXo come from a campaign epoch's base (src/gen/hv/configs.ts), else 2 and on.
+    mode: 'hv', vcpus: base?.vcpus ?? 2, framesMax: FRAMES, kvmXo: base?.kvmXo ?? true, bugs: [...bugs],
     hv: { ...(base?.hv ?? {}), poolFrames, vtls },
   });
 }
+
+/** Pool frames beyond the host EPT's when huge pages are off (one VM's roots and a few tables). */
+const HV_POOL_SPARE = 12;
 
 /** Pool sizes the generator draws from (small pools make -ENOMEM paths reachable). */
 export const HV_POOL_CHOICES: readonly number[] = [16, 24, 64, 256];
@@ -85,8 +101,12 @@ export class HvWorld {
   readonly pteTargets: number[];
   readonly selfMap: number;
   private readonly total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
+  private readonly extraTotal = EXTRA_WEIGHTS.reduce((s, [, w]) => s + w, 0);
+  /** The stream of the later kinds (EXTRA_WEIGHTS): their choice and operands. */
+  readonly extra: Rng;
 
   constructor(readonly rng: Rng, readonly config: MachineConfig, readonly paging: boolean) {
+    this.extra = rng.derive('hv-extra');
     this.alias = 2 ** (config.maxPhyAddr - 1);
     this.pteTargets = [...this.npGfns, PT_GFN];
     this.selfMap = this.pteTargets.length - 1;
@@ -131,6 +151,21 @@ export class HvWorld {
     let x = this.rng.float() * this.total;
     for (const [k, w] of WEIGHTS) { x -= w; if (x < 0) return k; }
     return WEIGHTS[0][0];
+  }
+
+  /** A later kind (EXTRA_WEIGHTS) before this step, or null; from the extra stream only. */
+  extraKind(): string | null {
+    if (!this.extra.chance(EXTRA_STEP_P)) return null;
+    let x = this.extra.float() * this.extraTotal;
+    for (const [k, w] of EXTRA_WEIGHTS) { x -= w; if (x < 0) return k; }
+    return EXTRA_WEIGHTS[0][0];
+  }
+
+  /** One ordinary workload step, preceded now and then by one of the later kinds. */
+  workStep(ops: Op[]): void {
+    const k = this.extraKind();
+    if (k !== null) this.step(ops, k);
+    this.step(ops);
   }
 
   private cpu(): number { return this.rng.int(this.config.vcpus); }
@@ -205,16 +240,28 @@ export class HvWorld {
         const c = this.cpu();
         const g = this.gfnFor();
         const call = rng.chance(0.7);
+        // Often both vCPUs first run the np VM's VTL 0 and the other one touches the page, so it
+        // holds a translation the protection must flush (extra stream: the main draws stay as they were).
+        if (this.extra.chance(0.4)) {
+          const o = (c + 1) % config.vcpus;
+          ops.push({ op: 'vcpu_load', cpu: c, vm: NP }, { op: 'vcpu_load', cpu: o, vm: NP });
+          ops.push({ op: 'read', cpu: o, la: g * 4096 + this.extra.int(4088), size: 8 });
+        }
         if (call) ops.push({ op: 'vtl_call', cpu: c });
         // Under vtlMbec also user-execute only (0x9, 0xb: UMX without KMX); 0x5 (KMX only) is refused then.
         // Target 1: VTL 1 sets its protections for VTL 0 (the ABI's TargetVtl); from VTL 0 it is ACCESS_DENIED.
         const mbec = this.config.hv?.vtlMbec === true;
-        ops.push({ op: 'vtl_protect', cpu: c, target: 1, gfn: g, count: rng.range(1, 2), flags: rng.pick(mbec ? [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5, 0x9, 0xb] : [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
+        // With 3 or more VTLs the target is drawn (from the extra stream: two-VTL traces stay as they were).
+        const vtls = this.config.hv?.vtls ?? 2;
+        const target = vtls > 2 ? 1 + this.extra.int(vtls - 1) : 1;
+        if (vtls > 2 && target > 1) for (let v = 1; v < target; v++) ops.push({ op: 'vtl_call', cpu: c });
+        ops.push({ op: 'vtl_protect', cpu: c, target, gfn: g, count: rng.range(1, 2), flags: rng.pick(mbec ? [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5, 0x9, 0xb] : [0x1, 0xd, 0x3, 0xf, 0x10000, 0x5]) });
+        const other = (c + 1) % config.vcpus; // the other vCPU touches the page
         if (rng.chance(0.6)) {
           const la = g * 4096 + rng.int(4088);
           const k = rng.float();
-          if (mbec && k < 0.3) ops.push({ op: 'fetch', cpu: 1 - c, la, size: rng.range(1, 8) });
-          else ops.push(k < 0.5 ? { op: 'read', cpu: 1 - c, la, size: 8 } : { op: 'write', cpu: 1 - c, la, size: 8, value: rng.u64() });
+          if (mbec && k < 0.3) ops.push({ op: 'fetch', cpu: other, la, size: rng.range(1, 8) });
+          else ops.push(k < 0.5 ? { op: 'read', cpu: other, la, size: 8 } : { op: 'write', cpu: other, la, size: 8, value: rng.u64() });
         }
         if (call) ops.push({ op: 'vtl_return', cpu: c });
         break;
@@ -224,6 +271,61 @@ export class HvWorld {
         if (r === 0) ops.push({ op: 'memslot_set', vm: NP, slot: 1, gfn: 0x900, pfn: 0x800, pages: 16, flags: rng.pick([0, 2, 4]) });
         else if (r === 1) ops.push({ op: 'memslot_set', vm: NP, slot: 1, gfn: 0, pfn: 0, pages: 0, flags: 0 });
         else ops.push({ op: 'memslot_set', vm: NP, slot: 0, gfn: rng.pick([SLOT_GFN, 0x1200]), pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 });
+        break;
+      }
+      case 'query': {
+        // State you can see: the model and the hypervisor must report the same page state.
+        const x = this.extra;
+        const vm = x.pick([1, NP, NP, PVM, PVM]);
+        ops.push({ op: 'hv_query', vm, pfn: x.pick(hostPfns), gfn: vm === PVM ? x.pick(pvmGfns) : x.pick(npGfns) });
+        break;
+      }
+      case 'pin': {
+        // Share with the hypervisor (often), then pin for the hypervisor or a VM's state; two
+        // pages reach the path where the second one is not shared.
+        const x = this.extra;
+        const pfn = x.pick(hostPfns);
+        if (x.chance(0.6)) ops.push({ op: 'host_share_hyp', pfn });
+        ops.push({ op: 'hyp_pin', vm: x.pick([1, NP, PVM]), pfn, nr: x.chance(0.7) ? 1 : 2 });
+        if (x.chance(0.3)) ops.push({ op: 'host_unshare_hyp', pfn });
+        break;
+      }
+      case 'unpin': {
+        const x = this.extra;
+        ops.push({ op: 'hyp_unpin', vm: x.pick([1, NP, PVM]), pfn: x.pick(hostPfns), nr: 1 });
+        break;
+      }
+      case 'ffa': {
+        const x = this.extra;
+        const pfn = x.pick(hostPfns);
+        const nr = BigInt(x.chance(0.9) ? x.range(1, 2) : 0);
+        ops.push(x.chance(0.55) ? { op: 'host_share_ffa', pfn, nr } : { op: 'host_unshare_ffa', pfn, nr });
+        break;
+      }
+      case 'force_reclaim': {
+        // A private page of the protected VM (those donated at setup, or any page in play), then
+        // maybe its guest touching the poisoned gfn or donating there again.
+        const x = this.extra;
+        const i = x.int(pvmGfns.length);
+        ops.push({ op: 'host_force_reclaim', pfn: x.chance(0.7) ? PVM_PFN + i : x.pick(hostPfns) });
+        if (x.chance(0.4)) ops.push({ op: 'read', cpu: 1, la: pvmGfns[i] * 4096 + x.int(4088), size: 8 });
+        if (x.chance(0.3)) ops.push({ op: 'host_donate_guest', vm: PVM, pfn: x.pick(hostPfns), gfn: pvmGfns[i] });
+        break;
+      }
+      case 'multi_share': {
+        // One host page into the np VM at two gfns (arm64 counts them; x86-rfc refuses the second).
+        const x = this.extra;
+        const pfn = x.pick(hostPfns);
+        const g = x.pick([0x9, 0xa, 0xb]);
+        ops.push({ op: 'host_share_guest', vm: NP, pfn, gfn: g, nr: 1, prot: 7 });
+        ops.push({ op: 'host_share_guest', vm: NP, pfn, gfn: g + 3, nr: 1, prot: x.pick([1, 3, 7]) });
+        if (x.chance(0.5)) ops.push({ op: 'host_unshare_guest', vm: NP, gfn: x.pick([g, g + 3]), nr: 1 });
+        break;
+      }
+      case 'attrs_wrap': {
+        // A range whose end wraps past 2^64 (KVM refuses it: address + size < address).
+        const x = this.extra;
+        ops.push({ op: 'set_mem_attrs', vm: x.pick([NP, PVM]), gpa: 2n ** 64n - BigInt(x.range(1, 4) * 4096), size: BigInt(x.range(1, 8) * 4096), attrs: BigInt(x.pick([0, 2, 6, 8])), flags: 0n });
         break;
       }
       case 'teardown': {
@@ -253,7 +355,8 @@ const OP_KIND: ReadonlyMap<string, string> = new Map([
   ['hyp_donate_host', 'hyp_donate'], ['host_share_hyp', 'share_hyp'], ['host_unshare_hyp', 'unshare_hyp'],
   ['spp_set', 'spp_set'], ['spp_get', 'spp_get'], ['vm_write_protect', 'wp'], ['vm_age', 'age'], ['set_mem_attrs', 'attrs'],
   ['vtl_call', 'vtl_call'], ['vtl_return', 'vtl_return'], ['vtl_protect', 'vtl_protect'], ['memslot_set', 'memslot'],
-  ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
+  ['hv_query', 'query'], ['hyp_pin', 'pin'], ['hyp_unpin', 'unpin'], ['host_share_ffa', 'ffa'], ['host_unshare_ffa', 'ffa'],
+  ['host_force_reclaim', 'force_reclaim'], ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
 ]);
 
 /** A world for mutating a hv trace: guest paging is on when the trace's setup turned it on. */
@@ -268,11 +371,19 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
 
 /** generateHvTrace over a given stream (a campaign's run stream): deterministic in its seed. */
 export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOptions = {}): Trace {
-  const poolFrames = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
+  const drawn = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
+  // Without huge pages the host EPT alone needs a page table per 2 MiB of RAM: the pool keeps
+  // HV_POOL_SPARE frames beyond it, so small pools still reach -ENOMEM.
+  const poolFrames = options.base?.hv?.hugePages === false && options.poolFrames === undefined
+    ? Math.max(drawn, hostEptFrames(FRAMES - drawn, false) + HV_POOL_SPARE) : drawn;
   let config = hvGenConfig(poolFrames, options.bugs ?? options.base?.bugs ?? [], options.vtls ?? options.base?.hv?.vtls ?? 2, options.base);
   // MBEC-aware VTL protections on some runs (a stream of its own: the workload's draws stay as they were).
   const vtlMbec = options.vtlMbec ?? (config.hv?.vtlMbec === true || (config.caps.mbec && rng.derive('vtl-mbec').chance(0.3)));
   if (vtlMbec !== (config.hv?.vtlMbec === true)) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), vtlMbec } });
+  // The pKVM source profile, when the base leaves it open (a campaign epoch sets it): arm64 in half
+  // the traces, from a stream of its own, so the arm64-only paths (FF-A, force reclaim,
+  // multi-share) are reached by plain generation too.
+  if (config.hv?.pkvm === undefined && rng.derive('hv-profile').chance(0.5)) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), pkvm: 'arm64' } });
   const ops: Op[] = HvWorld.baseSetup();
   const paging = rng.chance(options.paging ?? 0.5);
   const world = new HvWorld(rng, config, paging);
@@ -280,9 +391,9 @@ export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOption
   const opsMax = options.opsMax;
   const n = options.ops ?? 200;
   if (opsMax === undefined) {
-    for (let i = 0; i < n; i++) world.step(ops);
+    for (let i = 0; i < n; i++) world.workStep(ops);
   } else {
-    while (ops.length < opsMax) world.step(ops);
+    while (ops.length < opsMax) world.workStep(ops);
     ops.length = Math.min(ops.length, opsMax);
   }
   const provenance: Record<string, string | number | boolean> = { generator: 'hv', poolFrames, paging };

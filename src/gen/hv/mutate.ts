@@ -16,7 +16,7 @@ export type HvMutationName = MutationName;
 /** One workload step's ops (at least one: kinds that add nothing are drawn again). */
 function stepOps(world: HvWorld): Op[] {
   const out: Op[] = [];
-  for (let tries = 0; tries < 8 && out.length === 0; tries++) world.step(out);
+  for (let tries = 0; tries < 8 && out.length === 0; tries++) world.workStep(out);
   if (out.length === 0) world.step(out, 'read');
   return out;
 }
@@ -31,7 +31,28 @@ function bitflip(op: Op, rng: Rng): Op {
   return { ...op, [field]: (v ^ (1n << BigInt(bit))) & 0xffff_ffff_ffff_ffffn } as Op;
 }
 
-export function mutateHv(parent: readonly Op[], other: readonly Op[] | null, rng: Rng, opts: { opsMax: number; config: MachineConfig }): { ops: Op[]; applied: HvMutationName[] } {
+/**
+ * A corpus seed's `hv_expect` asserts the state its own op sequence reaches; once mutated, the
+ * sequence reaches other states, so a child keeps the observation (`hv_query`) and drops the
+ * assertion (else every mutation of a seed would be a false hv.expected-state finding).
+ */
+function withoutExpectations(ops: readonly Op[]): readonly Op[] {
+  if (!ops.some((o) => o.op === 'hv_expect')) return ops;
+  return ops.map((o): Op => (o.op === 'hv_expect' ? { op: 'hv_query', vm: o.vm, pfn: o.pfn, gfn: o.gfn } : o));
+}
+
+/**
+ * The parent's ops on this configuration's vCPUs: a campaign epoch may have fewer than the
+ * parent's (src/gen/hv/configs.ts), so a cpu index wraps onto one that exists.
+ */
+function onCpus(ops: readonly Op[], vcpus: number): readonly Op[] {
+  if (!ops.some((o) => 'cpu' in o && o.cpu >= vcpus)) return ops;
+  return ops.map((o): Op => ('cpu' in o && o.cpu >= vcpus ? ({ ...o, cpu: o.cpu % vcpus } as Op) : o));
+}
+
+export function mutateHv(parentOps: readonly Op[], otherOps: readonly Op[] | null, rng: Rng, opts: { opsMax: number; config: MachineConfig }): { ops: Op[]; applied: HvMutationName[] } {
+  const parent = onCpus(withoutExpectations(parentOps), opts.config.vcpus);
+  const other = otherOps === null ? null : onCpus(withoutExpectations(otherOps), opts.config.vcpus);
   const world = hvWorldFromOps(parent, opts.config, rng);
   return mutateStack(parent, other, rng, opts.opsMax, {
     unit: () => stepOps(world),

@@ -10,14 +10,16 @@
  * is ever allowed: `flushed` is always empty.
  */
 import type { AnyOp } from '../../trace/ops.js';
-import { OK, type AnyOutcome, type HvExit, type HwOutcome as Outcome } from '../../hw/outcome.js';
-import { hvOptionsOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
+import { OK, type AnyOutcome, type GuestPageState, type HvExit, type HwOutcome as Outcome, type PageView } from '../../hw/outcome.js';
+import { hvOptionsOf, memFaultFlagsOf, pkvmProfileOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
 import { guestMaxPhyAddr } from '../../hw/config.js';
 import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
 import { PF_P, PF_RSVD, PF_U, PF_W, PG, PGE, NXE, accessBits, initialRegs, pageFaultCode, writeReg, type Drop, type Regs } from './paging.js';
 
 // ABI values (pkvm-and-vtl.md §2, §4, §5; x86-memory-protection.md §3.5, §5.2).
-const EPERM = 1, ENOENT = 2, E2BIG = 7, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22;
+const EPERM = 1, ENOENT = 2, E2BIG = 7, EAGAIN = 11, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22, EHWPOISON = 133;
+/** The hypervisor's refcount is a u16 (struct hyp_page). */
+const PINS_MAX = 0xffff;
 const R = 1, W = 2, X = 4, RWX = 7;
 /** vtlMbec: user execute (UMX); X is then kernel execute (KMX). */
 const UX = 8;
@@ -127,7 +129,27 @@ export class HvModel implements HvReferenceModelApi {
   private readonly host = new Map<number, { state: HostState; owner: number }>();
   private readonly hypDonated = new Set<number>();
   private readonly hypShared = new Set<number>();
-  private readonly sharedTo = new Map<number, number>();
+  /** np-guest leaves borrowing each host page (arm64 host_share_guest_count; at most 1 under x86-rfc). */
+  private readonly shares = new Map<number, number>();
+  /** The hypervisor's pins: pfn → refcount. */
+  private readonly pins = new Map<number, number>();
+  /** Pins by holder (1: the hypervisor, else a VM): `${vm}/${pfn}` → count. */
+  private readonly pinsBy = new Map<string, number>();
+  /** docs/hypervisor.md "Source profiles": upstream arm64 pKVM (else the x86 RFC). */
+  private readonly arm64: boolean;
+  /** memory_fault exits carry the access's R/W/X flags (the VSM series), not only PRIVATE. */
+  private readonly faultRwx: boolean;
+  /** arm64: the host's mapping of its own pages is built lazily, at its first access to each. */
+  private readonly lazyHost: boolean;
+  /** Lazy host mapping: host pages the host can reach without a fault (mapped, or given a leaf by a transition). */
+  private readonly hostMapped = new Set<number>();
+  /**
+   * Lazy host mapping: 2 MiB regions (pfn >> 9) with a 4 KiB entry of their own (a fault there maps
+   * 4 KiB). Rolled back with the step: the hypervisor's -ENOMEM undo empties the entries it wrote.
+   */
+  private readonly hostRegions = new Set<number>();
+  /** Pages shared with the secure world (FF-A). */
+  private readonly ffa = new Set<number>();
   readonly vms = new Map<number, ModelVm>();
   private readonly cpus: Cpu[] = [];
   private readonly saved = new Map<string, Regs>();
@@ -149,6 +171,9 @@ export class HvModel implements HvReferenceModelApi {
     this.config = config;
     this.opts = hvOptionsOf(config);
     this.ramFrames = config.framesMax - this.opts.poolFrames;
+    this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
+    this.faultRwx = memFaultFlagsOf(this.opts) === 'vsm';
+    this.lazyHost = this.arm64;
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasGfn || 2 ** (config.maxPhyAddr - 12);
@@ -314,6 +339,27 @@ export class HvModel implements HvReferenceModelApi {
 
   private setHost(pfn: number, state: HostState, owner = HOST): void {
     this.j.mapSet(this.host, pfn, { state, owner });
+    if (!this.lazyHost) return;
+    // A transition writes the page's own 4 KiB entry: mapped unless NOPAGE.
+    this.j.setAdd(this.hostRegions, Math.floor(pfn / 512));
+    if (state === 'NOPAGE') this.j.setDelete(this.hostMapped, pfn);
+    else this.j.setAdd(this.hostMapped, pfn);
+  }
+
+  /**
+   * Lazy host mapping: the host's access fault on an OWNED RAM page it has not reached yet maps
+   * it: the whole 2 MiB region when huge pages are on, the region is all RAM and nothing in it has
+   * an entry of its own; else the 4 KiB page. False: not such a page (the access aborts).
+   */
+  private hostIdmap(pfn: number): boolean {
+    if (!this.lazyHost || pfn >= this.ramFrames || this.hostMapped.has(pfn) || this.hostOf(pfn).state !== 'O') return false;
+    const region = Math.floor(pfn / 512);
+    if (this.opts.hugePages && (region + 1) * 512 <= this.ramFrames && !this.hostRegions.has(region)) {
+      for (let p = region * 512; p < (region + 1) * 512; p++) this.j.setAdd(this.hostMapped, p);
+    } else {
+      this.j.setAdd(this.hostMapped, pfn);
+    }
+    return true;
   }
 
   private slotOf(vm: ModelVm, gfn: number): number {
@@ -387,16 +433,11 @@ export class HvModel implements HvReferenceModelApi {
     const huge = nr === 512 && this.uniform(vm, gfn);
     for (let i = 0; i < nr; i++) {
       this.setHost(pfn + i, 'SO');
-      this.j.mapSet(this.sharedTo, pfn + i, this.idOf(vm));
+      this.j.mapSet(this.shares, pfn + i, (this.shares.get(pfn + i) ?? 0) + 1);
       this.j.mapSet(vm.pages, gfn + i, { pfn: pfn + i, state: 'SB', prot, block: nr === 512 ? gfn : -1, slot });
       if (!huge) this.setMapping(vm, 0, gfn + i, { huge: false, wp: false, aged: false });
     }
     if (huge) this.setMapping(vm, 0, gfn, { huge: true, wp: false, aged: false });
-  }
-
-  private idOf(vm: ModelVm): number {
-    for (const [id, v] of this.vms) if (v === vm) return id;
-    return -1;
   }
 
   private drop(vm: ModelVm, gfns: readonly number[]): void {
@@ -405,8 +446,26 @@ export class HvModel implements HvReferenceModelApi {
       if (p === undefined) continue;
       this.unmap(vm, g);
       this.j.mapDelete(vm.pages, g);
-      this.j.mapDelete(this.sharedTo, p.pfn);
+      if (p.state === 'SB') {
+        const n = (this.shares.get(p.pfn) ?? 0) - 1;
+        if (n > 0) this.j.mapSet(this.shares, p.pfn, n);
+        else this.j.mapDelete(this.shares, p.pfn);
+      }
     }
+  }
+
+  /** Host pages whose np-guest leaves went: back to O when no other guest leaf borrows them. */
+  private returnShared(pfns: readonly number[]): void {
+    for (const q of pfns) if ((this.shares.get(q) ?? 0) === 0) this.setHost(q, 'O');
+  }
+
+  /**
+   * share_guest's host precondition (docs/hypervisor.md "Source profiles"): H=O, or under arm64 H=SO
+   * already borrowed by np guests (count > 0).
+   */
+  private shareable(pfn: number): boolean {
+    const s = this.hostOf(pfn).state;
+    return s === 'O' || (this.arm64 && s === 'SO' && (this.shares.get(pfn) ?? 0) > 0);
   }
 
   // ---- ops ------------------------------------------------------------------------------------
@@ -435,7 +494,7 @@ export class HvModel implements HvReferenceModelApi {
         if (this.vms.has(op.vm)) return ret(-EEXIST);
         const views: Array<Map<number, Mapping>> = [];
         for (let v = 0; v < this.opts.vtls; v++) views.push(new Map());
-        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set(), prot: new Map(), views });
+        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set(), prot: new Map(), views, poisoned: new Set() });
         return ret(0, true);
       }
       case 'vm_teardown_start': {
@@ -449,6 +508,7 @@ export class HvModel implements HvReferenceModelApi {
         const vm = this.vms.get(op.vm);
         if (!vm || !vm.dying) return ret(-EINVAL);
         if (vm.pages.size > 0) return ret(-EBUSY);
+        for (const [k, n] of [...this.pinsBy]) if (k.startsWith(`${op.vm}/`)) this.pin(op.vm, Number(k.slice(k.indexOf('/') + 1)), -n);
         this.j.mapDelete(this.vms, op.vm);
         for (const k of [...this.saved.keys()]) if (k.startsWith(`${op.vm}/`)) this.j.mapDelete(this.saved, k);
         this.forgetAll(); // INVEPT everywhere before the tables are reused
@@ -492,6 +552,7 @@ export class HvModel implements HvReferenceModelApi {
       }
       case 'host_unshare_hyp': {
         if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'SO' || !this.hypShared.has(op.pfn)) return ret(-EPERM);
+        if ((this.pins.get(op.pfn) ?? 0) > 0) return ret(-EBUSY); // pinned: the hypervisor still uses it
         this.setHost(op.pfn, 'O');
         this.j.setDelete(this.hypShared, op.pfn);
         return ret(0);
@@ -503,7 +564,7 @@ export class HvModel implements HvReferenceModelApi {
         if (!vm || vm.type !== 'protected' || vm.dying) return ret(-EINVAL);
         if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
-        if (vm.pages.has(op.gfn)) return ret(-EPERM);
+        if (vm.pages.has(op.gfn) || vm.poisoned.has(op.gfn)) return ret(-EPERM); // POISON is not NOPAGE
         this.setHost(op.pfn, 'NOPAGE', op.vm);
         this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
         this.setMapping(vm, 0, op.gfn, { huge: false, wp: false, aged: false });
@@ -514,7 +575,7 @@ export class HvModel implements HvReferenceModelApi {
         const vm = c.vm === HOST ? undefined : this.vms.get(c.vm);
         if (!vm || vm.type !== 'protected') return ret(-EINVAL);
         const p = vm.pages.get(op.gfn);
-        if (!p) return ret(-ENOENT);
+        if (!p) return ret(vm.poisoned.has(op.gfn) ? -EHWPOISON : this.arm64 ? -ENOENT : -EINVAL);
         const h = this.hostOf(p.pfn);
         if (op.op === 'guest_share_host') {
           if (p.state !== 'O' || h.state !== 'NOPAGE' || h.owner !== c.vm) return ret(-EPERM);
@@ -543,6 +604,32 @@ export class HvModel implements HvReferenceModelApi {
       }
       case 'set_mem_attrs': return this.setAttrs(op.vm, op.gpa, op.size, op.attrs, op.flags);
       case 'vtl_protect': return ret(this.vtlProtect(op.cpu, op.target, op.gfn, op.count, op.flags), true); // VTL 0's view may split
+      case 'hyp_pin': return ret(this.hypPin(op.vm, op.pfn, op.nr));
+      case 'hyp_unpin': {
+        const n = this.range(op.pfn, BigInt(op.nr));
+        if (n < 0) return ret(n);
+        for (let p = op.pfn; p < op.pfn + n; p++) if ((this.pinsBy.get(`${op.vm}/${p}`) ?? 0) === 0) return ret(-EINVAL);
+        for (let p = op.pfn; p < op.pfn + n; p++) this.pin(op.vm, p, -1);
+        return ret(0);
+      }
+      case 'host_share_ffa': case 'host_unshare_ffa': {
+        if (!this.arm64) return ret(-EINVAL); // no FF-A proxy in the x86 design
+        const n = this.range(op.pfn, op.nr);
+        if (n < 0) return ret(n);
+        const share = op.op === 'host_share_ffa';
+        for (let p = op.pfn; p < op.pfn + n; p++) {
+          if (this.hostOf(p).state !== (share ? 'O' : 'SO') || (!share && !this.ffa.has(p))) return ret(-EPERM);
+        }
+        for (let p = op.pfn; p < op.pfn + n; p++) {
+          this.setHost(p, share ? 'SO' : 'O');
+          if (share) this.j.setAdd(this.ffa, p);
+          else this.j.setDelete(this.ffa, p);
+        }
+        return ret(0, share);
+      }
+      case 'host_force_reclaim': return ret(this.forceReclaim(op.pfn));
+      case 'hv_query': case 'hv_expect':
+        return { outcome: { kind: 'page', page: this.pageView(op.vm, op.pfn, op.gfn) }, mayEnomem: false };
       case 'vtl_call': case 'vtl_return': {
         const c = this.cpus[op.cpu];
         const up = op.op === 'vtl_call';
@@ -551,6 +638,80 @@ export class HvModel implements HvReferenceModelApi {
         return { outcome: OK, mayEnomem: false };
       }
     }
+  }
+
+  /** docs/hypervisor.md "State you can see": host page pfn and guest page (vm, gfn), from the maps. */
+  private pageView(vmId: number, pfn: number, gfn: number): PageView {
+    const memory = pfn < this.config.framesMax;
+    const h = this.hostOf(pfn);
+    const guests: Array<{ vm: number; gfn: number; state: GuestPageState }> = [];
+    for (const id of [...this.vms.keys()].sort((a, b) => a - b)) {
+      const pages = [...this.vms.get(id)!.pages].filter(([, p]) => p.pfn === pfn).sort(([a], [b]) => a - b);
+      for (const [g, p] of pages) guests.push({ vm: id, gfn: g, state: p.state });
+    }
+    const hypOwned = (pfn >= this.ramFrames && memory) || this.hypDonated.has(pfn);
+    const owner = !memory ? -1 : h.state === 'NOPAGE' ? h.owner : h.state === 'SB' ? guests.find((g) => g.state === 'SO')?.vm ?? -1 : HOST;
+    const vm = this.vms.get(vmId);
+    const page = vm?.pages.get(gfn);
+    const vtl: number[] = [];
+    if (vm !== undefined) for (let v = 0; v < vm.views.length; v++) vtl.push(page === undefined ? 0 : this.rights(vm, v, gfn, false, page));
+    return {
+      host: memory ? h.state : 'NOPAGE',
+      owner,
+      hyp: !memory ? 'NOPAGE' : hypOwned ? 'O' : this.hypShared.has(pfn) ? 'SB' : 'NOPAGE',
+      pins: this.pins.get(pfn) ?? 0,
+      shares: this.shares.get(pfn) ?? 0,
+      ffa: this.ffa.has(pfn),
+      guests,
+      guest: page !== undefined ? page.state : vm?.poisoned.has(gfn) === true ? 'POISON' : 'none',
+      gpfn: page === undefined ? -1 : page.pfn,
+      attrs: vm?.attrs.get(gfn) ?? 0,
+      vtl,
+    };
+  }
+
+  /** One pin more or less on pfn, held by `vm`. */
+  private pin(vm: number, pfn: number, delta: number): void {
+    const total = (this.pins.get(pfn) ?? 0) + delta;
+    if (total > 0) this.j.mapSet(this.pins, pfn, total);
+    else this.j.mapDelete(this.pins, pfn);
+    const key = `${vm}/${pfn}`;
+    const mine = (this.pinsBy.get(key) ?? 0) + delta;
+    if (mine > 0) this.j.mapSet(this.pinsBy, key, mine);
+    else this.j.mapDelete(this.pinsBy, key);
+  }
+
+  /** hyp_pin_shared_mem: every page H=SO and shared with the hypervisor, then one pin each. */
+  private hypPin(vmId: number, pfn: number, nr: number): number {
+    if (vmId !== HOST) {
+      const vm = this.vms.get(vmId);
+      if (!vm || vm.dying) return -EINVAL;
+    }
+    const n = this.range(pfn, BigInt(nr));
+    if (n < 0) return n;
+    for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'SO' || !this.hypShared.has(p)) return -EPERM;
+    for (let p = pfn; p < pfn + n; p++) if ((this.pins.get(p) ?? 0) >= PINS_MAX) return -EBUSY;
+    for (let p = pfn; p < pfn + n; p++) this.pin(vmId, p, 1);
+    return 0;
+  }
+
+  /** __pkvm_host_force_reclaim_page_guest (pkvm-and-vtl.md §2.1 row 15). */
+  private forceReclaim(pfn: number): number {
+    if (!this.arm64) return -EINVAL;
+    if (pfn >= this.config.framesMax) return -EFAULT;
+    const h = this.hostOf(pfn);
+    if (h.state !== 'NOPAGE') return -EAGAIN;
+    if (h.owner < 2 || pfn >= this.ramFrames) return -EPERM; // the hypervisor's page
+    const vm = this.vms.get(h.owner);
+    if (!vm) return -EAGAIN;
+    const found = [...vm.pages].find(([, p]) => p.pfn === pfn);
+    if (found === undefined || found[1].state !== 'O') return -EPERM;
+    this.drop(vm, [found[0]]);
+    this.j.setAdd(vm.poisoned, found[0]);
+    this.forgetAll();
+    this.zeroFrame(pfn); // §3 I6: zeroed before the host gets it
+    this.setHost(pfn, 'O');
+    return 0;
   }
 
   private switchTo(cpu: number, vm: number, vtl: number): void {
@@ -601,8 +762,8 @@ export class HvModel implements HvReferenceModelApi {
     if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
     if (pfn + nr > this.ramFrames) return -EINVAL;
     if (gfn + nr > this.gfnLimit) return -EINVAL; // guest memory only (not the XO alias, not beyond the address space)
-    for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i)) return -EPERM;
-    for (let i = 0; i < nr; i++) if (this.hostOf(pfn + i).state !== 'O') return -EPERM;
+    for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
+    for (let i = 0; i < nr; i++) if (!this.shareable(pfn + i)) return -EPERM;
     this.share(vm, pfn, gfn, nr, prot, -1);
     return 0;
   }
@@ -612,17 +773,18 @@ export class HvModel implements HvReferenceModelApi {
     if (!vm || vm.type !== 'np') return -EINVAL;
     if (nr !== 1 && nr !== 512) return -EINVAL;
     const p = vm.pages.get(gfn);
-    if (!p) return -ENOENT;
+    if (!p) return this.arm64 ? -ENOENT : -EPERM; // arm64: invalid leaf; x86 RFC: guest state is not SB
     if ((p.block >= 0 ? 512 : 1) !== nr || (nr === 512 && p.block !== gfn)) return -E2BIG;
     const gfns: number[] = [];
     for (let i = 0; i < nr; i++) gfns.push(gfn + i);
     for (const g of gfns) {
       const q = vm.pages.get(g)!;
-      if (q.state !== 'SB' || this.hostOf(q.pfn).state !== 'SO' || this.sharedTo.get(q.pfn) !== id) return -EPERM;
+      if (q.state !== 'SB' || this.hostOf(q.pfn).state !== 'SO') return -EPERM;
+      if ((this.shares.get(q.pfn) ?? 0) === 0) return -EINVAL;
     }
     const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
     this.drop(vm, gfns);
-    for (const q of pfns) this.setHost(q, 'O');
+    this.returnShared(pfns);
     return 0;
   }
 
@@ -630,7 +792,7 @@ export class HvModel implements HvReferenceModelApi {
     const vm = this.vms.get(id);
     if (!vm || !vm.dying) return -EINVAL;
     const p = vm.pages.get(gfn);
-    if (!p) return -ENOENT;
+    if (!p) return vm.poisoned.has(gfn) ? 0 : -ENOENT; // forcefully reclaimed already: success
     const gfns: number[] = [];
     if (p.block >= 0) for (let i = 0; i < 512; i++) gfns.push(p.block + i);
     else gfns.push(gfn);
@@ -638,7 +800,7 @@ export class HvModel implements HvReferenceModelApi {
     this.drop(vm, gfns);
     for (const q of pages) {
       if (q.state === 'O') this.zeroFrame(q.pfn); // §3 I6
-      this.setHost(q.pfn, 'O');
+      if (q.state !== 'SB' || (this.shares.get(q.pfn) ?? 0) === 0) this.setHost(q.pfn, 'O'); // still borrowed elsewhere: stays SO
     }
     return 0;
   }
@@ -653,7 +815,7 @@ export class HvModel implements HvReferenceModelApi {
       const gfns = [...vm.pages].filter(([, p]) => p.slot === slot).map(([g]) => g).sort((a, b) => a - b);
       const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
       this.drop(vm, gfns);
-      for (const p of pfns) this.setHost(p, 'O');
+      this.returnShared(pfns);
     };
     if (pages === 0) {
       if (!old) return -EINVAL;
@@ -873,7 +1035,7 @@ export class HvModel implements HvReferenceModelApi {
     if (c.vm === HOST) {
       // The hardware turns any final-GPA violation of a data access above the XO bit into #PF.
       const h = this.hostOf(Math.floor(gpa / 4096));
-      const denied = h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096;
+      const denied = h.state === 'NOPAGE' || gpa >= this.config.framesMax * 4096 || (this.lazyHost && !this.hostMapped.has(Math.floor(gpa / 4096)));
       return { r: denied ? (aliasData ? 'pf' : 48) : 'ok', gpa, eff: denied ? 0 : RWX, spp: false };
     }
     const vm = this.vms.get(c.vm)!;
@@ -1054,7 +1216,11 @@ export class HvModel implements HvReferenceModelApi {
   private handle(cpu: number, kind: Kind, reason: 48 | 66, gpa: number, exits: number[], user: boolean, len: number): { out: AnyOutcome | null; alloc: boolean } {
     const c = this.cpus[cpu];
     const exit = (e: HvExit, at: number, info: number): { out: AnyOutcome; alloc: boolean } => ({ out: { kind: 'hv_exit', exit: e, gpa: at, size: len, info, exits }, alloc: false });
-    if (c.vm === HOST) return exit('abort', gpa, 48);
+    if (c.vm === HOST) {
+      // arm64: map the page and retry (the tables exist from boot: nothing to allocate).
+      if (this.hostIdmap(Math.floor(gpa / 4096))) return { out: null, alloc: false };
+      return exit('abort', gpa, 48);
+    }
     const vm = this.vms.get(c.vm)!;
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
     const key = Math.floor(gpa / 4096);
@@ -1064,7 +1230,7 @@ export class HvModel implements HvReferenceModelApi {
       this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
       return { out: null, alloc: true };
     }
-    const flags = FAULT[kind];
+    const flags = this.faultRwx ? FAULT[kind] : 0;
     const a = vm.attrs.get(gfn) ?? 0;
     const f = this.mappingAt(vm, c.vtl, key);
     if (f !== null) {
@@ -1089,6 +1255,8 @@ export class HvModel implements HvReferenceModelApi {
       return exit('memory_fault', page4k, flags);
     }
     let page = vm.pages.get(gfn);
+    // A force-reclaimed gfn: its PTE is a POISONED annotation, KVM_RUN fails with EHWPOISON.
+    if (page === undefined && vm.poisoned.has(gfn)) return exit('hwpoison', page4k, flags | FAULT_PRIVATE);
     if (page === undefined) {
       if (vm.type === 'protected') return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
       const slotId = this.slotOf(vm, gfn);
@@ -1100,11 +1268,11 @@ export class HvModel implements HvReferenceModelApi {
       let shared = false;
       if (this.opts.hugePages && base >= s.gfn && base + 512 <= s.gfn + s.pages && bpfn % 512 === 0 && this.uniform(vm, base)) {
         let all = true;
-        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && this.hostOf(bpfn + i).state === 'O';
+        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && this.hostOf(bpfn + i).state === 'O';
         if (all) { this.share(vm, bpfn, base, 512, RWX, slotId); shared = true; }
       }
       if (!shared) {
-        if (this.hostOf(pfn).state !== 'O') return exit('memory_fault', page4k, flags);
+        if (!this.shareable(pfn)) return exit('memory_fault', page4k, flags);
         this.share(vm, pfn, gfn, 1, RWX, slotId);
       }
       page = vm.pages.get(gfn)!;

@@ -45,6 +45,8 @@ export interface ModelVm {
   prot: Map<number, Map<number, number>>;
   /** per VTL: gfn (alias included) → mapping */
   views: Array<Map<number, Mapping>>;
+  /** gfns whose page was force-reclaimed: POISON (pkvm-and-vtl.md §2.1 row 15) */
+  poisoned: Set<number>;
 }
 
 /** An undo log over Maps, Sets, objects and frames. */

@@ -42,6 +42,37 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
     ops: [...NP_SETUP, { op: 'set_mem_attrs', vm: 2, gpa: 0x200000n, size: 0x1000n * 1025n, attrs: 2n, flags: 0n }, write(0, 0x200000, 1n)],
     expect: ['hv.failed-call-no-change', 'fault.exit-reason'],
   },
+  'pkvm-pin-leak-on-error': {
+    // 0x41 is not shared with the hypervisor: the call fails, and must leave 0x40 unpinned.
+    ops: [{ op: 'host_share_hyp', pfn: 0x40 }, { op: 'hyp_pin', vm: 1, pfn: 0x40, nr: 2 }, { op: 'host_unshare_hyp', pfn: 0x40 }],
+    expect: ['hv.failed-call-no-change', 'fault.exit-reason'],
+  },
+  'pkvm-ffa-unshare-unchecked': {
+    ops: [{ op: 'host_share_hyp', pfn: 0x40 }, { op: 'host_unshare_ffa', pfn: 0x40, nr: 1n }],
+    config: { hv: { pkvm: 'arm64' } },
+    expect: ['fault.exit-reason', 'pkvm.share-pairing'],
+  },
+  'pkvm-force-reclaim-no-zero': {
+    ops: [...PVM_SETUP, write(0, 0x5000, 0x5ec2e7n), { op: 'host_force_reclaim', pfn: 0x20 }],
+    config: { hv: { pkvm: 'arm64' } },
+    expect: ['mem.no-lost-write', 'pkvm.no-content-leak'],
+  },
+  'memattr-range-wrap': {
+    ops: [...NP_SETUP, { op: 'set_mem_attrs', vm: 2, gpa: 2n ** 64n - 0x1000n, size: 0x2000n, attrs: 2n, flags: 0n }],
+    expect: ['fault.exit-reason'],
+  },
+  'hv-teardown-table-leak': {
+    ops: [...NP_SETUP, write(0, 0x200000, 1n), { op: 'vtl_call', cpu: 0 }, read(0, 0x200000), { op: 'vcpu_load', cpu: 0, vm: 1 },
+      { op: 'vm_teardown_start', vm: 2 }, { op: 'vm_reclaim', vm: 2, gfn: 0x200 }, { op: 'vm_teardown_finish', vm: 2 }],
+    expect: ['hv.pool-conservation'],
+  },
+  'pkvm-share-enomem-half-done': {
+    // gfns 1 GiB apart need two table pages each: the 16-frame pool runs dry on a share.
+    ops: [{ op: 'vm_create', vm: 2, type: 'np' },
+      ...Array.from({ length: 6 }, (_, i): AnyOp => ({ op: 'host_share_guest', vm: 2, pfn: 0x200 + i, gfn: i * 2 ** 18, nr: 1, prot: 7 }))],
+    config: { hv: { poolFrames: 16 } },
+    expect: ['hv.failed-call-no-change'],
+  },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],

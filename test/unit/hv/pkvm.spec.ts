@@ -90,7 +90,8 @@ describe('host_share_guest / host_unshare_guest', () => {
       { op: 'host_unshare_guest', vm: 2, gfn: 7, nr: 1 },
       { op: 'host_unshare_guest', vm: 3, gfn: 1, nr: 1 },
       { op: 'host_unshare_guest', vm: 2, gfn: 1, nr: 3 },
-    ]).slice(3))).toEqual([R(-22), R(-22), R(-22), R(-22), R(-22), R(-22), R(-22), R(0), R(-1), R(-1), R(0), R(-1), R(-2), R(-22), R(-22)]);
+    ]).slice(3))).toEqual([R(-22), R(-22), R(-22), R(-22), R(-22), R(-22), R(-22), R(0), R(-1), R(-1), R(0), R(-1), R(-1), R(-22), R(-22)]);
+    // (unshare of an empty gfn: -EPERM under the default x86-rfc profile; -ENOENT under arm64, test/unit/hv/profiles.spec.ts)
   });
 });
 
@@ -130,7 +131,8 @@ describe('host_donate_guest, guest_share_host, guest_unshare_host, reclaim and t
       { op: 'vm_teardown_start', vm: 9 },
       { op: 'vm_create', vm: 3, type: 'np' },
       { op: 'vm_create', vm: 1, type: 'np' },
-    ]).slice(4))).toEqual([R(0), R(-22), R(-22), R(-1), R(-1), R(-22), R(-2), R(-1), R(-22), R(-22), R(-22), R(-22), R(-17), R(-22)]);
+    ]).slice(4))).toEqual([R(0), R(-22), R(-22), R(-1), R(-1), R(-22), R(-22), R(-1), R(-22), R(-22), R(-22), R(-22), R(-17), R(-22)]);
+    // (guest share of an empty gfn: -EINVAL under the default x86-rfc profile; -ENOENT under arm64)
   });
 });
 
