@@ -19,6 +19,11 @@ export interface Candidate {
   stale: boolean;
   /** Host frames this candidate writes when committed (data, A/D bits, table entries). */
   frames: readonly number[];
+  /**
+   * The rule that produced the outcome (numeric id, src/spec/rules.ts; absent or NO_RULE: not
+   * labelled, e.g. a test fake or the hv model, whose outcomes are labelled by src/spec/hv/rules.ts).
+   */
+  readonly rule?: number;
 }
 
 export interface SpecStep {
@@ -26,6 +31,11 @@ export interface SpecStep {
   allowed: Candidate[];
   /** Outcomes reachable only through translations that a required invalidation removed. */
   flushed: Outcome[];
+  /**
+   * Optional, parallel to `flushed`: the rule of the required invalidation that removed the
+   * translation each flushed outcome needs (a failure signature names the flush that was skipped).
+   */
+  readonly flushedRules?: readonly number[];
 }
 
 export interface ReferenceModelApi {

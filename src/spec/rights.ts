@@ -5,6 +5,7 @@
  * translations keep entry bits and call this again, so register changes act at once.
  */
 import { PKR_AD, PKR_WD } from '../hw/bits.js';
+import { NO_RULE, RULE } from './rules.js';
 
 export type GuestAccess = 'read' | 'write' | 'fetch';
 
@@ -90,4 +91,43 @@ export function checkRights(kind: GuestAccess, w: WalkRights, regs: RightsRegs):
   }
   if (key) return RIGHTS_DENIED_PK;
   return ordinary ? RIGHTS_DENIED : RIGHTS_OK;
+}
+
+/** The key bits (AD | WD) the access's register holds for the leaf's key, or -1 when keys are off for it (ref §4.3). */
+function keyBits(w: WalkRights, regs: RightsRegs): number {
+  if (w.us ? !regs.pke : !regs.pks) return -1;
+  return Math.floor((w.us ? regs.pkru : regs.pkrs) / 4 ** w.pkey) & 3;
+}
+
+/**
+ * The rule (src/spec/rules.ts) that decided `checkRights`: for a denial the rule whose check
+ * denied (the key's when the key denies, since the error code then carries PK), for an allowed
+ * access the exemption that let it through (CR0.WP = 0, EFLAGS.AC, fetches not keyed), or NO_RULE
+ * when nothing special applied. Called once per walk, only to label an outcome: no allocation.
+ */
+export function rightsRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs, verdict: number): number {
+  const user = regs.cpl === 3;
+  const bits = keyBits(w, regs);
+  if (verdict === RIGHTS_DENIED_PK) {
+    if ((bits & PKR_AD) !== 0) return w.us ? RULE.pkruAd : RULE.pksAd;
+    return w.us ? RULE.pkruWd : RULE.pksWd;
+  }
+  if (verdict === RIGHTS_DENIED) {
+    if (keyDenies(kind, w, regs)) return RULE.pkQemu;
+    const xd = regs.nxe && w.xd;
+    if (kind === 'fetch') {
+      if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
+      return xd ? RULE.xdFetch : RULE.smepFetch;
+    }
+    if (user) return !w.us ? RULE.usUser : RULE.rwUser;
+    if (w.us && regs.smap && !regs.ac) return RULE.smapData;
+    return RULE.rwSupWp;
+  }
+  if (bits > 0) {
+    if (kind === 'fetch') return RULE.pkFetch;
+    if (kind === 'write' && (bits & PKR_WD) !== 0) return w.us ? RULE.pkruWdWp0 : RULE.pksWdWp0;
+  }
+  if (kind === 'write' && !user && !w.rw) return RULE.rwSupWp0;
+  if (kind !== 'fetch' && !user && w.us && regs.smap && regs.ac) return RULE.smapAc;
+  return NO_RULE;
 }

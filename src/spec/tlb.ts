@@ -9,6 +9,7 @@
  */
 import type { EptRights } from './ept.js';
 import type { WalkRights } from './rights.js';
+import { NO_RULE } from './rules.js';
 
 /** A guest-physical mapping: GPA page -> HPA page with the walk's ANDed EPT rights. */
 export interface GpaMapping {
@@ -143,6 +144,10 @@ export class VcpuTlb {
   readonly comb = new PageStore<CombinedMapping>();
   readonly flushedGpa = new PageStore<GpaMapping>();
   readonly flushedComb = new PageStore<CombinedMapping>();
+  /** The rule of the op being committed (src/spec/rules.ts): a required invalidation records it as the flush's cause. */
+  flushRule = NO_RULE;
+  /** Per recently flushed mapping: the rule of the op whose required invalidation removed it. */
+  readonly flushedBy = new WeakMap<object, number>();
 
   fillGpa(ep4ta: number, gpaPage: number, m: GpaMapping): void {
     this.gpa.add(ep4ta, gpaPage, m, sameGpaMapping);
@@ -169,5 +174,6 @@ export class VcpuTlb {
   private recordFlushed<T>(store: PageStore<T>, tag: number, page: number, values: T[]): void {
     if (store.count >= FLUSHED_PAGES_MAX) store.clear();
     store.set(tag, page, values);
+    for (const v of values) this.flushedBy.set(v as object, this.flushRule);
   }
 }
