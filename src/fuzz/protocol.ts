@@ -96,6 +96,8 @@ export interface RunReport {
   failure: RunFailure | null;
   /** Determinism self-check: null when this run was not sampled. */
   stable: boolean | null;
+  /** Rule coverage of the run: (index, count) pairs (src/fuzz/rule-coverage.ts). */
+  rules: number[];
 }
 
 export type ToWorker =

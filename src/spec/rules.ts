@@ -27,15 +27,17 @@ export interface RuleInfo {
   group: string;
   /** Why no generated trace can reach it (rule coverage lists it as such), if so. */
   unreachable?: string;
+  /** The mode whose model applies it: bare (src/spec) or hv (src/spec/hv, labelled by op result). */
+  mode: 'bare' | 'hv';
 }
 
 const list: RuleInfo[] = [];
 const byId = new Map<string, number>();
 
-function rule(id: string, mechanism: Mechanism, meaning: string, source: string, group = id, unreachable?: string): number {
+function rule(id: string, mechanism: Mechanism, meaning: string, source: string, group = id, unreachable?: string, mode: 'bare' | 'hv' = 'bare'): number {
   if (byId.has(id)) throw new Error(`rules.ts: duplicate rule id ${id}`);
   const n = list.length;
-  list.push(unreachable === undefined ? { id, mechanism, meaning, source, group } : { id, mechanism, meaning, source, group, unreachable });
+  list.push(unreachable === undefined ? { id, mechanism, meaning, source, group, mode } : { id, mechanism, meaning, source, group, unreachable, mode });
   byId.set(id, n);
   return n;
 }
@@ -66,6 +68,9 @@ const KVM_XO = 'KVM XO RFC (Edgecombe, 2019-10-03) patch 05 "#PF injection"';
 
 /** EPT access kinds in the order of src/spec/ept.ts EptAccess (Read 0 .. TableWrite 4), plus a user fetch under MBEC. */
 const EPT_ACCESS_NAMES = ['read', 'write', 'fetch', 'table-read', 'table-write', 'fetch-user'] as const;
+/** Rule coverage reasons. */
+const NOT_AN_OUTCOME = 'an effect of a successful access, not an outcome of its own: mem.no-lost-write checks it at every op';
+const SDM_CHOICE_ONLY = 'only under choices.staleDenial = sdm, which campaigns on the built-in machine do not set';
 
 // ---- the bare-mode rules -----------------------------------------------------------------------
 export const RULE = {
@@ -92,7 +97,7 @@ export const RULE = {
   smepFetch: rule('paging.smep.fetch', 'paging', 'a supervisor fetch from a user-mode address with CR4.SMEP = 1: #PF with I', SDM_RIGHTS),
   smapData: rule('paging.smap.data', 'paging', 'a supervisor data access to a user-mode address with CR4.SMAP = 1 and EFLAGS.AC = 0: #PF', SDM_RIGHTS),
   smapAc: rule('paging.smap.ac-override', 'paging', 'a supervisor data access to a user-mode address is allowed under SMAP when EFLAGS.AC = 1', SDM_RIGHTS),
-  guestAD: rule('paging.ad.update', 'paging', 'after the rights pass, A is set in every walk entry where it is 0 and D in the leaf of a write, each a paging-structure write through EPT', `${SDM_AD}; ${SEM} step 4`),
+  guestAD: rule('paging.ad.update', 'paging', 'after the rights pass, A is set in every walk entry where it is 0 and D in the leaf of a write, each a paging-structure write through EPT', `${SDM_AD}; ${SEM} step 4`, 'paging.ad.update', NOT_AN_OUTCOME),
 
   // protection keys (semantics.md step 3)
   pkruAd: rule('pk.pkru.ad', 'pk', 'a data access to a user-mode address whose PKRU key has AD = 1 (CR4.PKE = 1): #PF with PK', SDM_PK),
@@ -102,7 +107,7 @@ export const RULE = {
   pkruWdWp0: rule('pk.pkru.wd-wp0', 'pk', 'a supervisor write to a user-mode address whose PKRU key has WD = 1 is allowed while CR0.WP = 0', SDM_PK),
   pksWdWp0: rule('pk.pks.wd-wp0', 'pk', 'a supervisor write to a supervisor-mode address whose IA32_PKRS key has WD = 1 is allowed while CR0.WP = 0', SDM_PK),
   pkFetch: rule('pk.fetch-exempt', 'pk', 'protection keys never apply to instruction fetches (the key would deny a data access)', SDM_PK),
-  pkQemu: rule('pk.qemu.user-to-supervisor', 'pk', 'choices.pkOnUserToSupervisor = qemu: a CPL 3 access to a supervisor page whose PKRS key denies gets no PK bit', `${SEM} step 3; QEMU target/i386/tcg/system/excp_helper.c mmu_translate`),
+  pkQemu: rule('pk.qemu.user-to-supervisor', 'pk', 'choices.pkOnUserToSupervisor = qemu: a CPL 3 access to a supervisor page whose PKRS key denies gets no PK bit', `${SEM} step 3; QEMU target/i386/tcg/system/excp_helper.c mmu_translate`, 'pk.qemu.user-to-supervisor', 'only under choices.pkOnUserToSupervisor = qemu, which campaigns do not set'),
 
   // EPT (semantics.md "EPT translation of one GPA")
   eptNotPresent: EPT_ACCESS_NAMES.map((a) => perLevel((l) => rule(`ept.not-present.${a}.l${l}`, 'ept', `a ${a} access meets a not-present EPT entry at level ${l}: EPT violation (exit 48), rights bits 0`, SDM_EPT_VIOL, 'ept.violation'))),
@@ -120,7 +125,7 @@ export const RULE = {
   qualRights: rule('ept.qual.rights', 'ept', 'violation qualification bits 3-6: the EPT rights ANDed over the walk (all 0 for a not-present entry; bit 6 only with MBEC)', SDM_EXITQ),
   qualGla: rule('ept.qual.gla', 'ept', 'violation qualification bit 7 (GLA valid, always here) and bit 8 (the final GPA, not a paging-structure entry)', SDM_EXITQ),
   qualAdvanced: rule('ept.qual.advanced', 'ept', 'violation qualification bits 9-11 (guest U/S, R/W, XD of the walk) with advanced VM-exit information, final GPA only, paging on', SDM_EXITQ),
-  eptAD: rule('ept.ad.update', 'ept', 'with EPTP[6] = 1 a successful translation sets A in every EPT entry used and D in the leaf of a write', 'SDM Vol. 3C "Accessed and Dirty Flags for EPT"'),
+  eptAD: rule('ept.ad.update', 'ept', 'with EPTP[6] = 1 a successful translation sets A in every EPT entry used and D in the leaf of a write', 'SDM Vol. 3C "Accessed and Dirty Flags for EPT"', 'ept.ad.update', NOT_AN_OUTCOME),
 
   // SPP (semantics.md step 6)
   sppDenied: rule('spp.subpage-denied', 'spp', 'an SPP-eligible write touches a 128-byte sub-page whose SPPT write bit is 0: EPT violation at the sub-page byte', ISE_SPP),
@@ -137,8 +142,8 @@ export const RULE = {
   // TLBs (semantics.md "TLBs and invalidation")
   tlbCombined: rule('tlb.cached.combined', 'tlb', 'a cached combined mapping that still allows the access serves it (memory may have changed)', SDM_TLB),
   tlbGpa: rule('tlb.cached.gpa', 'tlb', 'a cached guest-physical mapping that still allows the access serves it', SDM_INV),
-  tlbDenyCombined: rule('tlb.stale-denial.combined', 'tlb', "choices.staleDenial = sdm: a cached combined mapping that denies gives its own #PF or EPT violation", 'SDM Vol. 3A §4.10.4.3 "Optional Invalidation"', 'tlb.stale-denial'),
-  tlbDenyGpa: rule('tlb.stale-denial.gpa', 'tlb', "choices.staleDenial = sdm: a cached guest-physical mapping that denies gives its EPT violation", 'SDM Vol. 3C "Guidelines for Use of the INVEPT Instruction"', 'tlb.stale-denial'),
+  tlbDenyCombined: rule('tlb.stale-denial.combined', 'tlb', "choices.staleDenial = sdm: a cached combined mapping that denies gives its own #PF or EPT violation", 'SDM Vol. 3A §4.10.4.3 "Optional Invalidation"', 'tlb.stale-denial', SDM_CHOICE_ONLY),
+  tlbDenyGpa: rule('tlb.stale-denial.gpa', 'tlb', "choices.staleDenial = sdm: a cached guest-physical mapping that denies gives its EPT violation", 'SDM Vol. 3C "Guidelines for Use of the INVEPT Instruction"', 'tlb.stale-denial', SDM_CHOICE_ONLY),
   invlpg: rule('tlb.invlpg', 'tlb', "INVLPG drops the page's combined mappings of the current VPID, globals included", SDM_TLB),
   invvpid: [0, 1, 2, 3].map((t) => rule(`tlb.invvpid.type${t}`, 'tlb', ['INVVPID type 0 drops one linear page of one VPID', 'INVVPID type 1 drops every combined mapping of one VPID', 'INVVPID type 2 drops every VPID-tagged mapping', 'INVVPID type 3 drops one VPID\'s mappings but the global ones'][t], SDM_INV)),
   inveptSingle: rule('tlb.invept.single', 'tlb', 'INVEPT type 1 drops the guest-physical and combined mappings of one EP4TA, all VPIDs', SDM_INV),
@@ -254,7 +259,7 @@ export const HV_STATUS_RESULT: Readonly<Record<number, string>> = {
 };
 
 /** The rule an unlisted hv result falls back to (rule coverage lists such results in `extra`). */
-export const RULE_HV_UNLISTED = rule('hv.unlisted', 'hv', 'a hv op result not in the catalogue (a new op or error path: add it to HV_OP_RESULTS)', 'src/spec/rules.ts');
+export const RULE_HV_UNLISTED = rule('hv.unlisted', 'hv', 'a hv op result not in the catalogue (a new op or error path: add it to HV_OP_RESULTS)', 'src/spec/rules.ts', 'hv.unlisted', 'a catch-all: reached only by a result HV_OP_RESULTS lacks', 'hv');
 
 /** `hv.<op>.<result>` for every listed result. */
 export const HV_RULE: ReadonlyMap<string, number> = (() => {
@@ -262,7 +267,7 @@ export const HV_RULE: ReadonlyMap<string, number> = (() => {
   for (const [op, r] of Object.entries(HV_OP_RESULTS)) {
     for (const [res, meaning] of Object.entries(r.results)) {
       const id = `${r.mechanism === 'hv' ? 'hv.access' : r.mechanism}.${op}.${res}`;
-      m.set(`${op}.${res}`, rule(id, r.mechanism, meaning, r.source, `${r.mechanism === 'hv' ? 'hv.access' : r.mechanism}.${op}.${res}`));
+      m.set(`${op}.${res}`, rule(id, r.mechanism, meaning, r.source, id, undefined, 'hv'));
     }
   }
   return m;
