@@ -14,6 +14,8 @@ export interface CheckedViolation {
   op: string;
   detail: string;
   coarse: string;
+  /** The id of the rule in dispute (docs/rules.md). */
+  rule: string;
 }
 
 export interface TraceCheck {

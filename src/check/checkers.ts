@@ -7,12 +7,12 @@
  */
 import type { Outcome } from '../hw/outcome.js';
 import { formatOutcome, sameOutcome } from '../hw/outcome.js';
-import { EXIT_EPT_VIOLATION, EXIT_SPP } from '../hw/bits.js';
+import { EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK } from '../hw/bits.js';
 import type { Candidate, SpecStep } from '../spec/api.js';
 import { NO_RULE, RULE, ruleId } from '../spec/rules.js';
 import { hvRuleOf } from '../spec/hv/rules.js';
 import { OK } from '../hw/outcome.js';
-import { fieldDifference, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
+import { disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
 
@@ -66,13 +66,17 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = ''): Findi
   }
   const best = closest(op, actual, spec.allowed);
   const expected = best.outcome;
-  const rule = ruleOfCandidate(op, best);
+  const rule = disputedRule(op, best, actual);
   const group = ruleGroup(rule);
-  const aCls = outcomeClass(op, actual);
+  // A dispute at the key stage is about the PK verdict, whatever the target did after it.
+  const atKeys = keyDispute(best, actual) !== NO_RULE;
+  const aCls = atKeys ? 'PK verdict differs' : outcomeClass(op, actual);
   const eCls = outcomeClass(op, expected);
-  const fields = aCls === eCls ? fieldDifference(actual, expected) : '';
+  const fields = !atKeys && aCls === eCls ? fieldDifference(actual, expected) : '';
   const coarse = `${group} -> ${aCls}${fields !== '' ? ` (${fields} differ)` : ''}`;
-  const why = `model applied ${ruleId(rule)}`;
+  const why = `model applied ${ruleId(rule)}${atKeys ? ` (PK ${actual.kind === 'pf' && (actual.code & PF_PK) !== 0 ? 'set by the target only' : 'set by the model only'})` : ''}`;
+  // The PK bit is part of the #PF error code: a key-stage dispute is filed there, whatever else differs.
+  if (atKeys) return { invariant: INVARIANTS.pfErrorCode, detail: `PK verdict differs; ${why}: ${said}`, coarse, rule: ruleId(rule) };
   if (actual.kind === 'pf' && expected.kind === 'pf') {
     const diff = (actual.code ^ expected.code) >>> 0;
     const what = diff !== 0 ? `error code bits differ: ${pfCodeNames(diff)}` : 'cr2 differs';
@@ -212,7 +216,13 @@ function writeKindAt(op: string, c: Candidate & Partial<WriteDescriber>, hpa: nu
 }
 
 function lostWrite(frame: number, m: Uint8Array, s: Uint8Array, op: string | null, candidate: Candidate | null): Finding {
-  const at = firstDifference(m, s);
+  let at = firstDifference(m, s);
+  // A differing data byte of the op names the loss better than an A/D bit before it in the frame.
+  if (op !== null && candidate !== null && writeKindAt(op, candidate, frame * FRAME_BYTES + at) !== 'data') {
+    for (let i = at + 1; i < FRAME_BYTES; i++) {
+      if (m[i] !== s[i] && writeKindAt(op, candidate, frame * FRAME_BYTES + i) === 'data') { at = i; break; }
+    }
+  }
   const hpa = frame * FRAME_BYTES + at;
   const context = op === null || candidate === null ? null : candidate;
   const kind = op === null || candidate === null ? null : writeKindAt(op, candidate, hpa);

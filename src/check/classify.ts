@@ -12,7 +12,7 @@ import {
 import type { Outcome } from '../hw/outcome.js';
 import type { Candidate } from '../spec/api.js';
 import { hvResultName, hvRuleOf } from '../spec/hv/rules.js';
-import { NO_RULE, ruleInfo } from '../spec/rules.js';
+import { NO_RULE, RULE, ruleInfo } from '../spec/rules.js';
 import { pfCodeNames } from './decode.js';
 
 /** Ops that are guest accesses: one signature class (a defect shows on reads, writes and fetches alike). */
@@ -20,17 +20,54 @@ export function opClass(op: string): string {
   return op === 'read' || op === 'write' || op === 'fetch' ? 'access' : op;
 }
 
-/** Hardware ops whose outcomes the bare model labels itself (in hv mode the hv catalogue labels them). */
-const HV_OPS_SHARED = new Set(['read', 'write', 'fetch', 'set_reg', 'invlpg']);
-
-/** The numeric rule of a model candidate: its own label, else the hv catalogue's for its outcome. */
+/**
+ * The numeric rule of a model candidate: its own label (the bare model labels every candidate),
+ * else, for a candidate without one (the hv model's), the hv catalogue's for its outcome.
+ */
 export function ruleOfCandidate(op: string, c: Candidate): number {
-  if (c.rule !== undefined && c.rule !== NO_RULE) return c.rule;
-  return isHvOutcome(c.outcome) || !HV_OPS_SHARED.has(op) ? hvRuleOf(op, c.outcome) : NO_RULE;
+  if (c.rule !== undefined) return c.rule;
+  return hvRuleOf(op, c.outcome);
 }
 
-function isHvOutcome(o: Outcome): boolean {
-  return o.kind === 'ret' || o.kind === 'handled' || o.kind === 'hv_exit' || o.kind === 'ud';
+/** The key-stage rule in dispute (see `disputedRule`), or NO_RULE when the two sides agree on keys. */
+export function keyDispute(c: Candidate, actual: Outcome): number {
+  const key = c.keyStage ?? NO_RULE;
+  if (key === NO_RULE) return NO_RULE;
+  const expected = c.outcome;
+  const aPk = actual.kind === 'pf' && (actual.code & PF_PK) !== 0;
+  const ePk = expected.kind === 'pf' && (expected.code & PF_PK) !== 0;
+  const exemption = key === RULE.pkFetch || key === RULE.pkruWdWp0 || key === RULE.pksWdWp0;
+  if (aPk === ePk && !(aPk && exemption)) return NO_RULE;
+  // The model's #PF has PK and an ordinary rights denial too: the target dropped PK for that.
+  const rights = c.rightsStage ?? NO_RULE;
+  if (ePk && !aPk && actual.kind === 'pf' && rights !== NO_RULE && rights !== RULE.rightsAllow && isDenial(rights)) return RULE.pkWithOrdinary;
+  if (!exemption && c.keyOtherDenies === aPk) return RULE.pkRegister;
+  return key;
+}
+
+/** Whether a rights-stage rule is an ordinary denial (not an exemption). */
+function isDenial(rule: number): boolean {
+  return rule === RULE.usUser || rule === RULE.rwUser || rule === RULE.rwSupWp || rule === RULE.smapData || rule === RULE.xdFetch || rule === RULE.smepFetch;
+}
+
+/**
+ * The rule in dispute when the target's `actual` differs from the model's candidate `c` (outcome
+ * `expected`), by the stage where they part (src/spec/access.ts stage rules):
+ * - the key stage, when exactly one side has PK, or the target has PK where the model let a
+ *   key exemption through (WD with CR0.WP = 0, fetches): the model's key rule there, or
+ *   pk.register-by-address when the other register's verdict is what the target did;
+ * - the rights stage, when the target took a #PF without PK where the model went past the
+ *   guest walk (an EPT exit, SPP, XO or completion): the model's rights rule (an exemption, or
+ *   paging.rights.allow);
+ * - else the rule that produced the model's outcome.
+ */
+export function disputedRule(op: string, c: Candidate, actual: Outcome): number {
+  const expected = c.outcome;
+  const key = keyDispute(c, actual);
+  if (key !== NO_RULE) return key;
+  const rights = c.rightsStage ?? NO_RULE;
+  if (rights !== NO_RULE && actual.kind === 'pf' && (actual.code & PF_PK) === 0 && expected.kind !== 'pf') return rights;
+  return ruleOfCandidate(op, c);
 }
 
 /** The signature group of a numeric rule ('none' when unlabelled). */
@@ -54,7 +91,8 @@ export function outcomeClass(op: string, o: Outcome): string {
     case 'vmfail': return `vmfail ${o.error}`;
     case 'gp': case 'noent': case 'ud': return o.kind;
     case 'ret': return `ret ${hvResultName(op, o)}`;
-    case 'handled': return o.then.kind === 'pf' ? 'handled pf' : 'handled';
+    // an access the hypervisor resolved: what the guest finally saw (the exits are a field)
+    case 'handled': return o.then.kind === 'pf' ? outcomeClass(op, o.then) : 'completes';
     case 'hv_exit': return `hv_exit ${o.exit}`;
   }
 }
@@ -91,8 +129,28 @@ export function fieldDifference(a: Outcome, b: Outcome): string {
     }
     return a.gpa !== b.gpa ? 'gpa' : a.gla !== b.gla ? 'gla' : 'fields';
   }
-  if (a.kind === 'handled' && b.kind === 'handled') return a.exits.join(',') !== b.exits.join(',') ? 'exits taken' : fieldDifference(a.then, b.then);
+  if (a.kind === 'handled' && b.kind === 'handled') return a.exits.join(',') !== b.exits.join(',') ? exitsDifference(a.exits, b.exits) : fieldDifference(a.then, b.then);
   if (a.kind === 'hv_exit' && b.kind === 'hv_exit') return a.gpa !== b.gpa ? 'gpa' : a.size !== b.size ? 'size' : a.info !== b.info ? 'info' : 'exits taken';
+  if ((a.kind === 'handled') !== (b.kind === 'handled')) return exitsDifference(a.kind === 'handled' ? a.exits : [], b.kind === 'handled' ? b.exits : []);
   if (a.kind === 'data' || a.kind === 'ret') return 'value';
   return 'fields';
+}
+
+/**
+ * How the target's hardware exits (`actual`) differ from the model's (`expected`), by reason:
+ * `exits missing 48` (the target skipped a fault it had to handle), `exits extra 66`, or both.
+ */
+function exitsDifference(actual: readonly number[], expected: readonly number[]): string {
+  const left = [...expected];
+  const extra: number[] = [];
+  for (const r of actual) {
+    const i = left.indexOf(r);
+    if (i >= 0) left.splice(i, 1);
+    else extra.push(r);
+  }
+  const uniq = (l: number[]): string => [...new Set(l)].sort((x, y) => x - y).join(',');
+  const parts: string[] = [];
+  if (left.length > 0) parts.push(`exits missing ${uniq(left)}`);
+  if (extra.length > 0) parts.push(`exits extra ${uniq(extra)}`);
+  return parts.length > 0 ? parts.join(', ') : 'exit order';
 }

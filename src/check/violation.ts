@@ -10,7 +10,7 @@ import { HV_INVARIANTS, type HvInvariantId } from './hv/invariants.js';
 import { opClass } from './classify.js';
 
 export const INVARIANTS = {
-  /** Both sides took #PF but the error code or CR2 differ. */
+  /** Both sides took #PF but the error code or CR2 differ; or the two disagree on the PK verdict (one #PF has PK, the other side has none). */
   pfErrorCode: 'fault.pf-error-code',
   /** Both sides exited with reason 48 or 66 but the qualification, GPA or GLA differ. */
   eptQualification: 'fault.ept-qualification',

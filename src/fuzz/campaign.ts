@@ -312,7 +312,7 @@ class Campaign {
     const unminimizable = signature.invariant === INVARIANTS.nondeterminism ? 'not minimized: the trace does not give the same outcomes twice'
       : signature.invariant === WORKER_FAULT ? HARNESS_FAULT_NOTE : undefined;
     // A trace the target died or hung on is minimized on the target like any failure (it is a finding in the target).
-    this.store.create(hash, signature, rep.run, trace, null, unminimizable);
+    this.store.create(hash, signature, rep.run, trace, null, unminimizable, rep.failure?.rule);
     this.crashes.set(hash, { hash, signature, count: 1, firstSeenRun: rep.run, opsBefore: trace.ops.length, opsAfter: null, fresh: true });
     this.stats.add('crashes_unique');
     this.stats.found(rep.run);

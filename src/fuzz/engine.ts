@@ -174,7 +174,7 @@ export class RunEngine {
     const result = exec(this.rules);
     const fresh = coverage.fresh().slice();
     const rules = this.rules.pairs();
-    let failure = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail };
+    let failure: RunReport['failure'] = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail, rule: result.first.rule };
     let stable: boolean | null = null;
     if (digest !== null && again !== null) {
       const other = new OutcomeDigest(null);

@@ -82,6 +82,8 @@ export interface RunFailure {
   signature: Signature;
   step: number;
   detail: string;
+  /** The id of the rule in dispute (src/spec/rules.ts), when the finding names one. */
+  rule?: string;
 }
 
 export interface RunReport {

@@ -25,7 +25,7 @@ import {
 import { type BranchPoint, type Explored, Mode, defaultChoice } from './explore.js';
 import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReservedRule } from './guest-paging.js';
 import type { SpecMemory } from './memory.js';
-import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights, rightsRule } from './rights.js';
+import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights, keyStageRule, ordinaryRule, otherRegisterDenies, rightsRule } from './rights.js';
 import { NO_RULE, RULE, eptRuleAccess } from './rules.js';
 import { sppWalk, subPageWritable } from './spp.js';
 import type { PageWalkMemo } from './walk-memo.js';
@@ -197,6 +197,14 @@ export class AccessRun implements QwordReader, Explored {
   rule = NO_RULE;
   /** The first rule that let a check of a successful part through (an exemption, SPP, XO), or NO_RULE. */
   private passRule = NO_RULE;
+  /**
+   * Stage rules of the first part whose walk reached the rights check (NO_RULE: none did): the
+   * rights stage without keys (an ordinary denial, an exemption, or paging.rights.allow), the key stage, and whether the other key
+   * register would have denied. A failure signature names the stage where the target diverged.
+   */
+  rightsStage = NO_RULE;
+  keyStage = NO_RULE;
+  keyOtherDenies = false;
   /** The rule of the invalidation that removed the recently flushed mapping this run used (NO_RULE: none). */
   flushRule = NO_RULE;
   /** tlb.cached.*: the run used a cached mapping that allows (NO_RULE: none). */
@@ -341,6 +349,7 @@ export class AccessRun implements QwordReader, Explored {
         // The exemption that let the cached walk rights through counts as for a fresh walk.
         const pass = rightsRule(s.kind, allowing[k].walk, s.cx.rights, RIGHTS_OK);
         if (pass !== NO_RULE && this.passRule === NO_RULE) this.passRule = pass;
+        if (this.keyStage === NO_RULE) this.stages(allowing[k].walk);
         return { hpa: allowing[k].hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
@@ -359,6 +368,14 @@ export class AccessRun implements QwordReader, Explored {
       }
     }
     return r;
+  }
+
+  /** Records the rights and key stages of a walk that reached the rights check (see `rightsStage`). */
+  private stages(w: WalkRights): void {
+    const s = this.s;
+    this.rightsStage = ordinaryRule(s.kind, w, s.cx.rights);
+    this.keyStage = keyStageRule(s.kind, w, s.cx.rights);
+    this.keyOtherDenies = otherRegisterDenies(s.kind, w, s.cx.rights);
   }
 
   /** Ends the part with the fault a stale entry gives; like any fault it drops its pages' mappings. */
@@ -462,6 +479,7 @@ export class AccessRun implements QwordReader, Explored {
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
     const decided = rightsRule(s.kind, w, s.cx.rights, verdict);
+    if (this.keyStage === NO_RULE) this.stages(w);
     if (verdict !== RIGHTS_OK) return this.walkFault(p, n, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0), decided); // the leaf was used too
     if (decided !== NO_RULE && this.passRule === NO_RULE) this.passRule = decided;
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.

@@ -24,6 +24,14 @@ export interface Candidate {
    * labelled, e.g. a test fake or the hv model, whose outcomes are labelled by src/spec/hv/rules.ts).
    */
   readonly rule?: number;
+  /**
+   * Optional stage rules of a guest access (src/spec/access.ts `rightsStage`): what the model
+   * decided at the rights and key stages, and whether the other key register would deny. NO_RULE
+   * (or absent) when the walk never reached the rights check.
+   */
+  readonly rightsStage?: number;
+  readonly keyStage?: number;
+  readonly keyOtherDenies?: boolean;
 }
 
 export interface SpecStep {

@@ -251,7 +251,7 @@ export class ReferenceModel implements ReferenceModelApi {
     if (runs.length === 1) {
       // The common case: one run, one candidate.
       const frames = runFrames(runs[0]);
-      allowed = [new AccessCandidate(this, v, setup.cx.ep4ta, runs[0], false, frames, frames)];
+      allowed = [new AccessCandidate(this, v, setup.cx.ep4ta, runs[0], kind, false, frames, frames)];
     } else {
       const kept: AccessRun[] = [];
       for (const r of runs) {
@@ -265,7 +265,7 @@ export class ReferenceModel implements ReferenceModelApi {
       const frames = kept.map(runFrames);
       const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
       // stale: relies on a cached entry (a run that only set guest A on a fault does not).
-      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, i > 0 && r.usedCached, frames[i], stepFrames));
+      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, kind, i > 0 && r.usedCached, frames[i], stepFrames));
     }
     if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
@@ -390,6 +390,7 @@ class AccessCandidate extends SpecCandidate {
     private readonly v: Vcpu,
     private readonly ep4ta: number,
     private readonly run: AccessRun,
+    private readonly kind: 'read' | 'write' | 'fetch',
     stale: boolean,
     frames: readonly number[],
     stepFrames: readonly number[],
@@ -403,6 +404,19 @@ class AccessCandidate extends SpecCandidate {
 
   protected override predicted(frame: number): Uint8Array | null {
     return this.model.predictFrame(this.run, frame);
+  }
+
+  get rightsStage(): number {
+    return this.run.rightsStage;
+  }
+
+  get keyStage(): number {
+    // Fetches are never keyed, whatever the walk reached (rules.ts pk.fetch-exempt).
+    return this.run.keyStage === NO_RULE && this.kind === 'fetch' ? RULE.pkFetch : this.run.keyStage;
+  }
+
+  get keyOtherDenies(): boolean {
+    return this.run.keyOtherDenies;
   }
 
   /** What this candidate writes at `hpa`: a data byte of the access, a table entry (A/D), or nothing (a lost write's signature). */

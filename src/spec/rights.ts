@@ -93,6 +93,51 @@ export function checkRights(kind: GuestAccess, w: WalkRights, regs: RightsRegs):
   return ordinary ? RIGHTS_DENIED : RIGHTS_OK;
 }
 
+/**
+ * The key-stage rule (src/spec/rules.ts) of an access whose walk reached the rights check: which
+ * register applies by the address type and what it said (deny AD / WD, the WD exemption with
+ * CR0.WP = 0, allow, or keys off); fetches are never keyed. Labels outcomes only: no allocation.
+ */
+export function keyStageRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
+  if (kind === 'fetch') return RULE.pkFetch;
+  const bits = keyBits(w, regs);
+  if (bits < 0) return w.us ? RULE.pkruOff : RULE.pksOff;
+  if ((bits & PKR_AD) !== 0) return w.us ? RULE.pkruAd : RULE.pksAd;
+  if (kind === 'write' && (bits & PKR_WD) !== 0) {
+    if (regs.cpl === 3 || regs.wp) return w.us ? RULE.pkruWd : RULE.pksWd;
+    return w.us ? RULE.pkruWdWp0 : RULE.pksWdWp0;
+  }
+  return w.us ? RULE.pkruAllow : RULE.pksAllow;
+}
+
+/**
+ * The rights-stage rule without keys (src/spec/rules.ts): the ordinary denial (U/S, R/W, XD, SMEP,
+ * SMAP), else the exemption that let the access through (CR0.WP = 0, EFLAGS.AC), else
+ * paging.rights.allow.
+ */
+export function ordinaryRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
+  const user = regs.cpl === 3;
+  if (ordinaryDenies(kind, w, regs)) {
+    const xd = regs.nxe && w.xd;
+    if (kind === 'fetch') {
+      if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
+      return xd ? RULE.xdFetch : RULE.smepFetch;
+    }
+    if (user) return !w.us ? RULE.usUser : RULE.rwUser;
+    if (w.us && regs.smap && !regs.ac) return RULE.smapData;
+    return RULE.rwSupWp;
+  }
+  if (kind === 'write' && !user && !w.rw) return RULE.rwSupWp0;
+  if (kind !== 'fetch' && !user && w.us && regs.smap && regs.ac) return RULE.smapAc;
+  return RULE.rightsAllow;
+}
+
+/** Whether the register of the other address type would deny the data access by key (pk.register-by-address). */
+export function otherRegisterDenies(kind: GuestAccess, w: WalkRights, regs: RightsRegs): boolean {
+  if (kind === 'fetch') return false;
+  return keyDenies(kind, { rw: w.rw, us: !w.us, xd: w.xd, pkey: w.pkey }, regs);
+}
+
 /** The key bits (AD | WD) the access's register holds for the leaf's key, or -1 when keys are off for it (ref §4.3). */
 function keyBits(w: WalkRights, regs: RightsRegs): number {
   if (w.us ? !regs.pke : !regs.pks) return -1;

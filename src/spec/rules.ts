@@ -90,6 +90,7 @@ export const RULE = {
 
   // guest paging: access rights (semantics.md step 3)
   usUser: rule('paging.us.user-to-supervisor', 'paging', 'a CPL 3 access to a supervisor-mode address (U/S = 0 at some level): #PF with P = 1', SDM_RIGHTS),
+  rightsAllow: rule('paging.rights.allow', 'paging', 'the walk\'s U/S, R/W and XD allow the access under CPL, CR0.WP, SMEP, SMAP and EFER.NXE', SDM_RIGHTS),
   rwUser: rule('paging.rw.user-write', 'paging', 'a CPL 3 write to an address with R/W = 0 at some level (CR0.WP does not matter): #PF', SDM_RIGHTS),
   rwSupWp: rule('paging.rw.supervisor-write-wp', 'paging', 'a supervisor write to an address with R/W = 0 at some level while CR0.WP = 1: #PF', SDM_RIGHTS),
   rwSupWp0: rule('paging.rw.supervisor-write-wp0', 'paging', 'a supervisor write to a read-only address is allowed while CR0.WP = 0', SDM_RIGHTS),
@@ -107,6 +108,12 @@ export const RULE = {
   pkruWdWp0: rule('pk.pkru.wd-wp0', 'pk', 'a supervisor write to a user-mode address whose PKRU key has WD = 1 is allowed while CR0.WP = 0', SDM_PK),
   pksWdWp0: rule('pk.pks.wd-wp0', 'pk', 'a supervisor write to a supervisor-mode address whose IA32_PKRS key has WD = 1 is allowed while CR0.WP = 0', SDM_PK),
   pkFetch: rule('pk.fetch-exempt', 'pk', 'protection keys never apply to instruction fetches (the key would deny a data access)', SDM_PK),
+  pkruAllow: rule('pk.pkru.allow', 'pk', 'a data access to a user-mode address whose PKRU key allows it (CR4.PKE = 1)', SDM_PK, 'pk.pkru.allows'),
+  pksAllow: rule('pk.pks.allow', 'pk', 'a data access to a supervisor-mode address whose IA32_PKRS key allows it (CR4.PKS = 1)', SDM_PK, 'pk.pks.allows'),
+  pkruOff: rule('pk.pkru.off', 'pk', 'a data access to a user-mode address while CR4.PKE = 0: no key check', SDM_PK, 'pk.pkru.allows'),
+  pksOff: rule('pk.pks.off', 'pk', 'a data access to a supervisor-mode address while CR4.PKS = 0: no key check', SDM_PK, 'pk.pks.allows'),
+  pkWithOrdinary: rule('pk.bit-with-ordinary-denial', 'pk', 'PK is set whenever the key alone would deny the access, even when an ordinary rights violation (U/S, R/W, SMAP) also denies it', `${SDM_PF}; ${SDM_PK}`),
+  pkRegister: rule('pk.register-by-address', 'pk', 'the key register is chosen by the address (U/S over the walk: PKRU for user-mode, IA32_PKRS for supervisor-mode), never by CPL', `${SDM_PK}; Bochs commit 72d55ca09`),
   pkQemu: rule('pk.qemu.user-to-supervisor', 'pk', 'choices.pkOnUserToSupervisor = qemu: a CPL 3 access to a supervisor page whose PKRS key denies gets no PK bit', `${SEM} step 3; QEMU target/i386/tcg/system/excp_helper.c mmu_translate`, 'pk.qemu.user-to-supervisor', 'only under choices.pkOnUserToSupervisor = qemu, which campaigns do not set'),
 
   // EPT (semantics.md "EPT translation of one GPA")
@@ -250,6 +257,9 @@ function HV_ACCESS_RESULTS(): Record<string, string> {
   };
 }
 
+/** Signature groups of hv access results: completing with or without exits handled is one group, so is #PF. */
+const HV_ACCESS_GROUP: Readonly<Record<string, string>> = { ok: 'completes', handled: 'completes', pf: 'pf', 'handled-pf': 'pf' };
+
 /** Result names for hv return values. */
 export const HV_ERRNO_RESULT: Readonly<Record<number, string>> = {
   1: 'eperm', 2: 'enoent', 7: 'e2big', 12: 'enomem', 14: 'efault', 16: 'ebusy', 17: 'eexist', 22: 'einval',
@@ -267,7 +277,8 @@ export const HV_RULE: ReadonlyMap<string, number> = (() => {
   for (const [op, r] of Object.entries(HV_OP_RESULTS)) {
     for (const [res, meaning] of Object.entries(r.results)) {
       const id = `${r.mechanism === 'hv' ? 'hv.access' : r.mechanism}.${op}.${res}`;
-      m.set(`${op}.${res}`, rule(id, r.mechanism, meaning, r.source, id, undefined, 'hv'));
+      // a guest access's result is one signature group whatever the access kind (one defect shows on all)
+      m.set(`${op}.${res}`, rule(id, r.mechanism, meaning, r.source, r.mechanism === 'hv' ? `hv.access.${HV_ACCESS_GROUP[res] ?? res}` : id, undefined, 'hv'));
     }
   }
   return m;
