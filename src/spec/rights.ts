@@ -134,8 +134,10 @@ export function ordinaryRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs)
 
 /** Whether the register of the other address type would deny the data access by key (pk.register-by-address). */
 export function otherRegisterDenies(kind: GuestAccess, w: WalkRights, regs: RightsRegs): boolean {
-  if (kind === 'fetch') return false;
-  return keyDenies(kind, { rw: w.rw, us: !w.us, xd: w.xd, pkey: w.pkey }, regs);
+  if (kind === 'fetch' || (w.us ? !regs.pks : !regs.pke)) return false;
+  const bits = Math.floor((w.us ? regs.pkrs : regs.pkru) / 4 ** w.pkey) & 3;
+  if ((bits & PKR_AD) !== 0) return true;
+  return kind === 'write' && (bits & PKR_WD) !== 0 && (regs.cpl === 3 || regs.wp);
 }
 
 /** The key bits (AD | WD) the access's register holds for the leaf's key, or -1 when keys are off for it (ref §4.3). */
