@@ -212,7 +212,7 @@ function memoryRule(op: string | null, kind: WriteKind, bits: string): number {
 function writeKindAt(op: string, c: Candidate & Partial<WriteDescriber>, hpa: number): WriteKind {
   if (typeof c.wroteAt === 'function') return c.wroteAt(hpa);
   if (!c.frames.includes(Math.floor(hpa / FRAME_BYTES))) return null;
-  return op === 'phys_write' || op === 'write' ? 'data' : 'entry';
+  return op === 'ept_set' || op === 'gpt_set' || op === 'sppt_set' ? 'entry' : 'data';
 }
 
 function lostWrite(frame: number, m: Uint8Array, s: Uint8Array, op: string | null, candidate: Candidate | null): Finding {

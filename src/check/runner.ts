@@ -79,6 +79,9 @@ export interface StepRecord {
   op: Op;
   actual: Outcome;
   allowed: Outcome[];
+  /** The rule of each allowed outcome (numeric ids, src/spec/rules.ts), and whether it is stale. */
+  allowedRules: number[];
+  allowedStale: boolean[];
   violations: Violation[];
 }
 
@@ -295,7 +298,10 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       }
     }
     if (records !== null) {
-      records.push({ step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations });
+      records.push({
+        step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), allowedRules: spec.allowed.map((c) => ruleOfCandidate(op.op, c)),
+        allowedStale: spec.allowed.map((c) => c.stale), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations,
+      });
     }
     if (count > 0 && stopAtFirst) return done(i + 1);
   }
