@@ -96,13 +96,14 @@ describe('runner', () => {
 
   it('fault.exit-reason fires when kinds or reasons differ', () => {
     const cases: Array<[Outcome, Outcome, string]> = [
-      [pf(1), exit(48, 0x181), 'none -> pf protection'],
-      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'none -> ept misconfig'],
-      [OK, { kind: 'gp' }, 'none -> completes'],
-      [{ kind: 'data', value: 1n }, { kind: 'data', value: 2n }, 'none -> completes (value differ)'],
+      [pf(1), exit(48, 0x181), 'ept.violation -> pf protection'],
+      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'ept.violation -> ept misconfig'],
+      [OK, { kind: 'gp' }, 'reg.cr0.gp -> completes'],
+      [{ kind: 'data', value: 1n }, { kind: 'data', value: 2n }, 'access.read.complete -> completes (value differ)'],
     ];
-    for (const [actual, allowed, coarse] of cases) {
-      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed }] }));
+    const rules = [RULE.eptDeny[1][1], RULE.eptDeny[1][1], RULE.regCr0Gp, RULE.accessRead];
+    for (const [k, [actual, allowed, coarse]] of cases.entries()) {
+      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed, rule: rules[k] }] }));
       expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.exitReason, coarse });
     }
   });
