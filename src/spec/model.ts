@@ -6,7 +6,7 @@
  * choices.staleDenial = 'sdm' also the faults of cached entries that deny; under
  * choices.guestAccessedOnFault = 'sdm' a faulting walk's A updates add unmarked candidates); `flushed`
  * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
- * The rules follow ../shared/reference/x86-memory-protection.md and docs/semantics.md.
+ * The rules follow docs/semantics.md (sources: docs/references.md); each carries its rule id (src/spec/rules.ts).
  */
 import { type MachineConfig, guestAccessedOnFaultOf, staleDenialOf } from '../hw/config.js';
 import {
