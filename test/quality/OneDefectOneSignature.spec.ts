@@ -1,7 +1,8 @@
 /**
  * One defect, one signature (issue 11; docs/rules.md "Planted bugs"): with each planted bug alone,
  * a campaign files the bug's failures under at most two signatures whose rule in dispute is one of
- * the catalogue's `finds.rules` for it (src/bugs/catalogue.ts, with the reason when two), not
+ * the catalogue's `finds.rules` for it (src/bugs/catalogue.ts, with the reason when two; one bug
+ * declares three, `finds.signaturesMax`, with the reason), not
  * counting rare residues (a signature with under RESIDUE_SHARE of the bug's hits, listed in the
  * log); with every bug of a layer on at once, each bug's main rule still has a signature of its own.
  * Long (EPTFUZZ_LONG=1, `npm run test:long`): the campaigns run through the CLI in-process,
@@ -41,7 +42,7 @@ async function campaign(bugs: readonly PlantedBug[], runs: number): Promise<Foun
   });
 }
 
-const ruleOf = (detail: string): string => detail.split(/ -> |: /)[0];
+const ruleOf = (detail: string): string => detail.replace(/^flushed by /, '').split(/ -> |: /)[0];
 
 describe.skipIf(!LONG)(`OneDefectOneSignature (seed: ${SEED})`, () => {
   it.each(CATALOGUE.map((b) => [b.name, b] as const))('%s alone: at most two signatures, each naming a rule of finds.rules', async (name, bug) => {
@@ -50,7 +51,7 @@ describe.skipIf(!LONG)(`OneDefectOneSignature (seed: ${SEED})`, () => {
     const main_ = found.filter((f) => f.count >= RESIDUE_SHARE * total);
     console.log(`${name}: ${found.map((f) => `${f.count}x ${f.detail}`).join('; ')}`);
     expect(main_.length, name).toBeGreaterThanOrEqual(1);
-    expect(main_.length, name).toBeLessThanOrEqual(2);
+    expect(main_.length, name).toBeLessThanOrEqual(bug.finds.signaturesMax ?? 2);
     for (const f of main_) expect(bug.finds.rules, f.detail).toContain(ruleOf(f.detail));
   });
 
