@@ -70,6 +70,7 @@ const KVM_XO = 'KVM XO RFC (Edgecombe, 2019-10-03) patch 05 "#PF injection"';
 const EPT_ACCESS_NAMES = ['read', 'write', 'fetch', 'table-read', 'table-write', 'fetch-user'] as const;
 /** Rule coverage reasons. */
 const NOT_AN_OUTCOME = 'an effect of a successful access, not an outcome of its own: mem.no-lost-write checks it at every op';
+const STAGE_ONLY = 'a stage rule: it names what the model decided at the rights or key stage when a target parts from it there (docs/rules.md "Signatures"), never the rule of an outcome';
 const SDM_CHOICE_ONLY = 'only under choices.staleDenial = sdm, which campaigns on the built-in machine do not set';
 
 // ---- the bare-mode rules -----------------------------------------------------------------------
@@ -90,7 +91,7 @@ export const RULE = {
 
   // guest paging: access rights (semantics.md step 3)
   usUser: rule('paging.us.user-to-supervisor', 'paging', 'a CPL 3 access to a supervisor-mode address (U/S = 0 at some level): #PF with P = 1', SDM_RIGHTS),
-  rightsAllow: rule('paging.rights.allow', 'paging', 'the walk\'s U/S, R/W and XD allow the access under CPL, CR0.WP, SMEP, SMAP and EFER.NXE', SDM_RIGHTS),
+  rightsAllow: rule('paging.rights.allow', 'paging', 'the walk\'s U/S, R/W and XD allow the access under CPL, CR0.WP, SMEP, SMAP and EFER.NXE', SDM_RIGHTS, 'paging.rights.allow', STAGE_ONLY),
   rwUser: rule('paging.rw.user-write', 'paging', 'a CPL 3 write to an address with R/W = 0 at some level (CR0.WP does not matter): #PF', SDM_RIGHTS),
   rwSupWp: rule('paging.rw.supervisor-write-wp', 'paging', 'a supervisor write to an address with R/W = 0 at some level while CR0.WP = 1: #PF', SDM_RIGHTS),
   rwSupWp0: rule('paging.rw.supervisor-write-wp0', 'paging', 'a supervisor write to a read-only address is allowed while CR0.WP = 0', SDM_RIGHTS),
@@ -108,13 +109,13 @@ export const RULE = {
   pkruWdWp0: rule('pk.pkru.wd-wp0', 'pk', 'a supervisor write to a user-mode address whose PKRU key has WD = 1 is allowed while CR0.WP = 0', SDM_PK),
   pksWdWp0: rule('pk.pks.wd-wp0', 'pk', 'a supervisor write to a supervisor-mode address whose IA32_PKRS key has WD = 1 is allowed while CR0.WP = 0', SDM_PK),
   pkFetch: rule('pk.fetch-exempt', 'pk', 'protection keys never apply to instruction fetches (the key would deny a data access)', SDM_PK),
-  pkruAllow: rule('pk.pkru.allow', 'pk', 'a data access to a user-mode address whose PKRU key allows it (CR4.PKE = 1)', SDM_PK, 'pk.pkru.allows'),
-  pksAllow: rule('pk.pks.allow', 'pk', 'a data access to a supervisor-mode address whose IA32_PKRS key allows it (CR4.PKS = 1)', SDM_PK, 'pk.pks.allows'),
-  pkruOff: rule('pk.pkru.off', 'pk', 'a data access to a user-mode address while CR4.PKE = 0: no key check', SDM_PK, 'pk.pkru.allows'),
-  pksOff: rule('pk.pks.off', 'pk', 'a data access to a supervisor-mode address while CR4.PKS = 0: no key check', SDM_PK, 'pk.pks.allows'),
-  pkWithOrdinary: rule('pk.bit-with-ordinary-denial', 'pk', 'PK is set whenever the key alone would deny the access, even when an ordinary rights violation (U/S, R/W, SMAP) also denies it', `${SDM_PF}; ${SDM_PK}`),
-  pkRegister: rule('pk.register-by-address', 'pk', 'the key register is chosen by the address (U/S over the walk: PKRU for user-mode, IA32_PKRS for supervisor-mode), never by CPL', `${SDM_PK}; Bochs commit 72d55ca09`),
-  pkQemu: rule('pk.qemu.user-to-supervisor', 'pk', 'choices.pkOnUserToSupervisor = qemu: a CPL 3 access to a supervisor page whose PKRS key denies gets no PK bit', `${SEM} step 3; QEMU target/i386/tcg/system/excp_helper.c mmu_translate`, 'pk.qemu.user-to-supervisor', 'only under choices.pkOnUserToSupervisor = qemu, which campaigns do not set'),
+  pkruAllow: rule('pk.pkru.allow', 'pk', 'a data access to a user-mode address whose PKRU key allows it (CR4.PKE = 1)', SDM_PK, 'pk.pkru.allows', STAGE_ONLY),
+  pksAllow: rule('pk.pks.allow', 'pk', 'a data access to a supervisor-mode address whose IA32_PKRS key allows it (CR4.PKS = 1)', SDM_PK, 'pk.pks.allows', STAGE_ONLY),
+  pkruOff: rule('pk.pkru.off', 'pk', 'a data access to a user-mode address while CR4.PKE = 0: no key check', SDM_PK, 'pk.pkru.allows', STAGE_ONLY),
+  pksOff: rule('pk.pks.off', 'pk', 'a data access to a supervisor-mode address while CR4.PKS = 0: no key check', SDM_PK, 'pk.pks.allows', STAGE_ONLY),
+  pkWithOrdinary: rule('pk.bit-with-ordinary-denial', 'pk', 'PK is set whenever the key alone would deny the access, even when an ordinary rights violation (U/S, R/W, SMAP) also denies it', `${SDM_PF}; ${SDM_PK}`, 'pk.bit-with-ordinary-denial', STAGE_ONLY),
+  pkRegister: rule('pk.register-by-address', 'pk', 'the key register is chosen by the address (U/S over the walk: PKRU for user-mode, IA32_PKRS for supervisor-mode), never by CPL', `${SDM_PK}; Bochs commit 72d55ca09`, 'pk.register-by-address', STAGE_ONLY),
+  pkQemu: rule('pk.qemu.user-to-supervisor', 'pk', 'choices.pkOnUserToSupervisor = qemu: a CPL 3 access to a supervisor page whose PKRS key denies gets no PK bit', `${SEM} step 3; QEMU target/i386/tcg/system/excp_helper.c mmu_translate`),
 
   // EPT (semantics.md "EPT translation of one GPA")
   eptNotPresent: EPT_ACCESS_NAMES.map((a) => perLevel((l) => rule(`ept.not-present.${a}.l${l}`, 'ept', `a ${a} access meets a not-present EPT entry at level ${l}: EPT violation (exit 48), rights bits 0`, SDM_EPT_VIOL, 'ept.violation'))),
