@@ -202,9 +202,20 @@ export class AccessRun implements QwordReader, Explored {
    * rights stage without keys (an ordinary denial, an exemption, or paging.rights.allow), the key stage, and whether the other key
    * register would have denied. A failure signature names the stage where the target diverged.
    */
-  rightsStage = NO_RULE;
-  keyStage = NO_RULE;
-  keyOtherDenies = false;
+  /** The walk rights the stages are computed from, on demand (only a disagreement reads them). */
+  private stageWalk: WalkRights | null = null;
+
+  get rightsStage(): number {
+    return this.stageWalk === null ? NO_RULE : ordinaryRule(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
+
+  get keyStage(): number {
+    return this.stageWalk === null ? NO_RULE : keyStageRule(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
+
+  get keyOtherDenies(): boolean {
+    return this.stageWalk !== null && otherRegisterDenies(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
   /** The rule of the invalidation that removed the recently flushed mapping this run used (NO_RULE: none). */
   flushRule = NO_RULE;
   /** tlb.cached.*: the run used a cached mapping that allows (NO_RULE: none). */
@@ -349,7 +360,7 @@ export class AccessRun implements QwordReader, Explored {
         // The exemption that let the cached walk rights through counts as for a fresh walk.
         const pass = rightsRule(s.kind, allowing[k].walk, s.cx.rights, RIGHTS_OK);
         if (pass !== NO_RULE && this.passRule === NO_RULE) this.passRule = pass;
-        if (this.keyStage === NO_RULE) this.stages(allowing[k].walk);
+        if (this.stageWalk === null) this.stageWalk = allowing[k].walk;
         return { hpa: allowing[k].hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
@@ -368,14 +379,6 @@ export class AccessRun implements QwordReader, Explored {
       }
     }
     return r;
-  }
-
-  /** Records the rights and key stages of a walk that reached the rights check (see `rightsStage`). */
-  private stages(w: WalkRights): void {
-    const s = this.s;
-    this.rightsStage = ordinaryRule(s.kind, w, s.cx.rights);
-    this.keyStage = keyStageRule(s.kind, w, s.cx.rights);
-    this.keyOtherDenies = otherRegisterDenies(s.kind, w, s.cx.rights);
   }
 
   /** Ends the part with the fault a stale entry gives; like any fault it drops its pages' mappings. */
@@ -479,7 +482,7 @@ export class AccessRun implements QwordReader, Explored {
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
     const decided = rightsRule(s.kind, w, s.cx.rights, verdict);
-    if (this.keyStage === NO_RULE) this.stages(w);
+    if (this.stageWalk === null) this.stageWalk = w;
     if (verdict !== RIGHTS_OK) return this.walkFault(p, n, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0), decided); // the leaf was used too
     if (decided !== NO_RULE && this.passRule === NO_RULE) this.passRule = decided;
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
