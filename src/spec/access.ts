@@ -170,7 +170,7 @@ function readIn(log: readonly number[], from: number, to: number, hpa: number): 
 
 /** The combined mapping a walk caches, with the EPT rights of guest-physical mapping `m`. */
 function combinedMapping(hpaPage: number, gpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
-  return { hpaPage, gpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp };
+  return { hpaPage, gpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp, flushedBy: NO_RULE };
 }
 
 /** `rule`: the rule that decided (src/spec/rules.ts): the fault's, or for a success the one that let it through (SPP, XO), else NO_RULE. */
@@ -354,7 +354,7 @@ export class AccessRun implements QwordReader, Explored {
         else this.usedCached = true;
         const k = isFlushed ? c - nCached - 1 : c - 1;
         const allowing = isFlushed ? flushed : cached;
-        if (isFlushed && k < allowing.length) this.flushRule = tlb.flushedBy.get(allowing[k]) ?? NO_RULE;
+        if (isFlushed && k < allowing.length) this.flushRule = allowing[k].flushedBy ?? NO_RULE;
         if (k >= allowing.length) return this.staleFault(p, (isFlushed ? flushedFaults : cachedFaults)[k - allowing.length]);
         if (this.cachedRule === NO_RULE) this.cachedRule = RULE.tlbCombined;
         // The exemption that let the cached walk rights through counts as for a fresh walk.
@@ -647,7 +647,7 @@ export class AccessRun implements QwordReader, Explored {
       } else if (c > alts.length && c <= alts.length + flushedAlts.length) {
         this.usedFlushed = true;
         chosen = flushedAlts[c - alts.length - 1];
-        this.flushRule = this.s.cx.tlb.flushedBy.get(chosen) ?? NO_RULE;
+        this.flushRule = chosen.flushedBy ?? NO_RULE;
       }
       if (chosen !== null) {
         if (!eptAllows(access, chosen.rights, this.s.cx.eptCtx.mbec, userAddr)) {
@@ -818,6 +818,7 @@ export class AccessRun implements QwordReader, Explored {
       leafLevel: walk.level,
       spp: walk.spp,
       eptD: !s.cx.eptAD || walk.leafD || write,
+      flushedBy: NO_RULE,
     };
     return { ok: true, hpa, mapping, adWrites, rule: passRule };
   }
