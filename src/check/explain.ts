@@ -70,7 +70,7 @@ class Watch {
     if (this.only !== null && i !== this.only) return;
     const m = this.model;
     if (m instanceof ReferenceModel && (op.op === 'read' || op.op === 'write' || op.op === 'fetch')) {
-      this.access.set(i, decodeAccess(m, this.trace.machine, op.cpu, op.la, op.size));
+      this.access.set(i, decodeAccess(m, this.trace.machine, op.cpu, op.la, op.size, op.op === 'write'));
     }
     if (m instanceof HvModel) {
       this.before.set(i, pageStates(m, op));

@@ -147,7 +147,7 @@ function registers(s: Readonly<VcpuState>, config: MachineConfig): string {
 }
 
 /** The whole translation of a guest access of `size` bytes at `la` on `cpu`, as the model's memory gives it now. */
-export function decodeAccess(m: ModelView, config: MachineConfig, cpu: number, la: number, size: number): AccessReport {
+export function decodeAccess(m: ModelView, config: MachineConfig, cpu: number, la: number, size: number, write = true): AccessReport {
   const s = m.vcpuState(cpu);
   const mbec = (s.ctls2 & CTL2_MBEC) !== 0;
   const root = Math.floor(s.eptp / 4096) * 4096;
@@ -199,7 +199,8 @@ export function decodeAccess(m: ModelView, config: MachineConfig, cpu: number, l
     if (part.gpa === null) continue;
     part.final = decodeEptWalk(m, config, root, part.gpa, mbec);
     const leaf = part.final.entries[part.final.entries.length - 1];
-    if (part.final.hpa !== null && (s.ctls2 & CTL2_SPP) !== 0 && leaf !== undefined && leaf.level === 1 && (splitU64(leaf.raw).hi & EPT_SPP_HI) !== 0) {
+    // SPP applies to writes only (ref §3.3)
+    if (write && part.final.hpa !== null && (s.ctls2 & CTL2_SPP) !== 0 && leaf !== undefined && leaf.level === 1 && (splitU64(leaf.raw).hi & EPT_SPP_HI) !== 0) {
       part.sppt = decodeSppt(m, config, s.spptp, part.gpa, psize);
     }
   }
