@@ -108,8 +108,12 @@ function pageStates(m: HvModel, op: Op): string[] {
 }
 
 /** Which entry and bit decided the fresh outcome's rule, read off the access report. */
-function decidedAt(r: AccessReport, ruleIdText: string): string | null {
-  const last = r.parts[r.parts.length - 1];
+function decidedAt(r: AccessReport, ruleIdText: string, outcome: Outcome): string | null {
+  // The part the outcome names (a #PF's CR2, an exit's GLA), else the last part.
+  const at = outcome.kind === 'pf' ? outcome.cr2 : outcome.kind === 'exit' ? outcome.gla : null;
+  const part = r.parts.find((p) => p.la === at) ?? r.parts[r.parts.length - 1];
+  const parts = [part];
+  const last = part;
   const ept = last.final ?? (last.guest.length > 0 ? last.guest[last.guest.length - 1].ept : null);
   const lvl = /\.l([1-4])$/.exec(ruleIdText);
   if (ruleIdText.startsWith('ept.') && ept !== null) {
@@ -122,15 +126,15 @@ function decidedAt(r: AccessReport, ruleIdText: string): string | null {
     if (stop !== undefined) return `${formatEntry(stop)} (gpa ${hex(ept.gpa)})`;
   }
   if (ruleIdText.startsWith('paging.not-present') || ruleIdText.startsWith('paging.rsvd')) {
-    for (const p of r.parts) for (const g of p.guest) if (g.entry?.stop != null && !g.entry.stop.startsWith('leaf')) return formatEntry(g.entry);
+    for (const p of parts) for (const g of p.guest) if (g.entry?.stop != null && !g.entry.stop.startsWith('leaf')) return formatEntry(g.entry);
   }
   if (ruleIdText.startsWith('paging.') || ruleIdText.startsWith('pk.')) {
-    const entries = r.parts.flatMap((p) => p.guest.map((g) => g.entry)).filter((e) => e !== null);
+    const entries = parts.flatMap((p) => p.guest.map((g) => g.entry)).filter((e) => e !== null);
     const leaf = entries[entries.length - 1];
-    if (leaf !== undefined) return `over the walk: ${leaf.rights} (leaf ${formatEntry(leaf)}); registers: ${r.registers}`;
+    if (leaf !== undefined) return `the walk of la ${'0x' + part.la.toString(16)}: ${leaf.rights} (leaf ${formatEntry(leaf)}); registers: ${r.registers}`;
   }
   if (ruleIdText.startsWith('spp.')) {
-    for (const p of r.parts) {
+    for (const p of parts) {
       if (p.sppt === null) continue;
       const denied = p.sppt.subpages.filter((s) => !s.writable).map((s) => s.index);
       const stop = p.sppt.entries.find((e) => e.stop !== null && e.stop !== 'leaf');
@@ -213,7 +217,7 @@ function explainRecord(rec: StepRecord, watch: Watch | null, hv: boolean): Expla
     access,
     pages: hv && watch !== null ? { before: watch.before.get(rec.step) ?? [], after: watch.after.get(rec.step) ?? [] } : null,
     allowed: rec.allowed.map((o, k) => ({ outcome: outcomeLog(o, rec.op.op), rule: note(rec.allowedRules[k]), stale: rec.allowedStale[k] })),
-    decided: access !== null && firstId !== null ? decidedAt(access, firstId) : null,
+    decided: access !== null && firstId !== null ? decidedAt(access, firstId, rec.allowed[0]) : null,
     actual: { outcome: outcomeLog(rec.actual, rec.op.op), class: outcomeClass(rec.op.op, rec.actual) },
     violations: rec.violations.map((v) => {
       const expected = rec.allowed.find((o) => outcomeClass(rec.op.op, o) === outcomeClass(rec.op.op, rec.actual)) ?? rec.allowed[0];

@@ -20,7 +20,7 @@
 import { configMode, type MachineConfig } from '../hw/config.js';
 import type { MachineApi } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
-import { sameOutcome } from '../hw/outcome.js';
+import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
@@ -200,6 +200,16 @@ function coarseMessage(e: unknown): string {
   return `${err.name}: ${line}`;
 }
 
+/** tlb.stale-after-flush for an allowed outcome whose memory effects only a flushed translation gives. */
+function staleEffects(actual: Outcome, flushRule: number): Finding {
+  return {
+    invariant: INVARIANTS.staleAfterFlush,
+    detail: `stale translation used after a required flush (${ruleId(flushRule)}): the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`,
+    coarse: `flushed by ${ruleGroup(flushRule)}`,
+    rule: ruleId(flushRule),
+  };
+}
+
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
 const NO_VIOLATIONS: Violation[] = [];
 
@@ -267,6 +277,14 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
     if (chosen === null) {
       report(i, op.op, classifyOutcome(actual, spec, op.op));
       chosen = spec.allowed[0];
+    }
+    else if (spec.flushedMatching !== undefined && hasPreview(chosen) && !previewMatches(chosen, machine, touched)) {
+      // The outcome is allowed but the memory effects are not the candidate's: a translation a
+      // required flush removed may explain them (its access skipped the fresh walk's A/D updates).
+      const frames = [...new Set([...touched, ...chosen.frames])];
+      const view = (f: number): Uint8Array | null => (machine.frameView !== undefined ? machine.frameView(f) : machine.frameBytes(f));
+      const flushRule = spec.flushedMatching(actual, frames, view);
+      if (flushRule !== null) report(i, op.op, staleEffects(actual, flushRule));
     }
     if (observeRule) observer!.observeRule!(op, ruleOfCandidate(op.op, chosen));
     try {

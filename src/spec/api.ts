@@ -44,6 +44,13 @@ export interface SpecStep {
    * translation each flushed outcome needs (a failure signature names the flush that was skipped).
    */
   readonly flushedRules?: readonly number[];
+  /**
+   * Optional, read before commit (a model offers it only when some translation of the step was
+   * recently flushed): the rule of the required invalidation whose flushed translation gives
+   * exactly `actual` AND leaves `frames` as `view` shows them (a stale translation that completes
+   * the access as a fresh walk would, but without the walk's A/D updates), or null when none does.
+   */
+  flushedMatching?(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null;
 }
 
 export interface ReferenceModelApi {

@@ -270,7 +270,21 @@ export class ReferenceModel implements ReferenceModelApi {
     if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
     // runs when `flushed` is first read (it costs as much as all the other runs together).
-    return new LazyFlushedStep(allowed, (rules) => {
+    const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
+      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+        if (!r.usedFlushed || !sameOutcome(r.outcome, actual)) continue;
+        let same = true;
+        for (const f of new Set([...frames, ...runFrames(r)])) {
+          const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
+          const theirs = view(f);
+          for (let k = 0; k < 4096 && same; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) same = false;
+          if (!same) break;
+        }
+        if (same) return r.flushRule;
+      }
+      return null;
+    };
+    return new LazyFlushedStep(allowed, matching, (rules) => {
       const flushed: Outcome[] = [];
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
         if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
@@ -439,7 +453,16 @@ class LazyFlushedStep implements SpecStep {
   private readonly rules: number[] = [];
   private expired = false;
 
-  constructor(readonly allowed: Candidate[], private readonly compute: (rules: number[]) => Outcome[]) {}
+  constructor(
+    readonly allowed: Candidate[],
+    private readonly matching: (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null) => number | null,
+    private readonly compute: (rules: number[]) => Outcome[],
+  ) {}
+
+  flushedMatching(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null {
+    if (this.expired) throw new Error('SpecStep.flushedMatching after commit: call it before committing the step');
+    return this.matching(actual, frames, view);
+  }
 
   get flushed(): Outcome[] {
     if (this.list === null) {
