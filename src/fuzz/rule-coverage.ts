@@ -99,7 +99,9 @@ export class RuleCoverage {
   /** Findings per invariant (invariants exercised to a failure). */
   readonly invariants = new Map<string, number>();
 
-  add(pairs: readonly number[]): void {
+  /** Adds a run's pairs (absent in a report from an older worker or hub peer: nothing to add). */
+  add(pairs: readonly number[] | undefined): void {
+    if (pairs === undefined) return;
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const k = pairs[i];
       if (Number.isInteger(k) && k >= 0 && k < SLOTS) this.counts[k] += pairs[i + 1];
