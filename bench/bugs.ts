@@ -134,7 +134,8 @@ export function findConfig(bug: PlantedBug | null, o: Pick<FindOptions, 'config'
 
 /** Whether a signature is one the catalogue says this bug produces. */
 export function expectedSignature(bug: PlantedBug | null, s: Signature): boolean {
-  return bug !== null && bug.finds.invariant.includes(s.invariant) && bug.finds.op.includes(s.op);
+  return bug !== null && bug.finds.invariant.includes(s.invariant) && bug.finds.op.includes(s.op)
+    && bug.finds.rules.some((r) => { const d = s.detail.replace(/^flushed by /, ''); return d === r || d.startsWith(`${r} `) || d.startsWith(`${r}:`); });
 }
 
 /** The same machine with every planted bug off. */

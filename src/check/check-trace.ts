@@ -6,6 +6,7 @@
  */
 import type { Signature, Trace } from '../trace/trace.js';
 import { runWith, type Target } from './runner.js';
+import { signatureOf } from './violation.js';
 
 export interface CheckedViolation {
   invariant: string;
@@ -13,6 +14,8 @@ export interface CheckedViolation {
   op: string;
   detail: string;
   coarse: string;
+  /** The id of the rule in dispute (docs/rules.md). */
+  rule: string;
 }
 
 export interface TraceCheck {
@@ -26,5 +29,5 @@ export function checkTrace(trace: Trace, target: Target): TraceCheck {
 }
 
 export function checkedSignature(v: CheckedViolation): Signature {
-  return { invariant: v.invariant, op: v.op, detail: v.coarse };
+  return signatureOf(v);
 }

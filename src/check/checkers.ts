@@ -7,61 +7,97 @@
  */
 import type { Outcome } from '../hw/outcome.js';
 import { formatOutcome, pageDiff, sameOutcome } from '../hw/outcome.js';
-import { EXIT_EPT_VIOLATION, EXIT_SPP } from '../hw/bits.js';
-import type { SpecStep } from '../spec/api.js';
+import { EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK } from '../hw/bits.js';
+import type { Candidate, SpecStep } from '../spec/api.js';
+import { NO_RULE, RULE, ruleId } from '../spec/rules.js';
+import { hvRuleOf } from '../spec/hv/rules.js';
+import { OK } from '../hw/outcome.js';
+import { disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
 
 export interface Finding {
   invariant: InvariantId;
   detail: string;
+  /** The signature's detail: the rule in dispute and what the target did, value-free (classify.ts). */
   coarse: string;
-}
-
-/** The allowed outcome closest to `actual`: same kind and reason first, else the fresh walk's. */
-function closest(actual: Outcome, allowed: readonly Outcome[]): Outcome {
-  for (const o of allowed) {
-    if (o.kind === actual.kind && (o.kind !== 'exit' || actual.kind !== 'exit' || o.reason === actual.reason)) return o;
-  }
-  return allowed[0];
+  /** The id of the rule the model applied at the step (src/spec/rules.ts), or 'none'. */
+  rule: string;
 }
 
 function allowedText(allowed: readonly Outcome[]): string {
   return allowed.map(formatOutcome).join(' | ');
 }
 
-/** Classifies an actual outcome that no allowed candidate matches. */
-export function classifyOutcome(actual: Outcome, spec: SpecStep): Finding {
+/**
+ * The allowed candidate closest to `actual`: same class first (classify.ts), then same kind and
+ * exit reason, else the fresh walk's (allowed[0]).
+ */
+function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate {
+  const cls = outcomeClass(op, actual);
+  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls) return c;
+  for (const c of allowed) {
+    const o = c.outcome;
+    if (o.kind === actual.kind && (o.kind !== 'exit' || actual.kind !== 'exit' || o.reason === actual.reason)) return c;
+  }
+  return allowed[0];
+}
+
+/**
+ * Classifies an actual outcome that no allowed candidate matches. The signature detail is the
+ * rule the model applied (its group, src/spec/rules.ts) against the class of what the target did,
+ * plus the differing field groups when both are of one class: so every manifestation of one
+ * broken rule shares it, whatever the addresses, levels or values.
+ */
+export function classifyOutcome(actual: Outcome, spec: SpecStep, op = ''): Finding {
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
-  for (const f of spec.flushed) {
+  for (let i = 0; i < spec.flushed.length; i++) {
+    const f = spec.flushed[i];
     if (sameOutcome(f, actual)) {
-      return { invariant: INVARIANTS.staleAfterFlush, detail: `stale translation used after a required flush: ${said}`, coarse: `stale ${outcomeShape(actual)}` };
+      const rule = spec.flushedRules?.[i] ?? NO_RULE;
+      return {
+        invariant: INVARIANTS.staleAfterFlush,
+        detail: `stale translation used after a required flush${rule !== NO_RULE ? ` (${ruleId(rule)})` : ''}: ${said}`,
+        coarse: `flushed by ${ruleGroup(rule)}`,
+        rule: ruleId(rule),
+      };
     }
   }
-  const expected = closest(actual, allowed);
+  const best = closest(op, actual, spec.allowed);
+  const expected = best.outcome;
+  const rule = disputedRule(op, best, actual);
+  const group = ruleGroup(rule);
+  // A dispute at the key stage is about the PK verdict, whatever the target did after it.
+  const atKeys = keyDispute(best, actual) !== NO_RULE;
+  const aCls = atKeys ? 'PK verdict differs' : outcomeClass(op, actual);
+  const eCls = outcomeClass(op, expected);
+  const fields = !atKeys && aCls === eCls ? fieldDifference(actual, expected) : '';
+  const coarse = `${group} -> ${aCls}${fields !== '' ? ` (${fields} differ)` : ''}`;
+  const why = `model applied ${ruleId(rule)}${atKeys ? ` (PK ${actual.kind === 'pf' && (actual.code & PF_PK) !== 0 ? 'set by the target only' : 'set by the model only'})` : ''}`;
+  // The PK bit is part of the #PF error code: a key-stage dispute is filed there, whatever else differs.
+  if (atKeys) return { invariant: INVARIANTS.pfErrorCode, detail: `PK verdict differs; ${why}: ${said}`, coarse, rule: ruleId(rule) };
   if (actual.kind === 'pf' && expected.kind === 'pf') {
     const diff = (actual.code ^ expected.code) >>> 0;
-    const coarse = diff !== 0 ? `error code bits differ: ${pfCodeNames(diff)}` : 'cr2 differs';
-    return { invariant: INVARIANTS.pfErrorCode, detail: `#PF ${coarse} (${pfCodeNames(actual.code)} vs ${pfCodeNames(expected.code)}): ${said}`, coarse };
+    const what = diff !== 0 ? `error code bits differ: ${pfCodeNames(diff)}` : 'cr2 differs';
+    return { invariant: INVARIANTS.pfErrorCode, detail: `#PF ${what} (${pfCodeNames(actual.code)} vs ${pfCodeNames(expected.code)}); ${why}: ${said}`, coarse, rule: ruleId(rule) };
   }
   if (actual.kind === 'exit' && expected.kind === 'exit' && actual.reason === expected.reason
       && (actual.reason === EXIT_EPT_VIOLATION || actual.reason === EXIT_SPP)) {
     const diff = (actual.qual ^ expected.qual) >>> 0;
-    let coarse: string;
-    if (diff !== 0) coarse = `exit ${actual.reason} qualification bits differ: ${qualNames(actual.reason, diff)}`;
-    else if (actual.gpa !== expected.gpa) coarse = `exit ${actual.reason} gpa differs`;
-    else coarse = `exit ${actual.reason} gla differs`;
-    return { invariant: INVARIANTS.eptQualification, detail: `${coarse}: ${said}`, coarse };
+    let what: string;
+    if (diff !== 0) what = `exit ${actual.reason} qualification bits differ: ${qualNames(actual.reason, diff)} (machine ${qualNames(actual.reason, actual.qual)}, model ${qualNames(actual.reason, expected.qual)})`;
+    else if (actual.gpa !== expected.gpa) what = `exit ${actual.reason} gpa differs`;
+    else what = `exit ${actual.reason} gla differs`;
+    return { invariant: INVARIANTS.eptQualification, detail: `${what}; ${why}: ${said}`, coarse, rule: ruleId(rule) };
   }
   if (actual.kind === 'page' && expected.kind === 'page') {
-    const coarse = `page state differs: ${pageDiff(actual.page, expected.page).join(', ')}`;
-    return { invariant: INVARIANTS.exitReason, detail: `${coarse}: ${said}`, coarse };
+    return { invariant: INVARIANTS.exitReason, detail: `page state differs: ${pageDiff(actual.page, expected.page).join(', ')}; ${why}: ${said}`, coarse, rule: ruleId(rule) };
   }
   const a = outcomeShape(actual);
   const e = outcomeShape(expected);
-  const coarse = a !== e ? `${a} instead of ${e}` : `${a} fields differ`;
-  return { invariant: INVARIANTS.exitReason, detail: `${coarse}: ${said}`, coarse };
+  const what = a !== e ? `${a} instead of ${e}` : `${a} fields differ`;
+  return { invariant: INVARIANTS.exitReason, detail: `${what}; ${why}: ${said}`, coarse, rule: ruleId(rule) };
 }
 
 /** Reads frame bytes from either side. */
@@ -120,12 +156,24 @@ export function coarseFrameDifference(m: Uint8Array, s: Uint8Array, at: number):
   return 'data bytes differ';
 }
 
+/**
+ * What the model's committed candidate of the op did at a byte (for a lost write's signature):
+ * 'data' (a data byte of the access), 'entry' (a paging-structure entry it updated: A/D, a path
+ * op's entry), or null (the model wrote nothing there at this op).
+ */
+export type WriteKind = 'data' | 'entry' | null;
+
+/** Optional on a model candidate: what it writes at `hpa` (AccessCandidate answers exactly). */
+export interface WriteDescriber {
+  wroteAt(hpa: number): WriteKind;
+}
+
 /** mem.no-lost-write on one frame, or null when its bytes agree. */
-export function checkFrame(machine: FrameSource, model: FrameSource, frame: number): Finding | null {
+export function checkFrame(machine: FrameSource, model: FrameSource, frame: number, op: string | null = null, candidate: Candidate | null = null): Finding | null {
   const m = bytesOf(machine, frame) ?? ZERO_FRAME;
   const s = bytesOf(model, frame) ?? ZERO_FRAME;
   if (sameBytes(m, s)) return null;
-  return lostWrite(frame, m, s);
+  return lostWrite(frame, m, s, op, candidate);
 }
 
 /** mem.no-lost-write over `frames`: the first frame whose bytes differ, or null. */
@@ -144,12 +192,51 @@ export function checkFrames(machine: FrameSource, model: FrameSource, frames: It
   return null;
 }
 
-function lostWrite(frame: number, m: Uint8Array, s: Uint8Array): Finding {
-  const at = firstDifference(m, s);
+/**
+ * The rule that writes the differing byte (a lost write is about that rule, not about the checks the
+ * op passed): data of a guest write (step 8) or of phys_write, guest A/D (bits 5, 6), EPT A/D (bits
+ * 8, 9), a path op's entry; for a byte the op did not write, the rule that would write such a byte.
+ */
+function memoryRule(op: string | null, kind: WriteKind, bits: string): number {
+  if (op === null) return NO_RULE;
+  const flag = bits.startsWith('flag bit ') ? Number(bits.slice(9, 10)) : -1;
+  if (flag === 5 || flag === 6) return RULE.guestAD;
+  if (flag === 8 || flag === 9) return RULE.eptAD;
+  if (kind === 'entry') return op === 'ept_set' || op === 'gpt_set' || op === 'sppt_set' ? RULE.pathSet : RULE.guestAD;
+  if (op === 'write') return RULE.accessWrite;
+  if (op === 'read') return RULE.accessRead;
+  if (op === 'fetch') return RULE.accessFetch;
+  if (op === 'phys_write') return RULE.physOk;
+  if (op === 'ept_set' || op === 'gpt_set' || op === 'sppt_set') return RULE.pathSet;
+  return hvRuleOf(op, OK);
+}
+
+/** What the op's model candidate wrote at `hpa` (null: nothing, or no context). */
+function writeKindAt(op: string, c: Candidate & Partial<WriteDescriber>, hpa: number): WriteKind {
+  if (typeof c.wroteAt === 'function') return c.wroteAt(hpa);
+  if (!c.frames.includes(Math.floor(hpa / FRAME_BYTES))) return null;
+  return op === 'ept_set' || op === 'gpt_set' || op === 'sppt_set' ? 'entry' : 'data';
+}
+
+function lostWrite(frame: number, m: Uint8Array, s: Uint8Array, op: string | null, candidate: Candidate | null): Finding {
+  let at = firstDifference(m, s);
+  // A differing data byte of the op names the loss better than an A/D bit before it in the frame.
+  if (op !== null && candidate !== null && writeKindAt(op, candidate, frame * FRAME_BYTES + at) !== 'data') {
+    for (let i = at + 1; i < FRAME_BYTES; i++) {
+      if (m[i] !== s[i] && writeKindAt(op, candidate, frame * FRAME_BYTES + i) === 'data') { at = i; break; }
+    }
+  }
   const hpa = frame * FRAME_BYTES + at;
+  const context = op === null || candidate === null ? null : candidate;
+  const kind = op === null || candidate === null ? null : writeKindAt(op, candidate, hpa);
+  // A byte the model wrote as data is data, whatever its bits; elsewhere a lone A/D bit is a flag.
+  const bits = kind === 'data' ? 'data bytes differ' : coarseFrameDifference(m, s, at);
+  const where = kind === 'data' ? 'data byte the op wrote' : kind === 'entry' ? 'entry the op updated' : context === null ? 'frame' : 'byte the op did not write';
+  const rule = memoryRule(op, kind, bits);
   return {
     invariant: INVARIANTS.noLostWrite,
-    detail: `frame ${hex(frame)} differs at hpa ${hex(hpa)}: machine ${hex(m[at] ?? 0)}, model ${hex(s[at] ?? 0)}`,
-    coarse: coarseFrameDifference(m, s, at),
+    detail: `frame ${hex(frame)} differs at hpa ${hex(hpa)}: machine ${hex(m[at] ?? 0)}, model ${hex(s[at] ?? 0)} (${where}${rule !== NO_RULE ? `; ${ruleId(rule)}` : ''})`,
+    coarse: `${context === null ? 'sweep' : ruleGroup(rule)} -> ${where}: ${bits}`,
+    rule: ruleId(rule),
   };
 }

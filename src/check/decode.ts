@@ -8,7 +8,7 @@ import {
   QUAL_ADV_USER, QUAL_ADV_WRITABLE, QUAL_ADV_XD, QUAL_NMI_UNBLOCK, SPP_QUAL_MISS,
   EXIT_EPT_VIOLATION, EXIT_EPT_MISCONFIG, EXIT_SPP,
 } from '../hw/bits.js';
-import type { Outcome } from '../hw/outcome.js';
+import { formatPage, type Outcome } from '../hw/outcome.js';
 
 const PF_BITS: ReadonlyArray<[number, string]> = [
   [PF_P, 'P'], [PF_W, 'W'], [PF_U, 'U'], [PF_RSVD, 'RSVD'], [PF_I, 'I'], [PF_PK, 'PK'], [PF_SS, 'SS'],
@@ -90,3 +90,47 @@ export function hvStatusName(value: number): string {
 export function memoryFaultFlags(info: number): string {
   return names(info, [[1, 'R'], [2, 'W'], [4, 'X'], [8, 'PRIVATE']]);
 }
+
+const hex = (n: number | bigint): string => '0x' + n.toString(16);
+
+const exitList = (exits: readonly number[]): string => exits.map((r) => `${exitReasonName(r)}`).join(', ');
+
+/** The payload of a user-space exit, decoded by its kind. */
+function hvExitInfo(exit: string, info: number): string {
+  switch (exit) {
+    case 'memory_fault': case 'hwpoison': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
+    case 'unknown': return `hardware_exit_reason ${info} (${exitReasonName(info)})`;
+    case 'intercept': return `to VTL ${info}`;
+    default: return info === 0 ? '' : `info ${hex(info)}`;
+  }
+}
+
+/**
+ * KVM-trace-like rendering of an outcome. `op` (when given) names the call a return value
+ * belongs to: vtl_protect returns a Hyper-V status, spp_get a sub-page map, the rest 0 / a count
+ * or -errno.
+ */
+export function outcomeLog(o: Outcome, op?: string): string {
+  switch (o.kind) {
+    case 'ret':
+      if (op === 'vtl_protect') return `hv_status ${o.value} (${hvStatusName(o.value)})`;
+      if (op === 'spp_get' && o.value >= 0) return `ret ${hex(o.value)} (sub-page write map)`;
+      return `ret ${retName(o.value)}${o.value < 0 ? ` (${o.value})` : ''}`;
+    case 'handled':
+      return `handled by the hypervisor after [${exitList(o.exits)}]; then ${outcomeLog(o.then)}`;
+    case 'hv_exit': {
+      const info = hvExitInfo(o.exit, o.info);
+      return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)} size ${o.size}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
+    }
+    case 'ud': return 'kvm_inj_exception: #UD';
+    case 'page': return `page ${formatPage(o.page)}`;
+    case 'exit':
+      return `kvm_exit: reason ${exitReasonName(o.reason)} (${o.reason}) qual ${hex(o.qual)} [${qualNames(o.reason, o.qual)}] gpa ${hex(o.gpa)} gla ${o.gla === null ? '-' : hex(o.gla)}`;
+    case 'pf':
+      return `kvm_inj_exception: #PF error_code ${hex(o.code)} [${pfCodeNames(o.code)}] cr2 ${hex(o.cr2)}`;
+    case 'data': return `data ${hex(o.value)}`;
+    case 'vmfail': return `vmfail error ${o.error}`;
+    default: return o.kind;
+  }
+}
+

@@ -20,12 +20,14 @@
 import { configMode, type MachineConfig } from '../hw/config.js';
 import type { MachineApi, PageState } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
-import { sameOutcome } from '../hw/outcome.js';
+import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding } from './checkers.js';
-import { INVARIANTS, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
+import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
+import { ruleGroup, ruleOfCandidate } from './classify.js';
+import { ruleId } from '../spec/rules.js';
 
 /** How the runner builds the two sides (the real Machine and ReferenceModel, or test fakes). */
 export interface Target {
@@ -50,6 +52,11 @@ export function targetFor(config: MachineConfig, target: Target): Target {
 /** Sees every op's outcome (the fuzzer's coverage map). */
 export interface StepObserver {
   observe(op: Op, actual: Outcome): void;
+  /**
+   * Optional: the numeric rule (src/spec/rules.ts) of the model candidate the step committed (on a
+   * disagreement, the fresh walk's). Called after `observe`; rule coverage counts these.
+   */
+  observeRule?(op: Op, rule: number): void;
   /**
    * Called after `observe` for a machine with software state of its own (one whose target checks
    * `invariants`: the hypervisor), so coverage can see what the op changed there.
@@ -79,6 +86,9 @@ export interface StepRecord {
   op: Op;
   actual: Outcome;
   allowed: Outcome[];
+  /** The rule of each allowed outcome (numeric ids, src/spec/rules.ts), and whether it is stale. */
+  allowedRules: number[];
+  allowedStale: boolean[];
   violations: Violation[];
   /** hv mode: the state of the host pages the step touched (MachineApi.touchedPages). */
   states?: ReadonlyArray<PageState>;
@@ -199,6 +209,16 @@ function coarseMessage(e: unknown): string {
   return `${err.name}: ${line}`;
 }
 
+/** tlb.stale-after-flush for an allowed outcome whose memory effects only a flushed translation gives. */
+function staleEffects(actual: Outcome, flushRule: number): Finding {
+  return {
+    invariant: INVARIANTS.staleAfterFlush,
+    detail: `stale translation used after a required flush (${ruleId(flushRule)}): the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`,
+    coarse: `flushed by ${ruleGroup(flushRule)}`,
+    rule: ruleId(flushRule),
+  };
+}
+
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
 const NO_VIOLATIONS: Violation[] = [];
 
@@ -217,6 +237,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   const invariants = target.invariants;
   const withInvariants = invariants !== undefined;
   const observeState = withInvariants && observer !== undefined && typeof observer.observeState === 'function';
+  const observeRule = observer !== undefined && typeof observer.observeRule === 'function';
   const records: StepRecord[] | null = keep ? [] : null;
   // When both sides list their backed frames, a sweep needs no record of the frames seen.
   const seen = listsFrames(machine) && listsFrames(model) ? null : new Set<number>();
@@ -226,15 +247,17 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   let stepViolations: Violation[] = NO_VIOLATIONS;
 
   const report = (step: number, op: string, f: Finding): void => {
-    const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse };
+    const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse, rule: f.rule };
     if (first === null) first = v;
+    else if (first.step === step && MORE_SPECIFIC[first.invariant]?.includes(v.invariant) === true) first = v;
     count++;
     if (stepViolations === NO_VIOLATIONS) stepViolations = [];
     stepViolations.push(v);
   };
   const done = (opsRun: number, final: Violation[] = []): RunResult => ({ opsRun, first, violationCount: count, records, final });
-  const machineFindings = (step: number, op: string, list: readonly MachineFinding[]): void => {
-    for (const f of list) report(step, op, { invariant: f.invariant as InvariantId, detail: f.detail, coarse: f.coarse });
+  /** A machine invariant's finding, labelled with the rule of the op's committed candidate (none for a sweep). */
+  const machineFindings = (step: number, op: string, list: readonly MachineFinding[], rule: number): void => {
+    for (const f of list) report(step, op, { invariant: f.invariant as InvariantId, detail: f.detail, coarse: `${ruleGroup(rule)}: ${f.coarse}`, rule: ruleId(rule) });
   };
 
   for (let i = 0; i < ops.length; i++) {
@@ -245,13 +268,13 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
     try {
       spec = model.step(op);
     } catch (e) {
-      report(i, op.op, { invariant: INVARIANTS.exception, detail: `model threw: ${String(e)}`, coarse: `model ${coarseMessage(e)}` });
+      report(i, op.op, { invariant: INVARIANTS.exception, detail: `model threw: ${String(e)}`, coarse: `model ${coarseMessage(e)}`, rule: 'none' });
       return done(i + 1);
     }
     try {
       actual = machine.apply(op);
     } catch (e) {
-      report(i, op.op, { invariant: INVARIANTS.exception, detail: `machine threw: ${String(e)}`, coarse: `machine ${coarseMessage(e)}` });
+      report(i, op.op, { invariant: INVARIANTS.exception, detail: `machine threw: ${String(e)}`, coarse: `machine ${coarseMessage(e)}`, rule: 'none' });
       return done(i + 1);
     }
     if (observer !== undefined) {
@@ -260,38 +283,53 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
     }
     const touched = machine.touchedFrames();
     let chosen = pickCandidate(spec.allowed, actual, touched, machine);
+    const countBefore = count;
     if (chosen === null) {
-      report(i, op.op, classifyOutcome(actual, spec));
+      report(i, op.op, classifyOutcome(actual, spec, op.op));
       chosen = spec.allowed[0];
     }
+    else if (spec.flushedMatching !== undefined && hasPreview(chosen) && !previewMatches(chosen, machine, touched)) {
+      // The outcome is allowed but the memory effects are not the candidate's: a translation a
+      // required flush removed may explain them (its access skipped the fresh walk's A/D updates).
+      const frames = [...new Set([...touched, ...chosen.frames])];
+      const view = (f: number): Uint8Array | null => (machine.frameView !== undefined ? machine.frameView(f) : machine.frameBytes(f));
+      const flushRule = spec.flushedMatching(actual, frames, view);
+      if (flushRule !== null) report(i, op.op, staleEffects(actual, flushRule));
+    }
+    if (observeRule) observer!.observeRule!(op, ruleOfCandidate(op.op, chosen));
     try {
       model.commit(chosen);
     } catch (e) {
-      report(i, op.op, { invariant: INVARIANTS.exception, detail: `model commit threw: ${String(e)}`, coarse: `model ${coarseMessage(e)}` });
+      report(i, op.op, { invariant: INVARIANTS.exception, detail: `model commit threw: ${String(e)}`, coarse: `model ${coarseMessage(e)}`, rule: 'none' });
       return done(i + 1);
     }
-    if (count === 0 || !stopAtFirst) {
+    if (countBefore === 0 || !stopAtFirst) {
       const written = chosen.frames;
       if (seen !== null) {
         for (let k = 0; k < touched.length; k++) seen.add(touched[k]);
         for (let k = 0; k < written.length; k++) seen.add(written[k]);
       }
       let lost: Finding | null = null;
-      for (let k = 0; k < touched.length && lost === null; k++) lost = checkFrame(machine, model, touched[k]);
+      for (let k = 0; k < touched.length && lost === null; k++) lost = checkFrame(machine, model, touched[k], op.op, chosen);
       // Usually the candidate wrote exactly the touched frames: check only the ones it adds.
       for (let k = 0; k < written.length && lost === null; k++) {
-        if (!touched.includes(written[k])) lost = checkFrame(machine, model, written[k]);
+        if (!touched.includes(written[k])) lost = checkFrame(machine, model, written[k], op.op, chosen);
       }
       if (lost !== null) report(i, op.op, lost);
-      if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, op.op, invariants!(machine, false));
+      // The op's own invariants run even after a lost write on this step: a more specific one
+      // (MORE_SPECIFIC) then files the finding.
+      if (withInvariants && (countBefore === 0 || !stopAtFirst)) machineFindings(i, op.op, invariants!(machine, false), ruleOfCandidate(op.op, chosen));
       if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
         const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
         if (swept !== null && lost === null) report(i, SWEEP_OP, swept);
-        if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, SWEEP_OP, invariants!(machine, true));
+        if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(i, SWEEP_OP, invariants!(machine, true), -1);
       }
     }
     if (records !== null) {
-      const rec: StepRecord = { step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations };
+      const rec: StepRecord = {
+        step: i, op, actual, allowed: spec.allowed.map((c) => c.outcome), allowedRules: spec.allowed.map((c) => ruleOfCandidate(op.op, c)),
+        allowedStale: spec.allowed.map((c) => c.stale), violations: stepViolations === NO_VIOLATIONS ? [] : stepViolations,
+      };
       if (typeof machine.touchedPages === 'function') rec.states = machine.touchedPages();
       records.push(rec);
     }
@@ -301,7 +339,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   if (count === 0 || !stopAtFirst) {
     const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
     if (swept !== null) report(ops.length, SWEEP_OP, swept);
-    if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(ops.length, SWEEP_OP, invariants!(machine, true));
+    if (withInvariants && (count === 0 || !stopAtFirst)) machineFindings(ops.length, SWEEP_OP, invariants!(machine, true), -1);
   }
   return done(ops.length, stepViolations === NO_VIOLATIONS ? [] : stepViolations);
 }

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { Signature } from '../trace/trace.js';
 import { HV_INVARIANTS, type HvInvariantId } from './hv/invariants.js';
+import { opClass } from './classify.js';
 
 export const INVARIANTS = {
-  /** Both sides took #PF but the error code or CR2 differ. */
+  /** Both sides took #PF but the error code or CR2 differ; or the two disagree on the PK verdict (one #PF has PK, the other side has none). */
   pfErrorCode: 'fault.pf-error-code',
   /** Both sides exited with reason 48 or 66 but the qualification, GPA or GLA differ. */
   eptQualification: 'fault.ept-qualification',
@@ -46,12 +47,26 @@ export interface Violation {
   op: string;
   /** Short human detail (may carry addresses and values). */
   detail: string;
-  /** Coarse detail for the signature: no addresses, no values. */
+  /** Coarse detail for the signature: no addresses, no values (the rule in dispute, src/check/classify.ts). */
   coarse: string;
+  /** The id of the rule the model applied at the step (src/spec/rules.ts), or 'none'. */
+  rule: string;
 }
 
-export function signatureOf(v: Violation): Signature {
-  return { invariant: v.invariant, op: v.op, detail: v.coarse };
+/**
+ * Invariants that say more than another one fired on the same step: the runner files the step's
+ * first finding under the more specific one (a content leak is a lost write too).
+ */
+export const MORE_SPECIFIC: Readonly<Record<string, readonly string[]>> = {
+  'mem.no-lost-write': ['pkvm.no-content-leak'],
+};
+
+/**
+ * A violation's signature: invariant, op class (guest accesses are one class, src/check/classify.ts:
+ * a broken rule shows on reads, writes and fetches alike) and the rule-terms detail.
+ */
+export function signatureOf(v: { invariant: string; op: string; coarse: string; step?: number; detail?: string; rule?: string }): Signature {
+  return { invariant: v.invariant, op: opClass(v.op), detail: v.coarse };
 }
 
 export function sameSignature(a: Signature, b: Signature): boolean {

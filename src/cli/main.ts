@@ -14,11 +14,13 @@ import { EPTFUZZ_VERSION } from '../gen/generate.js';
 import { fuzzCommand } from './commands/fuzz.js';
 import { replayCommand } from './commands/replay.js';
 import { minimizeCommand } from './commands/minimize.js';
-import { bugsCommand, convertCommand, dumpCommand } from './commands/simple.js';
+import { bugsCommand, convertCommand, dumpCommand, rulesCommand } from './commands/simple.js';
 import { corpusCommand, crashesCommand } from './commands/corpus.js';
 import { exportCommand } from './commands/export.js';
 import { reportCommand } from './commands/report.js';
 import { hubCommand, statusCommand } from './commands/hub.js';
+import { coverageCommand } from './commands/coverage.js';
+import { explainCommand } from './commands/explain.js';
 import { EXIT, classifyError, type ExitCode } from './errors.js';
 import { processIo, type Io } from './io.js';
 
@@ -27,7 +29,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .description('deterministic fuzzing and trace replay for an emulated x86 memory-protection machine')
     .version(EPTFUZZ_VERSION)
     .addHelpText('after', '\nExit codes: 0 nothing failed, 1 a failure found or reproduced, 2 bad usage or input, 3 internal error.\n\nExamples:\n  $ eptfuzz fuzz --seed 1 --runs 200 --crashes out/crashes               # exit 0: no failures\n  $ eptfuzz fuzz --seed 1 --runs 500 --bug canary --crashes out/canary   # exit 1: the planted bug is found and minimized\n  $ eptfuzz replay out/canary/*/repro.msgpack                             # exit 1 while the failure reproduces\n');
-  for (const make of [fuzzCommand, replayCommand, minimizeCommand, exportCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, reportCommand, bugsCommand]) {
+  for (const make of [fuzzCommand, replayCommand, explainCommand, minimizeCommand, exportCommand, dumpCommand, convertCommand, corpusCommand, crashesCommand, reportCommand, coverageCommand, rulesCommand, bugsCommand]) {
     program.addCommand(make(io, setExit));
   }
   program.addCommand(statusCommand(io));

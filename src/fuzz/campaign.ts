@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RULE_COVERAGE_FILE, RuleCoverage, readRuleCoverage } from './rule-coverage.js';
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { MachineConfig } from '../hw/config.js';
 import { configMode, normalizeConfig } from '../hw/config.js';
@@ -195,6 +196,8 @@ class Campaign {
   private readonly root: string;
   private readonly stats = new Stats();
   private readonly coverage = new Coverage();
+  /** Rule coverage summed over the merged runs (OUT/rule-coverage.json). */
+  private readonly ruleCoverage: RuleCoverage;
   private readonly corpus: Corpus;
   private readonly store: CrashStore;
   private readonly crashes = new Map<string, CrashSummary>();
@@ -217,6 +220,7 @@ class Campaign {
     this.root = streamRoot(o.seed, o.shard);
     this.corpus = new Corpus(o.corpusDir);
     this.store = new CrashStore(o.crashesDir, o.seed, recordedOptions(o));
+    this.ruleCoverage = new RuleCoverage(configMode(this.config));
   }
 
   private log(line: string): void {
@@ -259,6 +263,13 @@ class Campaign {
     // Coverage: what earlier sessions reached, plus what the corpus reaches now.
     const saved = o.outDir === null ? null : loadCoverage(o.outDir);
     if (saved !== null) this.coverage.merge(saved);
+    if (o.outDir !== null && saved !== null && fs.existsSync(path.join(o.outDir, RULE_COVERAGE_FILE))) {
+      try {
+        this.ruleCoverage.addFile(readRuleCoverage(o.outDir));
+      } catch (e) {
+        this.log(`rule coverage: ${(e as Error).message}; starting it afresh`);
+      }
+    }
     if (o.external === undefined) {
       for (const e of this.corpus.entries) {
         this.coverage.beginRun();
@@ -315,7 +326,7 @@ class Campaign {
     const unminimizable = signature.invariant === INVARIANTS.nondeterminism ? 'not minimized: the trace does not give the same outcomes twice'
       : signature.invariant === WORKER_FAULT ? HARNESS_FAULT_NOTE : undefined;
     // A trace the target died or hung on is minimized on the target like any failure (it is a finding in the target).
-    this.store.create(hash, signature, rep.run, trace, null, unminimizable);
+    this.store.create(hash, signature, rep.run, trace, null, unminimizable, rep.failure?.rule);
     this.crashes.set(hash, { hash, signature, count: 1, firstSeenRun: rep.run, opsBefore: trace.ops.length, opsAfter: null, fresh: true });
     this.stats.add('crashes_unique');
     this.stats.found(rep.run);
@@ -334,6 +345,8 @@ class Campaign {
         this.stats.add('stability_checked');
         if (!rep.stable) this.stats.add('stability_mismatches');
       }
+      this.ruleCoverage.add(rep.rules);
+      if (rep.failure !== null) this.ruleCoverage.addFinding(rep.failure.signature.invariant);
       const added = this.coverage.merge(rep.fresh);
       for (const f of added) sync.features.push(f);
       if (rep.failure !== null && rep.trace !== null) {
@@ -428,6 +441,7 @@ class Campaign {
     if (dir === null) return;
     this.stats.writeFiles(dir);
     saveCoverage(dir, this.coverage.features());
+    this.ruleCoverage.save(dir);
     saveState(dir, {
       version: 1,
       seed: this.o.seed,

@@ -42,6 +42,8 @@ export interface CrashDescription {
   signature: Signature;
   signature_hash: string;
   summary: string;
+  /** The id of the rule in dispute (docs/rules.md), when the finding names one (absent in older stores). */
+  rule?: string;
   first_seen_run: number;
   count: number;
   seed: string;
@@ -159,11 +161,12 @@ export class CrashStore {
    * minimized trace; without, the original stands in until `finish` is called. Returns false when
    * another writer created the directory first (the sighting is then counted there).
    */
-  create(hash: string, signature: Signature, runIndex: number, original: Trace, minimized: { trace: Trace; report: ShrinkReport } | null = null, note?: string): boolean {
+  create(hash: string, signature: Signature, runIndex: number, original: Trace, minimized: { trace: Trace; report: ShrinkReport } | null = null, note?: string, rule?: string): boolean {
     const d: CrashDescription = {
       signature,
       signature_hash: hash,
       summary: formatSignature(signature),
+      ...(rule !== undefined ? { rule } : {}),
       first_seen_run: runIndex,
       count: 1,
       seed: this.seed,

@@ -32,6 +32,7 @@ import type { Feature } from '../gen/features.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import { CorpusPool } from './corpus.js';
 import { Coverage, OutcomeDigest } from './coverage.js';
+import { RuleCounter } from './rule-coverage.js';
 import { mutate } from './mutate.js';
 import { FAULT_THREW, workerFaultSignature, type EngineConfig, type RunReport, type Share, type Sync } from './protocol.js';
 
@@ -95,6 +96,8 @@ export class RunEngine {
   private weightsText = '';
   private readonly corpus = new CorpusPool();
   private readonly coverage = new Coverage();
+  /** Rule coverage of the run being executed (its first execution only). */
+  private readonly rules = new RuleCounter(this.coverage);
 
   constructor(readonly cfg: EngineConfig, private readonly target: Target) {
     this.root = new Rng(cfg.root);
@@ -167,9 +170,11 @@ export class RunEngine {
     const coverage = this.coverage;
     coverage.beginRun();
     const digest = again !== null ? new OutcomeDigest(coverage) : null;
-    const result = exec(digest ?? coverage);
+    this.rules.beginRun(digest ?? coverage);
+    const result = exec(this.rules);
     const fresh = coverage.fresh().slice();
-    let failure = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail };
+    const rules = this.rules.pairs();
+    let failure: RunReport['failure'] = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail, rule: result.first.rule };
     let stable: boolean | null = null;
     if (digest !== null && again !== null) {
       const other = new OutcomeDigest(null);
@@ -181,7 +186,7 @@ export class RunEngine {
       if (what !== null) failure = { signature: nondeterminismSignature(what), step: 0, detail: `re-executing the trace gave different ${what}` };
     }
     const keep = failure !== null || fresh.length > 0;
-    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable };
+    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable, rules };
   }
 
   /**
@@ -197,7 +202,7 @@ export class RunEngine {
       trace = makeTrace(this.cfg.config, [], { seed: this.root.derive(`run${run}`).seed, options: { fault: `making the trace threw: ${describeThrown(e)}` } });
     }
     const signature = workerFaultSignature(detail);
-    return { run, ops: 0, mutated, fresh: [], trace: { ...trace, signature }, failure: { signature, step: 0, detail }, stable: null };
+    return { run, ops: 0, mutated, fresh: [], trace: { ...trace, signature }, failure: { signature, step: 0, detail }, stable: null, rules: [] };
   }
 
   /**

@@ -82,6 +82,8 @@ export interface RunFailure {
   signature: Signature;
   step: number;
   detail: string;
+  /** The id of the rule in dispute (src/spec/rules.ts), when the finding names one. */
+  rule?: string;
 }
 
 export interface RunReport {
@@ -96,6 +98,8 @@ export interface RunReport {
   failure: RunFailure | null;
   /** Determinism self-check: null when this run was not sampled. */
   stable: boolean | null;
+  /** Rule coverage of the run: (index, count) pairs (src/fuzz/rule-coverage.ts). */
+  rules: number[];
 }
 
 export type ToWorker =

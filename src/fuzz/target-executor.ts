@@ -110,7 +110,7 @@ export class TargetExecutor implements Executor {
   private report(m: Made, v: TraceVerdict, again: TraceVerdict | null): RunReport {
     if (v.kind === 'fault') {
       const signature = targetFaultSignature(v.why);
-      return { run: m.run, ops: 0, mutated: m.mutated, fresh: [], trace: { ...m.trace, signature }, failure: { signature, step: 0, detail: v.why }, stable: null };
+      return { run: m.run, ops: 0, mutated: m.mutated, fresh: [], trace: { ...m.trace, signature }, failure: { signature, step: 0, detail: v.why }, stable: null, rules: [] };
     }
     const exec = (verdict: TraceVerdict) => (observer: StepObserver): Executed =>
       verdict.kind === 'judged' ? observeJudged(verdict, observer) : { opsRun: 0, first: null };

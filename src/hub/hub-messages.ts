@@ -44,6 +44,8 @@ export interface CrashEvent {
   trace: Trace | null;
   /** A first hit that is never minimized, and why (crash-store notes). */
   note: string | null;
+  /** The rule id of a first hit's finding (description.json `rule`), when the finding names one. */
+  rule?: string;
 }
 
 /** The campaign-wide merge of block `block`: what a local campaign's merge of that batch decides. */
@@ -171,7 +173,7 @@ function failurePlain(f: RunFailure | null): Plain | null {
   return f === null ? null : { ...f, signature: { ...f.signature } };
 }
 
-const REPORT_FIELDS = ['run', 'ops', 'mutated', 'fresh', 'trace', 'failure', 'stable'] as const;
+const REPORT_FIELDS = ['run', 'ops', 'mutated', 'fresh', 'trace', 'failure', 'stable', 'rules'] as const;
 const FAILURE_FIELDS = ['signature', 'step', 'detail'] as const;
 
 export function encodeBlockResult(r: BlockResult): Buffer {
@@ -218,6 +220,8 @@ export function decodeBlockResult(bytes: unknown, block: number, start: number, 
       trace: t,
       failure,
       stable: p.stable === null ? null : bool(what, `${f}.stable`, p.stable),
+      // rule coverage (index, count) pairs; absent from a machine of an older version
+      rules: p.rules === undefined ? [] : ints(what, `${f}.rules`, p.rules),
     };
   });
   return { block, machine, reports };
@@ -235,7 +239,7 @@ export function encodeMergeRecord(m: MergeRecord): Buffer {
     stability_mismatches: m.stabilityMismatches,
     features: m.features,
     corpus: m.corpus.map((e) => ({ hash: e.hash, trace: encodeMsgpack(e.trace) })),
-    crashes: m.crashes.map((c) => ({ run: c.run, hash: c.hash, signature: { ...c.signature }, first: c.first, trace: c.trace === null ? null : encodeMsgpack(c.trace), note: c.note })),
+    crashes: m.crashes.map((c) => ({ run: c.run, hash: c.hash, signature: { ...c.signature }, first: c.first, trace: c.trace === null ? null : encodeMsgpack(c.trace), note: c.note, ...(c.rule !== undefined ? { rule: c.rule } : {}) })),
   });
 }
 
@@ -265,7 +269,7 @@ export function decodeMergeRecord(bytes: unknown, block: number): MergeRecord {
       const first = bool(what, `${f}.first`, c.first);
       const t = c.trace === null ? null : trace(what, `${f}.trace`, c.trace);
       if (first && t === null) fail(what, `${f}.trace`, 'is missing for a first hit');
-      return { run: int(what, `${f}.run`, c.run), hash, signature: signature(what, `${f}.signature`, c.signature), first, trace: t, note: c.note === null ? null : str(what, `${f}.note`, c.note) };
+      return { run: int(what, `${f}.run`, c.run), hash, signature: signature(what, `${f}.signature`, c.signature), first, trace: t, note: c.note === null ? null : str(what, `${f}.note`, c.note), ...(c.rule !== undefined ? { rule: str(what, `${f}.rule`, c.rule, 200) } : {}) };
     }),
   };
 }

@@ -59,7 +59,7 @@ export async function pullCrashes(hub: Hub, keys: CampaignKeys, dir: string): Pr
     for (const r of state.records) {
       for (const c of r.crashes) {
         if (c.first) {
-          store.create(c.hash, c.signature, c.run, c.trace!, null, c.note ?? undefined);
+          store.create(c.hash, c.signature, c.run, c.trace!, null, c.note ?? undefined, c.rule);
           firstTrace.set(c.hash, c.trace!);
         } else {
           // A hit without its trace comes after ORIGINALS_MAX are kept: `again` only counts it.

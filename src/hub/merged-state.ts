@@ -109,7 +109,7 @@ export class MergedState {
         const local = counts.get(hash);
         if (before === undefined && local === undefined) {
           counts.set(hash, { count: 1, kept: 1 });
-          rec.crashes.push({ run: rep.run, hash, signature, first: true, trace: rep.trace, note: unminimizableNote(signature.invariant) });
+          rec.crashes.push({ run: rep.run, hash, signature, first: true, trace: rep.trace, note: unminimizableNote(signature.invariant), ...(rep.failure.rule !== undefined ? { rule: rep.failure.rule } : {}) });
         } else {
           const kept = (before?.kept ?? 0) + (local?.kept ?? 0);
           const keep = kept < ORIGINALS_MAX;

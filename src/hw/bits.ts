@@ -3,7 +3,7 @@
  * Contract: 64-bit entries are held as two unsigned 32-bit halves (lo = bits 31:0, hi = bits 63:32),
  * so the hot paths never touch BigInt. `*_LO` constants apply to the low half, `*_HI` constants to
  * the high half (bit n of the entry is bit n-32 of hi). Each group cites its source in
- * ../shared/reference/x86-memory-protection.md (section names of the Intel SDM).
+ * docs/references.md (section names of the Intel SDM).
  */
 
 // ---------------------------------------------------------------------------------------------

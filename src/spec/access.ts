@@ -24,13 +24,14 @@ import {
 import { OK, type Outcome, sameOutcome } from '../hw/outcome.js';
 import { type Entry, TWO32, bitOf, entryAddress, leafBase, levelIndex, levelSpan, mod } from './entry.js';
 import {
-  type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, eptAllows, eptIsLeaf, eptMisconfigured,
-  eptPresent, eptWalk, isFinal, isWriteAccess, violationQual,
+  type EptContext, EptAccess, type EptRights, type EptWalk, type QwordReader, NO_RIGHTS, denyingLevel, eptAllows, eptIsLeaf,
+  eptMisconfigured, eptPresent, eptWalk, isFinal, isWriteAccess, violationQual,
 } from './ept.js';
 import { type BranchPoint, type Explored, Mode, defaultChoice } from './explore.js';
-import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReserved } from './guest-paging.js';
+import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReservedRule } from './guest-paging.js';
 import type { SpecMemory } from './memory.js';
-import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights } from './rights.js';
+import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights, keyStageRule, ordinaryRule, otherRegisterDenies, rightsRule } from './rights.js';
+import { NO_RULE, RULE, eptRuleAccess } from './rules.js';
 import { sppWalk, subPageWritable } from './spp.js';
 import type { PageWalkMemo } from './walk-memo.js';
 import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping, sameRights } from './tlb.js';
@@ -138,6 +139,8 @@ const NO_COMBINED: readonly CombinedMapping[] = [];
 /** The fault a cached combined mapping that denies the access gives (choices.staleDenial = 'sdm'). */
 interface StaleFault {
   outcome: Outcome;
+  /** The rule that gave it (src/spec/rules.ts). */
+  rule: number;
   /** The GPA page an EPT exit drops (null for a #PF). */
   gpaPage: number | null;
 }
@@ -179,12 +182,13 @@ function readIn(log: readonly number[], from: number, to: number, hpa: number): 
 
 /** The combined mapping a walk caches, with the EPT rights of guest-physical mapping `m`. */
 function combinedMapping(hpaPage: number, gpaPage: number, walk: WalkRights, global: boolean, guestD: boolean, m: GpaMapping): CombinedMapping {
-  return { hpaPage, gpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp };
+  return { hpaPage, gpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp, flushedBy: NO_RULE };
 }
 
+/** `rule`: the rule that decided (src/spec/rules.ts): the fault's, or for a success the one that let it through (SPP, XO), else NO_RULE. */
 type Fresh =
-  | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[] }
-  | { ok: false; outcome: Outcome };
+  | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[]; rule: number }
+  | { ok: false; outcome: Outcome; rule: number };
 
 export class AccessRun implements QwordReader, Explored {
   readonly taken: number[] = [];
@@ -201,6 +205,33 @@ export class AccessRun implements QwordReader, Explored {
   gpaDrop: number | null = null;
   combDrop: number | null = null;
   outcome: Outcome = OK;
+  /** The rule that produced `outcome` (src/spec/rules.ts; set with it). */
+  rule = NO_RULE;
+  /** The first rule that let a check of a successful part through (an exemption, SPP, XO), or NO_RULE. */
+  private passRule = NO_RULE;
+  /**
+   * Stage rules of the first part whose walk reached the rights check (NO_RULE: none did): the
+   * rights stage without keys (an ordinary denial, an exemption, or paging.rights.allow), the key stage, and whether the other key
+   * register would have denied. A failure signature names the stage where the target diverged.
+   */
+  /** The walk rights the stages are computed from, on demand (only a disagreement reads them). */
+  private stageWalk: WalkRights | null = null;
+
+  get rightsStage(): number {
+    return this.stageWalk === null ? NO_RULE : ordinaryRule(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
+
+  get keyStage(): number {
+    return this.stageWalk === null ? NO_RULE : keyStageRule(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
+
+  get keyOtherDenies(): boolean {
+    return this.stageWalk !== null && otherRegisterDenies(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
+  /** The rule of the invalidation that removed the recently flushed mapping this run used (NO_RULE: none). */
+  flushRule = NO_RULE;
+  /** tlb.cached.*: the run used a cached mapping that allows (NO_RULE: none). */
+  private cachedRule = NO_RULE;
   /**
    * Under choices.guestAccessedOnFault = 'sdm' only (else null): the HPAs the run's EPT walks and
    * SPPT walks read, in order. A faulting walk's A updates may not change what the rest of the walk
@@ -270,6 +301,8 @@ export class AccessRun implements QwordReader, Explored {
     if (first === null) return;
     const second = s.parts.length === 1 ? first : s.cx.paging ? this.linearPart(s.parts[1]) : this.unpagedPart(s.parts[1]);
     if (second === null) return;
+    this.rule = this.passRule !== NO_RULE ? this.passRule : this.cachedRule !== NO_RULE ? this.cachedRule
+      : s.kind === 'read' ? RULE.accessRead : s.kind === 'write' ? RULE.accessWrite : RULE.accessFetch;
     const hpas = [first.hpa, second.hpa];
     // Every part translated: combined mappings may now be cached (semantics.md "TLBs").
     for (let i = 0; i < s.parts.length; i++) {
@@ -333,7 +366,13 @@ export class AccessRun implements QwordReader, Explored {
         else this.usedCached = true;
         const k = isFlushed ? c - nCached - 1 : c - 1;
         const allowing = isFlushed ? flushed : cached;
+        if (isFlushed && k < allowing.length) this.flushRule = allowing[k].flushedBy ?? NO_RULE;
         if (k >= allowing.length) return this.staleFault(p, (isFlushed ? flushedFaults : cachedFaults)[k - allowing.length]);
+        if (this.cachedRule === NO_RULE) this.cachedRule = RULE.tlbCombined;
+        // The exemption that let the cached walk rights through counts as for a fresh walk.
+        const pass = rightsRule(s.kind, allowing[k].walk, s.cx.rights, RIGHTS_OK);
+        if (pass !== NO_RULE && this.passRule === NO_RULE) this.passRule = pass;
+        if (this.stageWalk === null) this.stageWalk = allowing[k].walk;
         return { hpa: allowing[k].hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
@@ -357,6 +396,7 @@ export class AccessRun implements QwordReader, Explored {
   /** Ends the part with the fault a stale entry gives; like any fault it drops its pages' mappings. */
   private staleFault(p: Part, f: StaleFault): null {
     this.outcome = f.outcome;
+    this.rule = f.rule;
     this.combDrop = p.linearPage;
     if (f.gpaPage !== null) this.gpaDrop = f.gpaPage;
     return null;
@@ -385,14 +425,14 @@ export class AccessRun implements QwordReader, Explored {
     // Step 3 over the cached walk rights: #PF with P = 1, PK when the key alone denies.
     const verdict = checkRights(s.kind, m.walk, s.cx.rights);
     if (verdict !== RIGHTS_OK) {
-      return { outcome: { kind: 'pf', code: PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0) | s.pfAccessBits, cr2: p.la }, gpaPage: null };
+      return { outcome: { kind: 'pf', code: PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0) | s.pfAccessBits, cr2: p.la }, gpaPage: null, rule: RULE.tlbDenyCombined };
     }
     if (eptAllows(s.final, m.ept, s.cx.eptCtx.mbec, m.walk.us)) return null; // allows, or a write that re-walks for D
     // An SPP-eligible write (ref §3.3) would consult the SPPT rather than fault: not modelled.
     if (s.kind === 'write' && s.cx.sppOn && m.spp && m.ept.r && !m.ept.w) return null;
     // Step 5: an EPT violation at the final GPA with the cached EPT rights (step 7 under kvmXo).
     const gpa = m.gpaPage * 4096 + mod(p.la, 4096);
-    return { outcome: this.xoFault(p, gpa, this.violation(p, gpa, s.final, m.ept, m.walk)), gpaPage: m.gpaPage };
+    return { outcome: this.xoFault(p, gpa, this.violation(p, gpa, s.final, m.ept, m.walk)), gpaPage: m.gpaPage, rule: RULE.tlbDenyCombined };
   }
 
   /** The mappings of `list` (cached, or recently flushed) that allow this access now. */
@@ -430,8 +470,9 @@ export class AccessRun implements QwordReader, Explored {
       const t = this.translate(p, gpa, s.cx.tableAccess, false, null);
       if (t === null) return this.accessedOnFault(p, n, null);
       const e = this.readGuest(t.hpa);
-      if (!guestPresent(e)) return this.walkFault(p, n, 0);
-      if (guestReserved(e, level, s.cx.guestCtx)) return this.walkFault(p, n, PF_P | PF_RSVD);
+      if (!guestPresent(e)) return this.walkFault(p, n, 0, RULE.pfNotPresent[level]);
+      const rsvd = guestReservedRule(e, level, s.cx.guestCtx);
+      if (rsvd !== NO_RULE) return this.walkFault(p, n, PF_P | PF_RSVD, rsvd);
       if (this.eptReads !== null) {
         WALK_MARKS[2 * n] = this.eptReads.length;
         WALK_MARKS[2 * n + 1] = this.sppReads!.length;
@@ -452,7 +493,10 @@ export class AccessRun implements QwordReader, Explored {
     w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
-    if (verdict !== RIGHTS_OK) return this.walkFault(p, n, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0)); // the leaf was used too
+    const decided = rightsRule(s.kind, w, s.cx.rights, verdict);
+    if (this.stageWalk === null) this.stageWalk = w;
+    if (verdict !== RIGHTS_OK) return this.walkFault(p, n, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0), decided); // the leaf was used too
+    if (decided !== NO_RULE && this.passRule === NO_RULE) this.passRule = decided;
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.
     const step4: Step4Start | null = this.eptReads === null ? null : { writes: this.writes.length, fills: this.gpaFills.length, finalEptReads: 0, finalSppReads: 0 };
     for (let i = 0; i < n; i++) {
@@ -570,7 +614,9 @@ export class AccessRun implements QwordReader, Explored {
     const s = this.s;
     const t = this.translate(p, gpa, s.final, w !== null && w.us, w);
     if (t !== null) return t;
-    this.outcome = this.xoFault(p, gpa, this.outcome);
+    const before = this.outcome;
+    this.outcome = this.xoFault(p, gpa, before);
+    if (this.outcome !== before) this.rule = RULE.xoKvmPf;
     return null;
   }
 
@@ -586,13 +632,14 @@ export class AccessRun implements QwordReader, Explored {
   }
 
   /** A #PF of part `p`'s walk after it used `n` entries (their A: `accessedOnFault`). */
-  private walkFault(p: Part, n: number, bits: number): null {
-    this.pageFault(p, bits);
+  private walkFault(p: Part, n: number, bits: number, rule: number): null {
+    this.pageFault(p, bits, rule);
     return this.accessedOnFault(p, n, null);
   }
 
-  private pageFault(p: Part, bits: number): null {
+  private pageFault(p: Part, bits: number, rule: number): null {
     this.outcome = { kind: 'pf', code: bits | this.s.pfAccessBits, cr2: p.la };
+    this.rule = rule;
     this.combDrop = p.linearPage; // a #PF drops the combined mappings of its linear page
     return null;
   }
@@ -615,27 +662,32 @@ export class AccessRun implements QwordReader, Explored {
       } else if (c > alts.length && c <= alts.length + flushedAlts.length) {
         this.usedFlushed = true;
         chosen = flushedAlts[c - alts.length - 1];
+        this.flushRule = chosen.flushedBy ?? NO_RULE;
       }
       if (chosen !== null) {
         if (!eptAllows(access, chosen.rights, this.s.cx.eptCtx.mbec, userAddr)) {
           // staleDenial: the cached mapping's EPT violation (ref §6.3), which drops its pages' mappings
           this.outcome = this.violation(p, gpa, access, chosen.rights, w);
+          this.rule = RULE.tlbDenyGpa;
           this.gpaDrop = pt.page;
           this.combDrop = p.linearPage;
           return null;
         }
+        if (this.cachedRule === NO_RULE && c <= alts.length) this.cachedRule = RULE.tlbGpa;
         return { hpa: chosen.hpaPage * 4096 + mod(gpa, 4096), mapping: chosen };
       }
     }
     const fresh = pt.fresh;
     if (!fresh.ok) {
       this.outcome = fresh.outcome;
+      this.rule = fresh.rule;
       // an EPT exit drops the guest-physical mappings of its GPA page and the combined ones of its linear page
       this.gpaDrop = pt.page;
       this.combDrop = p.linearPage;
       if (this.s.cx.eptAccessedOnFault && this.s.cx.eptAD) this.eptAccessedOnExit(gpa);
       return null;
     }
+    if (fresh.rule !== NO_RULE && this.passRule === NO_RULE) this.passRule = fresh.rule;
     for (const x of fresh.adWrites) this.writes.push(x);
     this.gpaFills.push({ page: pt.page, m: fresh.mapping });
     return pt.also !== null ? { hpa: fresh.hpa, mapping: fresh.mapping, also: pt.also } : fresh;
@@ -778,8 +830,11 @@ export class AccessRun implements QwordReader, Explored {
     const ctx = s.cx.eptCtx;
     const walk = this.eptPageWalk(gpa);
     // ref §2.2: misconfiguration: qualification 0, no linear address
-    if (walk.kind === 'misconfig') return { ok: false, outcome: { kind: 'exit', reason: EXIT_EPT_MISCONFIG, qual: 0, gpa, gla: null } };
-    if (walk.kind === 'not-present') return { ok: false, outcome: this.violation(p, gpa, access, NO_RIGHTS, w) };
+    if (walk.kind === 'misconfig') return { ok: false, outcome: { kind: 'exit', reason: EXIT_EPT_MISCONFIG, qual: 0, gpa, gla: null }, rule: walk.rule };
+    if (walk.kind === 'not-present') {
+      return { ok: false, outcome: this.violation(p, gpa, access, NO_RIGHTS, w), rule: RULE.eptNotPresent[eptRuleAccess(access, ctx.mbec, userAddr)][walk.level] };
+    }
+    let passRule = NO_RULE;
     let allowed = eptAllows(access, walk.rights, ctx.mbec, userAddr);
     // ref §3.3 SPP eligibility: SPP on, a final-GPA write, a 4 KiB leaf with bit 61, ANDed R = 1 and W = 0
     if (!allowed && access === EptAccess.Write && s.cx.sppOn && walk.spp && walk.rights.r && !walk.rights.w) {
@@ -788,7 +843,7 @@ export class AccessRun implements QwordReader, Explored {
       this.sppWalking = false;
       if (spp.kind !== 'leaf') {
         // ref §3.4: exit 66, qualification bit 11 = 1 for a miss, 0 for a misconfiguration
-        return { ok: false, outcome: { kind: 'exit', reason: EXIT_SPP, qual: spp.kind === 'miss' ? SPP_QUAL_MISS : 0, gpa, gla: p.la } };
+        return { ok: false, outcome: { kind: 'exit', reason: EXIT_SPP, qual: spp.kind === 'miss' ? SPP_QUAL_MISS : 0, gpa, gla: p.la }, rule: spp.kind === 'miss' ? RULE.sppMiss : spp.rule };
       }
       // every 128-byte sub-page the part touches, in address order (semantics.md step 6)
       const pageBase = gpa - (gpa % 4096);
@@ -797,12 +852,19 @@ export class AccessRun implements QwordReader, Explored {
       for (let sp = first; sp <= last; sp++) {
         if (!subPageWritable(spp.leaf, sp)) {
           const byte = Math.max(gpa, pageBase + sp * SUBPAGE_SIZE);
-          return { ok: false, outcome: this.violation(p, byte, access, walk.rights, w) };
+          return { ok: false, outcome: this.violation(p, byte, access, walk.rights, w), rule: RULE.sppDenied };
         }
       }
       allowed = true;
+      passRule = RULE.sppAllowed;
     }
-    if (!allowed) return { ok: false, outcome: this.violation(p, gpa, access, walk.rights, w) };
+    if (!allowed) {
+      // An execute-only page (X = 1, R = 0) denying a data access is the XO rule; else the level that lacked the right.
+      const xo = isFinal(access) && access !== EptAccess.Fetch && walk.rights.xs && !walk.rights.r;
+      const rule = xo ? RULE.xoNativeData : RULE.eptDeny[eptRuleAccess(access, ctx.mbec, userAddr)][denyingLevel(walk, access, ctx.mbec, userAddr)];
+      return { ok: false, outcome: this.violation(p, gpa, access, walk.rights, w), rule };
+    }
+    if (access === EptAccess.Fetch && !walk.rights.r) passRule = RULE.xoNativeFetch;
     // EPT A/D on success: A in every entry used where 0, D in the leaf for a write access.
     let adWrites = NO_WRITES;
     const write = isWriteAccess(access);
@@ -823,8 +885,9 @@ export class AccessRun implements QwordReader, Explored {
       leafLevel: walk.level,
       spp: walk.spp,
       eptD: !s.cx.eptAD || walk.leafD || write,
+      flushedBy: NO_RULE,
     };
-    return { ok: true, hpa, mapping, adWrites };
+    return { ok: true, hpa, mapping, adWrites, rule: passRule };
   }
 
   /**

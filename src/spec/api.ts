@@ -19,6 +19,19 @@ export interface Candidate {
   stale: boolean;
   /** Host frames this candidate writes when committed (data, A/D bits, table entries). */
   frames: readonly number[];
+  /**
+   * The rule that produced the outcome (numeric id, src/spec/rules.ts; absent or NO_RULE: not
+   * labelled, e.g. a test fake or the hv model, whose outcomes are labelled by src/spec/hv/rules.ts).
+   */
+  readonly rule?: number;
+  /**
+   * Optional stage rules of a guest access (src/spec/access.ts `rightsStage`): what the model
+   * decided at the rights and key stages, and whether the other key register would deny. NO_RULE
+   * (or absent) when the walk never reached the rights check.
+   */
+  readonly rightsStage?: number;
+  readonly keyStage?: number;
+  readonly keyOtherDenies?: boolean;
 }
 
 export interface SpecStep {
@@ -26,6 +39,18 @@ export interface SpecStep {
   allowed: Candidate[];
   /** Outcomes reachable only through translations that a required invalidation removed. */
   flushed: Outcome[];
+  /**
+   * Optional, parallel to `flushed`: the rule of the required invalidation that removed the
+   * translation each flushed outcome needs (a failure signature names the flush that was skipped).
+   */
+  readonly flushedRules?: readonly number[];
+  /**
+   * Optional, read before commit (a model offers it only when some translation of the step was
+   * recently flushed): the rule of the required invalidation whose flushed translation gives
+   * exactly `actual` AND leaves `frames` as `view` shows them (a stale translation that completes
+   * the access as a fresh walk would, but without the walk's A/D updates), or null when none does.
+   */
+  flushedMatching?(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null;
 }
 
 export interface ReferenceModelApi {

@@ -5,6 +5,7 @@
  */
 import type { Outcome } from '../hw/outcome.js';
 import type { Candidate } from './api.js';
+import { NO_RULE } from './rules.js';
 
 export class SpecCandidate implements Candidate {
   constructor(
@@ -18,6 +19,8 @@ export class SpecCandidate implements Candidate {
     private readonly stepFrames: readonly number[] = frames,
     /** The model's current bytes of a frame (before commit). */
     private readonly current: ((frame: number) => Uint8Array | null) | null = null,
+    /** The rule that produced the outcome (src/spec/rules.ts). */
+    readonly rule: number = NO_RULE,
   ) {}
 
   /** Applies the candidate's effects (subclasses may override instead of passing a closure). */

@@ -10,6 +10,7 @@ import {
   QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT,
 } from '../hw/bits.js';
 import { type Entry, entryAddress, leafBase, levelIndex, levelSpan, mod, rsvdHi } from './entry.js';
+import { NO_RULE, RULE } from './rules.js';
 
 export interface QwordReader {
   readEntry(hpa: number): Entry;
@@ -66,8 +67,10 @@ export interface EptPathEntry {
 
 export type EptWalk =
   | { kind: 'leaf'; hpa: number; level: number; rights: EptRights; spp: boolean; leafD: boolean; path: EptPathEntry[] }
-  | { kind: 'not-present' }
-  | { kind: 'misconfig' };
+  /** `level`: the level of the not-present entry. */
+  | { kind: 'not-present'; level: number }
+  /** `rule`: the misconfiguration kind (src/spec/rules.ts), `level` the entry's level. */
+  | { kind: 'misconfig'; rule: number; level: number };
 
 /** ref §1.2 "Present": bits 2:0 != 0, or MBEC = 1 and bit 10 = 1. */
 export function eptPresent(e: Entry, mbec: boolean): boolean {
@@ -81,28 +84,33 @@ export function eptIsLeaf(e: Entry, level: number): boolean {
 
 /** ref §1.3 misconfiguration conditions 1-4 for a present entry. */
 export function eptMisconfigured(e: Entry, level: number, ctx: EptContext): boolean {
+  return eptMisconfigRule(e, level, ctx) !== NO_RULE;
+}
+
+/** The misconfiguration rule (src/spec/rules.ts) a present entry breaks, or NO_RULE (ref §1.3 conditions 1-4, in order). */
+export function eptMisconfigRule(e: Entry, level: number, ctx: EptContext): number {
   const r = (e.lo & EPT_R) !== 0;
   // ref §1.3 (1) misconfiguration: W without R
-  if ((e.lo & EPT_W) !== 0 && !r) return true;
+  if ((e.lo & EPT_W) !== 0 && !r) return RULE.eptMiscWNoR;
   // ref §1.3 (2) execute-only (X, or XU with MBEC) without caps.eptExecOnly
-  if (!r && !ctx.execOnly && ((e.lo & EPT_X) !== 0 || (ctx.mbec && (e.lo & EPT_XU) !== 0))) return true;
+  if (!r && !ctx.execOnly && ((e.lo & EPT_X) !== 0 || (ctx.mbec && (e.lo & EPT_XU) !== 0))) return RULE.eptMiscXo;
   // ref §1.3 (3) reserved: address bits [51 : MAXPHYADDR]
-  if ((e.hi & rsvdHi(ctx.maxPhyAddr)) !== 0) return true;
+  if ((e.hi & rsvdHi(ctx.maxPhyAddr)) !== 0) return RULE.eptMiscAddr;
   if (level === 4) {
     // ref §1.3 (3) PML4E bits 7:3 reserved (incl. PS)
-    return (e.lo & 0xf8) !== 0;
+    return (e.lo & 0xf8) !== 0 ? RULE.eptMiscPml4 : NO_RULE;
   }
-  if (level === 3 && (e.lo & EPT_PS) !== 0 && !ctx.page1G) return true; // ref §1.3 (3) 1 GiB unsupported
+  if (level === 3 && (e.lo & EPT_PS) !== 0 && !ctx.page1G) return RULE.eptMisc1g; // ref §1.3 (3) 1 GiB unsupported
   if (!eptIsLeaf(e, level)) {
     // ref §1.3 (3) non-leaf PDPTE/PDE bits 6:3 reserved
-    return (e.lo & 0x78) !== 0;
+    return (e.lo & 0x78) !== 0 ? RULE.eptMiscNonLeaf : NO_RULE;
   }
   // ref §1.3 (3) large-leaf alignment bits: 2 MiB 20:12, 1 GiB 29:12
-  if (level === 2 && (e.lo & 0x1ff000) !== 0) return true;
-  if (level === 3 && (e.lo & 0x3ffff000) !== 0) return true;
+  if (level === 2 && (e.lo & 0x1ff000) !== 0) return RULE.eptMiscAlign2m;
+  if (level === 3 && (e.lo & 0x3ffff000) !== 0) return RULE.eptMiscAlign1g;
   // ref §1.3 (4) leaf memory type 2, 3 or 7
   const memtype = (e.lo >>> 3) & 7;
-  return ((EPT_MEMTYPE_INVALID >>> memtype) & 1) !== 0;
+  return ((EPT_MEMTYPE_INVALID >>> memtype) & 1) !== 0 ? RULE.eptMiscMemtype : NO_RULE;
 }
 
 /**
@@ -119,8 +127,9 @@ export function eptWalk(mem: QwordReader, root: number, gpa: number, ctx: EptCon
   for (let level = 4; level >= 1; level--) {
     const hpa = table + levelIndex(gpa, level) * 8;
     const e = mem.readEntry(hpa);
-    if (!eptPresent(e, ctx.mbec)) return NOT_PRESENT;
-    if (eptMisconfigured(e, level, ctx)) return MISCONFIG;
+    if (!eptPresent(e, ctx.mbec)) return NOT_PRESENT[level];
+    const misconfig = eptMisconfigRule(e, level, ctx);
+    if (misconfig !== NO_RULE) return misconfigWalk(misconfig, level);
     r &&= (e.lo & EPT_R) !== 0;
     w &&= (e.lo & EPT_W) !== 0;
     xs &&= (e.lo & EPT_X) !== 0;
@@ -144,8 +153,34 @@ export function eptWalk(mem: QwordReader, root: number, gpa: number, ctx: EptCon
   throw new Error('unreachable: level 1 is always a leaf');
 }
 
-const NOT_PRESENT: EptWalk = Object.freeze({ kind: 'not-present' });
-const MISCONFIG: EptWalk = Object.freeze({ kind: 'misconfig' });
+/** Shared walk results (walks are memoized and compared by kind: no allocation per fault). */
+const NOT_PRESENT: readonly EptWalk[] = [0, 1, 2, 3, 4].map((level) => Object.freeze({ kind: 'not-present' as const, level }));
+const MISCONFIGS = new Map<number, EptWalk>();
+
+function misconfigWalk(rule: number, level: number): EptWalk {
+  const key = rule * 8 + level;
+  let w = MISCONFIGS.get(key);
+  if (w === undefined) MISCONFIGS.set(key, (w = Object.freeze({ kind: 'misconfig' as const, rule, level })));
+  return w;
+}
+
+/** EPT entry bits an access needs at every level (read R; write W; fetch X, or XU for a user fetch under MBEC; table write R and W). */
+function neededBits(a: EptAccess, mbec: boolean, userAddr: boolean): number {
+  switch (a) {
+    case EptAccess.Read: case EptAccess.TableRead: return EPT_R;
+    case EptAccess.Write: return EPT_W;
+    case EptAccess.TableWrite: return EPT_R | EPT_W;
+    case EptAccess.Fetch: return mbec && userAddr ? EPT_XU : EPT_X;
+  }
+}
+
+/** The level (4..1) of the first entry of a leaf walk that lacks a right the denied access needs (the level that decided). */
+export function denyingLevel(walk: EptWalk, a: EptAccess, mbec: boolean, userAddr: boolean): number {
+  if (walk.kind !== 'leaf') return walk.level;
+  const need = neededBits(a, mbec, userAddr);
+  for (let i = 0; i < walk.path.length; i++) if ((walk.path[i].entry.lo & need) !== need) return 4 - i;
+  return walk.level;
+}
 
 /**
  * Whether `rights` allow the access (semantics.md "EPT translation": read -> R, write -> W,

@@ -6,7 +6,7 @@
  * choices.staleDenial = 'sdm' also the faults of cached entries that deny; under
  * choices.guestAccessedOnFault = 'sdm' a faulting walk's A updates add unmarked candidates); `flushed`
  * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
- * The rules follow ../shared/reference/x86-memory-protection.md and docs/semantics.md.
+ * The rules follow docs/semantics.md (sources: docs/references.md); each carries its rule id (src/spec/rules.ts).
  */
 import { type MachineConfig, adUpdateMappingOf, eptAccessedOnFaultOf, guestAccessedOnFaultOf, staleDenialOf } from '../hw/config.js';
 import {
@@ -27,7 +27,9 @@ import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.
 import { VcpuTlb } from './tlb.js';
 import { PageWalkMemo } from './walk-memo.js';
 import { entryAddress } from './entry.js';
-import { ctls2Valid, ep4taOf, eptpValid, inveptScope, invvpidScope, spptpValid } from './vmx.js';
+import { ctls2Valid, ep4taOf, eptpValid, inveptFailRule, inveptScope, invvpidFailRule, invvpidScope, spptpValid } from './vmx.js';
+import { NO_RULE, RULE } from './rules.js';
+import type { Reg } from '../trace/ops.js';
 
 /** Bound on the candidates of one access (each is a distinct stale combination). */
 export const MAX_CANDIDATES = 64;
@@ -86,6 +88,9 @@ export class ReferenceModel implements ReferenceModelApi {
     this.last = [];
     if (this.lastStep instanceof LazyFlushedStep) this.lastStep.expire();
     this.lastStep = null;
+    // The rule of the op is the cause a required invalidation records (tlb.ts flushedBy).
+    const rule = (candidate as SpecCandidate).rule;
+    for (const v of this.vcpus) v.tlb.flushRule = rule;
     (candidate as SpecCandidate).effects();
   }
 
@@ -132,67 +137,67 @@ export class ReferenceModel implements ReferenceModelApi {
       case 'set_reg': {
         const v = this.vcpu(op.cpu);
         const r = setReg(v.state, op.reg, op.value, this.config);
-        if (r === null) return one({ kind: 'gp' });
+        if (r === null) return one({ kind: 'gp' }, NO_FRAMES, NO_EFFECTS, regRule(op.reg, true));
         return one(OK, NO_FRAMES, () => {
           v.state = r.next;
           flushRegs(v.tlb, r.flush);
-        });
+        }, regRule(op.reg, false));
       }
       case 'invlpg': {
         // ref §6.2: the page's combined mappings for the current VPID, all EP4TAs, globals included
         const v = this.vcpu(op.cpu);
-        return one(OK, NO_FRAMES, () => v.tlb.invalidateCombined(null, Math.floor(op.la / 4096), false));
+        return one(OK, NO_FRAMES, () => v.tlb.invalidateCombined(null, Math.floor(op.la / 4096), false), RULE.invlpg);
       }
       case 'invvpid': {
         const v = this.vcpu(op.cpu);
         const scope = invvpidScope(op.type, op.vpid, op.la, this.config);
-        if (scope === null) return one({ kind: 'vmfail', error: VMERR_INVEPT_INVVPID_OPERAND });
+        if (scope === null) return one({ kind: 'vmfail', error: VMERR_INVEPT_INVVPID_OPERAND }, NO_FRAMES, NO_EFFECTS, invvpidFailRule(op.type, op.vpid, this.config));
         return one(OK, NO_FRAMES, () => {
           if (scope.kind === 'all') v.tlb.invalidateCombined(null, null, false);
           else if (scope.vpid !== v.vpid) return; // this logical processor holds only its own VPID
           else if (scope.kind === 'address') v.tlb.invalidateCombined(null, scope.linearPage, false);
           else v.tlb.invalidateCombined(null, null, scope.keepGlobal);
-        });
+        }, RULE.invvpid[op.type]);
       }
       case 'invept': {
         const v = this.vcpu(op.cpu);
         const scope = inveptScope(op.type, op.eptp, this.config);
-        if (scope === null) return one({ kind: 'vmfail', error: VMERR_INVEPT_INVVPID_OPERAND });
+        if (scope === null) return one({ kind: 'vmfail', error: VMERR_INVEPT_INVVPID_OPERAND }, NO_FRAMES, NO_EFFECTS, inveptFailRule(op.type, this.config));
         return one(OK, NO_FRAMES, () => {
           // ref §6.2: guest-physical and combined mappings of the EP4TA (or all), all VPIDs
           v.tlb.invalidateGpa(scope.ep4ta, null);
           v.tlb.invalidateCombined(scope.ep4ta, null, false);
-        });
+        }, scope.ep4ta === null ? RULE.inveptAll : RULE.inveptSingle);
       }
       case 'set_eptp': {
         const v = this.vcpu(op.cpu);
-        if (!eptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
-        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, eptp: Number(op.value) }; });
+        if (!eptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS }, NO_FRAMES, NO_EFFECTS, RULE.eptpBad);
+        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, eptp: Number(op.value) }; }, RULE.eptpOk);
       }
       case 'set_spptp': {
         const v = this.vcpu(op.cpu);
         // SDM-3C 26.2.1.1: the SPPTP is checked only while "sub-page write permissions" is 1.
-        if ((v.state.ctls2 & CTL2_SPP) !== 0 && !spptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
-        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, spptp: Number(op.value) }; });
+        if ((v.state.ctls2 & CTL2_SPP) !== 0 && !spptpValid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS }, NO_FRAMES, NO_EFFECTS, RULE.spptpBad);
+        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, spptp: Number(op.value) }; }, RULE.spptpOk);
       }
       case 'set_ctls2': {
         const v = this.vcpu(op.cpu);
-        if (!ctls2Valid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
+        if (!ctls2Valid(op.value, this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS }, NO_FRAMES, NO_EFFECTS, RULE.ctls2Bad);
         // Turning SPP on makes the next VM entry check the SPPTP written while it was off.
-        if ((op.value & CTL2_SPP) !== 0 && !spptpValid(BigInt(v.state.spptp), this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS });
-        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, ctls2: op.value }; });
+        if ((op.value & CTL2_SPP) !== 0 && !spptpValid(BigInt(v.state.spptp), this.config)) return one({ kind: 'vmfail', error: VMERR_ENTRY_INVALID_CTLS }, NO_FRAMES, NO_EFFECTS, RULE.ctls2Spptp);
+        return one(OK, NO_FRAMES, () => { v.state = { ...v.state, ctls2: op.value }; }, RULE.ctls2Ok);
       }
       case 'phys_write': {
-        if (op.hpa + op.size > this.mem.ramEnd) return one({ kind: 'noent' });
+        if (op.hpa + op.size > this.mem.ramEnd) return one({ kind: 'noent' }, NO_FRAMES, NO_EFFECTS, RULE.physNoent);
         const frames = framesOf(op.hpa, op.size);
         return one(OK, frames, () => {
           let v = op.value;
           for (let i = 0; i < op.size; i++, v >>= 8n) this.mem.writeByte(op.hpa + i, Number(v & 0xffn));
-        });
+        }, RULE.physOk);
       }
       case 'phys_read': {
-        if (op.hpa + op.size > this.mem.ramEnd) return one({ kind: 'noent' });
-        return one({ kind: 'data', value: this.readPhys(op.hpa, op.size) });
+        if (op.hpa + op.size > this.mem.ramEnd) return one({ kind: 'noent' }, NO_FRAMES, NO_EFFECTS, RULE.physNoent);
+        return one({ kind: 'data', value: this.readPhys(op.hpa, op.size) }, NO_FRAMES, NO_EFFECTS, RULE.physOk);
       }
       case 'ept_set': {
         const v = this.vcpu(op.cpu);
@@ -216,9 +221,9 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 
   private entryWrite(hpa: number | null, entry: bigint): SpecStep {
-    if (hpa === null) return one({ kind: 'noent' });
+    if (hpa === null) return one({ kind: 'noent' }, NO_FRAMES, NO_EFFECTS, RULE.pathNoent);
     const { lo, hi } = splitU64(entry);
-    return one(OK, [Math.floor(hpa / 4096)], () => this.mem.writeQword(hpa, lo, hi));
+    return one(OK, [Math.floor(hpa / 4096)], () => this.mem.writeQword(hpa, lo, hi), RULE.pathSet);
   }
 
   private pathContext(v: Vcpu): PathContext {
@@ -246,7 +251,7 @@ export class ReferenceModel implements ReferenceModelApi {
     if (runs.length === 1) {
       // The common case: one run, one candidate.
       const frames = runFrames(runs[0]);
-      allowed = [new AccessCandidate(this, v, setup.cx.ep4ta, runs[0], false, frames, frames)];
+      allowed = [new AccessCandidate(this, v, setup.cx.ep4ta, runs[0], kind, false, frames, frames)];
     } else {
       const kept: AccessRun[] = [];
       for (const r of runs) {
@@ -260,16 +265,31 @@ export class ReferenceModel implements ReferenceModelApi {
       const frames = kept.map(runFrames);
       const stepFrames = kept.length > 1 ? [...new Set(frames.flat())] : frames[0];
       // stale: relies on a cached entry (a run that only set guest A on a fault does not).
-      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, i > 0 && r.usedCached, frames[i], stepFrames));
+      allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, kind, i > 0 && r.usedCached, frames[i], stepFrames));
     }
     if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
     // runs when `flushed` is first read (it costs as much as all the other runs together).
-    return new LazyFlushedStep(allowed, () => {
+    const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
+      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+        if (!r.usedFlushed || !sameOutcome(r.outcome, actual)) continue;
+        let same = true;
+        for (const f of new Set([...frames, ...runFrames(r)])) {
+          const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
+          const theirs = view(f);
+          for (let k = 0; k < 4096 && same; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) same = false;
+          if (!same) break;
+        }
+        if (same) return r.flushRule;
+      }
+      return null;
+    };
+    return new LazyFlushedStep(allowed, matching, (rules) => {
       const flushed: Outcome[] = [];
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
         if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
         flushed.push(r.outcome);
+        rules.push(r.flushRule);
       }
       return flushed;
     });
@@ -386,11 +406,12 @@ class AccessCandidate extends SpecCandidate {
     private readonly v: Vcpu,
     private readonly ep4ta: number,
     private readonly run: AccessRun,
+    private readonly kind: 'read' | 'write' | 'fetch',
     stale: boolean,
     frames: readonly number[],
     stepFrames: readonly number[],
   ) {
-    super(run.outcome, stale, frames, NO_EFFECTS, null, stepFrames, model.currentFrame);
+    super(run.outcome, stale, frames, NO_EFFECTS, null, stepFrames, model.currentFrame, run.rule);
   }
 
   override effects(): void {
@@ -399,6 +420,28 @@ class AccessCandidate extends SpecCandidate {
 
   protected override predicted(frame: number): Uint8Array | null {
     return this.model.predictFrame(this.run, frame);
+  }
+
+  get rightsStage(): number {
+    return this.run.rightsStage;
+  }
+
+  get keyStage(): number {
+    // Fetches are never keyed, whatever the walk reached (rules.ts pk.fetch-exempt).
+    return this.run.keyStage === NO_RULE && this.kind === 'fetch' ? RULE.pkFetch : this.run.keyStage;
+  }
+
+  get keyOtherDenies(): boolean {
+    return this.run.keyOtherDenies;
+  }
+
+  /** What this candidate writes at `hpa`: a data byte of the access, a table entry (A/D), or nothing (a lost write's signature). */
+  wroteAt(hpa: number): 'data' | 'entry' | null {
+    const d = this.run.dataWrites;
+    for (let i = 0; i < d.length; i += 2) if (d[i] === hpa) return 'data';
+    const w = this.run.writes;
+    for (let i = 0; i < w.length; i += 3) if (hpa >= w[i] && hpa < w[i] + 8) return 'entry';
+    return null;
   }
 }
 
@@ -409,16 +452,31 @@ class AccessCandidate extends SpecCandidate {
  */
 class LazyFlushedStep implements SpecStep {
   private list: Outcome[] | null = null;
+  private readonly rules: number[] = [];
   private expired = false;
 
-  constructor(readonly allowed: Candidate[], private readonly compute: () => Outcome[]) {}
+  constructor(
+    readonly allowed: Candidate[],
+    private readonly matching: (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null) => number | null,
+    private readonly compute: (rules: number[]) => Outcome[],
+  ) {}
+
+  flushedMatching(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null {
+    if (this.expired) throw new Error('SpecStep.flushedMatching after commit: call it before committing the step');
+    return this.matching(actual, frames, view);
+  }
 
   get flushed(): Outcome[] {
     if (this.list === null) {
       if (this.expired) throw new Error('SpecStep.flushed read after commit: read it before committing the step');
-      this.list = this.compute();
+      this.list = this.compute(this.rules);
     }
     return this.list;
+  }
+
+  get flushedRules(): readonly number[] {
+    void this.flushed;
+    return this.rules;
   }
 
   expire(): void {
@@ -426,8 +484,19 @@ class LazyFlushedStep implements SpecStep {
   }
 }
 
-function one(outcome: Outcome, frames: readonly number[] = NO_FRAMES, effects: () => void = NO_EFFECTS): SpecStep {
-  return { allowed: [new SpecCandidate(outcome, false, frames, effects)], flushed: NO_OUTCOMES };
+function one(outcome: Outcome, frames: readonly number[] = NO_FRAMES, effects: () => void = NO_EFFECTS, rule = NO_RULE): SpecStep {
+  return { allowed: [new SpecCandidate(outcome, false, frames, effects, null, frames, null, rule)], flushed: NO_OUTCOMES };
+}
+
+/** The rule of a `set_reg` (semantics.md "Register writes"): the register's write or its #GP. */
+function regRule(reg: Reg, gp: boolean): number {
+  switch (reg) {
+    case 'cr0': return gp ? RULE.regCr0Gp : RULE.regCr0;
+    case 'cr3': return gp ? RULE.regCr3Gp : RULE.regCr3;
+    case 'cr4': return gp ? RULE.regCr4Gp : RULE.regCr4;
+    case 'efer': return gp ? RULE.regEferGp : RULE.regEfer;
+    default: return gp ? RULE.regOtherGp : RULE.regOther;
+  }
 }
 
 function flushRegs(tlb: VcpuTlb, flush: RegFlush): void {

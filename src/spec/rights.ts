@@ -5,6 +5,7 @@
  * translations keep entry bits and call this again, so register changes act at once.
  */
 import { PKR_AD, PKR_WD } from '../hw/bits.js';
+import { NO_RULE, RULE } from './rules.js';
 
 export type GuestAccess = 'read' | 'write' | 'fetch';
 
@@ -90,4 +91,90 @@ export function checkRights(kind: GuestAccess, w: WalkRights, regs: RightsRegs):
   }
   if (key) return RIGHTS_DENIED_PK;
   return ordinary ? RIGHTS_DENIED : RIGHTS_OK;
+}
+
+/**
+ * The key-stage rule (src/spec/rules.ts) of an access whose walk reached the rights check: which
+ * register applies by the address type and what it said (deny AD / WD, the WD exemption with
+ * CR0.WP = 0, allow, or keys off); fetches are never keyed. Labels outcomes only: no allocation.
+ */
+export function keyStageRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
+  if (kind === 'fetch') return RULE.pkFetch;
+  const bits = keyBits(w, regs);
+  if (bits < 0) return w.us ? RULE.pkruOff : RULE.pksOff;
+  if ((bits & PKR_AD) !== 0) return w.us ? RULE.pkruAd : RULE.pksAd;
+  if (kind === 'write' && (bits & PKR_WD) !== 0) {
+    if (regs.cpl === 3 || regs.wp) return w.us ? RULE.pkruWd : RULE.pksWd;
+    return w.us ? RULE.pkruWdWp0 : RULE.pksWdWp0;
+  }
+  return w.us ? RULE.pkruAllow : RULE.pksAllow;
+}
+
+/**
+ * The rights-stage rule without keys (src/spec/rules.ts): the ordinary denial (U/S, R/W, XD, SMEP,
+ * SMAP), else the exemption that let the access through (CR0.WP = 0, EFLAGS.AC), else
+ * paging.rights.allow.
+ */
+export function ordinaryRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
+  const user = regs.cpl === 3;
+  if (ordinaryDenies(kind, w, regs)) {
+    const xd = regs.nxe && w.xd;
+    if (kind === 'fetch') {
+      if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
+      return xd ? RULE.xdFetch : RULE.smepFetch;
+    }
+    if (user) return !w.us ? RULE.usUser : RULE.rwUser;
+    if (w.us && regs.smap && !regs.ac) return RULE.smapData;
+    return RULE.rwSupWp;
+  }
+  if (kind === 'write' && !user && !w.rw) return RULE.rwSupWp0;
+  if (kind !== 'fetch' && !user && w.us && regs.smap && regs.ac) return RULE.smapAc;
+  return RULE.rightsAllow;
+}
+
+/** Whether the register of the other address type would deny the data access by key (pk.register-by-address). */
+export function otherRegisterDenies(kind: GuestAccess, w: WalkRights, regs: RightsRegs): boolean {
+  if (kind === 'fetch' || (w.us ? !regs.pks : !regs.pke)) return false;
+  const bits = Math.floor((w.us ? regs.pkrs : regs.pkru) / 4 ** w.pkey) & 3;
+  if ((bits & PKR_AD) !== 0) return true;
+  return kind === 'write' && (bits & PKR_WD) !== 0 && (regs.cpl === 3 || regs.wp);
+}
+
+/** The key bits (AD | WD) the access's register holds for the leaf's key, or -1 when keys are off for it (ref §4.3). */
+function keyBits(w: WalkRights, regs: RightsRegs): number {
+  if (w.us ? !regs.pke : !regs.pks) return -1;
+  return Math.floor((w.us ? regs.pkru : regs.pkrs) / 4 ** w.pkey) & 3;
+}
+
+/**
+ * The rule (src/spec/rules.ts) that decided `checkRights`: for a denial the rule whose check
+ * denied (the key's when the key denies, since the error code then carries PK), for an allowed
+ * access the exemption that let it through (CR0.WP = 0, EFLAGS.AC, fetches not keyed), or NO_RULE
+ * when nothing special applied. Called once per walk, only to label an outcome: no allocation.
+ */
+export function rightsRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs, verdict: number): number {
+  const user = regs.cpl === 3;
+  const bits = keyBits(w, regs);
+  if (verdict === RIGHTS_DENIED_PK) {
+    if ((bits & PKR_AD) !== 0) return w.us ? RULE.pkruAd : RULE.pksAd;
+    return w.us ? RULE.pkruWd : RULE.pksWd;
+  }
+  if (verdict === RIGHTS_DENIED) {
+    if (keyDenies(kind, w, regs)) return RULE.pkQemu;
+    const xd = regs.nxe && w.xd;
+    if (kind === 'fetch') {
+      if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
+      return xd ? RULE.xdFetch : RULE.smepFetch;
+    }
+    if (user) return !w.us ? RULE.usUser : RULE.rwUser;
+    if (w.us && regs.smap && !regs.ac) return RULE.smapData;
+    return RULE.rwSupWp;
+  }
+  if (bits > 0) {
+    if (kind === 'fetch') return RULE.pkFetch;
+    if (kind === 'write' && (bits & PKR_WD) !== 0) return w.us ? RULE.pkruWdWp0 : RULE.pksWdWp0;
+  }
+  if (kind === 'write' && !user && !w.rw) return RULE.rwSupWp0;
+  if (kind !== 'fetch' && !user && w.us && regs.smap && regs.ac) return RULE.smapAc;
+  return NO_RULE;
 }

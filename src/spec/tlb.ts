@@ -9,6 +9,7 @@
  */
 import type { EptRights } from './ept.js';
 import type { WalkRights } from './rights.js';
+import { NO_RULE } from './rules.js';
 
 /** A guest-physical mapping: GPA page -> HPA page with the walk's ANDed EPT rights. */
 export interface GpaMapping {
@@ -19,6 +20,8 @@ export interface GpaMapping {
   spp: boolean;
   /** EPT D of the leaf (true when EPT A/D was off at fill time). */
   eptD: boolean;
+  /** Set when a required invalidation removes it: the rule of the op whose invalidation did (rules.ts). */
+  flushedBy?: number;
 }
 
 /** A combined mapping: linear page -> HPA page with guest and EPT rights of the final GPA. */
@@ -35,6 +38,8 @@ export interface CombinedMapping {
   ept: EptRights;
   eptD: boolean;
   spp: boolean;
+  /** As GpaMapping.flushedBy. */
+  flushedBy?: number;
 }
 
 /**
@@ -143,6 +148,8 @@ export class VcpuTlb {
   readonly comb = new PageStore<CombinedMapping>();
   readonly flushedGpa = new PageStore<GpaMapping>();
   readonly flushedComb = new PageStore<CombinedMapping>();
+  /** The rule of the op being committed (src/spec/rules.ts): a required invalidation records it as the flush's cause. */
+  flushRule = NO_RULE;
 
   fillGpa(ep4ta: number, gpaPage: number, m: GpaMapping): void {
     this.gpa.add(ep4ta, gpaPage, m, sameGpaMapping);
@@ -169,5 +176,6 @@ export class VcpuTlb {
   private recordFlushed<T>(store: PageStore<T>, tag: number, page: number, values: T[]): void {
     if (store.count >= FLUSHED_PAGES_MAX) store.clear();
     store.set(tag, page, values);
+    for (const v of values) (v as { flushedBy?: number }).flushedBy = this.flushRule;
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { MachineConfig } from '../hw/config.js';
 import { CTL2_EPT, CTL2_MBEC, CTL2_SPP, CTL2_VPID, EPTP_AD, EPTP_SSS } from '../hw/bits.js';
+import { RULE } from './rules.js';
 
 /** ref §1.1: memory type 0 or 6, walk length 4, AD only with the capability, bits 7 and 11:8 zero, no bits >= MAXPHYADDR. */
 export function eptpValid(v: bigint, config: MachineConfig): boolean {
@@ -64,4 +65,16 @@ export function invvpidScope(type: number, vpid: number, la: bigint, config: Mac
   }
   if (type === 2) return { kind: 'all' };
   return { kind: 'context', vpid, keepGlobal: type === 3 };
+}
+
+/** Which INVEPT operand check failed (inveptScope returned null): the rule of the vmfail. */
+export function inveptFailRule(type: number, config: MachineConfig): number {
+  return type === 1 && config.caps.inveptSingle ? RULE.inveptBadEptp : RULE.inveptBadType;
+}
+
+/** Which INVVPID operand check failed (invvpidScope returned null), in the order invvpidScope checks. */
+export function invvpidFailRule(type: number, vpid: number, config: MachineConfig): number {
+  if (type > 3 || !config.caps.invvpidTypes[type]) return RULE.invvpidBadType;
+  if (vpid === 0 && type !== 2) return RULE.invvpidVpid0;
+  return RULE.invvpidNoncanon;
 }

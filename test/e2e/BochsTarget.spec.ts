@@ -52,7 +52,7 @@ describe.runIf(enabled)('BochsTarget', () => {
     process.env.EPTFUZZ_BOCHS_CORRUPT = 'pf';
     const r = await cli(['replay', '--target', 'bochs', 'corpus/seeds/guest-paging.txt']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^FAIL corpus\/seeds\/guest-paging.txt on bochs: fault\.pf-error-code @ write: error code bits differ: P at step 20$/m);
+    expect(r.stdout).toMatch(/^FAIL corpus\/seeds\/guest-paging.txt on bochs: fault\.pf-error-code @ access: paging\.rw\.supervisor-write-wp -> pf not-present at step 20$/m);
   });
 
   it('the agent survives writes over all trace RAM, and a write into the agent is a fault, not a pass', async () => {

@@ -11,7 +11,7 @@ import { loadTrace } from '../../src/trace/load.js';
 import { cli, suiteSeed, tempDir } from './helpers.js';
 
 const seed = suiteSeed();
-const CANARY = { invariant: 'mem.no-lost-write', op: 'write', detail: 'data bytes differ' };
+const CANARY = { invariant: 'mem.no-lost-write', op: 'access', detail: 'access.write.complete -> data byte the op wrote: data bytes differ' };
 
 describe(`CanaryIsFound (seed: ${seed})`, () => {
   it('a 300-run campaign with --bug canary finds, minimizes and stores it; replay reproduces it', async () => {
@@ -31,13 +31,14 @@ describe(`CanaryIsFound (seed: ${seed})`, () => {
     expect(last.op).toBe('write');
     if (last.op === 'write') expect((last.la % 4096) + last.size).toBeGreaterThan(4096);
 
-    const d = JSON.parse(readFileSync(join(crash, 'description.json'), 'utf8')) as { count: number; seed: string; minimized: { ops_after: number } };
+    const d = JSON.parse(readFileSync(join(crash, 'description.json'), 'utf8')) as { count: number; seed: string; rule: string; minimized: { ops_after: number } };
+    expect(d.rule, 'the rule in dispute').toBe('access.write.complete');
     expect(d.seed).toBe(seed);
     expect(d.minimized.ops_after).toBe(repro.ops.length);
 
     const replay = await cli(['replay', '--oracle', 'machine', join(crash, 'repro.msgpack')]);
     expect(replay.code).toBe(1);
-    expect(replay.stdout).toContain('mem.no-lost-write @ write: data bytes differ');
+    expect(replay.stdout).toContain('mem.no-lost-write @ access: access.write.complete -> data byte the op wrote: data bytes differ');
     expect(existsSync(join(dir, 'out', 'stats'))).toBe(true);
     expect(readFileSync(join(dir, 'out', 'plot.csv'), 'utf8').split('\n')[0]).toMatch(/^elapsed_s,runs,ops/);
   });

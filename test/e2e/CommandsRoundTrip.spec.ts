@@ -23,7 +23,7 @@ describe(`CommandsRoundTrip (seed: ${seed})`, () => {
     expect(m.code, m.stderr).toBe(0); // minimized and written: success (replaying it exits 1)
     expect(m.stdout).toMatch(/minimized \d+ -> \d+ ops/);
     const t = loadTrace(small);
-    expect(t.signature).toEqual({ invariant: 'mem.no-lost-write', op: 'write', detail: 'data bytes differ' });
+    expect(t.signature).toEqual({ invariant: 'mem.no-lost-write', op: 'access', detail: 'access.write.complete -> data byte the op wrote: data bytes differ' });
     expect(t.ops.length).toBeLessThan(loadTrace(original).ops.length);
 
     const json = join(dir, 'small.json');

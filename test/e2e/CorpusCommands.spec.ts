@@ -41,7 +41,7 @@ describe(`CorpusCommands (seed: ${seed})`, () => {
     ].join('\n') + '\n');
     const r3 = await cli(['corpus', 'add', '--oracle', 'machine', corpus, join(SEEDS, 'kvm-xo.txt'), failing]);
     expect(r3.code).toBe(1);
-    expect(r3.stderr).toMatch(/^eptfuzz: refusing .*failing\.txt: it fails: mem\.no-lost-write @ write: data bytes differ at step 6 .*\n$/);
+    expect(r3.stderr).toMatch(/^eptfuzz: refusing .*failing\.txt: it fails: mem\.no-lost-write @ access: access\.write\.complete -> data byte the op wrote: data bytes differ at step 6 .*\n$/);
     expect(readdirSync(corpus)).toEqual([`${hash}.msgpack`]);
   });
 

@@ -57,7 +57,7 @@ describe(`ReplayExitCodes (seed: ${seed})`, () => {
     const r = await cli(['replay', '--oracle', 'machine', failing]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('FAIL');
-    expect(r.stdout).toContain('mem.no-lost-write @ write: data bytes differ at step 17');
+    expect(r.stdout).toContain('mem.no-lost-write @ access: access.write.complete -> data byte the op wrote: data bytes differ at step 17');
   });
 
   it('1 when any of several traces fails', async () => {

@@ -31,7 +31,7 @@ describe(`TargetAdapterProtocol (seed ${seed})`, () => {
     process.env.EPTFUZZ_ADAPTER_CORRUPT = 'pf';
     const r = await cli(['replay', '--target', ADAPTER, 'corpus/seeds/guest-paging.txt']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^FAIL corpus\/seeds\/guest-paging.txt on machine-adapter: fault\.pf-error-code @ write: error code bits differ: P at step 20$/m);
+    expect(r.stdout).toMatch(/^FAIL corpus\/seeds\/guest-paging.txt on machine-adapter: fault\.pf-error-code @ access: paging\.rw\.supervisor-write-wp -> pf not-present at step 20$/m);
   });
 
   it('a target that dies on one trace faults that trace only', async () => {

@@ -15,6 +15,7 @@ import { runOnTarget, type ExternalTarget } from '../../target/external.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { outcomeLog, stepJson, sweepJson } from './replay.js';
+import { violationLines } from '../../check/explain.js';
 
 interface Flags { json: boolean; verbose: boolean; outcomesOnly?: boolean }
 
@@ -25,7 +26,7 @@ function printRecord(io: Io, file: string, rec: StepRecord & { harness: boolean;
   }
   const label = rec.harness ? '    .' : String(rec.original).padStart(5);
   io.out(`${label} ${formatOp(rec.op)}${rec.harness ? '   (harness)' : ''}\n        -> ${outcomeLog(rec.actual, rec.op.op)}\n`);
-  for (const v of rec.violations) io.out(`        !! ${v.invariant}: ${v.detail}\n`);
+  for (const line of violationLines(rec)) io.out(line + '\n');
 }
 
 export async function replayOnTarget(io: Io, target: ExternalTarget, loaded: Array<{ file: string; trace: Trace }>, flags: Flags): Promise<ExitCode> {

@@ -8,9 +8,12 @@
 import { Command } from 'commander';
 import { runWith, type StepRecord } from '../../check/runner.js';
 import { formatSignature, sameSignature, signatureOf, type Violation } from '../../check/violation.js';
-import { exitReasonName, hvStatusName, memoryFaultFlags, pfCodeNames, qualNames, retName } from '../../check/decode.js';
-import { formatPage, type Outcome } from '../../hw/outcome.js';
+import { outcomeLog } from '../../check/decode.js';
+import { violationLines } from '../../check/explain.js';
+import type { Outcome } from '../../hw/outcome.js';
 import type { PageState } from '../../hw/api.js';
+
+export { outcomeLog };
 import { opJson } from '../../trace/canonical.js';
 import { loadTrace } from '../../trace/load.js';
 import { formatOp } from '../../trace/text.js';
@@ -46,25 +49,13 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
   }
 }
 
-const exitList = (exits: readonly number[]): string => exits.map((r) => `${exitReasonName(r)}`).join(', ');
-
-/** The payload of a user-space exit, decoded by its kind. */
-function hvExitInfo(exit: string, info: number): string {
-  switch (exit) {
-    case 'memory_fault': case 'hwpoison': return `flags ${hex(info)} [${memoryFaultFlags(info)}]`;
-    case 'unknown': return `hardware_exit_reason ${info} (${exitReasonName(info)})`;
-    case 'intercept': return `to VTL ${info}`;
-    default: return info === 0 ? '' : `info ${hex(info)}`;
-  }
-}
-
 /** A host page's state after a step (hv mode), JSON-safe. */
 function stateJson(p: PageState): Record<string, unknown> {
   return { pfn: hex(p.pfn), host: p.host, owner: p.owner, hyp: p.hyp, pins: p.pins, shares: p.shares, ffa: p.ffa, guests: p.guests.map((g) => ({ vm: g.vm, gfn: hex(g.gfn), state: g.state })) };
 }
 
 export function violationJson(v: Violation): Record<string, unknown> {
-  return { invariant: v.invariant, step: v.step, op: v.op, detail: v.detail, signature: v.coarse };
+  return { invariant: v.invariant, step: v.step, op: v.op, rule: v.rule, detail: v.detail, signature: v.coarse };
 }
 
 /** What `--json` prints per step; `--outcomes-only` drops the op and the allowed list (the bulk). */
@@ -90,35 +81,6 @@ export function stepJson(file: string, r: Pick<StepRecord, 'step' | 'op' | 'actu
 /** The `--json` record of a final-sweep violation. */
 export function sweepJson(file: string, v: Violation): string {
   return JSON.stringify({ file, step: v.step, op: 'sweep', violations: [violationJson(v)] });
-}
-
-/**
- * KVM-trace-like rendering of an outcome. `op` (when given) names the call a return value
- * belongs to: vtl_protect returns a Hyper-V status, spp_get a sub-page map, the rest 0 / a count
- * or -errno.
- */
-export function outcomeLog(o: Outcome, op?: string): string {
-  switch (o.kind) {
-    case 'ret':
-      if (op === 'vtl_protect') return `hv_status ${o.value} (${hvStatusName(o.value)})`;
-      if (op === 'spp_get' && o.value >= 0) return `ret ${hex(o.value)} (sub-page write map)`;
-      return `ret ${retName(o.value)}${o.value < 0 ? ` (${o.value})` : ''}`;
-    case 'handled':
-      return `handled by the hypervisor after [${exitList(o.exits)}]; then ${outcomeLog(o.then)}`;
-    case 'hv_exit': {
-      const info = hvExitInfo(o.exit, o.info);
-      return `kvm_userspace_exit: ${o.exit.toUpperCase()} gpa ${hex(o.gpa)} size ${o.size}${info === '' ? '' : ` ${info}`}${o.exits.length > 0 ? ` after [${exitList(o.exits)}]` : ''}`;
-    }
-    case 'ud': return 'kvm_inj_exception: #UD';
-    case 'page': return `page ${formatPage(o.page)}`;
-    case 'exit':
-      return `kvm_exit: reason ${exitReasonName(o.reason)} (${o.reason}) qual ${hex(o.qual)} [${qualNames(o.reason, o.qual)}] gpa ${hex(o.gpa)} gla ${o.gla === null ? '-' : hex(o.gla)}`;
-    case 'pf':
-      return `kvm_inj_exception: #PF error_code ${hex(o.code)} [${pfCodeNames(o.code)}] cr2 ${hex(o.cr2)}`;
-    case 'data': return `data ${hex(o.value)}`;
-    case 'vmfail': return `vmfail error ${o.error}`;
-    default: return o.kind;
-  }
 }
 
 interface ReplayFlags { json: boolean; outcomesOnly: boolean; verbose: boolean; oracle: string; target: string }
@@ -176,7 +138,7 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
               screen.out(stepJson(file, rec, flags) + '\n');
             } else {
               screen.out(`${String(rec.step).padStart(5)} ${formatOp(rec.op)}\n        -> ${outcomeLog(rec.actual, rec.op.op)}\n`);
-              for (const v of rec.violations) screen.out(`        !! ${v.invariant}: ${v.detail}\n`);
+              for (const line of violationLines(rec)) screen.out(line + '\n');
             }
           }
           for (const v of r.final) {
@@ -192,6 +154,7 @@ export function replayCommand(io: Io, setExit: (code: ExitCode) => void): Comman
           failed = true;
           const sig = signatureOf(r.first);
           out(`FAIL ${file}: ${formatSignature(sig)} at step ${r.first.step}\n  ${r.first.detail}\n`);
+          if (!flags.json && r.first.op !== 'sweep') out(`  why: eptfuzz explain ${file} --step ${r.first.step}\n`);
           if (trace.signature !== undefined && !sameSignature(sig, trace.signature)) {
             out(`  note: the trace records a different signature: ${formatSignature(trace.signature)}\n`);
           }

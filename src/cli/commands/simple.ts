@@ -4,6 +4,8 @@
  */
 import { Command } from 'commander';
 import { CATALOGUE } from '../../bugs/catalogue.js';
+import { RULES } from '../../spec/rules.js';
+import { rulesMarkdownTable, rulesText } from '../../spec/rules-doc.js';
 import { loadTrace, saveTrace } from '../../trace/load.js';
 import { formatText } from '../../trace/text.js';
 import { outputFormat } from '../args.js';
@@ -43,6 +45,18 @@ export function bugsCommand(io: Io, setExit: (code: ExitCode) => void): Command 
     .action(() => {
       const width = Math.max(...CATALOGUE.map((b) => b.name.length));
       for (const b of CATALOGUE) io.out(`${b.name.padEnd(width)}  [${b.layer}]  ${b.doc}\n`);
+      setExit(EXIT.ok);
+    });
+}
+
+export function rulesCommand(io: Io, setExit: (code: ExitCode) => void): Command {
+  return new Command('rules')
+    .description('list the rule catalogue: every rule the reference models apply, with its source (docs/rules.md)')
+    .option('--json', 'one JSON array of {id, mode, mechanism, meaning, source, group, unreachable?}')
+    .option('--markdown', 'the Markdown table of docs/rules.md')
+    .addHelpText('after', '\nExample:\n  $ eptfuzz rules | grep ept.misconfig\n')
+    .action((flags: { json?: boolean; markdown?: boolean }) => {
+      io.out(flags.json === true ? JSON.stringify(RULES, null, 1) + '\n' : flags.markdown === true ? rulesMarkdownTable() : rulesText());
       setExit(EXIT.ok);
     });
 }

@@ -53,8 +53,8 @@ export class FakeMachine implements MachineApi {
   touchedFrames(): readonly number[] { return this.touched; }
 }
 
-export interface ModelCandidate { outcome: Outcome; writes?: Writes }
-export interface ModelStep { allowed: ModelCandidate[]; flushed?: Outcome[] }
+export interface ModelCandidate { outcome: Outcome; writes?: Writes; rule?: number }
+export interface ModelStep { allowed: ModelCandidate[]; flushed?: Outcome[]; flushedRules?: number[] }
 
 export class FakeModel implements ReferenceModelApi {
   private readonly mem = new Mem();
@@ -67,11 +67,11 @@ export class FakeModel implements ReferenceModelApi {
     this.pending.clear();
     const allowed = s.allowed.map((c) => {
       const frames = [...new Set((c.writes ?? []).map(([hpa]) => frameOf(hpa)))];
-      const cand: Candidate = { outcome: c.outcome, stale: false, frames };
+      const cand: Candidate = { outcome: c.outcome, stale: false, frames, ...(c.rule !== undefined ? { rule: c.rule } : {}) };
       this.pending.set(cand, c.writes ?? []);
       return cand;
     });
-    return { allowed, flushed: s.flushed ?? [] };
+    return { allowed, flushed: s.flushed ?? [], ...(s.flushedRules !== undefined ? { flushedRules: s.flushedRules } : {}) };
   }
   commit(candidate: Candidate): void {
     this.committed.push(candidate);

@@ -1,3 +1,4 @@
+import { RULE } from '../../../src/spec/rules.js';
 import { describe, expect, it } from 'vitest';
 import { pickCandidate, runWith } from '../../../src/check/runner.js';
 import { coarseFrameDifference } from '../../../src/check/checkers.js';
@@ -68,45 +69,48 @@ describe('runner', () => {
   });
 
   it('fault.pf-error-code fires when both fault with different error codes, naming the differing bits', () => {
-    const t = fakeTarget(() => ({ outcome: pf(0x7) }), () => ({ allowed: [{ outcome: pf(0x27) }] }));
+    const t = fakeTarget(() => ({ outcome: pf(0x7) }), () => ({ allowed: [{ outcome: pf(0x27), rule: RULE.pkruWd }] }));
     const r = runWith(traceOf(writes(3)), t);
-    expect(r.first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, step: 0, op: 'write', coarse: 'error code bits differ: PK' });
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, step: 0, op: 'write', coarse: 'pk.pkru.wd -> pf protection', rule: 'pk.pkru.wd' });
+    expect(r.first?.detail).toContain('error code bits differ: PK');
     expect(r.opsRun).toBe(1);
   });
 
   it('fault.pf-error-code fires on a CR2 difference', () => {
-    const t = fakeTarget(() => ({ outcome: pf(5, 0x1000) }), () => ({ allowed: [{ outcome: pf(5, 0x1ffe) }] }));
-    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, coarse: 'cr2 differs' });
+    const t = fakeTarget(() => ({ outcome: pf(5, 0x1000) }), () => ({ allowed: [{ outcome: pf(5, 0x1ffe), rule: RULE.usUser }] }));
+    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, coarse: 'paging.us.user-to-supervisor -> pf protection (cr2 differ)' });
   });
 
   it('fault.ept-qualification fires on qualification, gpa and gla differences of exits 48 and 66', () => {
     const cases: Array<[Outcome, Outcome, string]> = [
-      [exit(48, 0x181), exit(48, 0x81), 'exit 48 qualification bits differ: XLAT'],
-      [exit(48, 0x181, 0x3000), exit(48, 0x181, 0x2000), 'exit 48 gpa differs'],
-      [exit(66, 0x800, 0x2000, 0x1000), exit(66, 0x800, 0x2000, 0x1080), 'exit 66 gla differs'],
+      [exit(48, 0x181), exit(48, 0x81), 'ept.violation -> ept violation (gla/xlat bits differ)'],
+      [exit(48, 0x189), exit(48, 0x181), 'ept.violation -> ept violation (rights bits differ)'],
+      [exit(48, 0x181, 0x3000), exit(48, 0x181, 0x2000), 'ept.violation -> ept violation (gpa differ)'],
+      [exit(66, 0x800, 0x2000, 0x1000), exit(66, 0x800, 0x2000, 0x1080), 'ept.violation -> spp miss (gla differ)'],
     ];
     for (const [actual, allowed, coarse] of cases) {
-      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed }] }));
+      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed, rule: RULE.eptDeny[1][1] }] }));
       expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.eptQualification, coarse });
     }
   });
 
   it('fault.exit-reason fires when kinds or reasons differ', () => {
     const cases: Array<[Outcome, Outcome, string]> = [
-      [pf(1), exit(48, 0x181), 'pf instead of exit48'],
-      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'exit49 instead of exit48'],
-      [OK, { kind: 'gp' }, 'ok instead of gp'],
-      [{ kind: 'data', value: 1n }, { kind: 'data', value: 2n }, 'data fields differ'],
+      [pf(1), exit(48, 0x181), 'ept.violation -> pf protection'],
+      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'ept.violation -> ept misconfig'],
+      [OK, { kind: 'gp' }, 'reg.cr0.gp -> completes'],
+      [{ kind: 'data', value: 1n }, { kind: 'data', value: 2n }, 'access.read.complete -> completes (value differ)'],
     ];
-    for (const [actual, allowed, coarse] of cases) {
-      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed }] }));
+    const rules = [RULE.eptDeny[1][1], RULE.eptDeny[1][1], RULE.regCr0Gp, RULE.accessRead];
+    for (const [k, [actual, allowed, coarse]] of cases.entries()) {
+      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed, rule: rules[k] }] }));
       expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.exitReason, coarse });
     }
   });
 
   it('tlb.stale-after-flush fires when the actual outcome is one only a flushed translation gives', () => {
-    const t = fakeTarget(() => ({ outcome: OK }), () => ({ allowed: [{ outcome: pf(1) }], flushed: [OK] }));
-    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'stale ok' });
+    const t = fakeTarget(() => ({ outcome: OK }), () => ({ allowed: [{ outcome: pf(1) }], flushed: [OK], flushedRules: [RULE.inveptSingle] }));
+    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single', rule: 'tlb.invept.single' });
   });
 
   it('mem.no-lost-write fires at the op when the machine drops a byte the model writes', () => {
@@ -115,7 +119,7 @@ describe('runner', () => {
       (_op, i) => ({ allowed: [{ outcome: OK, writes: i === 4 ? [[0x5000, 0x41], [0x6000, 0x42]] : [] }] }),
     );
     const r = runWith(traceOf(writes(10)), t);
-    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, step: 4, op: 'write', coarse: 'data bytes differ' });
+    expect(r.first).toMatchObject({ invariant: INVARIANTS.noLostWrite, step: 4, op: 'write', coarse: 'access.write.complete -> data byte the op wrote: data bytes differ' });
     expect(r.first?.detail).toContain('hpa 0x6000');
   });
 

@@ -3,10 +3,10 @@ import { formatSignature, signatureHash, signatureOf } from '../../../src/check/
 
 describe('signatures', () => {
   it('ignore the step and the human detail', () => {
-    const a = signatureOf({ invariant: 'mem.no-lost-write', step: 3, op: 'write', detail: 'frame 0x12 differs', coarse: 'data bytes differ' });
-    const b = signatureOf({ invariant: 'mem.no-lost-write', step: 90, op: 'write', detail: 'frame 0x99 differs', coarse: 'data bytes differ' });
+    const a = signatureOf({ invariant: 'mem.no-lost-write', step: 3, op: 'write', detail: 'frame 0x12 differs', coarse: 'data bytes differ', rule: 'access.write.complete' });
+    const b = signatureOf({ invariant: 'mem.no-lost-write', step: 90, op: 'write', detail: 'frame 0x99 differs', coarse: 'data bytes differ', rule: 'access.write.complete' });
     expect(signatureHash(a)).toBe(signatureHash(b));
-    expect(formatSignature(a)).toBe('mem.no-lost-write @ write: data bytes differ');
+    expect(formatSignature(a)).toBe('mem.no-lost-write @ access: data bytes differ');
   });
 
   it('hash is a stable 16-hex-digit name (golden)', () => {

@@ -15,8 +15,8 @@ import { decodeBlockResult, decodeMergeRecord, encodeBlockResult, HubMessageErro
 
 const trace = generateTrace(new Rng('hub-messages'), { opsMax: 40, features: allFeatures(), weights: DEFAULT_WEIGHTS, config: normalizeConfig({}) });
 const reports: RunReport[] = [
-  { run: 64, ops: 40, mutated: false, fresh: [1, 2, 3], trace, failure: { signature: { invariant: 'mem.no-lost-write', op: 'write', detail: 'lost' }, step: 7, detail: 'x' }, stable: true },
-  { run: 65, ops: 12, mutated: true, fresh: [], trace: null, failure: null, stable: null },
+  { run: 64, ops: 40, mutated: false, fresh: [1, 2, 3], trace, failure: { signature: { invariant: 'mem.no-lost-write', op: 'write', detail: 'lost' }, step: 7, detail: 'x' }, stable: true, rules: [3, 2, 7, 1] },
+  { run: 65, ops: 12, mutated: true, fresh: [], trace: null, failure: null, stable: null, rules: [] },
 ];
 
 function refusal(f: () => unknown): string {

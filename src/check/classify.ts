@@ -1,0 +1,157 @@
+/**
+ * Outcomes in rule terms, for failure signatures, `explain` and rule coverage.
+ * Contract: pure and value-free: `outcomeClass` names what kind of thing an outcome is (the
+ * machine's outcome is classified the same way as the model's: a completed access, a #PF by its
+ * cause bits, an EPT violation or misconfiguration, an SPP miss or misconfiguration, a hv result),
+ * `fieldDifference` names which field groups of two outcomes of one class differ, never values.
+ */
+import {
+  EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_PK, PF_RSVD, QUAL_ADV_USER, QUAL_ADV_WRITABLE,
+  QUAL_ADV_XD, QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT, SPP_QUAL_MISS,
+} from '../hw/bits.js';
+import type { Outcome } from '../hw/outcome.js';
+import type { Candidate } from '../spec/api.js';
+import { hvResultName, hvRuleOf } from '../spec/hv/rules.js';
+import { NO_RULE, RULE, ruleInfo } from '../spec/rules.js';
+import { pfCodeNames } from './decode.js';
+
+/** Ops that are guest accesses: one signature class (a defect shows on reads, writes and fetches alike). */
+export function opClass(op: string): string {
+  return op === 'read' || op === 'write' || op === 'fetch' ? 'access' : op;
+}
+
+/**
+ * The numeric rule of a model candidate: its own label (the bare model labels every candidate),
+ * else, for a candidate without one (the hv model's), the hv catalogue's for its outcome.
+ */
+export function ruleOfCandidate(op: string, c: Candidate): number {
+  if (c.rule !== undefined) return c.rule;
+  return hvRuleOf(op, c.outcome);
+}
+
+/** The key-stage rule in dispute (see `disputedRule`), or NO_RULE when the two sides agree on keys. */
+export function keyDispute(c: Candidate, actual: Outcome): number {
+  const key = c.keyStage ?? NO_RULE;
+  if (key === NO_RULE) return NO_RULE;
+  const expected = c.outcome;
+  const aPk = actual.kind === 'pf' && (actual.code & PF_PK) !== 0;
+  const ePk = expected.kind === 'pf' && (expected.code & PF_PK) !== 0;
+  const exemption = key === RULE.pkFetch || key === RULE.pkruWdWp0 || key === RULE.pksWdWp0;
+  if (aPk === ePk && !(aPk && exemption)) return NO_RULE;
+  // The model's #PF has PK and an ordinary rights denial too: the target dropped PK for that.
+  const rights = c.rightsStage ?? NO_RULE;
+  if (ePk && !aPk && actual.kind === 'pf' && rights !== NO_RULE && rights !== RULE.rightsAllow && isDenial(rights)) return RULE.pkWithOrdinary;
+  if (!exemption && c.keyOtherDenies === aPk) return RULE.pkRegister;
+  return key;
+}
+
+/** Whether a rights-stage rule is an ordinary denial (not an exemption). */
+function isDenial(rule: number): boolean {
+  return rule === RULE.usUser || rule === RULE.rwUser || rule === RULE.rwSupWp || rule === RULE.smapData || rule === RULE.xdFetch || rule === RULE.smepFetch;
+}
+
+/**
+ * The rule in dispute when the target's `actual` differs from the model's candidate `c` (outcome
+ * `expected`), by the stage where they part (src/spec/access.ts stage rules):
+ * - the key stage, when exactly one side has PK, or the target has PK where the model let a
+ *   key exemption through (WD with CR0.WP = 0, fetches): the model's key rule there, or
+ *   pk.register-by-address when the other register's verdict is what the target did;
+ * - the rights stage, when the target took a #PF without PK where the model went past the
+ *   guest walk (an EPT exit, SPP, XO or completion): the model's rights rule (an exemption, or
+ *   paging.rights.allow);
+ * - else the rule that produced the model's outcome.
+ */
+export function disputedRule(op: string, c: Candidate, actual: Outcome): number {
+  const expected = c.outcome;
+  const key = keyDispute(c, actual);
+  if (key !== NO_RULE) return key;
+  const rights = c.rightsStage ?? NO_RULE;
+  if (rights !== NO_RULE && actual.kind === 'pf' && (actual.code & PF_PK) === 0 && expected.kind !== 'pf') return rights;
+  return ruleOfCandidate(op, c);
+}
+
+/** The signature group of a numeric rule ('none' when unlabelled). */
+export function ruleGroup(n: number): string {
+  return ruleInfo(n)?.group ?? 'none';
+}
+
+/** What kind of outcome `o` is, in the catalogue's terms (op kind `op` names hv results). */
+export function outcomeClass(op: string, o: Outcome): string {
+  switch (o.kind) {
+    case 'ok': case 'data': return 'completes';
+    case 'pf':
+      if ((o.code & PF_P) === 0) return 'pf not-present';
+      if ((o.code & PF_RSVD) !== 0) return 'pf rsvd';
+      return (o.code & PF_PK) !== 0 ? 'pf pk' : 'pf protection';
+    case 'exit':
+      if (o.reason === EXIT_EPT_VIOLATION) return 'ept violation';
+      if (o.reason === EXIT_EPT_MISCONFIG) return 'ept misconfig';
+      if (o.reason === EXIT_SPP) return (o.qual & SPP_QUAL_MISS) !== 0 ? 'spp miss' : 'spp misconfig';
+      return `exit ${o.reason}`;
+    case 'vmfail': return `vmfail ${o.error}`;
+    case 'gp': case 'noent': case 'ud': return o.kind;
+    case 'ret': return `ret ${hvResultName(op, o)}`;
+    // an access the hypervisor resolved: what the guest finally saw (the exits are a field)
+    case 'handled': return o.then.kind === 'pf' ? outcomeClass(op, o.then) : 'completes';
+    case 'hv_exit': return `hv_exit ${o.exit}`;
+    case 'page': return 'page state';
+  }
+}
+
+/** EPT-violation qualification bits by group (SDM Vol. 3C "Exit Qualification for EPT Violations"). */
+const QUAL_GROUPS: ReadonlyArray<[number, string]> = [
+  [QUAL_RD | QUAL_WR | QUAL_FETCH, 'access bits'],
+  [QUAL_PR | QUAL_PW | QUAL_PX | QUAL_PUX, 'rights bits'],
+  [QUAL_GLA_VALID | QUAL_XLAT, 'gla/xlat bits'],
+  [QUAL_ADV_USER | QUAL_ADV_WRITABLE | QUAL_ADV_XD, 'advanced bits'],
+];
+
+/**
+ * Which field groups of `a` and `b` (same class) differ: for a #PF the error-code bits by name
+ * (or cr2), for an EPT violation the qualification groups (or gpa, gla), else the field names.
+ */
+export function fieldDifference(a: Outcome, b: Outcome): string {
+  if (a.kind === 'pf' && b.kind === 'pf') {
+    const diff = (a.code ^ b.code) >>> 0;
+    return diff !== 0 ? `error code ${pfCodeNames(diff)}` : 'cr2';
+  }
+  if (a.kind === 'exit' && b.kind === 'exit') {
+    const diff = (a.qual ^ b.qual) >>> 0;
+    if (diff !== 0) {
+      if (a.reason !== EXIT_EPT_VIOLATION) return 'qualification';
+      const out: string[] = [];
+      let known = 0;
+      for (const [mask, name] of QUAL_GROUPS) {
+        known |= mask;
+        if ((diff & mask) !== 0) out.push(name);
+      }
+      if ((diff & ~known) !== 0) out.push('other qualification bits');
+      return out.join(', ');
+    }
+    return a.gpa !== b.gpa ? 'gpa' : a.gla !== b.gla ? 'gla' : 'fields';
+  }
+  if (a.kind === 'handled' && b.kind === 'handled') return a.exits.join(',') !== b.exits.join(',') ? exitsDifference(a.exits, b.exits) : fieldDifference(a.then, b.then);
+  if (a.kind === 'hv_exit' && b.kind === 'hv_exit') return a.gpa !== b.gpa ? 'gpa' : a.size !== b.size ? 'size' : a.info !== b.info ? 'info' : 'exits taken';
+  if ((a.kind === 'handled') !== (b.kind === 'handled')) return exitsDifference(a.kind === 'handled' ? a.exits : [], b.kind === 'handled' ? b.exits : []);
+  if (a.kind === 'data' || a.kind === 'ret') return 'value';
+  return 'fields';
+}
+
+/**
+ * How the target's hardware exits (`actual`) differ from the model's (`expected`), by reason:
+ * `exits missing 48` (the target skipped a fault it had to handle), `exits extra 66`, or both.
+ */
+function exitsDifference(actual: readonly number[], expected: readonly number[]): string {
+  const left = [...expected];
+  const extra: number[] = [];
+  for (const r of actual) {
+    const i = left.indexOf(r);
+    if (i >= 0) left.splice(i, 1);
+    else extra.push(r);
+  }
+  const uniq = (l: number[]): string => [...new Set(l)].sort((x, y) => x - y).join(',');
+  const parts: string[] = [];
+  if (left.length > 0) parts.push(`exits missing ${uniq(left)}`);
+  if (extra.length > 0) parts.push(`exits extra ${uniq(extra)}`);
+  return parts.length > 0 ? parts.join(', ') : 'exit order';
+}

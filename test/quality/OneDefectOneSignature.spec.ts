@@ -1,0 +1,65 @@
+/**
+ * One defect, one signature (issue 11; docs/rules.md "Planted bugs"): with each planted bug alone,
+ * a campaign files the bug's failures under at most two signatures whose rule in dispute is one of
+ * the catalogue's `finds.rules` for it (src/bugs/catalogue.ts, with the reason when two; one bug
+ * declares three, `finds.signaturesMax`, with the reason), not
+ * counting rare residues (a signature with under RESIDUE_SHARE of the bug's hits, listed in the
+ * log); with every bug of a layer on at once, each bug's main rule still has a signature of its own.
+ * Long (EPTFUZZ_LONG=1, `npm run test:long`): the campaigns run through the CLI in-process,
+ * RUNS_HW / RUNS_HV runs each, one worker; the seed is printed.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CATALOGUE, type PlantedBug } from '../../src/bugs/catalogue.js';
+import { main } from '../../src/cli/main.js';
+import { captureIo } from '../../src/cli/io.js';
+
+const LONG = process.env.EPTFUZZ_LONG === '1';
+const SEED = 'm1';
+const RUNS_HW = 150;
+const RUNS_HV = 60;
+/** A signature with fewer than this share of a bug's hits is a residue (reported, not counted). */
+const RESIDUE_SHARE = 0.1;
+
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+interface Found { detail: string; count: number }
+
+async function campaign(bugs: readonly PlantedBug[], runs: number): Promise<Found[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'eptfuzz-onesig-'));
+  dirs.push(dir);
+  const mode = bugs[0].layer === 'hv' ? 'hv' : 'bare';
+  const args = ['fuzz', '--mode', mode, '--seed', SEED, '--runs', String(runs), '--workers', '0', '--shrink-steps', '100', '--stability-every', '0', '--crashes', dir];
+  for (const b of bugs) args.push('--bug', b.name);
+  const code = await main(args, captureIo());
+  expect(code).toBe(1);
+  return readdirSync(dir).filter((d) => !d.startsWith('.')).map((d) => {
+    const j = JSON.parse(readFileSync(join(dir, d, 'description.json'), 'utf8')) as { signature: { detail: string }; count: number };
+    return { detail: j.signature.detail, count: j.count };
+  });
+}
+
+const ruleOf = (detail: string): string => detail.replace(/^flushed by /, '').split(/ -> |: /)[0];
+
+describe.skipIf(!LONG)(`OneDefectOneSignature (seed: ${SEED})`, () => {
+  it.each(CATALOGUE.map((b) => [b.name, b] as const))('%s alone: at most two signatures, each naming a rule of finds.rules', async (name, bug) => {
+    const found = await campaign([bug], bug.layer === 'hv' ? RUNS_HV : RUNS_HW);
+    const total = found.reduce((n, f) => n + f.count, 0);
+    const main_ = found.filter((f) => f.count >= RESIDUE_SHARE * total);
+    console.log(`${name}: ${found.map((f) => `${f.count}x ${f.detail}`).join('; ')}`);
+    expect(main_.length, name).toBeGreaterThanOrEqual(1);
+    expect(main_.length, name).toBeLessThanOrEqual(bug.finds.signaturesMax ?? 2);
+    for (const f of main_) expect(bug.finds.rules, f.detail).toContain(ruleOf(f.detail));
+  });
+
+  it.each([['hw'], ['hv']] as const)('every %s bug at once: each bug\'s main rule has a signature', async (layer) => {
+    const bugs = CATALOGUE.filter((b) => b.layer === layer);
+    const found = await campaign(bugs, layer === 'hv' ? 600 : 2000);
+    const rules = new Set(found.map((f) => ruleOf(f.detail)));
+    console.log(`${layer} all on: ${found.map((f) => `${f.count}x ${f.detail}`).join('; ')}`);
+    for (const b of bugs) expect([...rules].some((r) => b.finds.rules.includes(r)), b.name).toBe(true);
+  });
+});
