@@ -13,7 +13,7 @@
 
 export type Mechanism =
   | 'access' | 'paging' | 'pk' | 'ept' | 'spp' | 'xo' | 'tlb' | 'vmx' | 'reg' | 'path'
-  | 'pkvm' | 'kvm' | 'memattr' | 'vtl' | 'hv';
+  | 'pkvm' | 'kvm' | 'memattr' | 'vtl' | 'hv' | 'state';
 
 export interface RuleInfo {
   /** Stable id, e.g. `ept.deny.write.l1`. */
@@ -233,8 +233,8 @@ export const HV_OP_RESULTS: Readonly<Record<string, HvOpResults>> = {
   host_share_ffa: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> SO (shared with the secure world through FF-A)', einval: 'bad range, or the x86-rfc profile (no FF-A proxy)', eperm: 'a page not host-owned', enomem: 'no pool page' } },
   host_unshare_ffa: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: SO -> O (the FF-A share ends)', einval: 'bad range, or the x86-rfc profile', eperm: 'not an FF-A share' } },
   host_force_reclaim: { mechanism: 'pkvm', source: PKVM, results: { ok: 'the guest page is poisoned in the guest, zeroed and returned to the host', einval: 'the x86-rfc profile', efault: 'the pfn is not memory', eagain: 'host-owned or shared, or the guest is gone', eperm: 'not owned by a guest, or the guest state is not owned' } },
-  hv_query: { mechanism: 'hv', source: 'docs/hypervisor.md "State you can see"', results: { page: 'the page state in the host, the hypervisor and each guest' } },
-  hv_expect: { mechanism: 'hv', source: 'docs/hypervisor.md "State you can see"', results: { page: 'the page state, compared with the expected one (hv.expected-state)' } },
+  hv_query: { mechanism: 'state', source: 'docs/hypervisor.md "State you can see"', results: { page: 'the page state in the host, the hypervisor and each guest' } },
+  hv_expect: { mechanism: 'state', source: 'docs/hypervisor.md "State you can see"', results: { page: 'the page state, compared with the expected one (hv.expected-state)' } },
   spp_enable: { mechanism: 'kvm', source: 'KVM SPP series v12; docs/hypervisor.md "KVM SPP"', results: { ok: 'SPP on for the VM', einval: 'no capability or not a np VM', eexist: 'SPP is already on for the VM', enomem: 'no pool page' } },
   spp_set: { mechanism: 'kvm', source: 'KVM SPP series v12; docs/hypervisor.md "KVM SPP"', results: { ok: 'sub-page maps stored (returns npages)', einval: 'bad flags or count', efault: 'gfn outside memslots', enomem: 'no pool page' } },
   spp_get: { mechanism: 'kvm', source: 'KVM SPP series v12; docs/hypervisor.md "KVM SPP"', results: { ok: 'the map is returned', einval: 'SPP is off for the VM', efault: 'gfn outside memslots' } },

@@ -65,7 +65,8 @@ describe('hv_expect', () => {
   });
   it('fails with hv.expected-state naming each wrong field', () => {
     const r = run([...setup, { op: 'hv_expect', vm: 2, pfn: 0x10, gfn: 0x20, host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, guest: 'SB', vtl0: 7 }]);
-    expect(r.violations.map((v) => [v.invariant, v.coarse])).toEqual([['hv.expected-state', "state differs from the trace's expectation: host, shares"]]);
+    // signatures are in rule terms (docs/rules.md): the rule of the step, then what differs
+    expect(r.violations.map((v) => [v.invariant, v.coarse])).toEqual([['hv.expected-state', "state.hv_expect.page: state differs from the trace's expectation: host, shares"]]);
   });
 });
 
@@ -74,7 +75,8 @@ describe('a page view the model does not share', () => {
     const view: PageView = { host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, ffa: false, guests: [], guest: 'none', gpfn: -1, attrs: 0, vtl: [] };
     const f = classifyOutcome({ kind: 'page', page: { ...view, host: 'SO', pins: 1 } }, { allowed: [{ outcome: { kind: 'page', page: view } }], flushed: [] } as never);
     expect(f.invariant).toBe('fault.exit-reason');
-    expect(f.coarse).toBe('page state differs: host, pins');
+    expect(f.coarse).toMatch(/ -> page state \(fields differ\)$/);
+    expect(f.detail).toMatch(/^page state differs: host, pins; /);
   });
 });
 
