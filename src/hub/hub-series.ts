@@ -41,8 +41,9 @@ export function seriesLua(totals: string, series: string, now: string, merged: s
   return `
 local t_now = tonumber(${now})
 redis.call('HSET', ${totals}, 'merged_ms', t_now)
-local every = tonumber(redis.call('HGET', ${totals}, 'series_every_ms') or '${SERIES_EVERY_MS}')
-local t_last = tonumber(redis.call('HGET', ${totals}, 'series_last_ms') or '-1')
+local book = redis.call('HMGET', ${totals}, 'series_every_ms', 'series_last_ms')
+local every = tonumber(book[1] or '${SERIES_EVERY_MS}')
+local t_last = tonumber(book[2] or '-1')
 if t_last < 0 or t_now - t_last >= every then
   local v = redis.call('HMGET', ${totals}, 'runs', 'ops', 'coverage', 'corpus', 'signatures', 'hits', 'stability_checked', 'stability_mismatches')
   local sample = string.format('%.0f', t_now)
