@@ -34,6 +34,10 @@ export interface CampaignKeys {
   machines: string;
   /** Set of signature hashes whose minimization has not finished. */
   minimizePending: string;
+  /** Hash: signature hash -> `FIRST_MS,LAST_MS`, wall-clock sightings (hub-sightings.ts; outside byte identity). */
+  seen: string;
+  /** List of campaign-total samples over time, oldest first (hub-series.ts; wall clock). */
+  series: string;
   result(block: number): string;
   merge(block: number): string;
   minimizeInput(hash: string): string;
@@ -54,6 +58,8 @@ export function campaignKeys(name: string): CampaignKeys {
     totals: `${p}totals`,
     machines: `${p}machines`,
     minimizePending: `${p}minimize-pending`,
+    seen: `${p}seen`,
+    series: `${p}series`,
     result: (b) => `${p}result:${b}`,
     merge: (b) => `${p}merge:${b}`,
     minimizeInput: (h) => `${p}minimize-input:${h}`,

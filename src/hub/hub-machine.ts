@@ -29,6 +29,7 @@ import { campaignKeys, type CampaignKeys } from './hub-keys.js';
 import { encodeBlockResult } from './hub-messages.js';
 import { HubMerger, type BlockJobData } from './hub-merger.js';
 import { minimizeProcessor } from './hub-minimizer.js';
+import { failingSignatures, sightingsLua } from './hub-sightings.js';
 import type { HubAddress } from './hub-url.js';
 import type { MachineRecord } from './hub-status.js';
 
@@ -40,10 +41,12 @@ import type { MachineRecord } from './hub-status.js';
 const READY_WAIT_MS_MAX = 2000;
 const NOT_READY_DELAY_MS = 100;
 const READY_POLL_MS = 15;
+/** KEYS: result:k, merged, seen; ARGV: k, result, now_ms, then the block's failing signature hashes (their sightings). */
 const STORE_RESULT_LUA = `
 if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[1]) then return 0 end
-if redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 1 end
-return 0
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 0 end
+${sightingsLua('KEYS[3]', 'ARGV[3]', 4)}
+return 1
 `;
 /**
  * The machine's own loop: stop conditions, merges a dead machine left behind, the status it
@@ -301,7 +304,8 @@ class Machine {
     const blob = encodeBlockResult({ block: k, machine: this.id, reports });
     // The block's commit: stored once, and never after its merge (a block run twice, its lock lost
     // under load, must not leave a result nobody will merge).
-    await this.hub.redis.eval(STORE_RESULT_LUA, 2, this.keys.result(k), this.keys.merged, String(k), blob);
+    // The wall-clock sightings of its failing signatures go with it (hub-sightings.ts).
+    await this.hub.redis.eval(STORE_RESULT_LUA, 3, this.keys.result(k), this.keys.merged, this.keys.seen, String(k), blob, String(Date.now()), ...failingSignatures(reports));
     this.blocks++;
     for (const r of reports) {
       this.runs++;

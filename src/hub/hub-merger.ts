@@ -3,7 +3,8 @@
  * commits the next ones from the blocks' results, in block order.
  * Contract: record k is committed once, by one Lua script that checks `merged == k` and then, in
  * one step, stores the record, advances `merged`, deletes block k's result, stores the
- * minimization input of each new signature (and marks it pending) and adds to the totals: a
+ * minimization input of each new signature (and marks it pending), adds to the totals and, at
+ * most once a second, appends a sample of them to the campaign's series (hub-series.ts): a
  * machine dying anywhere leaves either all of it or none, and every machine that merges block k
  * computes the same record (merged-state.ts), so it does not matter which one wins. A record
  * committed by another machine is compared byte for byte with ours when we computed one: a
@@ -19,6 +20,7 @@ import { blockCount, type HubMeta } from './hub-campaign.js';
 import type { CampaignKeys } from './hub-keys.js';
 import { decodeBlockResult, decodeMergeRecord, encodeMergeRecord, encodeMinimizeInput, HubMessageError } from './hub-messages.js';
 import { MergedState } from './merged-state.js';
+import { seriesLua } from './hub-series.js';
 import { HubError } from './hub-error.js';
 
 /** Blocks queued past the merged ones: enough for hundreds of machines to find work at once. */
@@ -40,8 +42,9 @@ export const BLOCK_JOB_OPTIONS = {
 } as const;
 
 const COMMIT_LUA = `
--- KEYS: merged, merge:k, result:k, totals, minimize-pending, then one minimize-input key per new signature
--- ARGV: k, record, runs, ops, hits, corpus, coverage, now_ms, then per new signature: hash, input
+-- KEYS: merged, merge:k, result:k, totals, minimize-pending, series, then one minimize-input key per new signature
+-- ARGV: k, record, runs, ops, hits, corpus, coverage, now_ms, stability_checked, stability_mismatches,
+--       then per new signature: hash, input
 if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], tonumber(ARGV[1]) + 1)
@@ -51,13 +54,16 @@ redis.call('HINCRBY', KEYS[4], 'ops', ARGV[4])
 redis.call('HINCRBY', KEYS[4], 'hits', ARGV[5])
 redis.call('HINCRBY', KEYS[4], 'corpus', ARGV[6])
 redis.call('HINCRBY', KEYS[4], 'coverage', ARGV[7])
-local n = #KEYS - 5
+redis.call('HINCRBY', KEYS[4], 'stability_checked', ARGV[9])
+redis.call('HINCRBY', KEYS[4], 'stability_mismatches', ARGV[10])
+local n = #KEYS - 6
 if n > 0 or tonumber(ARGV[6]) > 0 then redis.call('HSET', KEYS[4], 'last_find_ms', ARGV[8]) end
 redis.call('HINCRBY', KEYS[4], 'signatures', n)
 for i = 1, n do
-  redis.call('SET', KEYS[5 + i], ARGV[8 + 2 * i], 'NX')
-  redis.call('SADD', KEYS[5], ARGV[7 + 2 * i])
+  redis.call('SET', KEYS[6 + i], ARGV[10 + 2 * i], 'NX')
+  redis.call('SADD', KEYS[5], ARGV[9 + 2 * i])
 end
+${seriesLua('KEYS[4]', 'KEYS[6]', 'ARGV[8]', 'tonumber(ARGV[1]) + 1')}
 return 1
 `;
 
@@ -157,8 +163,8 @@ export class HubMerger {
       }
       const bytes = encodeMergeRecord(record);
       const fresh = record.crashes.filter((c) => c.first && c.note === null && c.trace !== null);
-      const keys = [this.keys.merged, this.keys.merge(k), this.keys.result(k), this.keys.totals, this.keys.minimizePending, ...fresh.map((c) => this.keys.minimizeInput(c.hash))];
-      const args: Array<string | Buffer> = [String(k), bytes, String(record.runs), String(record.ops), String(record.crashes.length), String(record.corpus.length), String(record.features.length), String(Date.now())];
+      const keys = [this.keys.merged, this.keys.merge(k), this.keys.result(k), this.keys.totals, this.keys.minimizePending, this.keys.series, ...fresh.map((c) => this.keys.minimizeInput(c.hash))];
+      const args: Array<string | Buffer> = [String(k), bytes, String(record.runs), String(record.ops), String(record.crashes.length), String(record.corpus.length), String(record.features.length), String(Date.now()), String(record.stabilityChecked), String(record.stabilityMismatches)];
       for (const c of fresh) args.push(c.hash, encodeMinimizeInput({ hash: c.hash, signature: c.signature, trace: c.trace! }));
       const won = await this.hub.redis.eval(COMMIT_LUA, keys.length, ...keys, ...args);
       if (won === 1) {

@@ -5,7 +5,8 @@
  * the merge records in block order: each signature's first hit by run index creates its
  * directory, later hits count and keep originals while fewer than ORIGINALS_MAX are kept, and a
  * finished minimization replaces the repro; so for the same seed, options and run range the
- * directories are byte-identical to a local campaign's, whichever machines ran the blocks. The
+ * directories are byte-identical to a local campaign's, whichever machines ran the blocks, but for
+ * seen.json, which holds the hub's wall-clock sightings of the signature (hub-sightings.ts). The
  * store is built under a temporary name inside DIR and each signature's directory then replaces
  * the one of the same name (other entries of DIR are left alone). The corpus is written entry by
  * entry as a local campaign adds them (content-addressed, never twice).
@@ -21,6 +22,8 @@ import { loadMeta } from './hub-campaign.js';
 import type { CampaignKeys } from './hub-keys.js';
 import { decodeMinimizeOutcome, type MinimizeOutcome } from './hub-messages.js';
 import { HubMerger } from './hub-merger.js';
+import { readSightings } from './hub-sightings.js';
+import { writeSeen } from '../fuzz/crash-seen.js';
 
 export interface PullSummary {
   merged: number;
@@ -76,6 +79,10 @@ export async function pullCrashes(hub: Hub, keys: CampaignKeys, dir: string): Pr
       else store.finish(h, null, 'not minimized: the failure did not reproduce with the same signature');
     }
     store.flush();
+    // seen.json: the hub's wall-clock sightings, not the time of this pull ("not recorded" when
+    // the hub has none: a campaign run by an eptfuzz before sightings were kept).
+    const sightings = await readSightings(hub, keys);
+    for (const h of hashes) writeSeen(path.join(tmp, h), sightings.get(h) ?? { first_seen: null, last_seen: null });
     for (const h of hashes) {
       const dest = path.join(dir, h);
       fs.rmSync(dest, { recursive: true, force: true });

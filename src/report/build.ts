@@ -1,6 +1,7 @@
 /**
- * Gathers what `eptfuzz report` shows: the campaigns' stats directories, their crash stores, the
- * crash list across them, the merged rule coverage and each crash's decoded replay.
+ * Gathers what `eptfuzz report` shows: the campaigns' stats directories (and campaigns read
+ * elsewhere, a hub's: `moreCampaigns`), their crash stores, the crash list across them, the merged
+ * rule coverage and each crash's decoded replay.
  * Contract: every input is read and validated before anything is written (ReportInputError: one
  * line). The decoded replay comes from `explain` (the CLI passes `eptfuzz replay --verbose`, so
  * the report shows exactly what that command prints); repros longer than EXPLAIN_OPS_MAX ops or
@@ -31,6 +32,12 @@ export interface ReportOptions {
   explain: (file: string) => Promise<string>;
   /** Called after each crash is explained (progress). */
   onCrash?: (done: number, total: number) => void;
+  /** Campaigns read elsewhere (a hub campaign: hub-campaign-files.ts), shown after the local ones. */
+  moreCampaigns?: readonly CampaignFiles[];
+  /** Crash stores of those campaigns (a hub campaign's, pulled into a temporary directory). */
+  moreStores?: readonly string[];
+  /** How a path inside `moreStores` is shown on the page (the temporary directory is gone after). */
+  show?: (text: string) => string;
 }
 
 function storesFor(campaigns: readonly CampaignFiles[], given: readonly string[]): string[] {
@@ -46,8 +53,9 @@ function storesFor(campaigns: readonly CampaignFiles[], given: readonly string[]
 }
 
 export async function buildReport(o: ReportOptions): Promise<ReportInput> {
-  const campaigns = o.outDirs.map(readCampaign);
-  const stores = storesFor(campaigns, o.crashDirs);
+  const local = o.outDirs.map(readCampaign);
+  const campaigns = [...local, ...(o.moreCampaigns ?? [])];
+  const stores = [...storesFor(local, o.crashDirs), ...(o.moreStores ?? [])];
   const { rows } = listCrashes(stores);
   const withCoverage = campaigns.filter((c) => c.ruleCoverage !== null);
   const explanations = new Map<string, CrashExplanation>();
@@ -62,14 +70,16 @@ export async function buildReport(o: ReportOptions): Promise<ReportInput> {
     }
     o.onCrash?.(i + 1, rows.length);
   }
+  const show = o.show ?? ((t: string): string => t);
+  for (const [hash, e] of explanations) explanations.set(hash, { ...e, file: show(e.file), text: e.text === null ? null : show(e.text) });
   return {
     generatedAt: o.generatedAt,
     eptfuzzVersion: o.eptfuzzVersion,
     campaigns,
     ruleCoverage: mergeRuleCoverage(withCoverage.map((c) => c.ruleCoverage!)),
     ruleCoverageMissing: withCoverage.length === 0 ? [] : campaigns.filter((c) => c.ruleCoverage === null).map((c) => c.dir),
-    crashStores: stores,
-    crashes: rows,
+    crashStores: stores.map(show),
+    crashes: rows.map((r) => ({ ...r, dir: show(r.dir), dirs: r.dirs.map(show) })),
     explanations,
     library: plotLibrary(),
   };

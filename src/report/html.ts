@@ -122,7 +122,9 @@ function crashSection(stores: readonly string[], crashes: readonly CrashRow[], e
     return `<section class="crash" id="crash-${c.hash}"><h3><code>${c.hash}</code> ${escapeHtml(c.summary)}</h3>`
       + `<p>${c.count} failing run(s)${Object.keys(c.sources).length > 1 ? ` (${Object.entries(c.sources).map(([k, n]) => `${escapeHtml(k)}: ${n}`).join(', ')})` : ''}; first seen ${short(c.firstSeen)}, last seen ${short(c.lastSeen)}; repro ${c.reproOps ?? '?'} ops, ${c.reproBytes ?? '?'} bytes; ${c.dirs.map((d) => `<code>${escapeHtml(d)}</code>`).join(', ')}</p>${body}</section>`;
   }).join('');
-  return `<table class="grid" id="crash-table"><thead><tr><th>signature</th><th>invariant @ op: detail</th><th>rule</th><th>count</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>repro ops</th><th>directory</th></tr></thead><tbody>${rows}</tbody></table>${details}`;
+  const hubs = stores.filter((s) => /^hub:[A-Za-z0-9._-]+$/.test(s)).map((s) => s.slice(4));
+  const pulled = hubs.length === 0 ? '' : `<p class="note" id="hub-stores">${hubs.map((n) => `<code>hub:${escapeHtml(n)}/</code>`).join(', ')}: the crash store of hub campaign ${hubs.map(escapeHtml).join(', ')}, read from the hub for this page; <code>eptfuzz crashes pull --hub URL --campaign NAME DIR</code> writes it locally (then replay <code>DIR/&lt;signature&gt;/repro.msgpack</code>).</p>`;
+  return `${pulled}<table class="grid" id="crash-table"><thead><tr><th>signature</th><th>invariant @ op: detail</th><th>rule</th><th>count</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>repro ops</th><th>directory</th></tr></thead><tbody>${rows}</tbody></table>${details}`;
 }
 
 const PAGE_CSS = `
@@ -169,7 +171,7 @@ export function renderReport(r: ReportInput): string {
 <h2 id="campaigns">Campaigns</h2>
 ${campaignTable(r.campaigns)}
 <h2 id="over-time">Over time</h2>
-<p class="note">One series per campaign (shard), over the campaign's elapsed time; rows every 5 s from each <code>plot.csv</code>.</p>
+<p class="note">One series per campaign (shard), over the campaign's elapsed time; rows every 5 s from each <code>plot.csv</code>, and for a hub campaign its samples on the hub (at most one a second of merging, all machines together).</p>
 <div class="charts">${charts.map((c) => `<div class="chart" id="${c.id}"></div>`).join('')}</div>
 <h2 id="rule-coverage">Rule coverage</h2>
 ${ruleSection(r.ruleCoverage, r.ruleCoverageMissing, r.campaigns.length)}

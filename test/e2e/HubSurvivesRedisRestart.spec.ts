@@ -37,7 +37,7 @@ describe.skipIf(!have)(`HubSurvivesRedisRestart (seed: ${seed})`, () => {
     await redis.restart(700);
     const ends = await Promise.all(procs.map((p) => p.done));
     console.log(`HubSurvivesRedisRestart: restarted with ${runningAtRestart} machines running, ${mergedAtRestart} of ${RUNS / 64} blocks merged`);
-    expect(runningAtRestart).toBe(2);
+    expect(runningAtRestart, procs.map((p, i) => `process ${i}: exit ${String(ends[i].code)}\n${p.stderr().split('\n').slice(-8).join('\n')}`).join('\n')).toBe(2);
     expect(mergedAtRestart).toBeLessThan(RUNS / 64);
     for (const [i, e] of ends.entries()) expect(e.code, procs[i].stderr()).toBe(1);
     for (const p of procs) expect(p.stdout()).toContain(`${RUNS / 64}/${RUNS / 64} blocks merged, ${RUNS} runs`);

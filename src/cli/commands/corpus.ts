@@ -18,7 +18,8 @@ import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
 import { Progress } from '../progress.js';
-import { corpusPullCommand, crashesPullCommand } from './hub.js';
+import { addHubViewOptions, corpusPullCommand, crashesPullCommand, withHubView } from './hub.js';
+import { showRows } from '../../hub/hub-view.js';
 
 const short = (hash: string): string => hash.slice(0, 16);
 
@@ -180,25 +181,31 @@ function crashRowLine(r: CrashRow): string {
 }
 
 function crashesListCommand(io: Io, setExit: (code: ExitCode) => void): Command {
-  return new Command('list')
-    .description('one line per failure signature across crash stores (shards, machines): hash, count, first and last seen, repro ops, signature, directory')
-    .argument('<dir...>', 'crash stores (the --crashes of each shard, or a merged store)')
-    .option('--json', 'one JSON object per signature instead of the table', false)
-    .addHelpText('after', '\nColumns: signature hash; runs that hit it (summed over campaigns, each seed and shard counted once,\nso a merged store listed with its shards is not counted twice); first and last seen (UTC, from each\ncrash directory\'s seen.json; - when not recorded); ops of the shortest repro (* not minimized);\ninvariant @ op: detail [rule]; the directory of that repro (+N: other stores holding it).\nMost frequent first.\n\nExample:\n  $ eptfuzz crashes list out/crashes0 out/crashes1 out/crashes2 out/crashes3\n')
-    .action((dirs: string[], flags: { json: boolean }) => {
+  return addHubViewOptions(new Command('list')
+    .description('one line per failure signature across crash stores (shards, machines, a hub campaign): hash, count, first and last seen, repro ops, signature, directory')
+    .argument('[dir...]', 'crash stores (the --crashes of each shard, or a merged store)')
+    .option('--json', 'one JSON object per signature instead of the table', false))
+    .addHelpText('after', '\nColumns: signature hash; runs that hit it (summed over campaigns, each seed and shard counted once,\nso a merged store listed with its shards is not counted twice); first and last seen (UTC, from each\ncrash directory\'s seen.json, or the hub\'s sightings; - when not recorded); ops of the shortest repro\n(* not minimized); invariant @ op: detail [rule]; the directory of that repro (+N: other stores holding\nit; hub:NAME/<hash> for a hub campaign\'s, which `crashes pull` writes locally).\nMost frequent first.\n\nExamples:\n  $ eptfuzz crashes list out/crashes0 out/crashes1 out/crashes2 out/crashes3\n  $ eptfuzz crashes list --hub "$EPTFUZZ_HUB" --campaign nightly [out/crashes]\n')
+    .action(async (dirs: string[], flags: { json: boolean; hub?: string; campaign?: string }) => {
+      if (dirs.length === 0 && flags.campaign === undefined && flags.hub === undefined) throw new UsageError('crashes list: give crash stores, or --hub URL --campaign NAME');
       const why = dirs.map(notACrashStore).find((w) => w !== null);
       if (why != null) throw new UsageError(`crashes list: ${why}`);
-      const { rows, skipped } = listCrashes(dirs);
-      for (const s of skipped) io.err(`eptfuzz: skipped ${s.dir}: ${s.reason}\n`);
-      if (flags.json) {
-        for (const r of rows) io.out(JSON.stringify({ hash: r.hash, signature: r.signature, rule: r.rule, count: r.count, sources: r.sources, first_seen: r.firstSeen, last_seen: r.lastSeen, repro_ops: r.reproOps, repro_bytes: r.reproBytes, minimized: r.minimized, dir: r.dir, dirs: r.dirs }) + '\n');
-      } else {
-        io.out(`${'signature'.padEnd(16)}  ${'count'.padStart(7)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  ${'ops'.padStart(5)}  invariant @ op: detail  dir\n`);
-        for (const r of rows) io.out(crashRowLine(r) + '\n');
-        const runs = rows.reduce((a, r) => a + r.count, 0);
-        io.out(`${rows.length} signature(s), ${runs} failing run(s) in ${dirs.length} store(s)${skipped.length > 0 ? `; ${skipped.length} directory(ies) skipped` : ''}\n`);
-      }
+      await withHubView(flags, { campaign: false }, (view) => {
+        const stores = view === null ? dirs : [...dirs, view.store.dir];
+        const listing = listCrashes(stores);
+        const rows = view === null ? listing.rows : showRows(listing.rows, [view.store]);
+        const skipped = view === null ? listing.skipped : listing.skipped.map((s) => ({ ...s, dir: view.store.show(s.dir) }));
+        for (const s of skipped) io.err(`eptfuzz: skipped ${s.dir}: ${s.reason}\n`);
+        if (flags.json) {
+          for (const r of rows) io.out(JSON.stringify({ hash: r.hash, signature: r.signature, rule: r.rule, count: r.count, sources: r.sources, first_seen: r.firstSeen, last_seen: r.lastSeen, repro_ops: r.reproOps, repro_bytes: r.reproBytes, minimized: r.minimized, dir: r.dir, dirs: r.dirs }) + '\n');
+        } else {
+          io.out(`${'signature'.padEnd(16)}  ${'count'.padStart(7)}  ${'first seen'.padEnd(20)}  ${'last seen'.padEnd(20)}  ${'ops'.padStart(5)}  invariant @ op: detail  dir\n`);
+          for (const r of rows) io.out(crashRowLine(r) + '\n');
+          const runs = rows.reduce((a, r) => a + r.count, 0);
+          const hub = view === null ? '' : `; ${view.store.label}: ${view.store.summary.blocksTotal === null ? `${view.store.summary.merged} blocks merged` : `${view.store.summary.merged}/${view.store.summary.blocksTotal} blocks merged`}${view.store.summary.pending > 0 ? `, ${view.store.summary.pending} not minimized yet` : ''}`;
+          io.out(`${rows.length} signature(s), ${runs} failing run(s) in ${stores.length} store(s)${skipped.length > 0 ? `; ${skipped.length} directory(ies) skipped` : ''}${hub}\n`);
+        }
+      });
       setExit(EXIT.ok);
     });
 }
-

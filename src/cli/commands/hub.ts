@@ -1,7 +1,8 @@
 /**
  * The hub commands (docs/hub.md): `eptfuzz fuzz --hub` (the `runHubFuzz` half of `fuzz`),
- * `eptfuzz status --hub URL --campaign NAME`, `eptfuzz hub stop|resume`, and the `pull`
- * subcommands of `crashes` and `corpus`.
+ * `eptfuzz status --hub URL --campaign NAME`, `eptfuzz hub stop|resume`, the `pull`
+ * subcommands of `crashes` and `corpus`, and the hub half of `crashes list` and `report`
+ * (`withHubView`).
  * Contract: every line printed goes through the hub address's mask (the password never appears);
  * hub problems (bad URL, unreachable hub, wrong password, unknown campaign, other options,
  * malformed hub messages) are one line and exit 2.
@@ -17,6 +18,9 @@ import { HubError } from '../../hub/hub-error.js';
 import { campaignKeys, type CampaignKeys } from '../../hub/hub-keys.js';
 import { runHubMachine, type HubMachineSummary } from '../../hub/hub-machine.js';
 import { pullCorpus, pullCrashes } from '../../hub/hub-pull.js';
+import { pullToTemp, type PulledStore } from '../../hub/hub-view.js';
+import { hubCampaignFiles } from '../../report/hub-campaign-files.js';
+import type { CampaignFiles } from '../../report/campaign-files.js';
 import { campaignStatus } from '../../hub/hub-status.js';
 import { parseHubUrl, type HubAddress } from '../../hub/hub-url.js';
 import { parseCount, parseDuration } from '../args.js';
@@ -160,4 +164,42 @@ function pullCommand(io: Io, what: 'crashes' | 'corpus'): Command {
 }
 
 export const crashesPullCommand = (io: Io): Command => pullCommand(io, 'crashes');
+
+/** The options of a command that also reads a hub campaign (`crashes list`, `report`). */
+export function addHubViewOptions(c: Command): Command {
+  return c
+    .option('--hub <url>', `with --campaign: read a hub campaign too; ${HUB_OPTION_HELP}`)
+    .option('--campaign <name>', 'the hub campaign to read (its crash store pulled into a temporary directory, as `crashes pull` writes it)');
+}
+
+/** A hub campaign as read by `crashes list` and `report`: its crash store pulled (and its stats). */
+export interface HubView {
+  store: PulledStore;
+  /** With `campaign`: the campaign as the report reads a stats directory. */
+  campaign: CampaignFiles | null;
+}
+
+/**
+ * Runs `fn` with the hub campaign of `--hub`/`--campaign` (null without --campaign or --hub: no
+ * hub is contacted, even with $EPTFUZZ_HUB set). The hub is closed before `fn` runs; the pulled
+ * store is removed after it.
+ */
+export async function withHubView<T>(flags: { hub?: string; campaign?: string }, what: { campaign: boolean }, fn: (view: HubView | null) => Promise<T> | T): Promise<T> {
+  if (flags.campaign === undefined && flags.hub === undefined) return fn(null);
+  const { url, keys } = needCampaign(flags);
+  const view = await withHub(url, async (hub) => {
+    const store = await pullToTemp(hub, keys);
+    try {
+      return { store, campaign: what.campaign ? await hubCampaignFiles(hub, keys, store.label) : null };
+    } catch (e) {
+      store.remove();
+      throw e;
+    }
+  });
+  try {
+    return await fn(view);
+  } finally {
+    view.store.remove();
+  }
+}
 export const corpusPullCommand = (io: Io): Command => pullCommand(io, 'corpus');
