@@ -158,6 +158,7 @@ static int vmcs_cpl;              /* the CPL the VMCS guest CS/SS hold, or -1 */
 static u64 loaded_pkru = PKRU_UNKNOWN;  /* the PKRU value last written, or unknown */
 static const u32 *prev_watch;
 static u32 prev_nwatch;
+static int watch_dups;            /* this trace's watch list names a frame twice */
 
 /* What the last op may have written: nothing, one host-physical range (a host op), the words of
  * the step's write set (a guest entry, see "step write set"), or anything (full compare). */
@@ -2061,6 +2062,46 @@ static void compare_set(const u32 *watch)
 	}
 }
 
+/* The watched words of the host op's range, in watch-list order. */
+static void compare_range_frame(const u32 *watch, u32 w)
+{
+	u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
+
+	lo = touch_hpa > base ? touch_hpa : base;
+	hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len : base + PAGE_SIZE;
+	if (lo < hi)
+		compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
+}
+
+/* A host op's range (at most 8 bytes: one or two frames): the frames' watch indices come from
+ * frame_watch; a watch list that names a frame twice is searched whole, as each index of the
+ * frame has its own shadow. */
+static void compare_range(const u32 *watch, u32 nwatch)
+{
+	u64 first = touch_hpa / PAGE_SIZE, last;
+	u32 w0, w1;
+
+	if (watch_dups) {
+		for (u32 w = 0; w < nwatch; w++)
+			if (frame_ok(watch[w]))
+				compare_range_frame(watch, w);
+		return;
+	}
+	if (!touch_len || touch_hpa >= ram_end)
+		return;
+	last = (touch_hpa + touch_len - 1) / PAGE_SIZE;
+	w0 = frame_watch[first];
+	w1 = last != first && last < ram_end / PAGE_SIZE ? frame_watch[last] : 0;
+	if (w1 && (!w0 || w1 < w0)) {
+		compare_range_frame(watch, w1 - 1);
+		w1 = 0;
+	}
+	if (w0)
+		compare_range_frame(watch, w0 - 1);
+	if (w1)
+		compare_range_frame(watch, w1 - 1);
+}
+
 /* After a step: every watched byte that changed since the previous step becomes an M line. A host
  * op's range and a guest entry's write set are compared at once; every FULL_COMPARE_EVERY-th guest
  * entry (and a step whose set overflowed, and the end of the trace) compares every watched word,
@@ -2081,17 +2122,7 @@ static void compare_watch(const u32 *watch, u32 nwatch)
 	} else if (touch_kind == TOUCH_ALL) {
 		compare_all(watch, nwatch);
 	} else if (touch_kind == TOUCH_RANGE) {
-		for (u32 w = 0; w < nwatch; w++) {
-			u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
-
-			if (!frame_ok(watch[w]))
-				continue;
-			lo = touch_hpa > base ? touch_hpa : base;
-			hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len :
-			     base + PAGE_SIZE;
-			if (lo < hi)
-				compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
-		}
+		compare_range(watch, nwatch);
 	}
 }
 
@@ -2114,13 +2145,18 @@ static void map_watch(const u32 *watch, u32 nwatch)
 			watch_bitmap[f / 8] = 0;
 		}
 	}
+	watch_dups = 0;
 	for (u32 w = 0; w < nwatch; w++) {
 		u32 f = watch[w];
 
-		if (frame_ok(f) && !frame_watch[f]) {
-			frame_watch[f] = w + 1;
-			watch_bitmap[f / 8] |= 1U << (f % 8);
+		if (!frame_ok(f))
+			continue;
+		if (frame_watch[f]) {
+			watch_dups = 1;
+			continue;
 		}
+		frame_watch[f] = w + 1;
+		watch_bitmap[f / 8] |= 1U << (f % 8);
 	}
 }
 
