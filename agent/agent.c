@@ -1178,6 +1178,47 @@ static void wset_add(u64 hpa)
 	wset_n++;
 }
 
+/* The walk memo. A page's walk in wset_page reads the same entries and adds the same words to
+ * the set whenever CR3, the EPTP, the EPT-present rule (MBEC) and the values of the entries it read
+ * are the same: the walk is a function of them. So a walk records the distinct entries it read
+ * (address and value, in the order of their first read) and its final HPA; a later walk of the
+ * same page under the same roots whose recorded entries all still hold their values adds those
+ * entries to the set in that order (what the walk would add: a word it adds twice is added once)
+ * without walking. Most steps walk the stub page (the probe fetch and the op after it). */
+#define WALK_MEMO_SIZE  8
+#define WALK_READS_MAX  24                /* 4 guest entries, 5 EPT walks of 4 entries */
+struct walk_memo {
+	u64 la_page, cr3, eptp, mbec;
+	u64 hpa;                          /* the final HPA's page, or NO_HPA */
+	u32 n;                            /* entries recorded; 0: a free slot */
+	u64 at[WALK_READS_MAX], val[WALK_READS_MAX];
+};
+static struct walk_memo walk_memo[WALK_MEMO_SIZE];
+static u32 walk_memo_next;
+static struct walk_memo *walk_rec;        /* the memo the walk being made records into */
+static u64 walk_rec_last[5];              /* per EPT level, the entry recorded last */
+
+static void walk_memo_reset(void)
+{
+	for (u32 k = 0; k < WALK_MEMO_SIZE; k++)
+		walk_memo[k].n = 0;
+}
+
+/* Records entry e read with value v (EPT level l, or 0 for a guest entry); an EPT entry equal to
+ * the last one recorded at its level (the walks of one page share their upper levels) is not
+ * recorded again. */
+static void walk_record(int l, u64 e, u64 v)
+{
+	if (l) {
+		if (walk_rec_last[l] == e)
+			return;
+		walk_rec_last[l] = e;
+	}
+	walk_rec->at[walk_rec->n] = e;
+	walk_rec->val[walk_rec->n] = v;
+	walk_rec->n++;
+}
+
 /* Adds the EPT entries a walk of gpa reads (levels 4..leaf, where EPT A/D bits go); returns the
  * HPA gpa translates to, or NO_HPA where the walk stops. */
 static u64 wset_ept(u64 gpa)
@@ -1192,6 +1233,7 @@ static u64 wset_ept(u64 gpa)
 		e = table + 8 * table_index(gpa, l);
 		wset_add(e);
 		v = *(u64 *)e;
+		walk_record(l, e, v);
 		if (!ept_present(v))
 			return NO_HPA;
 		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
@@ -1227,11 +1269,10 @@ static void tlb_hist_note(u64 la_page, u64 hpa_page)
 /* Adds what an access to [la, la + len) (one page, len >= 1) may write: the guest paging entries
  * on its walk, the EPT entries on the walks of their tables' GPAs and of the final GPA, and the
  * data words at every host page this linear page translated to since the last full TLB flush. */
-static void wset_page(u64 la, u64 len)
+/* The walk of la's page from guest table GPA table_gpa: adds the entries it reads; returns the
+ * final HPA's page or NO_HPA. */
+static u64 wset_walk(u64 la, u64 table_gpa)
 {
-	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
-	u64 la_page = la & PAGE_MASK, off = la & (PAGE_SIZE - 1);
-
 	for (int l = 4; l >= 1; l--) {
 		u64 table = wset_ept(table_gpa), e, v;
 
@@ -1243,18 +1284,72 @@ static void wset_page(u64 la, u64 len)
 		e = table + 8 * table_index(la, l);
 		wset_add(e);
 		v = *(u64 *)e;
+		walk_record(0, e, v);
 		if (!(v & PTE_P))
 			break;
 		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
 			u64 span = 1UL << (12 + 9 * (l - 1));
 			u64 hpa = wset_ept(((v & addr_mask) & ~(span - 1)) | (la & (span - 1)));
 
-			if (hpa != NO_HPA)
-				tlb_hist_note(la_page, hpa & PAGE_MASK);
-			break;
+			return hpa == NO_HPA ? NO_HPA : hpa & PAGE_MASK;
 		}
 		table_gpa = v & addr_mask;
 	}
+	return NO_HPA;
+}
+
+/* A memo of la_page's walk under these roots whose entries still hold their values, or 0; *slot
+ * (when slot is not 0): where a new walk records (the memo of these roots, or the next slot in
+ * turn). */
+static struct walk_memo *walk_memo_find(u64 la_page, u64 cr3, u64 eptp, u64 mbec,
+					 struct walk_memo **slot)
+{
+	for (u32 k = 0; k < WALK_MEMO_SIZE; k++) {
+		struct walk_memo *m = &walk_memo[k];
+		u32 i;
+
+		if (!m->n || m->la_page != la_page || m->cr3 != cr3 || m->eptp != eptp || m->mbec != mbec)
+			continue;
+		for (i = 0; i < m->n; i++)
+			if (*(const u64 *)m->at[i] != m->val[i])
+				break;
+		if (i == m->n)
+			return m;
+		if (slot)
+			*slot = m;
+		return 0;
+	}
+	if (slot)
+		*slot = &walk_memo[walk_memo_next++ % WALK_MEMO_SIZE];
+	return 0;
+}
+
+static void wset_page(u64 la, u64 len)
+{
+	u64 cr3 = vmcs_read(VMCS_GUEST_CR3) & addr_mask, eptp = cur_eptp & addr_mask;
+	u64 mbec = cur_ctls2 & PROC2_MBEC;
+	u64 la_page = la & PAGE_MASK, off = la & (PAGE_SIZE - 1), hpa;
+	struct walk_memo *slot, *m = walk_memo_find(la_page, cr3, eptp, mbec, &slot);
+
+	if (m) {
+		for (u32 i = 0; i < m->n; i++)
+			wset_add(m->at[i]);
+		hpa = m->hpa;
+	} else {
+		slot->n = 0;
+		for (int l = 0; l < 5; l++)
+			walk_rec_last[l] = NO_HPA;
+		walk_rec = slot;
+		hpa = wset_walk(la, cr3);
+		walk_rec = 0;
+		slot->la_page = la_page;
+		slot->cr3 = cr3;
+		slot->eptp = eptp;
+		slot->mbec = mbec;
+		slot->hpa = hpa;
+	}
+	if (hpa != NO_HPA)
+		tlb_hist_note(la_page, hpa);
 	for (u32 k = 0; k < tlb_hist_n; k++) {
 		if (tlb_hist[k].la_page != la_page)
 			continue;
@@ -1408,6 +1503,25 @@ static u8 fetch_nop_byte(u64 i, u64 size)
 	return i + 1 == size ? 0x90 : 0x66;
 }
 
+/* Whether the fetch patch may write the bytes of linear page `page` (see fetch_patch_apply), and
+ * where they are. The walk memo answers when it holds the page's walk (the write set just walked
+ * it): the tables a translation reads are the frames of the entries it read. */
+static int fetch_page_usable(u64 page, u64 *hpa_page)
+{
+	const struct walk_memo *m = walk_memo_find(page, vmcs_read(VMCS_GUEST_CR3) & addr_mask,
+						   cur_eptp & addr_mask, cur_ctls2 & PROC2_MBEC, 0);
+
+	if (!m)
+		return debug_translate(page, hpa_page) == 1 && !walk_read(*hpa_page & PAGE_MASK);
+	if (m->hpa == NO_HPA || m->hpa >= ram_end || (m->hpa < HOLE_END && m->hpa >= HOLE_START))
+		return 0;
+	for (u32 i = 0; i < m->n; i++)
+		if ((m->at[i] & PAGE_MASK) == m->hpa)
+			return 0;
+	*hpa_page = m->hpa;
+	return 1;
+}
+
 /* Patches the NOP over [la, la + size): one debug translation per page (RAM, the hole and the
  * tables on the walk are page-granular, so every byte of a page gets the same answer). A byte in a
  * table its own translation reads (a guest table, or an EPT table of that walk) is left alone: a
@@ -1423,7 +1537,7 @@ static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 
 		if ((a & PAGE_MASK) != page) {
 			page = a & PAGE_MASK;
-			usable = debug_translate(page, &hpa_page) == 1 && !walk_read(hpa_page & PAGE_MASK);
+			usable = fetch_page_usable(page, &hpa_page);
 		}
 		if (!usable)
 			continue;
@@ -2195,6 +2309,7 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 	trace_entries = 0;
 	full_compare_due = 0;
 	tlb_hist_reset();
+	walk_memo_reset();
 
 	cur_cpl = 0;
 	cur_ac = 0;
