@@ -28,6 +28,8 @@
 #define SHADOW_MAX        1024
 #define SOFT_VMCS         0x0f600000UL  /* direct mode: the VMCS fields as plain memory, by encoding */
 #define SOFT_VMCS_FIELDS  0x8000
+#define CHECK_COPY        0x0f640000UL  /* a copy of what agent_sum covers (agent.c agent_intact) */
+#define CHECK_COPY_END    0x0f800000UL
 #define BATCH_BUF         0x0f800000UL  /* the batch as read from disk */
 #define BATCH_BUF_SIZE    0x00800000UL
 #define AGENT_END         0x10000000UL
