@@ -373,12 +373,67 @@ static void out_outcome(const struct outcome *o)
 	}
 }
 
-/* The S line of a step that ran: "S step OUTCOME"; it is the step's outcome for the report. */
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_sp_hex(char *p, u64 v)
+{
+	*p++ = ' ';
+	return out_put_hex(p, v);
+}
+
+/* The S line of a step that ran: "S step OUTCOME"; it is the step's outcome for the report.
+ * Written straight into the output buffer (the line is shorter than STEP_LINE_MAX), in the words
+ * of out_outcome. */
 static void emit_outcome(u32 step, const struct outcome *o)
 {
-	out_step(step, "");
-	out_outcome(o);
-	out_line_end();
+	char *p;
+
+	if (out_teeing()) {
+		out_step(step, "");
+		out_outcome(o);
+		out_line_end();
+		step_outcome = *o;
+		return;
+	}
+	out_reserve(STEP_LINE_MAX);
+	p = out_ptr();
+	*p++ = 'S';
+	p = put_sp_hex(p, step);
+	*p++ = ' ';
+	switch (o->kind) {
+	case OUTCOME_OK:
+		p = put_str(p, "ok");
+		break;
+	case OUTCOME_DATA:
+		p = put_sp_hex(put_str(p, "data"), o->a);
+		break;
+	case OUTCOME_PF:
+		p = put_sp_hex(put_sp_hex(put_str(p, "pf"), o->a), o->b);
+		break;
+	case OUTCOME_EXIT:
+		p = put_sp_hex(put_sp_hex(put_sp_hex(put_str(p, "exit"), o->a), o->b), o->c);
+		p = o->gla_valid ? put_sp_hex(p, o->d) : put_str(p, " -");
+		break;
+	case OUTCOME_GP:
+		p = put_str(p, "gp");
+		break;
+	case OUTCOME_VMFAIL:
+		p = put_sp_hex(put_str(p, "vmfail"), o->a);
+		break;
+	case OUTCOME_NOENT:
+		p = put_str(p, "noent");
+		break;
+	default:
+		p = put_str(p, "nothing");
+		break;
+	}
+	*p++ = '\n';
+	out_commit(p);
 	step_outcome = *o;
 }
 

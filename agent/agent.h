@@ -190,6 +190,10 @@ void out_dec(u64 v);
 void out_sp_hex(u64 v);          /* " " then hex */
 void out_hexbytes(const u8 *p, unsigned long n);
 void out_reserve(unsigned long n); /* flush unless n more bytes fit */
+int out_teeing(void);             /* out_char copies to COM1 */
+char *out_ptr(void);              /* after out_reserve, without COM1: where the next byte goes */
+void out_commit(const char *end); /* ... and the end of the bytes written there */
+char *out_put_hex(char *o, u64 v); /* hex of v at o; returns its end */
 void out_flush(void);            /* the stream so far to its channel (port 0xE9 or the disk) */
 void out_to_disk(u32 lba, u32 sectors); /* the stream goes to these sectors from now on */
 int out_on_disk(void);

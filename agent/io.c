@@ -317,6 +317,35 @@ void out_str(const char *s)
 	}
 }
 
+/* For a writer that reserved its bytes (out_reserve) and needs no COM1 copy (!out_teeing()):
+ * where the next byte goes, and the end of what it wrote. */
+int out_teeing(void)
+{
+	return tee_serial;
+}
+
+char *out_ptr(void)
+{
+	return (char *)OUT_BUF + out_len;
+}
+
+void out_commit(const char *end)
+{
+	out_len = end - (const char *)OUT_BUF;
+}
+
+char *out_put_hex(char *o, u64 v)
+{
+	unsigned long n = v ? (64 - __builtin_clzl(v) + 3) / 4 : 1;
+	char *end = o + n;
+
+	while (n--) {
+		o[n] = hex_digits[v & 0xf];
+		v >>= 4;
+	}
+	return end;
+}
+
 void out_hex(u64 v)
 {
 	unsigned long n = v ? (64 - __builtin_clzl(v) + 3) / 4 : 1;
