@@ -178,23 +178,21 @@ static void touch_range(u64 hpa, u64 len)
 
 /* ---- step write set ---- */
 #define WSET_MAX        256               /* words; more: a full compare for that step */
-#define WSET_HASH_BITS  9                 /* dedup table: 512 slots, at most half full */
-#define WSET_HASH_SIZE  (1U << WSET_HASH_BITS)
 #define HASH_MUL        0x9e3779b97f4a7c15UL
 #define FULL_COMPARE_EVERY 64             /* every 64th guest entry compares every watched word */
 #define TLB_HIST_MAX    128               /* more pairs: full compares for the rest of the trace */
 #define NO_HPA          (~0UL)
 
 /* Bochs flushes its whole TLB at every VM entry and exit, so every page the agent touches per
- * step costs a page walk: the write set keeps its bookkeeping in a few pages (a bitmap of watched
- * frames, a small hash, the words' values before the entry) and reads a shadow only on a change. */
+ * step costs a page walk: the write set keeps its bookkeeping in a few pages (the watch indices
+ * of the frames it touches, one stamp page per such frame, the words' values before the entry)
+ * and reads a shadow only on a change. A word is in the set when its stamp is the set's: the
+ * stamps of a watch-list frame's words sit at WSET_STAMP + index * 1 KiB, and a set's stamp is
+ * new (1..65535, then all stamps are cleared and it starts again at 1). */
 static u16 *const frame_watch = (u16 *)FRAME_WATCH;
 static u8 *const watch_bitmap = (u8 *)WATCH_BITMAP;
-struct wset_slot {
-	u64 hpa, gen;
-};
-static struct wset_slot wset_hash[WSET_HASH_SIZE];
-static u64 wset_gen;
+static u16 *const wset_stamp = (u16 *)WSET_STAMP;
+static u16 wset_stamp_now;
 static u32 wset_n;
 static int wset_overflow;
 static u64 wset_hpa[WSET_MAX];
@@ -1257,36 +1255,37 @@ static u64 table_index(u64 addr, int level);
 static int table_usable(u64 table);
 static int ept_present(u64 e);
 
+static void zero_blocks(void *p, u64 n);
+
 /* Starts an empty write set for the next guest entry. */
 static void wset_begin(void)
 {
 	touch_kind = TOUCH_SET;
 	wset_n = 0;
 	wset_overflow = 0;
-	wset_gen++;
+	if (!++wset_stamp_now) {
+		zero_blocks(wset_stamp, WSET_STAMP_END - WSET_STAMP);
+		wset_stamp_now = 1;
+	}
 }
 
 /* Adds the 8-byte word at hpa (8-aligned) when it is in a watched frame, once per set, with its
  * value now. */
 static void wset_add(u64 hpa)
 {
-	u64 frame = hpa / PAGE_SIZE;
-	u32 h;
+	u16 *stamp;
+	u32 w;
 
-	if (hpa >= ram_end || !(watch_bitmap[frame / 8] & (1U << (frame % 8))) || wset_overflow)
+	if (hpa >= ram_end || !(w = frame_watch[hpa / PAGE_SIZE]) || wset_overflow)
 		return;
-	h = (hpa / 8 * HASH_MUL) >> (64 - WSET_HASH_BITS);
-	while (wset_hash[h].gen == wset_gen) {
-		if (wset_hash[h].hpa == hpa)
-			return;
-		h = (h + 1) & (WSET_HASH_SIZE - 1);
-	}
+	stamp = &wset_stamp[(u64)(w - 1) * WORDS_PER_FRAME + (hpa & (PAGE_SIZE - 1)) / 8];
+	if (*stamp == wset_stamp_now)
+		return;
 	if (wset_n == WSET_MAX) {
 		wset_overflow = 1;
 		return;
 	}
-	wset_hash[h].gen = wset_gen;
-	wset_hash[h].hpa = hpa;
+	*stamp = wset_stamp_now;
 	wset_hpa[wset_n] = hpa;
 	wset_pre[wset_n] = *(const u64 *)hpa;
 	wset_n++;
@@ -2625,6 +2624,7 @@ void agent_main(void)
 	memset((void *)0, 0, HOLE_START);
 	memset((void *)FRAME_WATCH, 0, FRAME_WATCH_END - FRAME_WATCH);
 	memset((void *)WATCH_BITMAP, 0, WATCH_BITMAP_END - WATCH_BITMAP);
+	memset((void *)WSET_STAMP, 0, WSET_STAMP_END - WSET_STAMP);
 	agent_check_begin();
 	/* the batch first: it says where the stream goes (the H line opens it) and whether the H
 	 * line is also the first line of a report on COM1 */

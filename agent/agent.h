@@ -29,7 +29,9 @@
 #define SOFT_VMCS         0x0f600000UL  /* direct mode: the VMCS fields as plain memory, by encoding */
 #define SOFT_VMCS_FIELDS  0x8000
 #define CHECK_COPY        0x0f640000UL  /* a copy of what agent_sum covers (agent.c agent_intact) */
-#define CHECK_COPY_END    0x0f800000UL
+#define CHECK_COPY_END    0x0f680000UL
+#define WSET_STAMP        0x0f680000UL  /* u16 per word of each watch-list frame: write-set dedup */
+#define WSET_STAMP_END    (WSET_STAMP + 2 * SHADOW_MAX * (PAGE_SIZE / 8))
 #define BATCH_BUF         0x0f800000UL  /* the batch as read from disk */
 #define BATCH_BUF_SIZE    0x00800000UL
 #define AGENT_END         0x10000000UL
