@@ -2173,17 +2173,42 @@ static int frame_ok(u32 frame)
 }
 
 #define AVX2_WORDS      8                 /* words per iteration of the AVX2 loop (2 x 32 bytes) */
+#define AVX2_WIDE_WORDS 16                /* ... of the wide loop (4 x 32 bytes) */
 
 /* Index of the first differing 64-bit word of a[0..n) and b[0..n), or n. Bochs's cost is per
- * memory access, so 32-byte AVX2 loads skip the equal prefix (64 bytes per loop iteration) when
- * the host has them; repe cmpsq (one instruction, two accesses per word) finds the exact word. */
+ * memory access, so 32-byte AVX2 loads skip the equal prefix when the host has them (128 bytes
+ * per loop iteration, then 64); repe cmpsq (one instruction, two accesses per word) finds the
+ * exact word. */
 static u32 first_diff(const u64 *a, const u64 *b, u32 n)
 {
 	unsigned long left, skip = 0;
 
-	if (host_avx2 && n >= AVX2_WORDS) {
-		const u64 *pa = a, *pb = b;
-		unsigned long blocks = n / AVX2_WORDS;
+	if (host_avx2 && n >= AVX2_WIDE_WORDS) {
+		unsigned long off = 0, end = (unsigned long)(n / AVX2_WIDE_WORDS) * AVX2_WIDE_WORDS * 8;
+
+		asm volatile("1: vmovdqu (%1,%0), %%ymm0\n\t"
+			     "vmovdqu 32(%1,%0), %%ymm1\n\t"
+			     "vmovdqu 64(%1,%0), %%ymm2\n\t"
+			     "vmovdqu 96(%1,%0), %%ymm3\n\t"
+			     "vpxor (%2,%0), %%ymm0, %%ymm0\n\t"
+			     "vpxor 32(%2,%0), %%ymm1, %%ymm1\n\t"
+			     "vpxor 64(%2,%0), %%ymm2, %%ymm2\n\t"
+			     "vpxor 96(%2,%0), %%ymm3, %%ymm3\n\t"
+			     "vpor %%ymm1, %%ymm0, %%ymm0\n\t"
+			     "vpor %%ymm3, %%ymm2, %%ymm2\n\t"
+			     "vpor %%ymm2, %%ymm0, %%ymm0\n\t"
+			     "vptest %%ymm0, %%ymm0\n\t"
+			     "jnz 2f\n\t"
+			     "add $128, %0\n\t"
+			     "cmp %3, %0\n\t"
+			     "jne 1b\n"
+			     "2: vzeroupper"
+			     : "+r"(off) : "r"(a), "r"(b), "r"(end) : "cc", "memory");
+		skip = off / 8;
+	}
+	if (host_avx2 && n - skip >= AVX2_WORDS) {
+		const u64 *pa = a + skip, *pb = b + skip;
+		unsigned long blocks = (n - skip) / AVX2_WORDS;
 
 		asm volatile("1: vmovdqu (%0), %%ymm0\n\t"
 			     "vmovdqu 32(%0), %%ymm1\n\t"
