@@ -51,14 +51,16 @@ export function throughStub(op: Op): boolean {
  * so that installing them again would write the same values at the same places (the lowering
  * leaves that out): `op` writes no memory and changes neither CR3, the EPTP nor the secondary
  * controls (which choose the entries' addresses and how the agent walks to them). A guest read,
- * fetch, INVLPG or register write also sets accessed flags on its walks (SDM 3A 4.8; EPT: 3C
- * "Accessed and Dirty Flags for EPT"), but the installed entries have A set already (stub.ts)
- * and are non-leaf (no dirty flag), so nothing changes there. A target that writes them anyway
- * is caught at that step: every stub op's write set holds them.
+ * INVLPG or register write also sets accessed flags on its walks (SDM 3A 4.8; EPT: 3C "Accessed
+ * and Dirty Flags for EPT"), but the installed entries have A set already (stub.ts) and are
+ * non-leaf (no dirty flag), so nothing changes there (the harness's probe fetch likewise). A
+ * trace's own fetch is not among them: where the agent cannot patch its bytes, it runs whatever
+ * instruction memory holds. A target that writes the entries anyway is caught at that step:
+ * every stub op's write set holds them.
  */
 export function keepsStubEntries(op: Op): boolean {
   switch (op.op) {
-    case 'read': case 'fetch': case 'invlpg': case 'invept': case 'invvpid': case 'phys_read':
+    case 'read': case 'invlpg': case 'invept': case 'invvpid': case 'phys_read':
       return true;
     case 'set_reg':
       return op.reg !== 'cr3';
