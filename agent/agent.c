@@ -158,6 +158,7 @@ static int vmcs_cpl;              /* the CPL the VMCS guest CS/SS hold, or -1 */
 static u64 loaded_pkru = PKRU_UNKNOWN;  /* the PKRU value last written, or unknown */
 static const u32 *prev_watch;
 static u32 prev_nwatch;
+static int watch_dups;            /* this trace's watch list names a frame twice */
 
 /* What the last op may have written: nothing, one host-physical range (a host op), the words of
  * the step's write set (a guest entry, see "step write set"), or anything (full compare). */
@@ -177,23 +178,21 @@ static void touch_range(u64 hpa, u64 len)
 
 /* ---- step write set ---- */
 #define WSET_MAX        256               /* words; more: a full compare for that step */
-#define WSET_HASH_BITS  9                 /* dedup table: 512 slots, at most half full */
-#define WSET_HASH_SIZE  (1U << WSET_HASH_BITS)
 #define HASH_MUL        0x9e3779b97f4a7c15UL
 #define FULL_COMPARE_EVERY 64             /* every 64th guest entry compares every watched word */
 #define TLB_HIST_MAX    128               /* more pairs: full compares for the rest of the trace */
 #define NO_HPA          (~0UL)
 
 /* Bochs flushes its whole TLB at every VM entry and exit, so every page the agent touches per
- * step costs a page walk: the write set keeps its bookkeeping in a few pages (a bitmap of watched
- * frames, a small hash, the words' values before the entry) and reads a shadow only on a change. */
+ * step costs a page walk: the write set keeps its bookkeeping in a few pages (the watch indices
+ * of the frames it touches, one stamp page per such frame, the words' values before the entry)
+ * and reads a shadow only on a change. A word is in the set when its stamp is the set's: the
+ * stamps of a watch-list frame's words sit at WSET_STAMP + index * 1 KiB, and a set's stamp is
+ * new (1..65535, then all stamps are cleared and it starts again at 1). */
 static u16 *const frame_watch = (u16 *)FRAME_WATCH;
 static u8 *const watch_bitmap = (u8 *)WATCH_BITMAP;
-struct wset_slot {
-	u64 hpa, gen;
-};
-static struct wset_slot wset_hash[WSET_HASH_SIZE];
-static u64 wset_gen;
+static u16 *const wset_stamp = (u16 *)WSET_STAMP;
+static u16 wset_stamp_now;
 static u32 wset_n;
 static int wset_overflow;
 static u64 wset_hpa[WSET_MAX];
@@ -233,19 +232,78 @@ static u64 checksum_range(u64 h, u64 start, u64 end)
 	return h;
 }
 
+/* What the checksum covers: the agent's code and read-only data, host page tables, GDT and IDT,
+ * and in direct mode the slot-511 code, IDT, GDT and page tables. */
+#define CHECKED_MAX     6
+static u32 checked_ranges(u64 start[CHECKED_MAX], u64 end[CHECKED_MAX])
+{
+	u32 n = 0;
+
+	start[n] = (u64)__agent_start, end[n++] = (u64)__ro_end & ~7UL;
+	start[n] = HOST_PML4, end[n++] = HOST_PT_END;
+	start[n] = (u64)host_gdt, end[n++] = (u64)host_gdt + sizeof(host_gdt);
+	start[n] = (u64)host_idt, end[n++] = (u64)host_idt + sizeof(host_idt);
+	if (direct_mode) {
+		start[n] = DIRECT_CODE, end[n++] = DIRECT_DATA;
+		start[n] = DIRECT_HOST_PDPT, end[n++] = DIRECT_END;
+	}
+	return n;
+}
+
 static u64 agent_sum(void)
 {
-	u64 h = FNV_OFFSET;
+	u64 start[CHECKED_MAX], end[CHECKED_MAX], h = FNV_OFFSET;
+	u32 n = checked_ranges(start, end);
 
-	h = checksum_range(h, (u64)__agent_start, (u64)__ro_end & ~7UL);
-	h = checksum_range(h, HOST_PML4, HOST_PT_END);
-	h = checksum_range(h, (u64)host_gdt, (u64)host_gdt + sizeof(host_gdt));
-	h = checksum_range(h, (u64)host_idt, (u64)host_idt + sizeof(host_idt));
-	if (direct_mode) {
-		h = checksum_range(h, DIRECT_CODE, DIRECT_DATA);
-		h = checksum_range(h, DIRECT_HOST_PDPT, DIRECT_END);
-	}
+	for (u32 k = 0; k < n; k++)
+		h = checksum_range(h, start[k], end[k]);
 	return h;
+}
+
+static u32 first_diff(const u64 *a, const u64 *b, u32 n);
+static int check_copy_ok;         /* CHECK_COPY holds what agent_sum covers */
+
+/* Takes the checksum of the agent and a copy of what it covers. */
+static void agent_check_begin(void)
+{
+	u64 start[CHECKED_MAX], end[CHECKED_MAX], at = CHECK_COPY;
+	u32 n = checked_ranges(start, end);
+
+	agent_checksum = agent_sum();
+	check_copy_ok = 0;
+	for (u32 k = 0; k < n; k++)
+		at += end[k] - start[k];
+	if (at > CHECK_COPY_END)
+		return;
+	at = CHECK_COPY;
+	for (u32 k = 0; k < n; k++) {
+		memcpy((void *)at, (const void *)start[k], end[k] - start[k]);
+		at += end[k] - start[k];
+	}
+	check_copy_ok = 1;
+}
+
+/* Whether the agent is as agent_check_begin found it. The checksum decides; comparing with the
+ * copy (32 bytes per instruction with AVX2) is the fast way to find that nothing changed, and
+ * only a difference from the copy (the agent, or the copy itself, was written) computes it. */
+static int agent_intact(void)
+{
+	u64 start[CHECKED_MAX], end[CHECKED_MAX], at = CHECK_COPY;
+	u32 n = checked_ranges(start, end), k;
+
+	for (k = 0; check_copy_ok && k < n; k++) {
+		u32 words = (end[k] - start[k]) / 8;
+
+		if (words && first_diff((const u64 *)start[k], (const u64 *)at, words) != words)
+			break;
+		at += end[k] - start[k];
+	}
+	if (check_copy_ok && k == n)
+		return 1;
+	if (agent_sum() != agent_checksum)
+		return 0;
+	agent_check_begin();      /* the copy was written, not the agent: copy again */
+	return 1;
 }
 
 static void out_line_end(void) { out_char('\n'); }
@@ -313,12 +371,67 @@ static void out_outcome(const struct outcome *o)
 	}
 }
 
-/* The S line of a step that ran: "S step OUTCOME"; it is the step's outcome for the report. */
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_sp_hex(char *p, u64 v)
+{
+	*p++ = ' ';
+	return out_put_hex(p, v);
+}
+
+/* The S line of a step that ran: "S step OUTCOME"; it is the step's outcome for the report.
+ * Written straight into the output buffer (the line is shorter than STEP_LINE_MAX), in the words
+ * of out_outcome. */
 static void emit_outcome(u32 step, const struct outcome *o)
 {
-	out_step(step, "");
-	out_outcome(o);
-	out_line_end();
+	char *p;
+
+	if (out_teeing()) {
+		out_step(step, "");
+		out_outcome(o);
+		out_line_end();
+		step_outcome = *o;
+		return;
+	}
+	out_reserve(STEP_LINE_MAX);
+	p = out_ptr();
+	*p++ = 'S';
+	p = put_sp_hex(p, step);
+	*p++ = ' ';
+	switch (o->kind) {
+	case OUTCOME_OK:
+		p = put_str(p, "ok");
+		break;
+	case OUTCOME_DATA:
+		p = put_sp_hex(put_str(p, "data"), o->a);
+		break;
+	case OUTCOME_PF:
+		p = put_sp_hex(put_sp_hex(put_str(p, "pf"), o->a), o->b);
+		break;
+	case OUTCOME_EXIT:
+		p = put_sp_hex(put_sp_hex(put_sp_hex(put_str(p, "exit"), o->a), o->b), o->c);
+		p = o->gla_valid ? put_sp_hex(p, o->d) : put_str(p, " -");
+		break;
+	case OUTCOME_GP:
+		p = put_str(p, "gp");
+		break;
+	case OUTCOME_VMFAIL:
+		p = put_sp_hex(put_str(p, "vmfail"), o->a);
+		break;
+	case OUTCOME_NOENT:
+		p = put_str(p, "noent");
+		break;
+	default:
+		p = put_str(p, "nothing");
+		break;
+	}
+	*p++ = '\n';
+	out_commit(p);
 	step_outcome = *o;
 }
 
@@ -1142,39 +1255,81 @@ static u64 table_index(u64 addr, int level);
 static int table_usable(u64 table);
 static int ept_present(u64 e);
 
+static void zero_blocks(void *p, u64 n);
+
 /* Starts an empty write set for the next guest entry. */
 static void wset_begin(void)
 {
 	touch_kind = TOUCH_SET;
 	wset_n = 0;
 	wset_overflow = 0;
-	wset_gen++;
+	if (!++wset_stamp_now) {
+		zero_blocks(wset_stamp, WSET_STAMP_END - WSET_STAMP);
+		wset_stamp_now = 1;
+	}
 }
 
 /* Adds the 8-byte word at hpa (8-aligned) when it is in a watched frame, once per set, with its
  * value now. */
 static void wset_add(u64 hpa)
 {
-	u64 frame = hpa / PAGE_SIZE;
-	u32 h;
+	u16 *stamp;
+	u32 w;
 
-	if (hpa >= ram_end || !(watch_bitmap[frame / 8] & (1U << (frame % 8))) || wset_overflow)
+	if (hpa >= ram_end || !(w = frame_watch[hpa / PAGE_SIZE]) || wset_overflow)
 		return;
-	h = (hpa / 8 * HASH_MUL) >> (64 - WSET_HASH_BITS);
-	while (wset_hash[h].gen == wset_gen) {
-		if (wset_hash[h].hpa == hpa)
-			return;
-		h = (h + 1) & (WSET_HASH_SIZE - 1);
-	}
+	stamp = &wset_stamp[(u64)(w - 1) * WORDS_PER_FRAME + (hpa & (PAGE_SIZE - 1)) / 8];
+	if (*stamp == wset_stamp_now)
+		return;
 	if (wset_n == WSET_MAX) {
 		wset_overflow = 1;
 		return;
 	}
-	wset_hash[h].gen = wset_gen;
-	wset_hash[h].hpa = hpa;
+	*stamp = wset_stamp_now;
 	wset_hpa[wset_n] = hpa;
 	wset_pre[wset_n] = *(const u64 *)hpa;
 	wset_n++;
+}
+
+/* The walk memo. A page's walk in wset_page reads the same entries and adds the same words to
+ * the set whenever CR3, the EPTP, the EPT-present rule (MBEC) and the values of the entries it read
+ * are the same: the walk is a function of them. So a walk records the distinct entries it read
+ * (address and value, in the order of their first read) and its final HPA; a later walk of the
+ * same page under the same roots whose recorded entries all still hold their values adds those
+ * entries to the set in that order (what the walk would add: a word it adds twice is added once)
+ * without walking. Most steps walk the stub page (the probe fetch and the op after it). */
+#define WALK_MEMO_SIZE  8
+#define WALK_READS_MAX  24                /* 4 guest entries, 5 EPT walks of 4 entries */
+struct walk_memo {
+	u64 la_page, cr3, eptp, mbec;
+	u64 hpa;                          /* the final HPA's page, or NO_HPA */
+	u32 n;                            /* entries recorded; 0: a free slot */
+	u64 at[WALK_READS_MAX], val[WALK_READS_MAX];
+};
+static struct walk_memo walk_memo[WALK_MEMO_SIZE];
+static u32 walk_memo_next;
+static struct walk_memo *walk_rec;        /* the memo the walk being made records into */
+static u64 walk_rec_last[5];              /* per EPT level, the entry recorded last */
+
+static void walk_memo_reset(void)
+{
+	for (u32 k = 0; k < WALK_MEMO_SIZE; k++)
+		walk_memo[k].n = 0;
+}
+
+/* Records entry e read with value v (EPT level l, or 0 for a guest entry); an EPT entry equal to
+ * the last one recorded at its level (the walks of one page share their upper levels) is not
+ * recorded again. */
+static void walk_record(int l, u64 e, u64 v)
+{
+	if (l) {
+		if (walk_rec_last[l] == e)
+			return;
+		walk_rec_last[l] = e;
+	}
+	walk_rec->at[walk_rec->n] = e;
+	walk_rec->val[walk_rec->n] = v;
+	walk_rec->n++;
 }
 
 /* Adds the EPT entries a walk of gpa reads (levels 4..leaf, where EPT A/D bits go); returns the
@@ -1191,6 +1346,7 @@ static u64 wset_ept(u64 gpa)
 		e = table + 8 * table_index(gpa, l);
 		wset_add(e);
 		v = *(u64 *)e;
+		walk_record(l, e, v);
 		if (!ept_present(v))
 			return NO_HPA;
 		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
@@ -1226,11 +1382,10 @@ static void tlb_hist_note(u64 la_page, u64 hpa_page)
 /* Adds what an access to [la, la + len) (one page, len >= 1) may write: the guest paging entries
  * on its walk, the EPT entries on the walks of their tables' GPAs and of the final GPA, and the
  * data words at every host page this linear page translated to since the last full TLB flush. */
-static void wset_page(u64 la, u64 len)
+/* The walk of la's page from guest table GPA table_gpa: adds the entries it reads; returns the
+ * final HPA's page or NO_HPA. */
+static u64 wset_walk(u64 la, u64 table_gpa)
 {
-	u64 table_gpa = vmcs_read(VMCS_GUEST_CR3) & addr_mask;
-	u64 la_page = la & PAGE_MASK, off = la & (PAGE_SIZE - 1);
-
 	for (int l = 4; l >= 1; l--) {
 		u64 table = wset_ept(table_gpa), e, v;
 
@@ -1242,18 +1397,72 @@ static void wset_page(u64 la, u64 len)
 		e = table + 8 * table_index(la, l);
 		wset_add(e);
 		v = *(u64 *)e;
+		walk_record(0, e, v);
 		if (!(v & PTE_P))
 			break;
 		if (l == 1 || ((l == 3 || l == 2) && (v & PTE_PS))) {
 			u64 span = 1UL << (12 + 9 * (l - 1));
 			u64 hpa = wset_ept(((v & addr_mask) & ~(span - 1)) | (la & (span - 1)));
 
-			if (hpa != NO_HPA)
-				tlb_hist_note(la_page, hpa & PAGE_MASK);
-			break;
+			return hpa == NO_HPA ? NO_HPA : hpa & PAGE_MASK;
 		}
 		table_gpa = v & addr_mask;
 	}
+	return NO_HPA;
+}
+
+/* A memo of la_page's walk under these roots whose entries still hold their values, or 0; *slot
+ * (when slot is not 0): where a new walk records (the memo of these roots, or the next slot in
+ * turn). */
+static struct walk_memo *walk_memo_find(u64 la_page, u64 cr3, u64 eptp, u64 mbec,
+					 struct walk_memo **slot)
+{
+	for (u32 k = 0; k < WALK_MEMO_SIZE; k++) {
+		struct walk_memo *m = &walk_memo[k];
+		u32 i;
+
+		if (!m->n || m->la_page != la_page || m->cr3 != cr3 || m->eptp != eptp || m->mbec != mbec)
+			continue;
+		for (i = 0; i < m->n; i++)
+			if (*(const u64 *)m->at[i] != m->val[i])
+				break;
+		if (i == m->n)
+			return m;
+		if (slot)
+			*slot = m;
+		return 0;
+	}
+	if (slot)
+		*slot = &walk_memo[walk_memo_next++ % WALK_MEMO_SIZE];
+	return 0;
+}
+
+static void wset_page(u64 la, u64 len)
+{
+	u64 cr3 = vmcs_read(VMCS_GUEST_CR3) & addr_mask, eptp = cur_eptp & addr_mask;
+	u64 mbec = cur_ctls2 & PROC2_MBEC;
+	u64 la_page = la & PAGE_MASK, off = la & (PAGE_SIZE - 1), hpa;
+	struct walk_memo *slot, *m = walk_memo_find(la_page, cr3, eptp, mbec, &slot);
+
+	if (m) {
+		for (u32 i = 0; i < m->n; i++)
+			wset_add(m->at[i]);
+		hpa = m->hpa;
+	} else {
+		slot->n = 0;
+		for (int l = 0; l < 5; l++)
+			walk_rec_last[l] = NO_HPA;
+		walk_rec = slot;
+		hpa = wset_walk(la, cr3);
+		walk_rec = 0;
+		slot->la_page = la_page;
+		slot->cr3 = cr3;
+		slot->eptp = eptp;
+		slot->mbec = mbec;
+		slot->hpa = hpa;
+	}
+	if (hpa != NO_HPA)
+		tlb_hist_note(la_page, hpa);
 	for (u32 k = 0; k < tlb_hist_n; k++) {
 		if (tlb_hist[k].la_page != la_page)
 			continue;
@@ -1407,6 +1616,25 @@ static u8 fetch_nop_byte(u64 i, u64 size)
 	return i + 1 == size ? 0x90 : 0x66;
 }
 
+/* Whether the fetch patch may write the bytes of linear page `page` (see fetch_patch_apply), and
+ * where they are. The walk memo answers when it holds the page's walk (the write set just walked
+ * it): the tables a translation reads are the frames of the entries it read. */
+static int fetch_page_usable(u64 page, u64 *hpa_page)
+{
+	const struct walk_memo *m = walk_memo_find(page, vmcs_read(VMCS_GUEST_CR3) & addr_mask,
+						   cur_eptp & addr_mask, cur_ctls2 & PROC2_MBEC, 0);
+
+	if (!m)
+		return debug_translate(page, hpa_page) == 1 && !walk_read(*hpa_page & PAGE_MASK);
+	if (m->hpa == NO_HPA || m->hpa >= ram_end || (m->hpa < HOLE_END && m->hpa >= HOLE_START))
+		return 0;
+	for (u32 i = 0; i < m->n; i++)
+		if ((m->at[i] & PAGE_MASK) == m->hpa)
+			return 0;
+	*hpa_page = m->hpa;
+	return 1;
+}
+
 /* Patches the NOP over [la, la + size): one debug translation per page (RAM, the hole and the
  * tables on the walk are page-granular, so every byte of a page gets the same answer). A byte in a
  * table its own translation reads (a guest table, or an EPT table of that walk) is left alone: a
@@ -1422,7 +1650,7 @@ static void fetch_patch_apply(struct fetch_patch *p, u64 la, u64 size)
 
 		if ((a & PAGE_MASK) != page) {
 			page = a & PAGE_MASK;
-			usable = debug_translate(page, &hpa_page) == 1 && !walk_read(hpa_page & PAGE_MASK);
+			usable = fetch_page_usable(page, &hpa_page);
 		}
 		if (!usable)
 			continue;
@@ -1945,17 +2173,42 @@ static int frame_ok(u32 frame)
 }
 
 #define AVX2_WORDS      8                 /* words per iteration of the AVX2 loop (2 x 32 bytes) */
+#define AVX2_WIDE_WORDS 16                /* ... of the wide loop (4 x 32 bytes) */
 
 /* Index of the first differing 64-bit word of a[0..n) and b[0..n), or n. Bochs's cost is per
- * memory access, so 32-byte AVX2 loads skip the equal prefix (64 bytes per loop iteration) when
- * the host has them; repe cmpsq (one instruction, two accesses per word) finds the exact word. */
+ * memory access, so 32-byte AVX2 loads skip the equal prefix when the host has them (128 bytes
+ * per loop iteration, then 64); repe cmpsq (one instruction, two accesses per word) finds the
+ * exact word. */
 static u32 first_diff(const u64 *a, const u64 *b, u32 n)
 {
 	unsigned long left, skip = 0;
 
-	if (host_avx2 && n >= AVX2_WORDS) {
-		const u64 *pa = a, *pb = b;
-		unsigned long blocks = n / AVX2_WORDS;
+	if (host_avx2 && n >= AVX2_WIDE_WORDS) {
+		unsigned long off = 0, end = (unsigned long)(n / AVX2_WIDE_WORDS) * AVX2_WIDE_WORDS * 8;
+
+		asm volatile("1: vmovdqu (%1,%0), %%ymm0\n\t"
+			     "vmovdqu 32(%1,%0), %%ymm1\n\t"
+			     "vmovdqu 64(%1,%0), %%ymm2\n\t"
+			     "vmovdqu 96(%1,%0), %%ymm3\n\t"
+			     "vpxor (%2,%0), %%ymm0, %%ymm0\n\t"
+			     "vpxor 32(%2,%0), %%ymm1, %%ymm1\n\t"
+			     "vpxor 64(%2,%0), %%ymm2, %%ymm2\n\t"
+			     "vpxor 96(%2,%0), %%ymm3, %%ymm3\n\t"
+			     "vpor %%ymm1, %%ymm0, %%ymm0\n\t"
+			     "vpor %%ymm3, %%ymm2, %%ymm2\n\t"
+			     "vpor %%ymm2, %%ymm0, %%ymm0\n\t"
+			     "vptest %%ymm0, %%ymm0\n\t"
+			     "jnz 2f\n\t"
+			     "add $128, %0\n\t"
+			     "cmp %3, %0\n\t"
+			     "jne 1b\n"
+			     "2: vzeroupper"
+			     : "+r"(off) : "r"(a), "r"(b), "r"(end) : "cc", "memory");
+		skip = off / 8;
+	}
+	if (host_avx2 && n - skip >= AVX2_WORDS) {
+		const u64 *pa = a + skip, *pb = b + skip;
+		unsigned long blocks = (n - skip) / AVX2_WORDS;
 
 		asm volatile("1: vmovdqu (%0), %%ymm0\n\t"
 			     "vmovdqu 32(%0), %%ymm1\n\t"
@@ -2061,6 +2314,46 @@ static void compare_set(const u32 *watch)
 	}
 }
 
+/* The watched words of the host op's range, in watch-list order. */
+static void compare_range_frame(const u32 *watch, u32 w)
+{
+	u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
+
+	lo = touch_hpa > base ? touch_hpa : base;
+	hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len : base + PAGE_SIZE;
+	if (lo < hi)
+		compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
+}
+
+/* A host op's range (at most 8 bytes: one or two frames): the frames' watch indices come from
+ * frame_watch; a watch list that names a frame twice is searched whole, as each index of the
+ * frame has its own shadow. */
+static void compare_range(const u32 *watch, u32 nwatch)
+{
+	u64 first = touch_hpa / PAGE_SIZE, last;
+	u32 w0, w1;
+
+	if (watch_dups) {
+		for (u32 w = 0; w < nwatch; w++)
+			if (frame_ok(watch[w]))
+				compare_range_frame(watch, w);
+		return;
+	}
+	if (!touch_len || touch_hpa >= ram_end)
+		return;
+	last = (touch_hpa + touch_len - 1) / PAGE_SIZE;
+	w0 = frame_watch[first];
+	w1 = last != first && last < ram_end / PAGE_SIZE ? frame_watch[last] : 0;
+	if (w1 && (!w0 || w1 < w0)) {
+		compare_range_frame(watch, w1 - 1);
+		w1 = 0;
+	}
+	if (w0)
+		compare_range_frame(watch, w0 - 1);
+	if (w1)
+		compare_range_frame(watch, w1 - 1);
+}
+
 /* After a step: every watched byte that changed since the previous step becomes an M line. A host
  * op's range and a guest entry's write set are compared at once; every FULL_COMPARE_EVERY-th guest
  * entry (and a step whose set overflowed, and the end of the trace) compares every watched word,
@@ -2081,25 +2374,43 @@ static void compare_watch(const u32 *watch, u32 nwatch)
 	} else if (touch_kind == TOUCH_ALL) {
 		compare_all(watch, nwatch);
 	} else if (touch_kind == TOUCH_RANGE) {
-		for (u32 w = 0; w < nwatch; w++) {
-			u64 base = (u64)watch[w] * PAGE_SIZE, lo, hi;
-
-			if (!frame_ok(watch[w]))
-				continue;
-			lo = touch_hpa > base ? touch_hpa : base;
-			hi = touch_hpa + touch_len < base + PAGE_SIZE ? touch_hpa + touch_len :
-			     base + PAGE_SIZE;
-			if (lo < hi)
-				compare_words(watch, w, (lo - base) / 8, (hi - base + 7) / 8);
-		}
+		compare_range(watch, nwatch);
 	}
 }
 
-static void zero_frames(const u32 *watch, u32 nwatch)
+#define ZERO_BLOCK      128               /* bytes per iteration of the AVX2 loop */
+
+/* Zeroes [p, p + n) (n a multiple of ZERO_BLOCK): 32-byte stores with AVX2 (Bochs charges per
+ * instruction, and a `rep stosq` iteration is one). */
+static void zero_blocks(void *p, u64 n)
+{
+	u64 blocks = n / ZERO_BLOCK;
+
+	if (!host_avx2) {
+		memset(p, 0, n);
+		return;
+	}
+	if (!blocks)
+		return;
+	asm volatile("vpxor %%ymm0, %%ymm0, %%ymm0\n"
+		     "1: vmovdqu %%ymm0, (%0)\n\t"
+		     "vmovdqu %%ymm0, 32(%0)\n\t"
+		     "vmovdqu %%ymm0, 64(%0)\n\t"
+		     "vmovdqu %%ymm0, 96(%0)\n\t"
+		     "add $128, %0\n\t"
+		     "dec %1\n\t"
+		     "jnz 1b\n\t"
+		     "vzeroupper"
+		     : "+r"(p), "+r"(blocks) : : "cc", "memory");
+}
+
+/* Zeroes the watched frames; with skip_mapped, not those frame_watch maps (the previous trace's
+ * frames, zeroed just before). */
+static void zero_frames(const u32 *watch, u32 nwatch, int skip_mapped)
 {
 	for (u32 w = 0; w < nwatch; w++)
-		if (frame_ok(watch[w]))
-			memset((void *)((u64)watch[w] * PAGE_SIZE), 0, PAGE_SIZE);
+		if (frame_ok(watch[w]) && !(skip_mapped && frame_watch[watch[w]]))
+			zero_blocks((void *)((u64)watch[w] * PAGE_SIZE), PAGE_SIZE);
 }
 
 /* frame_watch[] and watch_bitmap[] for this trace's watch list (the previous trace's entries
@@ -2114,13 +2425,18 @@ static void map_watch(const u32 *watch, u32 nwatch)
 			watch_bitmap[f / 8] = 0;
 		}
 	}
+	watch_dups = 0;
 	for (u32 w = 0; w < nwatch; w++) {
 		u32 f = watch[w];
 
-		if (frame_ok(f) && !frame_watch[f]) {
-			frame_watch[f] = w + 1;
-			watch_bitmap[f / 8] |= 1U << (f % 8);
+		if (!frame_ok(f))
+			continue;
+		if (frame_watch[f]) {
+			watch_dups = 1;
+			continue;
 		}
+		frame_watch[f] = w + 1;
+		watch_bitmap[f / 8] |= 1U << (f % 8);
 	}
 }
 
@@ -2150,15 +2466,16 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 	out_line_end();
 	report_steps += th->nops;
 
-	zero_frames(prev_watch, prev_nwatch);
-	zero_frames(watch, th->nwatch);
-	memset((void *)SHADOW_BASE, 0, (u64)th->nwatch * PAGE_SIZE);
+	zero_frames(prev_watch, prev_nwatch, 0);
+	zero_frames(watch, th->nwatch, 1);
+	zero_blocks((void *)SHADOW_BASE, (u64)th->nwatch * PAGE_SIZE);
 	map_watch(watch, th->nwatch);
 	prev_watch = watch;
 	prev_nwatch = th->nwatch;
 	trace_entries = 0;
 	full_compare_due = 0;
 	tlb_hist_reset();
+	walk_memo_reset();
 
 	cur_cpl = 0;
 	cur_ac = 0;
@@ -2205,7 +2522,7 @@ static void run_trace(const struct trace_header *th, const u32 *watch, const str
 	out_line_end();
 	out_flush();
 	out_progress("E", th->index, 1);      /* results on disk: this trace's lines are there */
-	if (agent_sum() != agent_checksum)
+	if (!agent_intact())
 		stop_batch("agentcorrupt");
 }
 
@@ -2332,7 +2649,8 @@ void agent_main(void)
 	memset((void *)0, 0, HOLE_START);
 	memset((void *)FRAME_WATCH, 0, FRAME_WATCH_END - FRAME_WATCH);
 	memset((void *)WATCH_BITMAP, 0, WATCH_BITMAP_END - WATCH_BITMAP);
-	agent_checksum = agent_sum();
+	memset((void *)WSET_STAMP, 0, WSET_STAMP_END - WSET_STAMP);
+	agent_check_begin();
 	/* the batch first: it says where the stream goes (the H line opens it) and whether the H
 	 * line is also the first line of a report on COM1 */
 	load_batch();
@@ -2341,7 +2659,7 @@ void agent_main(void)
 	out_tee_serial(0);
 	if (direct_wanted) {
 		setup_direct();
-		agent_checksum = agent_sum();
+		agent_check_begin();
 	} else {
 		enter_vmx();
 	}

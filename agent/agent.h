@@ -28,6 +28,10 @@
 #define SHADOW_MAX        1024
 #define SOFT_VMCS         0x0f600000UL  /* direct mode: the VMCS fields as plain memory, by encoding */
 #define SOFT_VMCS_FIELDS  0x8000
+#define CHECK_COPY        0x0f640000UL  /* a copy of what agent_sum covers (agent.c agent_intact) */
+#define CHECK_COPY_END    0x0f680000UL
+#define WSET_STAMP        0x0f680000UL  /* u16 per word of each watch-list frame: write-set dedup */
+#define WSET_STAMP_END    (WSET_STAMP + 2 * SHADOW_MAX * (PAGE_SIZE / 8))
 #define BATCH_BUF         0x0f800000UL  /* the batch as read from disk */
 #define BATCH_BUF_SIZE    0x00800000UL
 #define AGENT_END         0x10000000UL
@@ -188,6 +192,10 @@ void out_dec(u64 v);
 void out_sp_hex(u64 v);          /* " " then hex */
 void out_hexbytes(const u8 *p, unsigned long n);
 void out_reserve(unsigned long n); /* flush unless n more bytes fit */
+int out_teeing(void);             /* out_char copies to COM1 */
+char *out_ptr(void);              /* after out_reserve, without COM1: where the next byte goes */
+void out_commit(const char *end); /* ... and the end of the bytes written there */
+char *out_put_hex(char *o, u64 v); /* hex of v at o; returns its end */
 void out_flush(void);            /* the stream so far to its channel (port 0xE9 or the disk) */
 void out_to_disk(u32 lba, u32 sectors); /* the stream goes to these sectors from now on */
 int out_on_disk(void);

@@ -301,23 +301,68 @@ void out_char(char c)
 		serial_putc(c);
 }
 
+/* Without the COM1 copy, text goes straight into the buffer (the emulator charges per
+ * instruction: a call per character costs more than the character). */
 void out_str(const char *s)
 {
-	while (*s)
-		out_char(*s++);
+	if (tee_serial) {
+		while (*s)
+			out_char(*s++);
+		return;
+	}
+	while (*s) {
+		if (out_len >= OUT_BUF_USABLE)
+			out_flush();
+		((char *)OUT_BUF)[out_len++] = *s++;
+	}
+}
+
+/* For a writer that reserved its bytes (out_reserve) and needs no COM1 copy (!out_teeing()):
+ * where the next byte goes, and the end of what it wrote. */
+int out_teeing(void)
+{
+	return tee_serial;
+}
+
+char *out_ptr(void)
+{
+	return (char *)OUT_BUF + out_len;
+}
+
+void out_commit(const char *end)
+{
+	out_len = end - (const char *)OUT_BUF;
+}
+
+char *out_put_hex(char *o, u64 v)
+{
+	unsigned long n = v ? (64 - __builtin_clzl(v) + 3) / 4 : 1;
+	char *end = o + n;
+
+	while (n--) {
+		o[n] = hex_digits[v & 0xf];
+		v >>= 4;
+	}
+	return end;
 }
 
 void out_hex(u64 v)
 {
-	char tmp[16];
-	int n = 0;
+	unsigned long n = v ? (64 - __builtin_clzl(v) + 3) / 4 : 1;
+	char *o;
 
-	do {
-		tmp[n++] = hex_digits[v & 0xf];
+	if (tee_serial) {
+		while (n--)
+			out_char(hex_digits[(v >> (4 * n)) & 0xf]);
+		return;
+	}
+	out_reserve(n);
+	o = (char *)OUT_BUF + out_len;
+	out_len += n;
+	while (n--) {
+		o[n] = hex_digits[v & 0xf];
 		v >>= 4;
-	} while (v);
-	while (n)
-		out_char(tmp[--n]);
+	}
 }
 
 void out_dec(u64 v)
@@ -338,6 +383,7 @@ void out_sp_hex(u64 v)
 	out_char(' ');
 	out_hex(v);
 }
+
 
 void out_hexbytes(const u8 *p, unsigned long n)
 {

@@ -6,7 +6,8 @@
  * - a prologue of phys_write ops builds the stub's frames (stub.ts);
  * - before every op the L2 guest executes through the stub (read, write, invlpg, set_reg of
  *   cr0 / cr3 / cr4 / efer / pkrs), the stub's EPT PML4 entry and guest PML4 entry are (re)written
- *   with ept_set / gpt_set at the current EPTP and CR3, and a one-byte `fetch` of the stub's nop
+ *   with ept_set / gpt_set at the current EPTP and CR3 (left out where `keepsStubEntries` says
+ *   that no op since the last such pair can have changed them), and a one-byte `fetch` of the stub's nop
  *   at the page the guest will execute from (user page at CPL 3) stands for the stub's fetch: its
  *   walk sets the same accessed / dirty flags and fills the same TLB entries as the agent's;
  * - register writes run at CPL 0 (a kernel executes them), so at another CPL the lowered trace
@@ -45,6 +46,29 @@ export function throughStub(op: Op): boolean {
   return op.op === 'read' || op.op === 'write' || op.op === 'invlpg' || (op.op === 'set_reg' && GUEST_REGS.has(op.reg));
 }
 
+/**
+ * Whether the stub's entries the lowering installed before an earlier op still hold after `op`,
+ * so that installing them again would write the same values at the same places (the lowering
+ * leaves that out): `op` writes no memory and changes neither CR3, the EPTP nor the secondary
+ * controls (which choose the entries' addresses and how the agent walks to them). A guest read,
+ * INVLPG or register write also sets accessed flags on its walks (SDM 3A 4.8; EPT: 3C "Accessed
+ * and Dirty Flags for EPT"), but the installed entries have A set already (stub.ts) and are
+ * non-leaf (no dirty flag), so nothing changes there (the harness's probe fetch likewise). A
+ * trace's own fetch is not among them: where the agent cannot patch its bytes, it runs whatever
+ * instruction memory holds. A target that writes the entries anyway is caught at that step:
+ * every stub op's write set holds them.
+ */
+export function keepsStubEntries(op: Op): boolean {
+  switch (op.op) {
+    case 'read': case 'invlpg': case 'invept': case 'invvpid': case 'phys_read':
+      return true;
+    case 'set_reg':
+      return op.reg !== 'cr3';
+    default:
+      return false;
+  }
+}
+
 /** Whether the guest executes `op` at CPL 0 whatever the trace's CPL. */
 function atCpl0(op: Op): boolean {
   return op.op === 'invlpg' || op.op === 'set_reg';
@@ -75,9 +99,11 @@ export function lower(trace: Trace): Lowered {
   const original = (op: Op, i: number): void => { ops.push(op); origin.push(i); };
   for (const op of prologue()) harness(op);
   let cpl = 0;
+  let installed = false;
   for (let i = 0; i < trace.ops.length; i++) {
     const op = trace.ops[i];
     if (op.op === 'set_reg' && op.reg === 'cr3' && op.value >> BigInt(trace.machine.maxPhyAddr) === 0n) {
+      installed = false;
       harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
       loadCr3.add(ops.length);
       harness({ op: 'set_reg', cpu: 0, reg: 'cr3', value: STUB_CR3 });
@@ -88,12 +114,17 @@ export function lower(trace: Trace): Lowered {
       continue;
     }
     if (throughStub(op)) {
-      harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
-      harness({ op: 'gpt_set', cpu: 0, la: STUB_LA_SUP, level: 4, entry: STUB_GUEST_PML4E });
+      if (!installed) {
+        harness({ op: 'ept_set', cpu: 0, gpa: STUB_GPA, level: 4, entry: STUB_EPT_PML4E });
+        harness({ op: 'gpt_set', cpu: 0, la: STUB_LA_SUP, level: 4, entry: STUB_GUEST_PML4E });
+        installed = true;
+      }
       emitThroughStub(op, i, cpl, harness, original);
+      installed &&= keepsStubEntries(op);
       continue;
     }
     ops.push(op); origin.push(i);
+    installed &&= keepsStubEntries(op);
     if (op.op === 'set_reg' && op.reg === 'cpl' && op.value <= 3n) cpl = Number(op.value);
   }
   return { trace: { ...trace, ops }, origin: Int32Array.from(origin), loadCr3 };

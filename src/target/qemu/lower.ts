@@ -5,7 +5,8 @@
  * - a prologue builds the harness frames (stub.ts) and points the model's EPTP at the identity
  *   EPT (the target has none: the agent records the EPTP for its debug walks and runs nothing);
  * - before every op the guest executes (read, write, fetch, invlpg, a register write through the
- *   stub), `gpt_set` re-installs guest PML4 slot 511 at the current CR3: the agent's IDT, GDT,
+ *   stub), `gpt_set` re-installs guest PML4 slot 511 at the current CR3 (left out where
+ *   `keepsStubEntries` says no op since the last one can have changed it): the agent's IDT, GDT,
  *   stack and the stub live there, and the instruction's fault or single-step trap is delivered
  *   through them; then, for an op the stub executes, the one-byte probe `fetch` of the stub page
  *   (user page at CPL 3) stands for the stub's own fetch, as under VMX;
@@ -18,7 +19,7 @@
  */
 import type { Op } from '../../trace/ops.js';
 import type { Trace } from '../../trace/trace.js';
-import { emitThroughStub, throughStub, type Lowered } from '../bochs/lower.js';
+import { emitThroughStub, keepsStubEntries, throughStub, type Lowered } from '../bochs/lower.js';
 import { STUB_LA_SUP } from '../bochs/profile.js';
 import { inRanges, type TargetProfile } from '../profile.js';
 import { DIRECT_EPTP, DIRECT_GUEST_PML4E, directStubWords } from './stub.js';
@@ -36,6 +37,7 @@ export function lowerDirect(trace: Trace, profile: TargetProfile): Lowered {
   const maxPhy = BigInt(trace.machine.maxPhyAddr);
   let stop: Lowered['stop'] = null;
   let cpl = 0;
+  let installed = false;
   for (let i = 0; i < trace.ops.length; i++) {
     const op = trace.ops[i];
     if (op.op === 'set_reg' && op.reg === 'cr3' && op.value >> maxPhy === 0n) {
@@ -48,14 +50,17 @@ export function lowerDirect(trace: Trace, profile: TargetProfile): Lowered {
       }
     }
     const stubbed = throughStub(op);
-    if (stubbed || op.op === 'fetch') {
+    if ((stubbed || op.op === 'fetch') && !installed) {
       harness({ op: 'gpt_set', cpu: 0, la: STUB_LA_SUP, level: 4, entry: DIRECT_GUEST_PML4E });
+      installed = true;
     }
     if (stubbed) {
       emitThroughStub(op, i, cpl, harness, original);
+      installed &&= keepsStubEntries(op);
       continue;
     }
     original(op, i);
+    installed &&= keepsStubEntries(op);
     if (op.op === 'set_reg' && op.reg === 'cpl' && op.value <= 3n) cpl = Number(op.value);
   }
   return { trace: { ...trace, ops }, origin: Int32Array.from(origin), loadCr3: new Set(), stop };
