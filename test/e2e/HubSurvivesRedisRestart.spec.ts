@@ -29,11 +29,23 @@ describe.skipIf(!have)(`HubSurvivesRedisRestart (seed: ${seed})`, () => {
     const d = tempDir('hub-restart');
     const hub = ['fuzz', '--hub', redis.url, '--campaign', 'restart', ...base, '--workers', '1', '--lock-timeout', '2s'];
     const procs = [spawnCli(hub), spawnCli(hub)];
-    // Restart once both are fuzzing (a status line or a finding shows blocks are being merged).
+    // Restart once both machines are in the campaign and its first block is merged, read from the
+    // hub itself (on an idle machine the whole campaign takes a few seconds: status lines, printed
+    // every few seconds, may never come before it ends).
+    const r = new Redis(redis.port, '127.0.0.1');
+    let mergedAtRestart = 0;
     const t0 = Date.now();
-    while (!procs.every((p) => /machine \S+: [1-9]\d* runs/.test(p.stderr())) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
+    try {
+      for (;;) {
+        mergedAtRestart = Number((await r.get('eptfuzz:{restart}:merged')) ?? '0');
+        const joined = procs.every((p) => /(joined|created) campaign restart/.test(p.stderr()));
+        if ((joined && mergedAtRestart >= 1) || procs.some((p) => p.child.exitCode !== null) || Date.now() - t0 > 60_000) break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    } finally {
+      r.disconnect();
+    }
     const runningAtRestart = procs.filter((p) => p.child.exitCode === null).length;
-    const mergedAtRestart = Math.max(...procs.map((p) => Number([...p.stderr().matchAll(/campaign (\d+)\/\d+ blocks merged/g)].at(-1)?.[1] ?? '0')));
     await redis.restart(700);
     const ends = await Promise.all(procs.map((p) => p.done));
     console.log(`HubSurvivesRedisRestart: restarted with ${runningAtRestart} machines running, ${mergedAtRestart} of ${RUNS / 64} blocks merged`);
