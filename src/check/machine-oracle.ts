@@ -3,19 +3,24 @@
  * Contract: `step` applies the op to the oracle machine at once and allows exactly its outcome
  * (no stale-TLB latitude, nothing flushed); `commit` has nothing left to do. It finds only
  * planted bugs (where the machine differs from itself without them), never a shared mistake; it
- * exists for pipeline tests and as a fallback while the reference model is unavailable.
+ * exists for pipeline tests and as a fallback while the reference model is unavailable. It knows
+ * no rules: a bare-mode candidate carries NO_RULE (signatures name `none`); a hv-mode one is
+ * labelled from its outcome like the hv model's (src/spec/hv/rules.ts).
  */
 import type { MachineConfig } from '../hw/config.js';
 import type { MachineApi } from '../hw/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
+import { NO_RULE } from '../spec/rules.js';
 
 export class MachineOracle implements ReferenceModelApi {
-  constructor(private readonly machine: MachineApi) {}
+  /** `bare`: the oracle is the bare machine, whose outcomes no hv rule describes. */
+  constructor(private readonly machine: MachineApi, private readonly bare = false) {}
 
   step(op: Op): SpecStep {
     const outcome = this.machine.apply(op);
-    return { allowed: [{ outcome, stale: false, frames: this.machine.touchedFrames().slice() }], flushed: [] };
+    const frames = this.machine.touchedFrames().slice();
+    return { allowed: [this.bare ? { outcome, stale: false, frames, rule: NO_RULE } : { outcome, stale: false, frames }], flushed: [] };
   }
 
   commit(_candidate: Candidate): void {}

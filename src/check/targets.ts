@@ -43,7 +43,7 @@ export const MODEL_TARGET: Target = {
 
 export const MACHINE_ORACLE_TARGET: Target = {
   makeMachine: (config) => new Machine(config),
-  makeModel: (config) => new MachineOracle(new Machine(withoutBugs(config))),
+  makeModel: (config) => new MachineOracle(new Machine(withoutBugs(config)), true),
   hv: HV_MACHINE_ORACLE_TARGET,
 };
 
