@@ -116,20 +116,28 @@ export function keyStageRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs)
  * paging.rights.allow.
  */
 export function ordinaryRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
+  if (ordinaryDenies(kind, w, regs)) return ordinaryDenialRule(kind, w, regs);
+  return exemptionRule(kind, w, regs) ?? RULE.rightsAllow;
+}
+
+/** The rule of an ordinary (keyless) denial, for an access whose rights check denies it. */
+function ordinaryDenialRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number {
   const user = regs.cpl === 3;
-  if (ordinaryDenies(kind, w, regs)) {
-    const xd = regs.nxe && w.xd;
-    if (kind === 'fetch') {
-      if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
-      return xd ? RULE.xdFetch : RULE.smepFetch;
-    }
-    if (user) return !w.us ? RULE.usUser : RULE.rwUser;
-    if (w.us && regs.smap && !regs.ac) return RULE.smapData;
-    return RULE.rwSupWp;
+  if (kind === 'fetch') {
+    if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
+    return regs.nxe && w.xd ? RULE.xdFetch : RULE.smepFetch;
   }
+  if (user) return !w.us ? RULE.usUser : RULE.rwUser;
+  if (w.us && regs.smap && !regs.ac) return RULE.smapData;
+  return RULE.rwSupWp;
+}
+
+/** The exemption that let an allowed access through (CR0.WP = 0, EFLAGS.AC), or null. */
+function exemptionRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs): number | null {
+  const user = regs.cpl === 3;
   if (kind === 'write' && !user && !w.rw) return RULE.rwSupWp0;
   if (kind !== 'fetch' && !user && w.us && regs.smap && regs.ac) return RULE.smapAc;
-  return RULE.rightsAllow;
+  return null;
 }
 
 /** Whether the register of the other address type would deny the data access by key (pk.register-by-address). */
@@ -153,28 +161,15 @@ function keyBits(w: WalkRights, regs: RightsRegs): number {
  * when nothing special applied. Called once per walk, only to label an outcome: no allocation.
  */
 export function rightsRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs, verdict: number): number {
-  const user = regs.cpl === 3;
   const bits = keyBits(w, regs);
   if (verdict === RIGHTS_DENIED_PK) {
     if ((bits & PKR_AD) !== 0) return w.us ? RULE.pkruAd : RULE.pksAd;
     return w.us ? RULE.pkruWd : RULE.pksWd;
   }
-  if (verdict === RIGHTS_DENIED) {
-    if (keyDenies(kind, w, regs)) return RULE.pkQemu;
-    const xd = regs.nxe && w.xd;
-    if (kind === 'fetch') {
-      if (user) return !w.us ? RULE.usUser : RULE.xdFetch;
-      return xd ? RULE.xdFetch : RULE.smepFetch;
-    }
-    if (user) return !w.us ? RULE.usUser : RULE.rwUser;
-    if (w.us && regs.smap && !regs.ac) return RULE.smapData;
-    return RULE.rwSupWp;
-  }
+  if (verdict === RIGHTS_DENIED) return keyDenies(kind, w, regs) ? RULE.pkQemu : ordinaryDenialRule(kind, w, regs);
   if (bits > 0) {
     if (kind === 'fetch') return RULE.pkFetch;
     if (kind === 'write' && (bits & PKR_WD) !== 0) return w.us ? RULE.pkruWdWp0 : RULE.pksWdWp0;
   }
-  if (kind === 'write' && !user && !w.rw) return RULE.rwSupWp0;
-  if (kind !== 'fetch' && !user && w.us && regs.smap && regs.ac) return RULE.smapAc;
-  return NO_RULE;
+  return exemptionRule(kind, w, regs) ?? NO_RULE;
 }

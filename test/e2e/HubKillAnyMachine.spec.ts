@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/gen/rng.js';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
-import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
-import { reportedFindings, spawnCli, type CliProcess, sameFiles } from '../support/hub.js';
+import { cli, suiteSeed, tempDir } from './helpers.js';
+import { redisOrSkipMessage, startRedis, type TestRedis } from '../support/redis.js';
+import { expectPulledSameAsLocal, reportedFindings, spawnCli, type CliProcess } from '../support/hub.js';
 
 const seed = suiteSeed();
 const LONG = process.env.EPTFUZZ_LONG === '1';
@@ -25,8 +25,7 @@ const BUGS = ['canary', 'pk-on-fetch', 'ept-gla-bits-wrong'];
 /** Smaller blocks and a longer lag than the defaults: more blocks in flight when a machine dies (the local twin runs with the same values). */
 const BLOCK_RUNS = 32;
 const base = ['--seed', seed, '--runs', String(RUNS), ...BUGS.flatMap((b) => ['--bug', b]), '--oracle', 'machine', '--max-ops', '120', '--block-runs', String(BLOCK_RUNS), '--sync-lag', '4'];
-const have = redisAvailable();
-if (!have) console.warn('HubKillAnyMachine: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('HubKillAnyMachine');
 
 describe.skipIf(!have)(`HubKillAnyMachine (seed: ${seed}, ${KILLS} kills)`, () => {
   let redis: TestRedis;
@@ -70,14 +69,7 @@ describe.skipIf(!have)(`HubKillAnyMachine (seed: ${seed}, ${KILLS} kills)`, () =
     }
     const reported = new Set(all.flatMap((p) => reportedFindings(p.stderr())));
     expect(reported.size).toBeGreaterThan(1);
-    const pulled = await cli(['crashes', 'pull', '--hub', redis.url, '--campaign', 'kill', join(d, 'hub', 'crashes')]);
-    expect(pulled.code, pulled.stderr).toBe(0);
-    const hubFiles = tree(join(d, 'hub', 'crashes'));
+    const hubFiles = await expectPulledSameAsLocal({ url: redis.url, campaign: 'kill' }, [...base, '--workers', '2'], join(d, 'hub', 'crashes'), join(d, 'local', 'crashes'), expect);
     for (const h of reported) expect(hubFiles.has(join(h, 'description.json')), `reported ${h}`).toBe(true);
-
-    const local = await cli(['fuzz', ...base, '--workers', '2', '--crashes', join(d, 'local', 'crashes')]);
-    expect(local.code, local.stderr).toBe(1);
-    const localFiles = tree(join(d, 'local', 'crashes'));
-    sameFiles(localFiles, hubFiles, expect);
   }, 180_000);
 });

@@ -15,16 +15,15 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, suiteSeed, tempDir } from './helpers.js';
-import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
+import { redisOrSkipMessage, startRedis, type TestRedis } from '../support/redis.js';
 import { reportedFindings, spawnCli } from '../support/hub.js';
+import { chartColours, chromiumOrSkip, openReport } from '../support/report-browser.js';
 
 const seed = suiteSeed();
 const RUNS = 640;
 const PASSWORD = 'hunter3-secret';
 const base = ['--seed', seed, '--runs', String(RUNS), '--bug', 'canary', '--oracle', 'machine', '--max-ops', '120'];
-const CHROMIUM = process.env.EPTFUZZ_CHROMIUM ?? '/usr/bin/chromium';
-const have = redisAvailable();
-if (!have) console.warn('HubReadAsLocal: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('HubReadAsLocal');
 
 interface ListedRow { hash: string; count: number; first_seen: string | null; last_seen: string | null; repro_ops: number | null; minimized: boolean; dir: string; dirs: string[] }
 
@@ -153,33 +152,13 @@ describe.skipIf(!have)(`HubReadAsLocal (seed: ${seed})`, () => {
     expect(rb.stdout).toMatch(/: 2 campaign\(s\), \d+ signature\(s\) from 2 crash store\(s\), /);
     for (const c of chartsOf(readFileSync(both, 'utf8'))) expect(c.series).toEqual([`seed ${seed}`, `hub:view seed ${seed}`]);
 
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI !== undefined) throw new Error(`${CHROMIUM} missing: .ci/run installs chromium`);
-      console.warn(`SKIPPED: the browser part needs ${CHROMIUM} (apt-get install chromium), not installed here`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      tab.on('console', (msg) => { if (msg.type() === 'error' || msg.type() === 'warning') errors.push(`${msg.type()}: ${msg.text()}`); });
-      tab.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-      await tab.goto(`file://${both}`);
-      await tab.waitForSelector('body[data-charts-drawn="4"]', { timeout: 10_000 });
+    if (!chromiumOrSkip(ctx, 'the browser part')) return;
+    await openReport(both, async (tab, { errors }) => {
       expect(errors).toEqual([]);
       // Each canvas holds the hub campaign's series colour (the second: #d62728).
-      const drawn = await tab.evaluate(() => [...document.querySelectorAll('.chart canvas')].map((el) => {
-        const canvas = el as HTMLCanvasElement;
-        const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < px.length; i += 4) if (Math.abs(px[i] - 0xd6) < 8 && Math.abs(px[i + 1] - 0x27) < 8 && Math.abs(px[i + 2] - 0x28) < 8 && px[i + 3] > 200) return true;
-        return false;
-      }));
+      const drawn = (await chartColours(tab, [[0xd6, 0x27, 0x28]])).map((c) => c.colours[0] === true);
       expect(drawn).toEqual([true, true, true, true]);
-    } finally {
-      await browser.close();
-    }
+    });
   }, 120_000);
 
   it('bad hub input: one line, exit 2, the password masked, nothing written', async () => {

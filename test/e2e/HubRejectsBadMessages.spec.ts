@@ -9,15 +9,14 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
-import { sameFiles } from '../support/hub.js';
-import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
+import { cli, suiteSeed, tempDir } from './helpers.js';
+import { expectPulledSameAsLocal } from '../support/hub.js';
+import { redisOrSkipMessage, startRedis, type TestRedis } from '../support/redis.js';
 
 const seed = suiteSeed();
 const RUNS = 192;
 const base = ['--seed', seed, '--runs', String(RUNS), '--bug', 'canary', '--oracle', 'machine', '--max-ops', '120'];
-const have = redisAvailable();
-if (!have) console.warn('HubRejectsBadMessages: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('HubRejectsBadMessages');
 
 describe.skipIf(!have)(`HubRejectsBadMessages (seed: ${seed})`, () => {
   let redis: TestRedis;
@@ -44,11 +43,6 @@ describe.skipIf(!have)(`HubRejectsBadMessages (seed: ${seed})`, () => {
     expect(rejected.filter((l) => l.includes('block job junk-2: its data names no block of this campaign'))).toHaveLength(1);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.stderr).not.toContain('failed on this machine');
-    const pulled = await cli(['crashes', 'pull', '--hub', redis.url, '--campaign', 'bad', join(d, 'hub')]);
-    expect(pulled.code, pulled.stderr).toBe(0);
-    const local = await cli(['fuzz', ...base, '--workers', '1', '--crashes', join(d, 'local')]);
-    expect(local.code, local.stderr).toBe(1);
-    const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
-    sameFiles(a, b, expect);
+    await expectPulledSameAsLocal({ url: redis.url, campaign: 'bad' }, [...base, '--workers', '1'], join(d, 'hub'), join(d, 'local'), expect);
    }, 180_000);
 });

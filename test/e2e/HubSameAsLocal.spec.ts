@@ -14,14 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMergeRecord, type MergeRecord } from '../../src/hub/hub-messages.js';
 import { SYNC_LAG_BATCHES } from '../../src/fuzz/protocol.js';
 import { cli, suiteSeed, tempDir, tree } from './helpers.js';
-import { freePort, redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
+import { freePort, redisOrSkipMessage, startRedis, type TestRedis } from '../support/redis.js';
 import { reportedFindings, spawnCli, sameFiles } from '../support/hub.js';
 
 const seed = suiteSeed();
 const RUNS = 640;
 const base = ['--seed', seed, '--runs', String(RUNS), '--bug', 'canary', '--oracle', 'machine', '--max-ops', '120'];
-const have = redisAvailable();
-if (!have) console.warn('HubSameAsLocal: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('HubSameAsLocal');
 
 function sameTree(a: string, b: string): void {
   sameFiles(tree(a), tree(b), expect);

@@ -8,9 +8,9 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
-import { sameFiles } from '../support/hub.js';
-import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
+import { cli, suiteSeed, tempDir } from './helpers.js';
+import { expectPulledSameAsLocal } from '../support/hub.js';
+import { redisOrSkipMessage, startRedis, type TestRedis } from '../support/redis.js';
 
 const seed = suiteSeed();
 // Enough blocks that the campaign cannot finish in the time a `hub stop` process takes to start
@@ -18,8 +18,7 @@ const seed = suiteSeed();
 const RUNS = 1920;
 const BLOCKS = RUNS / 64;
 const base = ['--seed', seed, '--runs', String(RUNS), '--bug', 'canary', '--oracle', 'machine', '--max-ops', '120'];
-const have = redisAvailable();
-if (!have) console.warn('HubStopAndResume: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('HubStopAndResume');
 
 describe.skipIf(!have)(`HubStopAndResume (seed: ${seed})`, () => {
   let redis: TestRedis;
@@ -61,11 +60,6 @@ describe.skipIf(!have)(`HubStopAndResume (seed: ${seed})`, () => {
     expect(second.stdout).toContain(`campaign sr: ${BLOCKS}/${BLOCKS} blocks merged, ${RUNS} runs`);
     expect(second.stderr).toContain('joined campaign sr');
 
-    const pulled = await cli(['crashes', 'pull', ...hub, join(d, 'hub')]);
-    expect(pulled.code, pulled.stderr).toBe(0);
-    const local = await cli(['fuzz', ...base, '--workers', '1', '--crashes', join(d, 'local')]);
-    expect(local.code, local.stderr).toBe(1);
-    const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
-    sameFiles(a, b, expect);
+    await expectPulledSameAsLocal({ url: redis.url, campaign: 'sr' }, [...base, '--workers', '1'], join(d, 'hub'), join(d, 'local'), expect);
    }, 180_000);
 });

@@ -9,16 +9,15 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, suiteSeed, tempDir, tree } from './helpers.js';
-import { redisAvailable, startRedis, type TestRedis } from '../support/redis.js';
+import { cli, suiteSeed, tempDir } from './helpers.js';
+import { redisOrSkipMessage, startRedis, type TestRedis } from '../support/redis.js';
 import { Redis } from 'ioredis';
-import { reportedFindings, spawnCli, sameFiles } from '../support/hub.js';
+import { expectPulledSameAsLocal, reportedFindings, spawnCli } from '../support/hub.js';
 
 const seed = suiteSeed();
 const RUNS = 768;
 const base = ['--seed', seed, '--runs', String(RUNS), '--bug', 'canary', '--bug', 'pk-on-fetch', '--oracle', 'machine', '--max-ops', '120'];
-const have = redisAvailable();
-if (!have) console.warn('HubSurvivesRedisRestart: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('HubSurvivesRedisRestart');
 
 describe.skipIf(!have)(`HubSurvivesRedisRestart (seed: ${seed})`, () => {
   let redis: TestRedis;
@@ -54,12 +53,7 @@ describe.skipIf(!have)(`HubSurvivesRedisRestart (seed: ${seed})`, () => {
     for (const [i, e] of ends.entries()) expect(e.code, procs[i].stderr()).toBe(1);
     for (const p of procs) expect(p.stdout()).toContain(`${RUNS / 64}/${RUNS / 64} blocks merged, ${RUNS} runs`);
     const reported = new Set(procs.flatMap((p) => reportedFindings(p.stderr())));
-    const pulled = await cli(['crashes', 'pull', '--hub', redis.url, '--campaign', 'restart', join(d, 'hub')]);
-    expect(pulled.code, pulled.stderr).toBe(0);
-    const local = await cli(['fuzz', ...base, '--workers', '2', '--crashes', join(d, 'local')]);
-    expect(local.code, local.stderr).toBe(1);
-    const [a, b] = [tree(join(d, 'local')), tree(join(d, 'hub'))];
-    sameFiles(a, b, expect);
+    const b = await expectPulledSameAsLocal({ url: redis.url, campaign: 'restart' }, [...base, '--workers', '2'], join(d, 'hub'), join(d, 'local'), expect);
     for (const h of reported) expect(b.has(join(h, 'description.json')), h).toBe(true);
   }, 180_000);
 

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listCrashes } from '../../src/fuzz/crash-list.js';
 import { cli, suiteSeed, tempDir } from './helpers.js';
+import { chartColours, chromiumOrSkip, openReport } from '../support/report-browser.js';
 
 const seed = suiteSeed();
-const CHROMIUM = process.env.EPTFUZZ_CHROMIUM ?? '/usr/bin/chromium';
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'rule-coverage.json');
 /** The page's first two series colours (src/report/html.ts), as RGB. */
 const SERIES_RGB = [[0x1f, 0x77, 0xb4], [0xd6, 0x27, 0x28]];
@@ -69,43 +69,12 @@ describe(`ReportRendersInABrowser (seed: ${seed})`, () => {
   });
 
   it('opens in headless chromium with no console errors and no requests, and draws every plot', async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI !== undefined) throw new Error(`${CHROMIUM} missing: .ci/run installs chromium`);
-      console.warn(`SKIPPED: the browser test needs ${CHROMIUM} (apt-get install chromium), not installed here`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      const requests: string[] = [];
-      tab.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`); });
-      tab.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-      await tab.route('**/*', (route) => {
-        const url = route.request().url();
-        if (url.startsWith('file://')) return route.continue();
-        requests.push(url);
-        return route.abort();
-      });
-      await tab.goto(`file://${page}`);
-      await tab.waitForSelector('body[data-charts-drawn="4"]', { timeout: 10_000 });
+    if (!chromiumOrSkip(ctx, 'the browser test')) return;
+    await openReport(page, async (tab, { errors, requests }) => {
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
       // Every chart is a canvas holding both shards' series colours (not only axes and grid).
-      const found = await tab.evaluate((rgbs) => [...document.querySelectorAll('.chart')].map((chart) => {
-        const canvas = chart.querySelector('canvas');
-        if (canvas === null) return { id: chart.id, canvas: false, colours: [] as boolean[] };
-        const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        const colours = rgbs.map(([r, g, b]) => {
-          for (let i = 0; i < px.length; i += 4) {
-            if (Math.abs(px[i] - r) < 8 && Math.abs(px[i + 1] - g) < 8 && Math.abs(px[i + 2] - b) < 8 && px[i + 3] > 200) return true;
-          }
-          return false;
-        });
-        return { id: chart.id, canvas: canvas.width > 100 && canvas.height > 100, colours };
-      }), SERIES_RGB);
+      const found = await chartColours(tab, SERIES_RGB);
       expect(found.map((f) => f.id)).toEqual(['chart-throughput', 'chart-coverage', 'chart-signatures', 'chart-failing']);
       for (const f of found) expect(f, f.id).toEqual({ id: f.id, canvas: true, colours: [true, true] });
       // The crash links lead to their sections.
@@ -116,9 +85,7 @@ describe(`ReportRendersInABrowser (seed: ${seed})`, () => {
       expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
       expect(statSync(shot).size).toBeGreaterThan(20_000);
       console.log(`report screenshot: ${shot}`);
-    } finally {
-      await browser.close();
-    }
+    });
   }, 60_000);
 
   it('refuses bad inputs with one line (exit 2) and writes nothing', async () => {

@@ -1,9 +1,11 @@
 /**
  * Hub suites' helpers: an `eptfuzz` child process (the CLI from source through tsx, as a user runs
- * it) whose output is collected and which can be killed with SIGKILL at any moment.
+ * it) whose output is collected and which can be killed with SIGKILL at any moment; the check that
+ * a hub campaign's pulled crash store holds the files of its local twin.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SEEN_FILE } from '../../src/fuzz/crash-seen.js';
+import { cli, tree } from '../e2e/helpers.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -53,4 +55,22 @@ export function sameFiles(all: Map<string, Buffer>, allOther: Map<string, Buffer
     if (k.endsWith('.json') || k.endsWith('.txt')) expectFn(other.toString('utf8'), k).toBe(bytes.toString('utf8'));
     else expectFn(bytes.equals(other), k).toBe(true);
   }
+}
+
+/**
+ * Pulls hub campaign `campaign` into `hubDir`, runs its local twin (`eptfuzz fuzz ...localArgs
+ * --crashes localDir`, which must find something: exit 1) and checks that both crash stores hold
+ * the same files; returns the pulled store's files.
+ */
+export async function expectPulledSameAsLocal(
+  hub: { url: string; campaign: string }, localArgs: string[], hubDir: string, localDir: string,
+  expectFn: (v: unknown, m?: string) => { toEqual(x: unknown): void; toBe(x: unknown): void },
+): Promise<Map<string, Buffer>> {
+  const pulled = await cli(['crashes', 'pull', '--hub', hub.url, '--campaign', hub.campaign, hubDir]);
+  expectFn(pulled.code, pulled.stderr).toBe(0);
+  const local = await cli(['fuzz', ...localArgs, '--crashes', localDir]);
+  expectFn(local.code, local.stderr).toBe(1);
+  const hubFiles = tree(hubDir);
+  sameFiles(tree(localDir), hubFiles, expectFn);
+  return hubFiles;
 }

@@ -21,6 +21,13 @@ export function redisAvailable(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** Whether suite `suite` can run: redis-server is here; if not, says so on the console (the suite then skips). */
+export function redisOrSkipMessage(suite: string): boolean {
+  const have = redisAvailable();
+  if (!have) console.warn(`${suite}: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)`);
+  return have;
+}
+
 /** A free TCP port on 127.0.0.1 (bound, read, released). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -11,10 +11,9 @@ import { campaignKeys } from '../../../src/hub/hub-keys.js';
 import { readSeries, seriesLua, SERIES_EVERY_MS, SERIES_SAMPLES_MAX } from '../../../src/hub/hub-series.js';
 import { readSightings, sightingsLua } from '../../../src/hub/hub-sightings.js';
 import { plotRows } from '../../../src/report/hub-campaign-files.js';
-import { redisAvailable, startRedis, type TestRedis } from '../../support/redis.js';
+import { redisOrSkipMessage, startRedis, type TestRedis } from '../../support/redis.js';
 
-const have = redisAvailable();
-if (!have) console.warn('hub-series: SKIPPED: redis-server is not installed (.ci/run installs it: apt-get install redis-server)');
+const have = redisOrSkipMessage('hub-series');
 
 /** The commit's part that matters here: add to the totals, then the series step (as hub-merger.ts). */
 const COMMIT = `
