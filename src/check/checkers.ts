@@ -43,26 +43,46 @@ function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Ca
   return allowed[0];
 }
 
+/** The machine's memory after the step, for telling a stale translation from a broken walk. */
+export interface StaleMemory {
+  frames: readonly number[];
+  view: (frame: number) => Uint8Array | null;
+}
+
+/**
+ * The flush rule of a translation a required flush removed that explains what the machine did,
+ * or null. With the machine's memory at hand and a model that can predict a flushed run's memory
+ * effects, both the outcome and the memory must be that run's: a stale translation skips the
+ * walk, so a machine whose walk wrote memory a fresh walk would have faulted on (a guest A/D
+ * update without EPT write permission: Bochs F7, docs/target-findings.md) broke a walk rule, not
+ * a flush, even when its outcome is the one the old translation gave. Without them, the outcome
+ * alone decides.
+ */
+function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): number | null {
+  if (memory !== undefined && spec.flushedMatching !== undefined) return spec.flushedMatching(actual, memory.frames, memory.view);
+  for (let i = 0; i < spec.flushed.length; i++) {
+    if (sameOutcome(spec.flushed[i], actual)) return spec.flushedRules?.[i] ?? NO_RULE;
+  }
+  return null;
+}
+
 /**
  * Classifies an actual outcome that no allowed candidate matches. The signature detail is the
  * rule the model applied (its group, src/spec/rules.ts) against the class of what the target did,
  * plus the differing field groups when both are of one class: so every manifestation of one
  * broken rule shares it, whatever the addresses, levels or values.
  */
-export function classifyOutcome(actual: Outcome, spec: SpecStep, op = ''): Finding {
+export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleMemory?: StaleMemory): Finding {
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
-  for (let i = 0; i < spec.flushed.length; i++) {
-    const f = spec.flushed[i];
-    if (sameOutcome(f, actual)) {
-      const rule = spec.flushedRules?.[i] ?? NO_RULE;
-      return {
-        invariant: INVARIANTS.staleAfterFlush,
-        detail: `stale translation used after a required flush${rule !== NO_RULE ? ` (${ruleId(rule)})` : ''}: ${said}`,
-        coarse: `flushed by ${ruleGroup(rule)}`,
-        rule: ruleId(rule),
-      };
-    }
+  const flushRule = staleRule(actual, spec, staleMemory);
+  if (flushRule !== null) {
+    return {
+      invariant: INVARIANTS.staleAfterFlush,
+      detail: `stale translation used after a required flush${flushRule !== NO_RULE ? ` (${ruleId(flushRule)})` : ''}: ${said}`,
+      coarse: `flushed by ${ruleGroup(flushRule)}`,
+      rule: ruleId(flushRule),
+    };
   }
   const best = closest(op, actual, spec.allowed);
   const expected = best.outcome;

@@ -24,7 +24,7 @@ import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding } from './checkers.js';
+import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding, type FrameSource } from './checkers.js';
 import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 import { ruleGroup, ruleOfCandidate } from './classify.js';
 import { ruleId } from '../spec/rules.js';
@@ -209,6 +209,11 @@ function coarseMessage(e: unknown): string {
   return `${err.name}: ${line}`;
 }
 
+/** A side's frame bytes, zero-copy where it can (checkers.ts FrameSource). */
+function viewOf(side: FrameSource): (frame: number) => Uint8Array | null {
+  return (f) => (side.frameView !== undefined ? side.frameView(f) : side.frameBytes(f));
+}
+
 /** tlb.stale-after-flush for an allowed outcome whose memory effects only a flushed translation gives. */
 function staleEffects(actual: Outcome, flushRule: number): Finding {
   return {
@@ -285,15 +290,15 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
     let chosen = pickCandidate(spec.allowed, actual, touched, machine);
     const countBefore = count;
     if (chosen === null) {
-      report(i, op.op, classifyOutcome(actual, spec, op.op));
+      const candidateFrames = spec.allowed.flatMap((c) => c.frames);
+      report(i, op.op, classifyOutcome(actual, spec, op.op, { frames: [...new Set([...touched, ...candidateFrames])], view: viewOf(machine) }));
       chosen = spec.allowed[0];
     }
     else if (spec.flushedMatching !== undefined && hasPreview(chosen) && !previewMatches(chosen, machine, touched)) {
       // The outcome is allowed but the memory effects are not the candidate's: a translation a
       // required flush removed may explain them (its access skipped the fresh walk's A/D updates).
       const frames = [...new Set([...touched, ...chosen.frames])];
-      const view = (f: number): Uint8Array | null => (machine.frameView !== undefined ? machine.frameView(f) : machine.frameBytes(f));
-      const flushRule = spec.flushedMatching(actual, frames, view);
+      const flushRule = spec.flushedMatching(actual, frames, viewOf(machine));
       if (flushRule !== null) report(i, op.op, staleEffects(actual, flushRule));
     }
     if (observeRule) observer!.observeRule!(op, ruleOfCandidate(op.op, chosen));

@@ -5,7 +5,8 @@
 import type { MachineApi } from '../../../src/hw/api.js';
 import type { MachineConfig } from '../../../src/hw/config.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
-import type { Outcome } from '../../../src/hw/outcome.js';
+import { sameOutcome, type Outcome } from '../../../src/hw/outcome.js';
+import { NO_RULE } from '../../../src/spec/rules.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../../../src/spec/api.js';
 import type { Op } from '../../../src/trace/ops.js';
 import type { Trace } from '../../../src/trace/trace.js';
@@ -54,7 +55,8 @@ export class FakeMachine implements MachineApi {
 }
 
 export interface ModelCandidate { outcome: Outcome; writes?: Writes; rule?: number }
-export interface ModelStep { allowed: ModelCandidate[]; flushed?: Outcome[]; flushedRules?: number[] }
+/** `flushedMemory`: the flushed run's bytes at a host address (a model that can predict them); absent = outcome-only. */
+export interface ModelStep { allowed: ModelCandidate[]; flushed?: Outcome[]; flushedRules?: number[]; flushedMemory?: Writes }
 
 export class FakeModel implements ReferenceModelApi {
   private readonly mem = new Mem();
@@ -71,7 +73,16 @@ export class FakeModel implements ReferenceModelApi {
       this.pending.set(cand, c.writes ?? []);
       return cand;
     });
-    return { allowed, flushed: s.flushed ?? [], ...(s.flushedRules !== undefined ? { flushedRules: s.flushedRules } : {}) };
+    const step: SpecStep = { allowed, flushed: s.flushed ?? [], ...(s.flushedRules !== undefined ? { flushedRules: s.flushedRules } : {}) };
+    const memory = s.flushedMemory;
+    if (memory === undefined) return step;
+    // The first flushed outcome equal to `actual` whose predicted bytes are what `view` shows.
+    const flushedMatching = (actual: Outcome, _frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
+      const i = step.flushed.findIndex((o) => sameOutcome(o, actual));
+      if (i < 0 || !memory.every(([hpa, byte]) => (view(frameOf(hpa))?.[hpa % 4096] ?? 0) === byte)) return null;
+      return step.flushedRules?.[i] ?? NO_RULE;
+    };
+    return { ...step, flushedMatching };
   }
   commit(candidate: Candidate): void {
     this.committed.push(candidate);

@@ -113,6 +113,14 @@ describe('runner', () => {
     expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single', rule: 'tlb.invept.single' });
   });
 
+  it('tlb.stale-after-flush needs the flushed run\'s memory too where the model can predict it; else the walk rule in dispute is named', () => {
+    // The machine completes and writes 0x21 at 0x5000 (a walk's accessed flag); the flushed run completes without that write.
+    const machine = () => ({ outcome: OK, writes: [[0x5000, 0x21]] as Array<[number, number]> });
+    const model = (flushedMemory: Array<[number, number]>) => () => ({ allowed: [{ outcome: exit(48, 0x8b), rule: RULE.eptDeny[1][1] }], flushed: [OK], flushedRules: [RULE.inveptSingle], flushedMemory });
+    expect(runWith(traceOf(writes(1)), fakeTarget(machine, model([[0x5000, 0x01]]))).first).toMatchObject({ invariant: INVARIANTS.exitReason, coarse: 'ept.violation -> completes' });
+    expect(runWith(traceOf(writes(1)), fakeTarget(machine, model([[0x5000, 0x21]]))).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single' });
+  });
+
   it('mem.no-lost-write fires at the op when the machine drops a byte the model writes', () => {
     const t = fakeTarget(
       (_op, i) => ({ outcome: OK, writes: i === 4 ? [[0x5000, 0x41]] : [] }),
