@@ -57,8 +57,8 @@ function isDenial(rule: number): boolean {
  *   key exemption through (WD with CR0.WP = 0, fetches): the model's key rule there, or
  *   pk.register-by-address when the other register's verdict is what the target did;
  * - the rights stage, when the target took a #PF without PK where the model went past the
- *   guest walk (an EPT exit, SPP, XO or completion): the model's rights rule (an exemption, or
- *   paging.rights.allow);
+ *   guest walk (an EPT exit, SPP, XO or completion) on the page the #PF names: the model's rights
+ *   rule (an exemption, or paging.rights.allow);
  * - else the rule that produced the model's outcome.
  */
 export function disputedRule(op: string, c: Candidate, actual: Outcome): number {
@@ -66,8 +66,18 @@ export function disputedRule(op: string, c: Candidate, actual: Outcome): number 
   const key = keyDispute(c, actual);
   if (key !== NO_RULE) return key;
   const rights = c.rightsStage ?? NO_RULE;
-  if (rights !== NO_RULE && actual.kind === 'pf' && (actual.code & PF_PK) === 0 && expected.kind !== 'pf') return rights;
+  if (rights !== NO_RULE && actual.kind === 'pf' && (actual.code & PF_PK) === 0 && expected.kind !== 'pf' && !pastModelStop(actual.cr2, expected)) return rights;
   return ruleOfCandidate(op, c);
+}
+
+/**
+ * Whether a target #PF at `cr2` lies on a later page than the one the model's exit stopped at:
+ * the target went past the model's stop (a split access whose first part the model ends with an
+ * EPT exit), so the dispute is that stop's rule, not the rights of the part the #PF names.
+ */
+function pastModelStop(cr2: number, expected: Outcome): boolean {
+  if (expected.kind !== 'exit' || expected.gla === null) return false;
+  return Math.floor(cr2 / 4096) !== Math.floor(expected.gla / 4096);
 }
 
 /** The signature group of a numeric rule ('none' when unlabelled). */

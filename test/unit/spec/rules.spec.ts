@@ -101,4 +101,11 @@ describe('the rule in dispute', () => {
     expect(ruleId(disputedRule('read', c, { kind: 'exit', reason: 49, qual: 0, gpa: 0, gla: null }))).toBe('ept.deny.read.l1');
     expect(outcomeClass('read', { kind: 'exit', reason: 49, qual: 0, gpa: 0, gla: null })).toBe('ept misconfig');
   });
+
+  it('a target #PF on a later page than the model\'s EPT exit names the exit\'s rule (the target went past the stop)', () => {
+    const exit: Outcome = { kind: 'exit', reason: 48, qual: 0xab, gpa: 0, gla: 0x1201ff9 };
+    const c = cand(exit, RULE.eptDeny[3][1], { keyStage: RULE.pkruAllow, rightsStage: RULE.rightsAllow, keyOtherDenies: false });
+    expect(ruleId(disputedRule('fetch', c, { kind: 'pf', code: 0x10, cr2: 0x1202000 }))).toBe(ruleId(RULE.eptDeny[3][1]));
+    expect(ruleId(disputedRule('fetch', c, { kind: 'pf', code: 0x10, cr2: 0x1201ff9 }))).toBe('paging.rights.allow');
+  });
 });
