@@ -195,6 +195,14 @@ export class AccessRun implements QwordReader, Explored {
   readonly branches: BranchPoint[] = [];
   usedCached = false;
   usedFlushed = false;
+  /**
+   * The run used a recently flushed mapping for more than the EPT permission of a guest A/D
+   * update (a combined mapping, or a guest-physical one of a table read or the final GPA). A run
+   * that used one only there gives exactly the outcome and memory of a walk that skips the EPT
+   * write check of A/D updates (Bochs F7, docs/target-findings.md), so it is no evidence of a
+   * stale translation (model.ts flushed runs).
+   */
+  usedFlushedBeyondAdUpdates = false;
   flushedAvailable = false;
   /** Tentative aligned qword writes, flattened (hpa, lo, hi), in order; only addresses in RAM. */
   readonly writes: number[] = [];
@@ -362,7 +370,7 @@ export class AccessRun implements QwordReader, Explored {
       const c = this.choose(bp);
       if (c > 0 && c <= nCached + nFlushed) {
         const isFlushed = c > nCached;
-        if (isFlushed) this.usedFlushed = true;
+        if (isFlushed) this.usedFlushed = this.usedFlushedBeyondAdUpdates = true;
         else this.usedCached = true;
         const k = isFlushed ? c - nCached - 1 : c - 1;
         const allowing = isFlushed ? flushed : cached;
@@ -661,6 +669,7 @@ export class AccessRun implements QwordReader, Explored {
         chosen = alts[c - 1];
       } else if (c > alts.length && c <= alts.length + flushedAlts.length) {
         this.usedFlushed = true;
+        if (!adUpdate) this.usedFlushedBeyondAdUpdates = true;
         chosen = flushedAlts[c - alts.length - 1];
         this.flushRule = chosen.flushedBy ?? NO_RULE;
       }

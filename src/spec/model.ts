@@ -272,7 +272,7 @@ export class ReferenceModel implements ReferenceModelApi {
     // runs when `flushed` is first read (it costs as much as all the other runs together).
     const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
-        if (!r.usedFlushed || !sameOutcome(r.outcome, actual)) continue;
+        if (!r.usedFlushedBeyondAdUpdates || !sameOutcome(r.outcome, actual)) continue;
         let same = true;
         for (const f of new Set([...frames, ...runFrames(r)])) {
           const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
@@ -287,6 +287,7 @@ export class ReferenceModel implements ReferenceModelApi {
     return new LazyFlushedStep(allowed, matching, (rules) => {
       const flushed: Outcome[] = [];
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+        if (!r.usedFlushedBeyondAdUpdates) continue;
         if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
         flushed.push(r.outcome);
         rules.push(r.flushRule);
