@@ -56,7 +56,8 @@ export interface StaleMemory {
  * walk, so a machine whose walk wrote memory a fresh walk would have faulted on (a guest A/D
  * update without EPT write permission: Bochs F7, docs/target-findings.md) broke a walk rule, not
  * a flush, even when its outcome is the one the old translation gave. Without them, the outcome
- * alone decides.
+ * alone decides. classifyOutcome asks only when no rule of the step itself explains the outcome:
+ * a PK verdict that is exactly the other key register's is pk.register-by-address (Bochs F3/F5).
  */
 function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): number | null {
   if (memory !== undefined && spec.flushedMatching !== undefined) return spec.flushedMatching(actual, memory.frames, memory.view);
@@ -75,7 +76,9 @@ function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefi
 export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleMemory?: StaleMemory): Finding {
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
-  const flushRule = staleRule(actual, spec, staleMemory);
+  const best = closest(op, actual, spec.allowed);
+  // A PK verdict that is exactly the other key register's needs no stale translation to explain it.
+  const flushRule = keyDispute(best, actual) === RULE.pkRegister ? null : staleRule(actual, spec, staleMemory);
   if (flushRule !== null) {
     return {
       invariant: INVARIANTS.staleAfterFlush,
@@ -84,7 +87,6 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
       rule: ruleId(flushRule),
     };
   }
-  const best = closest(op, actual, spec.allowed);
   const expected = best.outcome;
   const rule = disputedRule(op, best, actual);
   const group = ruleGroup(rule);

@@ -10,7 +10,7 @@ import {
   QUAL_ADV_XD, QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT, SPP_QUAL_MISS,
 } from '../hw/bits.js';
 import type { Outcome } from '../hw/outcome.js';
-import type { Candidate } from '../spec/api.js';
+import type { AccessStages, Candidate } from '../spec/api.js';
 import { hvResultName, hvRuleOf } from '../spec/hv/rules.js';
 import { NO_RULE, RULE, ruleInfo } from '../spec/rules.js';
 import { pfCodeNames } from './decode.js';
@@ -29,9 +29,24 @@ export function ruleOfCandidate(op: string, c: Candidate): number {
   return hvRuleOf(op, c.outcome);
 }
 
+const NO_STAGES: AccessStages = { rightsStage: NO_RULE, keyStage: NO_RULE, keyOtherDenies: false };
+
+/**
+ * The stage rules of the part in dispute: the part a #PF names (the target's, else the model's)
+ * when the candidate has them per part (NO_RULE when the model's walk of that part never reached
+ * the rights check: the model stopped before it), else the first part's.
+ */
+export function stagesInDispute(c: Candidate, actual: Outcome): AccessStages {
+  const expected = c.outcome;
+  const cr2 = actual.kind === 'pf' ? actual.cr2 : expected.kind === 'pf' ? expected.cr2 : null;
+  if (cr2 !== null && c.stagesAt !== undefined) return c.stagesAt(Math.floor(cr2 / 4096)) ?? NO_STAGES;
+  return { rightsStage: c.rightsStage ?? NO_RULE, keyStage: c.keyStage ?? NO_RULE, keyOtherDenies: c.keyOtherDenies ?? false };
+}
+
 /** The key-stage rule in dispute (see `disputedRule`), or NO_RULE when the two sides agree on keys. */
 export function keyDispute(c: Candidate, actual: Outcome): number {
-  const key = c.keyStage ?? NO_RULE;
+  const st = stagesInDispute(c, actual);
+  const key = st.keyStage;
   if (key === NO_RULE) return NO_RULE;
   const expected = c.outcome;
   const aPk = actual.kind === 'pf' && (actual.code & PF_PK) !== 0;
@@ -39,9 +54,9 @@ export function keyDispute(c: Candidate, actual: Outcome): number {
   const exemption = key === RULE.pkFetch || key === RULE.pkruWdWp0 || key === RULE.pksWdWp0;
   if (aPk === ePk && !(aPk && exemption)) return NO_RULE;
   // The model's #PF has PK and an ordinary rights denial too: the target dropped PK for that.
-  const rights = c.rightsStage ?? NO_RULE;
+  const rights = st.rightsStage;
   if (ePk && !aPk && actual.kind === 'pf' && rights !== NO_RULE && rights !== RULE.rightsAllow && isDenial(rights)) return RULE.pkWithOrdinary;
-  if (!exemption && c.keyOtherDenies === aPk) return RULE.pkRegister;
+  if (!exemption && st.keyOtherDenies === aPk) return RULE.pkRegister;
   return key;
 }
 
@@ -57,27 +72,19 @@ function isDenial(rule: number): boolean {
  *   key exemption through (WD with CR0.WP = 0, fetches): the model's key rule there, or
  *   pk.register-by-address when the other register's verdict is what the target did;
  * - the rights stage, when the target took a #PF without PK where the model went past the
- *   guest walk (an EPT exit, SPP, XO or completion) on the page the #PF names: the model's rights
- *   rule (an exemption, or paging.rights.allow);
+ *   guest walk (an EPT exit, SPP, XO or completion) of the part the #PF names: the model's rights
+ *   rule (an exemption, or paging.rights.allow); a #PF on a part the model never walked (it
+ *   stopped at an EPT exit of an earlier part) disputes that stop's rule;
+ * Stages are those of the part a #PF names (`stagesInDispute`).
  * - else the rule that produced the model's outcome.
  */
 export function disputedRule(op: string, c: Candidate, actual: Outcome): number {
   const expected = c.outcome;
   const key = keyDispute(c, actual);
   if (key !== NO_RULE) return key;
-  const rights = c.rightsStage ?? NO_RULE;
-  if (rights !== NO_RULE && actual.kind === 'pf' && (actual.code & PF_PK) === 0 && expected.kind !== 'pf' && !pastModelStop(actual.cr2, expected)) return rights;
+  const rights = stagesInDispute(c, actual).rightsStage;
+  if (rights !== NO_RULE && actual.kind === 'pf' && (actual.code & PF_PK) === 0 && expected.kind !== 'pf') return rights;
   return ruleOfCandidate(op, c);
-}
-
-/**
- * Whether a target #PF at `cr2` lies on a later page than the one the model's exit stopped at:
- * the target went past the model's stop (a split access whose first part the model ends with an
- * EPT exit), so the dispute is that stop's rule, not the rights of the part the #PF names.
- */
-function pastModelStop(cr2: number, expected: Outcome): boolean {
-  if (expected.kind !== 'exit' || expected.gla === null) return false;
-  return Math.floor(cr2 / 4096) !== Math.floor(expected.gla / 4096);
 }
 
 /** The signature group of a numeric rule ('none' when unlabelled). */

@@ -30,6 +30,7 @@ import {
 import { type BranchPoint, type Explored, Mode, defaultChoice } from './explore.js';
 import { type GuestPagingContext, guestIsLeaf, guestPresent, guestReservedRule } from './guest-paging.js';
 import type { SpecMemory } from './memory.js';
+import type { AccessStages } from './api.js';
 import { type GuestAccess, type RightsRegs, type WalkRights, RIGHTS_DENIED_PK, RIGHTS_OK, checkRights, keyStageRule, ordinaryRule, otherRegisterDenies, rightsRule } from './rights.js';
 import { NO_RULE, RULE, eptRuleAccess } from './rules.js';
 import { sppWalk, subPageWritable } from './spp.js';
@@ -221,9 +222,13 @@ export class AccessRun implements QwordReader, Explored {
    * Stage rules of the first part whose walk reached the rights check (NO_RULE: none did): the
    * rights stage without keys (an ordinary denial, an exemption, or paging.rights.allow), the key stage, and whether the other key
    * register would have denied. A failure signature names the stage where the target diverged.
+   * `stagesAt` gives them for the part on a given linear page (a split access's second part).
    */
-  /** The walk rights the stages are computed from, on demand (only a disagreement reads them). */
+  /** The walk rights the stages are computed from, on demand (only a disagreement reads them), per part. */
   private stageWalk: WalkRights | null = null;
+  private stagePage = -1;
+  private stageWalk2: WalkRights | null = null;
+  private stagePage2 = -1;
 
   get rightsStage(): number {
     return this.stageWalk === null ? NO_RULE : ordinaryRule(this.s.kind, this.stageWalk, this.s.cx.rights);
@@ -235,6 +240,25 @@ export class AccessRun implements QwordReader, Explored {
 
   get keyOtherDenies(): boolean {
     return this.stageWalk !== null && otherRegisterDenies(this.s.kind, this.stageWalk, this.s.cx.rights);
+  }
+
+  /** The stage rules of the part on `linearPage`, or null when that part's walk never reached the rights check. */
+  stagesAt(linearPage: number): AccessStages | null {
+    const w = linearPage === this.stagePage ? this.stageWalk : linearPage === this.stagePage2 ? this.stageWalk2 : null;
+    if (w === null) return null;
+    const { kind, cx } = this.s;
+    return { rightsStage: ordinaryRule(kind, w, cx.rights), keyStage: keyStageRule(kind, w, cx.rights), keyOtherDenies: otherRegisterDenies(kind, w, cx.rights) };
+  }
+
+  /** Records part `p`'s walk rights for its stage rules (the first two parts that reach the rights check). */
+  private reachedRights(p: Part, w: WalkRights): void {
+    if (this.stageWalk === null) {
+      this.stageWalk = w;
+      this.stagePage = p.linearPage;
+    } else if (this.stageWalk2 === null && p.linearPage !== this.stagePage) {
+      this.stageWalk2 = w;
+      this.stagePage2 = p.linearPage;
+    }
   }
   /** The rule of the invalidation that removed the recently flushed mapping this run used (NO_RULE: none). */
   flushRule = NO_RULE;
@@ -380,7 +404,7 @@ export class AccessRun implements QwordReader, Explored {
         // The exemption that let the cached walk rights through counts as for a fresh walk.
         const pass = rightsRule(s.kind, allowing[k].walk, s.cx.rights, RIGHTS_OK);
         if (pass !== NO_RULE && this.passRule === NO_RULE) this.passRule = pass;
-        if (this.stageWalk === null) this.stageWalk = allowing[k].walk;
+        this.reachedRights(p, allowing[k].walk);
         return { hpa: allowing[k].hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
@@ -502,7 +526,7 @@ export class AccessRun implements QwordReader, Explored {
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
     const decided = rightsRule(s.kind, w, s.cx.rights, verdict);
-    if (this.stageWalk === null) this.stageWalk = w;
+    this.reachedRights(p, w);
     if (verdict !== RIGHTS_OK) return this.walkFault(p, n, PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0), decided); // the leaf was used too
     if (decided !== NO_RULE && this.passRule === NO_RULE) this.passRule = decided;
     // Step 4: A where 0 (levels 4 -> 1), D in the leaf for a write; each an EPT paging-structure write.

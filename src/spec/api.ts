@@ -32,6 +32,18 @@ export interface Candidate {
   readonly rightsStage?: number;
   readonly keyStage?: number;
   readonly keyOtherDenies?: boolean;
+  /**
+   * Optional: the stage rules of the part of a split access on linear page `linearPage` (the
+   * fields above are the first part's), or null when that part's walk never reached the rights check.
+   */
+  stagesAt?(linearPage: number): AccessStages | null;
+}
+
+/** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */
+export interface AccessStages {
+  readonly rightsStage: number;
+  readonly keyStage: number;
+  readonly keyOtherDenies: boolean;
 }
 
 export interface SpecStep {

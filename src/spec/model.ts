@@ -16,7 +16,7 @@ import {
 import { OK, type Outcome, sameOutcome } from '../hw/outcome.js';
 import type { Op } from '../trace/ops.js';
 import { type AccessContext, type AccessSetup, AccessRun, type Part } from './access.js';
-import type { Candidate, ReferenceModelApi, SpecStep } from './api.js';
+import type { AccessStages, Candidate, ReferenceModelApi, SpecStep } from './api.js';
 import { NO_EFFECTS, NO_FRAMES, SpecCandidate } from './candidate.js';
 import { mod, splitU64 } from './entry.js';
 import { type EptContext, EptAccess, type EptWalk, eptWalk } from './ept.js';
@@ -434,6 +434,12 @@ class AccessCandidate extends SpecCandidate {
 
   get keyOtherDenies(): boolean {
     return this.run.keyOtherDenies;
+  }
+
+  stagesAt(linearPage: number): AccessStages | null {
+    const st = this.run.stagesAt(linearPage);
+    // Fetches are never keyed (as keyStage above).
+    return st !== null && st.keyStage === NO_RULE && this.kind === 'fetch' ? { ...st, keyStage: RULE.pkFetch } : st;
   }
 
   /** What this candidate writes at `hpa`: a data byte of the access, a table entry (A/D), or nothing (a lost write's signature). */

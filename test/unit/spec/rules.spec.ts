@@ -104,8 +104,19 @@ describe('the rule in dispute', () => {
 
   it('a target #PF on a later page than the model\'s EPT exit names the exit\'s rule (the target went past the stop)', () => {
     const exit: Outcome = { kind: 'exit', reason: 48, qual: 0xab, gpa: 0, gla: 0x1201ff9 };
-    const c = cand(exit, RULE.eptDeny[3][1], { keyStage: RULE.pkruAllow, rightsStage: RULE.rightsAllow, keyOtherDenies: false });
+    const first = { keyStage: RULE.pkruAllow, rightsStage: RULE.rightsAllow, keyOtherDenies: false };
+    const c = cand(exit, RULE.eptDeny[3][1], { ...first, stagesAt: (page: number) => (page === 0x1201 ? first : null) });
     expect(ruleId(disputedRule('fetch', c, { kind: 'pf', code: 0x10, cr2: 0x1202000 }))).toBe(ruleId(RULE.eptDeny[3][1]));
     expect(ruleId(disputedRule('fetch', c, { kind: 'pf', code: 0x10, cr2: 0x1201ff9 }))).toBe('paging.rights.allow');
+  });
+
+  it('the key stage in dispute is that of the part the #PF names (a split read whose second page is supervisor)', () => {
+    // Part 1: a user page whose key allows; part 2: a supervisor page (U/S #PF) whose key PKRU would deny.
+    const part1 = { keyStage: RULE.pkruAllow, rightsStage: RULE.rightsAllow, keyOtherDenies: false };
+    const part2 = { keyStage: RULE.pksOff, rightsStage: RULE.usUser, keyOtherDenies: true };
+    const c = cand({ kind: 'pf', code: PF_P | 4, cr2: 0xb98000 }, RULE.usUser, { ...part1, stagesAt: (page: number) => (page === 0xb97 ? part1 : page === 0xb98 ? part2 : null) });
+    expect(ruleId(disputedRule('read', c, { kind: 'pf', code: PF_P | 4 | PF_PK, cr2: 0xb98000 }))).toBe('pk.register-by-address');
+    const { stagesAt: _unused, ...firstOnly } = c;
+    expect(ruleId(disputedRule('read', firstOnly, { kind: 'pf', code: PF_P | 4 | PF_PK, cr2: 0xb98000 }))).not.toBe('pk.register-by-address');
   });
 });
