@@ -31,7 +31,7 @@ import { STABILITY_EVERY_DEFAULT, SWARM_EPOCH_RUNS } from './engine.js';
 import { InlineExecutor, RUN_TIMEOUT_MS_DEFAULT, WorkerPool, type Executor } from './executor.js';
 import { TargetExecutor } from './target-executor.js';
 import type { ExternalTarget } from '../target/external.js';
-import { minimizeOnTarget } from '../target/minimize.js';
+import { MinimizeStopped, minimizeOnTarget } from '../target/minimize.js';
 import type { MinimizeResult } from '../shrink/trace.js';
 import { acquireLocks } from './lock.js';
 import { MinimizeJob } from './minimize-job.js';
@@ -286,7 +286,8 @@ class Campaign {
       if (d === undefined || original === null) continue;
       this.startMinimize(hash, d.signature, original);
     }
-    if (this.jobs.length > 0) this.log(`crashes: ${this.jobs.length} signature(s) left unminimized by an earlier campaign; minimizing them in the background`);
+    const unfinished = this.jobs.length + this.externalPending;
+    if (unfinished > 0) this.log(`crashes: ${unfinished} signature(s) left unminimized by an earlier campaign; minimizing them in the background`);
     this.stats.set('minimize_pending', this.jobs.length);
     return { corpus: this.corpus.entries.slice(), features: this.coverage.features() };
   }
@@ -379,12 +380,19 @@ class Campaign {
     const external = o.external;
     this.externalPending++;
     this.stats.set('minimize_pending', this.externalPending);
+    // A stop request ends a job in flight with the best trace so far and skips the queued ones
+    // (they stay pending in the store: a resumed campaign minimizes them; nothing found is lost).
+    const shouldStop = (): boolean => this.stopNow || this.hooks.shouldStop?.() === true;
     this.externalJobs = this.externalJobs.then(async () => {
-      if (this.stopNow) return;
+      if (shouldStop()) return;
       let result: MinimizeResult | null = null;
       try {
-        result = await minimizeOnTarget(external, trace, signature, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax });
+        result = await minimizeOnTarget(external, trace, signature, { stepsMax: o.shrinkStepsMax, msMax: o.shrinkMsMax, shouldStop });
       } catch (e) {
+        if (e instanceof MinimizeStopped) {
+          this.log(`minimizing ${hash} stopped: it stays pending (a resumed campaign minimizes it)`);
+          return;
+        }
         this.log(`minimizing ${hash} on ${external.profile.name} failed: ${(e as Error).message.split('\n')[0]}`);
       }
       this.externalPending--;

@@ -78,6 +78,7 @@ export class TargetExecutor implements Executor {
 
   /** Starts queued batches while fewer than `workers` run. */
   private pump(): void {
+    if (this.abandoned) return; // a stopped campaign starts no target process
     for (const p of this.pending) {
       if (this.running >= this.workers) return;
       if (p.verdicts !== null) continue;

@@ -9,7 +9,8 @@
  * Test hooks (environment): EPTFUZZ_ADAPTER_CORRUPT=`KIND` (pf, exit or data) reports every
  * outcome of that kind with the low bit of its error code, qualification or value flipped (a
  * planted defect in the target: deterministic in the trace's content, so it minimizes); EPTFUZZ_ADAPTER_DIE=`T` exits abruptly when
- * trace T starts; EPTFUZZ_ADAPTER_HANG=`T` never ends when trace T starts.
+ * trace T starts; EPTFUZZ_ADAPTER_HANG=`T` never ends when trace T starts; EPTFUZZ_ADAPTER_SLOW_MS=`N`
+ * takes N ms more per batch (a slow target, like a Bochs boot).
  */
 import * as fs from 'node:fs';
 import { Machine } from '../hw/machine.js';
@@ -64,6 +65,8 @@ function run(file: string): void {
   const corruptKind = process.env.EPTFUZZ_ADAPTER_CORRUPT ?? '';
   const die = Number(process.env.EPTFUZZ_ADAPTER_DIE ?? -1);
   const hang = Number(process.env.EPTFUZZ_ADAPTER_HANG ?? -1);
+  const slowMs = Number(process.env.EPTFUZZ_ADAPTER_SLOW_MS ?? 0);
+  if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
   const out: string[] = [`H maxphyaddr=${h(batch.maxPhyAddr)} adapter=machine`, `B ${h(batch.traces.length)}`];
   const flush = (): void => { fs.writeSync(1, out.join('\n') + '\n'); out.length = 0; };
   for (const t of batch.traces) {

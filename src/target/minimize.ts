@@ -6,7 +6,8 @@
  * candidate not in the cache they continue as if it failed to keep the signature (the usual
  * answer) to collect up to `batchMax` such candidates, which one target run then answers. Only
  * known answers ever accept a candidate, so every result keeps the signature. When `msMax` has
- * passed, one last pass runs with unknown answers taken as "no" and nothing new is evaluated.
+ * passed, or `shouldStop` says so (a campaign asked to stop), one last pass runs with unknown
+ * answers taken as "no" and nothing new is evaluated: the best trace found so far, at once.
  */
 import { sameSignature, signatureOf } from '../check/violation.js';
 import { TARGET_FAULT, targetFaultSignature } from '../fuzz/target-executor.js';
@@ -22,6 +23,14 @@ export const SPECULATION_BATCH = 48;
 
 class Speculation extends Error {}
 
+/**
+ * Thrown when `shouldStop` came true before the failure was confirmed on the target (the run may
+ * have been cut by the stop): the caller keeps the failure pending, not "did not reproduce".
+ */
+export class MinimizeStopped extends Error {
+  constructor() { super('minimization stopped before the failure was confirmed on the target'); }
+}
+
 function verdictSignature(v: TraceVerdict): Signature | null {
   if (v.kind === 'fault') return targetFaultSignature(v.why);
   if (v.kind === 'judged' && v.judged.first !== null) return signatureOf(v.judged.first);
@@ -34,6 +43,8 @@ export interface TargetMinimizeOptions {
   stepsMax?: number;
   msMax?: number;
   batchMax?: number;
+  /** Polled before each target run: true ends the minimization with the best trace found so far. */
+  shouldStop?: () => boolean;
   /** Called after each target run with the number of candidates answered so far (progress). */
   progress?: (answered: number) => void;
 }
@@ -42,7 +53,10 @@ export async function minimizeOnTarget(target: ExternalTarget, trace: Trace, wan
   const stepsMax = opts.stepsMax ?? SHRINK_STEPS_MAX_DEFAULT;
   const msMax = opts.msMax ?? SHRINK_MS_MAX_DEFAULT;
   const batchMax = opts.batchMax ?? SPECULATION_BATCH;
+  const stopping = (): boolean => opts.shouldStop?.() === true;
+  if (stopping()) throw new MinimizeStopped();
   const [first] = await runOnTarget(target, [trace]);
+  if (stopping()) throw new MinimizeStopped();
   const found = verdictSignature(first);
   if (found === null) return null;
   const signature = want ?? found;
@@ -52,7 +66,7 @@ export async function minimizeOnTarget(target: ExternalTarget, trace: Trace, wan
   for (;;) {
     const misses: Op[][] = [];
     const missKeys = new Set<string>();
-    const final = Date.now() - started >= msMax;
+    const final = Date.now() - started >= msMax || stopping();
     const predicate = (ops: Op[]): boolean => {
       const key = keyOf(ops);
       const known = cache.get(key);
@@ -74,7 +88,9 @@ export async function minimizeOnTarget(target: ExternalTarget, trace: Trace, wan
       const report = { ...shrunk.report, timedOut: final };
       return { trace: { ...trace, ops: shrunk.ops, signature }, signature, report };
     }
+    if (stopping()) continue; // the next pass is the final one: nothing new is run
     const verdicts = await runOnTarget(target, misses.map((ops) => ({ ...trace, ops })));
+    if (stopping()) continue; // a run the stop may have cut answers nothing
     verdicts.forEach((v, i) => {
       const s = verdictSignature(v);
       cache.set(keyOf(misses[i]), s !== null && sameSignature(s, signature) && (s.invariant !== TARGET_FAULT || v.kind === 'fault'));

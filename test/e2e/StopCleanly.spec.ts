@@ -32,9 +32,9 @@ interface Stopped { code: number | null; stdout: string; stderr: string; summary
  * Runs a campaign; once stderr shows `trigger` (a regular expression), calls `stop(child)` and
  * measures the time to the summary on stdout and to the exit.
  */
-function stopAfter(args: string[], trigger: RegExp, stop: (pid: number) => void): Promise<Stopped> {
+function stopAfter(args: string[], trigger: RegExp, stop: (pid: number) => void, env: Record<string, string> = {}): Promise<Stopped> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     let t0 = 0;
@@ -50,7 +50,7 @@ function stopAfter(args: string[], trigger: RegExp, stop: (pid: number) => void)
         stop(child.pid!);
       }
     });
-    const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 150_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(guard);
@@ -102,6 +102,25 @@ describe(`StopCleanly (seed: ${seed})`, () => {
       expect(again.stderr).toContain(`resuming from ${join(root, 'out')}: run ${next}`);
     }, 120_000);
   }
+
+  it('SIGTERM to a campaign on an external target while it minimizes there: stops after the target run in flight, the best trace so far stored', async () => {
+    const root = tempDir('stop-target');
+    // The reference adapter with a planted defect (every #PF's error code flipped) and 3 s per batch, like a slow target.
+    const args = ['fuzz', '--target', 'exec:node --import tsx src/target/machine-adapter.ts', '--seed', seed, '--workers', '1', '--shrink-ms', '600000', '--max-ops', '40',
+      '--crashes', join(root, 'crashes'), '--corpus', join(root, 'corpus'), '--out', join(root, 'out')];
+    const env = { EPTFUZZ_ADAPTER_CORRUPT: 'pf', EPTFUZZ_ADAPTER_SLOW_MS: '3000' };
+    const r = await stopAfter(args, /new failure .*minimizing in the background/, (pid) => process.kill(pid, 'SIGTERM'), env);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('stopped by signal');
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    // The stop kills the target run in flight (a minimization's too) and starts none: no waiting for a 3 s run (or a load-slowed one) beyond that.
+    expect(r.exitMs, `exit ${r.exitMs.toFixed(0)} ms after SIGTERM`).toBeLessThan(10 * STOP_MS);
+    checkFlushed(root, r);
+    // A minimization the stop cut is still pending, never "did not reproduce" (before: its killed run was taken as the answer).
+    const crashes = join(root, 'crashes');
+    for (const h of readdirSync(crashes)) expect(readFileSync(join(crashes, h, 'description.json'), 'utf8'), h).not.toContain('did not reproduce');
+    console.log(`StopCleanly: SIGTERM to an external-target campaign while minimizing: exit after ${r.exitMs.toFixed(0)} ms (a target run takes 3 s)`);
+  }, 180_000);
 
   it('--stop-file stops a campaign with worker threads; stats flushed, files complete', async () => {
     const root = tempDir('stopfile');
