@@ -43,6 +43,19 @@ function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Ca
   return allowed[0];
 }
 
+/** The first page of a model outcome's address (a #PF's CR2, an exit's GLA), or null. */
+function stopPage(o: Outcome): number | null {
+  if (o.kind === 'pf') return Math.floor(o.cr2 / 4096);
+  if (o.kind === 'exit' && o.gla !== null) return Math.floor(o.gla / 4096);
+  return null;
+}
+
+/** Whether the target's #PF names a later page than the one the model's outcome stopped at. */
+function pastModelStop(actual: Outcome, expected: Outcome): boolean {
+  const stop = stopPage(expected);
+  return actual.kind === 'pf' && stop !== null && Math.floor(actual.cr2 / 4096) > stop;
+}
+
 /** The machine's memory after the step, for telling a stale translation from a broken walk. */
 export interface StaleMemory {
   frames: readonly number[];
@@ -87,22 +100,29 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
       rule: ruleId(flushRule),
     };
   }
-  const expected = best.outcome;
-  const rule = disputedRule(op, best, actual);
+  // A target #PF on a later page than the one the model stopped at went through that page: the
+  // dispute is there, and the signature reads as if the target had completed it (one defect, one
+  // signature whether or not the access crosses a page).
+  const past = pastModelStop(actual, best.outcome);
+  const seen: Outcome = past ? OK : actual;
+  const cand = past ? closest(op, seen, spec.allowed) : best;
+  const expected = cand.outcome;
+  const rule = disputedRule(op, cand, seen);
   const group = ruleGroup(rule);
   // A dispute at the key stage is about the PK verdict, whatever the target did after it.
-  const atKeys = keyDispute(best, actual) !== NO_RULE;
-  const aCls = atKeys ? 'PK verdict differs' : outcomeClass(op, actual);
+  const atKeys = keyDispute(cand, seen) !== NO_RULE;
+  const aCls = atKeys ? 'PK verdict differs' : outcomeClass(op, seen);
   const eCls = outcomeClass(op, expected);
-  const fields = !atKeys && aCls === eCls ? fieldDifference(actual, expected) : '';
+  const fields = !atKeys && aCls === eCls ? fieldDifference(seen, expected) : '';
   const coarse = `${group} -> ${aCls}${fields !== '' ? ` (${fields} differ)` : ''}`;
-  const why = `model applied ${ruleId(rule)}${atKeys ? ` (PK ${actual.kind === 'pf' && (actual.code & PF_PK) !== 0 ? 'set by the target only' : 'set by the model only'})` : ''}`;
+  const went = past ? ' (the target went past the page the model stopped at: its #PF is on a later page)' : '';
+  const why = `model applied ${ruleId(rule)}${atKeys ? ` (PK ${seen.kind === 'pf' && (seen.code & PF_PK) !== 0 ? 'set by the target only' : 'set by the model only'})` : ''}${went}`;
   // The PK bit is part of the #PF error code: a key-stage dispute is filed there, whatever else differs.
   if (atKeys) return { invariant: INVARIANTS.pfErrorCode, detail: `PK verdict differs; ${why}: ${said}`, coarse, rule: ruleId(rule) };
-  if (actual.kind === 'pf' && expected.kind === 'pf') {
-    const diff = (actual.code ^ expected.code) >>> 0;
+  if (seen.kind === 'pf' && expected.kind === 'pf') {
+    const diff = (seen.code ^ expected.code) >>> 0;
     const what = diff !== 0 ? `error code bits differ: ${pfCodeNames(diff)}` : 'cr2 differs';
-    return { invariant: INVARIANTS.pfErrorCode, detail: `#PF ${what} (${pfCodeNames(actual.code)} vs ${pfCodeNames(expected.code)}); ${why}: ${said}`, coarse, rule: ruleId(rule) };
+    return { invariant: INVARIANTS.pfErrorCode, detail: `#PF ${what} (${pfCodeNames(seen.code)} vs ${pfCodeNames(expected.code)}); ${why}: ${said}`, coarse, rule: ruleId(rule) };
   }
   if (actual.kind === 'exit' && expected.kind === 'exit' && actual.reason === expected.reason
       && (actual.reason === EXIT_EPT_VIOLATION || actual.reason === EXIT_SPP)) {

@@ -108,6 +108,18 @@ describe('runner', () => {
     }
   });
 
+  it('a target #PF on a later page than the model\'s stop is classified as the target going through the stop\'s page', () => {
+    const cases: Array<[Outcome, Outcome, number, string]> = [
+      [pf(0, 0x2000), pf(0x21, 0x1ffd), RULE.pkruAd, 'pk.pkru.ad -> completes'],
+      [pf(2, 0x2000), exit(48, 0x1a2, 0x5fff, 0x1fff), RULE.xoNativeData, 'xo.native.data-denied -> completes'],
+      [pf(2, 0x1fff), exit(48, 0x1a2, 0x5fff, 0x1fff), RULE.xoNativeData, 'xo.native.data-denied -> pf not-present'],
+    ];
+    for (const [actual, allowed, rule, coarse] of cases) {
+      const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed, rule }] }));
+      expect(runWith(traceOf(writes(1)), t).first?.coarse).toBe(coarse);
+    }
+  });
+
   it('tlb.stale-after-flush fires when the actual outcome is one only a flushed translation gives', () => {
     const t = fakeTarget(() => ({ outcome: OK }), () => ({ allowed: [{ outcome: pf(1) }], flushed: [OK], flushedRules: [RULE.inveptSingle] }));
     expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single', rule: 'tlb.invept.single' });
