@@ -90,8 +90,10 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
   const best = closest(op, actual, spec.allowed);
-  // A PK verdict that is exactly the other key register's needs no stale translation to explain it.
-  const flushRule = keyDispute(best, actual) === RULE.pkRegister ? null : staleRule(actual, spec, staleMemory);
+  // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
+  // also applies, needs no stale translation to explain it.
+  const key = keyDispute(best, actual);
+  const flushRule = key === RULE.pkRegister || key === RULE.pkWithOrdinary ? null : staleRule(actual, spec, staleMemory);
   if (flushRule !== null) {
     return {
       invariant: INVARIANTS.staleAfterFlush,

@@ -50,7 +50,10 @@ export function keyDispute(c: Candidate, actual: Outcome): number {
   if (key === NO_RULE) return NO_RULE;
   const expected = c.outcome;
   const aPk = actual.kind === 'pf' && (actual.code & PF_PK) !== 0;
-  const ePk = expected.kind === 'pf' && (expected.code & PF_PK) !== 0;
+  // The model's PK applies to the page it faulted on: a target #PF on another page of a
+  // page-crossing access disputes that page's verdict, which the model let through.
+  const otherPage = actual.kind === 'pf' && expected.kind === 'pf' && Math.floor(actual.cr2 / 4096) !== Math.floor(expected.cr2 / 4096);
+  const ePk = expected.kind === 'pf' && (expected.code & PF_PK) !== 0 && !otherPage;
   const exemption = key === RULE.pkFetch || key === RULE.pkruWdWp0 || key === RULE.pksWdWp0;
   if (aPk === ePk && !(aPk && exemption)) return NO_RULE;
   // The model's #PF has PK and an ordinary rights denial too: the target dropped PK for that.

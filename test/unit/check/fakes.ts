@@ -7,7 +7,7 @@ import type { MachineConfig } from '../../../src/hw/config.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
 import { sameOutcome, type Outcome } from '../../../src/hw/outcome.js';
 import { NO_RULE } from '../../../src/spec/rules.js';
-import type { Candidate, ReferenceModelApi, SpecStep } from '../../../src/spec/api.js';
+import type { AccessStages, Candidate, ReferenceModelApi, SpecStep } from '../../../src/spec/api.js';
 import type { Op } from '../../../src/trace/ops.js';
 import type { Trace } from '../../../src/trace/trace.js';
 import type { Target } from '../../../src/check/runner.js';
@@ -54,7 +54,7 @@ export class FakeMachine implements MachineApi {
   touchedFrames(): readonly number[] { return this.touched; }
 }
 
-export interface ModelCandidate { outcome: Outcome; writes?: Writes; rule?: number }
+export interface ModelCandidate { outcome: Outcome; writes?: Writes; rule?: number; stages?: AccessStages }
 /** `flushedMemory`: the flushed run's bytes at a host address (a model that can predict them); absent = outcome-only. */
 export interface ModelStep { allowed: ModelCandidate[]; flushed?: Outcome[]; flushedRules?: number[]; flushedMemory?: Writes }
 
@@ -69,7 +69,7 @@ export class FakeModel implements ReferenceModelApi {
     this.pending.clear();
     const allowed = s.allowed.map((c) => {
       const frames = [...new Set((c.writes ?? []).map(([hpa]) => frameOf(hpa)))];
-      const cand: Candidate = { outcome: c.outcome, stale: false, frames, ...(c.rule !== undefined ? { rule: c.rule } : {}) };
+      const cand: Candidate = { outcome: c.outcome, stale: false, frames, ...(c.rule !== undefined ? { rule: c.rule } : {}), ...(c.stages ?? {}) };
       this.pending.set(cand, c.writes ?? []);
       return cand;
     });

@@ -133,6 +133,14 @@ describe('runner', () => {
     expect(runWith(traceOf(writes(1)), fakeTarget(machine, model([[0x5000, 0x21]]))).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single' });
   });
 
+  it('PK dropped where an ordinary denial also applies is pk.bit-with-ordinary-denial even when a flushed translation gives the same #PF', () => {
+    const t = fakeTarget(() => ({ outcome: pf(5) }), () => ({
+      allowed: [{ outcome: pf(0x25), rule: RULE.pkruAd, stages: { keyStage: RULE.pkruAd, rightsStage: RULE.usUser, keyOtherDenies: false } }],
+      flushed: [pf(5)], flushedRules: [RULE.inveptSingle],
+    }));
+    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.pfErrorCode, coarse: 'pk.bit-with-ordinary-denial -> PK verdict differs' });
+  });
+
   it('mem.no-lost-write fires at the op when the machine drops a byte the model writes', () => {
     const t = fakeTarget(
       (_op, i) => ({ outcome: OK, writes: i === 4 ? [[0x5000, 0x41]] : [] }),

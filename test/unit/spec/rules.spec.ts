@@ -110,6 +110,14 @@ describe('the rule in dispute', () => {
     expect(ruleId(disputedRule('fetch', c, { kind: 'pf', code: 0x10, cr2: 0x1201ff9 }))).toBe('paging.rights.allow');
   });
 
+  it('a target PK #PF on the first page where the model faults on the second disputes the first page\'s verdict', () => {
+    const part1 = { keyStage: RULE.pksOff, rightsStage: RULE.rightsAllow, keyOtherDenies: true };
+    const part2 = { keyStage: RULE.pkruWd, rightsStage: RULE.rightsAllow, keyOtherDenies: false };
+    const c = cand({ kind: 'pf', code: PF_P | PF_W | PF_PK, cr2: 0x8e3000 }, RULE.pkruWd, { ...part1, stagesAt: (page: number) => (page === 0x8e2 ? part1 : page === 0x8e3 ? part2 : null) });
+    expect(ruleId(disputedRule('write', c, { kind: 'pf', code: PF_P | PF_W | PF_PK, cr2: 0x8e2fff }))).toBe('pk.register-by-address');
+    expect(ruleId(disputedRule('write', c, { kind: 'pf', code: PF_P | PF_W | PF_PK, cr2: 0x8e3000 }))).toBe('pk.pkru.wd');
+  });
+
   it('the key stage in dispute is that of the part the #PF names (a split read whose second page is supervisor)', () => {
     // Part 1: a user page whose key allows; part 2: a supervisor page (U/S #PF) whose key PKRU would deny.
     const part1 = { keyStage: RULE.pkruAllow, rightsStage: RULE.rightsAllow, keyOtherDenies: false };
