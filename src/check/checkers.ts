@@ -90,9 +90,15 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
   const best = closest(op, actual, spec.allowed);
+  // A target #PF on a later page than the one the model stopped at went through that page: the
+  // dispute is there, and the signature reads as if the target had completed it (one defect, one
+  // signature whether or not the access crosses a page).
+  const past = pastModelStop(actual, best.outcome);
+  const seen: Outcome = past ? OK : actual;
+  const cand = past ? closest(op, seen, spec.allowed) : best;
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
-  const key = keyDispute(best, actual);
+  const key = keyDispute(cand, seen);
   const flushRule = key === RULE.pkRegister || key === RULE.pkWithOrdinary ? null : staleRule(actual, spec, staleMemory);
   if (flushRule !== null) {
     return {
@@ -102,17 +108,11 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
       rule: ruleId(flushRule),
     };
   }
-  // A target #PF on a later page than the one the model stopped at went through that page: the
-  // dispute is there, and the signature reads as if the target had completed it (one defect, one
-  // signature whether or not the access crosses a page).
-  const past = pastModelStop(actual, best.outcome);
-  const seen: Outcome = past ? OK : actual;
-  const cand = past ? closest(op, seen, spec.allowed) : best;
   const expected = cand.outcome;
   const rule = disputedRule(op, cand, seen);
   const group = ruleGroup(rule);
   // A dispute at the key stage is about the PK verdict, whatever the target did after it.
-  const atKeys = keyDispute(cand, seen) !== NO_RULE;
+  const atKeys = key !== NO_RULE;
   const aCls = atKeys ? 'PK verdict differs' : outcomeClass(op, seen);
   const eCls = outcomeClass(op, expected);
   const fields = !atKeys && aCls === eCls ? fieldDifference(seen, expected) : '';
