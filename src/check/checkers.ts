@@ -7,7 +7,7 @@
  */
 import type { Outcome } from '../hw/outcome.js';
 import { formatOutcome, pageDiff, sameOutcome } from '../hw/outcome.js';
-import { EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK } from '../hw/bits.js';
+import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK, QUAL_XLAT } from '../hw/bits.js';
 import type { Candidate, SpecStep } from '../spec/api.js';
 import { NO_RULE, RULE, ruleId } from '../spec/rules.js';
 import { hvRuleOf } from '../spec/hv/rules.js';
@@ -50,10 +50,21 @@ function stopPage(o: Outcome): number | null {
   return null;
 }
 
-/** Whether the target's #PF names a later page than the one the model's outcome stopped at. */
+/**
+ * Whether the target went past the point where the model's outcome stopped the access: its #PF or
+ * EPT exit names a later page, or the model stopped at a guest paging-structure access (an EPT
+ * violation without bit 8: a table read or A/D update) and the target's EPT exit, at another GPA,
+ * is that of the final translation (bit 8) or a misconfiguration (it walked on).
+ */
 function pastModelStop(actual: Outcome, expected: Outcome): boolean {
   const stop = stopPage(expected);
-  return actual.kind === 'pf' && stop !== null && Math.floor(actual.cr2 / 4096) > stop;
+  if (stop === null) return false;
+  if (actual.kind === 'pf') return Math.floor(actual.cr2 / 4096) > stop;
+  if (actual.kind !== 'exit') return false;
+  if (actual.gla !== null && Math.floor(actual.gla / 4096) > stop) return true;
+  if (expected.kind !== 'exit' || expected.reason !== EXIT_EPT_VIOLATION || (expected.qual & QUAL_XLAT) !== 0) return false;
+  // (at another GPA: the same GPA with other qualification bits is a qualification dispute)
+  return actual.gpa !== expected.gpa && ((actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_XLAT) !== 0) || actual.reason === EXIT_EPT_MISCONFIG);
 }
 
 /** The machine's memory after the step, for telling a stale translation from a broken walk. */
@@ -117,7 +128,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   const eCls = outcomeClass(op, expected);
   const fields = !atKeys && aCls === eCls ? fieldDifference(seen, expected) : '';
   const coarse = `${group} -> ${aCls}${fields !== '' ? ` (${fields} differ)` : ''}`;
-  const went = past ? ' (the target went past the page the model stopped at: its #PF is on a later page)' : '';
+  const went = past ? ' (the target went past the point the model stopped at)' : '';
   const why = `model applied ${ruleId(rule)}${atKeys ? ` (PK ${seen.kind === 'pf' && (seen.code & PF_PK) !== 0 ? 'set by the target only' : 'set by the model only'})` : ''}${went}`;
   // The PK bit is part of the #PF error code: a key-stage dispute is filed there, whatever else differs.
   if (atKeys) return { invariant: INVARIANTS.pfErrorCode, detail: `PK verdict differs; ${why}: ${said}`, coarse, rule: ruleId(rule) };
@@ -126,7 +137,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
     const what = diff !== 0 ? `error code bits differ: ${pfCodeNames(diff)}` : 'cr2 differs';
     return { invariant: INVARIANTS.pfErrorCode, detail: `#PF ${what} (${pfCodeNames(seen.code)} vs ${pfCodeNames(expected.code)}); ${why}: ${said}`, coarse, rule: ruleId(rule) };
   }
-  if (actual.kind === 'exit' && expected.kind === 'exit' && actual.reason === expected.reason
+  if (!past && actual.kind === 'exit' && expected.kind === 'exit' && actual.reason === expected.reason
       && (actual.reason === EXIT_EPT_VIOLATION || actual.reason === EXIT_SPP)) {
     const diff = (actual.qual ^ expected.qual) >>> 0;
     let what: string;

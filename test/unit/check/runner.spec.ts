@@ -113,6 +113,10 @@ describe('runner', () => {
       [pf(0, 0x2000), pf(0x21, 0x1ffd), RULE.pkruAd, 'pk.pkru.ad -> completes'],
       [pf(2, 0x2000), exit(48, 0x1a2, 0x5fff, 0x1fff), RULE.xoNativeData, 'xo.native.data-denied -> completes'],
       [pf(2, 0x1fff), exit(48, 0x1a2, 0x5fff, 0x1fff), RULE.xoNativeData, 'xo.native.data-denied -> pf not-present'],
+      // The model stops at a guest table's A update (bit 8 clear); the target's exit is the final translation's, or a misconfiguration further on.
+      [exit(48, 0x184, 0x4860bf, 0x1fff), exit(48, 0x8b, 0x7f0, 0x1fff), RULE.eptDeny[3][3], 'ept.violation -> completes'],
+      [exit(49, 0, 0x5dfaeb, null), exit(48, 0x8b, 0x8d38, 0x1fff), RULE.eptDeny[3][3], 'ept.violation -> completes'],
+      [exit(48, 0x83, 0x7f0, 0x1fff), exit(48, 0x8b, 0x7f0, 0x1fff), RULE.eptDeny[3][3], 'ept.violation -> ept violation (rights bits differ)'],
     ];
     for (const [actual, allowed, rule, coarse] of cases) {
       const t = fakeTarget(() => ({ outcome: actual }), () => ({ allowed: [{ outcome: allowed, rule }] }));
