@@ -92,7 +92,7 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
   };
   const settle = (x: Prepared, run: TraceRunResult): void => {
     const observed: Array<{ op: Op; actual: Outcome }> = [];
-    const judged = judge(x.lowered, x.trace.ops.length, run, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } }, x.reserved);
+    const judged = judge(x.lowered, x.trace.ops.length, run, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } }, x.reserved, x.watch);
     verdicts[x.at] = { kind: 'judged', judged, run, observed };
   };
   let rest = pending;

@@ -57,7 +57,7 @@ function probeStop(lowered: Lowered, run: TraceRunResult): { step: number; why: 
  * target keeps: judging stops there too, whichever stop comes first.
  */
 export function judge(lowered: Lowered, originalLength: number, given: TraceRunResult, records = false, observer?: StepObserver,
-  reserved: { step: number; why: string } | null = null): Judged {
+  reserved: { step: number; why: string } | null = null, watch: readonly number[] | null = null): Judged {
   let stop = probeStop(lowered, given);
   if (reserved !== null && (stop === null || reserved.step < stop.step)) stop = reserved;
   // A stop at the very end of what the target ran (a trace sent only up to its stop) is reported too.
@@ -65,9 +65,12 @@ export function judge(lowered: Lowered, originalLength: number, given: TraceRunR
     : { ...given, steps: given.steps.slice(0, stop.step), stopped: stop };
   const ran = run.steps.length;
   const trace = { ...lowered.trace, ops: lowered.trace.ops.slice(0, ran) };
+  // Frames outside the watch list read as the model's own (RecordedMachine): never a finding.
+  let model: ReferenceModel | null = null;
+  const watched = watch === null ? null : new Set(watch);
   const target: Target = {
-    makeMachine: () => new RecordedMachine(run.steps),
-    makeModel: (config) => new ReferenceModel(config),
+    makeMachine: () => new RecordedMachine(run.steps, watched, (f) => model?.frameView(f) ?? null),
+    makeModel: (config) => (model = new ReferenceModel(config)),
   };
   const r: RunResult = runWith(trace, target, { records, stopAtFirst: !records, ...(observer !== undefined ? { observer: originalOnly(observer, lowered.origin) } : {}) });
   const map = (v: Violation): Violation => ({ ...v, step: originalStep(lowered.origin, v.step, originalLength) });

@@ -2,9 +2,12 @@
  * A target's recorded run as a MachineApi, so the ordinary runner (src/check/runner.ts) judges
  * it step by step against the reference model, exactly as it judges the built-in machine.
  * Contract: `apply` returns the recorded outcome of the next step and applies that step's memory
- * changes; `touchedFrames` lists the frames that step changed; frames the target never reported
- * read as zeros (the agent zeroes every watched frame before a trace). Applying past the last
- * recorded step is a harness bug and throws.
+ * changes; `touchedFrames` lists the frames that step changed; watched frames the target never
+ * reported read as zeros (the agent zeroes every watched frame before a trace). A frame outside the
+ * watch list (`watched`, when given) was never observed: it reads as `unobserved` says (the judge
+ * passes the model's own bytes, so nothing is concluded about memory the target did not report;
+ * the watch list follows the pre-run's path, and a target that took another allowed path may write
+ * frames that path never touched). Applying past the last recorded step is a harness bug and throws.
  */
 import type { MachineApi } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
@@ -16,7 +19,11 @@ export class RecordedMachine implements MachineApi {
   private touched: number[] = [];
   private readonly mem = new Map<number, Uint8Array>();
 
-  constructor(private readonly steps: readonly StepResult[]) {}
+  constructor(
+    private readonly steps: readonly StepResult[],
+    private readonly watched: ReadonlySet<number> | null = null,
+    private readonly unobserved: (frame: number) => Uint8Array | null = () => null,
+  ) {}
 
   apply(op: Op): Outcome {
     const step = this.steps[this.next];
@@ -43,11 +50,13 @@ export class RecordedMachine implements MachineApi {
   }
 
   frameBytes(frame: number): Uint8Array | null {
-    return this.mem.get(frame)?.slice() ?? null;
+    return this.frameView(frame)?.slice() ?? null;
   }
 
   frameView(frame: number): Uint8Array | null {
-    return this.mem.get(frame) ?? null;
+    const mine = this.mem.get(frame);
+    if (mine !== undefined) return mine;
+    return this.watched !== null && !this.watched.has(frame) ? this.unobserved(frame) : null;
   }
 
   touchedFrames(): readonly number[] {
