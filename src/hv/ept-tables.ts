@@ -74,6 +74,12 @@ export class EptTables {
    */
   cache: VmCache | null = null;
   useCache = false;
+  /**
+   * While a guest access runs under memcache 'vm': the tables `install` adds, as (frame, parent
+   * entry address, its old low and high words), flattened, so that an access answered -ENOMEM can
+   * take them back (`unlinkTables`) and leave the VM's tables as they were.
+   */
+  allocLog: number[] | null = null;
 
   constructor(private readonly mem: PhysMemory, private readonly pool: PagePool, root: number) {
     this.root = root;
@@ -169,6 +175,7 @@ export class EptTables {
       let ehi = mem.read32(a + 4);
       if (!isTable(elo)) {
         const frame = src.alloc();
+        this.allocLog?.push(frame, a, elo, ehi);
         this.tables.add(frame);
         if (elo !== 0 || ehi !== 0) this.fillChildren(frame, l, elo, ehi);
         elo = (frame * 4096) | TABLE_RIGHTS;
@@ -187,6 +194,18 @@ export class EptTables {
     mem.write32(a, lo >>> 0);
     mem.write32(a + 4, hi >>> 0);
     return true;
+  }
+
+  /** Takes back the tables `allocLog` recorded (newest first): each parent entry gets its old words again. */
+  unlinkTables(log: readonly number[]): void {
+    if (log.length === 0) return;
+    this.forgetMemo();
+    for (let i = log.length - 4; i >= 0; i -= 4) {
+      this.mem.write32(log[i + 1], log[i + 2] >>> 0);
+      this.mem.write32(log[i + 1] + 4, log[i + 3] >>> 0);
+      this.tables.delete(log[i]);
+      this.releaseFrame(log[i]);
+    }
   }
 
   /** Frees the table at `frame` (at `level`) and the tables below it; every leaf in them must be empty. */

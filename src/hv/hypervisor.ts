@@ -618,10 +618,19 @@ export class Hypervisor {
 
   access(cpu: number, la: number, size: number, kind: number, value: bigint): AnyOutcome {
     this.accessUndo = null;
+    // memcache 'vm': the tables this access adds to the VM's views are taken back with it when it
+    // ends in -ENOMEM, so the views (and what the next share takes from the VM's cache) are as before.
+    const vm = this.memcacheVm ? this.vmOf(cpu) : null;
+    if (vm !== null) for (const t of vm.views) t.allocLog = [];
     try {
-      return this.accessOnce(cpu, la, size, kind, value);
+      const out = this.accessOnce(cpu, la, size, kind, value);
+      if (vm !== null && out.kind === 'ret' && out.value === -ENOMEM) {
+        for (const t of vm.views) t.unlinkTables(t.allocLog!);
+      }
+      return out;
     } finally {
       this.accessUndo = null;
+      if (vm !== null) for (const t of vm.views) t.allocLog = null;
     }
   }
 

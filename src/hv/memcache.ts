@@ -97,6 +97,7 @@ export function hvTopup(hv: Hypervisor, vmId: number, pfn: number, nr: number): 
   }
   for (const p of pages) vm.cache.free.push(p);
   hv.mutations++;
+  hv.flushAll(); // the host's mappings of the pages are gone (as host_donate_hyp)
   return 0;
 }
 

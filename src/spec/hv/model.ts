@@ -166,11 +166,7 @@ export class HvModel implements HvReferenceModelApi {
   private readonly vmCache: boolean;
   /** While a share or donation maps: new view-0 tables come from the VM's cache. */
   private useCache = false;
-  /**
-   * View-0 tables a step created from the pool: (journal mark, vm, key), flattened. An -ENOMEM
-   * alternative rolls the step back, but the hypervisor keeps the tables it built (empty).
-   */
-  private tableLog: number[] = [];
+
   readonly vms = new Map<number, ModelVm>();
   private readonly cpus: Cpu[] = [];
   private readonly saved = new Map<string, Regs>();
@@ -231,7 +227,6 @@ export class HvModel implements HvReferenceModelApi {
     this.frames = [];
     this.allocMarks = [];
     this.adLog = [];
-    this.tableLog = [];
     this.live = variant;
     const { outcome, mayEnomem } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
@@ -313,12 +308,6 @@ export class HvModel implements HvReferenceModelApi {
       this.j.rollback(candidate.mark ?? 0);
       const again = candidate.reapply ?? [];
       for (let i = 0; i < again.length; i += 2) this.writeByte(again[i], again[i + 1]);
-      // The hypervisor's -ENOMEM undo leaves the page tables it built in place (empty).
-      const log = this.tableLog;
-      for (let i = 0; i < log.length; i += 3) {
-        const vm = this.vms.get(log[i + 1]);
-        if (log[i] >= (candidate.mark ?? 0) && vm !== undefined) vm.tables.add(log[i + 2]);
-      }
     }
     this.j = new Journal();
   }
@@ -452,8 +441,6 @@ export class HvModel implements HvReferenceModelApi {
         this.j.field(vm, 'cache', vm.cache.slice(0, -1));
         this.j.mapSet(vm.cacheTables, k, pfn);
         this.zeroFrame(pfn); // hypervisor data from now on: the host sees zeros when it gets it back
-      } else {
-        this.tableLog.push(this.j.mark(), this.vmIdOf(vm), k);
       }
     }
     const pt = tableKey(1, key);
@@ -477,11 +464,6 @@ export class HvModel implements HvReferenceModelApi {
   /** memcache 'vm': whether the VM's cache is too short (arm64: kvm_mmu_cache_min_pages; x86-rfc: the map's need). */
   private cacheShort(vm: ModelVm, need: number): boolean {
     return this.arm64 ? vm.cache.length < MEMCACHE_MIN_PAGES : vm.cache.length < need;
-  }
-
-  private vmIdOf(vm: ModelVm): number {
-    for (const [id, v] of this.vms) if (v === vm) return id;
-    return -1;
   }
 
   /** The VM whose memory cache holds `pfn` (free or as a table), or -1. */
