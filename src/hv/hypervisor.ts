@@ -130,6 +130,9 @@ export class Hypervisor {
    * cache, and the host EPT is page-granular from boot (src/hv/memcache.ts).
    */
   readonly memcacheVm: boolean;
+  /** The host MMIO window (hv.mmioPfn / mmioPages): device frames, not memory. */
+  readonly mmioFirst: number;
+  readonly mmioEnd: number;
 
   // Per-op records for the invariants.
   mutations = 0;
@@ -185,6 +188,8 @@ export class Hypervisor {
     this.memFaultRwx = memFaultFlagsOf(this.opts) === 'vsm';
     this.lazyHost = this.arm64;
     this.memcacheVm = memcacheModeOf(this.opts) === 'vm';
+    this.mmioFirst = this.opts.mmioPfn ?? 0;
+    this.mmioEnd = this.mmioFirst + (this.opts.mmioPages ?? 0);
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasBit !== 0 ? this.aliasGfn : 2 ** (config.maxPhyAddr - 12);
@@ -226,8 +231,14 @@ export class Hypervisor {
     mem.beginOp();
   }
 
+  /** Whether `pfn` is in the host MMIO window (device memory: no pKVM transition takes it). */
+  isMmio(pfn: number): boolean {
+    return pfn >= this.mmioFirst && pfn < this.mmioEnd;
+  }
+
+  /** A host identity-map leaf: WB for RAM, UC (memory type 0) for the MMIO window (§1.1: holes mapped as MMIO, UC). */
   private hostLeafLo(pfn: number, rights: number): number {
-    return ((pfn * 4096) | rights | EPT_WB) >>> 0;
+    return ((pfn * 4096) | rights | (this.isMmio(pfn) ? 0 : EPT_WB)) >>> 0;
   }
 
   // ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 import type { PhysMemory } from '../hw/memory.js';
 import type { Hypervisor } from './hypervisor.js';
 import { EINVAL, EPERM, OWNER_HYP, PS_NOPAGE, PS_OWNED } from './consts.js';
+import { mmioCheck } from './pkvm.js';
 
 /**
  * kvm_mmu_cache_min_pages() for a 4-level stage 2: what __guest_check_pgtable_memcache demands
@@ -83,6 +84,8 @@ export function hvTopup(hv: Hypervisor, vmId: number, pfn: number, nr: number): 
   if (!hv.memcacheVm || vm === undefined || vm.dying) return -EINVAL;
   const pages = ramRange(hv, pfn, nr);
   if (pages === null) return -EINVAL;
+  const mmio = mmioCheck(hv, pfn, nr); // admit_host_page's __pkvm_host_donate_hyp
+  if (mmio !== 0) return mmio;
   if (hv.bugs.memcacheDonateBeforePop) {
     // Planted pkvm-memcache-donate-before-pop: each page is donated to the hypervisor as the walk
     // reaches it, before it is checked and popped from the host's list; the pushes come after the

@@ -37,6 +37,20 @@ function rangeCheck(hv: Hypervisor, pfn: number, nr: bigint): number {
   return Number(nr);
 }
 
+/**
+ * check_range_allowed_memory (§2.3) for the host MMIO window: 0 when no page of the range is
+ * MMIO; -EPERM when all are; a range straddling memory and MMIO is -EINVAL under arm64 (not one
+ * kvm_mem_range) and -EPERM under x86-rfc (its first MMIO page fails the state check; the RFC
+ * itself has no memory check, §7 B1, and eptfuzz follows arm64's refusal there).
+ */
+export function mmioCheck(hv: Hypervisor, pfn: number, n: number): number {
+  if (hv.mmioEnd === hv.mmioFirst) return 0;
+  let mmio = 0;
+  for (let p = pfn; p < pfn + n; p++) if (hv.isMmio(p)) mmio++;
+  if (mmio === 0) return 0;
+  return mmio < n && hv.arm64 ? -EINVAL : -EPERM;
+}
+
 /** Distinct 2 MiB host leaves among `pfns` that would have to be split (one table page each). */
 function hostSplitNeed(hv: Hypervisor, pfns: readonly number[]): number {
   let need = 0;
@@ -61,6 +75,8 @@ function pagesOf(pfn: number, n: number): number[] {
 export function hostDonateHyp(hv: Hypervisor, pfn: number, nr: bigint): number {
   let n = rangeCheck(hv, pfn, nr);
   if (n === -EINVAL) return -EINVAL;
+  const mmio = n < 0 ? 0 : mmioCheck(hv, pfn, n);
+  if (mmio !== 0) return mmio;
   const checked = n < 0 ? [] : pagesOf(pfn, n);
   for (const p of checked) if (hv.hostState(p) !== PS_OWNED) return -EPERM;
   if (n < 0) n = Math.min(OVERFLOW_BATCH, hv.ramFrames - pfn); // planted: the walk runs on unchecked
@@ -96,7 +112,7 @@ export function hypDonateHost(hv: Hypervisor, pfn: number, nr: bigint): number {
 
 /** __pkvm_host_share_hyp: H=O → H=SO (hyp-shared). */
 export function hostShareHyp(hv: Hypervisor, pfn: number): number {
-  if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
+  if (pfn >= hv.ramFrames || hv.isMmio(pfn) || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
   if (hv.hostNeed(pfn) > hv.pool.available) return -ENOMEM;
   hv.setHost(pfn, PS_SHARED_OWNED, 0);
   hv.hypShared.add(pfn);
@@ -126,6 +142,7 @@ function protValid(hv: Hypervisor, prot: number): boolean {
  * __pkvm_host_share_guest); the x86 RFC has no count (§2.4), so a second share is -EPERM.
  */
 export function shareable(hv: Hypervisor, p: number): boolean {
+  if (hv.isMmio(p)) return false; // device memory: never shared into a guest (check_range_allowed_memory)
   const s = hv.hostState(p);
   if (s === PS_OWNED) return true;
   if (s !== PS_SHARED_OWNED) return false;
@@ -220,6 +237,8 @@ export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: n
   // address space): -EINVAL as for a memslot there (KVM_SET_USER_MEMORY_REGION); arm64 pKVM's
   // stage-2 walker refuses an IPA beyond the VM's IPA size (-ERANGE, not in the harness's set).
   if (gfn + nr > hv.gfnLimit) return -EINVAL;
+  const mmio = mmioCheck(hv, pfn, nr);
+  if (mmio !== 0) return mmio;
   for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
   for (let i = 0; i < nr; i++) if (!shareable(hv, pfn + i)) return -EPERM;
   return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1, true);
@@ -236,7 +255,7 @@ export function autoShare(hv: Hypervisor, vm: Vm, gfn: number, slotId: number): 
   const bpfn = slot.pfn + (base - slot.gfn);
   if (hv.opts.hugePages && base >= slot.gfn && base + 512 <= slot.gfn + slot.pages && bpfn % 512 === 0 && blockUniform(hv, vm, base)) {
     let all = true;
-    for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && hv.hostState(bpfn + i) === PS_OWNED;
+    for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !hv.isMmio(bpfn + i) && hv.hostState(bpfn + i) === PS_OWNED;
     if (all) return doShareGuest(hv, vm, bpfn, base, 512, RWX, slotId);
   }
   if (!shareable(hv, pfn)) return -EPERM;
@@ -305,7 +324,7 @@ export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: 
   const vm = hv.vms.get(vmId);
   if (vm === undefined || vm.type !== 'protected' || vm.dying) return -EINVAL;
   if (hv.memcacheVm && !loadedAnywhere(hv, vmId)) return -EINVAL; // the loaded vCPU's memcache, as share_guest
-  if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
+  if (pfn >= hv.ramFrames || hv.isMmio(pfn) || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
   if (gfn >= hv.gfnLimit) return -EINVAL; // guest memory only, as share_guest
   if (vm.pages.has(gfn) || vm.poisoned.has(gfn)) return -EPERM; // POISON is not NOPAGE (§2.3)
   const viewNeed = vm.views[0].need(gfn * 4096, 1);
@@ -484,6 +503,8 @@ export function hostShareFfa(hv: Hypervisor, pfn: number, nr: bigint): number {
   if (!hv.arm64) return -EINVAL;
   const n = rangeCheck(hv, pfn, nr);
   if (n < 0) return -EINVAL;
+  const mmio = mmioCheck(hv, pfn, n);
+  if (mmio !== 0) return mmio;
   const pages = pagesOf(pfn, n);
   for (const p of pages) if (hv.hostState(p) !== PS_OWNED) return -EPERM;
   if (hostSplitNeed(hv, pages) > hv.pool.available) return -ENOMEM;
@@ -524,7 +545,7 @@ export function hostUnshareFfa(hv: Hypervisor, pfn: number, nr: bigint): number 
  */
 export function hostForceReclaim(hv: Hypervisor, pfn: number): number {
   if (!hv.arm64) return -EINVAL;
-  if (pfn >= hv.config.framesMax) return -EFAULT;
+  if (pfn >= hv.config.framesMax || hv.isMmio(pfn)) return -EFAULT; // not memory (addr_is_memory)
   const hs = hv.hostState(pfn);
   if (hs !== PS_NOPAGE) return -EAGAIN;
   const owner = hv.hostOwner;

@@ -173,6 +173,14 @@ export interface HvOptions {
    * the loaded vCPU's). Optional like `pkvm`: absent means 'pool'.
    */
   memcache?: MemcacheMode;
+  /**
+   * A host MMIO window (docs/hypervisor.md "Host MMIO"): frames [mmioPfn, mmioPfn + mmioPages) of
+   * host RAM's range are device memory, not memory: the host reaches them (identity-mapped
+   * uncacheable), no pKVM transition takes them (upstream arm64 check_range_allowed_memory). Both
+   * multiples of 512 (whole 2 MiB regions), inside RAM. Optional: absent or 0 pages = no window.
+   */
+  mmioPfn?: number;
+  mmioPages?: number;
 }
 
 export type MemcacheMode = 'pool' | 'vm';
@@ -181,8 +189,8 @@ export type PkvmProfile = 'x86-rfc' | 'arm64';
 export type MemFaultFlags = 'vsm' | 'upstream';
 
 /** Optional hv options with the meaning of their absence (written only when present, as OPTIONAL_CHOICE_DEFAULTS). */
-export const OPTIONAL_HV_DEFAULTS: Readonly<Required<Pick<HvOptions, 'pkvm' | 'memFaultFlags' | 'memcache'>>> =
-  Object.freeze({ pkvm: 'x86-rfc', memFaultFlags: 'vsm', memcache: 'pool' });
+export const OPTIONAL_HV_DEFAULTS: Readonly<Required<Pick<HvOptions, 'pkvm' | 'memFaultFlags' | 'memcache' | 'mmioPfn' | 'mmioPages'>>> =
+  Object.freeze({ pkvm: 'x86-rfc', memFaultFlags: 'vsm', memcache: 'pool', mmioPfn: 0, mmioPages: 0 });
 
 /** The pKVM source profile of a configuration (absent: 'x86-rfc'). */
 export function pkvmProfileOf(opts: HvOptions): PkvmProfile {
@@ -355,6 +363,11 @@ export function validateConfig(config: MachineConfig): string | null {
     return `hv.poolFrames must be an integer in ${HV_POOL_FRAMES_MIN}..framesMax/2 (${framesMax / 2}), got ${hv.poolFrames}`;
   }
   if (hv.memcache !== undefined && hv.memcache !== 'pool' && hv.memcache !== 'vm') return `hv.memcache must be 'pool' or 'vm'`;
+  const mmioPfn = hv.mmioPfn ?? 0;
+  const mmioPages = hv.mmioPages ?? 0;
+  if (!Number.isInteger(mmioPfn) || !Number.isInteger(mmioPages) || mmioPfn < 0 || mmioPages < 0 || mmioPfn % 512 !== 0 || mmioPages % 512 !== 0 || mmioPfn + mmioPages > framesMax - hv.poolFrames) {
+    return `hv.mmioPfn and hv.mmioPages must be multiples of 512 with the window inside RAM (frames below ${framesMax - hv.poolFrames}), got ${mmioPfn} and ${mmioPages}`;
+  }
   // Under memcache 'vm' the host EPT has a page table for every 2 MiB of RAM from boot.
   const pageGranular = !hv.hugePages || hv.memcache === 'vm';
   const hostTables = hostEptFrames(framesMax - hv.poolFrames, !pageGranular);

@@ -79,13 +79,16 @@ const EXTRA_STEP_P = 0.12;
  * ordinary step.
  */
 const MC_WEIGHTS: Array<[string, number]> = [
-  ['mc_topup', 4], ['mc_undonate', 3], ['relax_perms', 2], ['np_wrprotect', 1], ['mkyoung', 1],
+  ['mc_topup', 4], ['mc_undonate', 3], ['relax_perms', 2], ['np_wrprotect', 1], ['mkyoung', 1], ['mmio', 2],
 ];
 const MC_STEP_P = 0.18;
 /** Host pages the setup puts in the np VM's and the protected VM's memory caches. */
 const MC_NP_PFN = 0x100;
 const MC_PVM_PFN = 0x110;
 const MC_SETUP_PAGES = 8;
+/** The host MMIO window of memory-cache traces that have one (one 2 MiB region; RAM is larger). */
+const MMIO_PFN = 0xe00;
+const MMIO_PAGES = 512;
 
 /** The hv machine configuration the generator builds for (and a hv campaign's base configuration). */
 export function hvGenConfig(poolFrames: number, bugs: readonly string[] = [], vtls = 2, base?: MachineConfig): MachineConfig {
@@ -395,6 +398,25 @@ export class HvWorld {
         ops.push({ op: 'host_wrprotect', vm: x.pick([NP, NP, PVM]), gfn: x.pick([0x9, 0xa, 0x200, ...npGfns]), nr: x.pick([1, 1, 2, 512]) });
         break;
       }
+      case 'mmio': {
+        // Transitions on device memory (and ranges straddling RAM and MMIO), and the host's access to it.
+        const x = this.mc;
+        if ((config.hv?.mmioPages ?? 0) === 0) break;
+        const pfn = x.pick([MMIO_PFN, MMIO_PFN + 1, MMIO_PFN - 1]);
+        const k = x.int(6);
+        if (k === 0) ops.push({ op: 'host_share_guest', vm: NP, pfn, gfn: x.pick([0x9, 0xa]), nr: 1, prot: 7 });
+        else if (k === 1) ops.push({ op: 'host_donate_guest', vm: PVM, pfn, gfn: x.pick([4, 5]) });
+        else if (k === 2) ops.push({ op: 'host_donate_hyp', pfn, nr: BigInt(x.range(1, 2)) });
+        else if (k === 3) ops.push({ op: 'hv_topup', vm: x.pick([NP, PVM]), pfn, nr: x.range(1, 2) });
+        else if (k === 4) ops.push(x.chance(0.5) ? { op: 'host_share_ffa', pfn, nr: 1n } : { op: 'host_force_reclaim', pfn });
+        else {
+          const c = this.cpu();
+          ops.push({ op: 'vcpu_load', cpu: c, vm: 1 });
+          const la = MMIO_PFN * 4096 + x.int(4088);
+          ops.push(x.chance(0.5) ? { op: 'read', cpu: c, la, size: 8 } : { op: 'write', cpu: c, la, size: 8, value: x.u64() });
+        }
+        break;
+      }
       case 'mkyoung': {
         const x = this.mc;
         if (x.chance(0.5)) ops.push({ op: 'vm_age', vm: NP, gfn: x.pick(npGfns), pages: 1 });
@@ -464,6 +486,10 @@ export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOption
   // multi-share) are reached by plain generation too.
   if (config.hv?.pkvm === undefined && rng.derive('hv-profile').chance(0.5)) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), pkvm: 'arm64' } });
   if (memcache !== undefined && config.hv?.memcache !== memcache) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), memcache } });
+  // A host MMIO window in half of the memory-cache traces (a stream of its own; other traces keep their bytes).
+  if (config.hv?.memcache === 'vm' && config.hv.mmioPages === undefined && rng.derive('hv-mmio').chance(0.5)) {
+    config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), mmioPfn: MMIO_PFN, mmioPages: MMIO_PAGES } });
+  }
   const ops: Op[] = HvWorld.baseSetup(config.hv?.memcache === 'vm');
   const paging = rng.chance(options.paging ?? 0.5);
   const world = new HvWorld(rng, config, paging);

@@ -164,6 +164,9 @@ export class HvModel implements HvReferenceModelApi {
    * cache's count; the host's own mapping never needs a page.
    */
   private readonly vmCache: boolean;
+  /** The host MMIO window (hv.mmioPfn / mmioPages): device frames no transition takes. */
+  private readonly mmioFirst: number;
+  private readonly mmioEnd: number;
   /** While a share or donation maps: new view-0 tables come from the VM's cache. */
   private useCache = false;
 
@@ -192,6 +195,8 @@ export class HvModel implements HvReferenceModelApi {
     this.faultRwx = memFaultFlagsOf(this.opts) === 'vsm';
     this.lazyHost = this.arm64;
     this.vmCache = memcacheModeOf(this.opts) === 'vm';
+    this.mmioFirst = this.opts.mmioPfn ?? 0;
+    this.mmioEnd = this.mmioFirst + (this.opts.mmioPages ?? 0);
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasGfn || 2 ** (config.maxPhyAddr - 12);
@@ -472,6 +477,21 @@ export class HvModel implements HvReferenceModelApi {
     return -1;
   }
 
+  private isMmio(pfn: number): boolean {
+    return pfn >= this.mmioFirst && pfn < this.mmioEnd;
+  }
+
+  /**
+   * check_range_allowed_memory (docs/hypervisor.md "Host MMIO"): 0 for a range with no MMIO page,
+   * -EPERM when all are MMIO, a range straddling memory and MMIO -EINVAL (arm64) or -EPERM (x86-rfc).
+   */
+  private mmioCheck(pfn: number, n: number): number {
+    let mmio = 0;
+    for (let p = pfn; p < pfn + n; p++) if (this.isMmio(p)) mmio++;
+    if (mmio === 0) return 0;
+    return mmio < n && this.arm64 ? -EINVAL : -EPERM;
+  }
+
   private loaded(id: number): boolean {
     return this.cpus.some((c) => c.vm === id);
   }
@@ -543,6 +563,7 @@ export class HvModel implements HvReferenceModelApi {
    * already borrowed by np guests (count > 0).
    */
   private shareable(pfn: number): boolean {
+    if (this.isMmio(pfn)) return false;
     const s = this.hostOf(pfn).state;
     return s === 'O' || (this.arm64 && s === 'SO' && (this.shares.get(pfn) ?? 0) > 0);
   }
@@ -618,7 +639,7 @@ export class HvModel implements HvReferenceModelApi {
       case 'host_donate_hyp': return ret(this.donateHyp(op.pfn, op.nr), !this.vmCache);
       case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr), !this.vmCache);
       case 'host_share_hyp': {
-        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         this.setHost(op.pfn, 'SO');
         this.j.setAdd(this.hypShared, op.pfn);
         return ret(0, !this.vmCache);
@@ -636,7 +657,7 @@ export class HvModel implements HvReferenceModelApi {
         const vm = this.vms.get(op.vm);
         if (!vm || vm.type !== 'protected' || vm.dying) return ret(-EINVAL);
         if (this.vmCache && !this.loaded(op.vm)) return ret(-EINVAL);
-        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
         if (vm.pages.has(op.gfn) || vm.poisoned.has(op.gfn)) return ret(-EPERM); // POISON is not NOPAGE
         if (this.vmCache && this.cacheShort(vm, this.tablesNeeded(vm, op.gfn, false))) return ret(-ENOMEM);
@@ -694,6 +715,8 @@ export class HvModel implements HvReferenceModelApi {
         const n = this.range(op.pfn, op.nr);
         if (n < 0) return ret(n);
         const share = op.op === 'host_share_ffa';
+        const mmio = share ? this.mmioCheck(op.pfn, n) : 0;
+        if (mmio !== 0) return ret(mmio);
         for (let p = op.pfn; p < op.pfn + n; p++) {
           if (this.hostOf(p).state !== (share ? 'O' : 'SO') || (!share && !this.ffa.has(p))) return ret(-EPERM);
         }
@@ -786,6 +809,8 @@ export class HvModel implements HvReferenceModelApi {
     if (!this.vmCache || !vm || vm.dying) return -EINVAL;
     const n = nr === 0 ? -EINVAL : this.range(pfn, BigInt(nr));
     if (n < 0) return -EINVAL;
+    const mmio = this.mmioCheck(pfn, n);
+    if (mmio !== 0) return mmio;
     for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
     const pages: number[] = [];
     for (let p = pfn; p < pfn + n; p++) {
@@ -868,7 +893,7 @@ export class HvModel implements HvReferenceModelApi {
   /** __pkvm_host_force_reclaim_page_guest (pkvm-and-vtl.md §2.1 row 15). */
   private forceReclaim(pfn: number): number {
     if (!this.arm64) return -EINVAL;
-    if (pfn >= this.config.framesMax) return -EFAULT;
+    if (pfn >= this.config.framesMax || this.isMmio(pfn)) return -EFAULT;
     const h = this.hostOf(pfn);
     if (h.state !== 'NOPAGE') return -EAGAIN;
     if (h.owner < 2 || pfn >= this.ramFrames) return -EPERM; // the hypervisor's page
@@ -902,6 +927,8 @@ export class HvModel implements HvReferenceModelApi {
   private donateHyp(pfn: number, nr: bigint): number {
     const n = this.range(pfn, nr);
     if (n < 0) return n;
+    const mmio = this.mmioCheck(pfn, n);
+    if (mmio !== 0) return mmio;
     for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
     for (let p = pfn; p < pfn + n; p++) {
       this.setHost(p, 'NOPAGE', 0);
@@ -933,6 +960,8 @@ export class HvModel implements HvReferenceModelApi {
     if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
     if (pfn + nr > this.ramFrames) return -EINVAL;
     if (gfn + nr > this.gfnLimit) return -EINVAL; // guest memory only (not the XO alias, not beyond the address space)
+    const mmio = this.mmioCheck(pfn, nr);
+    if (mmio !== 0) return mmio;
     for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
     for (let i = 0; i < nr; i++) if (!this.shareable(pfn + i)) return -EPERM;
     if (this.vmCache && this.cacheShort(vm, this.tablesNeeded(vm, gfn, nr === 512 && this.uniform(vm, gfn)))) return -ENOMEM;
@@ -1440,7 +1469,7 @@ export class HvModel implements HvReferenceModelApi {
       let shared = false;
       if (this.opts.hugePages && base >= s.gfn && base + 512 <= s.gfn + s.pages && bpfn % 512 === 0 && this.uniform(vm, base)) {
         let all = true;
-        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && this.hostOf(bpfn + i).state === 'O';
+        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !this.isMmio(bpfn + i) && this.hostOf(bpfn + i).state === 'O';
         if (all) { this.share(vm, bpfn, base, 512, RWX, slotId); shared = true; }
       }
       if (!shared) {

@@ -140,3 +140,28 @@ describe('planted bugs of the memory caches', () => {
     expect(r.violations[0]).toMatchObject({ step: 4, invariant: 'fault.exit-reason' });
   });
 });
+
+describe('host MMIO window (hv.mmioPfn / mmioPages)', () => {
+  const mmio = { mmioPfn: 0xe00, mmioPages: 512 };
+  const ops: AnyOp[] = [
+    ...np, topup(2, 0x100, 4),
+    share(0xe00, 9), { op: 'host_donate_hyp', pfn: 0xdff, nr: 2n }, { op: 'host_share_hyp', pfn: 0xe00 },
+    { op: 'host_share_ffa', pfn: 0xe00, nr: 1n }, { op: 'host_force_reclaim', pfn: 0xe05 }, topup(2, 0xdff, 2),
+    { op: 'memslot_set', vm: 2, slot: 0, gfn: 0x1000, pfn: 0xe00, pages: 512, flags: 0 }, read(0, 0x1000008),
+    { op: 'vcpu_load', cpu: 1, vm: 1 }, write(1, 0xe00010, 0x55n), read(1, 0xe00010), query(1, 0xe00),
+  ];
+  it('arm64: transitions refuse device memory (-EPERM, a range straddling RAM -EINVAL, force reclaim -EFAULT); the host reaches it', () => {
+    const outs = rets(clean(ops, hvConfig({ hv: { pkvm: 'arm64', memcache: 'vm', ...mmio } })));
+    expect(outs.slice(3, 9)).toEqual(['ret -1', 'ret -22', 'ret -1', 'ret -1', 'ret -14', 'ret -22']);
+    expect(outs[10]).toMatch(/^hv_exit memory_fault/); // a memslot over MMIO is never shared into the guest
+    expect(outs.slice(12, 14)).toEqual(['handled exits=[48] ok', 'data 0x55']);
+  });
+  it('x86-rfc: every MMIO range -EPERM (no straddle rule), FF-A and force reclaim absent (-EINVAL)', () => {
+    const outs = rets(clean(ops, hvConfig({ hv: { memcache: 'vm', ...mmio } })));
+    expect(outs.slice(3, 9)).toEqual(['ret -1', 'ret -1', 'ret -1', 'ret -22', 'ret -22', 'ret -1']);
+    expect(outs.slice(12, 14)).toEqual(['ok', 'data 0x55']); // the eager identity map covers it (UC) from boot
+  });
+  it('a window must be whole 2 MiB regions inside RAM', () => {
+    expect(() => new Hypervisor(hvConfig({ hv: { mmioPfn: 0xe01, mmioPages: 512 } }))).toThrow(/multiples of 512/);
+  });
+});
