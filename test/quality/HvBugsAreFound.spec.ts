@@ -32,7 +32,7 @@ const HV_MINIMIZED_OPS_MAX = 14;
 const RUNS: Record<string, number> = {
   'pkvm-hyp-donate-no-owner-check': 1,
   'pkvm-share-hyp-shared-page': 10,
-  'pkvm-unshare-no-flush': 37,
+  'pkvm-unshare-no-flush': 58,
   'pkvm-reclaim-no-zero': 1,
   'pkvm-range-overflow': 26,
   'pkvm-enomem-half-done': 2,
