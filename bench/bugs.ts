@@ -160,7 +160,10 @@ class Meter {
 
   /** The metered target; its `hv` target (hv-mode traces run there, runner.ts targetFor) is metered too. */
   wrap(target: Target): Target {
+    // Everything else the target carries (the hv invariants above all) is kept: without them a hv
+    // bug the invariants catch is seen only through its later consequences.
     const wrapped: Target = {
+      ...target,
       makeModel: (config) => target.makeModel(config),
       makeMachine: (config) => {
         this.starts.push([performance.now() - this.t0, this.ops]);

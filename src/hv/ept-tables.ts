@@ -8,6 +8,7 @@
 import type { PhysMemory } from '../hw/memory.js';
 import { EPT_PS, EPT_R, EPT_W, EPT_X, EPT_XU } from '../hw/bits.js';
 import type { PagePool } from './pool.js';
+import type { VmCache } from './memcache.js';
 
 const LEVEL_SPAN = [0, 4096, 2 ** 21, 2 ** 30, 2 ** 39];
 /**
@@ -66,9 +67,32 @@ export class EptTables {
     this.memoUsed = false;
   }
 
+  /**
+   * A guest view's memory cache (hv.memcache 'vm'), and whether `install` takes new tables from it
+   * (set around a share or donation to the VM); the root and every other table come from the pool.
+   * A table page goes back where it came from.
+   */
+  cache: VmCache | null = null;
+  useCache = false;
+  /**
+   * While a guest access runs under memcache 'vm': the tables `install` adds, as (frame, parent
+   * entry address, its old low and high words), flattened, so that an access answered -ENOMEM can
+   * take them back (`unlinkTables`) and leave the VM's tables as they were.
+   */
+  allocLog: number[] | null = null;
+
   constructor(private readonly mem: PhysMemory, private readonly pool: PagePool, root: number) {
     this.root = root;
     this.tables.add(root);
+  }
+
+  private source(): PagePool | VmCache {
+    return this.useCache && this.cache !== null ? this.cache : this.pool;
+  }
+
+  private releaseFrame(frame: number): void {
+    if (this.cache !== null && this.cache.inUse.has(frame)) this.cache.release(frame);
+    else this.pool.release(frame);
   }
 
   static create(mem: PhysMemory, pool: PagePool): EptTables | null {
@@ -140,7 +164,8 @@ export class EptTables {
    * is short.
    */
   install(gpa: number, level: number, lo: number, hi: number): boolean {
-    if (this.need(gpa, level) > this.pool.available) return false; // need() also refuses a GPA beyond the span
+    const src = this.source();
+    if (this.need(gpa, level) > src.available) return false; // need() also refuses a GPA beyond the span
     this.forgetMemo();
     const mem = this.mem;
     let table = this.root * 4096;
@@ -149,7 +174,8 @@ export class EptTables {
       let elo = mem.read32(a);
       let ehi = mem.read32(a + 4);
       if (!isTable(elo)) {
-        const frame = this.pool.alloc();
+        const frame = src.alloc();
+        this.allocLog?.push(frame, a, elo, ehi);
         this.tables.add(frame);
         if (elo !== 0 || ehi !== 0) this.fillChildren(frame, l, elo, ehi);
         elo = (frame * 4096) | TABLE_RIGHTS;
@@ -170,6 +196,18 @@ export class EptTables {
     return true;
   }
 
+  /** Takes back the tables `allocLog` recorded (newest first): each parent entry gets its old words again. */
+  unlinkTables(log: readonly number[]): void {
+    if (log.length === 0) return;
+    this.forgetMemo();
+    for (let i = log.length - 4; i >= 0; i -= 4) {
+      this.mem.write32(log[i + 1], log[i + 2] >>> 0);
+      this.mem.write32(log[i + 1] + 4, log[i + 3] >>> 0);
+      this.tables.delete(log[i]);
+      this.releaseFrame(log[i]);
+    }
+  }
+
   /** Frees the table at `frame` (at `level`) and the tables below it; every leaf in them must be empty. */
   private releaseSubtree(frame: number, level: number): void {
     for (let i = 0; i < 512; i++) {
@@ -180,7 +218,7 @@ export class EptTables {
       else if (lo !== 0 || hi !== 0) throw new Error('hv: a huge leaf written over a table that still maps pages');
     }
     this.tables.delete(frame);
-    this.pool.release(frame);
+    this.releaseFrame(frame);
   }
 
   /** Splits the huge leaf covering `gpa` at `level` into 512 children; false when the pool is empty. */
@@ -253,10 +291,13 @@ export class EptTables {
     return out;
   }
 
-  /** Returns every table page to the pool. The caller flushes TLBs first. */
+  /**
+   * Returns every table page from the pool to the pool; those from the VM's cache stay with the
+   * cache (its owner gives them back to the host). The caller flushes TLBs first.
+   */
   destroy(): void {
     this.forgetMemo();
-    for (const f of [...this.tables].sort((a, b) => a - b)) this.pool.release(f);
+    for (const f of [...this.tables].sort((a, b) => a - b)) if (this.cache === null || !this.cache.inUse.has(f)) this.pool.release(f);
     this.tables.clear();
   }
 }

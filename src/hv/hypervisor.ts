@@ -9,7 +9,7 @@
  * of what the last op touched (`touched*`, `reduced`, `mutations`) for its judge, the invariants of
  * src/check/hv, which the runner runs on it (src/check/targets.ts): it does not know them.
  */
-import { configMode, guestMaxPhyAddr, hvOptionsOf, memFaultFlagsOf, pkvmProfileOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
+import { configMode, guestMaxPhyAddr, hvOptionsOf, memcacheModeOf, memFaultFlagsOf, pkvmProfileOf, normalizeConfig, validateConfig, type HvOptions, type MachineConfig } from '../hw/config.js';
 import type { Vcpu } from '../hw/vcpu.js';
 import { A_EXIT, A_OK, A_PF, Machine } from '../hw/machine.js';
 import type { AnyOp, Reg } from '../trace/ops.js';
@@ -56,6 +56,8 @@ export interface HvBugs {
   memattrRangeWrap: boolean;
   teardownTableLeak: boolean;
   shareEnomemHalfDone: boolean;
+  memcacheDonateBeforePop: boolean;
+  undonateNeverDonated: boolean;
 }
 
 /** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
@@ -123,6 +125,14 @@ export class Hypervisor {
   readonly lazyHost: boolean;
   /** Host pages shared with the secure world through the FF-A proxy (§2.1 rows 7, 8). */
   readonly ffaShared = new Set<number>();
+  /**
+   * hv.memcache 'vm': shares and donations to a VM take its stage-2 tables from the VM's memory
+   * cache, and the host EPT is page-granular from boot (src/hv/memcache.ts).
+   */
+  readonly memcacheVm: boolean;
+  /** The host MMIO window (hv.mmioPfn / mmioPages): device frames, not memory. */
+  readonly mmioFirst: number;
+  readonly mmioEnd: number;
 
   // Per-op records for the invariants.
   mutations = 0;
@@ -170,11 +180,16 @@ export class Hypervisor {
       memattrRangeWrap: b.has('memattr-range-wrap'),
       teardownTableLeak: b.has('hv-teardown-table-leak'),
       shareEnomemHalfDone: b.has('pkvm-share-enomem-half-done'),
+      memcacheDonateBeforePop: b.has('pkvm-memcache-donate-before-pop'),
+      undonateNeverDonated: b.has('pkvm-undonate-never-donated'),
     };
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
     this.memFaultRwx = memFaultFlagsOf(this.opts) === 'vsm';
     this.lazyHost = this.arm64;
+    this.memcacheVm = memcacheModeOf(this.opts) === 'vm';
+    this.mmioFirst = this.opts.mmioPfn ?? 0;
+    this.mmioEnd = this.mmioFirst + (this.opts.mmioPages ?? 0);
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasBit !== 0 ? this.aliasGfn : 2 ** (config.maxPhyAddr - 12);
@@ -187,13 +202,17 @@ export class Hypervisor {
     // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp). Lazily (arm64): the same
     // tables, with no leaf in them; a host fault maps the page (2 MiB where the table allows),
     // so that mapping never allocates (docs/hypervisor.md "Source profiles").
+    // memcache 'vm': a page table under every 2 MiB of RAM from boot (upstream's host_s2_pool
+    // "has been provided with enough pages to cover all of memory with page granularity"), so no
+    // host transition ever needs a page.
+    const hostHuge = this.opts.hugePages && !this.memcacheVm;
     for (let f = 0; f < this.ramFrames && this.lazyHost;) {
-      const whole = f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages;
+      const whole = f % 512 === 0 && f + 512 <= this.ramFrames && hostHuge;
       if (!host.install(f * 4096, whole ? 2 : 1, 0, 0)) throw new RangeError('hv: pool too small for the host EPT');
       f += whole ? 512 : 512 - (f % 512);
     }
     for (let f = 0; f < this.ramFrames && !this.lazyHost;) {
-      if (f % 512 === 0 && f + 512 <= this.ramFrames && this.opts.hugePages) {
+      if (f % 512 === 0 && f + 512 <= this.ramFrames && hostHuge) {
         if (!host.install(f * 4096, 2, this.hostLeafLo(f, RWX) | EPT_PS, PS_OWNED << STATE_SHIFT_HI)) throw new RangeError('hv: pool too small for the host EPT');
         f += 512;
       } else {
@@ -212,8 +231,14 @@ export class Hypervisor {
     mem.beginOp();
   }
 
+  /** Whether `pfn` is in the host MMIO window (device memory: no pKVM transition takes it). */
+  isMmio(pfn: number): boolean {
+    return pfn >= this.mmioFirst && pfn < this.mmioEnd;
+  }
+
+  /** A host identity-map leaf: WB for RAM, UC (memory type 0) for the MMIO window (§1.1: holes mapped as MMIO, UC). */
   private hostLeafLo(pfn: number, rights: number): number {
-    return ((pfn * 4096) | rights | EPT_WB) >>> 0;
+    return ((pfn * 4096) | rights | (this.isMmio(pfn) ? 0 : EPT_WB)) >>> 0;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -238,12 +263,26 @@ export class Hypervisor {
   }
 
   frameBytes(frame: number): Uint8Array | null {
-    return this.pool.contains(frame) ? null : this.machine.mem.frameBytes(frame);
+    return this.pool.contains(frame) || this.cacheTable(frame) ? null : this.machine.mem.frameBytes(frame);
   }
 
   /** Data frames written by the last op (the hypervisor's own table pages are not guest-visible state). */
   touchedFrames(): readonly number[] {
-    return this.machine.mem.touched().filter((f) => !this.pool.contains(f));
+    return this.machine.mem.touched().filter((f) => !this.pool.contains(f) && !this.cacheTable(f));
+  }
+
+  /** Whether host frame `frame` is a table page some VM took from its memory cache (hypervisor data). */
+  cacheTable(frame: number): boolean {
+    if (!this.memcacheVm) return false;
+    for (const vm of this.vms.values()) if (vm.cache.inUse.has(frame)) return true;
+    return false;
+  }
+
+  /** The VM whose memory cache holds `frame` (free or as a table), or null. */
+  cacheOwner(frame: number): number | null {
+    if (!this.memcacheVm) return null;
+    for (const vm of this.vms.values()) if (vm.cache.holds(frame)) return vm.id;
+    return null;
   }
 
   /** The host pages the last op touched, with their state (replay --json's per-step record). */
@@ -590,10 +629,19 @@ export class Hypervisor {
 
   access(cpu: number, la: number, size: number, kind: number, value: bigint): AnyOutcome {
     this.accessUndo = null;
+    // memcache 'vm': the tables this access adds to the VM's views are taken back with it when it
+    // ends in -ENOMEM, so the views (and what the next share takes from the VM's cache) are as before.
+    const vm = this.memcacheVm ? this.vmOf(cpu) : null;
+    if (vm !== null) for (const t of vm.views) t.allocLog = [];
     try {
-      return this.accessOnce(cpu, la, size, kind, value);
+      const out = this.accessOnce(cpu, la, size, kind, value);
+      if (vm !== null && out.kind === 'ret' && out.value === -ENOMEM) {
+        for (const t of vm.views) t.unlinkTables(t.allocLog!);
+      }
+      return out;
     } finally {
       this.accessUndo = null;
+      if (vm !== null) for (const t of vm.views) t.allocLog = null;
     }
   }
 
@@ -728,7 +776,7 @@ export class Hypervisor {
     // A page table with no entry in it (left by an -ENOMEM undo) counts as empty: the 2 MiB leaf
     // replaces it and the table goes back to the pool (EptTables.install).
     const region = pfn - (pfn % 512);
-    const block = h.level >= 2 || (this.opts.hugePages && region + 512 <= this.ramFrames && this.hostRegionEmpty(region));
+    const block = !this.memcacheVm && (h.level >= 2 || (this.opts.hugePages && region + 512 <= this.ramFrames && this.hostRegionEmpty(region)));
     const base = block ? pfn - (pfn % 512) : pfn;
     if (!h.install(base * 4096, block ? 2 : 1, this.hostLeafLo(base, RWX) | (block ? EPT_PS : 0), PS_OWNED << STATE_SHIFT_HI)) {
       throw new Error('hv: the lazy host EPT allocated a table');
@@ -764,18 +812,8 @@ export class Hypervisor {
         // Access tracking: the first access after aging restores the leaf (rights from the bookkeeping).
         const rec = vm.pages.get(gfn);
         if (rec === undefined) return this.hvExit('unknown', gpa, EXIT_EPT_VIOLATION, exits);
-        const base = t.level === 2 ? page - (page % 2 ** 21) : page;
         this.noteLeafUndo(vm, view, page, t.lo, t.hi);
-        this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
-        let lo = this.leafLo;
-        let hi = this.leafHi;
-        if ((t.hi & SPP_SAVED_HI) === 0) {
-          // Bit 61 comes back only from its parked copy (KVM v12): aging that dropped it leaves W.
-          if ((hi & SPP_HI) !== 0) lo |= W;
-          hi &= ~(SPP_HI | SPP_SAVED_HI);
-        }
-        t.rewrite(lo >>> 0, hi >>> 0);
-        this.mutations++;
+        this.youngFound(vm, view, page, rec);
         return null;
       }
       if (kind === ACC_WRITE && (t.hi & WP_HI) !== 0) {
@@ -847,6 +885,25 @@ export class Hypervisor {
     if (this.sppProtected(vm, gfn) && !buildSpptRegion(this, vm, gfn)) return { kind: 'ret', value: -ENOMEM };
     if (this.sppProtected(vm, gfn) && !built) this.undoLog().push(() => dropSpptRegion(this, vm, gfn));
     return null;
+  }
+
+  /**
+   * Makes the aged leaf the view's last `find(page)` returned young again: rights from the
+   * bookkeeping, write protection kept (the fault path after access tracking, and mkyoung).
+   */
+  youngFound(vm: Vm, view: number, page: number, rec: PageRec): void {
+    const t = vm.views[view];
+    const base = t.level === 2 ? page - (page % 2 ** 21) : page;
+    this.leafBits(vm, view, base, t.level, rec, 0, t.hi & WP_HI);
+    let lo = this.leafLo;
+    let hi = this.leafHi;
+    if ((t.hi & SPP_SAVED_HI) === 0) {
+      // Bit 61 comes back only from its parked copy (KVM v12): aging that dropped it leaves W.
+      if ((hi & SPP_HI) !== 0) lo |= W;
+      hi &= ~(SPP_HI | SPP_SAVED_HI);
+    }
+    t.rewrite(lo >>> 0, hi >>> 0);
+    this.mutations++;
   }
 
   /** While the access's undo log is open: how to put back a leaf an exit is about to rewrite. */

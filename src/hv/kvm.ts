@@ -9,6 +9,7 @@ import type { Hypervisor } from './hypervisor.js';
 import { EptTables } from './ept-tables.js';
 import { Vm } from './vm.js';
 import { dropPages, releasePins, returnToHost } from './pkvm.js';
+import { VmCache, returnCache } from './memcache.js';
 import {
   AGED_LO, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, KVM_MEM_EXECONLY, KVM_MEM_FLAGS_KNOWN, MEMSLOTS_MAX,
   OWNER_HOST, SAVED_R_HI, SAVED_W_HI, SAVED_X_HI, SPP_HI, SPP_SAVED_HI, UX, VM_ID_MIN, W, WP_HI,
@@ -20,12 +21,12 @@ export function vmCreate(hv: Hypervisor, id: number, type: 'np' | 'protected'): 
   if (hv.pool.available < hv.opts.vtls) return -ENOMEM;
   const views: EptTables[] = [];
   for (let v = 0; v < hv.opts.vtls; v++) views.push(EptTables.create(hv.machine.mem, hv.pool)!);
-  hv.vms.set(id, new Vm(id, type, views));
+  hv.vms.set(id, new Vm(id, type, views, new VmCache(hv.machine.mem)));
   hv.mutations++;
   return 0;
 }
 
-function loadedAnywhere(hv: Hypervisor, id: number): boolean {
+export function loadedAnywhere(hv: Hypervisor, id: number): boolean {
   return hv.ctx.some((c) => c.vm === id);
 }
 
@@ -49,6 +50,7 @@ export function vmTeardownFinish(hv: Hypervisor, id: number): number {
   // after the teardown code was written).
   for (const t of hv.bugs.teardownTableLeak ? vm.views.slice(0, 1) : vm.views) t.destroy();
   for (const f of [...vm.spptFrames].sort((a, b) => a - b)) hv.pool.release(f);
+  returnCache(hv, vm.cache); // memcache 'vm': used and unused cache pages go back to the host
   hv.vms.delete(id);
   hv.forgetContexts(id); // a new VM with this handle starts from the initial registers
   hv.mutations++;

@@ -15,6 +15,8 @@ import { sppEnable, sppGet, sppSet } from './spp.js';
 import { setMemAttrs } from './memattr.js';
 import { vtlCall, vtlProtect, vtlReturn } from './vtl.js';
 import { pageView } from './query.js';
+import { hvTopup, hvUndonate } from './memcache.js';
+import { hostMkyoung, hostRelaxPerms, hostWrprotect } from './pkvm.js';
 
 const RET0: AnyOutcome = Object.freeze({ kind: 'ret', value: 0 });
 const ret = (value: number): AnyOutcome => (value === 0 ? RET0 : { kind: 'ret', value });
@@ -63,5 +65,10 @@ export function applyHvOp(hv: Hypervisor, op: AnyOp): AnyOutcome {
     case 'host_unshare_ffa': return ret(hostUnshareFfa(hv, op.pfn, op.nr));
     case 'host_force_reclaim': return ret(hostForceReclaim(hv, op.pfn));
     case 'hv_query': case 'hv_expect': return { kind: 'page', page: pageView(hv, op.vm, op.pfn, op.gfn) };
+    case 'hv_topup': return ret(hvTopup(hv, op.vm, op.pfn, op.nr));
+    case 'hv_undonate': return ret(hvUndonate(hv, op.vm, op.pfn, op.nr));
+    case 'host_relax_perms': return ret(hostRelaxPerms(hv, op.vm, op.gfn, op.prot));
+    case 'host_wrprotect': return ret(hostWrprotect(hv, op.vm, op.gfn, op.nr));
+    case 'host_mkyoung': return ret(hostMkyoung(hv, op.vm, op.gfn));
   }
 }

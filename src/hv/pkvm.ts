@@ -10,8 +10,10 @@
  */
 import type { Hypervisor } from './hypervisor.js';
 import type { Vm } from './vm.js';
+import { MEMCACHE_MIN_PAGES } from './memcache.js';
+import { loadedAnywhere, vmWriteProtect } from './kvm.js';
 import {
-  E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINVAL, ENOENT, ENOMEM, EPERM, OWNER_HOST, OWNER_HYP, PIN_COUNT_MAX, PS_NOPAGE,
+  AGED_LO, E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINVAL, ENOENT, ENOMEM, EPERM, OWNER_HOST, OWNER_HYP, PIN_COUNT_MAX, PS_NOPAGE,
   PS_OWNED, PS_SHARED_BORROWED, PS_SHARED_OWNED, R, RWX, SPP_ALL_WRITABLE, W, X,
 } from './consts.js';
 
@@ -33,6 +35,20 @@ function rangeCheck(hv: Hypervisor, pfn: number, nr: bigint): number {
   }
   if (nr === 0n || p >= limit || limit - p < nr) return -EINVAL;
   return Number(nr);
+}
+
+/**
+ * check_range_allowed_memory (§2.3) for the host MMIO window: 0 when no page of the range is
+ * MMIO; -EPERM when all are; a range straddling memory and MMIO is -EINVAL under arm64 (not one
+ * kvm_mem_range) and -EPERM under x86-rfc (its first MMIO page fails the state check; the RFC
+ * itself has no memory check, §7 B1, and eptfuzz follows arm64's refusal there).
+ */
+export function mmioCheck(hv: Hypervisor, pfn: number, n: number): number {
+  if (hv.mmioEnd === hv.mmioFirst) return 0;
+  let mmio = 0;
+  for (let p = pfn; p < pfn + n; p++) if (hv.isMmio(p)) mmio++;
+  if (mmio === 0) return 0;
+  return mmio < n && hv.arm64 ? -EINVAL : -EPERM;
 }
 
 /** Distinct 2 MiB host leaves among `pfns` that would have to be split (one table page each). */
@@ -59,6 +75,8 @@ function pagesOf(pfn: number, n: number): number[] {
 export function hostDonateHyp(hv: Hypervisor, pfn: number, nr: bigint): number {
   let n = rangeCheck(hv, pfn, nr);
   if (n === -EINVAL) return -EINVAL;
+  const mmio = n < 0 ? 0 : mmioCheck(hv, pfn, n);
+  if (mmio !== 0) return mmio;
   const checked = n < 0 ? [] : pagesOf(pfn, n);
   for (const p of checked) if (hv.hostState(p) !== PS_OWNED) return -EPERM;
   if (n < 0) n = Math.min(OVERFLOW_BATCH, hv.ramFrames - pfn); // planted: the walk runs on unchecked
@@ -94,7 +112,7 @@ export function hypDonateHost(hv: Hypervisor, pfn: number, nr: bigint): number {
 
 /** __pkvm_host_share_hyp: H=O → H=SO (hyp-shared). */
 export function hostShareHyp(hv: Hypervisor, pfn: number): number {
-  if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
+  if (pfn >= hv.ramFrames || hv.isMmio(pfn) || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
   if (hv.hostNeed(pfn) > hv.pool.available) return -ENOMEM;
   hv.setHost(pfn, PS_SHARED_OWNED, 0);
   hv.hypShared.add(pfn);
@@ -124,6 +142,7 @@ function protValid(hv: Hypervisor, prot: number): boolean {
  * __pkvm_host_share_guest); the x86 RFC has no count (§2.4), so a second share is -EPERM.
  */
 export function shareable(hv: Hypervisor, p: number): boolean {
+  if (hv.isMmio(p)) return false; // device memory: never shared into a guest (check_range_allowed_memory)
   const s = hv.hostState(p);
   if (s === PS_OWNED) return true;
   if (s !== PS_SHARED_OWNED) return false;
@@ -159,7 +178,12 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
   // guest map can still run dry after the host state and count changed (§7 B3, the share half of
   // "check that the memcache has enough capacity before engaging on the share/donate path").
   const halfDone = hypercall && hv.bugs.shareEnomemHalfDone;
-  if (halfDone ? hostSplitNeed(hv, changing) > hv.pool.available : need > hv.pool.available) return -ENOMEM;
+  // memcache 'vm': the guest's tables come from the VM's cache (host side: nothing, the host EPT
+  // is page-granular): __guest_check_pgtable_memcache after every state check.
+  const fromCache = hypercall && hv.memcacheVm;
+  if (fromCache) {
+    if (!halfDone && cacheShort(hv, vm, vm.views[0].need(gfn * 4096, huge ? 2 : 1))) return -ENOMEM;
+  } else if (halfDone ? hostSplitNeed(hv, changing) > hv.pool.available : need > hv.pool.available) return -ENOMEM;
   if (!(nr === 512 && hv.setHostBlock(pfn, PS_SHARED_OWNED))) {
     for (const p of changing) hv.setHost(p, PS_SHARED_OWNED, 0);
   }
@@ -169,26 +193,42 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
     hv.touchGfn(vm, gfn + i);
   }
   hv.mutations++;
-  if (huge) {
-    if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) {
-      if (halfDone) return -ENOMEM;
-      throw new Error('hv: pool accounting for share_guest');
-    }
-  } else {
-    for (let i = 0; i < nr; i++) {
-      if (!hv.mapLeaf(vm, 0, (gfn + i) * 4096, 1, vm.pages.get(gfn + i)!)) {
+  vm.views[0].useCache = fromCache;
+  try {
+    if (huge) {
+      if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) {
         if (halfDone) return -ENOMEM;
         throw new Error('hv: pool accounting for share_guest');
       }
+    } else {
+      for (let i = 0; i < nr; i++) {
+        if (!hv.mapLeaf(vm, 0, (gfn + i) * 4096, 1, vm.pages.get(gfn + i)!)) {
+          if (halfDone) return -ENOMEM;
+          throw new Error('hv: pool accounting for share_guest');
+        }
+      }
     }
+  } finally {
+    vm.views[0].useCache = false;
   }
   return 0;
+}
+
+/**
+ * Whether `vm`'s memory cache is too short for a map needing `need` table pages: under the arm64
+ * profile fewer than kvm_mmu_cache_min_pages (__guest_check_pgtable_memcache), under x86-rfc
+ * fewer than the map needs (the RFC states no minimum).
+ */
+function cacheShort(hv: Hypervisor, vm: Vm, need: number): boolean {
+  return hv.arm64 ? vm.cache.available < MEMCACHE_MIN_PAGES : vm.cache.available < need;
 }
 
 /** __pkvm_host_share_guest(pfn, gfn, nr, prot) for a non-protected VM. */
 export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: number, nr: number, prot: number): number {
   const vm = hv.vms.get(vmId);
   if (vm === undefined || vm.type !== 'np' || vm.dying) return -EINVAL;
+  // memcache 'vm': the call acts on the loaded vCPU of the VM (pkvm_get_loaded_hyp_vcpu), -EINVAL without one.
+  if (hv.memcacheVm && !loadedAnywhere(hv, vmId)) return -EINVAL;
   if (!protValid(hv, prot)) return -EINVAL;
   if (nr !== 1 && nr !== 512) return -EINVAL;
   if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
@@ -197,6 +237,8 @@ export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: n
   // address space): -EINVAL as for a memslot there (KVM_SET_USER_MEMORY_REGION); arm64 pKVM's
   // stage-2 walker refuses an IPA beyond the VM's IPA size (-ERANGE, not in the harness's set).
   if (gfn + nr > hv.gfnLimit) return -EINVAL;
+  const mmio = mmioCheck(hv, pfn, nr);
+  if (mmio !== 0) return mmio;
   for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
   for (let i = 0; i < nr; i++) if (!shareable(hv, pfn + i)) return -EPERM;
   return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1, true);
@@ -213,7 +255,7 @@ export function autoShare(hv: Hypervisor, vm: Vm, gfn: number, slotId: number): 
   const bpfn = slot.pfn + (base - slot.gfn);
   if (hv.opts.hugePages && base >= slot.gfn && base + 512 <= slot.gfn + slot.pages && bpfn % 512 === 0 && blockUniform(hv, vm, base)) {
     let all = true;
-    for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && hv.hostState(bpfn + i) === PS_OWNED;
+    for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !hv.isMmio(bpfn + i) && hv.hostState(bpfn + i) === PS_OWNED;
     if (all) return doShareGuest(hv, vm, bpfn, base, 512, RWX, slotId);
   }
   if (!shareable(hv, pfn)) return -EPERM;
@@ -281,17 +323,23 @@ export function hostUnshareGuest(hv: Hypervisor, vmId: number, gfn: number, nr: 
 export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: number): number {
   const vm = hv.vms.get(vmId);
   if (vm === undefined || vm.type !== 'protected' || vm.dying) return -EINVAL;
-  if (pfn >= hv.ramFrames || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
+  if (hv.memcacheVm && !loadedAnywhere(hv, vmId)) return -EINVAL; // the loaded vCPU's memcache, as share_guest
+  if (pfn >= hv.ramFrames || hv.isMmio(pfn) || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
   if (gfn >= hv.gfnLimit) return -EINVAL; // guest memory only, as share_guest
   if (vm.pages.has(gfn) || vm.poisoned.has(gfn)) return -EPERM; // POISON is not NOPAGE (§2.3)
-  const need = hv.hostNeed(pfn) + vm.views[0].need(gfn * 4096, 1);
-  if (!hv.bugs.enomemHalfDone && need > hv.pool.available) return -ENOMEM;
+  const viewNeed = vm.views[0].need(gfn * 4096, 1);
+  if (hv.memcacheVm) {
+    if (!hv.bugs.enomemHalfDone && cacheShort(hv, vm, viewNeed)) return -ENOMEM;
+  } else if (!hv.bugs.enomemHalfDone && hv.hostNeed(pfn) + viewNeed > hv.pool.available) return -ENOMEM;
   // Planted pkvm-enomem-half-done: the host side changes before the guest map can fail (§7 B3).
   if (!hv.setHost(pfn, PS_NOPAGE, vm.id)) return -ENOMEM;
   const rec = { pfn, state: PS_OWNED, prot: RWX, block: -1, fromSlot: -1 };
   vm.pages.set(gfn, rec);
   hv.touchGfn(vm, gfn);
-  if (!hv.mapLeaf(vm, 0, gfn * 4096, 1, rec)) {
+  vm.views[0].useCache = hv.memcacheVm;
+  const mapped = hv.mapLeaf(vm, 0, gfn * 4096, 1, rec);
+  vm.views[0].useCache = false;
+  if (!mapped) {
     vm.pages.delete(gfn);
     hv.flushAll();
     return -ENOMEM;
@@ -455,6 +503,8 @@ export function hostShareFfa(hv: Hypervisor, pfn: number, nr: bigint): number {
   if (!hv.arm64) return -EINVAL;
   const n = rangeCheck(hv, pfn, nr);
   if (n < 0) return -EINVAL;
+  const mmio = mmioCheck(hv, pfn, n);
+  if (mmio !== 0) return mmio;
   const pages = pagesOf(pfn, n);
   for (const p of pages) if (hv.hostState(p) !== PS_OWNED) return -EPERM;
   if (hostSplitNeed(hv, pages) > hv.pool.available) return -ENOMEM;
@@ -495,7 +545,7 @@ export function hostUnshareFfa(hv: Hypervisor, pfn: number, nr: bigint): number 
  */
 export function hostForceReclaim(hv: Hypervisor, pfn: number): number {
   if (!hv.arm64) return -EINVAL;
-  if (pfn >= hv.config.framesMax) return -EFAULT;
+  if (pfn >= hv.config.framesMax || hv.isMmio(pfn)) return -EFAULT; // not memory (addr_is_memory)
   const hs = hv.hostState(pfn);
   if (hs !== PS_NOPAGE) return -EAGAIN;
   const owner = hv.hostOwner;
@@ -516,5 +566,72 @@ export function hostForceReclaim(hv: Hypervisor, pfn: number): number {
   }
   hv.returnedPrivate.push(pfn);
   hv.setHost(pfn, PS_OWNED, 0);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host calls on a np guest's stage 2 (§2.1 row 16): relax_perms, wrprotect, mkyoung (arm64 profile;
+// the x86 RFC has no such hypercalls: -EINVAL). The VM-type gate lives in the hypercall handlers
+// (§7 C6): a protected VM, like no VM, is -EINVAL there.
+
+/** The np VM a handler accepts, or null (-EINVAL): arm64 profile, np, and with `loaded` a vCPU of it loaded. */
+function npHandlerVm(hv: Hypervisor, vmId: number, loaded: boolean): Vm | null {
+  if (!hv.arm64) return null;
+  const vm = hv.vms.get(vmId);
+  if (vm === undefined || vm.type !== 'np') return null;
+  if (loaded && !loadedAnywhere(hv, vmId)) return null; // pkvm_get_loaded_hyp_vcpu() == NULL
+  return vm;
+}
+
+/**
+ * __pkvm_host_relax_perms_guest: adds `prot` to the rights of the page at gfn (never removes any;
+ * no flush needed). -EINVAL: handler gate, prot beyond RWX, or a result the EPT cannot hold (W
+ * without R, X-only without the capability: x86 EPT, unlike arm64, has no such leaf). -EAGAIN: no
+ * valid leaf at gfn (the stage-2 walk with KVM_PGTABLE_WALK_HANDLE_FAULT). A page of a 2 MiB share
+ * is one leaf: the whole block is relaxed.
+ */
+export function hostRelaxPerms(hv: Hypervisor, vmId: number, gfn: number, prot: number): number {
+  const vm = npHandlerVm(hv, vmId, true);
+  if (vm === null) return -EINVAL;
+  if ((prot & ~RWX) !== 0) return -EINVAL;
+  const rec = vm.pages.get(gfn);
+  if (rec === undefined) return -EAGAIN;
+  const next = rec.prot | prot;
+  if (!protValid(hv, next)) return -EINVAL;
+  if (next === rec.prot) return 0;
+  const gfns = rec.block >= 0 ? pagesOf(rec.block, 512) : [gfn];
+  for (const g of gfns) {
+    const r = vm.pages.get(g)!;
+    vm.pages.set(g, { ...r, prot: r.prot | prot });
+  }
+  hv.mutations++;
+  for (const g of gfns) hv.refreshGfn(vm, g);
+  return 0;
+}
+
+/**
+ * __pkvm_host_wrprotect_guest(gfn, nr) by handle: nr 1, or 512 from an aligned gfn (else -EINVAL,
+ * __guest_check_transition_size); W is taken away from every leaf of the range (as dirty logging:
+ * the next guest write makes it writable again) and flushed; gfns without a leaf are skipped.
+ */
+export function hostWrprotect(hv: Hypervisor, vmId: number, gfn: number, nr: number): number {
+  if (npHandlerVm(hv, vmId, false) === null) return -EINVAL;
+  if (nr !== 1 && (nr !== 512 || gfn % 512 !== 0)) return -EINVAL;
+  return vmWriteProtect(hv, vmId, gfn, nr);
+}
+
+/** __pkvm_host_mkyoung_guest(gfn): an access-tracked leaf at gfn is young again; always 0 past the handler. */
+export function hostMkyoung(hv: Hypervisor, vmId: number, gfn: number): number {
+  const vm = npHandlerVm(hv, vmId, true);
+  if (vm === null) return -EINVAL;
+  const rec = vm.pages.get(gfn);
+  if (rec === undefined) return 0;
+  for (let v = 0; v < vm.views.length; v++) {
+    const t = vm.views[v];
+    if (t.find(gfn * 4096) && (t.lo & AGED_LO) !== 0) {
+      hv.youngFound(vm, v, gfn * 4096, rec);
+      hv.touchGfn(vm, gfn);
+    }
+  }
   return 0;
 }

@@ -36,7 +36,7 @@ export function pageView(hv: Hypervisor, vmId: number, pfn: number, gfn: number)
       if (rec.state === PS_SHARED_OWNED && sharedOwner < 0) sharedOwner = id;
     }
   }
-  const hypOwned = hv.pool.contains(pfn) || hv.hypDonated.has(pfn);
+  const hypOwned = hv.pool.contains(pfn) || hv.hypDonated.has(pfn) || hv.cacheOwner(pfn) !== null;
   const hyp: HypPageState = hypOwned ? 'O' : hv.hypShared.has(pfn) ? 'SB' : 'NOPAGE';
   const owner = !memory ? -1 : hs === PS_NOPAGE ? annotated : hs === PS_SHARED_BORROWED ? sharedOwner : OWNER_HOST;
   const vm = hv.vms.get(vmId);
@@ -57,5 +57,7 @@ export function pageView(hv: Hypervisor, vmId: number, pfn: number, gfn: number)
     gpfn: rec === undefined ? -1 : rec.pfn,
     attrs: vm?.attrs.get(gfn) ?? 0,
     vtl,
+    cache: vm !== undefined && hv.memcacheVm ? vm.cache.available : -1,
+    cacheTables: vm !== undefined && hv.memcacheVm ? vm.cache.inUse.size : 0,
   };
 }

@@ -5,6 +5,7 @@
  * (bits 57:56) and is mirrored in `pages` (the invariant pkvm.state-coherence compares them).
  */
 import type { EptTables } from './ept-tables.js';
+import type { VmCache } from './memcache.js';
 
 export interface PageRec {
   pfn: number;
@@ -178,10 +179,15 @@ export class Vm {
   /** VTL protections: index = the VTL that set them (they bind every lower VTL) → (gfn → rights mask). */
   readonly vtlProt: Array<GfnRights | undefined> = [];
 
-  constructor(id: number, type: 'np' | 'protected', views: EptTables[]) {
+  /** The VM's memory cache (hv.memcache 'vm'; always empty under 'pool'). */
+  readonly cache: VmCache;
+
+  constructor(id: number, type: 'np' | 'protected', views: EptTables[], cache: VmCache) {
     this.id = id;
     this.type = type;
     this.views = views;
+    this.cache = cache;
+    for (const t of views) t.cache = cache;
   }
 
   slotOf(gfn: number): Memslot | null {

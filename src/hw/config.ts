@@ -162,18 +162,44 @@ export interface HvOptions {
    * flags). Optional like `pkvm`: absent means 'vsm'.
    */
   memFaultFlags?: MemFaultFlags;
+  /**
+   * Where the page-table pages of a VM's stage 2 come from when the host shares or donates a page
+   * to it (docs/hypervisor.md "Memory caches"): 'pool' the hypervisor's one pool; 'vm' the VM's
+   * own memory cache, which the host tops up with pages it donates (hv_topup), as upstream arm64
+   * pKVM's per-vCPU hyp memcache (topup_hyp_memcache / refill_memcache, and
+   * __guest_check_pgtable_memcache before a share or donation). Under 'vm' the host EPT is built
+   * at 4 KiB granularity from boot (upstream's host stage-2 pool covers all memory at page
+   * granularity), and share_guest / donate_guest need a loaded vCPU of the VM (the memcache is
+   * the loaded vCPU's). Optional like `pkvm`: absent means 'pool'.
+   */
+  memcache?: MemcacheMode;
+  /**
+   * A host MMIO window (docs/hypervisor.md "Host MMIO"): frames [mmioPfn, mmioPfn + mmioPages) of
+   * host RAM's range are device memory, not memory: the host reaches them (identity-mapped
+   * uncacheable), no pKVM transition takes them (upstream arm64 check_range_allowed_memory). Both
+   * multiples of 512 (whole 2 MiB regions), inside RAM. Optional: absent or 0 pages = no window.
+   */
+  mmioPfn?: number;
+  mmioPages?: number;
 }
+
+export type MemcacheMode = 'pool' | 'vm';
 
 export type PkvmProfile = 'x86-rfc' | 'arm64';
 export type MemFaultFlags = 'vsm' | 'upstream';
 
 /** Optional hv options with the meaning of their absence (written only when present, as OPTIONAL_CHOICE_DEFAULTS). */
-export const OPTIONAL_HV_DEFAULTS: Readonly<Required<Pick<HvOptions, 'pkvm' | 'memFaultFlags'>>> =
-  Object.freeze({ pkvm: 'x86-rfc', memFaultFlags: 'vsm' });
+export const OPTIONAL_HV_DEFAULTS: Readonly<Required<Pick<HvOptions, 'pkvm' | 'memFaultFlags' | 'memcache' | 'mmioPfn' | 'mmioPages'>>> =
+  Object.freeze({ pkvm: 'x86-rfc', memFaultFlags: 'vsm', memcache: 'pool', mmioPfn: 0, mmioPages: 0 });
 
 /** The pKVM source profile of a configuration (absent: 'x86-rfc'). */
 export function pkvmProfileOf(opts: HvOptions): PkvmProfile {
   return opts.pkvm ?? OPTIONAL_HV_DEFAULTS.pkvm;
+}
+
+/** The memory-cache mode of a configuration (absent: 'pool'). */
+export function memcacheModeOf(opts: HvOptions): MemcacheMode {
+  return opts.memcache ?? OPTIONAL_HV_DEFAULTS.memcache;
 }
 
 /** The memory-fault flag set of a configuration (absent: 'vsm'). */
@@ -336,8 +362,16 @@ export function validateConfig(config: MachineConfig): string | null {
   if (!Number.isInteger(hv.poolFrames) || hv.poolFrames < HV_POOL_FRAMES_MIN || hv.poolFrames > framesMax / 2) {
     return `hv.poolFrames must be an integer in ${HV_POOL_FRAMES_MIN}..framesMax/2 (${framesMax / 2}), got ${hv.poolFrames}`;
   }
-  const hostTables = hostEptFrames(framesMax - hv.poolFrames, hv.hugePages);
-  if (hv.poolFrames < hostTables) return `hv.poolFrames ${hv.poolFrames} is too small for the host EPT of ${framesMax - hv.poolFrames} RAM frames (needs ${hostTables}${hv.hugePages ? '' : ' with hugePages false'})`;
+  if (hv.memcache !== undefined && hv.memcache !== 'pool' && hv.memcache !== 'vm') return `hv.memcache must be 'pool' or 'vm'`;
+  const mmioPfn = hv.mmioPfn ?? 0;
+  const mmioPages = hv.mmioPages ?? 0;
+  if (!Number.isInteger(mmioPfn) || !Number.isInteger(mmioPages) || mmioPfn < 0 || mmioPages < 0 || mmioPfn % 512 !== 0 || mmioPages % 512 !== 0 || mmioPfn + mmioPages > framesMax - hv.poolFrames) {
+    return `hv.mmioPfn and hv.mmioPages must be multiples of 512 with the window inside RAM (frames below ${framesMax - hv.poolFrames}), got ${mmioPfn} and ${mmioPages}`;
+  }
+  // Under memcache 'vm' the host EPT has a page table for every 2 MiB of RAM from boot.
+  const pageGranular = !hv.hugePages || hv.memcache === 'vm';
+  const hostTables = hostEptFrames(framesMax - hv.poolFrames, !pageGranular);
+  if (hv.poolFrames < hostTables) return `hv.poolFrames ${hv.poolFrames} is too small for the host EPT of ${framesMax - hv.poolFrames} RAM frames (needs ${hostTables}${pageGranular ? (hv.hugePages ? ' with memcache vm' : ' with hugePages false') : ''})`;
   if (!Number.isInteger(hv.vtls) || hv.vtls < 1 || hv.vtls > HV_VTLS_MAX) return `hv.vtls must be an integer in 1..${HV_VTLS_MAX}, got ${hv.vtls}`;
   if (hv.vtlExecBits !== 'hv_map_gpa' && hv.vtlExecBits !== 'vsm_mask') return `hv.vtlExecBits must be 'hv_map_gpa' or 'vsm_mask'`;
   if (hv.vtlNonRam !== 'tlfs' && hv.vtlNonRam !== 'openhcl') return `hv.vtlNonRam must be 'tlfs' or 'openhcl'`;

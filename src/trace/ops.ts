@@ -185,7 +185,22 @@ export interface HostUnshareFfaOp { op: 'host_unshare_ffa'; pfn: number; nr: big
 /** __pkvm_host_force_reclaim_page_guest(phys): takes a private page back from a protected guest, poisoning its gfn (arm64 profile). */
 export interface HostForceReclaimOp { op: 'host_force_reclaim'; pfn: number }
 
+/**
+ * Host tops up `vm`'s memory cache with `nr` pages from `pfn` (hv.memcache 'vm'): each page is
+ * donated to the hypervisor and pushed on the cache (topup_hyp_memcache + admit_host_page).
+ */
+export interface HvTopupOp { op: 'hv_topup'; vm: number; pfn: number; nr: number }
+/** Host takes back `nr` unused pages from `vm`'s memory cache (the hypervisor undonates them: __pkvm_hyp_donate_host). */
+export interface HvUndonateOp { op: 'hv_undonate'; vm: number; pfn: number; nr: number }
+/** __pkvm_host_relax_perms_guest(gfn, prot) on the loaded vCPU of np VM `vm` (arm64 profile). */
+export interface HostRelaxPermsOp { op: 'host_relax_perms'; vm: number; gfn: number; prot: number }
+/** __pkvm_host_wrprotect_guest(gfn, nr) by VM handle (arm64 profile). */
+export interface HostWrprotectOp { op: 'host_wrprotect'; vm: number; gfn: number; nr: number }
+/** __pkvm_host_mkyoung_guest(gfn) on the loaded vCPU of np VM `vm` (arm64 profile). */
+export interface HostMkyoungOp { op: 'host_mkyoung'; vm: number; gfn: number }
+
 export type HvOp =
+  | HvTopupOp | HvUndonateOp | HostRelaxPermsOp | HostWrprotectOp | HostMkyoungOp
   | HvQueryOp | HvExpectOp | HypPinOp | HypUnpinOp | HostShareFfaOp | HostUnshareFfaOp | HostForceReclaimOp
   | VmCreateOp | VmTeardownStartOp | VmReclaimOp | VmTeardownFinishOp | MemslotSetOp | VcpuLoadOp
   | VmWriteProtectOp | VmAgeOp | HostDonateHypOp | HypDonateHostOp | HostShareHypOp | HostUnshareHypOp
@@ -250,6 +265,12 @@ export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
     ],
     doc: 'hv_query, and assert the state it reports',
   },
+  // Appended (coverage layout: an op's index is its position in OP_SCHEMAS).
+  { name: 'hv_topup', fields: [VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: "pKVM (memcache vm): host donates pages into a VM's memory cache" },
+  { name: 'hv_undonate', fields: [VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: "pKVM (memcache vm): host takes back unused pages of a VM's memory cache" },
+  { name: 'host_relax_perms', fields: [VM, GFN, { name: 'prot', type: { kind: 'int', min: 0, max: 15 }, doc: 'rights to add: 1 R, 2 W, 4 X' }], doc: 'pKVM (arm64): relax the rights of a page shared with a np guest (loaded vCPU)' },
+  { name: 'host_wrprotect', fields: [VM, GFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: '1 or 512' }], doc: 'pKVM (arm64): write-protect pages shared with a np guest' },
+  { name: 'host_mkyoung', fields: [VM, GFN], doc: 'pKVM (arm64): mark a np guest page young again (loaded vCPU)' },
 ];
 
 export const HV_OP_NAMES: ReadonlySet<string> = new Set(HV_OP_SCHEMAS.map((s) => s.name));

@@ -31,8 +31,8 @@ const HV_MINIMIZED_OPS_MAX = 14;
 /** Runs the campaign of seed 1 needs for each bug (its first expected failure's run index + 1). */
 const RUNS: Record<string, number> = {
   'pkvm-hyp-donate-no-owner-check': 1,
-  'pkvm-share-hyp-shared-page': 4,
-  'pkvm-unshare-no-flush': 37,
+  'pkvm-share-hyp-shared-page': 10,
+  'pkvm-unshare-no-flush': 58,
   'pkvm-reclaim-no-zero': 1,
   'pkvm-range-overflow': 26,
   'pkvm-enomem-half-done': 2,
@@ -40,12 +40,14 @@ const RUNS: Record<string, number> = {
   'spp-hugepage-not-split': 1,
   'memattr-partial-update': 2,
   'vtl-protect-no-flush': 1,
-  'pkvm-pin-leak-on-error': 6,
+  'pkvm-pin-leak-on-error': 9,
   'pkvm-ffa-unshare-unchecked': 6,
   'pkvm-force-reclaim-no-zero': 11,
   'memattr-range-wrap': 1,
   'hv-teardown-table-leak': 1,
   'pkvm-share-enomem-half-done': 2,
+  'pkvm-memcache-donate-before-pop': 8,
+  'pkvm-undonate-never-donated': 4,
 };
 
 const HV = CATALOGUE.filter((b) => b.layer === 'hv');

@@ -30,6 +30,7 @@ export const HV_INVARIANTS = {
   pinBalance: 'pkvm.pin-balance',
   poolConservation: 'hv.pool-conservation',
   shareCount: 'pkvm.share-count',
+  memcacheConservation: 'pkvm.memcache-conservation',
 } as const;
 
 export type HvInvariantId = (typeof HV_INVARIANTS)[keyof typeof HV_INVARIANTS];
@@ -334,12 +335,50 @@ function checkPool(hv: Hypervisor, f: Findings): void {
   for (const fr of hv.pool.freeFrames()) claim(fr, 'free');
   for (const fr of hv.host.reachableTables()) claim(fr, 'a host EPT table');
   for (const vm of hv.vms.values()) {
-    vm.views.forEach((t, v) => { for (const fr of t.reachableTables()) claim(fr, `a table of VM ${vm.id} view ${v}`); });
+    // Tables from the VM's memory cache are host pages, accounted for by checkMemcache.
+    vm.views.forEach((t, v) => { for (const fr of t.reachableTables()) if (!vm.cache.inUse.has(fr)) claim(fr, `a table of VM ${vm.id} view ${v}`); });
     for (const fr of vm.spptFrames) claim(fr, `an SPPT frame of VM ${vm.id}`);
   }
   const lost: number[] = [];
   for (let fr = hv.pool.first; fr < hv.pool.end; fr++) if (!owner.has(fr)) lost.push(fr);
   if (lost.length > 0) f.add(HV_INVARIANTS.poolConservation, `${lost.length} pool frame(s) neither free nor in any table: ${lost.slice(0, 4).map(hex).join(', ')}`, 'pool frames leaked');
+}
+
+/**
+ * hv.memcache 'vm': every page of a VM's memory cache is the hypervisor's (host NOPAGE, owner
+ * hyp), in exactly one cache, either free or a table reachable in that VM's views, and every table
+ * of a view is a pool frame or a page of its own cache; every RAM page the hypervisor holds is in
+ * a cache or was donated to it (host_donate_hyp). A page donated on the way into a cache that no
+ * cache holds, or a page undonated while a table uses it, breaks one of these.
+ */
+function checkMemcache(hv: Hypervisor, f: Findings): void {
+  if (!hv.memcacheVm) return;
+  const holder = new Map<number, string>();
+  for (const vm of hv.vms.values()) {
+    const reachable = new Set<number>();
+    for (const t of vm.views) for (const fr of t.reachableTables()) reachable.add(fr);
+    const pages: Array<[number, boolean]> = [...vm.cache.free.map((fr): [number, boolean] => [fr, false]), ...[...vm.cache.inUse].map((fr): [number, boolean] => [fr, true])];
+    for (const [fr, used] of pages) {
+      const who = `VM ${vm.id}'s cache (${used ? 'table' : 'free'})`;
+      const had = holder.get(fr);
+      if (had !== undefined) f.add(HV_INVARIANTS.memcacheConservation, `pfn ${hex(fr)} is in ${had} and ${who}`, 'cache page held twice');
+      holder.set(fr, who);
+      const hs = hv.hostState(fr);
+      if (hs !== PS_NOPAGE || hv.hostOwner !== OWNER_HYP || hv.hypDonated.has(fr)) {
+        f.add(HV_INVARIANTS.memcacheConservation, `pfn ${hex(fr)} in ${who} while the host state is ${stateName(hs)} owner ${hv.hostOwner}`, 'cache page not the hypervisor\'s');
+      }
+      if (used && !reachable.has(fr)) f.add(HV_INVARIANTS.memcacheConservation, `pfn ${hex(fr)} in ${who} is no table of its views`, 'cache table page unreachable');
+    }
+    for (const fr of reachable) {
+      if (!hv.pool.contains(fr) && !vm.cache.inUse.has(fr)) f.add(HV_INVARIANTS.memcacheConservation, `VM ${vm.id} uses pfn ${hex(fr)} as a table, neither a pool frame nor a page of its cache`, 'table page from nowhere');
+    }
+  }
+  for (let pfn = 0; pfn < hv.ramFrames; pfn++) {
+    if (holder.has(pfn) || hv.hypDonated.has(pfn)) continue;
+    if (hv.hostState(pfn) === PS_NOPAGE && hv.hostOwner === OWNER_HYP) {
+      f.add(HV_INVARIANTS.memcacheConservation, `pfn ${hex(pfn)} is the hypervisor's but in no cache and never donated to it`, 'hypervisor page in no cache');
+    }
+  }
 }
 
 export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
@@ -360,6 +399,7 @@ export function checkHvInvariants(hv: Hypervisor, full: boolean): HvFinding[] {
   checkAccess(hv, f);
   if (full) {
     checkPool(hv, f);
+    checkMemcache(hv, f);
     const byPfn = sweepGuestLeaves(hv);
     for (let pfn = 0; pfn < hv.config.framesMax; pfn++) {
       const leaves = byPfn.get(pfn) ?? [];

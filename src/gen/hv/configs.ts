@@ -1,6 +1,6 @@
 /**
  * Machine configurations a hv campaign varies per epoch (as src/gen/configs.ts does for bare
- * mode): the pKVM source profile, the memory-fault flags, huge pages, the VTL flag encodings and
+ * mode): the pKVM source profile, the memory-fault flags, the memory caches, huge pages, the VTL flag encodings and
  * non-RAM status, the RWX attribute extension, the XO design, the number of VTLs and of vCPUs,
  * so that paths behind any of them are reachable from the default command line.
  * Contract: `hvEpochConfig(base, root, epoch)` is a pure function of its arguments (its own
@@ -41,6 +41,9 @@ export function hvEpochConfig(base: MachineConfig, root: string, epoch: number):
       vtlNonRam: hv.vtlNonRam !== 'tlfs' ? hv.vtlNonRam : rng.chance(0.3) ? 'openhcl' : 'tlfs',
       memattrRwx: hv.memattrRwx && !rng.chance(0.2),
       vtls: hv.vtls !== 2 ? hv.vtls : rng.pick(HV_VTL_CHOICES),
+      // Per-VM memory caches need a page-granular host EPT: only when the pool has room (drawn
+      // last, so the earlier draws of an epoch stay as they were).
+      memcache: hv.memcache ?? (rng.chance(0.35) && hv.poolFrames >= hostEptFrames(base.framesMax - hv.poolFrames, false) + 8 ? 'vm' : undefined),
     },
   });
 }

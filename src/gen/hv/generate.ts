@@ -72,6 +72,24 @@ const EXTRA_WEIGHTS: Array<[string, number]> = [
 ];
 const EXTRA_STEP_P = 0.12;
 
+/**
+ * Kinds of traces with per-VM memory caches (hv.memcache 'vm'): top-ups, undonations and the
+ * arm64 np-guest calls, drawn with their operands from a stream of their own (`HvWorld.mc`), so
+ * traces of other configurations keep their bytes. `MC_STEP_P` is the chance of one before each
+ * ordinary step.
+ */
+const MC_WEIGHTS: Array<[string, number]> = [
+  ['mc_topup', 4], ['mc_undonate', 3], ['relax_perms', 2], ['np_wrprotect', 1], ['mkyoung', 1], ['mmio', 2],
+];
+const MC_STEP_P = 0.18;
+/** Host pages the setup puts in the np VM's and the protected VM's memory caches. */
+const MC_NP_PFN = 0x100;
+const MC_PVM_PFN = 0x110;
+const MC_SETUP_PAGES = 8;
+/** The host MMIO window of memory-cache traces that have one (one 2 MiB region; RAM is larger). */
+const MMIO_PFN = 0xe00;
+const MMIO_PAGES = 512;
+
 /** The hv machine configuration the generator builds for (and a hv campaign's base configuration). */
 export function hvGenConfig(poolFrames: number, bugs: readonly string[] = [], vtls = 2, base?: MachineConfig): MachineConfig {
   return normalizeConfig({
@@ -104,23 +122,40 @@ export class HvWorld {
   private readonly extraTotal = EXTRA_WEIGHTS.reduce((s, [, w]) => s + w, 0);
   /** The stream of the later kinds (EXTRA_WEIGHTS): their choice and operands. */
   readonly extra: Rng;
+  /** Per-VM memory caches (hv.memcache 'vm'): the MC_WEIGHTS kinds run, from the stream `mc`. */
+  readonly memcache: boolean;
+  readonly mc: Rng;
+  private readonly mcTotal = MC_WEIGHTS.reduce((s, [, w]) => s + w, 0);
+  /** Pages a top-up or undonation picks from: the setup's cache pages, the pages around them, and pages in play. */
+  readonly mcPfns: number[];
 
   constructor(readonly rng: Rng, readonly config: MachineConfig, readonly paging: boolean) {
     this.extra = rng.derive('hv-extra');
+    this.mc = rng.derive('hv-memcache-ops');
+    this.memcache = config.hv?.memcache === 'vm';
+    this.mcPfns = [MC_NP_PFN - 2, MC_NP_PFN - 1, MC_NP_PFN, MC_NP_PFN + 3, MC_NP_PFN + 7, MC_PVM_PFN, MC_PVM_PFN + 5, MC_PVM_PFN + 7, MC_PVM_PFN + 8, MC_PVM_PFN + 9];
     this.alias = 2 ** (config.maxPhyAddr - 1);
     this.pteTargets = [...this.npGfns, PT_GFN];
     this.selfMap = this.pteTargets.length - 1;
     if (paging) this.npGfns.push(PT_GFN); // the page table is a page in play too (SPP, VTL protections, dirty logging)
   }
 
-  /** The setup's fixed part (VMs, memslot, SPP, donated pages, loaded vCPUs). */
-  static baseSetup(): Op[] {
+  /**
+   * The setup's fixed part (VMs, memslot, SPP, donated pages, loaded vCPUs). With per-VM memory
+   * caches both VMs' caches are topped up and the protected VM's vCPU is loaded before the
+   * donations (they take their tables from the cache of the loaded vCPU).
+   */
+  static baseSetup(memcache = false): Op[] {
     const ops: Op[] = [
       { op: 'vm_create', vm: NP, type: 'np' },
       { op: 'memslot_set', vm: NP, slot: 0, gfn: SLOT_GFN, pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 },
       { op: 'spp_enable', vm: NP },
       { op: 'vm_create', vm: PVM, type: 'protected' },
     ];
+    if (memcache) {
+      ops.push({ op: 'hv_topup', vm: NP, pfn: MC_NP_PFN, nr: MC_SETUP_PAGES }, { op: 'hv_topup', vm: PVM, pfn: MC_PVM_PFN, nr: MC_SETUP_PAGES });
+      ops.push({ op: 'vcpu_load', cpu: 1, vm: PVM });
+    }
     [1, 2, 3, 0x201].forEach((g, i) => ops.push({ op: 'host_donate_guest', vm: PVM, pfn: PVM_PFN + i, gfn: g }));
     ops.push({ op: 'set_mem_attrs', vm: PVM, gpa: 0x1000n, size: 0x3000n, attrs: 8n, flags: 0n });
     ops.push({ op: 'vcpu_load', cpu: 0, vm: NP }, { op: 'vcpu_load', cpu: 1, vm: PVM });
@@ -161,10 +196,20 @@ export class HvWorld {
     return EXTRA_WEIGHTS[0][0];
   }
 
+  /** A memory-cache kind (MC_WEIGHTS) before this step, or null; from the `mc` stream only, and only with per-VM caches. */
+  mcKind(): string | null {
+    if (!this.memcache || !this.mc.chance(MC_STEP_P)) return null;
+    let x = this.mc.float() * this.mcTotal;
+    for (const [k, w] of MC_WEIGHTS) { x -= w; if (x < 0) return k; }
+    return MC_WEIGHTS[0][0];
+  }
+
   /** One ordinary workload step, preceded now and then by one of the later kinds. */
   workStep(ops: Op[]): void {
     const k = this.extraKind();
     if (k !== null) this.step(ops, k);
+    const m = this.mcKind();
+    if (m !== null) this.step(ops, m);
     this.step(ops);
   }
 
@@ -328,6 +373,56 @@ export class HvWorld {
         ops.push({ op: 'set_mem_attrs', vm: x.pick([NP, PVM]), gpa: 2n ** 64n - BigInt(x.range(1, 4) * 4096), size: BigInt(x.range(1, 8) * 4096), attrs: BigInt(x.pick([0, 2, 6, 8])), flags: 0n });
         break;
       }
+      case 'mc_topup': {
+        // Often a range running into pages the hypervisor already holds (-EPERM at a later page).
+        const x = this.mc;
+        ops.push({ op: 'hv_topup', vm: x.pick([NP, NP, PVM]), pfn: x.chance(0.8) ? x.pick(this.mcPfns) : x.pick(hostPfns), nr: x.pick([1, 1, 2, 3, 4]) });
+        break;
+      }
+      case 'mc_undonate': {
+        // Pages of either VM's cache (free or a table), pages donated to the hypervisor, pages in play.
+        const x = this.mc;
+        const vm = x.pick([NP, PVM]);
+        if (x.chance(0.3)) ops.push({ op: 'host_donate_hyp', pfn: x.pick(hostPfns), nr: 1n });
+        ops.push({ op: 'hv_undonate', vm, pfn: x.chance(0.7) ? x.pick(this.mcPfns) : x.pick(hostPfns), nr: x.pick([1, 1, 2]) });
+        break;
+      }
+      case 'relax_perms': {
+        const x = this.mc;
+        if (x.chance(0.3)) ops.push({ op: 'vcpu_load', cpu: 0, vm: NP });
+        ops.push({ op: 'host_relax_perms', vm: x.pick([NP, NP, NP, PVM]), gfn: x.pick([0x9, 0xa, ...npGfns]), prot: x.pick([1, 2, 3, 4, 7, 8]) });
+        break;
+      }
+      case 'np_wrprotect': {
+        const x = this.mc;
+        ops.push({ op: 'host_wrprotect', vm: x.pick([NP, NP, PVM]), gfn: x.pick([0x9, 0xa, 0x200, ...npGfns]), nr: x.pick([1, 1, 2, 512]) });
+        break;
+      }
+      case 'mmio': {
+        // Transitions on device memory (and ranges straddling RAM and MMIO), and the host's access to it.
+        const x = this.mc;
+        if ((config.hv?.mmioPages ?? 0) === 0) break;
+        const pfn = x.pick([MMIO_PFN, MMIO_PFN + 1, MMIO_PFN - 1]);
+        const k = x.int(6);
+        if (k === 0) ops.push({ op: 'host_share_guest', vm: NP, pfn, gfn: x.pick([0x9, 0xa]), nr: 1, prot: 7 });
+        else if (k === 1) ops.push({ op: 'host_donate_guest', vm: PVM, pfn, gfn: x.pick([4, 5]) });
+        else if (k === 2) ops.push({ op: 'host_donate_hyp', pfn, nr: BigInt(x.range(1, 2)) });
+        else if (k === 3) ops.push({ op: 'hv_topup', vm: x.pick([NP, PVM]), pfn, nr: x.range(1, 2) });
+        else if (k === 4) ops.push(x.chance(0.5) ? { op: 'host_share_ffa', pfn, nr: 1n } : { op: 'host_force_reclaim', pfn });
+        else {
+          const c = this.cpu();
+          ops.push({ op: 'vcpu_load', cpu: c, vm: 1 });
+          const la = MMIO_PFN * 4096 + x.int(4088);
+          ops.push(x.chance(0.5) ? { op: 'read', cpu: c, la, size: 8 } : { op: 'write', cpu: c, la, size: 8, value: x.u64() });
+        }
+        break;
+      }
+      case 'mkyoung': {
+        const x = this.mc;
+        if (x.chance(0.5)) ops.push({ op: 'vm_age', vm: NP, gfn: x.pick(npGfns), pages: 1 });
+        ops.push({ op: 'host_mkyoung', vm: x.pick([NP, NP, PVM]), gfn: x.pick(npGfns) });
+        break;
+      }
       case 'teardown': {
         const vm = rng.pick([NP, PVM]);
         for (let c = 0; c < config.vcpus; c++) ops.push({ op: 'vcpu_load', cpu: c, vm: 1 });
@@ -337,6 +432,7 @@ export class HvWorld {
         ops.push({ op: 'vm_create', vm, type: vm === NP ? 'np' : 'protected' });
         if (vm === NP) ops.push({ op: 'memslot_set', vm: NP, slot: 0, gfn: SLOT_GFN, pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 }, { op: 'spp_enable', vm: NP });
         ops.push({ op: 'vcpu_load', cpu: 0, vm });
+        if (this.memcache) ops.push({ op: 'hv_topup', vm, pfn: vm === NP ? MC_NP_PFN : MC_PVM_PFN, nr: MC_SETUP_PAGES });
         break;
       }
     }
@@ -356,7 +452,8 @@ const OP_KIND: ReadonlyMap<string, string> = new Map([
   ['spp_set', 'spp_set'], ['spp_get', 'spp_get'], ['vm_write_protect', 'wp'], ['vm_age', 'age'], ['set_mem_attrs', 'attrs'],
   ['vtl_call', 'vtl_call'], ['vtl_return', 'vtl_return'], ['vtl_protect', 'vtl_protect'], ['memslot_set', 'memslot'],
   ['hv_query', 'query'], ['hyp_pin', 'pin'], ['hyp_unpin', 'unpin'], ['host_share_ffa', 'ffa'], ['host_unshare_ffa', 'ffa'],
-  ['host_force_reclaim', 'force_reclaim'], ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
+  ['host_force_reclaim', 'force_reclaim'], ['hv_topup', 'mc_topup'], ['hv_undonate', 'mc_undonate'], ['host_relax_perms', 'relax_perms'],
+  ['host_wrprotect', 'np_wrprotect'], ['host_mkyoung', 'mkyoung'], ['set_reg', 'guest_reg'], ['vm_teardown_start', 'teardown'], ['vm_reclaim', 'teardown'], ['vm_teardown_finish', 'teardown'], ['vm_create', 'teardown'],
 ]);
 
 /** A world for mutating a hv trace: guest paging is on when the trace's setup turned it on. */
@@ -372,9 +469,13 @@ export function generateHvTrace(seed: string, options: HvGenOptions = {}): Trace
 /** generateHvTrace over a given stream (a campaign's run stream): deterministic in its seed. */
 export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOptions = {}): Trace {
   const drawn = options.poolFrames ?? rng.pick(HV_POOL_CHOICES);
-  // Without huge pages the host EPT alone needs a page table per 2 MiB of RAM: the pool keeps
-  // HV_POOL_SPARE frames beyond it, so small pools still reach -ENOMEM.
-  const poolFrames = options.base?.hv?.hugePages === false && options.poolFrames === undefined
+  // Per-VM memory caches when the base leaves them open: in a third of the traces, from a stream
+  // of their own (traces without them keep their bytes).
+  const memcache = options.base?.hv?.memcache ?? (rng.derive('hv-memcache').chance(0.35) ? 'vm' : undefined);
+  // Without huge pages, or with per-VM caches, the host EPT alone needs a page table per 2 MiB of
+  // RAM: the pool keeps HV_POOL_SPARE frames beyond it, so small pools still reach -ENOMEM.
+  const pageGranular = options.base?.hv?.hugePages === false || memcache === 'vm';
+  const poolFrames = pageGranular && options.poolFrames === undefined
     ? Math.max(drawn, hostEptFrames(FRAMES - drawn, false) + HV_POOL_SPARE) : drawn;
   let config = hvGenConfig(poolFrames, options.bugs ?? options.base?.bugs ?? [], options.vtls ?? options.base?.hv?.vtls ?? 2, options.base);
   // MBEC-aware VTL protections on some runs (a stream of its own: the workload's draws stay as they were).
@@ -384,7 +485,12 @@ export function generateHvTraceFrom(rng: Rng, seed: string, options: HvGenOption
   // the traces, from a stream of its own, so the arm64-only paths (FF-A, force reclaim,
   // multi-share) are reached by plain generation too.
   if (config.hv?.pkvm === undefined && rng.derive('hv-profile').chance(0.5)) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), pkvm: 'arm64' } });
-  const ops: Op[] = HvWorld.baseSetup();
+  if (memcache !== undefined && config.hv?.memcache !== memcache) config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), memcache } });
+  // A host MMIO window in half of the memory-cache traces (a stream of its own; other traces keep their bytes).
+  if (config.hv?.memcache === 'vm' && config.hv.mmioPages === undefined && rng.derive('hv-mmio').chance(0.5)) {
+    config = normalizeConfig({ ...config, hv: { ...(config.hv ?? {}), mmioPfn: MMIO_PFN, mmioPages: MMIO_PAGES } });
+  }
+  const ops: Op[] = HvWorld.baseSetup(config.hv?.memcache === 'vm');
   const paging = rng.chance(options.paging ?? 0.5);
   const world = new HvWorld(rng, config, paging);
   if (paging) ops.push(...world.pagingSetup());

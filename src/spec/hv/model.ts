@@ -11,7 +11,7 @@
  */
 import type { AnyOp } from '../../trace/ops.js';
 import { OK, type AnyOutcome, type GuestPageState, type HvExit, type HwOutcome as Outcome, type PageView } from '../../hw/outcome.js';
-import { hvOptionsOf, memFaultFlagsOf, pkvmProfileOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
+import { hvOptionsOf, memcacheModeOf, memFaultFlagsOf, pkvmProfileOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
 import { guestMaxPhyAddr } from '../../hw/config.js';
 import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
 import { PF_P, PF_RSVD, PF_U, PF_W, PG, PGE, NXE, accessBits, initialRegs, pageFaultCode, writeReg, type Drop, type Regs } from './paging.js';
@@ -75,6 +75,14 @@ interface PartResult {
 interface EptResult { r: 'ok' | 'pf' | 48 | 66; gpa: number; eff: number; spp: boolean }
 const NEED: Record<Kind, number> = { read: R, write: W, fetch: X };
 const FAULT: Record<Kind, number> = { read: FAULT_R, write: FAULT_W, fetch: FAULT_X };
+
+/** A view-0 page table's key: its level (3 PDPT, 2 PD, 1 PT) * 2^40 + the index of the region it maps. */
+function tableKey(level: number, gfn: number): number {
+  return level * 2 ** 40 + Math.floor(gfn / 2 ** (9 * level));
+}
+
+/** kvm_mmu_cache_min_pages() of a 4-level stage 2 (src/hv/memcache.ts MEMCACHE_MIN_PAGES). */
+const MEMCACHE_MIN_PAGES = 3;
 
 /** A candidate outcome (the Candidate of src/spec/api.ts over AnyOutcome). */
 export interface HvCandidate {
@@ -150,6 +158,18 @@ export class HvModel implements HvReferenceModelApi {
   private readonly hostRegions = new Set<number>();
   /** Pages shared with the secure world (FF-A). */
   private readonly ffa = new Set<number>();
+  /**
+   * hv.memcache 'vm' (docs/hypervisor.md "Memory caches"): shares and donations take the VM's
+   * view-0 page tables from its cache, exactly as many as are missing, so the model knows each
+   * cache's count; the host's own mapping never needs a page.
+   */
+  private readonly vmCache: boolean;
+  /** The host MMIO window (hv.mmioPfn / mmioPages): device frames no transition takes. */
+  private readonly mmioFirst: number;
+  private readonly mmioEnd: number;
+  /** While a share or donation maps: new view-0 tables come from the VM's cache. */
+  private useCache = false;
+
   readonly vms = new Map<number, ModelVm>();
   private readonly cpus: Cpu[] = [];
   private readonly saved = new Map<string, Regs>();
@@ -174,6 +194,9 @@ export class HvModel implements HvReferenceModelApi {
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
     this.faultRwx = memFaultFlagsOf(this.opts) === 'vsm';
     this.lazyHost = this.arm64;
+    this.vmCache = memcacheModeOf(this.opts) === 'vm';
+    this.mmioFirst = this.opts.mmioPfn ?? 0;
+    this.mmioEnd = this.mmioFirst + (this.opts.mmioPages ?? 0);
     this.aliasBit = config.kvmXo ? 2 ** (config.maxPhyAddr - 1) : 0;
     this.aliasGfn = this.aliasBit / 4096;
     this.gfnLimit = this.aliasGfn || 2 ** (config.maxPhyAddr - 12);
@@ -354,7 +377,7 @@ export class HvModel implements HvReferenceModelApi {
   private hostIdmap(pfn: number): boolean {
     if (!this.lazyHost || pfn >= this.ramFrames || this.hostMapped.has(pfn) || this.hostOf(pfn).state !== 'O') return false;
     const region = Math.floor(pfn / 512);
-    if (this.opts.hugePages && (region + 1) * 512 <= this.ramFrames && !this.hostRegions.has(region)) {
+    if (this.opts.hugePages && !this.vmCache && (region + 1) * 512 <= this.ramFrames && !this.hostRegions.has(region)) {
       for (let p = region * 512; p < (region + 1) * 512; p++) this.j.setAdd(this.hostMapped, p);
     } else {
       this.j.setAdd(this.hostMapped, pfn);
@@ -403,7 +426,74 @@ export class HvModel implements HvReferenceModelApi {
   }
 
   private setMapping(vm: ModelVm, view: number, key: number, m: Mapping): void {
+    if (view === 0 && this.vmCache) this.tablesFor(vm, key, m.huge);
     this.j.mapSet(vm.views[view], key, m);
+  }
+
+  /**
+   * memcache 'vm': the view-0 page tables a mapping at `key` (a gfn, alias included) needs,
+   * created top-down as the hypervisor's walk allocates them (from the VM's cache during a share
+   * or donation, else from the pool); a 2 MiB mapping frees the (empty) page table under it.
+   */
+  private tablesFor(vm: ModelVm, key: number, huge: boolean): void {
+    const levels = huge ? [3, 2] : [3, 2, 1];
+    for (const level of levels) {
+      const k = tableKey(level, key);
+      if (vm.tables.has(k)) continue;
+      this.j.setAdd(vm.tables, k);
+      if (this.useCache) {
+        const pfn = vm.cache[vm.cache.length - 1];
+        this.j.field(vm, 'cache', vm.cache.slice(0, -1));
+        this.j.mapSet(vm.cacheTables, k, pfn);
+        this.zeroFrame(pfn); // hypervisor data from now on: the host sees zeros when it gets it back
+      }
+    }
+    const pt = tableKey(1, key);
+    if (huge && vm.tables.has(pt)) {
+      this.j.setDelete(vm.tables, pt);
+      const pfn = vm.cacheTables.get(pt);
+      if (pfn !== undefined) {
+        this.j.mapDelete(vm.cacheTables, pt);
+        this.j.field(vm, 'cache', [...vm.cache, pfn]);
+      }
+    }
+  }
+
+  /** memcache 'vm': view-0 tables a new mapping at `key` would take (as tablesFor creates them). */
+  private tablesNeeded(vm: ModelVm, key: number, huge: boolean): number {
+    let n = 0;
+    for (const level of huge ? [3, 2] : [3, 2, 1]) if (!vm.tables.has(tableKey(level, key))) n++;
+    return n;
+  }
+
+  /** memcache 'vm': whether the VM's cache is too short (arm64: kvm_mmu_cache_min_pages; x86-rfc: the map's need). */
+  private cacheShort(vm: ModelVm, need: number): boolean {
+    return this.arm64 ? vm.cache.length < MEMCACHE_MIN_PAGES : vm.cache.length < need;
+  }
+
+  /** The VM whose memory cache holds `pfn` (free or as a table), or -1. */
+  private cacheOwner(pfn: number): number {
+    for (const [id, vm] of this.vms) if (vm.cache.includes(pfn) || [...vm.cacheTables.values()].includes(pfn)) return id;
+    return -1;
+  }
+
+  private isMmio(pfn: number): boolean {
+    return pfn >= this.mmioFirst && pfn < this.mmioEnd;
+  }
+
+  /**
+   * check_range_allowed_memory (docs/hypervisor.md "Host MMIO"): 0 for a range with no MMIO page,
+   * -EPERM when all are MMIO, a range straddling memory and MMIO -EINVAL (arm64) or -EPERM (x86-rfc).
+   */
+  private mmioCheck(pfn: number, n: number): number {
+    let mmio = 0;
+    for (let p = pfn; p < pfn + n; p++) if (this.isMmio(p)) mmio++;
+    if (mmio === 0) return 0;
+    return mmio < n && this.arm64 ? -EINVAL : -EPERM;
+  }
+
+  private loaded(id: number): boolean {
+    return this.cpus.some((c) => c.vm === id);
   }
 
   private split(vm: ModelVm, gfn: number): void {
@@ -429,8 +519,17 @@ export class HvModel implements HvReferenceModelApi {
     return true;
   }
 
-  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number): void {
+  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, fromCache = false): void {
     const huge = nr === 512 && this.uniform(vm, gfn);
+    this.useCache = fromCache && this.vmCache;
+    try {
+      this.shareMap(vm, pfn, gfn, nr, prot, slot, huge);
+    } finally {
+      this.useCache = false;
+    }
+  }
+
+  private shareMap(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, huge: boolean): void {
     for (let i = 0; i < nr; i++) {
       this.setHost(pfn + i, 'SO');
       this.j.mapSet(this.shares, pfn + i, (this.shares.get(pfn + i) ?? 0) + 1);
@@ -464,6 +563,7 @@ export class HvModel implements HvReferenceModelApi {
    * already borrowed by np guests (count > 0).
    */
   private shareable(pfn: number): boolean {
+    if (this.isMmio(pfn)) return false;
     const s = this.hostOf(pfn).state;
     return s === 'O' || (this.arm64 && s === 'SO' && (this.shares.get(pfn) ?? 0) > 0);
   }
@@ -494,7 +594,7 @@ export class HvModel implements HvReferenceModelApi {
         if (this.vms.has(op.vm)) return ret(-EEXIST);
         const views: Array<Map<number, Mapping>> = [];
         for (let v = 0; v < this.opts.vtls; v++) views.push(new Map());
-        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set(), prot: new Map(), views, poisoned: new Set() });
+        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set<number>(), prot: new Map(), views, poisoned: new Set<number>(), cache: [], cacheTables: new Map<number, number>(), tables: new Set<number>() });
         return ret(0, true);
       }
       case 'vm_teardown_start': {
@@ -503,12 +603,18 @@ export class HvModel implements HvReferenceModelApi {
         this.j.field(vm, 'dying', true);
         return ret(0);
       }
-      case 'vm_reclaim': return ret(this.reclaim(op.vm, op.gfn), true);
+      case 'vm_reclaim': return ret(this.reclaim(op.vm, op.gfn), !this.vmCache);
       case 'vm_teardown_finish': {
         const vm = this.vms.get(op.vm);
         if (!vm || !vm.dying) return ret(-EINVAL);
         if (vm.pages.size > 0) return ret(-EBUSY);
         for (const [k, n] of [...this.pinsBy]) if (k.startsWith(`${op.vm}/`)) this.pin(op.vm, Number(k.slice(k.indexOf('/') + 1)), -n);
+        // memcache 'vm': every page of the cache goes back to the host, table pages zeroed.
+        for (const pfn of [...vm.cacheTables.values()].sort((a, b) => a - b)) {
+          this.zeroFrame(pfn);
+          this.setHost(pfn, 'O');
+        }
+        for (const pfn of [...vm.cache].sort((a, b) => a - b)) this.setHost(pfn, 'O');
         this.j.mapDelete(this.vms, op.vm);
         for (const k of [...this.saved.keys()]) if (k.startsWith(`${op.vm}/`)) this.j.mapDelete(this.saved, k);
         this.forgetAll(); // INVEPT everywhere before the tables are reused
@@ -527,28 +633,16 @@ export class HvModel implements HvReferenceModelApi {
       case 'vm_write_protect': case 'vm_age': {
         const vm = this.vms.get(op.vm);
         if (!vm) return ret(-EINVAL);
-        const keys = this.aliasGfn ? [0, this.aliasGfn] : [0];
-        for (let view = 0; view < vm.views.length; view++) {
-          for (const b of keys) {
-            for (let g = op.gfn; g < op.gfn + op.pages; g++) {
-              const f = this.mappingAt(vm, view, g + b);
-              if (f === null) continue;
-              const next = { ...f.m };
-              if (op.op === 'vm_write_protect') next.wp = true; else next.aged = true;
-              this.setMapping(vm, view, f.at, next);
-              if (f.m.huge) g = g - (g % 512) + 511;
-            }
-          }
-        }
+        this.markLeaves(vm, op.gfn, op.pages, op.op === 'vm_write_protect' ? 'wp' : 'aged');
         return ret(0);
       }
-      case 'host_donate_hyp': return ret(this.donateHyp(op.pfn, op.nr), true);
-      case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr), true);
+      case 'host_donate_hyp': return ret(this.donateHyp(op.pfn, op.nr), !this.vmCache);
+      case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr), !this.vmCache);
       case 'host_share_hyp': {
-        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         this.setHost(op.pfn, 'SO');
         this.j.setAdd(this.hypShared, op.pfn);
-        return ret(0, true);
+        return ret(0, !this.vmCache);
       }
       case 'host_unshare_hyp': {
         if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'SO' || !this.hypShared.has(op.pfn)) return ret(-EPERM);
@@ -557,18 +651,22 @@ export class HvModel implements HvReferenceModelApi {
         this.j.setDelete(this.hypShared, op.pfn);
         return ret(0);
       }
-      case 'host_share_guest': return ret(this.shareGuest(op.vm, op.pfn, op.gfn, op.nr, op.prot), true);
+      case 'host_share_guest': return ret(this.shareGuest(op.vm, op.pfn, op.gfn, op.nr, op.prot), !this.vmCache);
       case 'host_unshare_guest': return ret(this.unshareGuest(op.vm, op.gfn, op.nr));
       case 'host_donate_guest': {
         const vm = this.vms.get(op.vm);
         if (!vm || vm.type !== 'protected' || vm.dying) return ret(-EINVAL);
-        if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        if (this.vmCache && !this.loaded(op.vm)) return ret(-EINVAL);
+        if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
         if (vm.pages.has(op.gfn) || vm.poisoned.has(op.gfn)) return ret(-EPERM); // POISON is not NOPAGE
+        if (this.vmCache && this.cacheShort(vm, this.tablesNeeded(vm, op.gfn, false))) return ret(-ENOMEM);
         this.setHost(op.pfn, 'NOPAGE', op.vm);
         this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
+        this.useCache = this.vmCache;
         this.setMapping(vm, 0, op.gfn, { huge: false, wp: false, aged: false });
-        return ret(0, true);
+        this.useCache = false;
+        return ret(0, !this.vmCache);
       }
       case 'guest_share_host': case 'guest_unshare_host': {
         const c = this.cpus[op.cpu];
@@ -581,7 +679,7 @@ export class HvModel implements HvReferenceModelApi {
           if (p.state !== 'O' || h.state !== 'NOPAGE' || h.owner !== c.vm) return ret(-EPERM);
           this.setHost(p.pfn, 'SB');
           this.j.mapSet(vm.pages, op.gfn, { ...p, state: 'SO' });
-          return ret(0, true);
+          return ret(0, !this.vmCache);
         }
         if (p.state !== 'SO' || h.state !== 'SB') return ret(-EPERM);
         this.setHost(p.pfn, 'NOPAGE', c.vm);
@@ -617,6 +715,8 @@ export class HvModel implements HvReferenceModelApi {
         const n = this.range(op.pfn, op.nr);
         if (n < 0) return ret(n);
         const share = op.op === 'host_share_ffa';
+        const mmio = share ? this.mmioCheck(op.pfn, n) : 0;
+        if (mmio !== 0) return ret(mmio);
         for (let p = op.pfn; p < op.pfn + n; p++) {
           if (this.hostOf(p).state !== (share ? 'O' : 'SO') || (!share && !this.ffa.has(p))) return ret(-EPERM);
         }
@@ -625,11 +725,32 @@ export class HvModel implements HvReferenceModelApi {
           if (share) this.j.setAdd(this.ffa, p);
           else this.j.setDelete(this.ffa, p);
         }
-        return ret(0, share);
+        return ret(0, share && !this.vmCache);
       }
       case 'host_force_reclaim': return ret(this.forceReclaim(op.pfn));
       case 'hv_query': case 'hv_expect':
         return { outcome: { kind: 'page', page: this.pageView(op.vm, op.pfn, op.gfn) }, mayEnomem: false };
+      case 'hv_topup': return ret(this.topup(op.vm, op.pfn, op.nr));
+      case 'hv_undonate': return ret(this.undonate(op.vm, op.pfn, op.nr));
+      case 'host_relax_perms': return ret(this.relaxPerms(op.vm, op.gfn, op.prot));
+      case 'host_wrprotect': {
+        const vm = this.npHandlerVm(op.vm, false);
+        if (!vm) return ret(-EINVAL);
+        if (op.nr !== 1 && (op.nr !== 512 || op.gfn % 512 !== 0)) return ret(-EINVAL);
+        this.markLeaves(vm, op.gfn, op.nr, 'wp');
+        return ret(0);
+      }
+      case 'host_mkyoung': {
+        const vm = this.npHandlerVm(op.vm, true);
+        if (!vm) return ret(-EINVAL);
+        if (vm.pages.has(op.gfn)) {
+          for (let view = 0; view < vm.views.length; view++) {
+            const f = this.mappingAt(vm, view, op.gfn);
+            if (f !== null && f.m.aged) this.setMapping(vm, view, f.at, { ...f.m, aged: false });
+          }
+        }
+        return ret(0);
+      }
       case 'vtl_call': case 'vtl_return': {
         const c = this.cpus[op.cpu];
         const up = op.op === 'vtl_call';
@@ -638,6 +759,78 @@ export class HvModel implements HvReferenceModelApi {
         return { outcome: OK, mayEnomem: false };
       }
     }
+  }
+
+  /** Dirty-logging write protection or access tracking of every mapping of [gfn, gfn + pages), aliases included. */
+  private markLeaves(vm: ModelVm, gfn: number, pages: number, what: 'wp' | 'aged'): void {
+    const keys = this.aliasGfn ? [0, this.aliasGfn] : [0];
+    for (let view = 0; view < vm.views.length; view++) {
+      for (const b of keys) {
+        for (let g = gfn; g < gfn + pages; g++) {
+          const f = this.mappingAt(vm, view, g + b);
+          if (f === null) continue;
+          this.setMapping(vm, view, f.at, { ...f.m, [what]: true });
+          if (f.m.huge) g = g - (g % 512) + 511;
+        }
+      }
+    }
+  }
+
+  /** The np VM a relax_perms / wrprotect / mkyoung handler accepts (arm64; `loaded`: a vCPU of it loaded), or undefined. */
+  private npHandlerVm(id: number, loaded: boolean): ModelVm | undefined {
+    if (!this.arm64) return undefined;
+    const vm = this.vms.get(id);
+    if (!vm || vm.type !== 'np' || (loaded && !this.loaded(id))) return undefined;
+    return vm;
+  }
+
+  /** __pkvm_host_relax_perms_guest (docs/hypervisor.md "Memory caches and np-guest calls"). */
+  private relaxPerms(id: number, gfn: number, prot: number): number {
+    const vm = this.npHandlerVm(id, true);
+    if (!vm || (prot & ~RWX)) return -EINVAL;
+    const p = vm.pages.get(gfn);
+    if (!p) return -EAGAIN;
+    const next = p.prot | prot;
+    if (((next & W) && !(next & R)) || (!(next & R) && (next & X) && !this.config.caps.eptExecOnly)) return -EINVAL;
+    if (next === p.prot) return 0;
+    const gfns: number[] = [];
+    if (p.block >= 0) for (let i = 0; i < 512; i++) gfns.push(p.block + i);
+    else gfns.push(gfn);
+    for (const g of gfns) {
+      const q = vm.pages.get(g)!;
+      this.j.mapSet(vm.pages, g, { ...q, prot: q.prot | prot });
+    }
+    return 0;
+  }
+
+  /** hv_topup (src/hv/memcache.ts): whole range checked, then every page the hypervisor's and on the cache. */
+  private topup(id: number, pfn: number, nr: number): number {
+    const vm = this.vms.get(id);
+    if (!this.vmCache || !vm || vm.dying) return -EINVAL;
+    const n = nr === 0 ? -EINVAL : this.range(pfn, BigInt(nr));
+    if (n < 0) return -EINVAL;
+    const mmio = this.mmioCheck(pfn, n);
+    if (mmio !== 0) return mmio;
+    for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
+    const pages: number[] = [];
+    for (let p = pfn; p < pfn + n; p++) {
+      this.setHost(p, 'NOPAGE', 0);
+      pages.push(p);
+    }
+    this.j.field(vm, 'cache', [...vm.cache, ...pages]);
+    return 0;
+  }
+
+  /** hv_undonate: only free pages of that VM's cache go back to the host. */
+  private undonate(id: number, pfn: number, nr: number): number {
+    const vm = this.vms.get(id);
+    if (!this.vmCache || !vm) return -EINVAL;
+    const n = nr === 0 ? -EINVAL : this.range(pfn, BigInt(nr));
+    if (n < 0) return -EINVAL;
+    for (let p = pfn; p < pfn + n; p++) if (!vm.cache.includes(p)) return -EPERM;
+    this.j.field(vm, 'cache', vm.cache.filter((p) => p < pfn || p >= pfn + n));
+    for (let p = pfn; p < pfn + n; p++) this.setHost(p, 'O');
+    return 0;
   }
 
   /** docs/hypervisor.md "State you can see": host page pfn and guest page (vm, gfn), from the maps. */
@@ -649,7 +842,7 @@ export class HvModel implements HvReferenceModelApi {
       const pages = [...this.vms.get(id)!.pages].filter(([, p]) => p.pfn === pfn).sort(([a], [b]) => a - b);
       for (const [g, p] of pages) guests.push({ vm: id, gfn: g, state: p.state });
     }
-    const hypOwned = (pfn >= this.ramFrames && memory) || this.hypDonated.has(pfn);
+    const hypOwned = (pfn >= this.ramFrames && memory) || this.hypDonated.has(pfn) || (this.vmCache && this.cacheOwner(pfn) >= 0);
     const owner = !memory ? -1 : h.state === 'NOPAGE' ? h.owner : h.state === 'SB' ? guests.find((g) => g.state === 'SO')?.vm ?? -1 : HOST;
     const vm = this.vms.get(vmId);
     const page = vm?.pages.get(gfn);
@@ -667,6 +860,8 @@ export class HvModel implements HvReferenceModelApi {
       gpfn: page === undefined ? -1 : page.pfn,
       attrs: vm?.attrs.get(gfn) ?? 0,
       vtl,
+      cache: vm !== undefined && this.vmCache ? vm.cache.length : -1,
+      cacheTables: vm !== undefined && this.vmCache ? vm.cacheTables.size : 0,
     };
   }
 
@@ -698,7 +893,7 @@ export class HvModel implements HvReferenceModelApi {
   /** __pkvm_host_force_reclaim_page_guest (pkvm-and-vtl.md §2.1 row 15). */
   private forceReclaim(pfn: number): number {
     if (!this.arm64) return -EINVAL;
-    if (pfn >= this.config.framesMax) return -EFAULT;
+    if (pfn >= this.config.framesMax || this.isMmio(pfn)) return -EFAULT;
     const h = this.hostOf(pfn);
     if (h.state !== 'NOPAGE') return -EAGAIN;
     if (h.owner < 2 || pfn >= this.ramFrames) return -EPERM; // the hypervisor's page
@@ -732,6 +927,8 @@ export class HvModel implements HvReferenceModelApi {
   private donateHyp(pfn: number, nr: bigint): number {
     const n = this.range(pfn, nr);
     if (n < 0) return n;
+    const mmio = this.mmioCheck(pfn, n);
+    if (mmio !== 0) return mmio;
     for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
     for (let p = pfn; p < pfn + n; p++) {
       this.setHost(p, 'NOPAGE', 0);
@@ -757,14 +954,18 @@ export class HvModel implements HvReferenceModelApi {
   private shareGuest(id: number, pfn: number, gfn: number, nr: number, prot: number): number {
     const vm = this.vms.get(id);
     if (!vm || vm.type !== 'np' || vm.dying) return -EINVAL;
+    if (this.vmCache && !this.loaded(id)) return -EINVAL; // the loaded vCPU's memcache
     if (prot === 0 || (prot & ~RWX) || ((prot & W) && !(prot & R)) || (!(prot & R) && (prot & X) && !this.config.caps.eptExecOnly)) return -EINVAL;
     if (nr !== 1 && nr !== 512) return -EINVAL;
     if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
     if (pfn + nr > this.ramFrames) return -EINVAL;
     if (gfn + nr > this.gfnLimit) return -EINVAL; // guest memory only (not the XO alias, not beyond the address space)
+    const mmio = this.mmioCheck(pfn, nr);
+    if (mmio !== 0) return mmio;
     for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
     for (let i = 0; i < nr; i++) if (!this.shareable(pfn + i)) return -EPERM;
-    this.share(vm, pfn, gfn, nr, prot, -1);
+    if (this.vmCache && this.cacheShort(vm, this.tablesNeeded(vm, gfn, nr === 512 && this.uniform(vm, gfn)))) return -ENOMEM;
+    this.share(vm, pfn, gfn, nr, prot, -1, true);
     return 0;
   }
 
@@ -1268,7 +1469,7 @@ export class HvModel implements HvReferenceModelApi {
       let shared = false;
       if (this.opts.hugePages && base >= s.gfn && base + 512 <= s.gfn + s.pages && bpfn % 512 === 0 && this.uniform(vm, base)) {
         let all = true;
-        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && this.hostOf(bpfn + i).state === 'O';
+        for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !this.isMmio(bpfn + i) && this.hostOf(bpfn + i).state === 'O';
         if (all) { this.share(vm, bpfn, base, 512, RWX, slotId); shared = true; }
       }
       if (!shared) {

@@ -47,6 +47,12 @@ export interface ModelVm {
   views: Array<Map<number, Mapping>>;
   /** gfns whose page was force-reclaimed: POISON (pkvm-and-vtl.md §2.1 row 15) */
   poisoned: Set<number>;
+  /** hv.memcache 'vm': the free pages of its memory cache, pushed in order (the last is taken first); replaced, never changed in place */
+  cache: readonly number[];
+  /** hv.memcache 'vm': view-0 page tables that are pages of its cache: table key → pfn */
+  cacheTables: Map<number, number>;
+  /** hv.memcache 'vm': every view-0 page table that exists, by key (level * 2^40 + index) */
+  tables: Set<number>;
 }
 
 /** An undo log over Maps, Sets, objects and frames. */

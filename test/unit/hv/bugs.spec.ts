@@ -73,6 +73,19 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
     config: { hv: { poolFrames: 16 } },
     expect: ['hv.failed-call-no-change'],
   },
+  'pkvm-memcache-donate-before-pop': {
+    // 0x100 is already in the cache: the second top-up fails there, after 0xff was donated.
+    ops: [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'hv_topup', vm: 2, pfn: 0x100, nr: 2 }, { op: 'hv_topup', vm: 2, pfn: 0xff, nr: 2 }],
+    config: { hv: { pkvm: 'arm64', memcache: 'vm' } },
+    expect: ['hv.failed-call-no-change', 'pkvm.memcache-conservation'],
+  },
+  'pkvm-undonate-never-donated': {
+    // 0x102 is a table of VM 2 (popped by the share): the host takes it back while it maps the guest.
+    ops: [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'vcpu_load', cpu: 0, vm: 2 }, { op: 'hv_topup', vm: 2, pfn: 0x100, nr: 3 },
+      { op: 'host_share_guest', vm: 2, pfn: 0x40, gfn: 9, nr: 1, prot: 7 }, { op: 'hv_undonate', vm: 2, pfn: 0x102, nr: 1 }],
+    config: { hv: { pkvm: 'arm64', memcache: 'vm' } },
+    expect: ['fault.exit-reason', 'pkvm.memcache-conservation'],
+  },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],

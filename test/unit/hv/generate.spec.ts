@@ -36,4 +36,24 @@ describe('generateHvTrace', () => {
       expect(found, bug).toBeGreaterThanOrEqual(0);
     }
   });
+  it('gives per-VM memory caches to some traces (their own stream), with top-ups, undonations, np-guest calls and MMIO, agreeing with the model', () => {
+    let vm = 0;
+    let mmio = 0;
+    const seen = new Set<string>();
+    for (let s = 0; s < 20; s++) {
+      const t = generateHvTrace(`mc${s}`, { ops: 250 });
+      if (t.machine.hv?.memcache !== 'vm') {
+        expect(t.ops.some((o) => o.op === 'hv_topup'), `seed mc${s}`).toBe(false);
+        continue;
+      }
+      vm++;
+      if ((t.machine.hv.mmioPages ?? 0) > 0) mmio++;
+      for (const o of t.ops) seen.add(o.op);
+      const r = runHv(t.machine, t.ops as AnyOp[], { sweepEveryOps: 50 });
+      expect(r.violations, `seed mc${s}`).toEqual([]);
+    }
+    expect(vm).toBeGreaterThanOrEqual(3);
+    expect(mmio).toBeGreaterThanOrEqual(1);
+    for (const op of ['hv_topup', 'hv_undonate', 'host_relax_perms', 'host_wrprotect', 'host_mkyoung']) expect([...seen], op).toContain(op);
+  });
 });
