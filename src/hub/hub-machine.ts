@@ -23,7 +23,7 @@ import { RUN_TIMEOUT_MS_DEFAULT } from '../fuzz/executor.js';
 import type { EngineConfig } from '../fuzz/protocol.js';
 import { BlockRunner } from './block-runner.js';
 import { campaignState, createOrJoin, hubSpec, type HubMeta } from './hub-campaign.js';
-import { openHub, type Hub } from './hub-connection.js';
+import type { Hub } from './hub-connection.js';
 import { HubError } from './hub-error.js';
 import { campaignKeys, type CampaignKeys } from './hub-keys.js';
 import { encodeBlockResult } from './hub-messages.js';
@@ -54,6 +54,10 @@ return 1
  */
 const TICK_MS = 500;
 const PUBLISH_EVERY_MS = 2000;
+/** BullMQ's retry of a fetch or a completion after a connection error (a Redis restart takes about a second). */
+const RUN_RETRY_MS = 250;
+/** The bound of each shutdown step that waits on the hub (closing the workers: at least the lock time). */
+const SHUTDOWN_STEP_MS = 30_000;
 
 export interface HubMachineOptions {
   address: HubAddress;
@@ -105,9 +109,13 @@ function engineConfig(o: CampaignOptions, meta: HubMeta): EngineConfig {
   };
 }
 
-export async function runHubMachine(h: HubMachineOptions, target: Target, hooks: HubMachineHooks): Promise<HubMachineSummary> {
+/**
+ * Runs this machine on `hub` (opened by the caller, who closes it). An error met after the hub was
+ * given up on (unreachable too long, a shutdown step out of time) is reported as that reason,
+ * unless it is a hub error of its own (lost data, other options): the first cause is the one said.
+ */
+export async function runHubMachine(hub: Hub, h: HubMachineOptions, target: Target, hooks: HubMachineHooks): Promise<HubMachineSummary> {
   const keys = campaignKeys(h.campaign);
-  const hub = await openHub(h.address);
   const log = (line: string): void => hooks.log(h.address.mask(line));
   try {
     const spec = hubSpec(h.options, h.blockRuns, h.syncLag);
@@ -116,8 +124,9 @@ export async function runHubMachine(h: HubMachineOptions, target: Target, hooks:
       throw new HubError(`campaign ${keys.name} is stopped; 'eptfuzz hub resume --hub URL --campaign ${keys.name}' lets machines join again`);
     }
     return await new Machine(h, meta, created, hub, keys, target, hooks, log).run();
-  } finally {
-    await hub.close();
+  } catch (e) {
+    if (!(e instanceof HubError) && hub.failure !== null) throw hub.failure;
+    throw e;
   }
 }
 
@@ -194,6 +203,9 @@ class Machine {
       // A block may come back any number of times (each time its machine died): never give up on it.
       maxStalledCount: 1_000_000,
       drainDelay: 1,
+      // Pause before BullMQ retries a fetch or a job's completion that met a connection error
+      // (default 15 s, which a machine leaving after a lost hub would sit out).
+      runRetryDelay: RUN_RETRY_MS,
     };
     // Named: BullMQ records the machine that processed each job (`processedBy`), for inspection.
     const blockWorker = new Worker(keys.blocksQueue, (job: Job, token?: string) => this.processBlock(job, token, merger, runner), { connection: hub.connection(), name: this.id, ...workerOptions });
@@ -235,12 +247,17 @@ class Machine {
         }
       }
     } finally {
+      // Every step is bounded: one out of time gives up on the hub (all its connections end, every
+      // pending command rejects), so the steps after it, and the process, end at once.
       this.stopping = true;
-      await Promise.all([blockWorker.close(), minimizeWorker.close()]);
+      // The block in hand finishes (its merge included) unless the machine is told to abandon it.
+      await this.bounded('closing the block and minimization workers', Promise.all([blockWorker.close(), minimizeWorker.close()]), Math.max(SHUTDOWN_STEP_MS, meta.lock_ms));
       await runner.close();
-      await merger.catchUp().catch(() => undefined);
-      await this.publish('left', merger).catch(() => undefined);
-      await Promise.all([queues.blocks.close(), queues.minimize.close()]);
+      if (hub.failure === null) {
+        await this.bounded('the last merge', merger.catchUp(), SHUTDOWN_STEP_MS).catch(() => undefined);
+        await this.bounded('the last status', this.publish('left', merger), SHUTDOWN_STEP_MS).catch(() => undefined);
+      }
+      await this.bounded('closing the queues', Promise.all([queues.blocks.close(), queues.minimize.close()]), SHUTDOWN_STEP_MS);
     }
     const pending = await hub.redis.scard(keys.minimizePending);
     const totals = await hub.redis.hgetall(keys.totals);
@@ -261,6 +278,24 @@ class Machine {
       hits: Number(totals.hits ?? merger.state.hits),
       minimizePending: pending,
     };
+  }
+
+  /**
+   * Waits for `step` at most `ms`; past that, gives up on the hub (so `step` and every other wait
+   * on it settle at once) and goes on. Rejects as `step` does.
+   */
+  private async bounded<T>(what: string, step: Promise<T>, ms: number): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
+    try {
+      const r = await Promise.race([step, late]);
+      if (r !== 'late') return r as T;
+      step.catch(() => undefined);
+      this.hub.abandon(new HubError(`hub ${this.h.address.display}: leaving: ${what} did not finish within ${Math.round(ms / 1000)} s`));
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A hub error met inside a job (lost data, a record that differs): the machine loop stops on it. */

@@ -13,7 +13,7 @@ import type { CampaignOptions } from '../../fuzz/campaign.js';
 import { acquireLocks } from '../../fuzz/lock.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES } from '../../fuzz/protocol.js';
 import { LOCK_MS_DEFAULT, setCampaignState } from '../../hub/hub-campaign.js';
-import { openHub, type Hub } from '../../hub/hub-connection.js';
+import { HUB_UNREACHABLE_MS_DEFAULT, openHub, type Hub, type HubConnectOptions } from '../../hub/hub-connection.js';
 import { HubError } from '../../hub/hub-error.js';
 import { campaignKeys, type CampaignKeys } from '../../hub/hub-keys.js';
 import { runHubMachine, type HubMachineSummary } from '../../hub/hub-machine.js';
@@ -33,6 +33,7 @@ export interface HubFlags {
   blockRuns?: string;
   syncLag?: string;
   lockTimeout?: string;
+  hubTimeout?: string;
 }
 
 /** The hub options of `eptfuzz fuzz`. */
@@ -42,7 +43,8 @@ export function addHubFuzzOptions(c: Command): Command {
     .option('--campaign <name>', 'the hub campaign to create or join (with --hub)')
     .option('--block-runs <n>', `runs per block (a hub job; locally, a batch): default ${BATCH_RUNS}`)
     .option('--sync-lag <n>', `blocks between a block and the merges it sees (default ${SYNC_LAG_BATCHES}); a hub campaign runs about this many blocks at once, so give more machines a larger lag (docs/hub.md); a local campaign given the same values writes the same files`)
-    .option('--lock-timeout <time>', `a hub block whose machine is silent this long is given to another (set by the machine creating the campaign; default ${LOCK_MS_DEFAULT / 1000}s)`);
+    .option('--lock-timeout <time>', `a hub block whose machine is silent this long is given to another (set by the machine creating the campaign; default ${LOCK_MS_DEFAULT / 1000}s)`)
+    .option('--hub-timeout <time>', `leave (exit 2) when the hub has not answered for this long (down, or up but hung); default ${HUB_UNREACHABLE_MS_DEFAULT / 1000}s`);
 }
 
 /** The hub lines of `eptfuzz fuzz --help`. */
@@ -59,10 +61,10 @@ export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatc
 const HUB_OPTION_HELP = 'redis://[:PASSWORD@]HOST[:PORT] or rediss://... (default: $EPTFUZZ_HUB)';
 
 /** Runs `fn` on the hub at `url`, closing it after; every message leaving it is masked. */
-async function withHub<T>(url: string, fn: (hub: Hub, address: HubAddress) => Promise<T>): Promise<T> {
+async function withHub<T>(url: string, fn: (hub: Hub, address: HubAddress) => Promise<T>, opts: HubConnectOptions = {}): Promise<T> {
   const address = parseHubUrl(url);
   try {
-    const hub = await openHub(address);
+    const hub = await openHub(address, opts);
     try {
       return await fn(hub, address);
     } finally {
@@ -107,11 +109,14 @@ export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: st
   const syncLag = options.syncLagBatches ?? SYNC_LAG_BATCHES;
   const lockMs = flags.lockTimeout === undefined ? LOCK_MS_DEFAULT : parseDuration('--lock-timeout', flags.lockTimeout);
   if (lockMs < 500) throw new UsageError(`--lock-timeout: at least 500ms, got '${flags.lockTimeout}'`);
-  const summary = await withHub(url, async (_hub, address) => runHubMachine(
+  const unreachableMs = flags.hubTimeout === undefined ? HUB_UNREACHABLE_MS_DEFAULT : parseDuration('--hub-timeout', flags.hubTimeout);
+  if (unreachableMs < 1000) throw new UsageError(`--hub-timeout: at least 1s, got '${flags.hubTimeout}'`);
+  const summary = await withHub(url, async (hub, address) => runHubMachine(
+    hub,
     { address, campaign: flags.campaign!, options, blockRuns, syncLag, lockMs },
     target,
     { log: (line) => io.err(line + '\n'), shouldStop },
-  ));
+  ), { unreachableMs });
   io.out(machineSummary(summary, flags.campaign!));
   setExit(summary.signatures > 0 ? EXIT.failure : EXIT.ok);
 }
