@@ -15,6 +15,8 @@ import { canonicalJson } from '../fuzz/state.js';
 import { STABILITY_EVERY_DEFAULT } from '../fuzz/engine.js';
 import { normalizeConfig } from '../hw/config.js';
 import type { Hub } from './hub-connection.js';
+import { bigintJson } from '../target/profile-json.js';
+import type { TargetProfile } from '../target/profile.js';
 import { HubError } from './hub-error.js';
 import type { CampaignKeys } from './hub-keys.js';
 
@@ -42,6 +44,12 @@ export interface HubSpec {
   shrink_ms_max: number;
   /** The options crash descriptions record (campaign.ts recordedOptions). */
   recorded: Record<string, string | number | boolean>;
+  /**
+   * An external target (`--target bochs|qemu|exec:CMD`): its profile name, and the fingerprint of
+   * the whole profile (what the traces are fitted to and judged under). Absent: the built-in machine.
+   */
+  target?: string;
+  target_profile?: string;
 }
 
 export interface HubMeta {
@@ -78,7 +86,17 @@ export function hubSpec(o: CampaignOptions, blockRuns: number, syncLag: number):
     shrink_steps_max: o.shrinkStepsMax,
     shrink_ms_max: o.shrinkMsMax,
     recorded,
+    ...(o.external !== undefined ? { target: o.external.profile.name, target_profile: profileFingerprint(o.external.profile) } : {}),
   };
+}
+
+/**
+ * The first 16 hex digits of the SHA-256 of a target profile's canonical JSON (the ops campaigns
+ * avoid by their findings' names): machines with another build of the target's profile differ.
+ */
+export function profileFingerprint(p: TargetProfile): string {
+  const plain = { ...p, description: undefined, campaignAvoids: (p.campaignAvoids ?? []).map((a) => a.finding) };
+  return createHash('sha256').update(canonicalJson(JSON.parse(JSON.stringify(plain, bigintJson)))).digest('hex').slice(0, 16);
 }
 
 export function fingerprint(spec: HubSpec): string {
@@ -126,6 +144,9 @@ export async function createOrJoin(hub: Hub, keys: CampaignKeys, spec: HubSpec, 
     return { meta, created: true };
   }
   const there = await loadMeta(hub, keys);
+  if ((there.spec.target ?? 'machine') !== (spec.target ?? 'machine')) {
+    throw new HubError(`campaign ${keys.name} runs on --target ${there.spec.target ?? 'machine'}, this machine on --target ${spec.target ?? 'machine'}; give the campaign's target or another --campaign`);
+  }
   if (there.fingerprint !== meta.fingerprint || canonicalJson(there.spec) !== canonicalJson(spec)) {
     throw new HubError(`campaign ${keys.name} exists on the hub with other options: ${firstDifference(there.spec, spec)}; give the same options or another --campaign`);
   }

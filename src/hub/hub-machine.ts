@@ -22,6 +22,7 @@ import { normalizeConfig } from '../hw/config.js';
 import { RUN_TIMEOUT_MS_DEFAULT } from '../fuzz/executor.js';
 import type { EngineConfig } from '../fuzz/protocol.js';
 import { BlockRunner } from './block-runner.js';
+import { targetProblem } from './hub-target.js';
 import { campaignState, createOrJoin, hubSpec, type HubMeta } from './hub-campaign.js';
 import type { Hub } from './hub-connection.js';
 import { HubError } from './hub-error.js';
@@ -119,6 +120,11 @@ export async function runHubMachine(hub: Hub, h: HubMachineOptions, target: Targ
   const log = (line: string): void => hooks.log(h.address.mask(line));
   try {
     const spec = hubSpec(h.options, h.blockRuns, h.syncLag);
+    const external = h.options.external;
+    if (external !== undefined) {
+      const why = await targetProblem(external);
+      if (why !== null) throw new HubError(`--target ${external.profile.name}: the target does not run on this machine (${why}); it cannot join campaign ${keys.name}`);
+    }
     const { meta, created } = await createOrJoin(hub, keys, spec, h.lockMs);
     if ((await campaignState(hub, keys)) === 'stopped') {
       throw new HubError(`campaign ${keys.name} is stopped; 'eptfuzz hub resume --hub URL --campaign ${keys.name}' lets machines join again`);
@@ -186,8 +192,9 @@ class Machine {
     // listener BullMQ would print them with a stack.
     for (const q of [queues.blocks, queues.minimize]) q.on('error', () => undefined);
     const merger = new HubMerger(hub, keys, meta, queues, this.log);
-    const runner = new BlockRunner(engineConfig(this.h.options, meta), this.target, this.workers, meta.spec.sync_lag, this.h.options.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
-    this.log(`hub ${this.h.address.display}: ${this.created ? 'created' : 'joined'} campaign ${keys.name} (seed ${meta.spec.seed}, ${merger.blocksTotal === null ? 'open-ended' : `${meta.spec.runs} runs in ${merger.blocksTotal} blocks`} of ${meta.spec.block_runs}); machine ${this.id}, ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}`);
+    const external = this.h.options.external ?? null;
+    const runner = new BlockRunner(engineConfig(this.h.options, meta), this.target, this.workers, meta.spec.sync_lag, this.h.options.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT, external);
+    this.log(`hub ${this.h.address.display}: ${this.created ? 'created' : 'joined'} campaign ${keys.name} (seed ${meta.spec.seed}, ${merger.blocksTotal === null ? 'open-ended' : `${meta.spec.runs} runs in ${merger.blocksTotal} blocks`} of ${meta.spec.block_runs}); machine ${this.id}, ${external !== null ? `target ${external.profile.name}, ${Math.max(1, this.workers)} target process(es) at once` : this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}`);
     await merger.catchUp();
     await merger.topUp();
     await merger.requeuePendingMinimizations();
@@ -209,7 +216,7 @@ class Machine {
     };
     // Named: BullMQ records the machine that processed each job (`processedBy`), for inspection.
     const blockWorker = new Worker(keys.blocksQueue, (job: Job, token?: string) => this.processBlock(job, token, merger, runner), { connection: hub.connection(), name: this.id, ...workerOptions });
-    const minimizeWorker = new Worker(keys.minimizeQueue, minimizeProcessor(hub, keys, meta, this.target, () => this.stopping, this.log), { connection: hub.connection(), ...workerOptions });
+    const minimizeWorker = new Worker(keys.minimizeQueue, minimizeProcessor(hub, keys, meta, this.target, external, () => this.stopping, this.log), { connection: hub.connection(), ...workerOptions });
     // Failed attempts are retried by BullMQ; say why, once per attempt.
     for (const w of [blockWorker, minimizeWorker]) {
       w.on('failed', (job, e) => { if (!this.stopping && !(e instanceof DelayedError) && !(e instanceof UnrecoverableError)) this.log(`hub: job ${job?.id ?? '?'} failed on this machine: ${e.message.split('\n')[0]}`); });

@@ -98,13 +98,12 @@ function machineSummary(s: HubMachineSummary, campaign: string): string {
 }
 
 /** `eptfuzz fuzz --hub ...`: `options` are those a local campaign would run with. */
-export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: string; out?: string; seed?: string }, options: CampaignOptions, target: Target, external: boolean, io: Io, setExit: (code: ExitCode) => void, shouldStop: () => boolean): Promise<void> {
+export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: string; out?: string; seed?: string }, options: CampaignOptions, target: Target, io: Io, setExit: (code: ExitCode) => void, shouldStop: () => boolean): Promise<void> {
   const { url } = needCampaign(flags);
   if (flags.seed === undefined) throw new UsageError('--hub: give --seed (every machine of a campaign runs the same seed)');
   if (flags.shard !== undefined) throw new UsageError('--hub: the hub cuts the run space itself; drop --shard');
   if (flags.corpus !== undefined) throw new UsageError('--hub: the campaign corpus lives on the hub; drop --corpus (eptfuzz corpus pull writes it locally)');
   if (flags.out !== undefined) throw new UsageError('--hub: the campaign stats live on the hub (eptfuzz status --hub); drop --out');
-  if (external) throw new UsageError('--hub: campaigns on external targets are not supported on the hub yet; use --target machine');
   const blockRuns = options.batchRuns ?? BATCH_RUNS;
   const syncLag = options.syncLagBatches ?? SYNC_LAG_BATCHES;
   const lockMs = flags.lockTimeout === undefined ? LOCK_MS_DEFAULT : parseDuration('--lock-timeout', flags.lockTimeout);
