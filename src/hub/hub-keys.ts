@@ -38,6 +38,8 @@ export interface CampaignKeys {
   seen: string;
   /** List of campaign-total samples over time, oldest first (hub-series.ts; wall clock). */
   series: string;
+  /** Hash: rule coverage of the merged runs, name -> count (hub-rules.ts). */
+  rules: string;
   result(block: number): string;
   merge(block: number): string;
   minimizeInput(hash: string): string;
@@ -60,6 +62,7 @@ export function campaignKeys(name: string): CampaignKeys {
     minimizePending: `${p}minimize-pending`,
     seen: `${p}seen`,
     series: `${p}series`,
+    rules: `${p}rules`,
     result: (b) => `${p}result:${b}`,
     merge: (b) => `${p}merge:${b}`,
     minimizeInput: (h) => `${p}minimize-input:${h}`,

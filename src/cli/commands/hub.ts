@@ -12,7 +12,9 @@ import type { Target } from '../../check/runner.js';
 import type { CampaignOptions } from '../../fuzz/campaign.js';
 import { acquireLocks } from '../../fuzz/lock.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES } from '../../fuzz/protocol.js';
-import { LOCK_MS_DEFAULT, setCampaignState } from '../../hub/hub-campaign.js';
+import { loadMeta, LOCK_MS_DEFAULT, setCampaignState } from '../../hub/hub-campaign.js';
+import { hubRuleCoverage } from '../../hub/hub-rules.js';
+import type { RuleCoverageFile } from '../../fuzz/rule-coverage.js';
 import { HUB_UNREACHABLE_MS_DEFAULT, openHub, type Hub, type HubConnectOptions } from '../../hub/hub-connection.js';
 import { HubError } from '../../hub/hub-error.js';
 import { campaignKeys, type CampaignKeys } from '../../hub/hub-keys.js';
@@ -207,3 +209,13 @@ export async function withHubView<T>(flags: { hub?: string; campaign?: string },
   }
 }
 export const corpusPullCommand = (io: Io): Command => pullCommand(io, 'corpus');
+
+/**
+ * The rule coverage of the hub campaign of `--hub`/`--campaign` (`eptfuzz coverage --hub`), as a
+ * local campaign's rule-coverage.json; null without --campaign or --hub (no hub contacted).
+ */
+export async function readHubRuleCoverage(flags: { hub?: string; campaign?: string }): Promise<RuleCoverageFile | null> {
+  if (flags.campaign === undefined && flags.hub === undefined) return null;
+  const { url, keys } = needCampaign(flags);
+  return withHub(url, async (hub) => hubRuleCoverage(hub, keys, await loadMeta(hub, keys)));
+}
