@@ -1,6 +1,6 @@
 /**
  * The hub commands (docs/hub.md): `eptfuzz fuzz --hub` (the `runHubFuzz` half of `fuzz`),
- * `eptfuzz status --hub URL --campaign NAME`, `eptfuzz hub stop|resume`, the `pull`
+ * `eptfuzz status --hub URL --campaign NAME`, `eptfuzz hub stop|resume|delete`, the `pull`
  * subcommands of `crashes` and `corpus`, and the hub half of `crashes list` and `report`
  * (`withHubView`).
  * Contract: every line printed goes through the hub address's mask (the password never appears);
@@ -24,6 +24,7 @@ import { pullToTemp, type PulledStore } from '../../hub/hub-view.js';
 import { hubCampaignFiles } from '../../report/hub-campaign-files.js';
 import type { CampaignFiles } from '../../report/campaign-files.js';
 import { campaignStatus } from '../../hub/hub-status.js';
+import { deleteCampaign } from '../../hub/hub-delete.js';
 import { parseHubUrl, type HubAddress } from '../../hub/hub-url.js';
 import { parseCount, parseDuration } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
@@ -144,10 +145,21 @@ export function hubCommand(io: Io): Command {
       await withHub(url, (hub) => setCampaignState(hub, keys, value));
       io.out(`campaign ${keys.name}: ${value}\n`);
     });
+  const remove = new Command('delete')
+    .description('delete a hub campaign: every key of it (records, crashes, corpus, queues, status) and nothing else; refused while its machines run')
+    .option('--hub <url>', HUB_OPTION_HELP)
+    .requiredOption('--campaign <name>', 'the campaign')
+    .option('--force', 'delete even while machines run (they leave with one line, exit 2)')
+    .action(async (flags: { hub?: string; campaign: string; force?: boolean }) => {
+      const { url, keys } = needCampaign(flags);
+      const r = await withHub(url, (hub) => deleteCampaign(hub, keys, flags.force === true));
+      io.out(`campaign ${keys.name}: deleted (${r.keys} keys)${r.machines.length > 0 ? `; ${r.machines.length} machine(s) were running` : ''}\n`);
+    });
   return new Command('hub')
     .description('control a hub campaign (docs/hub.md)')
     .addCommand(state('stop', 'stopped', 'stop a hub campaign: its machines finish their block and leave; nothing is lost'))
-    .addCommand(state('resume', 'running', 'let machines join a stopped campaign again (start `eptfuzz fuzz --hub` on them)'));
+    .addCommand(state('resume', 'running', 'let machines join a stopped campaign again (start `eptfuzz fuzz --hub` on them)'))
+    .addCommand(remove);
 }
 
 function pullCommand(io: Io, what: 'crashes' | 'corpus'): Command {
