@@ -49,7 +49,7 @@ export class BlockRunner {
     // (blocks below L all see no record, so the record count alone cannot tell).
     if (this.executor === null || this.applied > through || block <= this.lastBlock) {
       await this.close();
-      const init = state.syncThrough(0, through);
+      const init = state.initThrough(through);
       this.executor = this.external !== null ? new TargetExecutor({ ...this.cfg, fixedConfig: true }, this.external, init, this.workers)
         : this.workers === 0 ? new InlineExecutor(this.cfg, this.target, init) : new WorkerPool(this.cfg, this.workers, init, this.runTimeoutMs);
     } else if (this.applied < through) {

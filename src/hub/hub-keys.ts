@@ -40,6 +40,8 @@ export interface CampaignKeys {
   series: string;
   /** Hash: rule coverage of the merged runs, name -> count (hub-rules.ts). */
   rules: string;
+  /** msgpack: the seed corpus the campaign starts from (hub-seeds.ts), when it has one. */
+  seeds: string;
   result(block: number): string;
   merge(block: number): string;
   minimizeInput(hash: string): string;
@@ -63,6 +65,7 @@ export function campaignKeys(name: string): CampaignKeys {
     seen: `${p}seen`,
     series: `${p}series`,
     rules: `${p}rules`,
+    seeds: `${p}seeds`,
     result: (b) => `${p}result:${b}`,
     merge: (b) => `${p}merge:${b}`,
     minimizeInput: (h) => `${p}minimize-input:${h}`,

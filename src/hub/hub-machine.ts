@@ -23,11 +23,12 @@ import { RUN_TIMEOUT_MS_DEFAULT } from '../fuzz/executor.js';
 import type { EngineConfig } from '../fuzz/protocol.js';
 import { BlockRunner } from './block-runner.js';
 import { targetProblem } from './hub-target.js';
-import { campaignState, createOrJoin, hubSpec, type HubMeta } from './hub-campaign.js';
+import { campaignState, createOrJoin, hubSpec, loadSeedCorpus, type HubMeta } from './hub-campaign.js';
+import { seedsTag } from './hub-seeds.js';
 import type { Hub } from './hub-connection.js';
 import { HubError } from './hub-error.js';
 import { campaignKeys, type CampaignKeys } from './hub-keys.js';
-import { encodeBlockResult } from './hub-messages.js';
+import { encodeBlockResult, encodeSeedCorpus, type SeedCorpus } from './hub-messages.js';
 import { HubMerger, type BlockJobData } from './hub-merger.js';
 import { minimizeProcessor } from './hub-minimizer.js';
 import { failingSignatures, sightingsLua } from './hub-sightings.js';
@@ -69,6 +70,8 @@ export interface HubMachineOptions {
   syncLag: number;
   /** Lock of a running block (used when this machine creates the campaign). */
   lockMs: number;
+  /** The seed corpus of `--corpus DIR` (uploaded when this machine creates the campaign), or null. */
+  seeds?: SeedCorpus | null;
 }
 
 export interface HubMachineHooks {
@@ -119,17 +122,21 @@ export async function runHubMachine(hub: Hub, h: HubMachineOptions, target: Targ
   const keys = campaignKeys(h.campaign);
   const log = (line: string): void => hooks.log(h.address.mask(line));
   try {
-    const spec = hubSpec(h.options, h.blockRuns, h.syncLag);
+    const given = h.seeds ?? null;
+    const spec = hubSpec(h.options, h.blockRuns, h.syncLag, given === null ? undefined : seedsTag(given));
     const external = h.options.external;
     if (external !== undefined) {
       const why = await targetProblem(external);
       if (why !== null) throw new HubError(`--target ${external.profile.name}: the target does not run on this machine (${why}); it cannot join campaign ${keys.name}`);
     }
-    const { meta, created } = await createOrJoin(hub, keys, spec, h.lockMs);
+    const { meta, created } = await createOrJoin(hub, keys, spec, h.lockMs, given === null ? null : { blob: encodeSeedCorpus(given), count: given.entries.length, features: given.features.length });
+    // Every machine starts from the hub's copy of the seeds (the creator's included).
+    const seeds = await loadSeedCorpus(hub, keys, meta);
     if ((await campaignState(hub, keys)) === 'stopped') {
       throw new HubError(`campaign ${keys.name} is stopped; 'eptfuzz hub resume --hub URL --campaign ${keys.name}' lets machines join again`);
     }
-    return await new Machine(h, meta, created, hub, keys, target, hooks, log).run();
+    if (seeds !== null) log(`hub: campaign ${keys.name} starts from a seed corpus of ${seeds.entries.length} traces (${created ? 'uploaded by this machine' : 'from the hub'})`);
+    return await new Machine(h, meta, created, hub, keys, target, hooks, log, seeds).run();
   } catch (e) {
     if (!(e instanceof HubError) && hub.failure !== null) throw hub.failure;
     throw e;
@@ -156,6 +163,7 @@ class Machine {
     private readonly target: Target,
     private readonly hooks: HubMachineHooks,
     private readonly log: (line: string) => void,
+    private readonly seeds: SeedCorpus | null,
   ) {
     this.workers = h.options.workers ?? 0;
   }
@@ -192,6 +200,7 @@ class Machine {
     // listener BullMQ would print them with a stack.
     for (const q of [queues.blocks, queues.minimize]) q.on('error', () => undefined);
     const merger = new HubMerger(hub, keys, meta, queues, this.log);
+    if (this.seeds !== null) merger.state.seed(this.seeds);
     const external = this.h.options.external ?? null;
     const runner = new BlockRunner(engineConfig(this.h.options, meta), this.target, this.workers, meta.spec.sync_lag, this.h.options.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT, external);
     this.log(`hub ${this.h.address.display}: ${this.created ? 'created' : 'joined'} campaign ${keys.name} (seed ${meta.spec.seed}, ${merger.blocksTotal === null ? 'open-ended' : `${meta.spec.runs} runs in ${merger.blocksTotal} blocks`} of ${meta.spec.block_runs}); machine ${this.id}, ${external !== null ? `target ${external.profile.name}, ${Math.max(1, this.workers)} target process(es) at once` : this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}`);

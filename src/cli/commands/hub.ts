@@ -14,6 +14,9 @@ import { acquireLocks } from '../../fuzz/lock.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES } from '../../fuzz/protocol.js';
 import { loadMeta, LOCK_MS_DEFAULT, setCampaignState } from '../../hub/hub-campaign.js';
 import { hubRuleCoverage } from '../../hub/hub-rules.js';
+import { loadSeeds } from '../../hub/hub-seeds.js';
+import { normalizeConfig } from '../../hw/config.js';
+import type { SeedCorpus } from '../../hub/hub-messages.js';
 import type { RuleCoverageFile } from '../../fuzz/rule-coverage.js';
 import { HUB_UNREACHABLE_MS_DEFAULT, openHub, type Hub, type HubConnectOptions } from '../../hub/hub-connection.js';
 import { HubError } from '../../hub/hub-error.js';
@@ -105,7 +108,6 @@ export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: st
   const { url } = needCampaign(flags);
   if (flags.seed === undefined) throw new UsageError('--hub: give --seed (every machine of a campaign runs the same seed)');
   if (flags.shard !== undefined) throw new UsageError('--hub: the hub cuts the run space itself; drop --shard');
-  if (flags.corpus !== undefined) throw new UsageError('--hub: the campaign corpus lives on the hub; drop --corpus (eptfuzz corpus pull writes it locally)');
   if (flags.out !== undefined) throw new UsageError('--hub: the campaign stats live on the hub (eptfuzz status --hub); drop --out');
   const blockRuns = options.batchRuns ?? BATCH_RUNS;
   const syncLag = options.syncLagBatches ?? SYNC_LAG_BATCHES;
@@ -113,9 +115,18 @@ export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: st
   if (lockMs < 500) throw new UsageError(`--lock-timeout: at least 500ms, got '${flags.lockTimeout}'`);
   const unreachableMs = flags.hubTimeout === undefined ? HUB_UNREACHABLE_MS_DEFAULT : parseDuration('--hub-timeout', flags.hubTimeout);
   if (unreachableMs < 1000) throw new UsageError(`--hub-timeout: at least 1s, got '${flags.hubTimeout}'`);
+  // --corpus names seeds (read here, uploaded by the machine creating the campaign); the campaign's
+  // corpus lives on the hub (eptfuzz corpus pull writes it locally).
+  let seeds: SeedCorpus | null = null;
+  if (flags.corpus !== undefined) {
+    const loaded = loadSeeds(flags.corpus, normalizeConfig({ ...(options.config ?? {}), bugs: [...options.bugs] }), target, options.external !== undefined);
+    // No seed trace at all is no seed corpus (as a local campaign with an empty --corpus runs).
+    seeds = loaded.seeds.entries.length > 0 ? loaded.seeds : null;
+    io.err(`corpus: ${loaded.seeds.entries.length} seed traces in ${flags.corpus}${loaded.skipped > 0 ? `, ${loaded.skipped} unreadable skipped` : ''}${loaded.ignored > 0 ? `, ${loaded.ignored} of the other mode left out` : ''}\n`);
+  }
   const summary = await withHub(url, async (hub, address) => runHubMachine(
     hub,
-    { address, campaign: flags.campaign!, options, blockRuns, syncLag, lockMs },
+    { address, campaign: flags.campaign!, options, blockRuns, syncLag, lockMs, seeds },
     target,
     { log: (line) => io.err(line + '\n'), shouldStop },
   ), { unreachableMs });
