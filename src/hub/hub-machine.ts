@@ -9,7 +9,10 @@
  * run again. A dead machine's jobs come back through BullMQ's stalled-job detection after the
  * campaign's lock time. The machine leaves when its own budget (duration, stop file, Ctrl-C) ends,
  * when `eptfuzz hub stop` marks the campaign stopped, or when a runs-bounded campaign is complete
- * (every block merged, every minimization done).
+ * (every block merged, every minimization done). It never hangs: every wait on Redis is bounded
+ * by the hub's watchdog (hub-connection.ts) and every shutdown step by its own bound, past which the
+ * hub is given up on. On an external target the blocks run on it (block-runner.ts) after the
+ * target has booted once here (hub-target.ts); a seed corpus from the hub starts the merged state.
  */
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
