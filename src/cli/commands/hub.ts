@@ -54,7 +54,7 @@ export function addHubFuzzOptions(c: Command): Command {
 }
 
 /** The hub lines of `eptfuzz fuzz --help`. */
-export const HUB_FUZZ_HELP = '\nOne campaign on many machines (docs/hub.md; the same options on every machine, --seed required):\n  $ export EPTFUZZ_HUB=redis://:PASSWORD@hub:6379\n  $ eptfuzz fuzz --campaign nightly --seed 7 --runs 1000000 --workers 8\n  $ eptfuzz status --campaign nightly; eptfuzz crashes pull --campaign nightly out/crashes\n';
+export const HUB_FUZZ_HELP = '\nOne campaign on many machines (docs/hub.md; the same options on every machine, --seed required):\n  $ export EPTFUZZ_HUB=redis://:PASSWORD@hub:6379\n  $ eptfuzz fuzz --campaign nightly --seed 7 --runs 1000000 --workers 8\n  $ eptfuzz status --campaign nightly; eptfuzz crashes pull --campaign nightly out/crashes\nWith --hub, --corpus DIR names seed traces (read once by the machine creating the campaign; the others take them from the hub),\nand --target bochs|qemu needs the target on every machine (one without it refuses to join).\n';
 
 /** --block-runs and --sync-lag as campaign options (local and hub campaigns cut runs alike). */
 export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatches?: number } {
