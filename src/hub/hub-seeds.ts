@@ -11,8 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import type { Target } from '../check/runner.js';
-import { runWith } from '../check/runner.js';
+import { runWith, type Target } from '../check/runner.js';
 import { Corpus } from '../fuzz/corpus.js';
 import { Coverage } from '../fuzz/coverage.js';
 import { configMode, type MachineConfig } from '../hw/config.js';
