@@ -133,6 +133,41 @@ export class RuleCoverage {
     };
   }
 
+  /**
+   * The non-zero counts under names that do not depend on the catalogue's order (a hub keeps them
+   * in a hash, src/hub/hub-rules.ts): the rule id, `pf:N`, `qual:N`, `exit:N`, `finding:INVARIANT`.
+   */
+  toFields(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (let i = 0; i < SLOTS; i++) {
+      const n = this.counts[i];
+      if (n === 0) continue;
+      out.push([i < PF_BASE ? RULES[i].id : i < QUAL_BASE ? `pf:${i - PF_BASE}` : i < EXIT_BASE ? `qual:${i - QUAL_BASE}` : `exit:${i - EXIT_BASE}`, n]);
+    }
+    for (const k of [...this.invariants.keys()].sort()) out.push([`finding:${k}`, this.invariants.get(k)!]);
+    return out;
+  }
+
+  /** Adds counts named as `toFields` names them (a name this build does not know is left out). */
+  addFields(fields: Iterable<[string, number]>): void {
+    const index = new Map(RULES.map((r, i) => [r.id, i]));
+    const bases: Record<string, [number, number]> = { pf: [PF_BASE, PF_CODES], qual: [QUAL_BASE, QUAL_PATTERNS], exit: [EXIT_BASE, EXIT_REASONS] };
+    for (const [name, n] of fields) {
+      if (!Number.isFinite(n)) continue;
+      const colon = name.indexOf(':');
+      const kind = colon < 0 ? '' : name.slice(0, colon);
+      if (kind === 'finding') { const inv = name.slice(colon + 1); this.invariants.set(inv, (this.invariants.get(inv) ?? 0) + n); continue; }
+      const base = bases[kind];
+      if (base !== undefined) {
+        const k = Number(name.slice(colon + 1));
+        if (Number.isInteger(k) && k >= 0 && k < base[1]) this.counts[base[0] + k] += n;
+        continue;
+      }
+      const i = index.get(name);
+      if (i !== undefined) this.counts[i] += n;
+    }
+  }
+
   save(dir: string): void {
     writeFileAtomic(path.join(dir, RULE_COVERAGE_FILE), JSON.stringify(this.toJson(), null, 1) + '\n', { durable: false });
   }

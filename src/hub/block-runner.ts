@@ -5,13 +5,16 @@
  * Contract: block k (runs k*B .. k*B+B-1) runs against the merge records 0..k-L (L the sync lag),
  * as local batch k runs against the syncs of batches 0..k-L (protocol.ts); so its reports are
  * those of the local batch, whichever machine runs it. Blocks taken in rising order reuse the
- * engines (they learn only the records in between); a block at or below one already run here
+ * engines (they learn only the records in between; on an external target, `workers` target
+ * processes at once, as a local `--target` campaign runs them); a block at or below one already run here
  * (taken over from a dead machine) gets fresh engines, since the engines' coverage holds the
  * features of the later runs, and a report's fresh features must be all those new before its
  * run (engine.ts contract). An abandoned block (Ctrl-C) or a short answer is an error, never a result.
  */
 import type { Target } from '../check/runner.js';
 import { InlineExecutor, WorkerPool, type Executor } from '../fuzz/executor.js';
+import { TargetExecutor } from '../fuzz/target-executor.js';
+import type { ExternalTarget } from '../target/external.js';
 import type { EngineConfig, RunReport } from '../fuzz/protocol.js';
 import type { MergedState } from './merged-state.js';
 
@@ -29,6 +32,8 @@ export class BlockRunner {
     private readonly workers: number,
     private readonly syncLag: number,
     private readonly runTimeoutMs: number,
+    /** An external target (the traces run there), or null for the built-in machine. */
+    private readonly external: ExternalTarget | null = null,
   ) {}
 
   /** Records block k must see: 0..k-L (a count). */
@@ -44,8 +49,9 @@ export class BlockRunner {
     // (blocks below L all see no record, so the record count alone cannot tell).
     if (this.executor === null || this.applied > through || block <= this.lastBlock) {
       await this.close();
-      const init = state.syncThrough(0, through);
-      this.executor = this.workers === 0 ? new InlineExecutor(this.cfg, this.target, init) : new WorkerPool(this.cfg, this.workers, init, this.runTimeoutMs);
+      const init = state.initThrough(through);
+      this.executor = this.external !== null ? new TargetExecutor({ ...this.cfg, fixedConfig: true }, this.external, init, this.workers)
+        : this.workers === 0 ? new InlineExecutor(this.cfg, this.target, init) : new WorkerPool(this.cfg, this.workers, init, this.runTimeoutMs);
     } else if (this.applied < through) {
       sync = state.syncThrough(this.applied, through);
     }

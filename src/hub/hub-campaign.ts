@@ -15,8 +15,12 @@ import { canonicalJson } from '../fuzz/state.js';
 import { STABILITY_EVERY_DEFAULT } from '../fuzz/engine.js';
 import { normalizeConfig } from '../hw/config.js';
 import type { Hub } from './hub-connection.js';
+import { bigintJson } from '../target/profile-json.js';
+import type { TargetProfile } from '../target/profile.js';
 import { HubError } from './hub-error.js';
 import type { CampaignKeys } from './hub-keys.js';
+import { decodeSeedCorpus, HubMessageError, type SeedCorpus } from './hub-messages.js';
+import { seedsTag } from './hub-seeds.js';
 
 export const HUB_META_VERSION = 1;
 /** Default lock of a running block: a machine silent this long is presumed dead and its block re-queued. */
@@ -42,6 +46,14 @@ export interface HubSpec {
   shrink_ms_max: number;
   /** The options crash descriptions record (campaign.ts recordedOptions). */
   recorded: Record<string, string | number | boolean>;
+  /**
+   * An external target (`--target bochs|qemu|exec:CMD`): its profile name, and the fingerprint of
+   * the whole profile (what the traces are fitted to and judged under). Absent: the built-in machine.
+   */
+  target?: string;
+  target_profile?: string;
+  /** The seed corpus (`--corpus DIR` of the creating machine): `<count>:<fingerprint>` (hub-seeds.ts). Absent: none. */
+  seeds?: string;
 }
 
 export interface HubMeta {
@@ -57,7 +69,7 @@ export function blockCount(spec: HubSpec): number | null {
 }
 
 /** The spec of a campaign run with `o` (the options a local campaign would be run with). */
-export function hubSpec(o: CampaignOptions, blockRuns: number, syncLag: number): HubSpec {
+export function hubSpec(o: CampaignOptions, blockRuns: number, syncLag: number, seeds?: string): HubSpec {
   const config = normalizeConfig({ ...(o.config ?? {}), bugs: [...o.bugs] });
   // Block size and lag are recorded when not the defaults (as a local campaign with them does).
   const recorded = recordedOptions({ ...o, batchRuns: blockRuns, syncLagBatches: syncLag });
@@ -78,7 +90,18 @@ export function hubSpec(o: CampaignOptions, blockRuns: number, syncLag: number):
     shrink_steps_max: o.shrinkStepsMax,
     shrink_ms_max: o.shrinkMsMax,
     recorded,
+    ...(o.external !== undefined ? { target: o.external.profile.name, target_profile: profileFingerprint(o.external.profile) } : {}),
+    ...(seeds !== undefined ? { seeds } : {}),
   };
+}
+
+/**
+ * The first 16 hex digits of the SHA-256 of a target profile's canonical JSON (the ops campaigns
+ * avoid by their findings' names): machines with another build of the target's profile differ.
+ */
+export function profileFingerprint(p: TargetProfile): string {
+  const plain = { ...p, description: undefined, campaignAvoids: (p.campaignAvoids ?? []).map((a) => a.finding) };
+  return createHash('sha256').update(canonicalJson(JSON.parse(JSON.stringify(plain, bigintJson)))).digest('hex').slice(0, 16);
 }
 
 export function fingerprint(spec: HubSpec): string {
@@ -117,16 +140,41 @@ function firstDifference(there: HubSpec, here: HubSpec): string {
   return 'none';
 }
 
-/** Creates campaign `keys.name` with `spec`, or joins it if it exists with the same spec. */
-export async function createOrJoin(hub: Hub, keys: CampaignKeys, spec: HubSpec, lockMs: number): Promise<{ meta: HubMeta; created: boolean }> {
+/**
+ * The campaign's creation, all or nothing: its metadata (unless there), its state, and its seed
+ * corpus with the totals it starts from. KEYS: meta, state, seeds, totals; ARGV: meta JSON, then
+ * the seeds blob, their count and their features' count (or nothing).
+ */
+const CREATE_LUA = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('SET', KEYS[2], 'running', 'NX')
+if #ARGV > 1 then
+  redis.call('SET', KEYS[3], ARGV[2])
+  redis.call('HSET', KEYS[4], 'corpus', ARGV[3], 'coverage', ARGV[4])
+end
+return 1
+`;
+
+/**
+ * Creates campaign `keys.name` with `spec` (and `seeds`, the blob of the seed corpus `spec.seeds`
+ * names), or joins it if it exists with the same spec. A machine bringing no seeds joins a
+ * campaign that has some (it takes them from the hub); one bringing other seeds is refused.
+ */
+export async function createOrJoin(hub: Hub, keys: CampaignKeys, given: HubSpec, lockMs: number, seeds: { blob: Buffer; count: number; features: number } | null = null): Promise<{ meta: HubMeta; created: boolean }> {
+  let spec = given;
   const meta: HubMeta = { version: HUB_META_VERSION, name: keys.name, spec, fingerprint: fingerprint(spec), lock_ms: lockMs };
-  const set = await hub.redis.set(keys.meta, JSON.stringify(meta), 'NX');
-  if (set === 'OK') {
-    await hub.redis.set(keys.state, 'running', 'NX');
-    return { meta, created: true };
-  }
+  const args = seeds === null ? [] : [seeds.blob, String(seeds.count), String(seeds.features)];
+  const created = await hub.redis.eval(CREATE_LUA, 4, keys.meta, keys.state, keys.seeds, keys.totals, JSON.stringify(meta), ...args);
+  if (created === 1) return { meta, created: true };
   const there = await loadMeta(hub, keys);
-  if (there.fingerprint !== meta.fingerprint || canonicalJson(there.spec) !== canonicalJson(spec)) {
+  if ((there.spec.target ?? 'machine') !== (spec.target ?? 'machine')) {
+    throw new HubError(`campaign ${keys.name} runs on --target ${there.spec.target ?? 'machine'}, this machine on --target ${spec.target ?? 'machine'}; give the campaign's target or another --campaign`);
+  }
+  if (spec.seeds === undefined && there.spec.seeds !== undefined) spec = { ...spec, seeds: there.spec.seeds };
+  else if (spec.seeds !== there.spec.seeds) {
+    throw new HubError(`campaign ${keys.name} started from ${there.spec.seeds === undefined ? 'no seed corpus' : `a seed corpus of ${there.spec.seeds.split(':')[0]} traces (${there.spec.seeds.split(':')[1]})`}, this machine's --corpus holds ${spec.seeds === undefined ? 'none' : `${spec.seeds.split(':')[0]} traces (${spec.seeds.split(':')[1]})`}; drop --corpus (the campaign's seeds come from the hub) or give the same seeds`);
+  }
+  if (there.fingerprint !== fingerprint(spec) || canonicalJson(there.spec) !== canonicalJson(spec)) {
     throw new HubError(`campaign ${keys.name} exists on the hub with other options: ${firstDifference(there.spec, spec)}; give the same options or another --campaign`);
   }
   return { meta: there, created: false };
@@ -145,4 +193,12 @@ export async function campaignState(hub: Hub, keys: CampaignKeys): Promise<'runn
 export async function setCampaignState(hub: Hub, keys: CampaignKeys, state: 'running' | 'stopped'): Promise<void> {
   await loadMeta(hub, keys);
   await hub.redis.set(keys.state, state);
+}
+
+/** The campaign's seed corpus from the hub (null: it has none), checked against the spec's tag. */
+export async function loadSeedCorpus(hub: Hub, keys: CampaignKeys, meta: HubMeta): Promise<SeedCorpus | null> {
+  if (meta.spec.seeds === undefined) return null;
+  const seeds = decodeSeedCorpus(await hub.redis.getBuffer(keys.seeds));
+  if (seedsTag(seeds) !== meta.spec.seeds) throw new HubMessageError(`malformed seed corpus: it holds ${seedsTag(seeds)}, the campaign's metadata names ${meta.spec.seeds}`);
+  return seeds;
 }

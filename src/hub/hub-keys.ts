@@ -38,6 +38,10 @@ export interface CampaignKeys {
   seen: string;
   /** List of campaign-total samples over time, oldest first (hub-series.ts; wall clock). */
   series: string;
+  /** Hash: rule coverage of the merged runs, name -> count (hub-rules.ts). */
+  rules: string;
+  /** msgpack: the seed corpus the campaign starts from (hub-seeds.ts), when it has one. */
+  seeds: string;
   result(block: number): string;
   merge(block: number): string;
   minimizeInput(hash: string): string;
@@ -60,6 +64,8 @@ export function campaignKeys(name: string): CampaignKeys {
     minimizePending: `${p}minimize-pending`,
     seen: `${p}seen`,
     series: `${p}series`,
+    rules: `${p}rules`,
+    seeds: `${p}seeds`,
     result: (b) => `${p}result:${b}`,
     merge: (b) => `${p}merge:${b}`,
     minimizeInput: (h) => `${p}minimize-input:${h}`,

@@ -9,7 +9,10 @@
  * run again. A dead machine's jobs come back through BullMQ's stalled-job detection after the
  * campaign's lock time. The machine leaves when its own budget (duration, stop file, Ctrl-C) ends,
  * when `eptfuzz hub stop` marks the campaign stopped, or when a runs-bounded campaign is complete
- * (every block merged, every minimization done).
+ * (every block merged, every minimization done). It never hangs: every wait on Redis is bounded
+ * by the hub's watchdog (hub-connection.ts) and every shutdown step by its own bound, past which the
+ * hub is given up on. On an external target the blocks run on it (block-runner.ts) after the
+ * target has booted once here (hub-target.ts); a seed corpus from the hub starts the merged state.
  */
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
@@ -22,11 +25,13 @@ import { normalizeConfig } from '../hw/config.js';
 import { RUN_TIMEOUT_MS_DEFAULT } from '../fuzz/executor.js';
 import type { EngineConfig } from '../fuzz/protocol.js';
 import { BlockRunner } from './block-runner.js';
-import { campaignState, createOrJoin, hubSpec, type HubMeta } from './hub-campaign.js';
-import { openHub, type Hub } from './hub-connection.js';
+import { targetProblem } from './hub-target.js';
+import { campaignState, createOrJoin, hubSpec, loadSeedCorpus, type HubMeta } from './hub-campaign.js';
+import { seedsTag } from './hub-seeds.js';
+import type { Hub } from './hub-connection.js';
 import { HubError } from './hub-error.js';
 import { campaignKeys, type CampaignKeys } from './hub-keys.js';
-import { encodeBlockResult } from './hub-messages.js';
+import { encodeBlockResult, encodeSeedCorpus, type SeedCorpus } from './hub-messages.js';
 import { HubMerger, type BlockJobData } from './hub-merger.js';
 import { minimizeProcessor } from './hub-minimizer.js';
 import { failingSignatures, sightingsLua } from './hub-sightings.js';
@@ -54,6 +59,10 @@ return 1
  */
 const TICK_MS = 500;
 const PUBLISH_EVERY_MS = 2000;
+/** BullMQ's retry of a fetch or a completion after a connection error (a Redis restart takes about a second). */
+const RUN_RETRY_MS = 250;
+/** The bound of each shutdown step that waits on the hub (closing the workers: at least the lock time). */
+const SHUTDOWN_STEP_MS = 30_000;
 
 export interface HubMachineOptions {
   address: HubAddress;
@@ -64,6 +73,8 @@ export interface HubMachineOptions {
   syncLag: number;
   /** Lock of a running block (used when this machine creates the campaign). */
   lockMs: number;
+  /** The seed corpus of `--corpus DIR` (uploaded when this machine creates the campaign), or null. */
+  seeds?: SeedCorpus | null;
 }
 
 export interface HubMachineHooks {
@@ -105,19 +116,33 @@ function engineConfig(o: CampaignOptions, meta: HubMeta): EngineConfig {
   };
 }
 
-export async function runHubMachine(h: HubMachineOptions, target: Target, hooks: HubMachineHooks): Promise<HubMachineSummary> {
+/**
+ * Runs this machine on `hub` (opened by the caller, who closes it). An error met after the hub was
+ * given up on (unreachable too long, a shutdown step out of time) is reported as that reason,
+ * unless it is a hub error of its own (lost data, other options): the first cause is the one said.
+ */
+export async function runHubMachine(hub: Hub, h: HubMachineOptions, target: Target, hooks: HubMachineHooks): Promise<HubMachineSummary> {
   const keys = campaignKeys(h.campaign);
-  const hub = await openHub(h.address);
   const log = (line: string): void => hooks.log(h.address.mask(line));
   try {
-    const spec = hubSpec(h.options, h.blockRuns, h.syncLag);
-    const { meta, created } = await createOrJoin(hub, keys, spec, h.lockMs);
+    const given = h.seeds ?? null;
+    const spec = hubSpec(h.options, h.blockRuns, h.syncLag, given === null ? undefined : seedsTag(given));
+    const external = h.options.external;
+    if (external !== undefined) {
+      const why = await targetProblem(external);
+      if (why !== null) throw new HubError(`--target ${external.profile.name}: the target does not run on this machine (${why}); it cannot join campaign ${keys.name}`);
+    }
+    const { meta, created } = await createOrJoin(hub, keys, spec, h.lockMs, given === null ? null : { blob: encodeSeedCorpus(given), count: given.entries.length, features: given.features.length });
+    // Every machine starts from the hub's copy of the seeds (the creator's included).
+    const seeds = await loadSeedCorpus(hub, keys, meta);
     if ((await campaignState(hub, keys)) === 'stopped') {
       throw new HubError(`campaign ${keys.name} is stopped; 'eptfuzz hub resume --hub URL --campaign ${keys.name}' lets machines join again`);
     }
-    return await new Machine(h, meta, created, hub, keys, target, hooks, log).run();
-  } finally {
-    await hub.close();
+    if (seeds !== null) log(`hub: campaign ${keys.name} starts from a seed corpus of ${seeds.entries.length} traces (${created ? 'uploaded by this machine' : 'from the hub'})`);
+    return await new Machine(h, meta, created, hub, keys, target, hooks, log, seeds).run();
+  } catch (e) {
+    if (!(e instanceof HubError) && hub.failure !== null) throw hub.failure;
+    throw e;
   }
 }
 
@@ -141,6 +166,7 @@ class Machine {
     private readonly target: Target,
     private readonly hooks: HubMachineHooks,
     private readonly log: (line: string) => void,
+    private readonly seeds: SeedCorpus | null,
   ) {
     this.workers = h.options.workers ?? 0;
   }
@@ -177,8 +203,10 @@ class Machine {
     // listener BullMQ would print them with a stack.
     for (const q of [queues.blocks, queues.minimize]) q.on('error', () => undefined);
     const merger = new HubMerger(hub, keys, meta, queues, this.log);
-    const runner = new BlockRunner(engineConfig(this.h.options, meta), this.target, this.workers, meta.spec.sync_lag, this.h.options.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT);
-    this.log(`hub ${this.h.address.display}: ${this.created ? 'created' : 'joined'} campaign ${keys.name} (seed ${meta.spec.seed}, ${merger.blocksTotal === null ? 'open-ended' : `${meta.spec.runs} runs in ${merger.blocksTotal} blocks`} of ${meta.spec.block_runs}); machine ${this.id}, ${this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}`);
+    if (this.seeds !== null) merger.state.seed(this.seeds);
+    const external = this.h.options.external ?? null;
+    const runner = new BlockRunner(engineConfig(this.h.options, meta), this.target, this.workers, meta.spec.sync_lag, this.h.options.runTimeoutMs ?? RUN_TIMEOUT_MS_DEFAULT, external);
+    this.log(`hub ${this.h.address.display}: ${this.created ? 'created' : 'joined'} campaign ${keys.name} (seed ${meta.spec.seed}, ${merger.blocksTotal === null ? 'open-ended' : `${meta.spec.runs} runs in ${merger.blocksTotal} blocks`} of ${meta.spec.block_runs}); machine ${this.id}, ${external !== null ? `target ${external.profile.name}, ${Math.max(1, this.workers)} target process(es) at once` : this.workers === 0 ? 'inline' : `${this.workers} worker${this.workers === 1 ? '' : 's'}`}`);
     await merger.catchUp();
     await merger.topUp();
     await merger.requeuePendingMinimizations();
@@ -194,10 +222,13 @@ class Machine {
       // A block may come back any number of times (each time its machine died): never give up on it.
       maxStalledCount: 1_000_000,
       drainDelay: 1,
+      // Pause before BullMQ retries a fetch or a job's completion that met a connection error
+      // (default 15 s, which a machine leaving after a lost hub would sit out).
+      runRetryDelay: RUN_RETRY_MS,
     };
     // Named: BullMQ records the machine that processed each job (`processedBy`), for inspection.
     const blockWorker = new Worker(keys.blocksQueue, (job: Job, token?: string) => this.processBlock(job, token, merger, runner), { connection: hub.connection(), name: this.id, ...workerOptions });
-    const minimizeWorker = new Worker(keys.minimizeQueue, minimizeProcessor(hub, keys, meta, this.target, () => this.stopping, this.log), { connection: hub.connection(), ...workerOptions });
+    const minimizeWorker = new Worker(keys.minimizeQueue, minimizeProcessor(hub, keys, meta, this.target, external, () => this.stopping, this.log), { connection: hub.connection(), ...workerOptions });
     // Failed attempts are retried by BullMQ; say why, once per attempt.
     for (const w of [blockWorker, minimizeWorker]) {
       w.on('failed', (job, e) => { if (!this.stopping && !(e instanceof DelayedError) && !(e instanceof UnrecoverableError)) this.log(`hub: job ${job?.id ?? '?'} failed on this machine: ${e.message.split('\n')[0]}`); });
@@ -235,12 +266,17 @@ class Machine {
         }
       }
     } finally {
+      // Every step is bounded: one out of time gives up on the hub (all its connections end, every
+      // pending command rejects), so the steps after it, and the process, end at once.
       this.stopping = true;
-      await Promise.all([blockWorker.close(), minimizeWorker.close()]);
+      // The block in hand finishes (its merge included) unless the machine is told to abandon it.
+      await this.bounded('closing the block and minimization workers', Promise.all([blockWorker.close(), minimizeWorker.close()]), Math.max(SHUTDOWN_STEP_MS, meta.lock_ms));
       await runner.close();
-      await merger.catchUp().catch(() => undefined);
-      await this.publish('left', merger).catch(() => undefined);
-      await Promise.all([queues.blocks.close(), queues.minimize.close()]);
+      if (hub.failure === null) {
+        await this.bounded('the last merge', merger.catchUp(), SHUTDOWN_STEP_MS).catch(() => undefined);
+        await this.bounded('the last status', this.publish('left', merger), SHUTDOWN_STEP_MS).catch(() => undefined);
+      }
+      await this.bounded('closing the queues', Promise.all([queues.blocks.close(), queues.minimize.close()]), SHUTDOWN_STEP_MS);
     }
     const pending = await hub.redis.scard(keys.minimizePending);
     const totals = await hub.redis.hgetall(keys.totals);
@@ -261,6 +297,24 @@ class Machine {
       hits: Number(totals.hits ?? merger.state.hits),
       minimizePending: pending,
     };
+  }
+
+  /**
+   * Waits for `step` at most `ms`; past that, gives up on the hub (so `step` and every other wait
+   * on it settle at once) and goes on. Rejects as `step` does.
+   */
+  private async bounded<T>(what: string, step: Promise<T>, ms: number): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
+    try {
+      const r = await Promise.race([step, late]);
+      if (r !== 'late') return r as T;
+      step.catch(() => undefined);
+      this.hub.abandon(new HubError(`hub ${this.h.address.display}: leaving: ${what} did not finish within ${Math.round(ms / 1000)} s`));
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A hub error met inside a job (lost data, a record that differs): the machine loop stops on it. */

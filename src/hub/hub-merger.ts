@@ -3,7 +3,8 @@
  * commits the next ones from the blocks' results, in block order.
  * Contract: record k is committed once, by one Lua script that checks `merged == k` and then, in
  * one step, stores the record, advances `merged`, deletes block k's result, stores the
- * minimization input of each new signature (and marks it pending), adds to the totals and, at
+ * minimization input of each new signature (and marks it pending), adds to the totals and the
+ * rule coverage (hub-rules.ts) and, at
  * most once a second, appends a sample of them to the campaign's series (hub-series.ts): a
  * machine dying anywhere leaves either all of it or none, and every machine that merges block k
  * computes the same record (merged-state.ts), so it does not matter which one wins. A record
@@ -21,6 +22,7 @@ import type { CampaignKeys } from './hub-keys.js';
 import { decodeBlockResult, decodeMergeRecord, encodeMergeRecord, encodeMinimizeInput, HubMessageError } from './hub-messages.js';
 import { MergedState } from './merged-state.js';
 import { seriesLua } from './hub-series.js';
+import { blockRuleFields, ruleFieldsLua } from './hub-rules.js';
 import { HubError } from './hub-error.js';
 
 /** Blocks queued past the merged ones: enough for hundreds of machines to find work at once. */
@@ -42,9 +44,9 @@ export const BLOCK_JOB_OPTIONS = {
 } as const;
 
 const COMMIT_LUA = `
--- KEYS: merged, merge:k, result:k, totals, minimize-pending, series, then one minimize-input key per new signature
+-- KEYS: merged, merge:k, result:k, totals, minimize-pending, series, rules, then one minimize-input key per new signature
 -- ARGV: k, record, runs, ops, hits, corpus, coverage, now_ms, stability_checked, stability_mismatches,
---       then per new signature: hash, input
+--       then per new signature: hash, input; then the block's rule counts: name, count, ...
 if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], tonumber(ARGV[1]) + 1)
@@ -56,13 +58,14 @@ redis.call('HINCRBY', KEYS[4], 'corpus', ARGV[6])
 redis.call('HINCRBY', KEYS[4], 'coverage', ARGV[7])
 redis.call('HINCRBY', KEYS[4], 'stability_checked', ARGV[9])
 redis.call('HINCRBY', KEYS[4], 'stability_mismatches', ARGV[10])
-local n = #KEYS - 6
+local n = #KEYS - 7
 if n > 0 or tonumber(ARGV[6]) > 0 then redis.call('HSET', KEYS[4], 'last_find_ms', ARGV[8]) end
 redis.call('HINCRBY', KEYS[4], 'signatures', n)
 for i = 1, n do
-  redis.call('SET', KEYS[6 + i], ARGV[10 + 2 * i], 'NX')
+  redis.call('SET', KEYS[7 + i], ARGV[10 + 2 * i], 'NX')
   redis.call('SADD', KEYS[5], ARGV[9 + 2 * i])
 end
+${ruleFieldsLua('KEYS[7]', '11 + 2 * n')}
 ${seriesLua('KEYS[4]', 'KEYS[6]', 'ARGV[8]', 'tonumber(ARGV[1]) + 1')}
 return 1
 `;
@@ -152,8 +155,11 @@ export class HubMerger {
       if (blob === null) return;
       const { start, end } = this.range(k);
       let record;
+      let ruleFields: string[];
       try {
-        record = this.state.mergeNext(decodeBlockResult(blob, k, start, end));
+        const result = decodeBlockResult(blob, k, start, end);
+        record = this.state.mergeNext(result);
+        ruleFields = blockRuleFields(result.reports);
       } catch (e) {
         if (!(e instanceof HubMessageError)) throw e;
         this.log(`hub: rejected ${e.message}; block ${k} is queued again`);
@@ -163,9 +169,10 @@ export class HubMerger {
       }
       const bytes = encodeMergeRecord(record);
       const fresh = record.crashes.filter((c) => c.first && c.note === null && c.trace !== null);
-      const keys = [this.keys.merged, this.keys.merge(k), this.keys.result(k), this.keys.totals, this.keys.minimizePending, this.keys.series, ...fresh.map((c) => this.keys.minimizeInput(c.hash))];
+      const keys = [this.keys.merged, this.keys.merge(k), this.keys.result(k), this.keys.totals, this.keys.minimizePending, this.keys.series, this.keys.rules, ...fresh.map((c) => this.keys.minimizeInput(c.hash))];
       const args: Array<string | Buffer> = [String(k), bytes, String(record.runs), String(record.ops), String(record.crashes.length), String(record.corpus.length), String(record.features.length), String(Date.now()), String(record.stabilityChecked), String(record.stabilityMismatches)];
       for (const c of fresh) args.push(c.hash, encodeMinimizeInput({ hash: c.hash, signature: c.signature, trace: c.trace! }));
+      args.push(...ruleFields);
       const won = await this.hub.redis.eval(COMMIT_LUA, keys.length, ...keys, ...args);
       if (won === 1) {
         this.state.apply(record);

@@ -1,7 +1,8 @@
 /**
  * What the machines of a hub campaign store in Redis, and its strict decoding: a block's run
  * reports (`BlockResult`), the campaign's merge of one block (`MergeRecord`), a minimization's
- * outcome (`MinimizeOutcome`) and the input of a minimization job (`MinimizeInput`).
+ * outcome (`MinimizeOutcome`), the input of a minimization job (`MinimizeInput`) and the seed
+ * corpus a campaign starts from (`SeedCorpus`).
  * Contract: each is one msgpack document `{ v: HUB_MESSAGE_VERSION, kind, ... }`; traces inside
  * travel as canonical trace bytes (trace/msgpack.ts), so a decoded trace re-encodes to the same
  * bytes and its text dump is the same. Decoding checks every field's type and range and decodes
@@ -13,7 +14,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { HubError } from './hub-error.js';
 import { decodeMsgpack, encodeMsgpack } from '../trace/msgpack.js';
 import type { Signature, Trace } from '../trace/trace.js';
-import type { CorpusEntry } from '../fuzz/corpus.js';
+import { addressOf, type CorpusEntry } from '../fuzz/corpus.js';
 import type { RunFailure, RunReport } from '../fuzz/protocol.js';
 import type { MinimizeResult } from '../shrink/trace.js';
 import type { ShrinkReport } from '../shrink/minimize.js';
@@ -73,6 +74,13 @@ export interface MinimizeOutcome {
   hash: string;
   /** null: the failure did not reproduce with its signature (the original stays the repro). */
   result: MinimizeResult | null;
+}
+
+/** The seed corpus of a campaign: its traces in load order and the coverage features they reach. */
+export interface SeedCorpus {
+  entries: CorpusEntry[];
+  /** Features the seeds reach, ascending (none on an external target: a local campaign runs no seed there). */
+  features: number[];
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, useFloat32: 0 });
@@ -316,4 +324,24 @@ export function decodeMinimizeOutcome(bytes: unknown, hash: string): MinimizeOut
     timedOut: bool(what, 'report.timedOut', p.timedOut),
   };
   return { hash, result: { trace: trace(what, 'result.trace', r.trace), signature: signature(what, 'result.signature', r.signature), report } };
+}
+
+export function encodeSeedCorpus(c: SeedCorpus): Buffer {
+  return pack({ v: HUB_MESSAGE_VERSION, kind: 'seeds', entries: c.entries.map((e) => ({ hash: e.hash, trace: encodeMsgpack(e.trace) })), features: c.features });
+}
+
+/** Decodes the seed corpus; each entry's hash must be its trace's content address. */
+export function decodeSeedCorpus(bytes: unknown): SeedCorpus {
+  const what = 'seed corpus';
+  const o = unpack(what, bytes, 'seeds');
+  return {
+    entries: arr(what, 'entries', o.entries).map((x, i) => {
+      const e = obj(what, `entries[${i}]`, x);
+      const hash = str(what, `entries[${i}].hash`, e.hash);
+      const t = trace(what, `entries[${i}].trace`, e.trace);
+      if (addressOf(t).hash !== hash) fail(what, `entries[${i}].hash`, 'is not its trace\'s content address');
+      return { hash, trace: t };
+    }),
+    features: ints(what, 'features', o.features),
+  };
 }

@@ -9,7 +9,8 @@
  * seen.json, which holds the hub's wall-clock sightings of the signature (hub-sightings.ts). The
  * store is built under a temporary name inside DIR and each signature's directory then replaces
  * the one of the same name (other entries of DIR are left alone). The corpus is written entry by
- * entry as a local campaign adds them (content-addressed, never twice).
+ * entry as a local campaign adds them (content-addressed, never twice), the campaign's seed
+ * corpus first: the files a local campaign's --corpus directory holds at its end.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +19,7 @@ import { Corpus } from '../fuzz/corpus.js';
 import { TEMP_PREFIX } from '../fuzz/atomic.js';
 import type { Trace } from '../trace/trace.js';
 import type { Hub } from './hub-connection.js';
-import { loadMeta } from './hub-campaign.js';
+import { loadMeta, loadSeedCorpus } from './hub-campaign.js';
 import type { CampaignKeys } from './hub-keys.js';
 import { decodeMinimizeOutcome, type MinimizeOutcome } from './hub-messages.js';
 import { HubMerger } from './hub-merger.js';
@@ -95,10 +96,13 @@ export async function pullCrashes(hub: Hub, keys: CampaignKeys, dir: string): Pr
 }
 
 export async function pullCorpus(hub: Hub, keys: CampaignKeys, dir: string): Promise<PullSummary> {
-  const { merger } = await mergedCampaign(hub, keys);
+  const { merger, meta } = await mergedCampaign(hub, keys);
+  const seeds = await loadSeedCorpus(hub, keys, meta);
   fs.mkdirSync(dir, { recursive: true });
   const corpus = new Corpus(dir);
   let written = 0;
+  // The seeds first, as a local campaign's --corpus holds them before what it adds.
+  for (const e of seeds?.entries ?? []) if (corpus.add(e.trace) !== null) written++;
   for (const r of merger.state.records) {
     for (const e of r.corpus) if (corpus.add(e.trace) !== null) written++;
   }

@@ -32,6 +32,12 @@ export interface MachineRecord {
 /** A machine that has not published for this long is reported silent (presumed dead). */
 const SILENT_AFTER_MS = 10_000;
 
+/** The machines of the campaign that are live (running and publishing), by id. */
+export async function liveMachines(hub: Hub, keys: CampaignKeys, now = Date.now()): Promise<string[]> {
+  const all = Object.values(await hub.redis.hgetall(keys.machines)).map(parseMachine).filter((m): m is MachineRecord => m !== null);
+  return all.filter((m) => m.state !== 'left' && now - m.updated_ms <= SILENT_AFTER_MS).map((m) => m.id).sort();
+}
+
 function parseMachine(text: string): MachineRecord | null {
   try {
     const m = JSON.parse(text) as Partial<MachineRecord>;

@@ -8,14 +8,17 @@
  * joins the corpus (content-addressed, never twice). Everything depends only on the records before
  * and the block's reports, never on which machine ran or merged what, or when: the first hit of
  * a signature is the one with the lowest run index, whoever found it first in time.
- * `syncThrough(a, b)` is what an engine must learn from records a..b-1 (protocol.ts Sync).
+ * `syncThrough(a, b)` is what an engine must learn from records a..b-1 (protocol.ts Sync). A
+ * campaign with a seed corpus starts from it (`seed`): its features are coverage and its traces
+ * corpus before record 0, as a local campaign's are before batch 0; a new engine learns them
+ * first (`initThrough`), once.
  */
 import { INVARIANTS, signatureHash } from '../check/violation.js';
 import { Coverage, FEATURE_SPACE } from '../fuzz/coverage.js';
 import { addressOf, type CorpusEntry } from '../fuzz/corpus.js';
 import { HARNESS_FAULT_NOTE, ORIGINALS_MAX } from '../fuzz/crash-store.js';
 import { WORKER_FAULT, type Sync } from '../fuzz/protocol.js';
-import type { BlockResult, CrashEvent, MergeRecord } from './hub-messages.js';
+import type { BlockResult, CrashEvent, MergeRecord, SeedCorpus } from './hub-messages.js';
 
 /** The note of a signature that is never minimized (same words as a local campaign's). */
 export function unminimizableNote(invariant: string): string | null {
@@ -47,6 +50,22 @@ export class MergedState {
 
   get coverageCount(): number {
     return this.coverage.count;
+  }
+
+  /** The campaign's seed corpus (hub-seeds.ts): what every engine starts from, before record 0. */
+  private seeds: SeedCorpus = { entries: [], features: [] };
+
+  /** Starts from the campaign's seed corpus (before any record is folded in). */
+  seed(seeds: SeedCorpus): void {
+    if (this.blocks !== 0) throw new Error('the seed corpus is applied before the merge records');
+    this.seeds = seeds;
+    this.coverage.merge(seeds.features);
+    for (const e of seeds.entries) this.corpusHashes.add(e.hash);
+    this.corpus += seeds.entries.length;
+  }
+
+  get seedEntries(): readonly CorpusEntry[] {
+    return this.seeds.entries;
   }
 
   /** Folds the record of block `blocks` in. */
@@ -125,6 +144,12 @@ export class MergedState {
       }
     }
     return rec;
+  }
+
+  /** What a new engine starts from to run after records 0..b-1: the seed corpus, then those records (a local campaign's initial sync and syncs). */
+  initThrough(b: number): Sync {
+    const rest = this.syncThrough(0, b);
+    return { corpus: [...this.seeds.entries, ...rest.corpus], features: [...this.seeds.features, ...rest.features] };
   }
 
   /** What an engine learns from records a..b-1, in order (the local campaign's syncs, concatenated). */

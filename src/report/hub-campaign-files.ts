@@ -6,17 +6,17 @@
  * (src/hub/hub-series.ts) with the plot.csv meanings: elapsed_s counts from the first machine's
  * start (wall clock, gaps with no machine included), ops_per_s is the whole campaign's rate since
  * the previous sample (all machines together), stability_pct is over the campaign's self-checks.
- * Rule coverage: a hub does not carry rule coverage (no machine publishes it), so `ruleCoverage`
- * is null; the seam is `hubRuleCoverage` below: when machines publish their rule hits (e.g. a
- * per-campaign hash of rule id -> hits, added to by the merge commit), it returns them as the
- * RuleCoverage of rule-coverage-file.ts and the report merges them with the local campaigns'.
+ * Rule coverage: the campaign's `rules` hash, added to by every merge commit (src/hub/hub-rules.ts),
+ * read as a local campaign's rule-coverage.json; null for a campaign whose machines kept none
+ * (an eptfuzz before rule coverage reached the hub).
  */
 import type { Hub } from '../hub/hub-connection.js';
-import { campaignState, loadMeta } from '../hub/hub-campaign.js';
+import { campaignState, loadMeta, type HubMeta } from '../hub/hub-campaign.js';
+import { hubRuleCoverage as readHubRules } from '../hub/hub-rules.js';
 import type { CampaignKeys } from '../hub/hub-keys.js';
 import { readSeries, type SeriesSample } from '../hub/hub-series.js';
 import type { CampaignFiles, PlotRow } from './campaign-files.js';
-import type { RuleCoverage } from './rule-coverage-file.js';
+import { parseRuleCoverage, type RuleCoverage } from './rule-coverage-file.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -43,9 +43,10 @@ export function plotRows(samples: readonly SeriesSample[], startMs: number): Plo
   });
 }
 
-/** The seam for rule coverage from the hub (see the module contract): none yet. */
-export async function hubRuleCoverage(_hub: Hub, _keys: CampaignKeys): Promise<RuleCoverage | null> {
-  return null;
+/** The campaign's rule coverage (see the module contract), or null when the hub holds none. */
+export async function hubRuleCoverage(hub: Hub, keys: CampaignKeys, meta: HubMeta): Promise<RuleCoverage | null> {
+  if ((await hub.redis.exists(keys.rules)) === 0) return null;
+  return parseRuleCoverage(`hub campaign ${keys.name}`, await readHubRules(hub, keys, meta));
 }
 
 interface MachineTimes { started_ms: number; updated_ms: number }
@@ -89,5 +90,5 @@ export async function hubCampaignFiles(hub: Hub, keys: CampaignKeys, dir: string
     stats.set('ops_per_s', String(Math.round(last.ops / elapsed)));
     stats.set('stability_pct', stabilityPct(last).toFixed(2));
   }
-  return { dir, label: `${dir} seed ${meta.spec.seed}`, stats, plot, ruleCoverage: await hubRuleCoverage(hub, keys) };
+  return { dir, label: `${dir} seed ${meta.spec.seed}`, stats, plot, ruleCoverage: await hubRuleCoverage(hub, keys, meta) };
 }

@@ -7,7 +7,8 @@
  * store; `report --hub` writes a page whose four plots have points from the hub's series, whose
  * campaign row and crash table are the hub campaign's, and which chromium draws; bad hub input
  * (wrong password, unknown campaign, damaged metadata, --hub without --campaign) is one line, exit
- * 2, the password never printed, nothing written.
+ * 2, the password never printed, nothing written. `coverage --hub` prints the local twin's rule
+ * coverage (--json byte for byte), and sums with local campaigns.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,7 +117,9 @@ describe.skipIf(!have)(`HubReadAsLocal (seed: ${seed})`, () => {
     const page = join(d, 'hub.html');
     const r = await cli(['report', '--hub', redis.url, '--campaign', 'view', '-o', page]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`wrote ${page}: 1 campaign(s), ${found.size} signature(s) from 1 crash store(s), no rule coverage\n`);
+    // The hub's rule coverage is the local twin's (below, coverage --hub): the same rules reached.
+    const reached = JSON.parse(readFileSync(join(localOut, 'rule-coverage.json'), 'utf8')) as { rules: Array<{ hits: number }> };
+    expect(r.stdout).toBe(`wrote ${page}: 1 campaign(s), ${found.size} signature(s) from 1 crash store(s), ${reached.rules.filter((x) => x.hits > 0).length}/${reached.rules.length} rules reached\n`);
     const html = readFileSync(page, 'utf8');
     expect(html).not.toContain(PASSWORD);
     expect(html).not.toContain('eptfuzz-hub-view-');
@@ -160,6 +163,33 @@ describe.skipIf(!have)(`HubReadAsLocal (seed: ${seed})`, () => {
       expect(drawn).toEqual([true, true, true, true]);
     });
   }, 120_000);
+
+  it('coverage --hub gives the rule coverage of the local campaign over the same runs, alone and summed with it', async () => {
+    const hub = await cli(['coverage', '--hub', redis.url, '--campaign', 'view', '--json']);
+    expect(hub.code, hub.stderr).toBe(0);
+    const local = await cli(['coverage', localOut, '--json']);
+    expect(local.code, local.stderr).toBe(0);
+    expect(hub.stdout).toBe(local.stdout);
+    const f = JSON.parse(hub.stdout) as { rules: Array<{ id: string; hits: number }>; extra: { pf_codes: Record<string, number>; exit_reasons: Record<string, number>; findings_by_invariant: Record<string, number> } };
+    // (--oracle machine labels few rules; the outcome tallies carry the rest.)
+    expect(f.rules.filter((r) => r.hits > 0).length).toBeGreaterThan(0);
+    expect(Object.keys(f.extra.pf_codes).length + Object.keys(f.extra.exit_reasons).length).toBeGreaterThan(5);
+    expect(Object.values(f.extra.findings_by_invariant).reduce((a, b) => a + b, 0)).toBe(hits);
+    // Summed with the local campaign: every count twice.
+    const both = await cli(['coverage', localOut, '--hub', redis.url, '--campaign', 'view', '--json']);
+    expect(both.code, both.stderr).toBe(0);
+    const g = JSON.parse(both.stdout) as typeof f;
+    expect(g.rules.map((r) => r.hits)).toEqual(f.rules.map((r) => r.hits * 2));
+    // The table, as for a local campaign; bad input is one line.
+    const table = await cli(['coverage', '--hub', redis.url, '--campaign', 'view']);
+    expect(table.stdout).toBe((await cli(['coverage', localOut])).stdout);
+    for (const [args, want] of [[['coverage', '--hub', redis.url, '--campaign', 'nosuch'], /no campaign nosuch on hub/], [['coverage'], /give stats directories \(OUT\.\.\.\) or --hub URL --campaign NAME$/]] as const) {
+      const out = await cli([...args]);
+      expect(out.code).toBe(2);
+      expect(out.stderr.trim()).toMatch(want);
+      expect(out.stderr).not.toContain(PASSWORD);
+    }
+  }, 60_000);
 
   it('bad hub input: one line, exit 2, the password masked, nothing written', async () => {
     const r = new Redis({ port: redis.port, host: '127.0.0.1', password: PASSWORD });

@@ -59,8 +59,9 @@ export function sameFiles(all: Map<string, Buffer>, allOther: Map<string, Buffer
 
 /**
  * Pulls hub campaign `campaign` into `hubDir`, runs its local twin (`eptfuzz fuzz ...localArgs
- * --crashes localDir`, which must find something: exit 1) and checks that both crash stores hold
- * the same files; returns the pulled store's files.
+ * --crashes localDir --out localDir-out`, which must find something: exit 1) and checks that both
+ * crash stores hold the same files and that the hub's rule coverage is the twin's (`coverage
+ * --json`, byte for byte: every run counted once); returns the pulled store's files.
  */
 export async function expectPulledSameAsLocal(
   hub: { url: string; campaign: string }, localArgs: string[], hubDir: string, localDir: string,
@@ -68,9 +69,13 @@ export async function expectPulledSameAsLocal(
 ): Promise<Map<string, Buffer>> {
   const pulled = await cli(['crashes', 'pull', '--hub', hub.url, '--campaign', hub.campaign, hubDir]);
   expectFn(pulled.code, pulled.stderr).toBe(0);
-  const local = await cli(['fuzz', ...localArgs, '--crashes', localDir]);
+  const local = await cli(['fuzz', ...localArgs, '--crashes', localDir, '--out', `${localDir}-out`]);
   expectFn(local.code, local.stderr).toBe(1);
   const hubFiles = tree(hubDir);
   sameFiles(tree(localDir), hubFiles, expectFn);
+  const hubRules = await cli(['coverage', '--json', '--hub', hub.url, '--campaign', hub.campaign]);
+  const localRules = await cli(['coverage', '--json', `${localDir}-out`]);
+  expectFn(hubRules.code, hubRules.stderr).toBe(0);
+  expectFn(hubRules.stdout, 'rule coverage: hub campaign against its local twin').toBe(localRules.stdout);
   return hubFiles;
 }

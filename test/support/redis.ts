@@ -2,7 +2,8 @@
  * A real redis-server for tests: one per call, on loopback, on a free port of its own, with a
  * temporary `--dir` and no snapshots (`--save ''`), killed by `stop()`. `restart()` stops it
  * (SHUTDOWN, which writes the append-only file when `persistent`) and starts it again on the same
- * port and directory: the hub's "Redis restarted mid-campaign" case.
+ * port and directory: the hub's "Redis restarted mid-campaign" case. `freeze()` stops the process
+ * (SIGSTOP) without closing its sockets: a hung Redis.
  * Without redis-server on PATH `redisAvailable()` is false and the hub suites skip with a visible
  * message; CI (.ci/run) installs it, so there they always run.
  */
@@ -56,6 +57,9 @@ export interface TestRedis {
   /** With `tls`: the certificate a client must trust (NODE_EXTRA_CA_CERTS). */
   caFile: string | null;
   restart(downMs?: number): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that is up (its sockets open) but answers nothing. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -112,7 +116,14 @@ export async function startRedis(opts: RedisOptions = {}): Promise<TestRedis> {
       await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
+    freeze(): void {
+      (child as ChildProcess | null)?.kill('SIGSTOP');
+    },
+    thaw(): void {
+      (child as ChildProcess | null)?.kill('SIGCONT');
+    },
     async stop(): Promise<void> {
+      (child as ChildProcess | null)?.kill('SIGCONT');
       await kill();
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -1,12 +1,14 @@
 /**
- * `eptfuzz coverage OUT [OUT...]`: the rule coverage of one campaign or several shards (summed),
- * as a table per mechanism: rules reached of those enumerated, the share, and every rule never
- * reached, with the reason when the catalogue knows it cannot be reached.
+ * `eptfuzz coverage [OUT...] [--hub URL --campaign NAME]`: the rule coverage of one campaign or
+ * several shards (summed), a hub campaign's included (its machines' merged runs), as a table per
+ * mechanism: rules reached of those enumerated, the share, and every rule never reached, with the
+ * reason when the catalogue knows it cannot be reached.
  */
 import { Command } from 'commander';
 import { mergeRuleCoverage, readRuleCoverage, RuleCoverageError, type RuleCoverageFile } from '../../fuzz/rule-coverage.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
+import { readHubRuleCoverage } from './hub.js';
 
 /** The printed table (also used by tests). */
 export function formatRuleCoverage(f: RuleCoverageFile, showAll: boolean): string {
@@ -54,11 +56,13 @@ export function formatRuleCoverage(f: RuleCoverageFile, showAll: boolean): strin
 export function coverageCommand(io: Io, setExit: (code: ExitCode) => void): Command {
   return new Command('coverage')
     .description('print the rule coverage of campaigns (OUT/rule-coverage.json, summed over shards): per mechanism, and the rules never reached')
-    .argument('<out...>', 'stats directories of campaigns (--out), or rule-coverage.json files')
+    .argument('[out...]', 'stats directories of campaigns (--out), or rule-coverage.json files')
     .option('--all', 'also list every reached rule with its hits, #PF codes, qualification patterns and exit reasons')
     .option('--json', 'print the merged rule-coverage.json instead of the table')
-    .addHelpText('after', '\nExamples:\n  $ eptfuzz fuzz --runs 500 --out out/stats --crashes out/crashes\n  $ eptfuzz coverage out/stats\n  $ eptfuzz coverage out/stats0 out/stats1 --all\n')
-    .action((dirs: string[], flags: { all?: boolean; json?: boolean }) => {
+    .option('--hub <url>', 'with --campaign: add a hub campaign\'s rule coverage (every machine\'s merged runs); redis://[:PASSWORD@]HOST[:PORT] or rediss://... (default: $EPTFUZZ_HUB)')
+    .option('--campaign <name>', 'the hub campaign')
+    .addHelpText('after', '\nExamples:\n  $ eptfuzz fuzz --runs 500 --out out/stats --crashes out/crashes\n  $ eptfuzz coverage out/stats\n  $ eptfuzz coverage out/stats0 out/stats1 --all\n  $ eptfuzz coverage --hub redis://:PASS@hub:6379 --campaign nightly\n')
+    .action(async (dirs: string[], flags: { all?: boolean; json?: boolean; hub?: string; campaign?: string }) => {
       let files: RuleCoverageFile[];
       try {
         files = dirs.map(readRuleCoverage);
@@ -66,6 +70,9 @@ export function coverageCommand(io: Io, setExit: (code: ExitCode) => void): Comm
         if (e instanceof RuleCoverageError) throw new UsageError(e.message);
         throw e;
       }
+      const hub = await readHubRuleCoverage(flags);
+      if (hub !== null) files.push(hub);
+      if (files.length === 0) throw new UsageError('coverage: give stats directories (OUT...) or --hub URL --campaign NAME');
       const merged = files.length === 1 ? files[0] : mergeRuleCoverage(files);
       io.out(flags.json === true ? JSON.stringify(merged, null, 1) + '\n' : formatRuleCoverage(merged, flags.all === true));
       setExit(EXIT.ok);

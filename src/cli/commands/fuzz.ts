@@ -171,7 +171,7 @@ export function fuzzCommand(io: Io, setExit: (code: ExitCode) => void): Command 
         process.on('SIGINT', onStop);
         process.on('SIGTERM', onStop);
         try {
-          await runHubFuzz(flags, options, target, external !== null, io, setExit, () => stop);
+          await runHubFuzz(flags, options, target, io, setExit, () => stop);
         } finally {
           process.off('SIGINT', onStop);
           process.off('SIGTERM', onStop);

@@ -1,6 +1,6 @@
 /**
  * The hub commands (docs/hub.md): `eptfuzz fuzz --hub` (the `runHubFuzz` half of `fuzz`),
- * `eptfuzz status --hub URL --campaign NAME`, `eptfuzz hub stop|resume`, the `pull`
+ * `eptfuzz status --hub URL --campaign NAME`, `eptfuzz hub stop|resume|delete`, the `pull`
  * subcommands of `crashes` and `corpus`, and the hub half of `crashes list` and `report`
  * (`withHubView`).
  * Contract: every line printed goes through the hub address's mask (the password never appears);
@@ -12,8 +12,13 @@ import type { Target } from '../../check/runner.js';
 import type { CampaignOptions } from '../../fuzz/campaign.js';
 import { acquireLocks } from '../../fuzz/lock.js';
 import { BATCH_RUNS, SYNC_LAG_BATCHES } from '../../fuzz/protocol.js';
-import { LOCK_MS_DEFAULT, setCampaignState } from '../../hub/hub-campaign.js';
-import { openHub, type Hub } from '../../hub/hub-connection.js';
+import { loadMeta, LOCK_MS_DEFAULT, setCampaignState } from '../../hub/hub-campaign.js';
+import { hubRuleCoverage } from '../../hub/hub-rules.js';
+import { loadSeeds } from '../../hub/hub-seeds.js';
+import { normalizeConfig } from '../../hw/config.js';
+import type { SeedCorpus } from '../../hub/hub-messages.js';
+import type { RuleCoverageFile } from '../../fuzz/rule-coverage.js';
+import { HUB_UNREACHABLE_MS_DEFAULT, openHub, type Hub, type HubConnectOptions } from '../../hub/hub-connection.js';
 import { HubError } from '../../hub/hub-error.js';
 import { campaignKeys, type CampaignKeys } from '../../hub/hub-keys.js';
 import { runHubMachine, type HubMachineSummary } from '../../hub/hub-machine.js';
@@ -22,6 +27,7 @@ import { pullToTemp, type PulledStore } from '../../hub/hub-view.js';
 import { hubCampaignFiles } from '../../report/hub-campaign-files.js';
 import type { CampaignFiles } from '../../report/campaign-files.js';
 import { campaignStatus } from '../../hub/hub-status.js';
+import { deleteCampaign } from '../../hub/hub-delete.js';
 import { parseHubUrl, type HubAddress } from '../../hub/hub-url.js';
 import { parseCount, parseDuration } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../errors.js';
@@ -33,6 +39,7 @@ export interface HubFlags {
   blockRuns?: string;
   syncLag?: string;
   lockTimeout?: string;
+  hubTimeout?: string;
 }
 
 /** The hub options of `eptfuzz fuzz`. */
@@ -42,11 +49,12 @@ export function addHubFuzzOptions(c: Command): Command {
     .option('--campaign <name>', 'the hub campaign to create or join (with --hub)')
     .option('--block-runs <n>', `runs per block (a hub job; locally, a batch): default ${BATCH_RUNS}`)
     .option('--sync-lag <n>', `blocks between a block and the merges it sees (default ${SYNC_LAG_BATCHES}); a hub campaign runs about this many blocks at once, so give more machines a larger lag (docs/hub.md); a local campaign given the same values writes the same files`)
-    .option('--lock-timeout <time>', `a hub block whose machine is silent this long is given to another (set by the machine creating the campaign; default ${LOCK_MS_DEFAULT / 1000}s)`);
+    .option('--lock-timeout <time>', `a hub block whose machine is silent this long is given to another (set by the machine creating the campaign; default ${LOCK_MS_DEFAULT / 1000}s)`)
+    .option('--hub-timeout <time>', `leave (exit 2) when the hub has not answered for this long (down, or up but hung); default ${HUB_UNREACHABLE_MS_DEFAULT / 1000}s`);
 }
 
 /** The hub lines of `eptfuzz fuzz --help`. */
-export const HUB_FUZZ_HELP = '\nOne campaign on many machines (docs/hub.md; the same options on every machine, --seed required):\n  $ export EPTFUZZ_HUB=redis://:PASSWORD@hub:6379\n  $ eptfuzz fuzz --campaign nightly --seed 7 --runs 1000000 --workers 8\n  $ eptfuzz status --campaign nightly; eptfuzz crashes pull --campaign nightly out/crashes\n';
+export const HUB_FUZZ_HELP = '\nOne campaign on many machines (docs/hub.md; the same options on every machine, --seed required):\n  $ export EPTFUZZ_HUB=redis://:PASSWORD@hub:6379\n  $ eptfuzz fuzz --campaign nightly --seed 7 --runs 1000000 --workers 8\n  $ eptfuzz status --campaign nightly; eptfuzz crashes pull --campaign nightly out/crashes\nWith --hub, --corpus DIR names seed traces (read once by the machine creating the campaign; the others take them from the hub),\nand --target bochs|qemu needs the target on every machine (one without it refuses to join).\n';
 
 /** --block-runs and --sync-lag as campaign options (local and hub campaigns cut runs alike). */
 export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatches?: number } {
@@ -59,10 +67,10 @@ export function blockOptions(flags: HubFlags): { batchRuns?: number; syncLagBatc
 const HUB_OPTION_HELP = 'redis://[:PASSWORD@]HOST[:PORT] or rediss://... (default: $EPTFUZZ_HUB)';
 
 /** Runs `fn` on the hub at `url`, closing it after; every message leaving it is masked. */
-async function withHub<T>(url: string, fn: (hub: Hub, address: HubAddress) => Promise<T>): Promise<T> {
+async function withHub<T>(url: string, fn: (hub: Hub, address: HubAddress) => Promise<T>, opts: HubConnectOptions = {}): Promise<T> {
   const address = parseHubUrl(url);
   try {
-    const hub = await openHub(address);
+    const hub = await openHub(address, opts);
     try {
       return await fn(hub, address);
     } finally {
@@ -96,22 +104,32 @@ function machineSummary(s: HubMachineSummary, campaign: string): string {
 }
 
 /** `eptfuzz fuzz --hub ...`: `options` are those a local campaign would run with. */
-export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: string; out?: string; seed?: string }, options: CampaignOptions, target: Target, external: boolean, io: Io, setExit: (code: ExitCode) => void, shouldStop: () => boolean): Promise<void> {
+export async function runHubFuzz(flags: HubFlags & { shard?: string; corpus?: string; out?: string; seed?: string }, options: CampaignOptions, target: Target, io: Io, setExit: (code: ExitCode) => void, shouldStop: () => boolean): Promise<void> {
   const { url } = needCampaign(flags);
   if (flags.seed === undefined) throw new UsageError('--hub: give --seed (every machine of a campaign runs the same seed)');
   if (flags.shard !== undefined) throw new UsageError('--hub: the hub cuts the run space itself; drop --shard');
-  if (flags.corpus !== undefined) throw new UsageError('--hub: the campaign corpus lives on the hub; drop --corpus (eptfuzz corpus pull writes it locally)');
   if (flags.out !== undefined) throw new UsageError('--hub: the campaign stats live on the hub (eptfuzz status --hub); drop --out');
-  if (external) throw new UsageError('--hub: campaigns on external targets are not supported on the hub yet; use --target machine');
   const blockRuns = options.batchRuns ?? BATCH_RUNS;
   const syncLag = options.syncLagBatches ?? SYNC_LAG_BATCHES;
   const lockMs = flags.lockTimeout === undefined ? LOCK_MS_DEFAULT : parseDuration('--lock-timeout', flags.lockTimeout);
   if (lockMs < 500) throw new UsageError(`--lock-timeout: at least 500ms, got '${flags.lockTimeout}'`);
-  const summary = await withHub(url, async (_hub, address) => runHubMachine(
-    { address, campaign: flags.campaign!, options, blockRuns, syncLag, lockMs },
+  const unreachableMs = flags.hubTimeout === undefined ? HUB_UNREACHABLE_MS_DEFAULT : parseDuration('--hub-timeout', flags.hubTimeout);
+  if (unreachableMs < 1000) throw new UsageError(`--hub-timeout: at least 1s, got '${flags.hubTimeout}'`);
+  // --corpus names seeds (read here, uploaded by the machine creating the campaign); the campaign's
+  // corpus lives on the hub (eptfuzz corpus pull writes it locally).
+  let seeds: SeedCorpus | null = null;
+  if (flags.corpus !== undefined) {
+    const loaded = loadSeeds(flags.corpus, normalizeConfig({ ...(options.config ?? {}), bugs: [...options.bugs] }), target, options.external !== undefined);
+    // No seed trace at all is no seed corpus (as a local campaign with an empty --corpus runs).
+    seeds = loaded.seeds.entries.length > 0 ? loaded.seeds : null;
+    io.err(`corpus: ${loaded.seeds.entries.length} seed traces in ${flags.corpus}${loaded.skipped > 0 ? `, ${loaded.skipped} unreadable skipped` : ''}${loaded.ignored > 0 ? `, ${loaded.ignored} of the other mode left out` : ''}\n`);
+  }
+  const summary = await withHub(url, async (hub, address) => runHubMachine(
+    hub,
+    { address, campaign: flags.campaign!, options, blockRuns, syncLag, lockMs, seeds },
     target,
     { log: (line) => io.err(line + '\n'), shouldStop },
-  ));
+  ), { unreachableMs });
   io.out(machineSummary(summary, flags.campaign!));
   setExit(summary.signatures > 0 ? EXIT.failure : EXIT.ok);
 }
@@ -138,10 +156,21 @@ export function hubCommand(io: Io): Command {
       await withHub(url, (hub) => setCampaignState(hub, keys, value));
       io.out(`campaign ${keys.name}: ${value}\n`);
     });
+  const remove = new Command('delete')
+    .description('delete a hub campaign: every key of it (records, crashes, corpus, queues, status) and nothing else; refused while its machines run')
+    .option('--hub <url>', HUB_OPTION_HELP)
+    .requiredOption('--campaign <name>', 'the campaign')
+    .option('--force', 'delete even while machines run (they leave with one line, exit 2)')
+    .action(async (flags: { hub?: string; campaign: string; force?: boolean }) => {
+      const { url, keys } = needCampaign(flags);
+      const r = await withHub(url, (hub) => deleteCampaign(hub, keys, flags.force === true));
+      io.out(`campaign ${keys.name}: deleted (${r.keys} keys)${r.machines.length > 0 ? `; ${r.machines.length} machine(s) were running` : ''}\n`);
+    });
   return new Command('hub')
     .description('control a hub campaign (docs/hub.md)')
     .addCommand(state('stop', 'stopped', 'stop a hub campaign: its machines finish their block and leave; nothing is lost'))
-    .addCommand(state('resume', 'running', 'let machines join a stopped campaign again (start `eptfuzz fuzz --hub` on them)'));
+    .addCommand(state('resume', 'running', 'let machines join a stopped campaign again (start `eptfuzz fuzz --hub` on them)'))
+    .addCommand(remove);
 }
 
 function pullCommand(io: Io, what: 'crashes' | 'corpus'): Command {
@@ -203,3 +232,13 @@ export async function withHubView<T>(flags: { hub?: string; campaign?: string },
   }
 }
 export const corpusPullCommand = (io: Io): Command => pullCommand(io, 'corpus');
+
+/**
+ * The rule coverage of the hub campaign of `--hub`/`--campaign` (`eptfuzz coverage --hub`), as a
+ * local campaign's rule-coverage.json; null without --campaign or --hub (no hub contacted).
+ */
+export async function readHubRuleCoverage(flags: { hub?: string; campaign?: string }): Promise<RuleCoverageFile | null> {
+  if (flags.campaign === undefined && flags.hub === undefined) return null;
+  const { url, keys } = needCampaign(flags);
+  return withHub(url, async (hub) => hubRuleCoverage(hub, keys, await loadMeta(hub, keys)));
+}
