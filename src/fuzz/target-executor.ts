@@ -1,6 +1,9 @@
 /**
  * The executor for an external target (Bochs, an adapter command): each batch of the campaign's
  * run space becomes one target batch (one Bochs boot runs 64 traces), judged on the main thread.
+ * It is a pipeline: a batch is lowered and encoded when it is submitted (while the target runs
+ * an earlier one), and a target slot is free again as soon as the target's run of a batch ends,
+ * so the next batch starts on the target while this thread judges the last one.
  * Contract (the Executor contract of executor.ts): traces are made at `submit`, in submit order,
  * by the same RunEngine the built-in executors use (so run r's trace depends only on r and the
  * syncs), fitted to the target (src/target/fit.ts); `next` resolves with the oldest batch's
@@ -10,7 +13,7 @@
  */
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { StepObserver } from '../check/runner.js';
-import { runOnTarget, type ExternalTarget, type TraceVerdict } from '../target/external.js';
+import { prepareOnTarget, runPrepared, type ExternalTarget, type PreparedBatch, type TraceVerdict } from '../target/external.js';
 import { fitToTarget } from '../target/fit.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import { RunEngine, type Executed } from './engine.js';
@@ -43,7 +46,7 @@ interface Made {
 export class TargetExecutor implements Executor {
   readonly workers: number;
   private readonly engine: RunEngine;
-  private readonly pending: Array<{ made: Made[]; verdicts: Promise<TraceVerdict[]> | null }> = [];
+  private readonly pending: Array<{ made: Made[]; prepared: PreparedBatch | { error: unknown }; verdicts: Promise<TraceVerdict[]> | null }> = [];
   private running = 0;
   private abandoned = false;
   private abandonWaiters: Array<() => void> = [];
@@ -72,7 +75,18 @@ export class TargetExecutor implements Executor {
       const { trace, mutated } = this.engine.makeTrace(r);
       made.push({ run: r, trace: fitToTarget(trace, this.target.profile), mutated, sampled: this.engine.sampled(r) });
     }
-    this.pending.push({ made, verdicts: null });
+    // Pump first (a free slot runs the oldest prepared batch), then prepare this one while the
+    // target runs.
+    const entry: { made: Made[]; prepared: PreparedBatch | { error: unknown }; verdicts: Promise<TraceVerdict[]> | null } = { made, prepared: { error: null }, verdicts: null };
+    const traces: Trace[] = [];
+    for (const m of made) { traces.push(m.trace); if (m.sampled) traces.push(m.trace); }
+    this.pump();
+    try {
+      entry.prepared = prepareOnTarget(this.target, traces);
+    } catch (e) {
+      entry.prepared = { error: e };
+    }
+    this.pending.push(entry);
     this.pump();
   }
 
@@ -81,10 +95,16 @@ export class TargetExecutor implements Executor {
     for (const p of this.pending) {
       if (this.running >= this.workers) return;
       if (p.verdicts !== null) continue;
-      const traces: Trace[] = [];
-      for (const m of p.made) { traces.push(m.trace); if (m.sampled) traces.push(m.trace); }
       this.running++;
-      p.verdicts = runOnTarget(this.target, traces).finally(() => { this.running--; this.pump(); });
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.running--;
+        this.pump();
+      };
+      const prepared = p.prepared;
+      p.verdicts = ('error' in prepared ? Promise.reject(prepared.error) : runPrepared(this.target, prepared, { onTargetDone: release })).finally(release);
     }
   }
 
