@@ -101,7 +101,7 @@ async function benchOne(name: string, t: ExternalTarget): Promise<string[]> {
     const serial = await measure(t, list, BATCH_RUNS, false);
     lines.push(`  ${opsMax}-op traces, batches of ${BATCH_RUNS}, one at a time: ${serial.perSec.toFixed(1)} traces/s (${list.length} traces in ${(serial.wallMs / 1000).toFixed(1)} s, ${serial.batches} runs of ${name}), `
       + `${((100 * serial.targetMs) / serial.wallMs).toFixed(0)} % of the time inside the ${name} process; ${serial.failed} traces disagree with the model; `
-      + `built-in machine on the same traces: ${builtin.toFixed(0)} traces/s (${name} at ${(serial.perSec / builtin).toFixed(4)}x)`);
+      + `built-in machine on the same traces: ${builtin.toFixed(0)} traces/s (${name} at ${(serial.perSec / builtin).toFixed(4)}x); ${cpuPhrase(serial, list.length).text}`);
     for (const batchRuns of [BATCH_RUNS, LARGE_BATCH]) {
       const m = await measure(t, list, batchRuns, true);
       const cpu = cpuPhrase(m, list.length);
