@@ -43,10 +43,18 @@ interface Made {
   sampled: boolean;
 }
 
+interface Pending {
+  made: Made[];
+  /** The batch lowered and encoded at submit (or what that threw: the batch's verdicts reject with it). */
+  prepared: PreparedBatch | { error: unknown };
+  /** Set when the batch is started (its target run, then its judging). */
+  verdicts: Promise<TraceVerdict[]> | null;
+}
+
 export class TargetExecutor implements Executor {
   readonly workers: number;
   private readonly engine: RunEngine;
-  private readonly pending: Array<{ made: Made[]; prepared: PreparedBatch | { error: unknown }; verdicts: Promise<TraceVerdict[]> | null }> = [];
+  private readonly pending: Pending[] = [];
   private running = 0;
   private abandoned = false;
   private abandonWaiters: Array<() => void> = [];
@@ -75,18 +83,16 @@ export class TargetExecutor implements Executor {
       const { trace, mutated } = this.engine.makeTrace(r);
       made.push({ run: r, trace: fitToTarget(trace, this.target.profile), mutated, sampled: this.engine.sampled(r) });
     }
-    // Pump first (a free slot runs the oldest prepared batch), then prepare this one while the
-    // target runs.
-    const entry: { made: Made[]; prepared: PreparedBatch | { error: unknown }; verdicts: Promise<TraceVerdict[]> | null } = { made, prepared: { error: null }, verdicts: null };
+    // Prepared now, while the target runs an earlier batch (this thread is otherwise idle).
     const traces: Trace[] = [];
     for (const m of made) { traces.push(m.trace); if (m.sampled) traces.push(m.trace); }
-    this.pump();
+    let prepared: Pending['prepared'];
     try {
-      entry.prepared = prepareOnTarget(this.target, traces);
+      prepared = prepareOnTarget(this.target, traces);
     } catch (e) {
-      entry.prepared = { error: e };
+      prepared = { error: e };
     }
-    this.pending.push(entry);
+    this.pending.push({ made, prepared, verdicts: null });
     this.pump();
   }
 
@@ -94,25 +100,35 @@ export class TargetExecutor implements Executor {
   private pump(): void {
     for (const p of this.pending) {
       if (this.running >= this.workers) return;
-      if (p.verdicts !== null) continue;
-      this.running++;
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        this.running--;
-        this.pump();
-      };
-      const prepared = p.prepared;
-      p.verdicts = ('error' in prepared ? Promise.reject(prepared.error) : runPrepared(this.target, prepared, { onTargetDone: release })).finally(release);
+      if (p.verdicts === null) this.start(p);
     }
+  }
+
+  /**
+   * Starts `p`: its slot is taken until its target run ends (then the next batch may start while
+   * this one is judged). `p.verdicts` is set before anything can free the slot (a batch with
+   * nothing to run frees it at once), so a batch never starts twice.
+   */
+  private start(p: Pending): void {
+    this.running++;
+    let released = false;
+    let settle!: (v: Promise<TraceVerdict[]>) => void;
+    p.verdicts = new Promise<TraceVerdict[]>((resolve) => { settle = resolve; });
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.running--;
+      this.pump();
+    };
+    const prepared = p.prepared;
+    settle(('error' in prepared ? Promise.reject(prepared.error) : runPrepared(this.target, prepared, { onTargetDone: release })).finally(release));
   }
 
   async next(): Promise<RunReport[]> {
     await immediate();
     const p = this.pending.shift();
     if (p === undefined) throw new Error('TargetExecutor.next with no batch submitted');
-    if (p.verdicts === null) this.pump();
+    if (p.verdicts === null) this.start(p);
     if (this.abandoned) return [];
     const abandoned = new Promise<null>((resolve) => { this.abandonWaiters.push(() => resolve(null)); });
     const verdicts = await Promise.race([(p.verdicts as Promise<TraceVerdict[]>).catch(() => null), abandoned]);
