@@ -5,6 +5,9 @@
  * `judged` (the reference model against the target's outcomes), or `fault` (the target died, hung
  * or garbled its output on this very trace, isolated by re-running it alone). A batch that breaks
  * never loses the other traces: the ones it reported are kept and the rest are run again.
+ * `runOnTarget` is `prepareOnTarget` (refusals, lowering, pre-runs, encoding) then `runPrepared`
+ * (the target's run, then judging), split so that a pipeline (`runPipelined`, the campaign's
+ * TargetExecutor) prepares and judges other batches while a target process runs.
  */
 import type { Outcome } from '../hw/outcome.js';
 import type { Op } from '../trace/ops.js';
