@@ -1,6 +1,9 @@
 /**
  * The executor for an external target (Bochs, an adapter command): each batch of the campaign's
  * run space becomes one target batch (one Bochs boot runs 64 traces), judged on the main thread.
+ * It is a pipeline: a batch is lowered and encoded when it is submitted (while the target runs
+ * an earlier one), and a target slot is free again as soon as the target's run of a batch ends,
+ * so the next batch starts on the target while this thread judges the last one.
  * Contract (the Executor contract of executor.ts): traces are made at `submit`, in submit order,
  * by the same RunEngine the built-in executors use (so run r's trace depends only on r and the
  * syncs), fitted to the target (src/target/fit.ts); `next` resolves with the oldest batch's
@@ -10,7 +13,7 @@
  */
 import { setImmediate as immediate } from 'node:timers/promises';
 import type { StepObserver } from '../check/runner.js';
-import { runOnTarget, type ExternalTarget, type TraceVerdict } from '../target/external.js';
+import { prepareOnTarget, runPrepared, type ExternalTarget, type PreparedBatch, type TraceVerdict } from '../target/external.js';
 import { fitToTarget } from '../target/fit.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import { RunEngine, type Executed } from './engine.js';
@@ -40,10 +43,18 @@ interface Made {
   sampled: boolean;
 }
 
+interface Pending {
+  made: Made[];
+  /** The batch lowered and encoded at submit (or what that threw: the batch's verdicts reject with it). */
+  prepared: PreparedBatch | { error: unknown };
+  /** Set when the batch is started (its target run, then its judging). */
+  verdicts: Promise<TraceVerdict[]> | null;
+}
+
 export class TargetExecutor implements Executor {
   readonly workers: number;
   private readonly engine: RunEngine;
-  private readonly pending: Array<{ made: Made[]; verdicts: Promise<TraceVerdict[]> | null }> = [];
+  private readonly pending: Pending[] = [];
   private running = 0;
   private abandoned = false;
   private abandonWaiters: Array<() => void> = [];
@@ -72,7 +83,16 @@ export class TargetExecutor implements Executor {
       const { trace, mutated } = this.engine.makeTrace(r);
       made.push({ run: r, trace: fitToTarget(trace, this.target.profile), mutated, sampled: this.engine.sampled(r) });
     }
-    this.pending.push({ made, verdicts: null });
+    // Prepared now, while the target runs an earlier batch (this thread is otherwise idle).
+    const traces: Trace[] = [];
+    for (const m of made) { traces.push(m.trace); if (m.sampled) traces.push(m.trace); }
+    let prepared: Pending['prepared'];
+    try {
+      prepared = prepareOnTarget(this.target, traces);
+    } catch (e) {
+      prepared = { error: e };
+    }
+    this.pending.push({ made, prepared, verdicts: null });
     this.pump();
   }
 
@@ -81,19 +101,35 @@ export class TargetExecutor implements Executor {
     if (this.abandoned) return; // a stopped campaign starts no target process
     for (const p of this.pending) {
       if (this.running >= this.workers) return;
-      if (p.verdicts !== null) continue;
-      const traces: Trace[] = [];
-      for (const m of p.made) { traces.push(m.trace); if (m.sampled) traces.push(m.trace); }
-      this.running++;
-      p.verdicts = runOnTarget(this.target, traces).finally(() => { this.running--; this.pump(); });
+      if (p.verdicts === null) this.start(p);
     }
+  }
+
+  /**
+   * Starts `p`: its slot is taken until its target run ends (then the next batch may start while
+   * this one is judged). `p.verdicts` is set before anything can free the slot (a batch with
+   * nothing to run frees it at once), so a batch never starts twice.
+   */
+  private start(p: Pending): void {
+    this.running++;
+    let released = false;
+    let settle!: (v: Promise<TraceVerdict[]>) => void;
+    p.verdicts = new Promise<TraceVerdict[]>((resolve) => { settle = resolve; });
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.running--;
+      this.pump();
+    };
+    const prepared = p.prepared;
+    settle(('error' in prepared ? Promise.reject(prepared.error) : runPrepared(this.target, prepared, { onTargetDone: release })).finally(release));
   }
 
   async next(): Promise<RunReport[]> {
     await immediate();
     const p = this.pending.shift();
     if (p === undefined) throw new Error('TargetExecutor.next with no batch submitted');
-    if (p.verdicts === null) this.pump();
+    if (p.verdicts === null) this.start(p);
     if (this.abandoned) return [];
     const abandoned = new Promise<null>((resolve) => { this.abandonWaiters.push(() => resolve(null)); });
     const verdicts = await Promise.race([(p.verdicts as Promise<TraceVerdict[]>).catch(() => null), abandoned]);

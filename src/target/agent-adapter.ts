@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bigintJson } from './profile-json.js';
 import type { TargetProfile } from './profile.js';
-import { AGENT_SECTORS, agentImagePath, diskImage } from './bochs/image.js';
+import { AGENT_SECTORS, agentImagePath, writeDiskImage } from './bochs/image.js';
 import { decodeBatch } from './bochs/batch-decode.js';
 
 /** Boots a disk image; `onLine` gets every line the agent writes to its port (0xE9). */
@@ -49,14 +49,30 @@ function withDiskResults(batch: Uint8Array): { batch: Uint8Array; lba: number; s
   return { batch: out, lba, sectors };
 }
 
+/** `length` bytes of `file` from `offset` (fewer where the file ends). */
+function readRegion(file: string, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < length) {
+      const n = fs.readSync(fd, out, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return out.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Runs one batch file on the emulator `boot` starts (`name` in messages); returns the exit status. */
 export async function runAgentBatch(batchFile: string, boot: BootAgent, name: string, corruptEnv: string): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eptfuzz-disk-'));
   try {
     const disk = path.join(dir, 'disk.img');
     const { batch, lba, sectors } = withDiskResults(fs.readFileSync(batchFile));
-    const { bytes } = diskImage(fs.readFileSync(agentImagePath()), batch, sectors * SECTOR);
-    fs.writeFileSync(disk, bytes);
+    writeDiskImage(disk, fs.readFileSync(agentImagePath()), batch, sectors * SECTOR);
     let done = false;
     let stopped = '';
     const { code, log } = await boot(disk, (line) => {
@@ -64,8 +80,7 @@ export async function runAgentBatch(batchFile: string, boot: BootAgent, name: st
       if (line.startsWith('S 0 skip')) stopped = line;
     });
     // The result stream is on the disk image the emulator wrote: up to the first NUL byte.
-    const image = fs.readFileSync(disk);
-    const region = image.subarray(lba * SECTOR, (lba + sectors) * SECTOR);
+    const region = readRegion(disk, lba * SECTOR, sectors * SECTOR);
     const end = region.indexOf(0);
     const text = Buffer.from(region.subarray(0, end < 0 ? region.length : end)).toString('latin1');
     const corruptPf = process.env[corruptEnv] === 'pf';

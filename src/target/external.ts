@@ -5,6 +5,9 @@
  * `judged` (the reference model against the target's outcomes), or `fault` (the target died, hung
  * or garbled its output on this very trace, isolated by re-running it alone). A batch that breaks
  * never loses the other traces: the ones it reported are kept and the rest are run again.
+ * `runOnTarget` is `prepareOnTarget` (refusals, lowering, pre-runs, encoding) then `runPrepared`
+ * (the target's run, then judging), split so that a pipeline (`runPipelined`, the campaign's
+ * TargetExecutor) prepares and judges other batches while a target process runs.
  */
 import type { Outcome } from '../hw/outcome.js';
 import type { Op } from '../trace/ops.js';
@@ -66,7 +69,35 @@ function prepare(trace: Trace, p: TargetProfile): Omit<Prepared, 'at'> | string 
   return { trace, lowered, watch, reserved };
 }
 
-export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], opts: { records?: boolean; stats?: BatchStats } = {}): Promise<TraceVerdict[]> {
+/** A batch lowered and encoded for a target, ready to run (`prepareOnTarget`). */
+export interface PreparedBatch {
+  /** One slot per input trace: the refusals are filled in already. */
+  verdicts: Array<TraceVerdict | undefined>;
+  pending: Prepared[];
+  /** The encoded batch of every pending trace (the first run sends it). */
+  bytes: Uint8Array;
+}
+
+export interface RunOptions {
+  records?: boolean;
+  stats?: BatchStats;
+  /**
+   * Called once, as soon as the batch's first target run has ended and before its traces are
+   * judged (a pipeline starts the next batch's target run here, so that judging overlaps it).
+   */
+  onTargetDone?: () => void;
+}
+
+function itemsOf(list: readonly Prepared[]): BatchTrace[] {
+  return list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER, loadCr3: x.lowered.loadCr3 }));
+}
+
+function encodeFor(t: ExternalTarget, items: readonly BatchTrace[]): Uint8Array {
+  return encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr, agentBatchFlags(t.profile));
+}
+
+/** The first half of `runOnTarget`: refusals, lowering, pre-runs and the encoded batch (pure, deterministic). */
+export function prepareOnTarget(t: ExternalTarget, traces: readonly Trace[]): PreparedBatch {
   const verdicts: Array<TraceVerdict | undefined> = new Array(traces.length);
   const pending: Prepared[] = [];
   traces.forEach((trace, at) => {
@@ -74,11 +105,29 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
     if (typeof p === 'string') verdicts[at] = { kind: 'refused', why: p };
     else pending.push({ ...p, at });
   });
+  return { verdicts, pending, bytes: encodeFor(t, itemsOf(pending)) };
+}
+
+export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], opts: RunOptions = {}): Promise<TraceVerdict[]> {
+  return runPrepared(t, prepareOnTarget(t, traces), opts);
+}
+
+/** The second half of `runOnTarget`: runs a prepared batch on the target and judges it. */
+export async function runPrepared(t: ExternalTarget, batch: PreparedBatch, opts: RunOptions = {}): Promise<TraceVerdict[]> {
+  const verdicts = batch.verdicts;
+  let targetDone = opts.onTargetDone;
   const runBatch = async (list: readonly Prepared[]): Promise<{ reported: Map<number, TraceRunResult>; fault: string | null }> => {
-    const items: BatchTrace[] = list.map((x) => ({ index: x.at, trace: x.lowered.trace, watch: x.watch, stubLaSup: STUB_LA_SUP, stubLaUser: STUB_LA_USER, loadCr3: x.lowered.loadCr3 }));
+    const items = itemsOf(list);
     const ops = items.reduce((n, x) => n + x.trace.ops.length, 0);
-    const bytes = encodeBatch(items, t.profile.config.framesMax * 4096, t.profile.config.maxPhyAddr, agentBatchFlags(t.profile));
-    const r = await execBatch(t.command, bytes, batchTimeoutMs(ops, t.profile));
+    const bytes = list === batch.pending ? batch.bytes : encodeFor(t, items);
+    let r;
+    try {
+      r = await execBatch(t.command, bytes, batchTimeoutMs(ops, t.profile));
+    } finally {
+      const done = targetDone;
+      targetDone = undefined;
+      done?.();
+    }
     if (opts.stats !== undefined) {
       opts.stats.batches++;
       opts.stats.targetMs += r.ms;
@@ -95,24 +144,55 @@ export async function runOnTarget(t: ExternalTarget, traces: readonly Trace[], o
     const judged = judge(x.lowered, x.trace.ops.length, run, opts.records === true, { observe: (op, actual) => { observed.push({ op, actual }); } }, x.reserved, x.watch);
     verdicts[x.at] = { kind: 'judged', judged, run, observed };
   };
-  let rest = pending;
-  while (rest.length > 0) {
-    const { reported, fault } = await runBatch(rest);
-    const missing: Prepared[] = [];
-    for (const x of rest) {
-      const run = reported.get(x.at);
-      if (run !== undefined) settle(x, run);
-      else missing.push(x);
+  let rest = batch.pending;
+  try {
+    while (rest.length > 0) {
+      const { reported, fault } = await runBatch(rest);
+      const missing: Prepared[] = [];
+      for (const x of rest) {
+        const run = reported.get(x.at);
+        if (run !== undefined) settle(x, run);
+        else missing.push(x);
+      }
+      if (missing.length === 0) break;
+      if (fault === null) throw new Error('the target reported the batch done but left traces out without a reason');
+      // The first unreported trace is the suspect: alone, it either runs or is the fault.
+      const suspect = missing[0];
+      const alone = rest.length === 1 ? { reported, fault } : await runBatch([suspect]);
+      const run = alone.reported.get(suspect.at);
+      if (run !== undefined) settle(suspect, run);
+      else verdicts[suspect.at] = { kind: 'fault', why: alone.fault ?? 'the target did not report the trace' };
+      rest = missing.slice(1);
     }
-    if (missing.length === 0) break;
-    if (fault === null) throw new Error('the target reported the batch done but left traces out without a reason');
-    // The first unreported trace is the suspect: alone, it either runs or is the fault.
-    const suspect = missing[0];
-    const alone = rest.length === 1 ? { reported, fault } : await runBatch([suspect]);
-    const run = alone.reported.get(suspect.at);
-    if (run !== undefined) settle(suspect, run);
-    else verdicts[suspect.at] = { kind: 'fault', why: alone.fault ?? 'the target did not report the trace' };
-    rest = missing.slice(1);
+  } finally {
+    // A batch with nothing to run (all refused), or one that threw, frees its slot too.
+    const done = targetDone;
+    targetDone = undefined;
+    done?.();
   }
   return verdicts.map((v) => v as TraceVerdict);
+}
+
+/**
+ * Runs `batches` one after another on one target process at a time, as a pipeline: batch k + 1
+ * is prepared while the target runs batch k, and batch k is judged while the target runs batch
+ * k + 1 (the target is another process, so this overlaps real work even with one worker; it uses
+ * up to two cores: this process and the target's). Verdicts come back per batch, in order, the
+ * same as `runOnTarget` on each batch.
+ */
+export async function runPipelined(t: ExternalTarget, batches: ReadonlyArray<readonly Trace[]>, opts: Omit<RunOptions, 'onTargetDone'> = {}): Promise<TraceVerdict[][]> {
+  const out: Array<Promise<TraceVerdict[]>> = [];
+  let next: PreparedBatch | null = batches.length > 0 ? prepareOnTarget(t, batches[0]) : null;
+  for (let k = 0; k < batches.length; k++) {
+    const current = next as PreparedBatch;
+    let free!: () => void;
+    const targetFree = new Promise<void>((resolve) => { free = resolve; });
+    const verdicts = runPrepared(t, current, { ...opts, onTargetDone: free });
+    verdicts.catch(() => { /* reported by Promise.all below */ });
+    out.push(verdicts);
+    // Prepared while the target runs batch k (this thread is otherwise idle until it ends).
+    next = k + 1 < batches.length ? prepareOnTarget(t, batches[k + 1]) : null;
+    await targetFree;
+  }
+  return Promise.all(out);
 }

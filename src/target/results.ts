@@ -83,12 +83,123 @@ function hexBytes(s: string | undefined, line: string): Uint8Array {
   return out;
 }
 
-/** Parses the whole output of one batch run. */
-export function parseResults(text: string): BatchRunResult {
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_A = 97;
+const CH_F = 102;
+const CH_SPACE = 32;
+const CH_CR = 13;
+/** Hex digits a step or memory number may have on the fast path (always a safe integer). */
+const FAST_DIGITS_MAX = 13;
+
+/** The value of the hex digit `c`, or -1. */
+function hexDigit(c: number): number {
+  if (c >= CH_0 && c <= CH_9) return c - CH_0;
+  if (c >= CH_A && c <= CH_F) return c - CH_A + 10;
+  return -1;
+}
+
+/** The number in line[from, to) written as 1..13 lowercase hex digits, or -1 (then the strict path decides). */
+function hexField(line: string, from: number, to: number): number {
+  if (to <= from || to - from > FAST_DIGITS_MAX) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = hexDigit(line.charCodeAt(i));
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+/** Where field k (0 = the tag) of `line` starts and ends (single spaces): fills `at`, returns the field count. */
+function fieldBounds(line: string, at: number[]): number {
+  let n = 0;
+  let from = 0;
+  for (;;) {
+    const sp = line.indexOf(' ', from);
+    const to = sp < 0 ? line.length : sp;
+    at[2 * n] = from;
+    at[2 * n + 1] = to;
+    n++;
+    if (sp < 0 || n === 8) return sp < 0 ? n : -1;
+    from = sp + 1;
+  }
+}
+
+/**
+ * The fast path for the two lines that make up nearly all of a batch's output: a well-formed
+ * step (`S`) or memory (`M`) line inside a trace. Returns false, having changed nothing, for any
+ * other line or anything unusual in it; the strict line parser then handles it (and names the
+ * problem), so both paths accept and reject exactly the same lines.
+ */
+function fastLine(line: string, cur: TraceRunResult | null, at: number[]): boolean {
+  if (cur === null || cur.stopped !== null || line.length < 3 || line.charCodeAt(1) !== CH_SPACE || line.charCodeAt(line.length - 1) === CH_CR) return false;
+  const tag = line.charCodeAt(0);
+  const n = fieldBounds(line, at);
+  if (n < 0) return false;
+  if (tag === 77 /* M */) {
+    if (n !== 4 || cur.steps.length === 0) return false;
+    const frame = hexField(line, at[2], at[3]);
+    const offset = hexField(line, at[4], at[5]);
+    const len = at[7] - at[6];
+    if (frame < 0 || offset < 0 || len === 0 || len % 2 !== 0 || offset + len / 2 > 4096) return false;
+    const bytes = new Uint8Array(len / 2);
+    for (let i = 0, p = at[6]; i < bytes.length; i++, p += 2) {
+      const hi = hexDigit(line.charCodeAt(p));
+      const lo = hexDigit(line.charCodeAt(p + 1));
+      if (hi < 0 || lo < 0) return false;
+      bytes[i] = hi * 16 + lo;
+    }
+    cur.steps[cur.steps.length - 1].memory.push({ frame, offset, bytes });
+    return true;
+  }
+  if (tag !== 83 /* S */ || n < 3) return false;
+  const step = hexField(line, at[2], at[3]);
+  if (step < 0 || step !== cur.steps.length) return false;
+  const kind = line.slice(at[4], at[5]);
+  let outcome: Outcome;
+  switch (kind) {
+    case 'ok': case 'gp': case 'noent':
+      if (n !== 3) return false;
+      outcome = { kind };
+      break;
+    case 'pf': {
+      if (n !== 5) return false;
+      const code = hexField(line, at[6], at[7]);
+      const cr2 = hexField(line, at[8], at[9]);
+      if (code < 0 || cr2 < 0) return false;
+      outcome = { kind: 'pf', code, cr2 };
+      break;
+    }
+    case 'exit': {
+      if (n !== 7) return false;
+      const reason = hexField(line, at[6], at[7]);
+      const qual = hexField(line, at[8], at[9]);
+      const gpa = hexField(line, at[10], at[11]);
+      const dash = at[13] - at[12] === 1 && line.charCodeAt(at[12]) === 45;
+      const gla = dash ? null : hexField(line, at[12], at[13]);
+      if (reason < 0 || qual < 0 || gpa < 0 || (gla !== null && gla < 0)) return false;
+      outcome = { kind: 'exit', reason, qual, gpa, gla };
+      break;
+    }
+    default:
+      return false;
+  }
+  cur.steps.push({ outcome, memory: [] });
+  return true;
+}
+
+/**
+ * Parses the whole output of one batch run. `fast` = false parses every line the strict way only
+ * (the tests check that both ways give the same results and errors).
+ */
+export function parseResults(text: string, fast = true): BatchRunResult {
   const result: BatchRunResult = { hello: {}, traces: new Map(), done: false, abort: null };
   let cur: TraceRunResult | null = null;
   let lastEnded: number | null = null;
+  const bounds: number[] = new Array<number>(16).fill(0);
   for (const raw of text.split('\n')) {
+    if (fast && fastLine(raw, cur, bounds)) continue;
     const line = raw.replace(/\r$/, '');
     const f = line.split(' ');
     const tag = f[0];

@@ -1,7 +1,8 @@
 /**
  * The Bochs boot disk and configuration for one batch (agent/PROTOCOL.md "Disk image").
  * Contract: `diskImage` = the agent image (AGENT_SECTORS sectors) + the batch, padded to whole
- * cylinders of the geometry `bochsrc` declares; `agentImagePath` is EPTFUZZ_AGENT_IMAGE when set,
+ * cylinders of the geometry `bochsrc` declares (`writeDiskImage` writes the same image to a file,
+ * leaving the zero tail as a hole: nothing writes it, and it reads as zeros); `agentImagePath` is EPTFUZZ_AGENT_IMAGE when set,
  * else a freshly built image (agent/build/agent.img), else the committed one
  * (agent/prebuilt/agent.img).
  */
@@ -26,14 +27,36 @@ export function agentImagePath(): string {
   throw new Error('no guest agent image: build it with `npm run build:agent` (needs gcc) or restore agent/prebuilt/agent.img');
 }
 
-export function diskImage(agent: Uint8Array, batch: Uint8Array, resultBytes = 0): { bytes: Uint8Array; cylinders: number } {
+function cylindersFor(agent: Uint8Array, batch: Uint8Array, resultBytes: number): number {
   if (agent.length !== AGENT_SECTORS * SECTOR) throw new Error(`the agent image must be ${AGENT_SECTORS * SECTOR} bytes, got ${agent.length}`);
   const used = agent.length + Math.ceil(batch.length / SECTOR) * SECTOR + resultBytes;
-  const cylinders = Math.max(1, Math.ceil(used / CYLINDER_BYTES));
+  return Math.max(1, Math.ceil(used / CYLINDER_BYTES));
+}
+
+export function diskImage(agent: Uint8Array, batch: Uint8Array, resultBytes = 0): { bytes: Uint8Array; cylinders: number } {
+  const cylinders = cylindersFor(agent, batch, resultBytes);
   const bytes = new Uint8Array(cylinders * CYLINDER_BYTES);
   bytes.set(agent, 0);
   bytes.set(batch, agent.length);
   return { bytes, cylinders };
+}
+
+/**
+ * `diskImage` written to `file` (created or replaced): the agent and the batch, then the file
+ * extended to its whole cylinders without writing the zeros (megabytes of result region per
+ * batch, which the emulator then reads as zeros). Returns the cylinders.
+ */
+export function writeDiskImage(file: string, agent: Uint8Array, batch: Uint8Array, resultBytes = 0): number {
+  const cylinders = cylindersFor(agent, batch, resultBytes);
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeSync(fd, agent, 0, agent.length, 0);
+    fs.writeSync(fd, batch, 0, batch.length, agent.length);
+    fs.ftruncateSync(fd, cylinders * CYLINDER_BYTES);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return cylinders;
 }
 
 export const BOCHS_BIOS = '/usr/share/bochs/BIOS-bochs-latest';

@@ -86,6 +86,34 @@ describe('result lines', () => {
     const corrupt = parseResults('T 0\nS 0 ok\nE 0\nS 0 skip agentcorrupt\nD\n');
     expect(corrupt.abort).toEqual({ why: 'agentcorrupt', after: 0 });
   });
+
+  it('the fast path for step and memory lines gives exactly the strict parser\'s results and errors, on every one-character change of a sample', () => {
+    const sample = 'H maxphyaddr=28\nB 2\nT 0\nS 0 ok\nM 10 8 ff00\nS 1 pf 7 401000\nM ef0 ff8 0102030405060708\nS 2 exit 30 18a 14008 400008\n'
+      + 'S 3 exit 31 0 14000 -\nS 4 data 1122334455667788\nS 5 gp\nS 6 noent\nS 7 vmfail 7\nM 1 ffe 0a0b\nE 0\nT 1\nS 0 ok\nS 1 skip stubfault exit 30\nM 2 0 00\nE 1\nD\n';
+    const outcome = (text: string, fast: boolean): string => {
+      try {
+        return JSON.stringify(parseResults(text, fast), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Map ? [...v] : v instanceof Uint8Array ? [...v] : v));
+      } catch (e) {
+        return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+      }
+    };
+    expect(outcome(sample, true)).toBe(outcome(sample, false));
+    expect(outcome(sample, true)).not.toMatch(/Error/);
+    let compared = 0;
+    let rejected = 0;
+    for (let i = 0; i < sample.length; i++) {
+      for (const c of ['', ' ', '  ', '0', 'f', 'g', 'A', '-', '\r', '\n', '10000000000000']) {
+        const text = sample.slice(0, i) + c + sample.slice(i + 1);
+        const strict = outcome(text, false);
+        expect(outcome(text, true), `change at ${i} to ${JSON.stringify(c)}`).toBe(strict);
+        compared++;
+        if (strict.startsWith('TargetProtocolError')) rejected++;
+      }
+    }
+    // The changes reach both sides of the strictness: many are refused, many still parse.
+    expect(rejected).toBeGreaterThan(compared / 10);
+    expect(compared - rejected).toBeGreaterThan(compared / 10);
+  });
 });
 
 describe('domain and fitting', () => {
