@@ -37,6 +37,8 @@ export interface ExplainedStep {
   access: AccessReport | null;
   /** hv mode: the operands' page states before and after the op. */
   pages: { before: string[]; after: string[] } | null;
+  /** hv mode, a guest access: its guest walk through the hypervisor's mappings and the final page's state (`hvWalkLines`). */
+  hvWalk: string[] | null;
   allowed: Array<{ outcome: string; rule: RuleNote | null; stale: boolean }>;
   /** Where the rule of the fresh outcome (allowed[0]) decided: the entry and bit, when the report shows it. */
   decided: string | null;
@@ -58,6 +60,7 @@ class Watch {
   readonly access = new Map<number, AccessReport>();
   readonly before = new Map<number, string[]>();
   readonly after = new Map<number, string[]>();
+  readonly hvWalk = new Map<number, string[]>();
   private step = 0;
   private pendingAfter: { step: number; op: Op } | null = null;
 
@@ -73,6 +76,7 @@ class Watch {
       this.access.set(i, decodeAccess(m, this.trace.machine, op.cpu, op.la, op.size, op.op === 'write'));
     }
     if (m instanceof HvModel) {
+      if (op.op === 'read' || op.op === 'write' || op.op === 'fetch') this.hvWalk.set(i, hvWalkLines(m, op.cpu, op.la, op.size));
       this.before.set(i, pageStates(m, op));
       this.pendingAfter = { step: i, op };
     }
@@ -83,6 +87,47 @@ class Watch {
     if (this.pendingAfter !== null && this.model instanceof HvModel) this.after.set(this.pendingAfter.step, pageStates(this.model, this.pendingAfter.op));
     this.pendingAfter = null;
   }
+}
+
+/** A guest paging entry's flags by name (SDM Vol. 3A §4.5, 4-level paging). */
+function guestFlags(e: bigint, level: number): string {
+  const f: string[] = [];
+  const bit = (n: number): boolean => ((e >> BigInt(n)) & 1n) === 1n;
+  if (bit(0)) f.push('P'); if (bit(1)) f.push('RW'); if (bit(2)) f.push('US'); if (bit(5)) f.push('A');
+  if (bit(6)) f.push('D'); if (level > 1 && bit(7)) f.push('PS'); if (bit(63)) f.push('XD');
+  const pkey = Number((e >> 59n) & 0xfn);
+  if (pkey !== 0) f.push(`pkey=${pkey}`);
+  return f.join(' ');
+}
+
+/**
+ * hv mode: each part of a guest access walked through the hypervisor's mappings as they stand
+ * before the op (HvModel.debugWalk: each guest entry with its GPA, the HPA the hypervisor maps it
+ * to, its value), then the final GPA, its HPA and the page's pKVM state.
+ */
+function hvWalkLines(m: HvModel, cpu: number, la: number, size: number): string[] {
+  const out: string[] = [];
+  const first = Math.min(size, 4096 - (la % 4096));
+  const parts = first < size ? [[la, first], [la + first, size - first]] : [[la, size]];
+  for (const [pla, psize] of parts) {
+    const w = m.debugWalk(cpu, pla);
+    out.push(`part la ${hex(pla)} size ${psize}, ${w.vm === 1 ? 'host' : `vm ${w.vm}`} at VTL ${w.vtl}, cr3 ${hex(w.cr3)}:`);
+    const gone = (gpa: number): string => `  gpa ${hex(gpa)}: no page of the running VM mapped yet (the access exits to the hypervisor, which maps it from a memslot if one covers it)`;
+    for (const e of w.entries) {
+      if (e.hpa === null) { out.push(gone(e.gpa)); continue; }
+      out.push(`  guest L${e.level} gpa ${hex(e.gpa)} @hpa ${hex(e.hpa)} = ${hex(e.value)} [${guestFlags(e.value, e.level)}]${(e.value & 1n) === 0n ? ' -- not present' : ''}`);
+    }
+    if (w.gpa === null) continue;
+    if (w.hpa === null) { out.push(gone(w.gpa)); continue; }
+    const pfn = Math.floor(w.hpa / 4096);
+    const h = m.hostOf(pfn);
+    const vm = w.vm === 1 ? undefined : m.vms.get(w.vm);
+    const page = vm?.pages.get(Math.floor(w.gpa / 4096) - (m.aliasBit !== 0 && w.gpa >= m.aliasBit ? m.aliasGfn : 0));
+    const state = page !== undefined ? `${page.state}, prot ${page.prot}` : `host ${h.state}`;
+    const alias = m.aliasBit !== 0 && w.gpa >= m.aliasBit ? ', the XO alias' : '';
+    out.push(`  final gpa ${hex(w.gpa)}${alias} -> hpa ${hex(w.hpa)} (pfn ${hex(pfn)}: ${state})`);
+  }
+  return out;
 }
 
 /** The pKVM page states an hv op's operands name (host pages by pfn, guest pages by vm and gfn). */
@@ -216,6 +261,7 @@ function explainRecord(rec: StepRecord, watch: Watch | null, hv: boolean): Expla
     op: formatOp(rec.op),
     access,
     pages: hv && watch !== null ? { before: watch.before.get(rec.step) ?? [], after: watch.after.get(rec.step) ?? [] } : null,
+    hvWalk: watch?.hvWalk.get(rec.step) ?? null,
     allowed: rec.allowed.map((o, k) => ({ outcome: outcomeLog(o, rec.op.op), rule: note(rec.allowedRules[k]), stale: rec.allowedStale[k] })),
     decided: access !== null && firstId !== null ? decidedAt(access, firstId, rec.allowed[0]) : null,
     actual: { outcome: outcomeLog(rec.actual, rec.op.op), class: outcomeClass(rec.op.op, rec.actual) },
@@ -266,6 +312,7 @@ export function formatExplained(s: ExplainedStep): string {
       }
     }
   }
+  for (const line of s.hvWalk ?? []) L.push(`  ${line}`);
   if (s.pages !== null) {
     if (s.pages.before.length > 0) L.push(`  pages before: ${s.pages.before.join('; ')}`);
     if (s.pages.after.length > 0) L.push(`  pages after:  ${s.pages.after.join('; ')}`);

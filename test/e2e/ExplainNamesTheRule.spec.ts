@@ -2,7 +2,8 @@
  * `eptfuzz explain` says why: on committed crashes (crashes/, fixed inputs, no randomness) it
  * decodes the walk entry that decided with the rule and its source, every allowed outcome with its
  * rule, and the failing step's difference in named bits; a lost write is named as the table entry
- * and flag it is, not as a host address; in hv mode the pages' states before and after.
+ * and flag it is, not as a host address; in hv mode the pages' states before and after, and a
+ * guest access's walk through the hypervisor's mappings.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +32,16 @@ describe('ExplainNamesTheRule', () => {
     const r = await cli(['explain', crashWith('pk.pks.wd-wp0'), '--step', '9']);
     expect(r.stdout).toContain('rule in dispute pk.pks.wd-wp0');
     expect(r.stdout).toMatch(/memory: the guest L4 PML4E for la 0x[0-9a-f]+: its A flag \(bit 5\)/);
+  });
+
+  it('hv mode, a guest access: its guest walk through the hypervisor\'s mappings (memslot gfn 0x200 -> pfn 0x400) and the final page\'s state', async () => {
+    const r = await cli(['explain', 'test/e2e/fixtures/hv-guest-walk.txt', '--step', '31']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('part la 0x40003b97 size 8, vm 2 at VTL 0, cr3 0x5f0000:');
+    expect(r.stdout).toContain('guest L4 gpa 0x5f0000 @hpa 0x7f0000 = 0x5f1007 [P RW US]');
+    expect(r.stdout).toContain('guest L1 gpa 0x203018 @hpa 0x403018 = 0x2000003ff005 [P US]');
+    expect(r.stdout).toContain('final gpa 0x2000003ffb97, the XO alias -> hpa 0x5ffb97 (pfn 0x5ff: SB, prot 7)');
+    expect(r.stdout).toContain('rule hv.access.write.pf');
   });
 
   it('a #PF error-code difference names the differing bits; --json gives the same facts', async () => {

@@ -36,6 +36,16 @@ const ENTRY_BYTES = 8;
 
 type Kind = 'read' | 'write' | 'fetch';
 
+/** `HvModel.debugWalk`'s answer: `hpa` null where the running VM has no page at that GPA. */
+export interface HvDebugWalk {
+  vm: number;
+  vtl: number;
+  cr3: number;
+  entries: Array<{ level: number; gpa: number; hpa: number | null; value: bigint }>;
+  gpa: number | null;
+  hpa: number | null;
+}
+
 /** A cpu's context: who runs (host or VM at a VTL) and its registers (an immutable record, replaced on change). */
 interface Cpu { vm: number; vtl: number; regs: Regs }
 
@@ -355,6 +365,43 @@ export class HvModel implements HvReferenceModelApi {
   }
 
   // ---- host and page state --------------------------------------------------------------------
+
+  /**
+   * For `explain`: the guest walk of `la` on `cpu` as the access would see it now (no checks, no
+   * A/D updates, no TLB): who runs, each entry read (level, its GPA, the HPA the hypervisor maps
+   * that GPA to, raw value), and the final GPA with its HPA; a walk through an unmapped GPA or a
+   * not-present entry ends there. Null with paging off (the linear address is the GPA).
+   */
+  debugWalk(cpu: number, la: number): HvDebugWalk {
+    const c = this.cpus[cpu];
+    const hpa = (gpa: number): number | null => {
+      if (c.vm === HOST) return gpa;
+      const vm = this.vms.get(c.vm);
+      const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
+      const page = vm?.pages.get(Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0));
+      return page === undefined ? null : page.pfn * 4096 + (gpa % 4096);
+    };
+    const walk: HvDebugWalk = { vm: c.vm, vtl: c.vtl, cr3: c.regs.cr3, entries: [], gpa: null, hpa: null };
+    if (!this.paging(cpu)) { walk.gpa = la; walk.hpa = hpa(la); return walk; }
+    let table = c.regs.cr3 - (c.regs.cr3 % 4096);
+    for (let level = 4; level >= 1; level--) {
+      const span = 2 ** (12 + 9 * (level - 1));
+      const gpa = table + (Math.floor(la / span) % 512) * 8;
+      const at = hpa(gpa);
+      if (at === null) { walk.entries.push({ level, gpa, hpa: null, value: 0n }); return walk; }
+      const e = this.readPhys(at, 8);
+      walk.entries.push({ level, gpa, hpa: at, value: e });
+      if ((e & 1n) === 0n) return walk;
+      const base = Number(e & ((1n << BigInt(this.config.maxPhyAddr)) - 1n) & ~0xfffn);
+      if (level === 1 || ((e & 0x80n) !== 0n && (level === 2 || level === 3))) {
+        walk.gpa = base - (base % span) + (la % span);
+        walk.hpa = hpa(walk.gpa);
+        return walk;
+      }
+      table = base;
+    }
+    return walk;
+  }
 
   hostOf(pfn: number): { state: HostState; owner: number } {
     return this.host.get(pfn) ?? (pfn < this.ramFrames ? { state: 'O', owner: HOST } : { state: 'NOPAGE', owner: 0 });
