@@ -51,8 +51,10 @@ export interface ModelVm {
   cache: readonly number[];
   /** hv.memcache 'vm': view-0 page tables that are pages of its cache: table key → pfn */
   cacheTables: Map<number, number>;
-  /** hv.memcache 'vm': every view-0 page table that exists, by key (level * 2^40 + index) */
-  tables: Set<number>;
+  /** per VTL view: every page table below its root that exists, by key (level * 2^40 + index; alias gfns included) */
+  tables: Array<Set<number>>;
+  /** SPPT tables above the leaf tables (level 3 and 2, keyed as `tables`); the leaf tables are `sppRegions` */
+  sppTables: Set<number>;
 }
 
 /** An undo log over Maps, Sets, objects and frames. */
