@@ -915,6 +915,7 @@ export class HvModel implements HvReferenceModelApi {
       vtl,
       cache: vm !== undefined && this.vmCache ? vm.cache.length : -1,
       cacheTables: vm !== undefined && this.vmCache ? vm.cacheTables.size : 0,
+      pool: this.pool.free,
     };
   }
 
