@@ -96,15 +96,6 @@ export interface HvCandidate {
   outcome: AnyOutcome;
   stale: boolean;
   frames: readonly number[];
-  /** Whether committing it keeps the step's effects (false: the -ENOMEM alternative). */
-  keep: boolean;
-  /** For the -ENOMEM alternative: the journal mark to roll back to (0 = the whole step). */
-  mark?: number;
-  /**
-   * For an -ENOMEM alternative after a later allocating exit: guest A/D bytes (hpa, value,
-   * flattened) that the hardware walks wrote before that exit, set again after the rollback.
-   */
-  reapply?: readonly number[];
   /** Which parts of a paged access used a cached translation (bit i = part i); 0 = fresh walks. */
   variant: number;
   /** Bytes of every frame in `frames` after this candidate (the runner matches them to the machine's). */
@@ -195,7 +186,7 @@ export class HvModel implements HvReferenceModelApi {
   private lastOp: AnyOp | null = null;
   private readonly mem = new Map<number, Uint8Array>();
   private j = new Journal();
-  /** Journal marks just before each allocating exit of the access (the -ENOMEM alternatives). */
+  /** Journal marks just before each allocating exit of the access (an -ENOMEM rolls back to the first). */
   private allocMarks: number[] = [];
   /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
   private adLog: number[] = [];
@@ -255,18 +246,13 @@ export class HvModel implements HvReferenceModelApi {
     const { outcome } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
     for (const f of this.frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
-    return [{ outcome, stale: variant !== 0, frames: [...this.frames], keep: true, variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW }];
+    return [{ outcome, stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW }];
   }
 
   commit(candidate: HvCandidate): void {
     if (candidate.variant !== this.live && this.lastOp !== null) {
       this.j.rollback();
       this.runVariant(this.lastOp, candidate.variant);
-    }
-    if (!candidate.keep) {
-      this.j.rollback(candidate.mark ?? 0);
-      const again = candidate.reapply ?? [];
-      for (let i = 0; i < again.length; i += 2) this.writeByte(again[i], again[i + 1]);
     }
     this.j = new Journal();
   }

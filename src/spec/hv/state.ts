@@ -1,7 +1,8 @@
 /**
  * The hv reference model's state: plain maps, no bit packing, readable next to pkvm-and-vtl.md.
  * Contract: every mutation goes through `Journal`, so a step can be undone when the runner
- * commits a different candidate (an -ENOMEM alternative that changes nothing).
+ * commits a different candidate (another cached-translation variant of an access), and an access
+ * that ends in -ENOMEM rolls back to its first allocating exit.
  */
 
 export type HostState = 'O' | 'SO' | 'SB' | 'NOPAGE';
