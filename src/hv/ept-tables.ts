@@ -80,6 +80,14 @@ export class EptTables {
    * take them back (`unlinkTables`) and leave the VM's tables as they were.
    */
   allocLog: number[] | null = null;
+  /** The array `allocLog` uses (reused: a guest access allocates nothing to keep its log). */
+  private readonly logBuf: number[] = [];
+
+  /** Starts an empty `allocLog` (a guest access on a VM). */
+  startLog(): void {
+    this.logBuf.length = 0;
+    this.allocLog = this.logBuf;
+  }
 
   constructor(private readonly mem: PhysMemory, private readonly pool: PagePool, root: number) {
     this.root = root;

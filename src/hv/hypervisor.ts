@@ -635,18 +635,24 @@ export class Hypervisor {
     // it ends in -ENOMEM (docs/hypervisor.md "The page pool"): the pool, the views and what the
     // next share takes from the VM's cache are as before the access, so -ENOMEM comes exactly
     // where the pages run out. (Planted hv-enomem-undo-keeps-tables: they stay, linked and empty.)
-    const vm = this.vmOf(cpu);
-    const logged = vm === null ? [] : this.bugs.enomemUndoKeepsTables ? [] : [this.host, ...vm.views];
-    for (const t of logged) t.allocLog = [];
+    const vm = this.bugs.enomemUndoKeepsTables ? null : this.vmOf(cpu);
+    if (vm !== null) {
+      this.host.startLog();
+      for (const t of vm.views) t.startLog();
+    }
     try {
       const out = this.accessOnce(cpu, la, size, kind, value);
-      if (out.kind === 'ret' && out.value === -ENOMEM) {
-        for (let i = logged.length - 1; i >= 0; i--) logged[i].unlinkTables(logged[i].allocLog!);
+      if (vm !== null && out.kind === 'ret' && out.value === -ENOMEM) {
+        for (let v = vm.views.length - 1; v >= 0; v--) vm.views[v].unlinkTables(vm.views[v].allocLog!);
+        this.host.unlinkTables(this.host.allocLog!);
       }
       return out;
     } finally {
       this.accessUndo = null;
-      for (const t of logged) t.allocLog = null;
+      if (vm !== null) {
+        this.host.allocLog = null;
+        for (const t of vm.views) t.allocLog = null;
+      }
     }
   }
 
