@@ -80,6 +80,14 @@ export class EptTables {
    * take them back (`unlinkTables`) and leave the VM's tables as they were.
    */
   allocLog: number[] | null = null;
+  /** The array `allocLog` uses (reused: a guest access allocates nothing to keep its log). */
+  private readonly logBuf: number[] = [];
+
+  /** Starts an empty `allocLog` (a guest access on a VM). */
+  startLog(): void {
+    this.logBuf.length = 0;
+    this.allocLog = this.logBuf;
+  }
 
   constructor(private readonly mem: PhysMemory, private readonly pool: PagePool, root: number) {
     this.root = root;
@@ -190,7 +198,13 @@ export class EptTables {
     // they would be held by no table and never freed (found by hv.pool-conservation: a 4 KiB
     // share unshared, then the region mapped as one 2 MiB leaf).
     const old = mem.read32(a);
-    if (level > 1 && isTable(old)) this.releaseSubtree(tableAddr(old, mem.read32(a + 4)) / 4096, level - 1);
+    if (level > 1 && isTable(old)) {
+      const frame = tableAddr(old, mem.read32(a + 4)) / 4096;
+      // Logged as (-1: a pool page, -2: a cache page, entry address): an -ENOMEM undo links an
+      // empty table there again, from the same source (docs/hypervisor.md "The page pool").
+      this.allocLog?.push(this.cache !== null && this.cache.inUse.has(frame) ? -2 : -1, a, 0, 0);
+      this.releaseSubtree(frame, level - 1);
+    }
     mem.write32(a, lo >>> 0);
     mem.write32(a + 4, hi >>> 0);
     return true;
@@ -201,6 +215,15 @@ export class EptTables {
     if (log.length === 0) return;
     this.forgetMemo();
     for (let i = log.length - 4; i >= 0; i -= 4) {
+      if (log[i] < 0) {
+        // An empty table a huge leaf replaced: link a zeroed one again (its frame is not observable).
+        const src = log[i] === -2 && this.cache !== null ? this.cache : this.pool;
+        const frame = src.alloc();
+        this.tables.add(frame);
+        this.mem.write32(log[i + 1], ((frame * 4096) | TABLE_RIGHTS) >>> 0);
+        this.mem.write32(log[i + 1] + 4, 0);
+        continue;
+      }
       this.mem.write32(log[i + 1], log[i + 2] >>> 0);
       this.mem.write32(log[i + 1] + 4, log[i + 3] >>> 0);
       this.tables.delete(log[i]);

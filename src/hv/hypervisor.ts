@@ -30,7 +30,7 @@ import {
 import { applyHvOp } from './ops.js';
 import { pageView } from './query.js';
 import { TOUCHED_PAGES_MAX, type PageState } from '../hw/api.js';
-import { buildSpptRegion, dropSpptRegion, spptLeafTable } from './spp.js';
+import { buildSpptRegion, dropSpptTables, spptNeed } from './spp.js';
 import { autoShare, dropPages, returnToHost, shareable } from './pkvm.js';
 
 const EPT_WB = 6 << 3;
@@ -56,6 +56,7 @@ export interface HvBugs {
   memattrRangeWrap: boolean;
   teardownTableLeak: boolean;
   shareEnomemHalfDone: boolean;
+  enomemUndoKeepsTables: boolean;
   memcacheDonateBeforePop: boolean;
   undonateNeverDonated: boolean;
 }
@@ -180,6 +181,7 @@ export class Hypervisor {
       memattrRangeWrap: b.has('memattr-range-wrap'),
       teardownTableLeak: b.has('hv-teardown-table-leak'),
       shareEnomemHalfDone: b.has('pkvm-share-enomem-half-done'),
+      enomemUndoKeepsTables: b.has('hv-enomem-undo-keeps-tables'),
       memcacheDonateBeforePop: b.has('pkvm-memcache-donate-before-pop'),
       undonateNeverDonated: b.has('pkvm-undonate-never-donated'),
     };
@@ -629,19 +631,28 @@ export class Hypervisor {
 
   access(cpu: number, la: number, size: number, kind: number, value: bigint): AnyOutcome {
     this.accessUndo = null;
-    // memcache 'vm': the tables this access adds to the VM's views are taken back with it when it
-    // ends in -ENOMEM, so the views (and what the next share takes from the VM's cache) are as before.
-    const vm = this.memcacheVm ? this.vmOf(cpu) : null;
-    if (vm !== null) for (const t of vm.views) t.allocLog = [];
+    // The tables this access adds to the host EPT and the VM's views are taken back with it when
+    // it ends in -ENOMEM (docs/hypervisor.md "The page pool"): the pool, the views and what the
+    // next share takes from the VM's cache are as before the access, so -ENOMEM comes exactly
+    // where the pages run out. (Planted hv-enomem-undo-keeps-tables: they stay, linked and empty.)
+    const vm = this.bugs.enomemUndoKeepsTables ? null : this.vmOf(cpu);
+    if (vm !== null) {
+      this.host.startLog();
+      for (const t of vm.views) t.startLog();
+    }
     try {
       const out = this.accessOnce(cpu, la, size, kind, value);
       if (vm !== null && out.kind === 'ret' && out.value === -ENOMEM) {
-        for (const t of vm.views) t.unlinkTables(t.allocLog!);
+        for (let v = vm.views.length - 1; v >= 0; v--) vm.views[v].unlinkTables(vm.views[v].allocLog!);
+        this.host.unlinkTables(this.host.allocLog!);
       }
       return out;
     } finally {
       this.accessUndo = null;
-      if (vm !== null) for (const t of vm.views) t.allocLog = null;
+      if (vm !== null) {
+        this.host.allocLog = null;
+        for (const t of vm.views) t.allocLog = null;
+      }
     }
   }
 
@@ -754,9 +765,9 @@ export class Hypervisor {
     if (reason === EXIT_SPP) {
       if ((qual & SPP_QUAL_MISS) === 0) return this.hvExit('unknown', gpa, reason, exits);
       // ref §3.5: SPPT entries are built lazily at the SPPT-miss exit.
-      const built = spptLeafTable(this, vm, Math.floor(gpa / 4096)) >= 0;
-      if (!buildSpptRegion(this, vm, Math.floor(gpa / 4096))) return { kind: 'ret', value: -ENOMEM };
-      if (!built) this.undoLog().push(() => dropSpptRegion(this, vm, Math.floor(gpa / 4096)));
+      const made: number[] = [];
+      if (!buildSpptRegion(this, vm, Math.floor(gpa / 4096), made)) return { kind: 'ret', value: -ENOMEM };
+      if (made.length > 0) this.undoLog().push(() => dropSpptTables(this, vm, made));
       return null;
     }
     if (reason !== EXIT_EPT_VIOLATION) return this.hvExit('unknown', gpa, reason, exits);
@@ -843,11 +854,9 @@ export class Hypervisor {
       const slot = vm.slotOf(gfn);
       if (slot === null || vm.dying) return this.hvExit('mmio', gpa, 0, exits);
       if (!shareable(this, slot.pfn + (gfn - slot.gfn))) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
-      // Every table page this fault may need, before anything changes: host split, view-0 leaf,
-      // this view's leaf, an SPPT region.
-      const need = this.hostNeed(slot.pfn + (gfn - slot.gfn)) + vm.views[0].need(page, 1)
-        + (view !== 0 || alias ? vm.views[view].need(page, 1) : 0) + (this.sppProtected(vm, gfn) ? 3 : 0);
-      if (need > this.pool.available) return { kind: 'ret', value: -ENOMEM };
+      // The share checks the table pages it takes before it changes anything (doShareGuest); the
+      // leaf of another view (or the alias) is checked below, after it: a shortage there takes the
+      // share back with the access (docs/hypervisor.md "The page pool").
       const spfn = slot.pfn + (gfn - slot.gfn);
       const region = spfn - (spfn % 512);
       const absent = this.hostAbsent(this.lazyHost ? Array.from({ length: 512 }, (_, i) => region + i) : []);
@@ -872,7 +881,7 @@ export class Hypervisor {
     if (vm.type === 'protected' && ((vm.attrs.get(gfn) ?? 0) & MEMATTR_PRIVATE) === 0) {
       return this.hvExit('memory_fault', page, this.accessFlags(kind) | MEMFAULT_PRIVATE, exits);
     }
-    if (vm.views[view].need(page, 1) + (this.sppProtected(vm, gfn) ? 3 : 0) > this.pool.available) return { kind: 'ret', value: -ENOMEM };
+    if (vm.views[view].need(page, 1) + (this.sppProtected(vm, gfn) ? spptNeed(this, vm, gfn) : 0) > this.pool.available) return { kind: 'ret', value: -ENOMEM };
     if (!this.mapLeaf(vm, view, page, 1, rec)) return { kind: 'ret', value: -ENOMEM };
     this.undoLog().push(() => {
       const tv = vm.views[view];
@@ -881,9 +890,11 @@ export class Hypervisor {
       this.touchGfn(vm, Math.floor(page / 4096));
       this.noteReduced(tv.root, Math.floor(page / 4096));
     });
-    const built = spptLeafTable(this, vm, gfn) >= 0;
-    if (this.sppProtected(vm, gfn) && !buildSpptRegion(this, vm, gfn)) return { kind: 'ret', value: -ENOMEM };
-    if (this.sppProtected(vm, gfn) && !built) this.undoLog().push(() => dropSpptRegion(this, vm, gfn));
+    if (this.sppProtected(vm, gfn)) {
+      const made: number[] = [];
+      if (!buildSpptRegion(this, vm, gfn, made)) return { kind: 'ret', value: -ENOMEM };
+      if (made.length > 0) this.undoLog().push(() => dropSpptTables(this, vm, made));
+    }
     return null;
   }
 

@@ -172,8 +172,11 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
   // needs a table page: the host state lives in the host EPT leaf here (arm64 keeps it in the
   // vmemmap and never allocates on that path).
   const changing = pagesOf(pfn, nr).filter((p) => hv.hostState(p) !== PS_SHARED_OWNED || (nr === 1 && hv.hostNeed(p) > 0));
+  // Exactly the table pages the share takes (docs/hypervisor.md "The page pool"): a 2 MiB host
+  // leaf changes in place, else one page table per 2 MiB host leaf a changing page splits; the
+  // view-0 tables its leaf (or leaves: 512 aligned pages share one page table) is missing.
   const need = (nr === 512 && hv.host.find(pfn * 4096) && hv.host.level === 2 ? 0 : hostSplitNeed(hv, changing))
-    + vm.views[0].need(gfn * 4096, huge ? 2 : 1) + (huge ? 0 : Math.ceil(nr / 512));
+    + vm.views[0].need(gfn * 4096, huge ? 2 : 1);
   // Planted pkvm-share-enomem-half-done: the hypercall checks only the host side's tables, so the
   // guest map can still run dry after the host state and count changed (§7 B3, the share half of
   // "check that the memcache has enough capacity before engaging on the share/donate path").
@@ -399,8 +402,11 @@ export function vmReclaim(hv: Hypervisor, vmId: number, gfn: number): number {
   if (rec === undefined) return vm.poisoned.has(gfn) ? 0 : -ENOENT;
   const gfns = rec.block >= 0 ? pagesOf(rec.block, 512) : [gfn];
   const recs = gfns.map((g) => vm.pages.get(g)!);
-  const need = hostSplitNeed(hv, recs.map((r) => r.pfn));
-  if (need > hv.pool.available) return -ENOMEM;
+  // The pages the host gets back (a page other np-guest leaves still borrow stays SHARED_OWNED);
+  // a whole 2 MiB block on a 2 MiB host leaf goes back in place, needing no table page.
+  const back = recs.filter((r) => r.state !== PS_SHARED_BORROWED || hv.shareCount(r.pfn) <= 1);
+  const inPlace = back.length === 512 && hv.host.find(back[0].pfn * 4096) && hv.host.level === 2;
+  if (!inPlace && hostSplitNeed(hv, back.map((r) => r.pfn)) > hv.pool.available) return -ENOMEM;
   dropPages(hv, vm, gfns);
   hv.flushAll(); // the guest loses the page before the host gets it
   for (const r of recs) {
@@ -412,8 +418,6 @@ export function vmReclaim(hv: Hypervisor, vmId: number, gfn: number): number {
     }
     hv.returnedPrivate.push(r.pfn);
   }
-  // A page other np-guest leaves still borrow (arm64 multi-share) stays SHARED_OWNED.
-  const back = recs.filter((r) => r.state !== PS_SHARED_BORROWED || hv.shareCount(r.pfn) === 0);
   if (!(back.length === 512 && hv.setHostBlock(back[0].pfn, PS_OWNED))) for (const r of back) hv.setHost(r.pfn, PS_OWNED, 0);
   return 0;
 }

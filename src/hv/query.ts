@@ -59,5 +59,6 @@ export function pageView(hv: Hypervisor, vmId: number, pfn: number, gfn: number)
     vtl,
     cache: vm !== undefined && hv.memcacheVm ? vm.cache.available : -1,
     cacheTables: vm !== undefined && hv.memcacheVm ? vm.cache.inUse.size : 0,
+    pool: hv.pool.available,
   };
 }

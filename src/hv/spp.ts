@@ -38,22 +38,35 @@ export function spptLeafTable(hv: Hypervisor, vm: Vm, gfn: number): number {
   return table;
 }
 
-/** Builds the SPPT path and the leaf table of gfn's 2 MiB region (leaves from the maps). False on ENOMEM. */
-export function buildSpptRegion(hv: Hypervisor, vm: Vm, gfn: number): boolean {
-  if (vm.spptRoot < 0) return true;
-  if (spptLeafTable(hv, vm, gfn) >= 0) return true;
+/**
+ * SPPT table pages `buildSpptRegion(gfn)` would allocate: the missing tables on gfn's path, the
+ * leaf table of its 2 MiB region included (0 when the region is built or SPP is off).
+ */
+export function spptNeed(hv: Hypervisor, vm: Vm, gfn: number): number {
+  if (vm.spptRoot < 0) return 0;
   const mem = hv.machine.mem;
-  // Count first: nothing is written unless every table can be had.
-  let need = 0;
   let table = vm.spptRoot;
   for (let level = 4; level >= 2; level--) {
     const idx = Math.floor(gfn / 512 ** (level - 1)) % 512;
     const lo = mem.read32(table * 4096 + idx * 8);
-    if ((lo & 1) === 0) { need = level - 1; break; }
+    if ((lo & 1) === 0) return level - 1;
     table = (lo & 0xfffff000) >>> 12;
   }
+  return 0;
+}
+
+/**
+ * Builds the SPPT path and the leaf table of gfn's 2 MiB region (leaves from the maps). False on
+ * ENOMEM, with nothing written. `made` (optional) receives (entry address, frame) of each table
+ * it adds, in order, so an access answered -ENOMEM can take them back (`dropSpptTables`).
+ */
+export function buildSpptRegion(hv: Hypervisor, vm: Vm, gfn: number, made?: number[]): boolean {
+  if (vm.spptRoot < 0) return true;
+  const need = spptNeed(hv, vm, gfn);
+  if (need === 0) return true;
   if (need > hv.pool.available) return false;
-  table = vm.spptRoot;
+  const mem = hv.machine.mem;
+  let table = vm.spptRoot;
   for (let level = 4; level >= 2; level--) {
     const idx = Math.floor(gfn / 512 ** (level - 1)) % 512;
     const a = table * 4096 + idx * 8;
@@ -61,6 +74,7 @@ export function buildSpptRegion(hv: Hypervisor, vm: Vm, gfn: number): boolean {
     if ((lo & 1) === 0) {
       const f = hv.pool.alloc();
       vm.spptFrames.add(f);
+      made?.push(a, f);
       if (level === 2) {
         const base = gfn - (gfn % 512);
         for (let i = 0; i < 512; i++) writeLeaf(hv, f, base + i, vm.sppVectors.get(base + i) ?? SPP_ALL_WRITABLE);
@@ -76,30 +90,19 @@ export function buildSpptRegion(hv: Hypervisor, vm: Vm, gfn: number): boolean {
 }
 
 /**
- * Takes back the leaf table of gfn's 2 MiB region (the undo of `buildSpptRegion` when the access
- * that built it ends in -ENOMEM): the level-2 entry is cleared and the frame returned to the pool;
- * the upper tables stay (empty paths change nothing the guest sees). Flushing is the caller's.
+ * Takes back the SPPT tables `buildSpptRegion` recorded in `made` (newest first): each entry that
+ * pointed at one is cleared and the frame goes back to the pool, so an access answered -ENOMEM
+ * leaves the SPPT and the pool as they were. Flushing is the caller's.
  */
-export function dropSpptRegion(hv: Hypervisor, vm: Vm, gfn: number): void {
-  if (vm.spptRoot < 0) return;
+export function dropSpptTables(hv: Hypervisor, vm: Vm, made: readonly number[]): void {
   const mem = hv.machine.mem;
-  let table = vm.spptRoot;
-  for (let level = 4; level >= 2; level--) {
-    const idx = Math.floor(gfn / 512 ** (level - 1)) % 512;
-    const a = table * 4096 + idx * 8;
-    const lo = mem.read32(a);
-    if ((lo & 1) === 0) return;
-    if (level === 2) {
-      const leaf = (lo & 0xfffff000) >>> 12;
-      mem.write32(a, 0);
-      mem.write32(a + 4, 0);
-      vm.spptFrames.delete(leaf);
-      hv.pool.release(leaf);
-      hv.mutations++;
-      return;
-    }
-    table = (lo & 0xfffff000) >>> 12;
+  for (let i = made.length - 2; i >= 0; i -= 2) {
+    mem.write32(made[i], 0);
+    mem.write32(made[i] + 4, 0);
+    vm.spptFrames.delete(made[i + 1]);
+    hv.pool.release(made[i + 1]);
   }
+  hv.mutations++;
 }
 
 /** KVM_ENABLE_CAP(KVM_CAP_X86_SPP): allocates the SPPT root; every vCPU of the VM gets SPPTP and control bit 23. */

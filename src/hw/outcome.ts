@@ -82,6 +82,11 @@ export interface PageView {
    */
   cache: number;
   cacheTables: number;
+  /**
+   * Free frames of the hypervisor's page pool (docs/hypervisor.md "The page pool"): the reference
+   * model counts them exactly, so a table page kept or taken where it should not be shows here.
+   */
+  pool: number;
 }
 
 /** What one op produces, in either mode (hardware outcomes, and the hypervisor's in hv mode). */
@@ -100,7 +105,7 @@ export type HvExit = 'spp' | 'memory_fault' | 'unknown' | 'mmio' | 'intercept' |
 
 function samePage(a: PageView, b: PageView): boolean {
   if (a.host !== b.host || a.owner !== b.owner || a.hyp !== b.hyp || a.pins !== b.pins || a.shares !== b.shares || a.ffa !== b.ffa) return false;
-  if (a.cache !== b.cache || a.cacheTables !== b.cacheTables) return false;
+  if (a.cache !== b.cache || a.cacheTables !== b.cacheTables || a.pool !== b.pool) return false;
   if (a.guest !== b.guest || a.gpfn !== b.gpfn || a.attrs !== b.attrs || a.guests.length !== b.guests.length || a.vtl.length !== b.vtl.length) return false;
   for (let i = 0; i < a.guests.length; i++) {
     const x = a.guests[i];
@@ -114,7 +119,7 @@ function samePage(a: PageView, b: PageView): boolean {
 /** Names of the `PageView` fields where `a` and `b` differ (a mismatch's coarse detail). */
 export function pageDiff(a: PageView, b: PageView): string[] {
   const out: string[] = [];
-  for (const k of ['host', 'owner', 'hyp', 'pins', 'shares', 'ffa', 'guest', 'gpfn', 'attrs', 'cache', 'cacheTables'] as const) if (a[k] !== b[k]) out.push(k);
+  for (const k of ['host', 'owner', 'hyp', 'pins', 'shares', 'ffa', 'guest', 'gpfn', 'attrs', 'cache', 'cacheTables', 'pool'] as const) if (a[k] !== b[k]) out.push(k);
   if (formatGuests(a) !== formatGuests(b)) out.push('guests');
   if (a.vtl.join(',') !== b.vtl.join(',')) out.push('vtl');
   return out;
@@ -127,7 +132,7 @@ function formatGuests(p: PageView): string {
 /** One-line rendering of a page view (dumps, JSON step logs, details). */
 export function formatPage(p: PageView): string {
   const hx = (n: number): string => (n < 0 ? String(n) : '0x' + n.toString(16));
-  return `host=${p.host} owner=${p.owner} hyp=${p.hyp} pins=${p.pins} shares=${p.shares} ffa=${p.ffa ? 1 : 0} guests=[${formatGuests(p)}] guest=${p.guest} gpfn=${hx(p.gpfn)} attrs=${hx(p.attrs)} vtl=[${p.vtl.join(',')}]${p.cache >= 0 ? ` cache=${p.cache} cacheTables=${p.cacheTables}` : ''}`;
+  return `host=${p.host} owner=${p.owner} hyp=${p.hyp} pins=${p.pins} shares=${p.shares} ffa=${p.ffa ? 1 : 0} guests=[${formatGuests(p)}] guest=${p.guest} gpfn=${hx(p.gpfn)} attrs=${hx(p.attrs)} vtl=[${p.vtl.join(',')}]${p.cache >= 0 ? ` cache=${p.cache} cacheTables=${p.cacheTables}` : ''} pool=${p.pool}`;
 }
 
 function sameExits(a: readonly number[], b: readonly number[]): boolean {

@@ -46,6 +46,7 @@ const RUNS: Record<string, number> = {
   'memattr-range-wrap': 1,
   'hv-teardown-table-leak': 1,
   'pkvm-share-enomem-half-done': 2,
+  'hv-enomem-undo-keeps-tables': 109,
   'pkvm-memcache-donate-before-pop': 8,
   'pkvm-undonate-never-donated': 4,
 };

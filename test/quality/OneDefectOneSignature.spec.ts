@@ -46,7 +46,7 @@ const ruleOf = (detail: string): string => detail.replace(/^flushed by /, '').sp
 
 describe.skipIf(!LONG)(`OneDefectOneSignature (seed: ${SEED})`, () => {
   it.each(CATALOGUE.map((b) => [b.name, b] as const))('%s alone: at most two signatures, each naming a rule of finds.rules', async (name, bug) => {
-    const found = await campaign([bug], bug.layer === 'hv' ? RUNS_HV : RUNS_HW);
+    const found = await campaign([bug], Math.max(bug.layer === 'hv' ? RUNS_HV : RUNS_HW, bug.finds.runsMin ?? 0));
     const total = found.reduce((n, f) => n + f.count, 0);
     const main_ = found.filter((f) => f.count >= RESIDUE_SHARE * total);
     console.log(`${name}: ${found.map((f) => `${f.count}x ${f.detail}`).join('; ')}`);

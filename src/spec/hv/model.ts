@@ -2,17 +2,18 @@
  * The hv reference model (ReferenceModelApi over AnyOp): what a guest or the VMM may observe in
  * hv mode, computed from plain maps (state.ts) by the rules of docs/hypervisor.md and
  * pkvm-and-vtl.md, without EPT entries, bit layouts or TLBs.
- * Contract: `step` runs the op on the live state through a journal and returns the candidates:
- * the outcome, plus, for ops that allocate hypervisor memory, "-ENOMEM and nothing changed"
- * (the model does not track the page pool; for a guest access, nothing but the guest A/D bits its
- * walks set before the failing exit: `laterEnomems`). `commit` keeps the candidate's effects or
- * rolls them back. The hypervisor flushes every reduction before a call returns, so no stale outcome
+ * Contract: `step` runs the op on the live state through a journal and returns the candidates
+ * (one per cached-translation variant of a paged access). The hypervisor's page pool is counted
+ * exactly (docs/hypervisor.md "The page pool"): which page tables exist in the host EPT, each VTL
+ * view and the SPPT, and how many pool frames are free, so an op fails with -ENOMEM exactly when
+ * the tables it needs outnumber the free frames (a guest access then keeps only the guest A/D bits
+ * its walks set since its first allocating exit). `commit` keeps the chosen candidate's effects. The hypervisor flushes every reduction before a call returns, so no stale outcome
  * is ever allowed: `flushed` is always empty.
  */
 import type { AnyOp } from '../../trace/ops.js';
 import { OK, type AnyOutcome, type GuestPageState, type HvExit, type HwOutcome as Outcome, type PageView } from '../../hw/outcome.js';
 import { hvOptionsOf, memcacheModeOf, memFaultFlagsOf, pkvmProfileOf, type HvOptions, type MachineConfig } from '../../hw/config.js';
-import { guestMaxPhyAddr } from '../../hw/config.js';
+import { guestMaxPhyAddr, hostEptFrames } from '../../hw/config.js';
 import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
 import { PF_P, PF_RSVD, PF_U, PF_W, PG, PGE, NXE, accessBits, initialRegs, pageFaultCode, writeReg, type Drop, type Regs } from './paging.js';
 
@@ -31,6 +32,9 @@ const MEMATTR_ENTRIES_MAX = 1024;
 const HV_SUCCESS = 0, HV_INVALID_PARAMETER = 5, HV_ACCESS_DENIED = 6, HV_OPERATION_DENIED = 8, HV_INSUFFICIENT_MEMORY = 11;
 const HOST = 1;
 const RETRIES_MAX = 16;
+/** Table levels below a root: a 4 KiB leaf needs a PDPT, a PD and a page table; a 2 MiB leaf the first two. */
+const LEVELS_4K = [3, 2, 1];
+const LEVELS_2M = [3, 2];
 /** A 4-level paging-structure entry: the bytes a guest walk read or A/D update accesses. */
 const ENTRY_BYTES = 8;
 
@@ -94,20 +98,14 @@ function tableKey(level: number, gfn: number): number {
 /** kvm_mmu_cache_min_pages() of a 4-level stage 2 (src/hv/memcache.ts MEMCACHE_MIN_PAGES). */
 const MEMCACHE_MIN_PAGES = 3;
 
+/** What running one op gives. */
+interface Ran { outcome: AnyOutcome }
+
 /** A candidate outcome (the Candidate of src/spec/api.ts over AnyOutcome). */
 export interface HvCandidate {
   outcome: AnyOutcome;
   stale: boolean;
   frames: readonly number[];
-  /** Whether committing it keeps the step's effects (false: the -ENOMEM alternative). */
-  keep: boolean;
-  /** For the -ENOMEM alternative: the journal mark to roll back to (0 = the whole step). */
-  mark?: number;
-  /**
-   * For an -ENOMEM alternative after a later allocating exit: guest A/D bytes (hpa, value,
-   * flattened) that the hardware walks wrote before that exit, set again after the rollback.
-   */
-  reapply?: readonly number[];
   /** Which parts of a paged access used a cached translation (bit i = part i); 0 = fresh walks. */
   variant: number;
   /** Bytes of every frame in `frames` after this candidate (the runner matches them to the machine's). */
@@ -119,6 +117,9 @@ export interface HvCandidate {
    */
   frameAfter(frame: number): Uint8Array | null;
 }
+
+/** An exit whose table pages the pool does not have: the access ends in -ENOMEM (`access` takes its faults back). */
+const NO_MEMORY: { out: AnyOutcome; alloc: boolean } = { out: { kind: 'ret', value: -12 }, alloc: true };
 
 /** Matches no 4 KiB frame (runner.ts compares whole frames). */
 const NO_PREVIEW = new Uint8Array(1);
@@ -179,6 +180,10 @@ export class HvModel implements HvReferenceModelApi {
   private readonly mmioEnd: number;
   /** While a share or donation maps: new view-0 tables come from the VM's cache. */
   private useCache = false;
+  /** The hypervisor's page pool: free frames (every table of the host EPT, the views and the SPPTs is one). */
+  private readonly pool = { free: 0 };
+  /** Host EPT: 2 MiB regions (pfn >> 9) with a page table; any other region is one 2 MiB leaf (or, lazily, nothing yet). */
+  private readonly hostTables = new Set<number>();
 
   readonly vms = new Map<number, ModelVm>();
   private readonly cpus: Cpu[] = [];
@@ -191,7 +196,7 @@ export class HvModel implements HvReferenceModelApi {
   private lastOp: AnyOp | null = null;
   private readonly mem = new Map<number, Uint8Array>();
   private j = new Journal();
-  /** Journal marks just before each allocating exit of the access (the -ENOMEM alternatives). */
+  /** Journal marks just before each allocating exit of the access (an -ENOMEM rolls back to the first). */
   private allocMarks: number[] = [];
   /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
   private adLog: number[] = [];
@@ -215,6 +220,11 @@ export class HvModel implements HvReferenceModelApi {
       this.cache.push(new Map());
     }
     this.guestMaxPhy = guestMaxPhyAddr(config);
+    // The host EPT built at boot (src/hw/config.ts hostEptFrames): a page table under every 2 MiB
+    // region that is not one whole 2 MiB leaf (huge pages off, memcache 'vm', or RAM's partial tail).
+    const hostHuge = this.opts.hugePages && !this.vmCache;
+    for (let r = 0; r * 512 < this.ramFrames; r++) if (!hostHuge || (r + 1) * 512 > this.ramFrames) this.hostTables.add(r);
+    this.pool.free = this.opts.poolFrames - hostEptFrames(this.ramFrames, hostHuge);
   }
 
   // ---- ReferenceModelApi ----------------------------------------------------------------------
@@ -243,86 +253,16 @@ export class HvModel implements HvReferenceModelApi {
     this.allocMarks = [];
     this.adLog = [];
     this.live = variant;
-    const { outcome, mayEnomem } = this.run(op, variant);
+    const { outcome } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
-    for (const f of this.frames) bytes.set(f, this.mem.get(f)!.slice());
-    const main: HvCandidate = { outcome, stale: variant !== 0, frames: [...this.frames], keep: true, variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW };
-    const out: HvCandidate[] = [main];
-    if (mayEnomem && !(outcome.kind === 'ret' && outcome.value === -ENOMEM)) {
-      const fail: AnyOutcome = op.op === 'vtl_protect' ? { kind: 'ret', value: HV_INSUFFICIENT_MEMORY } : { kind: 'ret', value: -ENOMEM };
-      const first = this.allocMarks[0] ?? 0;
-      const later = this.laterEnomems();
-      if (later.length === 0) {
-        out.push({ outcome: fail, stale: variant !== 0, frames: [], keep: false, mark: first, variant, bytes: new Map(), frameAfter: () => NO_PREVIEW });
-      } else {
-        out.push(...this.enomemAlternatives(op, variant, fail, first, later));
-      }
-    }
-    return out;
-  }
-
-  /**
-   * docs/hypervisor.md "Known limits": an access may fail with -ENOMEM at any of its allocating
-   * exits; the hypervisor then takes back what the earlier exits did, as if it had failed at the
-   * first, but the guest A/D bits the hardware walks set before the failing exit stay set (no
-   * hypervisor can undo them). For each later allocating exit before which walks set A/D bits
-   * after the first one: how many entries of `adLog` (from the first allocating exit on) it keeps.
-   */
-  private laterEnomems(): number[] {
-    const marks = this.allocMarks;
-    const out: number[] = [];
-    if (marks.length < 2) return out;
-    let from = 0;
-    while (from < this.adLog.length && this.adLog[from] < marks[0]) from += 3;
-    let last = from;
-    for (let k = 1; k < marks.length; k++) {
-      let n = last;
-      while (n < this.adLog.length && this.adLog[n] < marks[k]) n += 3;
-      if (n > last) out.push(n);
-      last = n;
-    }
-    return out.length === 0 ? out : [from, ...out];
-  }
-
-  /**
-   * The -ENOMEM alternatives of `laterEnomems` (the first keeps no later A/D write), each with the
-   * bytes it leaves in every frame the step wrote, so the runner picks the one the machine took.
-   * Computing them rolls the live state back; the variant is then run again to restore it.
-   */
-  private enomemAlternatives(op: AnyOp, variant: number, fail: AnyOutcome, first: number, ends: number[]): HvCandidate[] {
-    const frames = [...this.frames];
-    const start = ends[0];
-    const out: HvCandidate[] = [];
-    for (const end of ends) {
-      this.j.rollback(first);
-      const reapply = this.adLog.slice(start, end).filter((_, i) => i % 3 !== 0);
-      for (let i = 0; i < reapply.length; i += 2) this.writeByte(reapply[i], reapply[i + 1]);
-      const bytes = new Map<number, Uint8Array>();
-      for (const f of frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
-      out.push({ outcome: fail, stale: variant !== 0, frames, keep: false, mark: first, reapply, variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW });
-    }
-    // Back to the whole run, live (as the main candidate describes it).
-    const { allocMarks, adLog } = this;
-    this.j.rollback();
-    this.j = new Journal();
-    this.frames = [];
-    this.allocMarks = [];
-    this.adLog = [];
-    this.run(op, variant);
-    this.allocMarks = allocMarks;
-    this.adLog = adLog;
-    return out;
+    for (const f of this.frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
+    return [{ outcome, stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW }];
   }
 
   commit(candidate: HvCandidate): void {
     if (candidate.variant !== this.live && this.lastOp !== null) {
       this.j.rollback();
       this.runVariant(this.lastOp, candidate.variant);
-    }
-    if (!candidate.keep) {
-      this.j.rollback(candidate.mark ?? 0);
-      const again = candidate.reapply ?? [];
-      for (let i = 0; i < again.length; i += 2) this.writeByte(again[i], again[i + 1]);
     }
     this.j = new Journal();
   }
@@ -407,7 +347,17 @@ export class HvModel implements HvReferenceModelApi {
     return this.host.get(pfn) ?? (pfn < this.ramFrames ? { state: 'O', owner: HOST } : { state: 'NOPAGE', owner: 0 });
   }
 
-  private setHost(pfn: number, state: HostState, owner = HOST): void {
+  /**
+   * A 4 KiB host write (`block`: a whole 2 MiB host leaf changed in place, which needs no table):
+   * a region without a page table gets one from the pool (callers checked `hostNeed` where the
+   * hypervisor does; elsewhere the page has its own entry already).
+   */
+  private setHost(pfn: number, state: HostState, owner = HOST, block = false): void {
+    const region = Math.floor(pfn / 512);
+    if (!block && pfn < this.ramFrames && !this.hostTables.has(region)) {
+      this.j.setAdd(this.hostTables, region);
+      this.takePool(1);
+    }
     this.j.mapSet(this.host, pfn, { state, owner });
     if (!this.lazyHost) return;
     // A transition writes the page's own 4 KiB entry: mapped unless NOPAGE.
@@ -473,44 +423,87 @@ export class HvModel implements HvReferenceModelApi {
   }
 
   private setMapping(vm: ModelVm, view: number, key: number, m: Mapping): void {
-    if (view === 0 && this.vmCache) this.tablesFor(vm, key, m.huge);
+    this.tablesFor(vm, view, key, m.huge);
     this.j.mapSet(vm.views[view], key, m);
   }
 
+  /** Takes `n` frames from the pool (the caller checked that they are there). */
+  private takePool(n: number): void {
+    if (n !== 0) this.j.field(this.pool, 'free', this.pool.free - n);
+  }
+
   /**
-   * memcache 'vm': the view-0 page tables a mapping at `key` (a gfn, alias included) needs,
-   * created top-down as the hypervisor's walk allocates them (from the VM's cache during a share
-   * or donation, else from the pool); a 2 MiB mapping frees the (empty) page table under it.
+   * The page tables a leaf at `key` (a gfn, alias included) in `view` needs, created top-down as
+   * the hypervisor's walk allocates them: from the VM's cache during a share or donation to it
+   * under memcache 'vm' (view 0), else from the pool. A 2 MiB leaf frees the (empty) page table
+   * under it, back where it came from (src/hv/ept-tables.ts install).
    */
-  private tablesFor(vm: ModelVm, key: number, huge: boolean): void {
-    const levels = huge ? [3, 2] : [3, 2, 1];
-    for (const level of levels) {
+  private tablesFor(vm: ModelVm, view: number, key: number, huge: boolean): void {
+    const tables = vm.tables[view];
+    for (const level of huge ? LEVELS_2M : LEVELS_4K) {
       const k = tableKey(level, key);
-      if (vm.tables.has(k)) continue;
-      this.j.setAdd(vm.tables, k);
-      if (this.useCache) {
+      if (tables.has(k)) continue;
+      this.j.setAdd(tables, k);
+      if (this.useCache && view === 0) {
         const pfn = vm.cache[vm.cache.length - 1];
         this.j.field(vm, 'cache', vm.cache.slice(0, -1));
         this.j.mapSet(vm.cacheTables, k, pfn);
         this.zeroFrame(pfn); // hypervisor data from now on: the host sees zeros when it gets it back
-      }
+      } else this.takePool(1);
     }
     const pt = tableKey(1, key);
-    if (huge && vm.tables.has(pt)) {
-      this.j.setDelete(vm.tables, pt);
+    if (huge && tables.has(pt)) {
+      this.j.setDelete(tables, pt);
       const pfn = vm.cacheTables.get(pt);
-      if (pfn !== undefined) {
+      if (pfn !== undefined && view === 0) {
         this.j.mapDelete(vm.cacheTables, pt);
         this.j.field(vm, 'cache', [...vm.cache, pfn]);
-      }
+      } else this.takePool(-1);
     }
   }
 
-  /** memcache 'vm': view-0 tables a new mapping at `key` would take (as tablesFor creates them). */
-  private tablesNeeded(vm: ModelVm, key: number, huge: boolean): number {
+  /** Tables a new leaf at `key` in `view` would take (as tablesFor creates them). */
+  private tablesNeeded(vm: ModelVm, view: number, key: number, huge: boolean): number {
     let n = 0;
-    for (const level of huge ? [3, 2] : [3, 2, 1]) if (!vm.tables.has(tableKey(level, key))) n++;
+    for (const level of huge ? LEVELS_2M : LEVELS_4K) if (!vm.tables[view].has(tableKey(level, key))) n++;
     return n;
+  }
+
+  /** Distinct 2 MiB view-0 leaves over `gfns` (each split takes one pool frame). */
+  private splitsNeeded(vm: ModelVm, gfns: Iterable<number>): number {
+    const seen = new Set<number>();
+    for (const g of gfns) {
+      const f = this.mappingAt(vm, 0, g);
+      if (f !== null && f.m.huge) seen.add(f.at);
+    }
+    return seen.size;
+  }
+
+  /** Host EPT: whether RAM page `pfn`'s region is one 2 MiB leaf now (a block share or return changes it in place). */
+  private hostBlockLeaf(pfn: number): boolean {
+    const region = Math.floor(pfn / 512);
+    return !this.hostTables.has(region) && (region + 1) * 512 <= this.ramFrames && (!this.lazyHost || this.hostMapped.has(region * 512));
+  }
+
+  /** Host page tables a 4 KiB host write of each of `pfns` needs: one per region without one. */
+  private hostNeed(pfns: Iterable<number>): number {
+    const regions = new Set<number>();
+    for (const p of pfns) if (!this.hostTables.has(Math.floor(p / 512))) regions.add(Math.floor(p / 512));
+    return regions.size;
+  }
+
+  /** SPPT tables the region of gfn needs (src/hv/spp.ts spptNeed): the missing upper tables and its leaf table. */
+  private spptNeed(vm: ModelVm, gfn: number): number {
+    if (!vm.spp || vm.sppRegions.has(Math.floor(gfn / 512))) return 0;
+    return 1 + (vm.sppTables.has(tableKey(2, gfn)) ? 0 : 1) + (vm.sppTables.has(tableKey(3, gfn)) ? 0 : 1);
+  }
+
+  private buildSppt(vm: ModelVm, gfn: number): void {
+    const n = this.spptNeed(vm, gfn);
+    this.takePool(n);
+    this.j.setAdd(vm.sppTables, tableKey(3, gfn));
+    this.j.setAdd(vm.sppTables, tableKey(2, gfn));
+    this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
   }
 
   /** memcache 'vm': whether the VM's cache is too short (arm64: kvm_mmu_cache_min_pages; x86-rfc: the map's need). */
@@ -566,19 +559,35 @@ export class HvModel implements HvReferenceModelApi {
     return true;
   }
 
-  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, fromCache = false): void {
+  /**
+   * Shares host pages [pfn, pfn + nr) with `vm` at gfn (preconditions checked), as src/hv/pkvm.ts
+   * doShareGuest: false (nothing changed) when the table pages it takes are not there. The host
+   * side changes a 2 MiB host leaf in place for a block on one; else it writes each page whose
+   * state changes (and, for a 4 KiB share, a page inside a 2 MiB host leaf, which splits it so that
+   * giving pages back never allocates); view 0 takes the tables its leaf is missing, from the VM's
+   * cache for a hypercall under memcache 'vm' (checked as `cacheShort`), else from the pool.
+   */
+  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, hypercall = false): boolean {
     const huge = nr === 512 && this.uniform(vm, gfn);
-    this.useCache = fromCache && this.vmCache;
+    const fromCache = hypercall && this.vmCache;
+    const inPlace = nr === 512 && this.hostBlockLeaf(pfn);
+    const changing: number[] = [];
+    for (let p = pfn; p < pfn + nr; p++) if (this.hostOf(p).state !== 'SO' || (nr === 1 && !this.hostTables.has(Math.floor(p / 512)))) changing.push(p);
+    const viewNeed = this.tablesNeeded(vm, 0, gfn, huge);
+    if (fromCache ? this.cacheShort(vm, viewNeed) : (inPlace ? 0 : this.hostNeed(changing)) + viewNeed > this.pool.free) return false;
+    if (inPlace) for (let p = pfn; p < pfn + nr; p++) this.setHost(p, 'SO', HOST, true);
+    else for (const p of changing) this.setHost(p, 'SO');
+    this.useCache = fromCache;
     try {
       this.shareMap(vm, pfn, gfn, nr, prot, slot, huge);
     } finally {
       this.useCache = false;
     }
+    return true;
   }
 
   private shareMap(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, huge: boolean): void {
     for (let i = 0; i < nr; i++) {
-      this.setHost(pfn + i, 'SO');
       this.j.mapSet(this.shares, pfn + i, (this.shares.get(pfn + i) ?? 0) + 1);
       this.j.mapSet(vm.pages, gfn + i, { pfn: pfn + i, state: 'SB', prot, block: nr === 512 ? gfn : -1, slot });
       if (!huge) this.setMapping(vm, 0, gfn + i, { huge: false, wp: false, aged: false });
@@ -600,9 +609,26 @@ export class HvModel implements HvReferenceModelApi {
     }
   }
 
-  /** Host pages whose np-guest leaves went: back to O when no other guest leaf borrows them. */
-  private returnShared(pfns: readonly number[]): void {
-    for (const q of pfns) if ((this.shares.get(q) ?? 0) === 0) this.setHost(q, 'O');
+  /**
+   * Host pages whose np-guest leaves went: back to O when no other guest leaf borrows them
+   * (src/hv/pkvm.ts returnToHost: a block no leaf borrows any more goes back in place on a 2 MiB
+   * host leaf, so giving pages back never needs a table page).
+   */
+  private returnShared(pages: ReadonlyArray<{ pfn: number; block: number }>): void {
+    const done = new Set<number>();
+    for (const r of pages) if ((this.shares.get(r.pfn) ?? 0) > 0) done.add(r.pfn);
+    for (const r of pages) {
+      if (r.block < 0 || r.pfn % 512 !== 0 || done.has(r.pfn)) continue;
+      let free = true;
+      for (let i = 0; i < 512 && free; i++) free = (this.shares.get(r.pfn + i) ?? 0) === 0;
+      if (free && this.hostBlockLeaf(r.pfn)) {
+        for (let i = 0; i < 512; i++) {
+          this.setHost(r.pfn + i, 'O', HOST, true);
+          done.add(r.pfn + i);
+        }
+      }
+    }
+    for (const r of pages) if (!done.has(r.pfn)) this.setHost(r.pfn, 'O');
   }
 
   /**
@@ -617,32 +643,34 @@ export class HvModel implements HvReferenceModelApi {
 
   // ---- ops ------------------------------------------------------------------------------------
 
-  private run(op: AnyOp, variant: number): { outcome: AnyOutcome; mayEnomem: boolean } {
-    const ret = (value: number, mayEnomem = false): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: { kind: 'ret', value }, mayEnomem: mayEnomem && value >= 0 });
+  private run(op: AnyOp, variant: number): Ran {
+    const ret = (value: number): Ran => ({ outcome: { kind: 'ret', value } });
     switch (op.op) {
       case 'read': case 'write': case 'fetch':
         return this.access(op.cpu, op.op, op.la, op.size, op.op === 'write' ? op.value : 0n, variant);
       case 'set_reg': {
         const c = this.cpus[op.cpu];
         const w = writeReg(c.regs, op.reg, op.value, this.config, this.guestMaxPhy);
-        if (w === null) return { outcome: { kind: 'gp' }, mayEnomem: false };
+        if (w === null) return { outcome: { kind: 'gp' } };
         this.j.field(c, 'regs', w.regs);
         this.forget(op.cpu, w.drop);
-        return { outcome: OK, mayEnomem: false };
+        return { outcome: OK };
       }
       case 'invlpg':
         this.forgetPage(op.cpu, Math.floor(op.la / 4096));
-        return { outcome: OK, mayEnomem: false };
+        return { outcome: OK };
       case 'invvpid': case 'invept': case 'set_eptp': case 'set_spptp': case 'set_ctls2':
       case 'phys_write': case 'phys_read': case 'ept_set': case 'gpt_set': case 'sppt_set':
         return ret(-EPERM);
       case 'vm_create': {
         if (op.vm < 2) return ret(-EINVAL);
         if (this.vms.has(op.vm)) return ret(-EEXIST);
+        if (this.pool.free < this.opts.vtls) return ret(-ENOMEM); // a root per VTL view
+        this.takePool(this.opts.vtls);
         const views: Array<Map<number, Mapping>> = [];
         for (let v = 0; v < this.opts.vtls; v++) views.push(new Map());
-        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set<number>(), prot: new Map(), views, poisoned: new Set<number>(), cache: [], cacheTables: new Map<number, number>(), tables: new Set<number>() });
-        return ret(0, true);
+        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set<number>(), prot: new Map(), views, poisoned: new Set<number>(), cache: [], cacheTables: new Map<number, number>(), tables: views.map(() => new Set<number>()), sppTables: new Set<number>() });
+        return ret(0);
       }
       case 'vm_teardown_start': {
         const vm = this.vms.get(op.vm);
@@ -650,7 +678,7 @@ export class HvModel implements HvReferenceModelApi {
         this.j.field(vm, 'dying', true);
         return ret(0);
       }
-      case 'vm_reclaim': return ret(this.reclaim(op.vm, op.gfn), !this.vmCache);
+      case 'vm_reclaim': return ret(this.reclaim(op.vm, op.gfn));
       case 'vm_teardown_finish': {
         const vm = this.vms.get(op.vm);
         if (!vm || !vm.dying) return ret(-EINVAL);
@@ -662,6 +690,12 @@ export class HvModel implements HvReferenceModelApi {
           this.setHost(pfn, 'O');
         }
         for (const pfn of [...vm.cache].sort((a, b) => a - b)) this.setHost(pfn, 'O');
+        // Every pool frame of the VM goes back: the roots, the views' tables (less those from its
+        // cache, which went to the host above) and the SPPT.
+        let frames = vm.views.length - vm.cacheTables.size;
+        for (const t of vm.tables) frames += t.size;
+        if (vm.spp) frames += 1 + vm.sppTables.size + vm.sppRegions.size;
+        this.takePool(-frames);
         this.j.mapDelete(this.vms, op.vm);
         for (const k of [...this.saved.keys()]) if (k.startsWith(`${op.vm}/`)) this.j.mapDelete(this.saved, k);
         this.forgetAll(); // INVEPT everywhere before the tables are reused
@@ -683,13 +717,14 @@ export class HvModel implements HvReferenceModelApi {
         this.markLeaves(vm, op.gfn, op.pages, op.op === 'vm_write_protect' ? 'wp' : 'aged');
         return ret(0);
       }
-      case 'host_donate_hyp': return ret(this.donateHyp(op.pfn, op.nr), !this.vmCache);
-      case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr), !this.vmCache);
+      case 'host_donate_hyp': return ret(this.donateHyp(op.pfn, op.nr));
+      case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr));
       case 'host_share_hyp': {
         if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
+        if (this.hostNeed([op.pfn]) > this.pool.free) return ret(-ENOMEM);
         this.setHost(op.pfn, 'SO');
         this.j.setAdd(this.hypShared, op.pfn);
-        return ret(0, !this.vmCache);
+        return ret(0);
       }
       case 'host_unshare_hyp': {
         if (op.pfn >= this.ramFrames || this.hostOf(op.pfn).state !== 'SO' || !this.hypShared.has(op.pfn)) return ret(-EPERM);
@@ -698,7 +733,7 @@ export class HvModel implements HvReferenceModelApi {
         this.j.setDelete(this.hypShared, op.pfn);
         return ret(0);
       }
-      case 'host_share_guest': return ret(this.shareGuest(op.vm, op.pfn, op.gfn, op.nr, op.prot), !this.vmCache);
+      case 'host_share_guest': return ret(this.shareGuest(op.vm, op.pfn, op.gfn, op.nr, op.prot));
       case 'host_unshare_guest': return ret(this.unshareGuest(op.vm, op.gfn, op.nr));
       case 'host_donate_guest': {
         const vm = this.vms.get(op.vm);
@@ -707,13 +742,13 @@ export class HvModel implements HvReferenceModelApi {
         if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
         if (vm.pages.has(op.gfn) || vm.poisoned.has(op.gfn)) return ret(-EPERM); // POISON is not NOPAGE
-        if (this.vmCache && this.cacheShort(vm, this.tablesNeeded(vm, op.gfn, false))) return ret(-ENOMEM);
+        if (this.vmCache ? this.cacheShort(vm, this.tablesNeeded(vm, 0, op.gfn, false)) : this.hostNeed([op.pfn]) + this.tablesNeeded(vm, 0, op.gfn, false) > this.pool.free) return ret(-ENOMEM);
         this.setHost(op.pfn, 'NOPAGE', op.vm);
         this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
         this.useCache = this.vmCache;
         this.setMapping(vm, 0, op.gfn, { huge: false, wp: false, aged: false });
         this.useCache = false;
-        return ret(0, !this.vmCache);
+        return ret(0);
       }
       case 'guest_share_host': case 'guest_unshare_host': {
         const c = this.cpus[op.cpu];
@@ -724,9 +759,10 @@ export class HvModel implements HvReferenceModelApi {
         const h = this.hostOf(p.pfn);
         if (op.op === 'guest_share_host') {
           if (p.state !== 'O' || h.state !== 'NOPAGE' || h.owner !== c.vm) return ret(-EPERM);
+          if (this.hostNeed([p.pfn]) > this.pool.free) return ret(-ENOMEM);
           this.setHost(p.pfn, 'SB');
           this.j.mapSet(vm.pages, op.gfn, { ...p, state: 'SO' });
-          return ret(0, !this.vmCache);
+          return ret(0);
         }
         if (p.state !== 'SO' || h.state !== 'SB') return ret(-EPERM);
         this.setHost(p.pfn, 'NOPAGE', c.vm);
@@ -737,10 +773,12 @@ export class HvModel implements HvReferenceModelApi {
         const vm = this.vms.get(op.vm);
         if (!this.config.caps.spp || !vm || vm.type !== 'np' || vm.dying) return ret(-EINVAL);
         if (vm.spp) return ret(-EEXIST);
+        if (this.pool.free < 1) return ret(-ENOMEM); // the SPPT root
+        this.takePool(1);
         this.j.field(vm, 'spp', true);
-        return ret(0, true);
+        return ret(0);
       }
-      case 'spp_set': return ret(this.sppSet(op.vm, op.gfn, op.npages, op.flags, op.map), op.map !== ALL_WRITABLE);
+      case 'spp_set': return ret(this.sppSet(op.vm, op.gfn, op.npages, op.flags, op.map));
       case 'spp_get': {
         const vm = this.vms.get(op.vm);
         if (!vm || !vm.spp) return ret(-EINVAL);
@@ -748,7 +786,7 @@ export class HvModel implements HvReferenceModelApi {
         return ret(vm.vectors.get(op.gfn) ?? ALL_WRITABLE);
       }
       case 'set_mem_attrs': return this.setAttrs(op.vm, op.gpa, op.size, op.attrs, op.flags);
-      case 'vtl_protect': return ret(this.vtlProtect(op.cpu, op.target, op.gfn, op.count, op.flags), true); // VTL 0's view may split
+      case 'vtl_protect': return ret(this.vtlProtect(op.cpu, op.target, op.gfn, op.count, op.flags));
       case 'hyp_pin': return ret(this.hypPin(op.vm, op.pfn, op.nr));
       case 'hyp_unpin': {
         const n = this.range(op.pfn, BigInt(op.nr));
@@ -767,16 +805,17 @@ export class HvModel implements HvReferenceModelApi {
         for (let p = op.pfn; p < op.pfn + n; p++) {
           if (this.hostOf(p).state !== (share ? 'O' : 'SO') || (!share && !this.ffa.has(p))) return ret(-EPERM);
         }
+        if (share && this.hostNeed(Array.from({ length: n }, (_, i) => op.pfn + i)) > this.pool.free) return ret(-ENOMEM);
         for (let p = op.pfn; p < op.pfn + n; p++) {
           this.setHost(p, share ? 'SO' : 'O');
           if (share) this.j.setAdd(this.ffa, p);
           else this.j.setDelete(this.ffa, p);
         }
-        return ret(0, share && !this.vmCache);
+        return ret(0);
       }
       case 'host_force_reclaim': return ret(this.forceReclaim(op.pfn));
       case 'hv_query': case 'hv_expect':
-        return { outcome: { kind: 'page', page: this.pageView(op.vm, op.pfn, op.gfn) }, mayEnomem: false };
+        return { outcome: { kind: 'page', page: this.pageView(op.vm, op.pfn, op.gfn) } };
       case 'hv_topup': return ret(this.topup(op.vm, op.pfn, op.nr));
       case 'hv_undonate': return ret(this.undonate(op.vm, op.pfn, op.nr));
       case 'host_relax_perms': return ret(this.relaxPerms(op.vm, op.gfn, op.prot));
@@ -801,9 +840,9 @@ export class HvModel implements HvReferenceModelApi {
       case 'vtl_call': case 'vtl_return': {
         const c = this.cpus[op.cpu];
         const up = op.op === 'vtl_call';
-        if (c.vm === HOST || c.regs.cpl !== 0 || (up ? c.vtl + 1 >= this.opts.vtls : c.vtl === 0)) return { outcome: { kind: 'ud' }, mayEnomem: false };
+        if (c.vm === HOST || c.regs.cpl !== 0 || (up ? c.vtl + 1 >= this.opts.vtls : c.vtl === 0)) return { outcome: { kind: 'ud' } };
         this.switchTo(op.cpu, c.vm, c.vtl + (up ? 1 : -1));
-        return { outcome: OK, mayEnomem: false };
+        return { outcome: OK };
       }
     }
   }
@@ -909,6 +948,7 @@ export class HvModel implements HvReferenceModelApi {
       vtl,
       cache: vm !== undefined && this.vmCache ? vm.cache.length : -1,
       cacheTables: vm !== undefined && this.vmCache ? vm.cacheTables.size : 0,
+      pool: this.pool.free,
     };
   }
 
@@ -977,6 +1017,7 @@ export class HvModel implements HvReferenceModelApi {
     const mmio = this.mmioCheck(pfn, n);
     if (mmio !== 0) return mmio;
     for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
+    if (this.hostNeed(Array.from({ length: n }, (_, i) => pfn + i)) > this.pool.free) return -ENOMEM;
     for (let p = pfn; p < pfn + n; p++) {
       this.setHost(p, 'NOPAGE', 0);
       this.j.setAdd(this.hypDonated, p);
@@ -1011,9 +1052,7 @@ export class HvModel implements HvReferenceModelApi {
     if (mmio !== 0) return mmio;
     for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
     for (let i = 0; i < nr; i++) if (!this.shareable(pfn + i)) return -EPERM;
-    if (this.vmCache && this.cacheShort(vm, this.tablesNeeded(vm, gfn, nr === 512 && this.uniform(vm, gfn)))) return -ENOMEM;
-    this.share(vm, pfn, gfn, nr, prot, -1, true);
-    return 0;
+    return this.share(vm, pfn, gfn, nr, prot, -1, true) ? 0 : -ENOMEM;
   }
 
   private unshareGuest(id: number, gfn: number, nr: number): number {
@@ -1030,9 +1069,9 @@ export class HvModel implements HvReferenceModelApi {
       if (q.state !== 'SB' || this.hostOf(q.pfn).state !== 'SO') return -EPERM;
       if ((this.shares.get(q.pfn) ?? 0) === 0) return -EINVAL;
     }
-    const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+    const back = gfns.map((g) => vm.pages.get(g)!);
     this.drop(vm, gfns);
-    this.returnShared(pfns);
+    this.returnShared(back);
     return 0;
   }
 
@@ -1045,11 +1084,14 @@ export class HvModel implements HvReferenceModelApi {
     if (p.block >= 0) for (let i = 0; i < 512; i++) gfns.push(p.block + i);
     else gfns.push(gfn);
     const pages = gfns.map((g) => vm.pages.get(g)!);
+    // The pages the host gets back (one other np-guest leaves still borrow stays SO); a whole block
+    // on a 2 MiB host leaf goes back in place, else each page gets its own host entry.
+    const back = pages.filter((q) => q.state !== 'SB' || (this.shares.get(q.pfn) ?? 0) <= 1);
+    const inPlace = back.length === 512 && this.hostBlockLeaf(back[0].pfn);
+    if (!inPlace && this.hostNeed(back.map((q) => q.pfn)) > this.pool.free) return -ENOMEM;
     this.drop(vm, gfns);
-    for (const q of pages) {
-      if (q.state === 'O') this.zeroFrame(q.pfn); // §3 I6
-      if (q.state !== 'SB' || (this.shares.get(q.pfn) ?? 0) === 0) this.setHost(q.pfn, 'O'); // still borrowed elsewhere: stays SO
-    }
+    for (const q of pages) if (q.state === 'O') this.zeroFrame(q.pfn); // §3 I6
+    for (const q of back) this.setHost(q.pfn, 'O', HOST, inPlace);
     return 0;
   }
 
@@ -1061,9 +1103,9 @@ export class HvModel implements HvReferenceModelApi {
     const old = vm.slots.get(slot);
     const unshareSlot = (): void => {
       const gfns = [...vm.pages].filter(([, p]) => p.slot === slot).map(([g]) => g).sort((a, b) => a - b);
-      const pfns = gfns.map((g) => vm.pages.get(g)!.pfn);
+      const back = gfns.map((g) => vm.pages.get(g)!);
       this.drop(vm, gfns);
-      this.returnShared(pfns);
+      this.returnShared(back);
     };
     if (pages === 0) {
       if (!old) return -EINVAL;
@@ -1090,6 +1132,8 @@ export class HvModel implements HvReferenceModelApi {
     const vm = this.vms.get(id);
     if (!vm || !vm.spp || flags !== 0 || npages < 1 || npages > 512) return -EINVAL;
     for (let g = gfn; g < gfn + npages; g++) if (this.slotOf(vm, g) < 0) return -EFAULT;
+    const range = Array.from({ length: npages }, (_, i) => gfn + i);
+    if (map !== ALL_WRITABLE && this.splitsNeeded(vm, range) > this.pool.free) return -ENOMEM;
     for (let g = gfn; g < gfn + npages; g++) {
       if (map !== ALL_WRITABLE) {
         this.split(vm, g);
@@ -1100,8 +1144,8 @@ export class HvModel implements HvReferenceModelApi {
     return npages;
   }
 
-  private setAttrs(id: number, gpa: bigint, size: bigint, attrs: bigint, flags: bigint): { outcome: AnyOutcome; mayEnomem: boolean } {
-    const r = (value: number, mayEnomem = false): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: { kind: 'ret', value }, mayEnomem });
+  private setAttrs(id: number, gpa: bigint, size: bigint, attrs: bigint, flags: bigint): Ran {
+    const r = (value: number): Ran => ({ outcome: { kind: 'ret', value } });
     const vm = this.vms.get(id);
     if (!vm || flags !== 0n) return r(-EINVAL);
     const supported = BigInt((this.opts.memattrRwx ? NR | NW | NX : 0) | (vm.type === 'protected' ? PRIVATE : 0));
@@ -1129,12 +1173,13 @@ export class HvModel implements HvReferenceModelApi {
     }
     // §4.2: leaves change only for gfns of guest memory (the hooks run over memslots); a gfn
     // beyond it is stored and needs no table page.
+    if (this.splitsNeeded(vm, changing.filter((g) => g < this.gfnLimit)) > this.pool.free) return r(-ENOMEM);
     for (const g of changing) {
       if (g < this.gfnLimit) this.split(vm, g);
       if (a === 0) this.j.mapDelete(vm.attrs, g);
       else this.j.mapSet(vm.attrs, g, a);
     }
-    return r(0, changing.some((g) => g < this.gfnLimit));
+    return r(0);
   }
 
   /**
@@ -1154,6 +1199,7 @@ export class HvModel implements HvReferenceModelApi {
     for (let g = gfn; g < gfn + count; g++) {
       if (!vm.pages.has(g) && this.slotOf(vm, g) < 0) return this.opts.vtlNonRam === 'tlfs' ? HV_INVALID_PARAMETER : HV_OPERATION_DENIED;
     }
+    if (this.splitsNeeded(vm, Array.from({ length: count }, (_, i) => gfn + i)) > this.pool.free) return HV_INSUFFICIENT_MEMORY;
     let m = vm.prot.get(target);
     if (!m) {
       m = new Map();
@@ -1401,11 +1447,10 @@ export class HvModel implements HvReferenceModelApi {
     return finalPart(gpa, { gpaPage: Math.floor(gpa / 4096), rw, us, xd, pkey, global, dirty, ept: 0, spp: false });
   }
 
-  private access(cpu: number, kind: Kind, la: number, size: number, value: bigint, variant: number): { outcome: AnyOutcome; mayEnomem: boolean } {
+  private access(cpu: number, kind: Kind, la: number, size: number, value: bigint, variant: number): Ran {
     const parts = this.parts(la, size);
     let exits: number[] | null = null;
-    let mayEnomem = false;
-    const end = (o: AnyOutcome): { outcome: AnyOutcome; mayEnomem: boolean } => ({ outcome: o, mayEnomem });
+    const end = (o: AnyOutcome): Ran => ({ outcome: o });
     for (let i = 0; i < RETRIES_MAX; i++) {
       let stop: (PartResult & { la: number }) | null = null;
       const done: PartResult[] = [];
@@ -1430,10 +1475,17 @@ export class HvModel implements HvReferenceModelApi {
       exits.push(reason);
       const mark = this.j.mark();
       const res = this.handle(cpu, stop.kind, reason, stop.gpa, exits, stop.user === true, stop.len ?? 0);
-      if (res.alloc) {
-        mayEnomem = true;
-        this.allocMarks.push(mark);
+      if (res.out === NO_MEMORY.out) {
+        // The hypervisor takes back what the access's faults did from its first allocating exit
+        // on, table pages included; the guest A/D bits the hardware walks wrote since stay set.
+        const first = this.allocMarks[0] ?? mark;
+        const again: number[] = [];
+        for (let k = 0; k < this.adLog.length; k += 3) if (this.adLog[k] >= first) again.push(this.adLog[k + 1], this.adLog[k + 2]);
+        this.j.rollback(first);
+        for (let k = 0; k < again.length; k += 2) this.writeByte(again[k], again[k + 1]);
+        return end(res.out);
       }
+      if (res.alloc) this.allocMarks.push(mark);
       if (res.out !== null) return end(res.out);
     }
     throw new Error('hv model: access did not converge');
@@ -1475,7 +1527,9 @@ export class HvModel implements HvReferenceModelApi {
     const gfn = key - (alias ? this.aliasGfn : 0);
     const page4k = gpa - (gpa % 4096);
     if (reason === 66) {
-      this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
+      // The SPPT-miss exit builds the region's SPPT path (src/hv/spp.ts buildSpptRegion).
+      if (this.spptNeed(vm, gfn) > this.pool.free) return NO_MEMORY;
+      this.buildSppt(vm, gfn);
       return { out: null, alloc: true };
     }
     const flags = this.faultRwx ? FAULT[kind] : 0;
@@ -1517,18 +1571,23 @@ export class HvModel implements HvReferenceModelApi {
       if (this.opts.hugePages && base >= s.gfn && base + 512 <= s.gfn + s.pages && bpfn % 512 === 0 && this.uniform(vm, base)) {
         let all = true;
         for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !this.isMmio(bpfn + i) && this.hostOf(bpfn + i).state === 'O';
-        if (all) { this.share(vm, bpfn, base, 512, RWX, slotId); shared = true; }
+        if (all) {
+          if (!this.share(vm, bpfn, base, 512, RWX, slotId)) return NO_MEMORY;
+          shared = true;
+        }
       }
       if (!shared) {
         if (!this.shareable(pfn)) return exit('memory_fault', page4k, flags);
-        this.share(vm, pfn, gfn, 1, RWX, slotId);
+        if (!this.share(vm, pfn, gfn, 1, RWX, slotId)) return NO_MEMORY;
       }
       page = vm.pages.get(gfn)!;
       if (c.vtl === 0 && !alias) return { out: null, alloc: true };
     }
     if (vm.type === 'protected' && !(a & PRIVATE)) return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
+    const sppt = this.protected_(vm, gfn);
+    if (this.tablesNeeded(vm, c.vtl, key, false) + (sppt ? this.spptNeed(vm, gfn) : 0) > this.pool.free) return NO_MEMORY;
     this.setMapping(vm, c.vtl, key, { huge: false, wp: false, aged: false });
-    if (this.protected_(vm, gfn)) this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
+    if (sppt) this.buildSppt(vm, gfn);
     return { out: null, alloc: true };
   }
 }

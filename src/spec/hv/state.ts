@@ -1,7 +1,8 @@
 /**
  * The hv reference model's state: plain maps, no bit packing, readable next to pkvm-and-vtl.md.
  * Contract: every mutation goes through `Journal`, so a step can be undone when the runner
- * commits a different candidate (an -ENOMEM alternative that changes nothing).
+ * commits a different candidate (another cached-translation variant of an access), and an access
+ * that ends in -ENOMEM rolls back to its first allocating exit.
  */
 
 export type HostState = 'O' | 'SO' | 'SB' | 'NOPAGE';
@@ -51,8 +52,10 @@ export interface ModelVm {
   cache: readonly number[];
   /** hv.memcache 'vm': view-0 page tables that are pages of its cache: table key → pfn */
   cacheTables: Map<number, number>;
-  /** hv.memcache 'vm': every view-0 page table that exists, by key (level * 2^40 + index) */
-  tables: Set<number>;
+  /** per VTL view: every page table below its root that exists, by key (level * 2^40 + index; alias gfns included) */
+  tables: Array<Set<number>>;
+  /** SPPT tables above the leaf tables (level 3 and 2, keyed as `tables`); the leaf tables are `sppRegions` */
+  sppTables: Set<number>;
 }
 
 /** An undo log over Maps, Sets, objects and frames. */

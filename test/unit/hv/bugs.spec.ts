@@ -66,6 +66,22 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
       { op: 'vm_teardown_start', vm: 2 }, { op: 'vm_reclaim', vm: 2, gfn: 0x200 }, { op: 'vm_teardown_finish', vm: 2 }],
     expect: ['hv.pool-conservation'],
   },
+  'hv-enomem-undo-keeps-tables': {
+    // A page-crossing read whose second page finds the 23-frame pool short (-ENOMEM): the correct
+    // hypervisor gives back the tables its first fault took, so VMs 4 and 5 (two roots each) fit;
+    // with the bug they stay, and vm_create 5 gets -ENOMEM where the model counts two free frames.
+    ops: [
+      { op: 'vm_create', vm: 2, type: 'np' }, { op: 'memslot_set', vm: 2, slot: 0, gfn: 0x200, pfn: 0x400, pages: 1024, flags: 0 },
+      { op: 'spp_enable', vm: 2 }, { op: 'vm_create', vm: 3, type: 'protected' },
+      { op: 'host_donate_guest', vm: 3, pfn: 0x40, gfn: 1 }, { op: 'host_donate_guest', vm: 3, pfn: 0x43, gfn: 0x201 },
+      { op: 'vcpu_load', cpu: 0, vm: 2 }, { op: 'vtl_call', cpu: 0 },
+      { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x3ff, count: 2, flags: 0xd }, write(0, 0x201080, 0n, 1),
+      read(0, 0x400ffc, 8), { op: 'vcpu_load', cpu: 0, vm: 1 },
+      { op: 'vm_create', vm: 4, type: 'np' }, { op: 'vm_create', vm: 5, type: 'np' },
+    ],
+    config: { maxPhyAddr: 46, hv: { poolFrames: 23 } },
+    expect: ['fault.exit-reason'],
+  },
   'pkvm-share-enomem-half-done': {
     // gfns 1 GiB apart need two table pages each: the 16-frame pool runs dry on a share.
     ops: [{ op: 'vm_create', vm: 2, type: 'np' },

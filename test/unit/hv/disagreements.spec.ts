@@ -51,7 +51,12 @@ describe('hv model/hypervisor agreement regressions', () => {
       { op: 'vm_teardown_start', vm: 2 },
       { op: 'vm_reclaim', vm: 2, gfn: 0x400 },
     ];
-    const outs = clean(ops, hvConfig({ maxPhyAddr: 46, hv: { poolFrames: 24 } }));
+    // The read needs exactly the 24th frame (docs/hypervisor.md "The page pool"): with 24 it
+    // completes, with 23 it is -ENOMEM and nothing of it stays.
+    const enough = clean(ops, hvConfig({ maxPhyAddr: 46, hv: { poolFrames: 24 } }));
+    expect(fmt(enough[10])).toMatch(/^handled exits=\[48,48\] data/);
+    expect(fmt(enough[13])).toBe('ret 0');
+    const outs = clean(ops, hvConfig({ maxPhyAddr: 46, hv: { poolFrames: 23 } }));
     expect(fmt(outs[10])).toBe('ret -12');
     // Nothing of the failed access stays: gfn 0x400 was never shared with the guest.
     expect(fmt(outs[13])).toBe('ret -2');
@@ -66,6 +71,11 @@ describe('hv model/hypervisor agreement regressions', () => {
     expect(r.violations).toEqual([]);
     expect(fmt(r.outcomes[11])).toBe('ret -12');
     expect(fmt(r.outcomes[13])).toBe('data 0x600067');
+    // One frame more and the write completes (the pool is counted exactly: no spurious -ENOMEM).
+    const more = { ...t.machine, hv: { ...t.machine.hv!, poolFrames: t.machine.hv!.poolFrames + 1 } };
+    const ok = runHv(more, t.ops, { stopAtFirst: false });
+    expect(ok.violations).toEqual([]);
+    expect(fmt(ok.outcomes[11])).toBe('handled exits=[48,48] ok');
   });
 
   it('issue 12: set_mem_attrs at GPA 2^48 + x is stored and touches no leaf (it used to split and rewrite the leaf of x)', () => {

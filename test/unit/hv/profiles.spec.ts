@@ -106,7 +106,7 @@ describe('FF-A and force reclaim are arm64 paths', () => {
       { op: 'vm_teardown_finish', vm: 3 },
     ], arm64)).slice(4)).toEqual([
       'ok', R(-14), R(-11), R(0), R(-1), R(0),
-      'page host=O owner=1 hyp=NOPAGE pins=0 shares=0 ffa=0 guests=[] guest=POISON gpfn=-1 attrs=0x8 vtl=[0,0]',
+      'page host=O owner=1 hyp=NOPAGE pins=0 shares=0 ffa=0 guests=[] guest=POISON gpfn=-1 attrs=0x8 vtl=[0,0] pool=246',
       'hv_exit hwpoison gpa=0x5000 size=8 info=0x9 exits=[48]', R(-133), R(-1), R(0), 'data 0x0', R(0), R(0), R(0), R(0),
     ]);
   });
