@@ -9,7 +9,7 @@ import {
   EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_PK, PF_RSVD, QUAL_ADV_USER, QUAL_ADV_WRITABLE,
   QUAL_ADV_XD, QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT, SPP_QUAL_MISS,
 } from '../hw/bits.js';
-import type { Outcome } from '../hw/outcome.js';
+import { pageDiff, type Outcome } from '../hw/outcome.js';
 import type { AccessStages, Candidate } from '../spec/api.js';
 import { hvResultName, hvRuleOf } from '../spec/hv/rules.js';
 import { NO_RULE, RULE, ruleInfo } from '../spec/rules.js';
@@ -154,6 +154,8 @@ export function fieldDifference(a: Outcome, b: Outcome): string {
   if (a.kind === 'hv_exit' && b.kind === 'hv_exit') return a.gpa !== b.gpa ? 'gpa' : a.size !== b.size ? 'size' : a.info !== b.info ? 'info' : 'exits taken';
   if ((a.kind === 'handled') !== (b.kind === 'handled')) return exitsDifference(a.kind === 'handled' ? a.exits : [], b.kind === 'handled' ? b.exits : []);
   if (a.kind === 'data' || a.kind === 'ret') return 'value';
+  // hv_query: the page-view fields by name (a leaked pool page and a wrong owner are two defects)
+  if (a.kind === 'page' && b.kind === 'page') return pageDiff(a.page, b.page).join(', ') || 'fields';
   return 'fields';
 }
 
