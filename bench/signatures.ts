@@ -47,7 +47,9 @@ async function reproduces(text: string, d: CrashDescription, set: readonly strin
  * stored originals (up to three unminimized runs); if none does, the pairs that do on the repro.
  */
 async function ownersOf(dir: string, d: CrashDescription, bugs: readonly string[], tmp: string): Promise<string[][]> {
-  const texts = [fs.readFileSync(path.join(dir, 'repro.txt'), 'utf8')];
+  const repro = path.join(dir, 'repro.txt');
+  if (!fs.existsSync(repro)) return []; // a harness fault or an unfinished entry: nothing to replay
+  const texts = [fs.readFileSync(repro, 'utf8')];
   for (const [i, o] of d.originals.entries()) {
     const txt = path.join(tmp, `${d.signature_hash}-original-${i}.txt`);
     if (await main(['convert', path.join(dir, o), txt], captureIo()) === 0) texts.push(fs.readFileSync(txt, 'utf8'));
