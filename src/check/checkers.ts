@@ -30,11 +30,13 @@ function allowedText(allowed: readonly Outcome[]): string {
 }
 
 /**
- * The allowed candidate closest to `actual`: same class first (classify.ts), then same kind and
- * exit reason, else the fresh walk's (allowed[0]).
+ * The allowed candidate closest to `actual`: same class (classify.ts) at the same address first,
+ * then same class, then same kind and exit reason, else the fresh walk's (allowed[0]).
  */
 function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate {
   const cls = outcomeClass(op, actual);
+  // Same class at the same address first (an exit's GPA, a #PF's CR2): then only fields differ.
+  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return c;
   for (const c of allowed) if (outcomeClass(op, c.outcome) === cls) return c;
   for (const c of allowed) {
     const o = c.outcome;
@@ -89,6 +91,12 @@ function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefi
     if (sameOutcome(spec.flushed[i], actual)) return spec.flushedRules?.[i] ?? NO_RULE;
   }
   return null;
+}
+
+function sameAddress(a: Outcome, b: Outcome): boolean {
+  if (a.kind === 'exit' && b.kind === 'exit') return a.gpa === b.gpa;
+  if (a.kind === 'pf' && b.kind === 'pf') return a.cr2 === b.cr2;
+  return false;
 }
 
 /**

@@ -124,6 +124,14 @@ describe('runner', () => {
     }
   });
 
+  it('an exit at the GPA of an allowed exit is a qualification dispute with that one, not a target going past another\'s stop', () => {
+    // ept-gla-bits-wrong: the machine sets bit 8 on a table access's exit; an allowed exit at a table GPA comes first.
+    const t = fakeTarget(() => ({ outcome: exit(48, 0x183, 0x404cec, 0x1fff) }), () => ({
+      allowed: [{ outcome: exit(48, 0x8b, 0x7f0, 0x1fff), rule: RULE.eptDeny[4][3] }, { outcome: exit(48, 0x83, 0x404cec, 0x1fff), rule: RULE.eptDeny[4][3] }],
+    }));
+    expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.eptQualification, coarse: 'ept.violation -> ept violation (gla/xlat bits differ)' });
+  });
+
   it('tlb.stale-after-flush fires when the actual outcome is one only a flushed translation gives', () => {
     const t = fakeTarget(() => ({ outcome: OK }), () => ({ allowed: [{ outcome: pf(1) }], flushed: [OK], flushedRules: [RULE.inveptSingle] }));
     expect(runWith(traceOf(writes(1)), t).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single', rule: 'tlb.invept.single' });
