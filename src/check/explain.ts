@@ -120,10 +120,7 @@ function hvWalkLines(m: HvModel, cpu: number, la: number, size: number): string[
     if (w.gpa === null) continue;
     if (w.hpa === null) { out.push(gone(w.gpa)); continue; }
     const pfn = Math.floor(w.hpa / 4096);
-    const h = m.hostOf(pfn);
-    const vm = w.vm === 1 ? undefined : m.vms.get(w.vm);
-    const page = vm?.pages.get(Math.floor(w.gpa / 4096) - (m.aliasBit !== 0 && w.gpa >= m.aliasBit ? m.aliasGfn : 0));
-    const state = page !== undefined ? `${page.state}, prot ${page.prot}` : `host ${h.state}`;
+    const state = w.page !== null ? `${w.page.state}, prot ${w.page.prot}` : `host ${m.hostOf(pfn).state}`;
     const alias = m.aliasBit !== 0 && w.gpa >= m.aliasBit ? ', the XO alias' : '';
     out.push(`  final gpa ${hex(w.gpa)}${alias} -> hpa ${hex(w.hpa)} (pfn ${hex(pfn)}: ${state})`);
   }

@@ -48,6 +48,8 @@ export interface HvDebugWalk {
   entries: Array<{ level: number; gpa: number; hpa: number | null; value: bigint }>;
   gpa: number | null;
   hpa: number | null;
+  /** The running VM's page record at the final GPA (null for the host, or no page yet). */
+  page: Page | null;
 }
 
 /** A cpu's context: who runs (host or VM at a VTL) and its registers (an immutable record, replaced on change). */
@@ -316,13 +318,17 @@ export class HvModel implements HvReferenceModelApi {
     const c = this.cpus[cpu];
     const hpa = (gpa: number): number | null => {
       if (c.vm === HOST) return gpa;
-      const vm = this.vms.get(c.vm);
-      const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
-      const page = vm?.pages.get(Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0));
+      const page = this.guestPage(cpu, gpa);
       return page === undefined ? null : page.pfn * 4096 + (gpa % 4096);
     };
-    const walk: HvDebugWalk = { vm: c.vm, vtl: c.vtl, cr3: c.regs.cr3, entries: [], gpa: null, hpa: null };
-    if (!this.paging(cpu)) { walk.gpa = la; walk.hpa = hpa(la); return walk; }
+    const walk: HvDebugWalk = { vm: c.vm, vtl: c.vtl, cr3: c.regs.cr3, entries: [], gpa: null, hpa: null, page: null };
+    const final = (gpa: number): HvDebugWalk => {
+      walk.gpa = gpa;
+      walk.hpa = hpa(gpa);
+      walk.page = c.vm === HOST ? null : this.guestPage(cpu, gpa) ?? null;
+      return walk;
+    };
+    if (!this.paging(cpu)) return final(la);
     let table = c.regs.cr3 - (c.regs.cr3 % 4096);
     for (let level = 4; level >= 1; level--) {
       const span = 2 ** (12 + 9 * (level - 1));
@@ -333,11 +339,7 @@ export class HvModel implements HvReferenceModelApi {
       walk.entries.push({ level, gpa, hpa: at, value: e });
       if ((e & 1n) === 0n) return walk;
       const base = Number(e & ((1n << BigInt(this.config.maxPhyAddr)) - 1n) & ~0xfffn);
-      if (level === 1 || ((e & 0x80n) !== 0n && (level === 2 || level === 3))) {
-        walk.gpa = base - (base % span) + (la % span);
-        walk.hpa = hpa(walk.gpa);
-        return walk;
-      }
+      if (level === 1 || ((e & 0x80n) !== 0n && (level === 2 || level === 3))) return final(base - (base % span) + (la % span));
       table = base;
     }
     return walk;
@@ -1363,11 +1365,13 @@ export class HvModel implements HvReferenceModelApi {
   }
 
   private hpaOf(cpu: number, gpa: number): number {
-    const c = this.cpus[cpu];
-    if (c.vm === HOST) return gpa;
-    const vm = this.vms.get(c.vm)!;
+    return this.cpus[cpu].vm === HOST ? gpa : this.guestPage(cpu, gpa)!.pfn * 4096 + (gpa % 4096);
+  }
+
+  /** The running VM's page record at `gpa` (the XO alias folded onto its gfn), if it has one. */
+  private guestPage(cpu: number, gpa: number): Page | undefined {
     const alias = this.aliasBit !== 0 && gpa >= this.aliasBit;
-    return vm.pages.get(Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0))!.pfn * 4096 + (gpa % 4096);
+    return this.vms.get(this.cpus[cpu].vm)?.pages.get(Math.floor(gpa / 4096) - (alias ? this.aliasGfn : 0));
   }
 
   /**
