@@ -83,7 +83,8 @@ export interface StaleMemory {
  * update without EPT write permission: Bochs F7, docs/target-findings.md) broke a walk rule, not
  * a flush, even when its outcome is the one the old translation gave. Without them, the outcome
  * alone decides. classifyOutcome asks only when no rule of the step itself explains the outcome:
- * a PK verdict that is exactly the other key register's is pk.register-by-address (Bochs F3/F5).
+ * a PK verdict that is exactly the other key register's (pk.register-by-address, Bochs F3/F5), or
+ * PK dropped where an ordinary denial also applies (pk.bit-with-ordinary-denial).
  */
 function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): number | null {
   if (memory !== undefined && spec.flushedMatching !== undefined) return spec.flushedMatching(actual, memory.frames, memory.view);
@@ -109,9 +110,9 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
   const best = closest(op, actual, spec.allowed);
-  // A target #PF on a later page than the one the model stopped at went through that page: the
-  // dispute is there, and the signature reads as if the target had completed it (one defect, one
-  // signature whether or not the access crosses a page).
+  // A target that went past the point where the model stopped the access (pastModelStop) went
+  // through it: the dispute is there, and the signature reads as if the target had completed the
+  // access there (one defect, one signature however the rest of the access ends).
   const past = pastModelStop(actual, best.outcome);
   const seen: Outcome = past ? OK : actual;
   const cand = past ? closest(op, seen, spec.allowed) : best;
