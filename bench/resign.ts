@@ -37,8 +37,14 @@ function resignCrashes(root: string): void {
       if (t.signature === undefined && !f.startsWith('repro')) continue;
       saveTrace(file, { ...t, signature: sig }, f.endsWith('.txt') ? 'text' : 'msgpack');
     }
-    if (newHash !== hash) fs.renameSync(dir, path.join(root, newHash));
-    console.log(`| \`${hash}\` | ${old} | \`${newHash}\` | ${formatSignature(sig)} |`);
+    // One directory per signature: a crash whose new signature another already holds is merged
+    // into it (the first in name order keeps its repro).
+    let note = '';
+    if (newHash !== hash && fs.existsSync(path.join(root, newHash))) {
+      fs.rmSync(dir, { recursive: true });
+      note = ' (merged: that directory already holds the signature)';
+    } else if (newHash !== hash) fs.renameSync(dir, path.join(root, newHash));
+    console.log(`| \`${hash}\` | ${old} | \`${newHash}\`${note} | ${formatSignature(sig)} |`);
   }
 }
 

@@ -12,7 +12,8 @@ import type { Candidate, SpecStep } from '../spec/api.js';
 import { NO_RULE, RULE, ruleId } from '../spec/rules.js';
 import { hvRuleOf } from '../spec/hv/rules.js';
 import { OK } from '../hw/outcome.js';
-import { disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
+import { actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
+import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
 
@@ -44,6 +45,78 @@ function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Ca
   }
   return allowed[0];
 }
+
+/**
+ * The allowed path the target's outcome is disputed against, and whether the target went past
+ * that path's stop. An allowed outcome of the target's class at its address first (then only
+ * fields differ). Else by how far the access got (progress.ts): an allowed path that stopped
+ * where the target did; else the furthest that stopped before the target's stop (the target went
+ * past it: a check the model applied there is in dispute); else the nearest that went further
+ * (the target stopped early: the check the model passed there is in dispute). Where the target's
+ * stop cannot be placed, the closest outcome by class and `pastModelStop`.
+ */
+function pathInDispute(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean } {
+  const cls = outcomeClass(op, actual);
+  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return { cand: c, past: false };
+  const x = actualProgress(actual, allowed);
+  if (x !== null) {
+    const same: Candidate[] = [];
+    let below: Candidate | null = null;
+    let above: Candidate | null = null;
+    let walkBelow: Candidate | null = null;
+    let yBelow = -1;
+    let yAbove = Infinity;
+    for (const c of allowed) {
+      const y = candidateProgress(c);
+      if (y === null) continue;
+      if (y === x) same.push(c);
+      else if (y > x) {
+        if (y < yAbove) { above = c; yAbove = y; }
+      } else if (isWalkOfSamePart(y, x)) walkBelow ??= c;
+      else if (y > yBelow) { below = c; yBelow = y; }
+    }
+    if (same.length > 0) return { cand: closest(op, actual, same), past: false };
+    if (below !== null) return { cand: below, past: true };
+    // A path that stopped at a table read of the part where the target stopped later is another
+    // choice of cached paging-structure entries, not a check the target went through: a path that
+    // got through the target's stop comes first.
+    if (above !== null) return { cand: above, past: false };
+    if (walkBelow !== null) return { cand: walkBelow, past: true };
+  }
+  const best = closest(op, actual, allowed);
+  if (pastHvStop(actual, best.outcome)) return { cand: best, past: true };
+  const past = pastModelStop(actual, best.outcome);
+  return { cand: past ? closest(op, OK, allowed) : best, past };
+}
+
+const ENOMEM = -12;
+
+/**
+ * Hypervisor mode: whether the target went on where the model's hypercall or access stopped.
+ * -ENOMEM, where the model refused the call with another error or stopped the access with an
+ * exit: memory is taken only after every check of the
+ * call or fault has passed (docs/hypervisor.md; reference pkvm-and-vtl.md, transition table:
+ * state checks, then the memcache); or an access whose hardware exits continue the model's
+ * (the model's are a proper prefix of the target's: it handled the exit the model stopped at).
+ */
+function pastHvStop(actual: Outcome, expected: Outcome): boolean {
+  if (actual.kind === 'ret' && actual.value === ENOMEM) return expected.kind === 'ret' ? expected.value < 0 && expected.value !== ENOMEM : expected.kind === 'hv_exit';
+  if (expected.kind !== 'hv_exit' || (actual.kind !== 'hv_exit' && actual.kind !== 'handled')) return false;
+  // The same exit at the same address, reached through more exits: the exits differ, nothing more.
+  if (actual.kind === 'hv_exit' && actual.exit === expected.exit && actual.gpa === expected.gpa) return false;
+  const e = expected.exits;
+  const a = actual.exits;
+  if (a.length <= e.length) return false;
+  for (let i = 0; i < e.length; i++) if (a[i] !== e[i]) return false;
+  return true;
+}
+
+/** What the target's outcome reads as when it went past the model's stop: a completed access, or a call that succeeded. */
+function wentThrough(expected: Outcome): Outcome {
+  return expected.kind === 'ret' ? RET_OK : OK;
+}
+
+const RET_OK: Outcome = { kind: 'ret', value: 0 };
 
 /** The first page of a model outcome's address (a #PF's CR2, an exit's GLA), or null. */
 function stopPage(o: Outcome): number | null {
@@ -109,13 +182,11 @@ function sameAddress(a: Outcome, b: Outcome): boolean {
 export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleMemory?: StaleMemory): Finding {
   const allowed = spec.allowed.map((c) => c.outcome);
   const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
-  const best = closest(op, actual, spec.allowed);
-  // A target that went past the point where the model stopped the access (pastModelStop) went
-  // through it: the dispute is there, and the signature reads as if the target had completed the
-  // access there (one defect, one signature however the rest of the access ends).
-  const past = pastModelStop(actual, best.outcome);
-  const seen: Outcome = past ? OK : actual;
-  const cand = past ? closest(op, seen, spec.allowed) : best;
+  // A target that went past the point where the model stopped the access went through it: the
+  // dispute is there, and the signature reads as if the target had completed the access there
+  // (one defect, one signature however the rest of the access ends).
+  const { cand, past } = pathInDispute(op, actual, spec.allowed);
+  const seen: Outcome = past ? wentThrough(cand.outcome) : actual;
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
@@ -130,11 +201,11 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   }
   const expected = cand.outcome;
   const rule = disputedRule(op, cand, seen);
-  const group = ruleGroup(rule);
   // A dispute at the key stage is about the PK verdict, whatever the target did after it.
   const atKeys = key !== NO_RULE;
   const aCls = atKeys ? 'PK verdict differs' : outcomeClass(op, seen);
   const eCls = outcomeClass(op, expected);
+  const group = atKeys || aCls === eCls ? ruleGroup(rule) : classDisputeGroup(rule);
   const fields = !atKeys && aCls === eCls ? fieldDifference(seen, expected) : '';
   const coarse = `${group} -> ${aCls}${fields !== '' ? ` (${fields} differ)` : ''}`;
   const went = past ? ' (the target went past the point the model stopped at)' : '';

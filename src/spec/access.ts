@@ -250,6 +250,28 @@ export class AccessRun implements QwordReader, Explored {
     return { rightsStage: ordinaryRule(kind, w, cx.rights), keyStage: keyStageRule(kind, w, cx.rights), keyOtherDenies: otherRegisterDenies(kind, w, cx.rights) };
   }
 
+  /** The index of the part the access was in when it stopped (0 or 1; a completed access: its last). */
+  stopPart = 0;
+  /** The final GPA of parts 0 and 1, once the part's guest walk ended in a leaf (-1: never got there). */
+  private finalGpa0 = -1;
+  private finalGpa1 = -1;
+
+  /** The linear pages of the access's parts, in order (read only on a disagreement). */
+  get partPages(): number[] {
+    return this.s.parts.map((p) => p.linearPage);
+  }
+
+  /** The final GPA of part `i` (its walk reached a leaf, or paging is off), or null. */
+  finalGpaOf(i: number): number | null {
+    const g = i === 0 ? this.finalGpa0 : i === 1 ? this.finalGpa1 : -1;
+    return g < 0 ? null : g;
+  }
+
+  private reachedLeaf(p: Part, gpa: number): void {
+    if (p === this.s.parts[0]) this.finalGpa0 = gpa;
+    else this.finalGpa1 = gpa;
+  }
+
   /** Records part `p`'s walk rights for its stage rules (the first two parts that reach the rights check). */
   private reachedRights(p: Part, w: WalkRights): void {
     if (this.stageWalk === null) {
@@ -331,6 +353,7 @@ export class AccessRun implements QwordReader, Explored {
     // One or two parts (step 1); the first fault ends the access.
     const first = s.cx.paging ? this.linearPart(s.parts[0]) : this.unpagedPart(s.parts[0]);
     if (first === null) return;
+    this.stopPart = s.parts.length - 1;
     const second = s.parts.length === 1 ? first : s.cx.paging ? this.linearPart(s.parts[1]) : this.unpagedPart(s.parts[1]);
     if (second === null) return;
     this.rule = this.passRule !== NO_RULE ? this.passRule : this.cachedRule !== NO_RULE ? this.cachedRule
@@ -368,6 +391,7 @@ export class AccessRun implements QwordReader, Explored {
 
   /** CR0.PG = 0: the linear address is the guest-physical address. */
   private unpagedPart(p: Part): { hpa: number; fill: CombinedMapping[] | null } | null {
+    this.reachedLeaf(p, p.la);
     const t = this.finalAccess(p, p.la, null);
     return t === null ? null : { hpa: t.hpa, fill: null };
   }
@@ -405,6 +429,7 @@ export class AccessRun implements QwordReader, Explored {
         const pass = rightsRule(s.kind, allowing[k].walk, s.cx.rights, RIGHTS_OK);
         if (pass !== NO_RULE && this.passRule === NO_RULE) this.passRule = pass;
         this.reachedRights(p, allowing[k].walk);
+        if (allowing[k].gpaPage >= 0) this.reachedLeaf(p, allowing[k].gpaPage * 4096 + mod(p.la, 4096));
         return { hpa: allowing[k].hpaPage * 4096 + mod(p.la, 4096), fill: null };
       }
     }
@@ -523,6 +548,8 @@ export class AccessRun implements QwordReader, Explored {
     }
     const leaf = entries[n - 1];
     w.pkey = (leaf.hi >>> 27) & 0xf; // ref §4.3: key = bits 62:59 of the leaf
+    const gpa = leafBase(leaf, leafLevel, M) + mod(p.la, levelSpan(leafLevel));
+    this.reachedLeaf(p, gpa);
     // Step 3: rights over the whole walk; PK when the key alone would deny.
     const verdict = checkRights(s.kind, w, s.cx.rights);
     const decided = rightsRule(s.kind, w, s.cx.rights, verdict);
@@ -542,7 +569,6 @@ export class AccessRun implements QwordReader, Explored {
       this.writeEntry(t.hpa, cur.lo | bits, cur.hi);
     }
     // Step 5: the final GPA.
-    const gpa = leafBase(leaf, leafLevel, M) + mod(p.la, levelSpan(leafLevel));
     if (step4 !== null) {
       step4.finalEptReads = this.eptReads!.length;
       step4.finalSppReads = this.sppReads!.length;

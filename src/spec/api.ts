@@ -37,6 +37,14 @@ export interface Candidate {
    * fields above are the first part's), or null when that part's walk never reached the rights check.
    */
   stagesAt?(linearPage: number): AccessStages | null;
+  /**
+   * Optional, guest accesses: where the access stood when its outcome came (src/check/progress.ts):
+   * the index of the part it was in (a completed access: its last), the linear pages of its parts
+   * in order, and the final GPA of a part whose guest walk reached a leaf (else null).
+   */
+  readonly stopPart?: number;
+  readonly partPages?: readonly number[];
+  finalGpaOf?(part: number): number | null;
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

@@ -436,6 +436,18 @@ class AccessCandidate extends SpecCandidate {
     return this.run.keyOtherDenies;
   }
 
+  get stopPart(): number {
+    return this.run.stopPart;
+  }
+
+  get partPages(): readonly number[] {
+    return this.run.partPages;
+  }
+
+  finalGpaOf(part: number): number | null {
+    return this.run.finalGpaOf(part);
+  }
+
   stagesAt(linearPage: number): AccessStages | null {
     const st = this.run.stagesAt(linearPage);
     // Fetches are never keyed (as keyStage above).

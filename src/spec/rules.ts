@@ -25,6 +25,12 @@ export interface RuleInfo {
   source: string;
   /** The id a failure signature uses (the rule itself, or its family for per-level variants). */
   group: string;
+  /**
+   * The id a signature uses when the target's outcome is of another class than the rule's, i.e.
+   * whether the check applies at all is in dispute (docs/rules.md "Signatures"): finer than
+   * `group` where one family's checks differ by access kind (absent: `group`).
+   */
+  classGroup?: string;
   /** Why no generated trace can reach it (rule coverage lists it as such), if so. */
   unreachable?: string;
   /** The mode whose model applies it: bare (src/spec) or hv (src/spec/hv, labelled by op result). */
@@ -39,6 +45,12 @@ function rule(id: string, mechanism: Mechanism, meaning: string, source: string,
   const n = list.length;
   list.push(unreachable === undefined ? { id, mechanism, meaning, source, group, mode } : { id, mechanism, meaning, source, group, unreachable, mode });
   byId.set(id, n);
+  return n;
+}
+
+/** Sets rule `n`'s `classGroup` (see RuleInfo); returns `n`. */
+function classGroup(n: number, g: string): number {
+  list[n].classGroup = g;
   return n;
 }
 
@@ -118,8 +130,8 @@ export const RULE = {
   pkQemu: rule('pk.qemu.user-to-supervisor', 'pk', 'choices.pkOnUserToSupervisor = qemu: a CPL 3 access to a supervisor page whose PKRS key denies gets no PK bit', `${SEM} step 3; QEMU target/i386/tcg/system/excp_helper.c mmu_translate`),
 
   // EPT (semantics.md "EPT translation of one GPA")
-  eptNotPresent: EPT_ACCESS_NAMES.map((a) => perLevel((l) => rule(`ept.not-present.${a}.l${l}`, 'ept', `a ${a} access meets a not-present EPT entry at level ${l}: EPT violation (exit 48), rights bits 0`, SDM_EPT_VIOL, 'ept.violation'))),
-  eptDeny: EPT_ACCESS_NAMES.map((a) => perLevel((l) => rule(`ept.deny.${a}.l${l}`, 'ept', `a ${a} access is denied by the EPT rights, first missing at level ${l}: EPT violation (exit 48)`, SDM_EPT_VIOL, 'ept.violation'))),
+  eptNotPresent: EPT_ACCESS_NAMES.map((a) => perLevel((l) => classGroup(rule(`ept.not-present.${a}.l${l}`, 'ept', `a ${a} access meets a not-present EPT entry at level ${l}: EPT violation (exit 48), rights bits 0`, SDM_EPT_VIOL, 'ept.violation'), `ept.violation.${a}`))),
+  eptDeny: EPT_ACCESS_NAMES.map((a) => perLevel((l) => classGroup(rule(`ept.deny.${a}.l${l}`, 'ept', `a ${a} access is denied by the EPT rights, first missing at level ${l}: EPT violation (exit 48)`, SDM_EPT_VIOL, 'ept.violation'), `ept.violation.${a}`))),
   eptMiscWNoR: rule('ept.misconfig.write-without-read', 'ept', 'a present EPT entry with W = 1 and R = 0: EPT misconfiguration (exit 49)', SDM_EPT_MISC, 'ept.misconfig'),
   eptMiscXo: rule('ept.misconfig.exec-only-unsupported', 'ept', 'an execute-only EPT entry without the execute-only capability: EPT misconfiguration', SDM_EPT_MISC, 'ept.misconfig'),
   eptMiscAddr: rule('ept.misconfig.rsvd-address', 'ept', 'an EPT entry sets an address bit in [51:MAXPHYADDR]: EPT misconfiguration', SDM_EPT_MISC, 'ept.misconfig'),

@@ -96,8 +96,8 @@ describe('runner', () => {
 
   it('fault.exit-reason fires when kinds or reasons differ', () => {
     const cases: Array<[Outcome, Outcome, string]> = [
-      [pf(1), exit(48, 0x181), 'ept.violation -> pf protection'],
-      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'ept.violation -> ept misconfig'],
+      [pf(1), exit(48, 0x181), 'ept.violation.write -> pf protection'],
+      [exit(49, 0, 0x2000, null), exit(48, 0x181), 'ept.violation.write -> ept misconfig'],
       [OK, { kind: 'gp' }, 'reg.cr0.gp -> completes'],
       [{ kind: 'data', value: 1n }, { kind: 'data', value: 2n }, 'access.read.complete -> completes (value differ)'],
     ];
@@ -114,8 +114,8 @@ describe('runner', () => {
       [pf(2, 0x2000), exit(48, 0x1a2, 0x5fff, 0x1fff), RULE.xoNativeData, 'xo.native.data-denied -> completes'],
       [pf(2, 0x1fff), exit(48, 0x1a2, 0x5fff, 0x1fff), RULE.xoNativeData, 'xo.native.data-denied -> pf not-present'],
       // The model stops at a guest table's A update (bit 8 clear); the target's exit is the final translation's, or a misconfiguration further on.
-      [exit(48, 0x184, 0x4860bf, 0x1fff), exit(48, 0x8b, 0x7f0, 0x1fff), RULE.eptDeny[3][3], 'ept.violation -> completes'],
-      [exit(49, 0, 0x5dfaeb, null), exit(48, 0x8b, 0x8d38, 0x1fff), RULE.eptDeny[3][3], 'ept.violation -> completes'],
+      [exit(48, 0x184, 0x4860bf, 0x1fff), exit(48, 0x8b, 0x7f0, 0x1fff), RULE.eptDeny[3][3], 'ept.violation.table-read -> completes'],
+      [exit(49, 0, 0x5dfaeb, null), exit(48, 0x8b, 0x8d38, 0x1fff), RULE.eptDeny[3][3], 'ept.violation.table-read -> completes'],
       [exit(48, 0x83, 0x7f0, 0x1fff), exit(48, 0x8b, 0x7f0, 0x1fff), RULE.eptDeny[3][3], 'ept.violation -> ept violation (rights bits differ)'],
     ];
     for (const [actual, allowed, rule, coarse] of cases) {
@@ -141,7 +141,7 @@ describe('runner', () => {
     // The machine completes and writes 0x21 at 0x5000 (a walk's accessed flag); the flushed run completes without that write.
     const machine = () => ({ outcome: OK, writes: [[0x5000, 0x21]] as Array<[number, number]> });
     const model = (flushedMemory: Array<[number, number]>) => () => ({ allowed: [{ outcome: exit(48, 0x8b), rule: RULE.eptDeny[1][1] }], flushed: [OK], flushedRules: [RULE.inveptSingle], flushedMemory });
-    expect(runWith(traceOf(writes(1)), fakeTarget(machine, model([[0x5000, 0x01]]))).first).toMatchObject({ invariant: INVARIANTS.exitReason, coarse: 'ept.violation -> completes' });
+    expect(runWith(traceOf(writes(1)), fakeTarget(machine, model([[0x5000, 0x01]]))).first).toMatchObject({ invariant: INVARIANTS.exitReason, coarse: 'ept.violation.write -> completes' });
     expect(runWith(traceOf(writes(1)), fakeTarget(machine, model([[0x5000, 0x21]]))).first).toMatchObject({ invariant: INVARIANTS.staleAfterFlush, coarse: 'flushed by tlb.invept.single' });
   });
 

@@ -1,0 +1,42 @@
+/**
+ * Developer tool: what a finished crash store's signatures become under the current classifier,
+ * without running the campaign again. Each crash directory's minimized repro and stored originals
+ * are checked against the reference model; the directory's hits follow its repro's new signature
+ * (an estimate: the runs behind a directory are not all kept). Prints, per store, the new
+ * signatures with their hits, and each directory whose originals sign differently from its repro.
+ * Usage: npx tsx bench/resign-store.ts CRASHES...
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkTrace } from '../src/check/check-trace.js';
+import { TARGETS } from '../src/check/targets.js';
+import { formatSignature, signatureOf } from '../src/check/violation.js';
+import { loadTrace } from '../src/trace/load.js';
+
+function signOf(file: string): string {
+  const r = checkTrace(loadTrace(file), TARGETS.model);
+  return r.first === null ? '(passes)' : formatSignature(signatureOf(r.first));
+}
+
+for (const store of process.argv.slice(2)) {
+  const hits = new Map<string, number>();
+  const splits: string[] = [];
+  let total = 0;
+  for (const name of fs.readdirSync(store).sort()) {
+    const dir = path.join(store, name);
+    const descFile = path.join(dir, 'description.json');
+    if (!fs.existsSync(descFile)) continue;
+    const d = JSON.parse(fs.readFileSync(descFile, 'utf8')) as { count: number; summary: string };
+    const sig = signOf(path.join(dir, 'repro.msgpack'));
+    hits.set(sig, (hits.get(sig) ?? 0) + d.count);
+    total += d.count;
+    for (const f of fs.readdirSync(dir).filter((n) => n.startsWith('original-')).sort()) {
+      const o = signOf(path.join(dir, f));
+      if (o !== sig) splits.push(`    ${name}/${f}: ${o}  (repro: ${sig})`);
+    }
+  }
+  const rows = [...hits].sort((a, b) => b[1] - a[1]);
+  process.stdout.write(`== ${store}: ${rows.length} signatures, ${total} hits\n`);
+  for (const [s, n] of rows) process.stdout.write(`  ${String(n).padStart(6)} ${(100 * n / total).toFixed(1).padStart(5)} %  ${s}\n`);
+  if (splits.length > 0) process.stdout.write(`  originals signing otherwise:\n${splits.join('\n')}\n`);
+}

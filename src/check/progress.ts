@@ -1,0 +1,99 @@
+/**
+ * How far a guest access got before its outcome: the mark that tells which of the model's allowed
+ * paths a target's outcome follows, and whether the target stopped before the model's stop or
+ * went past it (classify.ts `pathInDispute`).
+ * Contract: pure. A mark is part index * STAGES + stage; the stages of one part follow the order
+ * the model applies them (src/spec/access.ts steps 2-7, from the SDM's order of a linear access,
+ * Vol. 3A §4.5 and Vol. 3C §29.3.3): the guest walk's table reads (an EPT exit there, or a #PF
+ * not-present or reserved-bit), the rights and key checks (#PF with P = 1), the A/D updates (an
+ * EPT exit at a table's GPA after the walk reached a leaf), the final GPA's translation (an EPT exit there),
+ * the SPPT walk, and the end of the access. null: the outcome's place cannot be told (an exit
+ * with no linear address at a GPA no allowed path names, a hv result).
+ */
+import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_RSVD, QUAL_GLA_VALID, QUAL_XLAT } from '../hw/bits.js';
+import type { Outcome } from '../hw/outcome.js';
+import type { Candidate } from '../spec/api.js';
+import { RULE } from '../spec/rules.js';
+
+const STAGE_WALK = 1;
+const STAGE_RIGHTS = 2;
+const STAGE_AD = 3;
+const STAGE_FINAL = 4;
+const STAGE_SPP = 5;
+const STAGES = 8;
+/** A completed access: past every stage of every part. */
+const END = 1 << 20;
+
+const page = (la: number): number => Math.floor(la / 4096);
+
+/**
+ * Where an allowed candidate's access stopped, or null when the model does not say. An EPT exit
+ * of a part whose walk reached a leaf is at the final GPA or an A/D update; before the leaf, a
+ * table read. (The qualification's write bit cannot tell an A/D update from a table read: with
+ * EPT A/D on, every guest paging-structure access is a write for EPT, SDM Vol. 3C §29.3.5.)
+ */
+export function candidateProgress(c: Candidate): number | null {
+  if (c.stopPart === undefined || c.finalGpaOf === undefined) return null;
+  const o = c.outcome;
+  const at = (stage: number): number => c.stopPart! * STAGES + stage;
+  switch (o.kind) {
+    case 'ok': case 'data': return END;
+    // Under kvmXo a final-GPA violation becomes a #PF (src/spec/access.ts step 7).
+    case 'pf': return c.rule === RULE.xoKvmPf ? at(STAGE_FINAL) : at(pfStage(o.code));
+    case 'exit': {
+      if (o.reason === EXIT_SPP) return at(STAGE_SPP);
+      if (o.reason !== EXIT_EPT_VIOLATION && o.reason !== EXIT_EPT_MISCONFIG) return null;
+      const finalGpa = c.finalGpaOf(c.stopPart);
+      if (finalGpa === null) return at(STAGE_WALK);
+      return at(o.gpa === finalGpa ? STAGE_FINAL : STAGE_AD);
+    }
+    default: return null;
+  }
+}
+
+/** Whether mark `y` is a table read of the part mark `x` is in. */
+export function isWalkOfSamePart(y: number, x: number): boolean {
+  return y % STAGES === STAGE_WALK && Math.floor(y / STAGES) === Math.floor(x / STAGES);
+}
+
+/** A #PF with P = 1 and no reserved bit comes from the rights and key checks; else from the walk. */
+function pfStage(code: number): number {
+  return (code & PF_P) !== 0 && (code & PF_RSVD) === 0 ? STAGE_RIGHTS : STAGE_WALK;
+}
+
+/**
+ * Where the target's outcome `actual` puts its access, read against the step's allowed
+ * candidates (which know the parts' linear pages and final GPAs): a #PF by its CR2's part, an EPT
+ * violation with a linear address by that address's part and its qualification, an exit without
+ * one by the part whose final GPA it names, else by an allowed exit at the same GPA.
+ */
+export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): number | null {
+  if (actual.kind === 'ok' || actual.kind === 'data') return END;
+  const pages = allowed.find((c) => c.partPages !== undefined)?.partPages;
+  if (pages === undefined) return null;
+  const partOf = (la: number): number => pages.indexOf(page(la));
+  if (actual.kind === 'pf') {
+    const i = partOf(actual.cr2);
+    return i < 0 ? null : i * STAGES + pfStage(actual.code);
+  }
+  if (actual.kind !== 'exit') return null;
+  // SDM Vol. 3C Table 28-7: with a valid linear address, bit 8 set is the final translation.
+  if (actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_GLA_VALID) !== 0 && (actual.qual & QUAL_XLAT) !== 0 && actual.gla !== null) {
+    const i = partOf(actual.gla);
+    if (i >= 0) return i * STAGES + STAGE_FINAL;
+  }
+  for (let i = 0; i < pages.length; i++) {
+    for (const c of allowed) if (c.finalGpaOf?.(i) === actual.gpa) return i * STAGES + (actual.reason === EXIT_SPP ? STAGE_SPP : STAGE_FINAL);
+  }
+  // A paging-structure access: where an allowed path made the same exit at the same GPA, else a
+  // table read of the part its linear address names.
+  for (const c of allowed) {
+    const o = c.outcome;
+    if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return candidateProgress(c);
+  }
+  if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
+    const i = partOf(actual.gla);
+    if (i >= 0) return i * STAGES + STAGE_WALK;
+  }
+  return null;
+}
