@@ -311,6 +311,12 @@ const HV_RESULT_UNREACHABLE: Readonly<Record<string, string>> = {
   'guest_unshare_host.enomem': `${NO_POOL_PAGE}: a page the guest shared already has its host leaf`,
 };
 
+/**
+ * A hv access's rule finer than its result's (src/spec/hv/model.ts labels the candidate): the SPP
+ * check of a write through a leaf whose bit 61 write protection or aging parked and restored.
+ */
+export const RULE_SPP_PARKED_RESTORED = rule('kvm.spp.parked-bit-restored', 'spp', 'dirty-logging write protection and access tracking park EPT bit 61 of a protected page in a software bit and restore it with W or A: a later write to the page is still checked by SPP (its SPP exit, or the SPPT-miss exit on the way)', 'KVM SPP series v5 7/9; v12 "free bit to store SPP bit"', 'kvm.spp.parked-bit-restored', undefined, 'hv');
+
 /** The rule an unlisted hv result falls back to (rule coverage lists such results in `extra`). */
 export const RULE_HV_UNLISTED = rule('hv.unlisted', 'hv', 'a hv op result not in the catalogue (a new op or error path: add it to HV_OP_RESULTS)', 'src/spec/rules.ts', 'hv.unlisted', 'a catch-all: reached only by a result HV_OP_RESULTS lacks', 'hv');
 

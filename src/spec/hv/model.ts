@@ -16,6 +16,7 @@ import { hvOptionsOf, memcacheModeOf, memFaultFlagsOf, pkvmProfileOf, type HvOpt
 import { guestMaxPhyAddr, hostEptFrames } from '../../hw/config.js';
 import { Journal, type HostState, type Mapping, type ModelVm, type Page } from './state.js';
 import { PF_P, PF_RSVD, PF_U, PF_W, PG, PGE, NXE, accessBits, initialRegs, pageFaultCode, writeReg, type Drop, type Regs } from './paging.js';
+import { RULE_SPP_PARKED_RESTORED } from '../rules.js';
 
 // ABI values (pkvm-and-vtl.md §2, §4, §5; x86-memory-protection.md §3.5, §5.2).
 const EPERM = 1, ENOENT = 2, E2BIG = 7, EAGAIN = 11, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22, EHWPOISON = 133;
@@ -101,11 +102,13 @@ function tableKey(level: number, gfn: number): number {
 const MEMCACHE_MIN_PAGES = 3;
 
 /** What running one op gives. */
-interface Ran { outcome: AnyOutcome }
+interface Ran { outcome: AnyOutcome; rule?: number }
 
 /** A candidate outcome (the Candidate of src/spec/api.ts over AnyOutcome). */
 export interface HvCandidate {
   outcome: AnyOutcome;
+  /** The rule, where a path names one finer than its op result's (else the catalogue's, src/spec/hv/rules.ts). */
+  readonly rule?: number;
   stale: boolean;
   frames: readonly number[];
   /** Which parts of a paged access used a cached translation (bit i = part i); 0 = fresh walks. */
@@ -202,6 +205,8 @@ export class HvModel implements HvReferenceModelApi {
   private allocMarks: number[] = [];
   /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
   private adLog: number[] = [];
+  /** This access's SPP check met a leaf whose bit 61 was parked and restored (Mapping.sppParked). */
+  private sppRestoredChecked = false;
   private frames: number[] = [];
 
   constructor(config: MachineConfig) {
@@ -255,10 +260,10 @@ export class HvModel implements HvReferenceModelApi {
     this.allocMarks = [];
     this.adLog = [];
     this.live = variant;
-    const { outcome } = this.run(op, variant);
+    const { outcome, rule } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
     for (const f of this.frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
-    return [{ outcome, stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW }];
+    return [{ outcome, ...(rule !== undefined ? { rule } : {}), stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW }];
   }
 
   commit(candidate: HvCandidate): void {
@@ -857,7 +862,9 @@ export class HvModel implements HvReferenceModelApi {
         for (let g = gfn; g < gfn + pages; g++) {
           const f = this.mappingAt(vm, view, g + b);
           if (f === null) continue;
-          this.setMapping(vm, view, f.at, { ...f.m, [what]: true });
+          // A protected page's bit 61 is parked, to come back with W or A (kvm.spp.parked-bit-restored).
+          const parked = f.m.sppParked === true || (!f.m.huge && this.protected_(vm, g));
+          this.setMapping(vm, view, f.at, { ...f.m, [what]: true, ...(parked ? { sppParked: true } : {}) });
           if (f.m.huge) g = g - (g % 512) + 511;
         }
       }
@@ -1348,6 +1355,7 @@ export class HvModel implements HvReferenceModelApi {
     const need = this.needOf(cpu, kind, user);
     if ((eff & need) !== 0) return { r: 'ok', gpa, eff, spp: leafSpp };
     if (final && kind === 'write' && leafSpp && (eff & R) !== 0) {
+      if (f.m.sppParked === true) this.sppRestoredChecked = true;
       if (!vm.sppRegions.has(Math.floor(gfn / 512))) return { r: 66, gpa, eff, spp: true };
       const vec = vm.vectors.get(gfn)!;
       const off = gpa % 4096;
@@ -1454,7 +1462,8 @@ export class HvModel implements HvReferenceModelApi {
   private access(cpu: number, kind: Kind, la: number, size: number, value: bigint, variant: number): Ran {
     const parts = this.parts(la, size);
     let exits: number[] | null = null;
-    const end = (o: AnyOutcome): Ran => ({ outcome: o });
+    this.sppRestoredChecked = false;
+    const end = (o: AnyOutcome): Ran => (this.sppRestoredChecked ? { outcome: o, rule: RULE_SPP_PARKED_RESTORED } : { outcome: o });
     for (let i = 0; i < RETRIES_MAX; i++) {
       let stop: (PartResult & { la: number }) | null = null;
       const done: PartResult[] = [];

@@ -28,6 +28,12 @@ export interface Mapping {
   wp: boolean;
   /** access-tracked: the next access fixes it */
   aged: boolean;
+  /**
+   * Write protection or aging met this leaf while its page was SPP-protected: EPT bit 61 was
+   * parked in a software bit and comes back with W or A (KVM SPP series v5 7/9). An SPP check on
+   * such a leaf applies rule kvm.spp.parked-bit-restored.
+   */
+  sppParked?: boolean;
 }
 
 export interface Slot { gfn: number; pfn: number; pages: number; flags: number }

@@ -1,0 +1,42 @@
+/**
+ * kvm.spp.parked-bit-restored: the hv model names the SPP check of a write through a leaf whose
+ * EPT bit 61 write protection or aging parked and restored, so the two planted SPP bugs of the
+ * hypervisor (bit 61 lost on write protection; a 2 MiB leaf never split) file under different
+ * signatures (docs/rules.md "Rule ids").
+ */
+import { describe, expect, it } from 'vitest';
+import type { AnyOp } from '../../../src/trace/ops.js';
+import { HvModel } from '../../../src/spec/hv/model.js';
+import { ruleOfCandidate } from '../../../src/check/classify.js';
+import { ruleId } from '../../../src/spec/rules.js';
+import { NP_SETUP, hvConfig, run, write } from './helpers.js';
+
+const PROTECT: AnyOp[] = [...NP_SETUP, { op: 'spp_enable', vm: 2 }, { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe }, write(0, 0x201080, 1n)];
+
+/** The rule of the model's first allowed outcome of the last op. */
+function lastRule(ops: AnyOp[]): string {
+  const m = new HvModel(hvConfig());
+  for (const op of ops.slice(0, -1)) m.commit(m.step(op).allowed[0]);
+  const last = ops[ops.length - 1];
+  return ruleId(ruleOfCandidate(last.op, m.step(last).allowed[0]));
+}
+
+describe('kvm.spp.parked-bit-restored', () => {
+  it('labels the SPP check after write protection or aging, and only then', () => {
+    expect(lastRule([...PROTECT, write(0, 0x201000, 2n)])).toBe('hv.access.write.spp');
+    expect(lastRule([...PROTECT, { op: 'vm_write_protect', vm: 2, gfn: 0x201, pages: 1 }, write(0, 0x201000, 2n)])).toBe('kvm.spp.parked-bit-restored');
+    expect(lastRule([...PROTECT, { op: 'vm_age', vm: 2, gfn: 0x201, pages: 1 }, write(0, 0x201000, 2n)])).toBe('kvm.spp.parked-bit-restored');
+    // write protection before the page was protected parks nothing
+    expect(lastRule([...NP_SETUP, { op: 'spp_enable', vm: 2 }, write(0, 0x201080, 1n), { op: 'vm_write_protect', vm: 2, gfn: 0x201, pages: 1 },
+      { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe }, write(0, 0x201000, 2n)])).not.toBe('kvm.spp.parked-bit-restored');
+  });
+
+  it('spp-lost-on-wrprotect and spp-hugepage-not-split are filed under different rules', () => {
+    const lost = run([...PROTECT, { op: 'vm_write_protect', vm: 2, gfn: 0x201, pages: 1 }, write(0, 0x201080, 2n), write(0, 0x201000, 3n)], hvConfig({ bugs: ['spp-lost-on-wrprotect'] }));
+    const huge = run([...NP_SETUP, { op: 'spp_enable', vm: 2 }, write(0, 0x200000, 1n), { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe }, write(0, 0x201000, 2n)],
+      hvConfig({ bugs: ['spp-hugepage-not-split'] }));
+    const firstAccess = (r: typeof lost) => r.violations.find((v) => v.invariant === 'fault.exit-reason');
+    expect(firstAccess(lost)?.rule).toBe('kvm.spp.parked-bit-restored');
+    expect(firstAccess(huge)?.rule).toMatch(/^hv\.access\./);
+  });
+});
