@@ -12,7 +12,7 @@ import type { Candidate, SpecStep } from '../spec/api.js';
 import { NO_RULE, RULE, ruleId } from '../spec/rules.js';
 import { hvRuleOf } from '../spec/hv/rules.js';
 import { OK } from '../hw/outcome.js';
-import { actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
+import { pathInDispute, wentThrough } from './path-in-dispute.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
@@ -28,118 +28,6 @@ export interface Finding {
 
 function allowedText(allowed: readonly Outcome[]): string {
   return allowed.map(formatOutcome).join(' | ');
-}
-
-/**
- * The allowed candidate closest to `actual`: same class (classify.ts) at the same address first,
- * then same class, then same kind and exit reason, else the fresh walk's (allowed[0]).
- */
-function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate {
-  const cls = outcomeClass(op, actual);
-  // Same class at the same address first (an exit's GPA, a #PF's CR2): then only fields differ.
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return c;
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls) return c;
-  for (const c of allowed) {
-    const o = c.outcome;
-    if (o.kind === actual.kind && (o.kind !== 'exit' || actual.kind !== 'exit' || o.reason === actual.reason)) return c;
-  }
-  return allowed[0];
-}
-
-/**
- * The allowed path the target's outcome is disputed against, and whether the target went past
- * that path's stop. An allowed outcome of the target's class at its address first (then only
- * fields differ). Else by how far the access got (progress.ts): an allowed path that stopped
- * where the target did; else the furthest that stopped before the target's stop (the target went
- * past it: a check the model applied there is in dispute); else the nearest that went further
- * (the target stopped early: the check the model passed there is in dispute). Where the target's
- * stop cannot be placed, the closest outcome by class and `pastModelStop`.
- */
-function pathInDispute(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean } {
-  const cls = outcomeClass(op, actual);
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return { cand: c, past: false };
-  const x = actualProgress(actual, allowed);
-  if (x !== null) {
-    const same: Candidate[] = [];
-    let below: Candidate | null = null;
-    let above: Candidate | null = null;
-    let walkBelow: Candidate | null = null;
-    let yBelow = -1;
-    let yAbove = Infinity;
-    for (const c of allowed) {
-      const y = candidateProgress(c);
-      if (y === null) continue;
-      if (y === x) same.push(c);
-      else if (y > x) {
-        if (y < yAbove) { above = c; yAbove = y; }
-      } else if (isWalkOfSamePart(y, x)) walkBelow ??= c;
-      else if (y > yBelow) { below = c; yBelow = y; }
-    }
-    if (same.length > 0) return { cand: closest(op, actual, same), past: false };
-    if (below !== null) return { cand: below, past: true };
-    // A path that stopped at a table read of the part where the target stopped later is another
-    // choice of cached paging-structure entries, not a check the target went through: a path that
-    // got through the target's stop comes first.
-    if (above !== null) return { cand: above, past: false };
-    if (walkBelow !== null) return { cand: walkBelow, past: true };
-  }
-  const best = closest(op, actual, allowed);
-  if (pastHvStop(actual, best.outcome)) return { cand: best, past: true };
-  const past = pastModelStop(actual, best.outcome);
-  return { cand: past ? closest(op, OK, allowed) : best, past };
-}
-
-const ENOMEM = -12;
-
-/**
- * Hypervisor mode: whether the target went on where the model's hypercall or access stopped.
- * -ENOMEM, where the model refused the call with another error or stopped the access with an
- * exit: memory is taken only after every check of the
- * call or fault has passed (docs/hypervisor.md; reference pkvm-and-vtl.md, transition table:
- * state checks, then the memcache); or an access whose hardware exits continue the model's
- * (the model's are a proper prefix of the target's: it handled the exit the model stopped at).
- */
-function pastHvStop(actual: Outcome, expected: Outcome): boolean {
-  if (actual.kind === 'ret' && actual.value === ENOMEM) return expected.kind === 'ret' ? expected.value < 0 && expected.value !== ENOMEM : expected.kind === 'hv_exit';
-  if (expected.kind !== 'hv_exit' || (actual.kind !== 'hv_exit' && actual.kind !== 'handled')) return false;
-  // The same exit at the same address, reached through more exits: the exits differ, nothing more.
-  if (actual.kind === 'hv_exit' && actual.exit === expected.exit && actual.gpa === expected.gpa) return false;
-  const e = expected.exits;
-  const a = actual.exits;
-  if (a.length <= e.length) return false;
-  for (let i = 0; i < e.length; i++) if (a[i] !== e[i]) return false;
-  return true;
-}
-
-/** What the target's outcome reads as when it went past the model's stop: a completed access, or a call that succeeded. */
-function wentThrough(expected: Outcome): Outcome {
-  return expected.kind === 'ret' ? RET_OK : OK;
-}
-
-const RET_OK: Outcome = { kind: 'ret', value: 0 };
-
-/** The first page of a model outcome's address (a #PF's CR2, an exit's GLA), or null. */
-function stopPage(o: Outcome): number | null {
-  if (o.kind === 'pf') return Math.floor(o.cr2 / 4096);
-  if (o.kind === 'exit' && o.gla !== null) return Math.floor(o.gla / 4096);
-  return null;
-}
-
-/**
- * Whether the target went past the point where the model's outcome stopped the access: its #PF or
- * EPT exit names a later page, or the model stopped at a guest paging-structure access (an EPT
- * violation without bit 8: a table read or A/D update) and the target's EPT exit, at another GPA,
- * is that of the final translation (bit 8) or a misconfiguration (it walked on).
- */
-function pastModelStop(actual: Outcome, expected: Outcome): boolean {
-  const stop = stopPage(expected);
-  if (stop === null) return false;
-  if (actual.kind === 'pf') return Math.floor(actual.cr2 / 4096) > stop;
-  if (actual.kind !== 'exit') return false;
-  if (actual.gla !== null && Math.floor(actual.gla / 4096) > stop) return true;
-  if (expected.kind !== 'exit' || expected.reason !== EXIT_EPT_VIOLATION || (expected.qual & QUAL_XLAT) !== 0) return false;
-  // (at another GPA: the same GPA with other qualification bits is a qualification dispute)
-  return actual.gpa !== expected.gpa && ((actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_XLAT) !== 0) || actual.reason === EXIT_EPT_MISCONFIG);
 }
 
 /** The machine's memory after the step, for telling a stale translation from a broken walk. */
@@ -165,12 +53,6 @@ function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefi
     if (sameOutcome(spec.flushed[i], actual)) return spec.flushedRules?.[i] ?? NO_RULE;
   }
   return null;
-}
-
-function sameAddress(a: Outcome, b: Outcome): boolean {
-  if (a.kind === 'exit' && b.kind === 'exit') return a.gpa === b.gpa;
-  if (a.kind === 'pf' && b.kind === 'pf') return a.cr2 === b.cr2;
-  return false;
 }
 
 /**
