@@ -200,9 +200,9 @@ export class EptTables {
     const old = mem.read32(a);
     if (level > 1 && isTable(old)) {
       const frame = tableAddr(old, mem.read32(a + 4)) / 4096;
-      // Logged as (-1: a pool page, -2: a cache page, entry address): an -ENOMEM undo links an
-      // empty table there again, from the same source (docs/hypervisor.md "The page pool").
-      this.allocLog?.push(this.cache !== null && this.cache.inUse.has(frame) ? -2 : -1, a, 0, 0);
+      // Logged as (-1: a pool page, -2 - c: a page of vCPU c's cache, entry address): an -ENOMEM
+      // undo links an empty table there again, from the same source (docs/hypervisor.md "The page pool").
+      this.allocLog?.push(this.cache !== null && this.cache.inUse.has(frame) ? -2 - this.cache.originOf(frame) : -1, a, 0, 0);
       this.releaseSubtree(frame, level - 1);
     }
     mem.write32(a, lo >>> 0);
@@ -217,8 +217,10 @@ export class EptTables {
     for (let i = log.length - 4; i >= 0; i -= 4) {
       if (log[i] < 0) {
         // An empty table a huge leaf replaced: link a zeroed one again (its frame is not observable).
-        const src = log[i] === -2 && this.cache !== null ? this.cache : this.pool;
-        const frame = src.alloc();
+        const cache = log[i] <= -2 ? this.cache : null;
+        if (cache !== null) cache.cpu = -2 - log[i];
+        const frame = (cache ?? this.pool).alloc();
+        if (cache !== null) cache.cpu = -1;
         this.tables.add(frame);
         this.mem.write32(log[i + 1], ((frame * 4096) | TABLE_RIGHTS) >>> 0);
         this.mem.write32(log[i + 1] + 4, 0);

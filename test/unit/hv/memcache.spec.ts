@@ -17,8 +17,8 @@ const arm64 = hvConfig({ hv: { pkvm: 'arm64', memcache: 'vm' } });
 const x86 = hvConfig({ hv: { memcache: 'vm' } });
 const np: AnyOp[] = [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'vcpu_load', cpu: 0, vm: 2 }];
 const share = (pfn: number, gfn: number, prot = 7): AnyOp => ({ op: 'host_share_guest', vm: 2, pfn, gfn, nr: 1, prot });
-const topup = (vm: number, pfn: number, nr: number): AnyOp => ({ op: 'hv_topup', vm, pfn, nr });
-const undonate = (vm: number, pfn: number, nr: number): AnyOp => ({ op: 'hv_undonate', vm, pfn, nr });
+const topup = (vm: number, pfn: number, nr: number, cpu = 0): AnyOp => ({ op: 'hv_topup', vm, cpu, pfn, nr });
+const undonate = (vm: number, pfn: number, nr: number, cpu = 0): AnyOp => ({ op: 'hv_undonate', vm, cpu, pfn, nr });
 const query = (vm: number, pfn: number, gfn = 0): AnyOp => ({ op: 'hv_query', vm, pfn, gfn });
 const page = (o: unknown): PageView => (o as { page: PageView }).page;
 
@@ -29,10 +29,10 @@ describe('memory caches: top-up and consumption', () => {
       topup(2, 0x100, 4), query(2, 0x100, 9), share(0x10, 9), query(2, 0x103, 9),
     ], arm64);
     expect(rets(outs).slice(1, 6)).toEqual(['ret -22', 'ret 0', 'ret -12', 'ret 0', rets(outs)[5]]);
-    expect(page(outs[5])).toMatchObject({ host: 'NOPAGE', owner: 0, hyp: 'O', cache: 4, cacheTables: 0 });
+    expect(page(outs[5])).toMatchObject({ host: 'NOPAGE', owner: 0, hyp: 'O', cache: [4, 0], cacheTables: 0 });
     // The stack gives the page pushed last first: 0x103, 0x102, 0x101 become tables, 0x100 stays free.
     expect(rets(outs)[6]).toBe('ret 0');
-    expect(page(outs[7])).toMatchObject({ hyp: 'O', cache: 1, cacheTables: 3, guest: 'SB' });
+    expect(page(outs[7])).toMatchObject({ hyp: 'O', cache: [1, 0], cacheTables: 3, guest: 'SB' });
   });
 
   it('arm64 refuses a share that needs no table when fewer than kvm_mmu_cache_min_pages are left; x86-rfc takes the exact need', () => {
@@ -43,18 +43,18 @@ describe('memory caches: top-up and consumption', () => {
 
   it('donate_guest takes its tables from the protected VM\'s cache, and only with its vCPU loaded', () => {
     const outs = clean([
-      { op: 'vm_create', vm: 3, type: 'protected' }, topup(3, 0x110, 3),
+      { op: 'vm_create', vm: 3, type: 'protected' }, topup(3, 0x110, 3, 1),
       { op: 'host_donate_guest', vm: 3, pfn: 0x20, gfn: 5 }, { op: 'vcpu_load', cpu: 1, vm: 3 },
       { op: 'host_donate_guest', vm: 3, pfn: 0x20, gfn: 5 }, query(3, 0x20, 5),
     ], arm64);
     expect(rets(outs).slice(2, 5)).toEqual(['ret -22', 'ret 0', 'ret 0']);
-    expect(page(outs[5])).toMatchObject({ host: 'NOPAGE', owner: 3, guest: 'O', cache: 0, cacheTables: 3 });
+    expect(page(outs[5])).toMatchObject({ host: 'NOPAGE', owner: 3, guest: 'O', cache: [0, 0], cacheTables: 3 });
   });
 
   it('hv_topup checks the whole range first: a page the host does not own is -EPERM and nothing moves', () => {
-    const outs = clean([...np, topup(2, 0x100, 2), topup(2, 0xff, 3), query(2, 0xff), { op: 'hv_topup', vm: 2, pfn: 0x100000, nr: 1 }], arm64);
+    const outs = clean([...np, topup(2, 0x100, 2), topup(2, 0xff, 3), query(2, 0xff), { op: 'hv_topup', vm: 2, cpu: 0, pfn: 0x100000, nr: 1 }], arm64);
     expect(rets(outs).slice(2, 4)).toEqual(['ret 0', 'ret -1']);
-    expect(page(outs[4])).toMatchObject({ host: 'O', owner: 1, cache: 2 });
+    expect(page(outs[4])).toMatchObject({ host: 'O', owner: 1, cache: [2, 0] });
     expect(rets(outs)[5]).toBe('ret -22');
   });
 
@@ -70,7 +70,7 @@ describe('memory caches: undonation and teardown', () => {
       undonate(2, 0x103, 1), undonate(2, 0x120, 1), undonate(2, 0x100, 1), query(2, 0x100),
     ], arm64);
     expect(rets(outs).slice(6, 9)).toEqual(['ret -1', 'ret -1', 'ret 0']);
-    expect(page(outs[9])).toMatchObject({ host: 'O', owner: 1, hyp: 'NOPAGE', cache: 0, cacheTables: 3 });
+    expect(page(outs[9])).toMatchObject({ host: 'O', owner: 1, hyp: 'NOPAGE', cache: [0, 0], cacheTables: 3 });
   });
 
   it('teardown gives every cache page back to the host, the tables zeroed', () => {
