@@ -408,8 +408,15 @@ export class HvWorld {
         const k = x.int(4);
         if (vm === PVM) ops.push({ op: 'host_donate_guest', vm: PVM, pfn: x.pick(hostPfns), gfn: x.pick([...pvmGfns, 4, 5]) });
         else if (k < 2) ops.push({ op: 'host_share_guest', vm: NP, pfn: x.pick(hostPfns), gfn: x.pick([0x9, 0xa, 0x7, ...npGfns]), nr: 1, prot: x.pick([7, 3, 1]) });
-        else ops.push({ op: x.chance(0.5) ? 'read' : 'fetch', cpu: c, la: x.pick(npGfns) * 4096 + x.int(4080), size: 1 } as Op);
-        if (x.chance(0.3)) ops.push({ op: 'hv_query', vm, pfn: x.pick(hostPfns), gfn: x.pick([0x9, 0xa, ...npGfns]) });
+        else {
+          // From VTL 1 now and then: view 0's tables from the vCPU's cache, view 1's from the pool
+          // (an -ENOMEM there takes the share back and keeps the top-up).
+          const up = x.chance(0.5);
+          if (up) ops.push({ op: 'vtl_call', cpu: c });
+          ops.push({ op: x.chance(0.5) ? 'read' : 'fetch', cpu: c, la: x.pick(npGfns) * 4096 + x.int(4080), size: 1 } as Op);
+          if (up) ops.push({ op: 'vtl_return', cpu: c });
+        }
+        if (x.chance(0.4)) ops.push({ op: 'hv_query', vm, pfn: x.pick(hostPfns), gfn: x.pick([0x9, 0xa, ...npGfns]) });
         break;
       }
       case 'relax_perms': {
