@@ -68,9 +68,10 @@ export class EptTables {
   }
 
   /**
-   * A guest view's memory cache (hv.memcache 'vm'), and whether `install` takes new tables from it
-   * (set around a share or donation to the VM); the root and every other table come from the pool.
-   * A table page goes back where it came from.
+   * A guest view's memory caches (hv.memcache 'vm'), and whether `install` takes new tables from
+   * them (set around a share or donation to the VM, or a memslot fault, with `cache.cpu` naming the
+   * vCPU whose cache is used); the root and every other table come from the pool. A table page goes
+   * back where it came from (the pool, or the cache of the vCPU it was taken from).
    */
   cache: VmCache | null = null;
   useCache = false;
