@@ -93,6 +93,8 @@ describe('memory caches are per vCPU', () => {
     const outs = clean([...np, topup(2, 0x100, 2, 0), topup(2, 0x102, 2, 1), undonate(2, 0x100, 1, 1), undonate(2, 0x102, 2, 1), query(2, 0x102)], arm64);
     expect(rets(outs).slice(4, 6)).toEqual(['ret -1', 'ret 0']);
     expect(page(outs[6])).toMatchObject({ host: 'O', owner: 1, cache: [2, 0] });
+    // A trace cannot name cpu 2 on a 2-vCPU machine.
+    expect(() => parseText('@schema 2\n@eptfuzz 0.1.0\n@machine {"mode":"hv","hv":{"memcache":"vm"}}\nhv_topup vm=2 cpu=2 pfn=0x100 nr=1\n')).toThrow(/cpu.*below the machine's vcpus \(2\)/);
   });
 
   it('teardown gives every vCPU\'s cache pages back to the host', () => {
