@@ -68,9 +68,10 @@ export class EptTables {
   }
 
   /**
-   * A guest view's memory cache (hv.memcache 'vm'), and whether `install` takes new tables from it
-   * (set around a share or donation to the VM); the root and every other table come from the pool.
-   * A table page goes back where it came from.
+   * A guest view's memory caches (hv.memcache 'vm'), and whether `install` takes new tables from
+   * them (set around a share or donation to the VM, or a memslot fault, with `cache.cpu` naming the
+   * vCPU whose cache is used); the root and every other table come from the pool. A table page goes
+   * back where it came from (the pool, or the cache of the vCPU it was taken from).
    */
   cache: VmCache | null = null;
   useCache = false;
@@ -200,9 +201,9 @@ export class EptTables {
     const old = mem.read32(a);
     if (level > 1 && isTable(old)) {
       const frame = tableAddr(old, mem.read32(a + 4)) / 4096;
-      // Logged as (-1: a pool page, -2: a cache page, entry address): an -ENOMEM undo links an
-      // empty table there again, from the same source (docs/hypervisor.md "The page pool").
-      this.allocLog?.push(this.cache !== null && this.cache.inUse.has(frame) ? -2 : -1, a, 0, 0);
+      // Logged as (-1: a pool page, -2 - c: a page of vCPU c's cache, entry address): an -ENOMEM
+      // undo links an empty table there again, from the same source (docs/hypervisor.md "The page pool").
+      this.allocLog?.push(this.cache !== null && this.cache.inUse.has(frame) ? -2 - this.cache.originOf(frame) : -1, a, 0, 0);
       this.releaseSubtree(frame, level - 1);
     }
     mem.write32(a, lo >>> 0);
@@ -217,8 +218,10 @@ export class EptTables {
     for (let i = log.length - 4; i >= 0; i -= 4) {
       if (log[i] < 0) {
         // An empty table a huge leaf replaced: link a zeroed one again (its frame is not observable).
-        const src = log[i] === -2 && this.cache !== null ? this.cache : this.pool;
-        const frame = src.alloc();
+        const cache = log[i] <= -2 ? this.cache : null;
+        if (cache !== null) cache.cpu = -2 - log[i];
+        const frame = (cache ?? this.pool).alloc();
+        if (cache !== null) cache.cpu = -1;
         this.tables.add(frame);
         this.mem.write32(log[i + 1], ((frame * 4096) | TABLE_RIGHTS) >>> 0);
         this.mem.write32(log[i + 1] + 4, 0);

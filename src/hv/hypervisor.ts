@@ -32,6 +32,7 @@ import { pageView } from './query.js';
 import { TOUCHED_PAGES_MAX, type PageState } from '../hw/api.js';
 import { buildSpptRegion, dropSpptTables, spptNeed } from './spp.js';
 import { autoShare, dropPages, returnToHost, shareable } from './pkvm.js';
+import { faultTopup } from './memcache.js';
 
 const EPT_WB = 6 << 3;
 /** Exits one access may go through before the hypervisor gives up (a harness bug, not a guest outcome). */
@@ -649,6 +650,9 @@ export class Hypervisor {
       return out;
     } finally {
       this.accessUndo = null;
+      // A flush an exit made (a top-up's, an undo's) cleared the flag, and the access then went on
+      // filling TLBs: the next flush must not be skipped.
+      this.tlbMaybeFilled = true;
       if (vm !== null) {
         this.host.allocLog = null;
         for (const t of vm.views) t.allocLog = null;
@@ -860,7 +864,12 @@ export class Hypervisor {
       const spfn = slot.pfn + (gfn - slot.gfn);
       const region = spfn - (spfn % 512);
       const absent = this.hostAbsent(this.lazyHost ? Array.from({ length: 512 }, (_, i) => region + i) : []);
-      const r = autoShare(this, vm, gfn, slot.slot);
+      // memcache 'vm': the host's fault handler first tops the faulting vCPU's cache up to
+      // kvm_mmu_cache_min_pages from its own free pages, and the share takes its view-0 tables from
+      // there (docs/hypervisor.md "The fault path"); -ENOMEM only when the host has no page to give.
+      // The top-up stays whatever the access does next (KVM keeps a vCPU's memcache pages).
+      if (this.memcacheVm && faultTopup(this, vm, cpu) !== 0) return { kind: 'ret', value: -ENOMEM };
+      const r = autoShare(this, vm, gfn, slot.slot, this.memcacheVm ? cpu : -1);
       if (r === -ENOMEM) return { kind: 'ret', value: -ENOMEM };
       if (r !== 0) return this.hvExit('memory_fault', page, this.accessFlags(kind), exits);
       rec = vm.pages.get(gfn)!;

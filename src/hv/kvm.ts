@@ -21,9 +21,17 @@ export function vmCreate(hv: Hypervisor, id: number, type: 'np' | 'protected'): 
   if (hv.pool.available < hv.opts.vtls) return -ENOMEM;
   const views: EptTables[] = [];
   for (let v = 0; v < hv.opts.vtls; v++) views.push(EptTables.create(hv.machine.mem, hv.pool)!);
-  hv.vms.set(id, new Vm(id, type, views, new VmCache(hv.machine.mem)));
+  hv.vms.set(id, new Vm(id, type, views, new VmCache(hv.machine.mem, hv.config.vcpus)));
   hv.mutations++;
   return 0;
+}
+
+/**
+ * The vCPU of VM `id` a host call acts on under memcache 'vm' (pkvm_get_loaded_hyp_vcpu): the
+ * lowest logical processor it is loaded on (eptfuzz's host has no processor of its own); -1: none.
+ */
+export function loadedVcpu(hv: Hypervisor, id: number): number {
+  return hv.ctx.findIndex((c) => c.vm === id);
 }
 
 export function loadedAnywhere(hv: Hypervisor, id: number): boolean {

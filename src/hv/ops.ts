@@ -65,8 +65,8 @@ export function applyHvOp(hv: Hypervisor, op: AnyOp): AnyOutcome {
     case 'host_unshare_ffa': return ret(hostUnshareFfa(hv, op.pfn, op.nr));
     case 'host_force_reclaim': return ret(hostForceReclaim(hv, op.pfn));
     case 'hv_query': case 'hv_expect': return { kind: 'page', page: pageView(hv, op.vm, op.pfn, op.gfn) };
-    case 'hv_topup': return ret(hvTopup(hv, op.vm, op.pfn, op.nr));
-    case 'hv_undonate': return ret(hvUndonate(hv, op.vm, op.pfn, op.nr));
+    case 'hv_topup': return ret(hvTopup(hv, op.vm, op.cpu, op.pfn, op.nr));
+    case 'hv_undonate': return ret(hvUndonate(hv, op.vm, op.cpu, op.pfn, op.nr));
     case 'host_relax_perms': return ret(hostRelaxPerms(hv, op.vm, op.gfn, op.prot));
     case 'host_wrprotect': return ret(hostWrprotect(hv, op.vm, op.gfn, op.nr));
     case 'host_mkyoung': return ret(hostMkyoung(hv, op.vm, op.gfn));

@@ -11,7 +11,7 @@
 import type { Hypervisor } from './hypervisor.js';
 import type { Vm } from './vm.js';
 import { MEMCACHE_MIN_PAGES } from './memcache.js';
-import { loadedAnywhere, vmWriteProtect } from './kvm.js';
+import { loadedAnywhere, loadedVcpu, vmWriteProtect } from './kvm.js';
 import {
   AGED_LO, E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINVAL, ENOENT, ENOMEM, EPERM, OWNER_HOST, OWNER_HYP, PIN_COUNT_MAX, PS_NOPAGE,
   PS_OWNED, PS_SHARED_BORROWED, PS_SHARED_OWNED, R, RWX, SPP_ALL_WRITABLE, W, X,
@@ -164,8 +164,12 @@ export function blockUniform(hv: Hypervisor, vm: Vm, base: number): boolean {
   return true;
 }
 
-/** Shares host pages [pfn, pfn+nr) with `vm` at gfn (preconditions already checked). */
-function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number, hypercall = false): number {
+/**
+ * Shares host pages [pfn, pfn+nr) with `vm` at gfn (preconditions already checked). `cacheCpu`:
+ * under memcache 'vm', the vCPU whose memory cache the view-0 tables come from (the loaded vCPU
+ * for the hypercall, the faulting one on the fault path); -1: the pool.
+ */
+function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: number, prot: number, fromSlot: number, hypercall = false, cacheCpu = -1): number {
   const huge = nr === 512 && blockUniform(hv, vm, gfn);
   // Pages already SHARED_OWNED (arm64 multi-share) keep their state; a 4 KiB share of one inside
   // a 2 MiB host leaf splits that leaf now, so that giving the pages back (in any order) never
@@ -181,11 +185,11 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
   // guest map can still run dry after the host state and count changed (§7 B3, the share half of
   // "check that the memcache has enough capacity before engaging on the share/donate path").
   const halfDone = hypercall && hv.bugs.shareEnomemHalfDone;
-  // memcache 'vm': the guest's tables come from the VM's cache (host side: nothing, the host EPT
+  // memcache 'vm': the guest's tables come from the vCPU's cache (host side: nothing, the host EPT
   // is page-granular): __guest_check_pgtable_memcache after every state check.
-  const fromCache = hypercall && hv.memcacheVm;
+  const fromCache = cacheCpu >= 0 && hv.memcacheVm;
   if (fromCache) {
-    if (!halfDone && cacheShort(hv, vm, vm.views[0].need(gfn * 4096, huge ? 2 : 1))) return -ENOMEM;
+    if (!halfDone && cacheShort(hv, vm, cacheCpu, vm.views[0].need(gfn * 4096, huge ? 2 : 1))) return -ENOMEM;
   } else if (halfDone ? hostSplitNeed(hv, changing) > hv.pool.available : need > hv.pool.available) return -ENOMEM;
   if (!(nr === 512 && hv.setHostBlock(pfn, PS_SHARED_OWNED))) {
     for (const p of changing) hv.setHost(p, PS_SHARED_OWNED, 0);
@@ -197,6 +201,7 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
   }
   hv.mutations++;
   vm.views[0].useCache = fromCache;
+  vm.cache.cpu = fromCache ? cacheCpu : -1;
   try {
     if (huge) {
       if (!hv.mapLeaf(vm, 0, gfn * 4096, 2, vm.pages.get(gfn)!)) {
@@ -213,25 +218,29 @@ function doShareGuest(hv: Hypervisor, vm: Vm, pfn: number, gfn: number, nr: numb
     }
   } finally {
     vm.views[0].useCache = false;
+    vm.cache.cpu = -1;
   }
   return 0;
 }
 
 /**
- * Whether `vm`'s memory cache is too short for a map needing `need` table pages: under the arm64
- * profile fewer than kvm_mmu_cache_min_pages (__guest_check_pgtable_memcache), under x86-rfc
- * fewer than the map needs (the RFC states no minimum).
+ * Whether vCPU `cpu`'s memory cache of `vm` is too short for a map needing `need` table pages:
+ * under the arm64 profile fewer than kvm_mmu_cache_min_pages (__guest_check_pgtable_memcache),
+ * under x86-rfc fewer than the map needs (the RFC states no minimum).
  */
-function cacheShort(hv: Hypervisor, vm: Vm, need: number): boolean {
-  return hv.arm64 ? vm.cache.available < MEMCACHE_MIN_PAGES : vm.cache.available < need;
+function cacheShort(hv: Hypervisor, vm: Vm, cpu: number, need: number): boolean {
+  const n = vm.cache.availableOn(cpu);
+  return hv.arm64 ? n < MEMCACHE_MIN_PAGES : n < need;
 }
 
 /** __pkvm_host_share_guest(pfn, gfn, nr, prot) for a non-protected VM. */
 export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: number, nr: number, prot: number): number {
   const vm = hv.vms.get(vmId);
   if (vm === undefined || vm.type !== 'np' || vm.dying) return -EINVAL;
-  // memcache 'vm': the call acts on the loaded vCPU of the VM (pkvm_get_loaded_hyp_vcpu), -EINVAL without one.
-  if (hv.memcacheVm && !loadedAnywhere(hv, vmId)) return -EINVAL;
+  // memcache 'vm': the call acts on the loaded vCPU of the VM (pkvm_get_loaded_hyp_vcpu), -EINVAL
+  // without one, and takes its tables from that vCPU's memcache.
+  const cpu = hv.memcacheVm ? loadedVcpu(hv, vmId) : -1;
+  if (hv.memcacheVm && cpu < 0) return -EINVAL;
   if (!protValid(hv, prot)) return -EINVAL;
   if (nr !== 1 && nr !== 512) return -EINVAL;
   if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
@@ -244,14 +253,14 @@ export function hostShareGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: n
   if (mmio !== 0) return mmio;
   for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
   for (let i = 0; i < nr; i++) if (!shareable(hv, pfn + i)) return -EPERM;
-  return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1, true);
+  return doShareGuest(hv, vm, pfn, gfn, nr, prot, -1, true, cpu);
 }
 
 /**
  * A np VM's EPT fault inside a memslot: the host's KVM shares the backing page (a 2 MiB block when
  * the slot, alignment, host states and per-page rights allow). 0, -EPERM or -ENOMEM.
  */
-export function autoShare(hv: Hypervisor, vm: Vm, gfn: number, slotId: number): number {
+export function autoShare(hv: Hypervisor, vm: Vm, gfn: number, slotId: number, cacheCpu = -1): number {
   const slot = vm.slots.get(slotId)!;
   const pfn = slot.pfn + (gfn - slot.gfn);
   const base = gfn - (gfn % 512);
@@ -259,10 +268,10 @@ export function autoShare(hv: Hypervisor, vm: Vm, gfn: number, slotId: number): 
   if (hv.opts.hugePages && base >= slot.gfn && base + 512 <= slot.gfn + slot.pages && bpfn % 512 === 0 && blockUniform(hv, vm, base)) {
     let all = true;
     for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !hv.isMmio(bpfn + i) && hv.hostState(bpfn + i) === PS_OWNED;
-    if (all) return doShareGuest(hv, vm, bpfn, base, 512, RWX, slotId);
+    if (all) return doShareGuest(hv, vm, bpfn, base, 512, RWX, slotId, false, cacheCpu);
   }
   if (!shareable(hv, pfn)) return -EPERM;
-  return doShareGuest(hv, vm, pfn, gfn, 1, RWX, slotId);
+  return doShareGuest(hv, vm, pfn, gfn, 1, RWX, slotId, false, cacheCpu);
 }
 
 /** Removes page records [gfn, gfn+n) of `vm` and their leaves; host pages back to H=O. Flush is the caller's. */
@@ -326,13 +335,14 @@ export function hostUnshareGuest(hv: Hypervisor, vmId: number, gfn: number, nr: 
 export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: number): number {
   const vm = hv.vms.get(vmId);
   if (vm === undefined || vm.type !== 'protected' || vm.dying) return -EINVAL;
-  if (hv.memcacheVm && !loadedAnywhere(hv, vmId)) return -EINVAL; // the loaded vCPU's memcache, as share_guest
+  const cpu = hv.memcacheVm ? loadedVcpu(hv, vmId) : -1; // the loaded vCPU's memcache, as share_guest
+  if (hv.memcacheVm && cpu < 0) return -EINVAL;
   if (pfn >= hv.ramFrames || hv.isMmio(pfn) || hv.hostState(pfn) !== PS_OWNED) return -EPERM;
   if (gfn >= hv.gfnLimit) return -EINVAL; // guest memory only, as share_guest
   if (vm.pages.has(gfn) || vm.poisoned.has(gfn)) return -EPERM; // POISON is not NOPAGE (§2.3)
   const viewNeed = vm.views[0].need(gfn * 4096, 1);
   if (hv.memcacheVm) {
-    if (!hv.bugs.enomemHalfDone && cacheShort(hv, vm, viewNeed)) return -ENOMEM;
+    if (!hv.bugs.enomemHalfDone && cacheShort(hv, vm, cpu, viewNeed)) return -ENOMEM;
   } else if (!hv.bugs.enomemHalfDone && hv.hostNeed(pfn) + viewNeed > hv.pool.available) return -ENOMEM;
   // Planted pkvm-enomem-half-done: the host side changes before the guest map can fail (§7 B3).
   if (!hv.setHost(pfn, PS_NOPAGE, vm.id)) return -ENOMEM;
@@ -340,8 +350,10 @@ export function hostDonateGuest(hv: Hypervisor, vmId: number, pfn: number, gfn: 
   vm.pages.set(gfn, rec);
   hv.touchGfn(vm, gfn);
   vm.views[0].useCache = hv.memcacheVm;
+  vm.cache.cpu = cpu;
   const mapped = hv.mapLeaf(vm, 0, gfn * 4096, 1, rec);
   vm.views[0].useCache = false;
+  vm.cache.cpu = -1;
   if (!mapped) {
     vm.pages.delete(gfn);
     hv.flushAll();

@@ -57,7 +57,7 @@ export function pageView(hv: Hypervisor, vmId: number, pfn: number, gfn: number)
     gpfn: rec === undefined ? -1 : rec.pfn,
     attrs: vm?.attrs.get(gfn) ?? 0,
     vtl,
-    cache: vm !== undefined && hv.memcacheVm ? vm.cache.available : -1,
+    cache: vm !== undefined && hv.memcacheVm ? vm.cache.free.map((l) => l.length) : [],
     cacheTables: vm !== undefined && hv.memcacheVm ? vm.cache.inUse.size : 0,
     pool: hv.pool.available,
   };

@@ -77,10 +77,11 @@ export interface PageView {
   attrs: number;
   vtl: readonly number[];
   /**
-   * The queried VM's memory cache (hv.memcache 'vm'): free pages in it, and pages of it in use as
-   * its stage-2 tables; -1 and 0 when there is no per-VM cache (pool mode, the host, no such VM).
+   * The queried VM's memory caches (hv.memcache 'vm'): free pages in each vCPU's cache (index =
+   * vCPU = logical processor), and pages of them in use as its stage-2 tables; empty and 0 when
+   * there is no per-VM cache (pool mode, the host, no such VM).
    */
-  cache: number;
+  cache: readonly number[];
   cacheTables: number;
   /**
    * Free frames of the hypervisor's page pool (docs/hypervisor.md "The page pool"): the reference
@@ -105,7 +106,7 @@ export type HvExit = 'spp' | 'memory_fault' | 'unknown' | 'mmio' | 'intercept' |
 
 function samePage(a: PageView, b: PageView): boolean {
   if (a.host !== b.host || a.owner !== b.owner || a.hyp !== b.hyp || a.pins !== b.pins || a.shares !== b.shares || a.ffa !== b.ffa) return false;
-  if (a.cache !== b.cache || a.cacheTables !== b.cacheTables || a.pool !== b.pool) return false;
+  if (a.cache.join(',') !== b.cache.join(',') || a.cacheTables !== b.cacheTables || a.pool !== b.pool) return false;
   if (a.guest !== b.guest || a.gpfn !== b.gpfn || a.attrs !== b.attrs || a.guests.length !== b.guests.length || a.vtl.length !== b.vtl.length) return false;
   for (let i = 0; i < a.guests.length; i++) {
     const x = a.guests[i];
@@ -119,7 +120,8 @@ function samePage(a: PageView, b: PageView): boolean {
 /** Names of the `PageView` fields where `a` and `b` differ (a mismatch's coarse detail). */
 export function pageDiff(a: PageView, b: PageView): string[] {
   const out: string[] = [];
-  for (const k of ['host', 'owner', 'hyp', 'pins', 'shares', 'ffa', 'guest', 'gpfn', 'attrs', 'cache', 'cacheTables', 'pool'] as const) if (a[k] !== b[k]) out.push(k);
+  for (const k of ['host', 'owner', 'hyp', 'pins', 'shares', 'ffa', 'guest', 'gpfn', 'attrs', 'cacheTables', 'pool'] as const) if (a[k] !== b[k]) out.push(k);
+  if (a.cache.join(',') !== b.cache.join(',')) out.push('cache');
   if (formatGuests(a) !== formatGuests(b)) out.push('guests');
   if (a.vtl.join(',') !== b.vtl.join(',')) out.push('vtl');
   return out;
@@ -132,7 +134,7 @@ function formatGuests(p: PageView): string {
 /** One-line rendering of a page view (dumps, JSON step logs, details). */
 export function formatPage(p: PageView): string {
   const hx = (n: number): string => (n < 0 ? String(n) : '0x' + n.toString(16));
-  return `host=${p.host} owner=${p.owner} hyp=${p.hyp} pins=${p.pins} shares=${p.shares} ffa=${p.ffa ? 1 : 0} guests=[${formatGuests(p)}] guest=${p.guest} gpfn=${hx(p.gpfn)} attrs=${hx(p.attrs)} vtl=[${p.vtl.join(',')}]${p.cache >= 0 ? ` cache=${p.cache} cacheTables=${p.cacheTables}` : ''} pool=${p.pool}`;
+  return `host=${p.host} owner=${p.owner} hyp=${p.hyp} pins=${p.pins} shares=${p.shares} ffa=${p.ffa ? 1 : 0} guests=[${formatGuests(p)}] guest=${p.guest} gpfn=${hx(p.gpfn)} attrs=${hx(p.attrs)} vtl=[${p.vtl.join(',')}]${p.cache.length > 0 ? ` cache=[${p.cache.join(',')}] cacheTables=${p.cacheTables}` : ''} pool=${p.pool}`;
 }
 
 function sameExits(a: readonly number[], b: readonly number[]): boolean {

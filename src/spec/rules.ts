@@ -236,9 +236,9 @@ export const HV_OP_RESULTS: Readonly<Record<string, HvOpResults>> = {
   hyp_donate_host: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: NOPAGE owner hyp -> O', einval: 'range empty, outside RAM or wrapping', eperm: 'a page not donated to the hyp by the host', enomem: 'no pool page' } },
   host_share_hyp: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> SO (shared with hyp)', eperm: 'not host-owned', enomem: 'no pool page' } },
   host_unshare_hyp: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: SO -> O (the hyp share ends)', eperm: 'not shared with the hyp', enomem: 'no pool page' } },
-  host_share_guest: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> SO, G: SB, leaf mapped', einval: 'bad VM, prot, size or range; under memcache vm no loaded vCPU of the VM', eperm: 'gfn in use, page not host-owned, or MMIO (arm64: a range straddling RAM and MMIO is einval)', enomem: 'no pool page; under memcache vm the VM\'s cache is short (arm64: fewer than kvm_mmu_cache_min_pages)' } },
+  host_share_guest: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> SO, G: SB, leaf mapped', einval: 'bad VM, prot, size or range; under memcache vm no loaded vCPU of the VM', eperm: 'gfn in use, page not host-owned, or MMIO (arm64: a range straddling RAM and MMIO is einval)', enomem: 'no pool page; under memcache vm the cache of the loaded vCPU (the lowest cpu the VM runs on) is short (arm64: fewer than kvm_mmu_cache_min_pages)' } },
   host_unshare_guest: { mechanism: 'pkvm', source: PKVM, results: { ok: 'unmapped in every view, H: SO -> O; flush', einval: 'bad VM or size', enoent: 'no page at the gfn', e2big: 'granule differs', eperm: 'not a host share' } },
-  host_donate_guest: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> NOPAGE owner vm (flushed), G: O', einval: 'bad VM or gfn; under memcache vm no loaded vCPU of the VM', eperm: 'page not host-owned or gfn in use', enomem: 'no pool page; under memcache vm the VM\'s cache is short' } },
+  host_donate_guest: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> NOPAGE owner vm (flushed), G: O', einval: 'bad VM or gfn; under memcache vm no loaded vCPU of the VM', eperm: 'page not host-owned or gfn in use', enomem: 'no pool page; under memcache vm the loaded vCPU\'s cache is short' } },
   guest_share_host: { mechanism: 'pkvm', source: PKVM, results: { ok: 'G: O -> SO, H: NOPAGE -> SB', einval: 'no protected VM on the cpu', enoent: 'no page at the gfn', eperm: 'not guest-owned', enomem: 'no pool page', ehwpoison: 'the page was poisoned by a force reclaim' } },
   guest_unshare_host: { mechanism: 'pkvm', source: PKVM, results: { ok: 'G: SO -> O, H: SB -> NOPAGE; flush', einval: 'no protected VM on the cpu', enoent: 'no page at the gfn', eperm: 'not shared with the host', enomem: 'no pool page', ehwpoison: 'the page was poisoned by a force reclaim' } },
   hyp_pin: { mechanism: 'pkvm', source: PKVM, results: { ok: 'the pages shared with the hyp are pinned (refcount + 1)', einval: 'no such VM or bad range', eperm: 'a page not shared with the hyp', ebusy: 'refcount at its maximum' } },
@@ -246,8 +246,8 @@ export const HV_OP_RESULTS: Readonly<Record<string, HvOpResults>> = {
   host_share_ffa: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: O -> SO (shared with the secure world through FF-A)', einval: 'bad range, or the x86-rfc profile (no FF-A proxy)', eperm: 'a page not host-owned', enomem: 'no pool page' } },
   host_unshare_ffa: { mechanism: 'pkvm', source: PKVM, results: { ok: 'H: SO -> O (the FF-A share ends)', einval: 'bad range, or the x86-rfc profile', eperm: 'not an FF-A share' } },
   host_force_reclaim: { mechanism: 'pkvm', source: PKVM, results: { ok: 'the guest page is poisoned in the guest, zeroed and returned to the host', einval: 'the x86-rfc profile', efault: 'the pfn is not memory (beyond RAM, or the MMIO window)', eagain: 'host-owned or shared, or the guest is gone', eperm: 'not owned by a guest, or the guest state is not owned' } },
-  hv_topup: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: "every page donated to the hypervisor (H: O -> NOPAGE owner hyp) and pushed on the VM's memory cache", einval: 'no per-VM caches (memcache pool), an unknown or dying VM, or a range empty or outside RAM', eperm: 'a page not host-owned or MMIO (admit_host_page: __pkvm_host_donate_hyp); a range straddling RAM and MMIO is einval under arm64' } },
-  hv_undonate: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: "free pages of the VM's cache go back to the host (H: NOPAGE owner hyp -> O)", einval: 'no per-VM caches, an unknown VM, or a bad range', eperm: "a page that is not a free page of that VM's cache (never donated to it, or in use as a table)" } },
+  hv_topup: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: "every page donated to the hypervisor (H: O -> NOPAGE owner hyp) and pushed on the named vCPU's memory cache", einval: 'no per-VM caches (memcache pool), an unknown or dying VM, a vCPU beyond the machine, or a range empty or outside RAM', eperm: 'a page not host-owned or MMIO (admit_host_page: __pkvm_host_donate_hyp); a range straddling RAM and MMIO is einval under arm64' } },
+  hv_undonate: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: "free pages of the named vCPU's cache go back to the host (H: NOPAGE owner hyp -> O)", einval: 'no per-VM caches, an unknown VM, a vCPU beyond the machine, or a bad range', eperm: "a page that is not a free page of that vCPU's cache (never donated to it, another vCPU's, or in use as a table)" } },
   host_relax_perms: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: 'rights added to the page\'s leaf (none removed, no flush needed)', einval: 'x86-rfc profile, no np VM with a loaded vCPU (a protected VM included: the handler gate), prot beyond RWX, or rights the EPT cannot hold (W without R)', eagain: 'no valid leaf at the gfn (stage-2 walk with KVM_PGTABLE_WALK_HANDLE_FAULT)' } },
   host_wrprotect: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: 'W taken from the leaves of the range (the next guest write restores it); flush', einval: 'x86-rfc profile, no np VM with that handle (get_np_pkvm_hyp_vm), or nr not 1 or an aligned 512' } },
   host_mkyoung: { mechanism: 'pkvm', source: PKVM_A64, results: { ok: 'an access-tracked leaf at the gfn is young again (0 whatever the leaf)', einval: 'x86-rfc profile, or no np VM with a loaded vCPU' } },
@@ -271,7 +271,7 @@ function HV_ACCESS_RESULTS(): Record<string, string> {
   return {
     ok: 'the access completed with no exit',
     pf: 'the guest took #PF (its own paging, or the XO conversion)',
-    handled: 'hardware exits were resolved by the hypervisor (lazy map, SPPT build, fixups) and the access completed',
+    handled: 'hardware exits were resolved by the hypervisor (lazy map, SPPT build, fixups) and the access completed; under memcache vm a memslot fault first tops the faulting vCPU\'s cache up from the host\'s free pages and maps from there',
     'handled-pf': 'hardware exits were resolved and the access ended in #PF',
     spp: 'KVM_EXIT_SPP: a write to a protected sub-page',
     memory_fault: 'KVM_EXIT_MEMORY_FAULT: attributes or ownership deny the access',
@@ -280,7 +280,7 @@ function HV_ACCESS_RESULTS(): Record<string, string> {
     intercept: 'a VSM secure intercept to the higher VTL',
     abort: 'pKVM refused a host access to a page it does not own',
     hwpoison: 'KVM_EXIT_HWPOISON-style exit: the guest touched a page a force reclaim poisoned',
-    enomem: 'a page-table allocation failed while handling an exit',
+    enomem: 'a page-table allocation failed while handling an exit (the pool; under memcache vm a memslot fault whose vCPU cache the host has no page left to top up); the automatic top-ups stay',
   };
 }
 

@@ -186,12 +186,13 @@ export interface HostUnshareFfaOp { op: 'host_unshare_ffa'; pfn: number; nr: big
 export interface HostForceReclaimOp { op: 'host_force_reclaim'; pfn: number }
 
 /**
- * Host tops up `vm`'s memory cache with `nr` pages from `pfn` (hv.memcache 'vm'): each page is
- * donated to the hypervisor and pushed on the cache (topup_hyp_memcache + admit_host_page).
+ * Host tops up the memory cache of vCPU `cpu` of `vm` with `nr` pages from `pfn` (hv.memcache
+ * 'vm'): each page is donated to the hypervisor and pushed on that vCPU's cache
+ * (topup_hyp_memcache on vcpu->arch.pkvm_memcache + admit_host_page).
  */
-export interface HvTopupOp { op: 'hv_topup'; vm: number; pfn: number; nr: number }
-/** Host takes back `nr` unused pages from `vm`'s memory cache (the hypervisor undonates them: __pkvm_hyp_donate_host). */
-export interface HvUndonateOp { op: 'hv_undonate'; vm: number; pfn: number; nr: number }
+export interface HvTopupOp { op: 'hv_topup'; vm: number; cpu: number; pfn: number; nr: number }
+/** Host takes back `nr` unused pages from the memory cache of vCPU `cpu` of `vm` (the hypervisor undonates them: __pkvm_hyp_donate_host). */
+export interface HvUndonateOp { op: 'hv_undonate'; vm: number; cpu: number; pfn: number; nr: number }
 /** __pkvm_host_relax_perms_guest(gfn, prot) on the loaded vCPU of np VM `vm` (arm64 profile). */
 export interface HostRelaxPermsOp { op: 'host_relax_perms'; vm: number; gfn: number; prot: number }
 /** __pkvm_host_wrprotect_guest(gfn, nr) by VM handle (arm64 profile). */
@@ -214,6 +215,8 @@ export interface HvOpSchema extends OpSchema {
   name: HvOpName;
 }
 
+/** The vCPU of a VM whose memory cache an op names: its logical processor index (a VM's vCPU i runs on cpu i). */
+const VCPU_OF_VM = { name: 'cpu', type: { kind: 'int', min: 0, max: 7 } as FieldKind, doc: "the VM's vCPU (logical processor index) whose memory cache is meant" };
 const VM = { name: 'vm', type: { kind: 'int', min: 1, max: 255 } as FieldKind, doc: 'VM handle = pKVM owner id (1 = host, 2.. guests)' };
 const GFN = { name: 'gfn', type: { kind: 'addr', max: 2 ** 40 - 1 } as FieldKind, doc: 'guest frame number (gpa >> 12)' };
 const PFN = { name: 'pfn', type: { kind: 'addr', max: 2 ** 40 - 1 } as FieldKind, doc: 'host frame number (hpa >> 12)' };
@@ -266,8 +269,8 @@ export const HV_OP_SCHEMAS: readonly HvOpSchema[] = [
     doc: 'hv_query, and assert the state it reports',
   },
   // Appended (coverage layout: an op's index is its position in OP_SCHEMAS).
-  { name: 'hv_topup', fields: [VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: "pKVM (memcache vm): host donates pages into a VM's memory cache" },
-  { name: 'hv_undonate', fields: [VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: "pKVM (memcache vm): host takes back unused pages of a VM's memory cache" },
+  { name: 'hv_topup', fields: [VM, VCPU_OF_VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: "pKVM (memcache vm): host donates pages into the memory cache of a VM's vCPU" },
+  { name: 'hv_undonate', fields: [VM, VCPU_OF_VM, PFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: 'pages' }], doc: "pKVM (memcache vm): host takes back unused pages of the memory cache of a VM's vCPU" },
   { name: 'host_relax_perms', fields: [VM, GFN, { name: 'prot', type: { kind: 'int', min: 0, max: 15 }, doc: 'rights to add: 1 R, 2 W, 4 X' }], doc: 'pKVM (arm64): relax the rights of a page shared with a np guest (loaded vCPU)' },
   { name: 'host_wrprotect', fields: [VM, GFN, { name: 'nr', type: { kind: 'int', min: 0, max: 1024 }, doc: '1 or 512' }], doc: 'pKVM (arm64): write-protect pages shared with a np guest' },
   { name: 'host_mkyoung', fields: [VM, GFN], doc: 'pKVM (arm64): mark a np guest page young again (loaded vCPU)' },

@@ -196,6 +196,21 @@ function knownOpName(raw: unknown): string | undefined {
   return typeof name === 'string' && OP_SCHEMA_BY_NAME.has(name) ? name : undefined;
 }
 
+/**
+ * Fields added to an op after traces without them were written, and what an old trace must add
+ * (appended to the missing-field message, so the one-line error says how to fix the trace).
+ */
+const ADDED_FIELDS: ReadonlyMap<string, { field: string; hint: string }> = new Map([
+  ['hv_topup', { field: 'cpu', hint: 'memory caches are per vCPU: name the vCPU whose cache is meant, cpu=N after vm=, the logical processor the VM runs on' }],
+  ['hv_undonate', { field: 'cpu', hint: 'memory caches are per vCPU: name the vCPU whose cache is meant, cpu=N after vm=, the logical processor the VM runs on' }],
+]);
+
+/** ` (hint)` for an op whose field `field` (any, when absent) was added later; else ''. */
+function addedFieldHint(op: string, field?: string): string {
+  const a = ADDED_FIELDS.get(op);
+  return a === undefined || (field !== undefined && field !== a.field) ? '' : ` (${a.hint})`;
+}
+
 /** Validates one op (object or array form) against OP_SCHEMAS into a fresh Op. */
 export function validateOp(raw: unknown, locate: (name?: string) => string, context: OpContext = {}): Op {
   const form = context.form ?? 'object';
@@ -218,7 +233,7 @@ export function validateOp(raw: unknown, locate: (name?: string) => string, cont
   if (Array.isArray(raw)) {
     const count = raw.length - 1;
     if (count < fieldNames.length || (count > fieldNames.length && (context.strict ?? true))) {
-      throw fail(where, `expected ${fieldNames.length} fields (${fieldNames.join(', ')}), got ${count}`);
+      throw fail(where, `expected ${fieldNames.length} fields (${fieldNames.join(', ')}), got ${count}${count < fieldNames.length ? addedFieldHint(name) : ''}`);
     }
     if (count > fieldNames.length) warn(context, where, `ignored ${count - fieldNames.length} extra fields`);
     given = new Map(fieldNames.map((field, i) => [field, raw[i + 1]]));
@@ -228,7 +243,7 @@ export function validateOp(raw: unknown, locate: (name?: string) => string, cont
   const op: Record<string, unknown> = { op: name };
   for (const field of schema.fields) {
     const rawValue = given!.get(field.name);
-    if (rawValue === undefined) throw fail(where, `missing field '${field.name}'`);
+    if (rawValue === undefined) throw fail(where, `missing field '${field.name}'${addedFieldHint(name, field.name)}`);
     const value = fieldValue(field.type, rawValue);
     if (value === null) {
       const shown = context.textValues === true && typeof rawValue === 'string' ? showWord(rawValue) : showValue(rawValue);

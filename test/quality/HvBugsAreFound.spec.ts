@@ -32,7 +32,7 @@ const HV_MINIMIZED_OPS_MAX = 14;
 const RUNS: Record<string, number> = {
   'pkvm-hyp-donate-no-owner-check': 1,
   'pkvm-share-hyp-shared-page': 10,
-  'pkvm-unshare-no-flush': 58,
+  'pkvm-unshare-no-flush': 37,
   'pkvm-reclaim-no-zero': 1,
   'pkvm-range-overflow': 26,
   'pkvm-enomem-half-done': 2,
@@ -47,7 +47,7 @@ const RUNS: Record<string, number> = {
   'hv-teardown-table-leak': 1,
   'pkvm-share-enomem-half-done': 2,
   'hv-enomem-undo-keeps-tables': 109,
-  'pkvm-memcache-donate-before-pop': 8,
+  'pkvm-memcache-donate-before-pop': 4,
   'pkvm-undonate-never-donated': 4,
 };
 

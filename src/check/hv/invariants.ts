@@ -338,6 +338,11 @@ function checkPool(hv: Hypervisor, f: Findings): void {
     // Tables from the VM's memory cache are host pages, accounted for by checkMemcache.
     vm.views.forEach((t, v) => { for (const fr of t.reachableTables()) if (!vm.cache.inUse.has(fr)) claim(fr, `a table of VM ${vm.id} view ${v}`); });
     for (const fr of vm.spptFrames) claim(fr, `an SPPT frame of VM ${vm.id}`);
+    // Every vCPU's cache pages are host pages the host donated: none may be a pool frame.
+    vm.cache.free.forEach((list, c) => {
+      for (const fr of list) if (hv.pool.contains(fr)) f.add(HV_INVARIANTS.poolConservation, `pool frame ${hex(fr)} is a free page of VM ${vm.id} vCPU ${c}'s memory cache`, 'pool frame in a memory cache');
+    });
+    for (const fr of vm.cache.inUse) if (hv.pool.contains(fr)) f.add(HV_INVARIANTS.poolConservation, `pool frame ${hex(fr)} is a memory-cache table of VM ${vm.id}`, 'pool frame in a memory cache');
   }
   const lost: number[] = [];
   for (let fr = hv.pool.first; fr < hv.pool.end; fr++) if (!owner.has(fr)) lost.push(fr);
@@ -345,8 +350,9 @@ function checkPool(hv: Hypervisor, f: Findings): void {
 }
 
 /**
- * hv.memcache 'vm': every page of a VM's memory cache is the hypervisor's (host NOPAGE, owner
- * hyp), in exactly one cache, either free or a table reachable in that VM's views, and every table
+ * hv.memcache 'vm': every page of a vCPU's memory cache is the hypervisor's (host NOPAGE, owner
+ * hyp), in exactly one cache (one vCPU's free list, or its VM's tables), either free or a table
+ * reachable in that VM's views, and every table
  * of a view is a pool frame or a page of its own cache; every RAM page the hypervisor holds is in
  * a cache or was donated to it (host_donate_hyp). A page donated on the way into a cache that no
  * cache holds, or a page undonated while a table uses it, breaks one of these.
@@ -357,9 +363,10 @@ function checkMemcache(hv: Hypervisor, f: Findings): void {
   for (const vm of hv.vms.values()) {
     const reachable = new Set<number>();
     for (const t of vm.views) for (const fr of t.reachableTables()) reachable.add(fr);
-    const pages: Array<[number, boolean]> = [...vm.cache.free.map((fr): [number, boolean] => [fr, false]), ...[...vm.cache.inUse].map((fr): [number, boolean] => [fr, true])];
-    for (const [fr, used] of pages) {
-      const who = `VM ${vm.id}'s cache (${used ? 'table' : 'free'})`;
+    const pages: Array<[number, number]> = [...vm.cache.free.flatMap((list, c) => list.map((fr): [number, number] => [fr, c])), ...[...vm.cache.inUse].map((fr): [number, number] => [fr, -1])];
+    for (const [fr, c] of pages) {
+      const used = c < 0;
+      const who = used ? `VM ${vm.id}'s cache (table)` : `VM ${vm.id} vCPU ${c}'s cache (free)`;
       const had = holder.get(fr);
       if (had !== undefined) f.add(HV_INVARIANTS.memcacheConservation, `pfn ${hex(fr)} is in ${had} and ${who}`, 'cache page held twice');
       holder.set(fr, who);

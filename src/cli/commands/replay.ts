@@ -43,7 +43,7 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
         kind: 'page', host: p.host, owner: p.owner, hyp: p.hyp, pins: p.pins, shares: p.shares, ffa: p.ffa,
         guests: p.guests.map((g) => ({ vm: g.vm, gfn: hex(g.gfn), state: g.state })),
         guest: p.guest, gpfn: p.gpfn < 0 ? null : hex(p.gpfn), attrs: hex(p.attrs), vtl: [...p.vtl],
-        ...(p.cache >= 0 ? { cache: p.cache, cacheTables: p.cacheTables } : {}), pool: p.pool,
+        ...(p.cache.length > 0 ? { cache: [...p.cache], cacheTables: p.cacheTables } : {}), pool: p.pool,
       };
     }
     default: return { kind: o.kind };

@@ -79,7 +79,7 @@ const EXTRA_STEP_P = 0.12;
  * ordinary step.
  */
 const MC_WEIGHTS: Array<[string, number]> = [
-  ['mc_topup', 4], ['mc_undonate', 3], ['relax_perms', 2], ['np_wrprotect', 1], ['mkyoung', 1], ['mmio', 2],
+  ['mc_topup', 4], ['mc_undonate', 3], ['relax_perms', 2], ['np_wrprotect', 1], ['mkyoung', 1], ['mmio', 2], ['mc_vcpu', 4],
 ];
 const MC_STEP_P = 0.18;
 /** Host pages the setup puts in the np VM's and the protected VM's memory caches. */
@@ -141,9 +141,10 @@ export class HvWorld {
   }
 
   /**
-   * The setup's fixed part (VMs, memslot, SPP, donated pages, loaded vCPUs). With per-VM memory
-   * caches both VMs' caches are topped up and the protected VM's vCPU is loaded before the
-   * donations (they take their tables from the cache of the loaded vCPU).
+   * The setup's fixed part (VMs, memslot, SPP, donated pages, loaded vCPUs). With per-vCPU memory
+   * caches the cache of each VM's home vCPU (np: cpu 0, protected: cpu 1) is topped up and the
+   * protected VM's vCPU is loaded before the donations (they take their tables from the cache of
+   * the loaded vCPU).
    */
   static baseSetup(memcache = false): Op[] {
     const ops: Op[] = [
@@ -153,7 +154,7 @@ export class HvWorld {
       { op: 'vm_create', vm: PVM, type: 'protected' },
     ];
     if (memcache) {
-      ops.push({ op: 'hv_topup', vm: NP, pfn: MC_NP_PFN, nr: MC_SETUP_PAGES }, { op: 'hv_topup', vm: PVM, pfn: MC_PVM_PFN, nr: MC_SETUP_PAGES });
+      ops.push({ op: 'hv_topup', vm: NP, cpu: 0, pfn: MC_NP_PFN, nr: MC_SETUP_PAGES }, { op: 'hv_topup', vm: PVM, cpu: 1, pfn: MC_PVM_PFN, nr: MC_SETUP_PAGES });
       ops.push({ op: 'vcpu_load', cpu: 1, vm: PVM });
     }
     [1, 2, 3, 0x201].forEach((g, i) => ops.push({ op: 'host_donate_guest', vm: PVM, pfn: PVM_PFN + i, gfn: g }));
@@ -214,6 +215,11 @@ export class HvWorld {
   }
 
   private cpu(): number { return this.rng.int(this.config.vcpus); }
+  /** The vCPU a memory-cache op names for `vm`: mostly its home cpu (np 0, protected 1), else any (from the `mc` stream). */
+  private mcCpu(vm: number): number {
+    const x = this.mc;
+    return x.chance(0.7) ? (vm === NP ? 0 : 1) % this.config.vcpus : x.int(this.config.vcpus);
+  }
   private gfnFor(): number { return this.rng.chance(0.6) ? this.rng.pick(this.npGfns) : this.rng.pick(this.pvmGfns); }
   private gpa(): number {
     const rng = this.rng;
@@ -376,7 +382,8 @@ export class HvWorld {
       case 'mc_topup': {
         // Often a range running into pages the hypervisor already holds (-EPERM at a later page).
         const x = this.mc;
-        ops.push({ op: 'hv_topup', vm: x.pick([NP, NP, PVM]), pfn: x.chance(0.8) ? x.pick(this.mcPfns) : x.pick(hostPfns), nr: x.pick([1, 1, 2, 3, 4]) });
+        const vm = x.pick([NP, NP, PVM]);
+        ops.push({ op: 'hv_topup', vm, cpu: this.mcCpu(vm), pfn: x.chance(0.8) ? x.pick(this.mcPfns) : x.pick(hostPfns), nr: x.pick([1, 1, 2, 3, 4]) });
         break;
       }
       case 'mc_undonate': {
@@ -384,7 +391,32 @@ export class HvWorld {
         const x = this.mc;
         const vm = x.pick([NP, PVM]);
         if (x.chance(0.3)) ops.push({ op: 'host_donate_hyp', pfn: x.pick(hostPfns), nr: 1n });
-        ops.push({ op: 'hv_undonate', vm, pfn: x.chance(0.7) ? x.pick(this.mcPfns) : x.pick(hostPfns), nr: x.pick([1, 1, 2]) });
+        ops.push({ op: 'hv_undonate', vm, cpu: this.mcCpu(vm), pfn: x.chance(0.7) ? x.pick(this.mcPfns) : x.pick(hostPfns), nr: x.pick([1, 1, 2]) });
+        break;
+      }
+      case 'mc_vcpu': {
+        // A VM run on another vCPU, whose cache is its own: often empty (-ENOMEM for the share or
+        // donation the host makes on it), sometimes topped up first; or its guest faults there
+        // (the host's fault handler tops that vCPU's cache up on its own).
+        const x = this.mc;
+        const vm = x.pick([NP, NP, PVM]);
+        const c = x.int(this.config.vcpus);
+        // The host call acts on the lowest cpu the VM runs on: free the ones below c now and then.
+        if (x.chance(0.5)) for (let k = 0; k < c; k++) ops.push({ op: 'vcpu_load', cpu: k, vm: 1 });
+        ops.push({ op: 'vcpu_load', cpu: c, vm });
+        if (x.chance(0.4)) ops.push({ op: 'hv_topup', vm, cpu: c, pfn: x.pick(this.mcPfns), nr: x.pick([1, 2, 3, 4]) });
+        const k = x.int(4);
+        if (vm === PVM) ops.push({ op: 'host_donate_guest', vm: PVM, pfn: x.pick(hostPfns), gfn: x.pick([...pvmGfns, 4, 5]) });
+        else if (k < 2) ops.push({ op: 'host_share_guest', vm: NP, pfn: x.pick(hostPfns), gfn: x.pick([0x9, 0xa, 0x7, ...npGfns]), nr: 1, prot: x.pick([7, 3, 1]) });
+        else {
+          // From VTL 1 now and then: view 0's tables from the vCPU's cache, view 1's from the pool
+          // (an -ENOMEM there takes the share back and keeps the top-up).
+          const up = x.chance(0.5);
+          if (up) ops.push({ op: 'vtl_call', cpu: c });
+          ops.push({ op: x.chance(0.5) ? 'read' : 'fetch', cpu: c, la: x.pick(npGfns) * 4096 + x.int(4080), size: 1 } as Op);
+          if (up) ops.push({ op: 'vtl_return', cpu: c });
+        }
+        if (x.chance(0.4)) ops.push({ op: 'hv_query', vm, pfn: x.pick(hostPfns), gfn: x.pick([0x9, 0xa, ...npGfns]) });
         break;
       }
       case 'relax_perms': {
@@ -407,7 +439,10 @@ export class HvWorld {
         if (k === 0) ops.push({ op: 'host_share_guest', vm: NP, pfn, gfn: x.pick([0x9, 0xa]), nr: 1, prot: 7 });
         else if (k === 1) ops.push({ op: 'host_donate_guest', vm: PVM, pfn, gfn: x.pick([4, 5]) });
         else if (k === 2) ops.push({ op: 'host_donate_hyp', pfn, nr: BigInt(x.range(1, 2)) });
-        else if (k === 3) ops.push({ op: 'hv_topup', vm: x.pick([NP, PVM]), pfn, nr: x.range(1, 2) });
+        else if (k === 3) {
+          const vm = x.pick([NP, PVM]);
+          ops.push({ op: 'hv_topup', vm, cpu: this.mcCpu(vm), pfn, nr: x.range(1, 2) });
+        }
         else if (k === 4) ops.push(x.chance(0.5) ? { op: 'host_share_ffa', pfn, nr: 1n } : { op: 'host_force_reclaim', pfn });
         else {
           const c = this.cpu();
@@ -432,7 +467,7 @@ export class HvWorld {
         ops.push({ op: 'vm_create', vm, type: vm === NP ? 'np' : 'protected' });
         if (vm === NP) ops.push({ op: 'memslot_set', vm: NP, slot: 0, gfn: SLOT_GFN, pfn: SLOT_PFN, pages: SLOT_PAGES, flags: 0 }, { op: 'spp_enable', vm: NP });
         ops.push({ op: 'vcpu_load', cpu: 0, vm });
-        if (this.memcache) ops.push({ op: 'hv_topup', vm, pfn: vm === NP ? MC_NP_PFN : MC_PVM_PFN, nr: MC_SETUP_PAGES });
+        if (this.memcache) ops.push({ op: 'hv_topup', vm, cpu: 0, pfn: vm === NP ? MC_NP_PFN : MC_PVM_PFN, nr: MC_SETUP_PAGES });
         break;
       }
     }

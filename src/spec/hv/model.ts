@@ -183,8 +183,10 @@ export class HvModel implements HvReferenceModelApi {
   /** The host MMIO window (hv.mmioPfn / mmioPages): device frames no transition takes. */
   private readonly mmioFirst: number;
   private readonly mmioEnd: number;
-  /** While a share or donation maps: new view-0 tables come from the VM's cache. */
-  private useCache = false;
+  /** While a share, donation or fault maps under memcache 'vm': the vCPU whose cache new view-0 tables come from (-1: the pool). */
+  private cacheCpu = -1;
+  /** The automatic top-ups of the access in progress (vm, cpu, pages): an -ENOMEM keeps them (docs/hypervisor.md "The fault path"). */
+  private accessTopups: Array<[number, number, number[]]> = [];
   /** The hypervisor's page pool: free frames (every table of the host EPT, the views and the SPPTs is one). */
   private readonly pool = { free: 0 };
   /** Host EPT: 2 MiB regions (pfn >> 9) with a page table; any other region is one 2 MiB leaf (or, lazily, nothing yet). */
@@ -259,6 +261,7 @@ export class HvModel implements HvReferenceModelApi {
     this.frames = [];
     this.allocMarks = [];
     this.adLog = [];
+    this.accessTopups = [];
     this.live = variant;
     const { outcome, rule } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
@@ -451,20 +454,22 @@ export class HvModel implements HvReferenceModelApi {
       const k = tableKey(level, key);
       if (tables.has(k)) continue;
       this.j.setAdd(tables, k);
-      if (this.useCache && view === 0) {
-        const pfn = vm.cache[vm.cache.length - 1];
-        this.j.field(vm, 'cache', vm.cache.slice(0, -1));
-        this.j.mapSet(vm.cacheTables, k, pfn);
+      if (this.cacheCpu >= 0 && view === 0) {
+        const list = vm.cache[this.cacheCpu];
+        const pfn = list[list.length - 1];
+        this.setCacheList(vm, this.cacheCpu, list.slice(0, -1));
+        this.j.mapSet(vm.cacheTables, k, { pfn, cpu: this.cacheCpu });
         this.zeroFrame(pfn); // hypervisor data from now on: the host sees zeros when it gets it back
       } else this.takePool(1);
     }
     const pt = tableKey(1, key);
     if (huge && tables.has(pt)) {
       this.j.setDelete(tables, pt);
-      const pfn = vm.cacheTables.get(pt);
-      if (pfn !== undefined && view === 0) {
+      const t = vm.cacheTables.get(pt);
+      if (t !== undefined && view === 0) {
+        // Back on the cache of the vCPU it came from (src/hv/memcache.ts VmCache.release).
         this.j.mapDelete(vm.cacheTables, pt);
-        this.j.field(vm, 'cache', [...vm.cache, pfn]);
+        this.setCacheList(vm, t.cpu, [...vm.cache[t.cpu], t.pfn]);
       } else this.takePool(-1);
     }
   }
@@ -513,15 +518,58 @@ export class HvModel implements HvReferenceModelApi {
     this.j.setAdd(vm.sppRegions, Math.floor(gfn / 512));
   }
 
-  /** memcache 'vm': whether the VM's cache is too short (arm64: kvm_mmu_cache_min_pages; x86-rfc: the map's need). */
-  private cacheShort(vm: ModelVm, need: number): boolean {
-    return this.arm64 ? vm.cache.length < MEMCACHE_MIN_PAGES : vm.cache.length < need;
+  /** memcache 'vm': whether vCPU `cpu`'s cache is too short (arm64: kvm_mmu_cache_min_pages; x86-rfc: the map's need). */
+  private cacheShort(vm: ModelVm, cpu: number, need: number): boolean {
+    const n = vm.cache[cpu].length;
+    return this.arm64 ? n < MEMCACHE_MIN_PAGES : n < need;
   }
 
-  /** The VM whose memory cache holds `pfn` (free or as a table), or -1. */
+  /** Replaces vCPU `cpu`'s free list of `vm`'s caches (journaled). */
+  private setCacheList(vm: ModelVm, cpu: number, list: readonly number[]): void {
+    this.j.field(vm, 'cache', vm.cache.map((l, i) => (i === cpu ? list : l)));
+  }
+
+  /** The VM whose memory caches hold `pfn` (free or as a table), or -1. */
   private cacheOwner(pfn: number): number {
-    for (const [id, vm] of this.vms) if (vm.cache.includes(pfn) || [...vm.cacheTables.values()].includes(pfn)) return id;
+    for (const [id, vm] of this.vms) {
+      if (vm.cache.some((l) => l.includes(pfn))) return id;
+      for (const t of vm.cacheTables.values()) if (t.pfn === pfn) return id;
+    }
     return -1;
+  }
+
+  /** The vCPU of VM `id` a host call acts on under memcache 'vm': the lowest cpu it is loaded on, or -1 (src/hv/kvm.ts loadedVcpu). */
+  private loadedVcpu(id: number): number {
+    return this.cpus.findIndex((c) => c.vm === id);
+  }
+
+  /** Donates `pages` to the hypervisor and pushes them, in that order, on vCPU `cpu`'s cache of `vm`. */
+  private admit(vm: ModelVm, cpu: number, pages: readonly number[]): void {
+    for (const p of pages) this.setHost(p, 'NOPAGE', 0);
+    this.setCacheList(vm, cpu, [...vm.cache[cpu], ...pages]);
+  }
+
+  /**
+   * The host's fault handler tops vCPU `cpu`'s cache up to kvm_mmu_cache_min_pages from the
+   * highest-numbered host-owned RAM pages that are not MMIO and back no memslot of any VM, pushed
+   * in ascending order (src/hv/memcache.ts faultTopup); false (nothing changed) when the host has
+   * too few. A top-up is remembered so that an access ending in -ENOMEM keeps it.
+   */
+  private faultTopup(vm: ModelVm, vmId: number, cpu: number): boolean {
+    const short = MEMCACHE_MIN_PAGES - vm.cache[cpu].length;
+    if (short <= 0) return true;
+    const pages: number[] = [];
+    for (let p = this.ramFrames - 1; p >= 0 && pages.length < short; p--) {
+      if (this.isMmio(p) || this.hostOf(p).state !== 'O') continue;
+      let slotPage = false;
+      for (const v of this.vms.values()) for (const sl of v.slots.values()) if (p >= sl.pfn && p < sl.pfn + sl.pages) slotPage = true;
+      if (!slotPage) pages.push(p);
+    }
+    if (pages.length < short) return false;
+    pages.reverse();
+    this.admit(vm, cpu, pages);
+    this.accessTopups.push([vmId, cpu, pages]);
+    return true;
   }
 
   private isMmio(pfn: number): boolean {
@@ -574,21 +622,21 @@ export class HvModel implements HvReferenceModelApi {
    * giving pages back never allocates); view 0 takes the tables its leaf is missing, from the VM's
    * cache for a hypercall under memcache 'vm' (checked as `cacheShort`), else from the pool.
    */
-  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, hypercall = false): boolean {
+  private share(vm: ModelVm, pfn: number, gfn: number, nr: number, prot: number, slot: number, cacheCpu = -1): boolean {
     const huge = nr === 512 && this.uniform(vm, gfn);
-    const fromCache = hypercall && this.vmCache;
+    const fromCache = cacheCpu >= 0 && this.vmCache;
     const inPlace = nr === 512 && this.hostBlockLeaf(pfn);
     const changing: number[] = [];
     for (let p = pfn; p < pfn + nr; p++) if (this.hostOf(p).state !== 'SO' || (nr === 1 && !this.hostTables.has(Math.floor(p / 512)))) changing.push(p);
     const viewNeed = this.tablesNeeded(vm, 0, gfn, huge);
-    if (fromCache ? this.cacheShort(vm, viewNeed) : (inPlace ? 0 : this.hostNeed(changing)) + viewNeed > this.pool.free) return false;
+    if (fromCache ? this.cacheShort(vm, cacheCpu, viewNeed) : (inPlace ? 0 : this.hostNeed(changing)) + viewNeed > this.pool.free) return false;
     if (inPlace) for (let p = pfn; p < pfn + nr; p++) this.setHost(p, 'SO', HOST, true);
     else for (const p of changing) this.setHost(p, 'SO');
-    this.useCache = fromCache;
+    this.cacheCpu = fromCache ? cacheCpu : -1;
     try {
       this.shareMap(vm, pfn, gfn, nr, prot, slot, huge);
     } finally {
-      this.useCache = false;
+      this.cacheCpu = -1;
     }
     return true;
   }
@@ -676,7 +724,7 @@ export class HvModel implements HvReferenceModelApi {
         this.takePool(this.opts.vtls);
         const views: Array<Map<number, Mapping>> = [];
         for (let v = 0; v < this.opts.vtls; v++) views.push(new Map());
-        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set<number>(), prot: new Map(), views, poisoned: new Set<number>(), cache: [], cacheTables: new Map<number, number>(), tables: views.map(() => new Set<number>()), sppTables: new Set<number>() });
+        this.j.mapSet(this.vms, op.vm, { type: op.type, dying: false, pages: new Map(), slots: new Map(), attrs: new Map(), spp: false, vectors: new Map(), sppRegions: new Set<number>(), prot: new Map(), views, poisoned: new Set<number>(), cache: this.cpus.map(() => []), cacheTables: new Map<number, { pfn: number; cpu: number }>(), tables: views.map(() => new Set<number>()), sppTables: new Set<number>() });
         return ret(0);
       }
       case 'vm_teardown_start': {
@@ -692,11 +740,11 @@ export class HvModel implements HvReferenceModelApi {
         if (vm.pages.size > 0) return ret(-EBUSY);
         for (const [k, n] of [...this.pinsBy]) if (k.startsWith(`${op.vm}/`)) this.pin(op.vm, Number(k.slice(k.indexOf('/') + 1)), -n);
         // memcache 'vm': every page of the cache goes back to the host, table pages zeroed.
-        for (const pfn of [...vm.cacheTables.values()].sort((a, b) => a - b)) {
+        for (const pfn of [...vm.cacheTables.values()].map((t) => t.pfn).sort((a, b) => a - b)) {
           this.zeroFrame(pfn);
           this.setHost(pfn, 'O');
         }
-        for (const pfn of [...vm.cache].sort((a, b) => a - b)) this.setHost(pfn, 'O');
+        for (const pfn of vm.cache.flat().sort((a, b) => a - b)) this.setHost(pfn, 'O');
         // Every pool frame of the VM goes back: the roots, the views' tables (less those from its
         // cache, which went to the host above) and the SPPT.
         let frames = vm.views.length - vm.cacheTables.size;
@@ -745,16 +793,17 @@ export class HvModel implements HvReferenceModelApi {
       case 'host_donate_guest': {
         const vm = this.vms.get(op.vm);
         if (!vm || vm.type !== 'protected' || vm.dying) return ret(-EINVAL);
-        if (this.vmCache && !this.loaded(op.vm)) return ret(-EINVAL);
+        const cpu = this.vmCache ? this.loadedVcpu(op.vm) : -1; // the loaded vCPU's memcache
+        if (this.vmCache && cpu < 0) return ret(-EINVAL);
         if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
         if (vm.pages.has(op.gfn) || vm.poisoned.has(op.gfn)) return ret(-EPERM); // POISON is not NOPAGE
-        if (this.vmCache ? this.cacheShort(vm, this.tablesNeeded(vm, 0, op.gfn, false)) : this.hostNeed([op.pfn]) + this.tablesNeeded(vm, 0, op.gfn, false) > this.pool.free) return ret(-ENOMEM);
+        if (this.vmCache ? this.cacheShort(vm, cpu, this.tablesNeeded(vm, 0, op.gfn, false)) : this.hostNeed([op.pfn]) + this.tablesNeeded(vm, 0, op.gfn, false) > this.pool.free) return ret(-ENOMEM);
         this.setHost(op.pfn, 'NOPAGE', op.vm);
         this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
-        this.useCache = this.vmCache;
+        this.cacheCpu = cpu;
         this.setMapping(vm, 0, op.gfn, { huge: false, wp: false, aged: false });
-        this.useCache = false;
+        this.cacheCpu = -1;
         return ret(0);
       }
       case 'guest_share_host': case 'guest_unshare_host': {
@@ -823,8 +872,8 @@ export class HvModel implements HvReferenceModelApi {
       case 'host_force_reclaim': return ret(this.forceReclaim(op.pfn));
       case 'hv_query': case 'hv_expect':
         return { outcome: { kind: 'page', page: this.pageView(op.vm, op.pfn, op.gfn) } };
-      case 'hv_topup': return ret(this.topup(op.vm, op.pfn, op.nr));
-      case 'hv_undonate': return ret(this.undonate(op.vm, op.pfn, op.nr));
+      case 'hv_topup': return ret(this.topup(op.vm, op.cpu, op.pfn, op.nr));
+      case 'hv_undonate': return ret(this.undonate(op.vm, op.cpu, op.pfn, op.nr));
       case 'host_relax_perms': return ret(this.relaxPerms(op.vm, op.gfn, op.prot));
       case 'host_wrprotect': {
         const vm = this.npHandlerVm(op.vm, false);
@@ -898,32 +947,30 @@ export class HvModel implements HvReferenceModelApi {
     return 0;
   }
 
-  /** hv_topup (src/hv/memcache.ts): whole range checked, then every page the hypervisor's and on the cache. */
-  private topup(id: number, pfn: number, nr: number): number {
+  /** hv_topup (src/hv/memcache.ts): whole range checked, then every page the hypervisor's and on vCPU `cpu`'s cache. */
+  private topup(id: number, cpu: number, pfn: number, nr: number): number {
     const vm = this.vms.get(id);
-    if (!this.vmCache || !vm || vm.dying) return -EINVAL;
+    if (!this.vmCache || !vm || vm.dying || cpu >= this.cpus.length) return -EINVAL;
     const n = nr === 0 ? -EINVAL : this.range(pfn, BigInt(nr));
     if (n < 0) return -EINVAL;
     const mmio = this.mmioCheck(pfn, n);
     if (mmio !== 0) return mmio;
     for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
     const pages: number[] = [];
-    for (let p = pfn; p < pfn + n; p++) {
-      this.setHost(p, 'NOPAGE', 0);
-      pages.push(p);
-    }
-    this.j.field(vm, 'cache', [...vm.cache, ...pages]);
+    for (let p = pfn; p < pfn + n; p++) pages.push(p);
+    this.admit(vm, cpu, pages);
     return 0;
   }
 
-  /** hv_undonate: only free pages of that VM's cache go back to the host. */
-  private undonate(id: number, pfn: number, nr: number): number {
+  /** hv_undonate: only free pages of that vCPU's cache go back to the host. */
+  private undonate(id: number, cpu: number, pfn: number, nr: number): number {
     const vm = this.vms.get(id);
-    if (!this.vmCache || !vm) return -EINVAL;
+    if (!this.vmCache || !vm || cpu >= this.cpus.length) return -EINVAL;
     const n = nr === 0 ? -EINVAL : this.range(pfn, BigInt(nr));
     if (n < 0) return -EINVAL;
-    for (let p = pfn; p < pfn + n; p++) if (!vm.cache.includes(p)) return -EPERM;
-    this.j.field(vm, 'cache', vm.cache.filter((p) => p < pfn || p >= pfn + n));
+    const list = vm.cache[cpu];
+    for (let p = pfn; p < pfn + n; p++) if (!list.includes(p)) return -EPERM;
+    this.setCacheList(vm, cpu, list.filter((p) => p < pfn || p >= pfn + n));
     for (let p = pfn; p < pfn + n; p++) this.setHost(p, 'O');
     return 0;
   }
@@ -955,7 +1002,7 @@ export class HvModel implements HvReferenceModelApi {
       gpfn: page === undefined ? -1 : page.pfn,
       attrs: vm?.attrs.get(gfn) ?? 0,
       vtl,
-      cache: vm !== undefined && this.vmCache ? vm.cache.length : -1,
+      cache: vm !== undefined && this.vmCache ? vm.cache.map((l) => l.length) : [],
       cacheTables: vm !== undefined && this.vmCache ? vm.cacheTables.size : 0,
       pool: this.pool.free,
     };
@@ -1051,7 +1098,8 @@ export class HvModel implements HvReferenceModelApi {
   private shareGuest(id: number, pfn: number, gfn: number, nr: number, prot: number): number {
     const vm = this.vms.get(id);
     if (!vm || vm.type !== 'np' || vm.dying) return -EINVAL;
-    if (this.vmCache && !this.loaded(id)) return -EINVAL; // the loaded vCPU's memcache
+    const cpu = this.vmCache ? this.loadedVcpu(id) : -1; // the loaded vCPU's memcache
+    if (this.vmCache && cpu < 0) return -EINVAL;
     if (prot === 0 || (prot & ~RWX) || ((prot & W) && !(prot & R)) || (!(prot & R) && (prot & X) && !this.config.caps.eptExecOnly)) return -EINVAL;
     if (nr !== 1 && nr !== 512) return -EINVAL;
     if (nr === 512 && (pfn % 512 !== 0 || gfn % 512 !== 0)) return -EINVAL;
@@ -1061,7 +1109,7 @@ export class HvModel implements HvReferenceModelApi {
     if (mmio !== 0) return mmio;
     for (let i = 0; i < nr; i++) if (vm.pages.has(gfn + i) || vm.poisoned.has(gfn + i)) return -EPERM;
     for (let i = 0; i < nr; i++) if (!this.shareable(pfn + i)) return -EPERM;
-    return this.share(vm, pfn, gfn, nr, prot, -1, true) ? 0 : -ENOMEM;
+    return this.share(vm, pfn, gfn, nr, prot, -1, cpu) ? 0 : -ENOMEM;
   }
 
   private unshareGuest(id: number, gfn: number, nr: number): number {
@@ -1494,8 +1542,12 @@ export class HvModel implements HvReferenceModelApi {
         const first = this.allocMarks[0] ?? mark;
         const again: number[] = [];
         for (let k = 0; k < this.adLog.length; k += 3) if (this.adLog[k] >= first) again.push(this.adLog[k + 1], this.adLog[k + 2]);
+        const topups = this.accessTopups;
         this.j.rollback(first);
         for (let k = 0; k < again.length; k += 2) this.writeByte(again[k], again[k + 1]);
+        // The automatic top-ups stay (KVM keeps a vCPU's memcache pages): pushed again, in order.
+        for (const [id, c, pages] of topups) this.admit(this.vms.get(id)!, c, pages);
+        this.accessTopups = [];
         return end(res.out);
       }
       if (res.alloc) this.allocMarks.push(mark);
@@ -1581,17 +1633,20 @@ export class HvModel implements HvReferenceModelApi {
       const base = gfn - (gfn % 512);
       const bpfn = s.pfn + (base - s.gfn);
       let shared = false;
+      const cacheCpu = this.vmCache ? cpu : -1;
       if (this.opts.hugePages && base >= s.gfn && base + 512 <= s.gfn + s.pages && bpfn % 512 === 0 && this.uniform(vm, base)) {
         let all = true;
         for (let i = 0; i < 512 && all; i++) all = !vm.pages.has(base + i) && !vm.poisoned.has(base + i) && !this.isMmio(bpfn + i) && this.hostOf(bpfn + i).state === 'O';
         if (all) {
-          if (!this.share(vm, bpfn, base, 512, RWX, slotId)) return NO_MEMORY;
+          if (this.vmCache && !this.faultTopup(vm, c.vm, cpu)) return NO_MEMORY;
+          if (!this.share(vm, bpfn, base, 512, RWX, slotId, cacheCpu)) return NO_MEMORY;
           shared = true;
         }
       }
       if (!shared) {
         if (!this.shareable(pfn)) return exit('memory_fault', page4k, flags);
-        if (!this.share(vm, pfn, gfn, 1, RWX, slotId)) return NO_MEMORY;
+        if (this.vmCache && !this.faultTopup(vm, c.vm, cpu)) return NO_MEMORY;
+        if (!this.share(vm, pfn, gfn, 1, RWX, slotId, cacheCpu)) return NO_MEMORY;
       }
       page = vm.pages.get(gfn)!;
       if (c.vtl === 0 && !alias) return { out: null, alloc: true };

@@ -54,10 +54,10 @@ export interface ModelVm {
   views: Array<Map<number, Mapping>>;
   /** gfns whose page was force-reclaimed: POISON (pkvm-and-vtl.md §2.1 row 15) */
   poisoned: Set<number>;
-  /** hv.memcache 'vm': the free pages of its memory cache, pushed in order (the last is taken first); replaced, never changed in place */
-  cache: readonly number[];
-  /** hv.memcache 'vm': view-0 page tables that are pages of its cache: table key → pfn */
-  cacheTables: Map<number, number>;
+  /** hv.memcache 'vm': per vCPU (logical processor index), the free pages of its memory cache, pushed in order (the last is taken first); replaced, never changed in place */
+  cache: ReadonlyArray<readonly number[]>;
+  /** hv.memcache 'vm': view-0 page tables that are pages of a vCPU's cache: table key → the page and the vCPU it came from */
+  cacheTables: Map<number, { pfn: number; cpu: number }>;
   /** per VTL view: every page table below its root that exists, by key (level * 2^40 + index; alias gfns included) */
   tables: Array<Set<number>>;
   /** SPPT tables above the leaf tables (level 3 and 2, keyed as `tables`); the leaf tables are `sppRegions` */

@@ -91,14 +91,14 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
   },
   'pkvm-memcache-donate-before-pop': {
     // 0x100 is already in the cache: the second top-up fails there, after 0xff was donated.
-    ops: [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'hv_topup', vm: 2, pfn: 0x100, nr: 2 }, { op: 'hv_topup', vm: 2, pfn: 0xff, nr: 2 }],
+    ops: [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'hv_topup', vm: 2, cpu: 0, pfn: 0x100, nr: 2 }, { op: 'hv_topup', vm: 2, cpu: 0, pfn: 0xff, nr: 2 }],
     config: { hv: { pkvm: 'arm64', memcache: 'vm' } },
     expect: ['hv.failed-call-no-change', 'pkvm.memcache-conservation'],
   },
   'pkvm-undonate-never-donated': {
     // 0x102 is a table of VM 2 (popped by the share): the host takes it back while it maps the guest.
-    ops: [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'vcpu_load', cpu: 0, vm: 2 }, { op: 'hv_topup', vm: 2, pfn: 0x100, nr: 3 },
-      { op: 'host_share_guest', vm: 2, pfn: 0x40, gfn: 9, nr: 1, prot: 7 }, { op: 'hv_undonate', vm: 2, pfn: 0x102, nr: 1 }],
+    ops: [{ op: 'vm_create', vm: 2, type: 'np' }, { op: 'vcpu_load', cpu: 0, vm: 2 }, { op: 'hv_topup', vm: 2, cpu: 0, pfn: 0x100, nr: 3 },
+      { op: 'host_share_guest', vm: 2, pfn: 0x40, gfn: 9, nr: 1, prot: 7 }, { op: 'hv_undonate', vm: 2, cpu: 0, pfn: 0x102, nr: 1 }],
     config: { hv: { pkvm: 'arm64', memcache: 'vm' } },
     expect: ['fault.exit-reason', 'pkvm.memcache-conservation'],
   },

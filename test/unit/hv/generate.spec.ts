@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateHvTrace } from '../../../src/gen/hv/generate.js';
 import { runHv } from '../../../src/check/hv/run.js';
+import { Hypervisor } from '../../../src/hv/hypervisor.js';
 import { CATALOGUE } from '../../../src/bugs/catalogue.js';
 import { parseText, formatText } from '../../../src/trace/text.js';
 import type { AnyOp } from '../../../src/trace/ops.js';
@@ -55,5 +56,38 @@ describe('generateHvTrace', () => {
     expect(vm).toBeGreaterThanOrEqual(3);
     expect(mmio).toBeGreaterThanOrEqual(1);
     for (const op of ['hv_topup', 'hv_undonate', 'host_relax_perms', 'host_wrprotect', 'host_mkyoung']) expect([...seen], op).toContain(op);
+  });
+
+  it('reaches per-vCPU caches: top-ups of two vCPUs of one VM, shares and donations short of pages, and the fault path\'s own top-ups', () => {
+    let traces = 0;
+    let twoCaches = 0;
+    let short = 0;
+    let faultTopups = 0;
+    const cachePages = (hv: Hypervisor): number => [...hv.vms.values()].reduce((n, vm) => n + vm.cache.freeTotal + vm.cache.inUse.size, 0);
+    for (let s = 0; s < 60; s++) {
+      const t = generateHvTrace(`pc${s}`, { ops: 200 });
+      if (t.machine.hv?.memcache !== 'vm') continue;
+      traces++;
+      const hv = new Hypervisor(t.machine);
+      const fed = new Map<number, Set<number>>();
+      let isShort = false;
+      let topped = false;
+      for (const op of t.ops as AnyOp[]) {
+        const access = op.op === 'read' || op.op === 'write' || op.op === 'fetch';
+        const before = access ? cachePages(hv) : 0;
+        const out = hv.apply(op);
+        const ret = out.kind === 'ret' ? out.value : null;
+        if (op.op === 'hv_topup' && ret === 0) fed.set(op.vm, (fed.get(op.vm) ?? new Set<number>()).add(op.cpu));
+        if ((op.op === 'host_share_guest' || op.op === 'host_donate_guest') && ret === -12) isShort = true;
+        if (access && cachePages(hv) > before) topped = true;
+      }
+      if ([...fed.values()].some((c) => c.size >= 2)) twoCaches++;
+      if (isShort) short++;
+      if (topped) faultTopups++;
+    }
+    expect(traces).toBeGreaterThanOrEqual(15);
+    expect(twoCaches / traces).toBeGreaterThanOrEqual(0.4);
+    expect(short / traces).toBeGreaterThanOrEqual(0.25);
+    expect(faultTopups / traces).toBeGreaterThanOrEqual(0.25);
   });
 });

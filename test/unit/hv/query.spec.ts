@@ -72,7 +72,7 @@ describe('hv_expect', () => {
 
 describe('a page view the model does not share', () => {
   it('is an outcome mismatch whose coarse detail names the differing fields', () => {
-    const view: PageView = { host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, ffa: false, guests: [], guest: 'none', gpfn: -1, attrs: 0, vtl: [], cache: -1, cacheTables: 0, pool: 5 };
+    const view: PageView = { host: 'O', owner: 1, hyp: 'NOPAGE', pins: 0, shares: 0, ffa: false, guests: [], guest: 'none', gpfn: -1, attrs: 0, vtl: [], cache: [], cacheTables: 0, pool: 5 };
     const f = classifyOutcome({ kind: 'page', page: { ...view, host: 'SO', pins: 1 } }, { allowed: [{ outcome: { kind: 'page', page: view } }], flushed: [] } as never);
     expect(f.invariant).toBe('fault.exit-reason');
     expect(f.coarse).toMatch(/ -> page state \(host, pins differ\)$/);
