@@ -250,6 +250,12 @@ export class AccessRun implements QwordReader, Explored {
     return { rightsStage: ordinaryRule(kind, w, cx.rights), keyStage: keyStageRule(kind, w, cx.rights), keyOtherDenies: otherRegisterDenies(kind, w, cx.rights) };
   }
 
+  /** Counts one recently flushed mapping used; the first one's flush rule names the run's. */
+  private usedFlushedMapping(flushedBy: number | undefined): void {
+    this.flushedUses++;
+    if (this.flushRule === NO_RULE) this.flushRule = flushedBy ?? NO_RULE;
+  }
+
   /** The index of the part the access was in when it stopped (0 or 1; a completed access: its last). */
   stopPart = 0;
   /** The final GPA of parts 0 and 1, once the part's guest walk ended in a leaf (-1: never got there). */
@@ -282,8 +288,10 @@ export class AccessRun implements QwordReader, Explored {
       this.stagePage2 = p.linearPage;
     }
   }
-  /** The rule of the invalidation that removed the recently flushed mapping this run used (NO_RULE: none). */
+  /** The rule of the invalidation that removed the first recently flushed mapping this run used (NO_RULE: none). */
   flushRule = NO_RULE;
+  /** How many recently flushed mappings this run used (the fewest explain a target best: model.ts). */
+  flushedUses = 0;
   /** tlb.cached.*: the run used a cached mapping that allows (NO_RULE: none). */
   private cachedRule = NO_RULE;
   /**
@@ -422,7 +430,7 @@ export class AccessRun implements QwordReader, Explored {
         else this.usedCached = true;
         const k = isFlushed ? c - nCached - 1 : c - 1;
         const allowing = isFlushed ? flushed : cached;
-        if (isFlushed && k < allowing.length) this.flushRule = allowing[k].flushedBy ?? NO_RULE;
+        if (isFlushed) this.usedFlushedMapping(k < allowing.length ? allowing[k].flushedBy : undefined);
         if (k >= allowing.length) return this.staleFault(p, (isFlushed ? flushedFaults : cachedFaults)[k - allowing.length]);
         if (this.cachedRule === NO_RULE) this.cachedRule = RULE.tlbCombined;
         // The exemption that let the cached walk rights through counts as for a fresh walk.
@@ -721,7 +729,7 @@ export class AccessRun implements QwordReader, Explored {
         this.usedFlushed = true;
         if (!adUpdate) this.usedFlushedBeyondAdUpdates = true;
         chosen = flushedAlts[c - alts.length - 1];
-        this.flushRule = chosen.flushedBy ?? NO_RULE;
+        this.usedFlushedMapping(chosen.flushedBy);
       }
       if (chosen !== null) {
         if (!eptAllows(access, chosen.rights, this.s.cx.eptCtx.mbec, userAddr)) {

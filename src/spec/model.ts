@@ -270,7 +270,11 @@ export class ReferenceModel implements ReferenceModelApi {
     if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
     // runs when `flushed` is first read (it costs as much as all the other runs together).
+    // Of the flushed runs that give the target's outcome and memory, the one that used the fewest
+    // flushed mappings names the flush: a split access whose other part a later flush also
+    // removed is explained by the part the target could not have walked afresh.
     const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
+      let best: AccessRun | null = null;
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
         if (!r.usedFlushedBeyondAdUpdates || !sameOutcome(r.outcome, actual)) continue;
         let same = true;
@@ -280,9 +284,9 @@ export class ReferenceModel implements ReferenceModelApi {
           for (let k = 0; k < 4096 && same; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) same = false;
           if (!same) break;
         }
-        if (same) return r.flushRule;
+        if (same && (best === null || r.flushedUses < best.flushedUses)) best = r;
       }
-      return null;
+      return best === null ? null : best.flushRule;
     };
     return new LazyFlushedStep(allowed, matching, (rules) => {
       const flushed: Outcome[] = [];
