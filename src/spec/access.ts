@@ -250,6 +250,24 @@ export class AccessRun implements QwordReader, Explored {
     return { rightsStage: ordinaryRule(kind, w, cx.rights), keyStage: keyStageRule(kind, w, cx.rights), keyOtherDenies: otherRegisterDenies(kind, w, cx.rights) };
   }
 
+  /**
+   * A run with the same outcome and memory effects (model.ts keeps one of such twins) that got
+   * further lends this one its stage records, so a disagreement is placed against the furthest
+   * path that gives this outcome: a fresh walk's table read and a cached walk's A/D update may
+   * exit at one GPA (src/check/progress.ts).
+   */
+  absorbProgress(o: AccessRun): void {
+    if (this.stageWalk === null && o.stageWalk !== null) {
+      this.stageWalk = o.stageWalk;
+      this.stagePage = o.stagePage;
+      this.stageWalk2 = o.stageWalk2;
+      this.stagePage2 = o.stagePage2;
+    }
+    if (this.finalGpa0 < 0) this.finalGpa0 = o.finalGpa0;
+    if (this.finalGpa1 < 0) this.finalGpa1 = o.finalGpa1;
+    if (o.stopPart > this.stopPart) this.stopPart = o.stopPart;
+  }
+
   /** Counts one recently flushed mapping used; the first one's flush rule names the run's. */
   private usedFlushedMapping(flushedBy: number | undefined): void {
     this.flushedUses++;

@@ -260,6 +260,7 @@ export class ReferenceModel implements ReferenceModelApi {
           // same outcome and memory effects: keep one, remember every translation either may cache
           twin.gpaFills.push(...r.gpaFills);
           twin.combFills.push(...r.combFills);
+          twin.absorbProgress(r);
         } else if (kept.length < MAX_CANDIDATES) kept.push(r);
       }
       const frames = kept.map(runFrames);

@@ -11,6 +11,10 @@
  *   goes past the key check to the misconfiguration at the final GPA;
  * - pk-split-past-cached: a split read; the model's paths stop at the first part's final GPA or,
  *   with its cached translation, at a PK #PF on the second part; the target completes.
+ * - pk-twin-ad-update (planted pks-wd-ignores-cr0wp): the model's misconfiguration at the PML4
+ *   entry's GPA is both a fresh walk's table read and, through cached translations of the tables,
+ *   the first guest A/D update after the rights check; the target stops at the key check between
+ *   them, which the second path passed (the twin runs' stages are merged: model.ts).
  * hv cases use scripted outcomes (test/unit/check/fakes.ts).
  */
 import { readFileSync } from 'node:fs';
@@ -35,8 +39,13 @@ describe('the path in dispute', () => {
     });
   }
 
+  it('pk-twin-ad-update: the key check between a table read and an A/D update at one GPA is in dispute', () => {
+    const r = checkTrace(fixture('pk-twin-ad-update'), TARGETS.model);
+    expect(r.first?.coarse).toBe('pk.pks.wd-wp0 -> PK verdict differs');
+  });
+
   it('the same traces pass with the planted bug off (the finding is the bug\'s)', () => {
-    for (const name of ['pk-stops-early', 'pk-goes-past', 'pk-split-past-cached']) {
+    for (const name of ['pk-stops-early', 'pk-goes-past', 'pk-split-past-cached', 'pk-twin-ad-update']) {
       const t = fixture(name);
       expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
     }
