@@ -102,6 +102,13 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
     config: { hv: { pkvm: 'arm64', memcache: 'vm' } },
     expect: ['fault.exit-reason', 'pkvm.memcache-conservation'],
   },
+  'ept-walker-stale-pte': {
+    // A 4 KiB share in the 2 MiB region at gfn 0 builds a page table there; the unshare leaves it
+    // empty; the 2 MiB share writes a huge leaf over it: the stale walk frees the table twice.
+    ops: [...NP_SHARED, { op: 'host_unshare_guest', vm: 2, gfn: 9, nr: 1 }, { op: 'host_share_guest', vm: 2, pfn: 0x400, gfn: 0, nr: 512, prot: 7 },
+      { op: 'hv_query', vm: 2, pfn: 0x400, gfn: 0 }],
+    expect: ['hv.pool-conservation', 'fault.exit-reason'],
+  },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
