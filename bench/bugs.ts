@@ -449,6 +449,12 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
+/** Whether an eptfuzz find came from a mutated corpus trace (its minimized trace keeps the parent in its provenance). */
+function origin(f: Find): string {
+  if (f.finder !== 'eptfuzz' || f.minimized === null) return '';
+  return f.minimized.provenance?.options?.parent !== undefined ? ', a mutated corpus trace' : ', a generated trace';
+}
+
 async function main(): Promise<void> {
   const seedsN = Number(process.env.BENCH_BUGS_SEEDS ?? 5);
   const capMs = Number(process.env.BENCH_BUGS_CAP_MS ?? 60_000);
@@ -476,7 +482,7 @@ async function main(): Promise<void> {
       const finds: Find[] = [];
       for (const seed of seeds) {
         const f = await find(finder, bug.name, seed, { capMs, runsMax });
-        process.stderr.write(`    ${finder} ${bug.name} seed ${seed}: ${f.found ? `found at run ${f.runs} (${fmtMs(f.ms)})` : `missed in ${f.runs} runs (${fmtMs(f.ms)})`}\n`);
+        process.stderr.write(`    ${finder} ${bug.name} seed ${seed}: ${f.found ? `found at run ${f.runs} (${fmtMs(f.ms)}${origin(f)}), ${formatSignature(f.signature!)}` : `missed in ${f.runs} runs (${fmtMs(f.ms)})`}\n`);
         finds.push(f);
         results.push(f);
       }

@@ -41,7 +41,8 @@ function reasonIndex(reason: number): number {
 // << 5 | min(exits, 3) << 3 | reasons seen (48: 1, 49: 2, 66: 4); hv_exit: exit << 10 | info & 0x7f
 // << 3 | min(exits, 7)). Transitions (previous op, op, kind, reason) live above 2^25, page-state
 // transitions (op, host state before, after) above them, gfn-shape transitions (op, shape before,
-// after) above those (COVERAGE_LAYOUT 3).
+// after) above those (appended: every feature number below keeps its meaning, so layout 2 files
+// stay valid and the version is unchanged).
 const DETAIL_BITS = 15;
 const KIND_SHIFT = DETAIL_BITS;
 const OP_SHIFT = DETAIL_BITS + 4;
@@ -57,7 +58,7 @@ const FEATURES_PAGE_STATES = FEATURES_DIRECT + TRANSITIONS;
 const FEATURES_GFN_SHAPES = FEATURES_PAGE_STATES + PAGE_STATES;
 export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS + PAGE_STATES + GFN_SHAPES;
 /** Version of the feature layout above; persisted coverage of another layout is ignored. */
-export const COVERAGE_LAYOUT = 3;
+export const COVERAGE_LAYOUT = 2;
 
 if (OP_SCHEMAS.length >= START_OP) throw new Error('coverage layout: more ops than the op index field holds');
 
