@@ -162,18 +162,31 @@ class PageStates {
  * empty slot, once per table per op); allocates only a map entry per gfn new to the run.
  */
 class GfnShapes {
-  /** Per VM (the object: a VM torn down and created again under its handle starts empty), gfn -> shape. */
+  /**
+   * Per VM (the object: a VM torn down and created again under its handle starts empty): the last
+   * shape seen, as shape + 8 * stamp (the observation's order in the run), under the gfn for the
+   * per-page shapes (4 KiB leaf, slot) and under the 2 MiB region's first gfn for the shapes that
+   * hold for the whole region (no table, empty table, huge leaf). A gfn's shape before an op is
+   * the newer of the two.
+   */
   private readonly seen = new Map<Vm, Map<number, number>>();
+  private stamp = 0;
   reset(): void {
     if (this.seen.size !== 0) this.seen.clear();
+    this.stamp = 0;
   }
   each(machine: MachineApi, opIndex: number, emit: (feature: number) => void): void {
     if (!(machine instanceof Hypervisor) || machine.touchedGfnCount === 0) return;
     const mem = machine.machine.mem;
     let lastTable = -1;
     let lastShape: number = GFN_SHAPE.none;
+    // A 2 MiB op touches 512 gfns of one region: once a region-wide shape is seen, the rest agree.
+    let lastRegionKey = -1;
     for (let i = 0; i < machine.touchedGfnCount; i++) {
       const key = machine.touchedGfnKeys[i];
+      const regionKey = key - (key % 512);
+      if (regionKey === lastRegionKey) continue;
+      lastRegionKey = -1;
       const id = Math.floor(key / 2 ** 40);
       const vm = machine.vms.get(id);
       const gfn = key - id * 2 ** 40;
@@ -192,14 +205,20 @@ class GfnShapes {
         }
         after = lastShape;
       }
+      const regionWide = after !== GFN_SHAPE.leaf4k && after !== GFN_SHAPE.slot;
+      if (regionWide) lastRegionKey = regionKey;
       let mine = this.seen.get(vm);
       if (mine === undefined) {
         mine = new Map();
         this.seen.set(vm, mine);
       }
-      const before = mine.get(gfn) ?? GFN_SHAPE.none;
-      if (before === after && before !== GFN_SHAPE.none) continue;
-      mine.set(gfn, after);
+      const regionGfn = gfn - (gfn % 512);
+      const byGfn = mine.get(gfn) ?? -1;
+      const byRegion = regionGfn === gfn ? -1 : mine.get(regionGfn) ?? -1;
+      const last = byGfn > byRegion ? byGfn : byRegion;
+      const before = last < 0 ? GFN_SHAPE.none : last % 8;
+      mine.set(regionWide ? regionGfn : gfn, after + 8 * ++this.stamp);
+      if (before === after && last >= 0) continue;
       emit(gfnShapeFeature(opIndex, before, after));
     }
   }
