@@ -25,8 +25,10 @@
  * fuzzing power), so run r is exactly the r-th execution.
  *
  * Environment: BENCH_BUGS_SEEDS (default 5), BENCH_BUGS_CAP_MS (per bug, seed and finder; default
- * 60000), BENCH_BUGS_ONLY (comma list of bug names), BENCH_BUGS_FINDERS (comma list of eptfuzz,
- * blind, fast-check).
+ * 60000), BENCH_BUGS_RUNS (a run budget per bug, seed and finder, on top of the time cap: the
+ * same for every finder, so eptfuzz and blind are compared on equal runs whatever the load; default
+ * none), BENCH_BUGS_ONLY (comma list of bug names), BENCH_BUGS_FINDERS (comma list of eptfuzz,
+ * blind, fast-check). Every find is also printed on stderr (finder, bug, seed, runs to find).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -447,14 +449,21 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
+/** Whether an eptfuzz find came from a mutated corpus trace (its minimized trace keeps the parent in its provenance). */
+function origin(f: Find): string {
+  if (f.finder !== 'eptfuzz' || f.minimized === null) return '';
+  return f.minimized.provenance?.options?.parent !== undefined ? ', a mutated corpus trace' : ', a generated trace';
+}
+
 async function main(): Promise<void> {
   const seedsN = Number(process.env.BENCH_BUGS_SEEDS ?? 5);
   const capMs = Number(process.env.BENCH_BUGS_CAP_MS ?? 60_000);
+  const runsMax = process.env.BENCH_BUGS_RUNS === undefined ? undefined : Number(process.env.BENCH_BUGS_RUNS);
   const only = process.env.BENCH_BUGS_ONLY?.split(',').filter((s) => s !== '') ?? null;
   const finders = (process.env.BENCH_BUGS_FINDERS?.split(',').filter((s) => s !== '') ?? FINDERS) as FinderName[];
   const bugs = CATALOGUE.filter((b) => only === null || only.includes(b.name));
   const seeds = Array.from({ length: seedsN }, (_, i) => String(i + 1));
-  console.log(`bench:bugs: ${bugs.length} bugs x ${seeds.length} seeds (${seeds.join(',')}), cap ${fmtMs(capMs)} per find; finders ${finders.join(', ')}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores; node ${process.version}`);
+  console.log(`bench:bugs: ${bugs.length} bugs x ${seeds.length} seeds (${seeds.join(',')}), cap ${fmtMs(capMs)}${runsMax === undefined ? '' : ` and ${runsMax} runs`} per find; finders ${finders.join(', ')}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores; node ${process.version}`);
   console.log('columns per finder: found/seeds ("(n!)": on n seeds a failure the catalogue does not expect for the bug came first and was passed over), time to first find median max (a miss counts as the cap), median runs/ops to find, minimized ops median max');
   // Warm the JIT on throwaway finds (machine, model, generators, runner), so that the first bug
   // measured does not pay for compilation.
@@ -472,7 +481,8 @@ async function main(): Promise<void> {
     for (const finder of finders) {
       const finds: Find[] = [];
       for (const seed of seeds) {
-        const f = await find(finder, bug.name, seed, { capMs });
+        const f = await find(finder, bug.name, seed, { capMs, runsMax });
+        process.stderr.write(`    ${finder} ${bug.name} seed ${seed}: ${f.found ? `found at run ${f.runs} (${fmtMs(f.ms)}${origin(f)}), ${formatSignature(f.signature!)}` : `missed in ${f.runs} runs (${fmtMs(f.ms)})`}\n`);
         finds.push(f);
         results.push(f);
       }

@@ -2,8 +2,10 @@
  * Semantic coverage: which (op kind, outcome kind, exit reason, qualification bits, error-code
  * bits) combinations and which (previous op kind, op kind, outcome shape) transitions a run
  * reached; in hv mode also the hypervisor's outcomes (return values by errno, handled exits,
- * user-space exits by name and payload) and pKVM page-state transitions (op kind, host state of a
- * page before and after it).
+ * user-space exits by name and payload), pKVM page-state transitions (op kind, host state of a
+ * page before and after it) and guest-mapping shape transitions (op kind, the shape of view 0's
+ * entry at a gfn the op touched before and after it: no page table under it, an empty slot in a
+ * table, an empty slot in a table that maps nothing at all, a 4 KiB leaf, a huge leaf).
  * Contract: `observe` is allocation-free on the bare path (one bitmap store per feature, one push
  * per feature new to this map); `endRun` returns how many features the run added and `fresh()`
  * lists them, in the order first reached. Features are small integers, so the whole map is one
@@ -17,6 +19,9 @@ import { OP_SCHEMAS } from '../trace/ops.js';
 import type { StepObserver } from '../check/runner.js';
 import { Hypervisor } from '../hv/hypervisor.js';
 import { PS_NOPAGE, PS_OWNED } from '../hv/consts.js';
+import { EPT_GPA_SPAN } from '../hv/ept-tables.js';
+import type { Vm } from '../hv/vm.js';
+import { blockUniform } from '../hv/pkvm.js';
 
 const OP_INDEX: ReadonlyMap<string, number> = new Map(OP_SCHEMAS.map((s, i) => [s.name, i]));
 
@@ -35,7 +40,9 @@ function reasonIndex(reason: number): number {
 // ret: 0x100 | errno for a negative value, else min(value, 16); handled: then-kind << 12 | #PF code
 // << 5 | min(exits, 3) << 3 | reasons seen (48: 1, 49: 2, 66: 4); hv_exit: exit << 10 | info & 0x7f
 // << 3 | min(exits, 7)). Transitions (previous op, op, kind, reason) live above 2^25, page-state
-// transitions (op, host state before, after) above them.
+// transitions (op, host state before, after) above them, gfn-shape transitions (op, shape before,
+// after) above those (appended: every feature number below keeps its meaning, so layout 2 files
+// stay valid and the version is unchanged).
 const DETAIL_BITS = 15;
 const KIND_SHIFT = DETAIL_BITS;
 const OP_SHIFT = DETAIL_BITS + 4;
@@ -43,10 +50,13 @@ const OP_BITS = 6;
 const FEATURES_DIRECT = 2 ** (OP_SHIFT + OP_BITS);
 const TRANSITIONS = 2 ** (2 * OP_BITS + 4 + 2);
 const PAGE_STATES = 2 ** (OP_BITS + 4);
+const SHAPE_BITS = 3;
+const GFN_SHAPES = 2 ** (OP_BITS + 2 * SHAPE_BITS);
 const START_OP = 2 ** OP_BITS - 1;
 const FEATURES_TRANSITIONS = FEATURES_DIRECT;
 const FEATURES_PAGE_STATES = FEATURES_DIRECT + TRANSITIONS;
-export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS + PAGE_STATES;
+const FEATURES_GFN_SHAPES = FEATURES_PAGE_STATES + PAGE_STATES;
+export const FEATURE_SPACE = FEATURES_DIRECT + TRANSITIONS + PAGE_STATES + GFN_SHAPES;
 /** Version of the feature layout above; persisted coverage of another layout is ignored. */
 export const COVERAGE_LAYOUT = 2;
 
@@ -101,6 +111,26 @@ function pageStateFeature(opIndex: number, before: number, after: number): numbe
   return FEATURES_PAGE_STATES + ((opIndex << 4) | ((before & 3) << 2) | (after & 3));
 }
 
+/**
+ * Shapes of view 0's entry at a gfn (hv mode): what the mapping of a guest page is built of. A
+ * table left empty (every page under it unmapped, the table kept) is the state a later huge leaf
+ * is written over; reaching it takes several ops (a 4 KiB map where a 2 MiB leaf could go, then
+ * the unmaps), so it is a shape of its own, split by whether the hypervisor's own predicate lets
+ * view 0 hold the region as one 2 MiB leaf now (pkvm.ts `blockUniform`: huge pages on, no page of
+ * the region with rights of its own).
+ */
+export const GFN_SHAPE = { none: 0, slot: 1, emptyTable: 2, leaf4k: 3, huge: 4, emptyTableBlock: 5 } as const;
+
+/** The (op kind, gfn shape before, after) feature of one gfn an op touched (hv mode). */
+function gfnShapeFeature(opIndex: number, before: number, after: number): number {
+  return FEATURES_GFN_SHAPES + ((opIndex << (2 * SHAPE_BITS)) | (before << SHAPE_BITS) | after);
+}
+
+/** The gfn-shape feature of op kind `name` (tests, and reading a coverage map). */
+export function gfnShapeFeatureOf(name: string, before: number, after: number): number {
+  return gfnShapeFeature(OP_INDEX.get(name) ?? START_OP, before, after);
+}
+
 function opIndexOf(op: Op): number {
   return OP_INDEX.get(op.op) ?? START_OP;
 }
@@ -125,12 +155,82 @@ class PageStates {
   }
 }
 
+/**
+ * Guest-mapping shape transitions of the last op: every gfn the hypervisor touched, the shape of
+ * its VM's view-0 entry now, and the shape it had when last seen in this run (none before: a new
+ * VM's views are empty). Reads the tables (memoized walks; a table's 512 entries only for an
+ * empty slot, once per table per op); allocates only a map entry per gfn new to the run.
+ */
+class GfnShapes {
+  /**
+   * Per VM (the object: a VM torn down and created again under its handle starts empty): the last
+   * shape seen, as shape + 8 * stamp (the observation's order in the run), under the gfn for the
+   * per-page shapes (4 KiB leaf, slot) and under the 2 MiB region's first gfn for the shapes that
+   * hold for the whole region (no table, empty table, huge leaf). A gfn's shape before an op is
+   * the newer of the two.
+   */
+  private readonly seen = new Map<Vm, Map<number, number>>();
+  private stamp = 0;
+  reset(): void {
+    if (this.seen.size !== 0) this.seen.clear();
+    this.stamp = 0;
+  }
+  each(machine: MachineApi, opIndex: number, emit: (feature: number) => void): void {
+    if (!(machine instanceof Hypervisor) || machine.touchedGfnCount === 0) return;
+    const mem = machine.machine.mem;
+    let lastTable = -1;
+    let lastShape: number = GFN_SHAPE.none;
+    // A 2 MiB op touches 512 gfns of one region: once a region-wide shape is seen, the rest agree.
+    let lastRegionKey = -1;
+    for (let i = 0; i < machine.touchedGfnCount; i++) {
+      const key = machine.touchedGfnKeys[i];
+      const regionKey = key - (key % 512);
+      if (regionKey === lastRegionKey) continue;
+      lastRegionKey = -1;
+      const id = Math.floor(key / 2 ** 40);
+      const vm = machine.vms.get(id);
+      const gfn = key - id * 2 ** 40;
+      if (vm === undefined || gfn * 4096 >= EPT_GPA_SPAN) continue;
+      const t = vm.views[0];
+      let after: number;
+      if (t.find(gfn * 4096)) after = t.level === 1 ? GFN_SHAPE.leaf4k : GFN_SHAPE.huge;
+      else if (t.level !== 1) after = GFN_SHAPE.none;
+      else {
+        const table = t.addr - (t.addr % 4096);
+        if (table !== lastTable) {
+          lastTable = table;
+          let empty = true;
+          for (let a = table; a < table + 4096 && empty; a += 8) empty = mem.read32(a) === 0 && mem.read32(a + 4) === 0;
+          lastShape = !empty ? GFN_SHAPE.slot : blockUniform(machine, vm, gfn - (gfn % 512)) ? GFN_SHAPE.emptyTableBlock : GFN_SHAPE.emptyTable;
+        }
+        after = lastShape;
+      }
+      const regionWide = after !== GFN_SHAPE.leaf4k && after !== GFN_SHAPE.slot;
+      if (regionWide) lastRegionKey = regionKey;
+      let mine = this.seen.get(vm);
+      if (mine === undefined) {
+        mine = new Map();
+        this.seen.set(vm, mine);
+      }
+      const regionGfn = gfn - (gfn % 512);
+      const byGfn = mine.get(gfn) ?? -1;
+      const byRegion = regionGfn === gfn ? -1 : mine.get(regionGfn) ?? -1;
+      const last = byGfn > byRegion ? byGfn : byRegion;
+      const before = last < 0 ? GFN_SHAPE.none : last % 8;
+      mine.set(regionWide ? regionGfn : gfn, after + 8 * ++this.stamp);
+      if (before === after && last >= 0) continue;
+      emit(gfnShapeFeature(opIndex, before, after));
+    }
+  }
+}
+
 /** Every feature one trace reaches (corpus list and minimize): a set, not the campaign bitmap. */
 export class FeatureSet implements StepObserver {
   readonly features = new Set<number>();
   private prevOp = START_OP;
   private lastOp = START_OP;
   private readonly states = new PageStates();
+  private readonly shapes = new GfnShapes();
   private readonly add = (f: number): void => { this.features.add(f); };
 
   observe(op: Op, actual: Outcome): void {
@@ -143,6 +243,7 @@ export class FeatureSet implements StepObserver {
 
   observeState(machine: MachineApi): void {
     this.states.each(machine, this.lastOp, this.add);
+    this.shapes.each(machine, this.lastOp, this.add);
   }
 }
 
@@ -153,6 +254,7 @@ export class Coverage implements StepObserver {
   /** Op index of the previous step; START_OP before the first (no op has that index). */
   private prevOp = START_OP;
   private readonly states = new PageStates();
+  private readonly shapes = new GfnShapes();
   private readonly markFn = (f: number): void => this.mark(f);
 
   /** Distinct features in the map. */
@@ -164,6 +266,7 @@ export class Coverage implements StepObserver {
     this.freshList.length = 0;
     this.prevOp = START_OP;
     this.states.reset();
+    this.shapes.reset();
   }
 
   observe(op: Op, actual: Outcome): void {
@@ -173,9 +276,10 @@ export class Coverage implements StepObserver {
     this.prevOp = opIndex;
   }
 
-  /** hv mode: the software state the last op changed (page-state transitions). */
+  /** hv mode: the software state the last op changed (page-state and gfn-shape transitions). */
   observeState(machine: MachineApi): void {
     this.states.each(machine, this.prevOp, this.markFn);
+    this.shapes.each(machine, this.prevOp, this.markFn);
   }
 
   private mark(feature: number): void {

@@ -81,6 +81,12 @@ export class EptTables {
    * take them back (`unlinkTables`) and leave the VM's tables as they were.
    */
   allocLog: number[] | null = null;
+  /**
+   * Planted ept-walker-stale-pte (set by the hypervisor from config.bugs, src/bugs/catalogue.ts):
+   * when a huge leaf replaces a table, the walk goes on from the entry it read before the
+   * replacement and frees the detached table a second time.
+   */
+  staleWalkFree = false;
   /** The array `allocLog` uses (reused: a guest access allocates nothing to keep its log). */
   private readonly logBuf: number[] = [];
 
@@ -205,6 +211,10 @@ export class EptTables {
       // undo links an empty table there again, from the same source (docs/hypervisor.md "The page pool").
       this.allocLog?.push(this.cache !== null && this.cache.inUse.has(frame) ? -2 - this.cache.originOf(frame) : -1, a, 0, 0);
       this.releaseSubtree(frame, level - 1);
+      // Planted: the walker keeps the table entry it read before its callback replaced it, walks
+      // the detached table and frees it again on the way up (the defect fixed by a9f0e3d5a089
+      // "KVM: arm64: Reload PTE after invoking walker callback on preorder traversal").
+      if (this.staleWalkFree) this.releaseFrame(frame);
     }
     mem.write32(a, lo >>> 0);
     mem.write32(a + 4, hi >>> 0);

@@ -60,6 +60,7 @@ export interface HvBugs {
   enomemUndoKeepsTables: boolean;
   memcacheDonateBeforePop: boolean;
   undonateNeverDonated: boolean;
+  eptWalkerStalePte: boolean;
 }
 
 /** The guest registers each context keeps (Hyper-V: "private VP register state" per VTL). */
@@ -185,6 +186,7 @@ export class Hypervisor {
       enomemUndoKeepsTables: b.has('hv-enomem-undo-keeps-tables'),
       memcacheDonateBeforePop: b.has('pkvm-memcache-donate-before-pop'),
       undonateNeverDonated: b.has('pkvm-undonate-never-donated'),
+      eptWalkerStalePte: b.has('ept-walker-stale-pte'),
     };
     this.ramFrames = config.framesMax - this.opts.poolFrames;
     this.arm64 = pkvmProfileOf(this.opts) === 'arm64';
@@ -200,6 +202,7 @@ export class Hypervisor {
     this.pool = new PagePool(mem, this.ramFrames, config.framesMax);
     const host = EptTables.create(mem, this.pool);
     if (host === null) throw new RangeError('hv: pool too small for the host EPT');
+    host.staleWalkFree = this.bugs.eptWalkerStalePte;
     this.host = host;
     // pKVM init (§1.1): every RAM page identity-mapped OWNED (WB, RWX), 2 MiB leaves where whole;
     // the pool stays unmapped (all-zero entries: NOPAGE, owner 0 = hyp). Lazily (arm64): the same

@@ -20,7 +20,11 @@ export function vmCreate(hv: Hypervisor, id: number, type: 'np' | 'protected'): 
   if (hv.vms.has(id)) return -EEXIST;
   if (hv.pool.available < hv.opts.vtls) return -ENOMEM;
   const views: EptTables[] = [];
-  for (let v = 0; v < hv.opts.vtls; v++) views.push(EptTables.create(hv.machine.mem, hv.pool)!);
+  for (let v = 0; v < hv.opts.vtls; v++) {
+    const t = EptTables.create(hv.machine.mem, hv.pool)!;
+    t.staleWalkFree = hv.bugs.eptWalkerStalePte;
+    views.push(t);
+  }
   hv.vms.set(id, new Vm(id, type, views, new VmCache(hv.machine.mem, hv.config.vcpus)));
   hv.mutations++;
   return 0;

@@ -102,6 +102,13 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
     config: { hv: { pkvm: 'arm64', memcache: 'vm' } },
     expect: ['fault.exit-reason', 'pkvm.memcache-conservation'],
   },
+  'ept-walker-stale-pte': {
+    // A 4 KiB share in the 2 MiB region at gfn 0 builds a page table there; the unshare leaves it
+    // empty; the 2 MiB share writes a huge leaf over it: the stale walk frees the table twice.
+    ops: [...NP_SHARED, { op: 'host_unshare_guest', vm: 2, gfn: 9, nr: 1 }, { op: 'host_share_guest', vm: 2, pfn: 0x400, gfn: 0, nr: 512, prot: 7 },
+      { op: 'hv_query', vm: 2, pfn: 0x400, gfn: 0 }],
+    expect: ['hv.pool-conservation', 'fault.exit-reason'],
+  },
   'vtl-protect-no-flush': {
     ops: [...NP_SETUP, { op: 'vcpu_load', cpu: 1, vm: 2 }, write(1, 0x200000, 1n), { op: 'vtl_call', cpu: 0 },
       { op: 'vtl_protect', cpu: 0, target: 1, gfn: 0x200, count: 1, flags: 0xd }, write(1, 0x200000, 2n)],
@@ -111,6 +118,15 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
 
 /** Further traces for bugs whose catalogue entry covers more than one path. */
 const MORE_CASES: Array<[string, string, { ops: AnyOp[]; expect: string[] }]> = [
+  ['ept-walker-stale-pte', 'a fault maps the region whole again (crashes/a0bf8b4f47435696)', {
+    // A fault maps 2 MiB at gfn 0x400; an SPP vector splits it; the 2 MiB unshare leaves the table
+    // empty; the all-writable vector makes the region uniform again; the next fault writes a huge
+    // leaf over the empty table.
+    ops: [...NP_SETUP, { op: 'spp_enable', vm: 2 }, read(0, 0x5ff6d3, 1), { op: 'spp_set', vm: 2, gfn: 0x401, npages: 1, flags: 0, map: 0xaaaaaaaa },
+      { op: 'host_unshare_guest', vm: 2, gfn: 0x400, nr: 512 }, { op: 'spp_set', vm: 2, gfn: 0x3ff, npages: 3, flags: 0, map: 0xffffffff },
+      write(0, 0x4013a2, 0n, 1)],
+    expect: ['hv.pool-conservation'],
+  }],
   ['spp-lost-on-wrprotect', 'access tracking', {
     ops: [...NP_SETUP, { op: 'spp_enable', vm: 2 }, { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe },
       write(0, 0x201080, 1n), { op: 'vm_age', vm: 2, gfn: 0x201, pages: 1 }, write(0, 0x201080, 2n), write(0, 0x201000, 3n)],
