@@ -28,11 +28,13 @@ describe('generateHvTrace', () => {
     }
   });
   // A bug the catalogue marks deep (finds.runsMin of DEEP_RUNS or more: ept-walker-stale-pte, which
-  // about one generated trace in 1,000 reaches) is the campaign's to find: test/quality/HvBugsAreFound.
+  // about one generated trace in 1,000 reaches, and hv-enomem-undo-keeps-tables, whose table pages
+  // come from the pool only on a VTL 1 fault under per-vCPU caches) is the campaign's to find:
+  // test/quality/HvBugsAreFound.
   it('finds every planted hv bug within 60 seeds, but the deep ones', () => {
     const DEEP_RUNS = 500;
     const deep = CATALOGUE.filter((b) => b.layer === 'hv' && (b.finds.runsMin ?? 0) >= DEEP_RUNS).map((b) => b.name);
-    expect(deep).toEqual(['ept-walker-stale-pte']);
+    expect(deep).toEqual(['hv-enomem-undo-keeps-tables', 'ept-walker-stale-pte']);
     for (const bug of CATALOGUE.filter((b) => b.layer === 'hv' && !deep.includes(b.name)).map((b) => b.name)) {
       let found = -1;
       for (let s = 0; s < 60 && found < 0; s++) {
