@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg, availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../src/hw/machine.js';
-import { ReferenceModel } from '../src/spec/model.js';
+import { ReferenceModel } from '../src/model/model.js';
 import { normalizeConfig } from '../src/hw/config.js';
 import { Rng } from '../src/gen/rng.js';
 import { generateOps, generateTrace, makeTrace } from '../src/gen/generate.js';

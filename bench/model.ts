@@ -15,7 +15,7 @@ import { allFeatures } from '../src/gen/features.js';
 import { generateTrace } from '../src/gen/generate.js';
 import { Rng } from '../src/gen/rng.js';
 import { DEFAULT_WEIGHTS, restrictWeights, swarmWeights } from '../src/gen/weights.js';
-import { ReferenceModel } from '../src/spec/model.js';
+import { ReferenceModel } from '../src/model/model.js';
 import type { Trace } from '../src/trace/trace.js';
 import { fmtRate, rate } from './measure.js';
 

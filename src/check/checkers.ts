@@ -8,9 +8,9 @@
 import type { Outcome } from '../hw/outcome.js';
 import { formatOutcome, pageDiff, sameOutcome } from '../hw/outcome.js';
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK, QUAL_XLAT } from '../hw/bits.js';
-import type { Candidate, SpecStep } from '../spec/api.js';
-import { NO_RULE, RULE, ruleId } from '../spec/rules.js';
-import { hvRuleOf } from '../spec/hv/rules.js';
+import type { Candidate, SpecStep } from '../model/api.js';
+import { NO_RULE, RULE, ruleId } from '../model/rules.js';
+import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
 import { pathInDispute, wentThrough } from './path-in-dispute.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
@@ -22,7 +22,7 @@ export interface Finding {
   detail: string;
   /** The signature's detail: the rule in dispute and what the target did, value-free (classify.ts). */
   coarse: string;
-  /** The id of the rule the model applied at the step (src/spec/rules.ts), or 'none'. */
+  /** The id of the rule the model applied at the step (src/model/rules.ts), or 'none'. */
   rule: string;
 }
 
@@ -57,7 +57,7 @@ function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefi
 
 /**
  * Classifies an actual outcome that no allowed candidate matches. The signature detail is the
- * rule the model applied (its group, src/spec/rules.ts) against the class of what the target did,
+ * rule the model applied (its group, src/model/rules.ts) against the class of what the target did,
  * plus the differing field groups when both are of one class: so every manifestation of one
  * broken rule shares it, whatever the addresses, levels or values.
  */

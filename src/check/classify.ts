@@ -10,9 +10,9 @@ import {
   QUAL_ADV_XD, QUAL_FETCH, QUAL_GLA_VALID, QUAL_PR, QUAL_PUX, QUAL_PW, QUAL_PX, QUAL_RD, QUAL_WR, QUAL_XLAT, SPP_QUAL_MISS,
 } from '../hw/bits.js';
 import { pageDiff, type Outcome } from '../hw/outcome.js';
-import type { AccessStages, Candidate } from '../spec/api.js';
-import { hvResultName, hvRuleOf } from '../spec/hv/rules.js';
-import { NO_RULE, RULE, ruleInfo } from '../spec/rules.js';
+import type { AccessStages, Candidate } from '../model/api.js';
+import { hvResultName, hvRuleOf } from '../model/hv/rules.js';
+import { NO_RULE, RULE, ruleInfo } from '../model/rules.js';
 import { pfCodeNames } from './decode.js';
 
 /** Ops that are guest accesses: one signature class (a defect shows on reads, writes and fetches alike). */
@@ -70,7 +70,7 @@ function isDenial(rule: number): boolean {
 
 /**
  * The rule in dispute when the target's `actual` differs from the model's candidate `c` (outcome
- * `expected`), by the stage where they part (src/spec/access.ts stage rules):
+ * `expected`), by the stage where they part (src/model/access.ts stage rules):
  * - the key stage, when exactly one side has PK, or the target has PK where the model let a
  *   key exemption through (WD with CR0.WP = 0, fetches): the model's key rule there, or
  *   pk.register-by-address when the other register's verdict is what the target did;

@@ -12,10 +12,10 @@
 import type { MachineApi } from '../hw/api.js';
 import { configMode } from '../hw/config.js';
 import type { Outcome } from '../hw/outcome.js';
-import type { ReferenceModelApi } from '../spec/api.js';
-import { HvModel } from '../spec/hv/model.js';
-import { ReferenceModel } from '../spec/model.js';
-import { ruleInfo, ruleNumber } from '../spec/rules.js';
+import type { ReferenceModelApi } from '../model/api.js';
+import { HvModel } from '../model/hv/model.js';
+import { ReferenceModel } from '../model/model.js';
+import { ruleInfo, ruleNumber } from '../model/rules.js';
 import type { Op } from '../trace/ops.js';
 import { formatOp } from '../trace/text.js';
 import type { Trace } from '../trace/trace.js';

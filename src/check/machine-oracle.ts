@@ -5,13 +5,13 @@
  * planted bugs (where the machine differs from itself without them), never a shared mistake; it
  * exists for pipeline tests and as a fallback while the reference model is unavailable. It knows
  * no rules: a bare-mode candidate carries NO_RULE (signatures name `none`); a hv-mode one is
- * labelled from its outcome like the hv model's (src/spec/hv/rules.ts).
+ * labelled from its outcome like the hv model's (src/model/hv/rules.ts).
  */
 import type { MachineConfig } from '../hw/config.js';
 import type { MachineApi } from '../hw/api.js';
 import type { Op } from '../trace/ops.js';
-import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
-import { NO_RULE } from '../spec/rules.js';
+import type { Candidate, ReferenceModelApi, SpecStep } from '../model/api.js';
+import { NO_RULE } from '../model/rules.js';
 
 export class MachineOracle implements ReferenceModelApi {
   /** `bare`: the oracle is the bare machine, whose outcomes no hv rule describes. */

@@ -9,7 +9,7 @@
  */
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, QUAL_XLAT } from '../hw/bits.js';
 import { OK, type Outcome } from '../hw/outcome.js';
-import type { Candidate } from '../spec/api.js';
+import type { Candidate } from '../model/api.js';
 import { outcomeClass } from './classify.js';
 import { actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
 

@@ -3,7 +3,7 @@
  * paths a target's outcome follows, and whether the target stopped before the model's stop or
  * went past it (classify.ts `pathInDispute`).
  * Contract: pure. A mark is part index * STAGES + stage; the stages of one part follow the order
- * the model applies them (src/spec/access.ts steps 2-7, from the SDM's order of a linear access,
+ * the model applies them (src/model/access.ts steps 2-7, from the SDM's order of a linear access,
  * Vol. 3A §4.5 and Vol. 3C §29.3.3): the guest walk's table reads (an EPT exit there, or a #PF
  * not-present or reserved-bit), the rights and key checks (#PF with P = 1), the A/D updates (an
  * EPT exit at a table's GPA after the walk reached a leaf), the final GPA's translation (an EPT exit there),
@@ -12,8 +12,8 @@
  */
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_RSVD, QUAL_GLA_VALID, QUAL_XLAT } from '../hw/bits.js';
 import type { Outcome } from '../hw/outcome.js';
-import type { Candidate } from '../spec/api.js';
-import { RULE } from '../spec/rules.js';
+import type { Candidate } from '../model/api.js';
+import { RULE } from '../model/rules.js';
 
 const STAGE_WALK = 1;
 const STAGE_RIGHTS = 2;
@@ -38,7 +38,7 @@ export function candidateProgress(c: Candidate): number | null {
   const at = (stage: number): number => c.stopPart! * STAGES + stage;
   switch (o.kind) {
     case 'ok': case 'data': return END;
-    // Under kvmXo a final-GPA violation becomes a #PF (src/spec/access.ts step 7).
+    // Under kvmXo a final-GPA violation becomes a #PF (src/model/access.ts step 7).
     case 'pf': return c.rule === RULE.xoKvmPf ? at(STAGE_FINAL) : at(pfStage(o.code));
     case 'exit': {
       if (o.reason === EXIT_SPP) return at(STAGE_SPP);

@@ -21,13 +21,13 @@ import { configMode, type MachineConfig } from '../hw/config.js';
 import type { MachineApi, PageState } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
 import { formatOutcome, sameOutcome } from '../hw/outcome.js';
-import type { Candidate, ReferenceModelApi, SpecStep } from '../spec/api.js';
+import type { Candidate, ReferenceModelApi, SpecStep } from '../model/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding, type FrameSource } from './checkers.js';
 import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 import { ruleGroup, ruleOfCandidate } from './classify.js';
-import { ruleId } from '../spec/rules.js';
+import { ruleId } from '../model/rules.js';
 
 /** How the runner builds the two sides (the real Machine and ReferenceModel, or test fakes). */
 export interface Target {
@@ -53,7 +53,7 @@ export function targetFor(config: MachineConfig, target: Target): Target {
 export interface StepObserver {
   observe(op: Op, actual: Outcome): void;
   /**
-   * Optional: the numeric rule (src/spec/rules.ts) of the model candidate the step committed (on a
+   * Optional: the numeric rule (src/model/rules.ts) of the model candidate the step committed (on a
    * disagreement, the fresh walk's). Called after `observe`; rule coverage counts these.
    */
   observeRule?(op: Op, rule: number): void;
@@ -86,7 +86,7 @@ export interface StepRecord {
   op: Op;
   actual: Outcome;
   allowed: Outcome[];
-  /** The rule of each allowed outcome (numeric ids, src/spec/rules.ts), and whether it is stale. */
+  /** The rule of each allowed outcome (numeric ids, src/model/rules.ts), and whether it is stale. */
   allowedRules: number[];
   allowedStale: boolean[];
   violations: Violation[];

@@ -7,9 +7,9 @@
  * hv-mode trace runs on the right pair whichever command runs it.
  */
 import { Machine } from '../hw/machine.js';
-import { ReferenceModel } from '../spec/model.js';
+import { ReferenceModel } from '../model/model.js';
 import { Hypervisor } from '../hv/hypervisor.js';
-import { HvModel } from '../spec/hv/model.js';
+import { HvModel } from '../model/hv/model.js';
 import { MachineOracle, withoutBugs } from './machine-oracle.js';
 import type { Target } from './runner.js';
 import type { MachineApi } from '../hw/api.js';

@@ -49,7 +49,7 @@ export interface Violation {
   detail: string;
   /** Coarse detail for the signature: no addresses, no values (the rule in dispute, src/check/classify.ts). */
   coarse: string;
-  /** The id of the rule the model applied at the step (src/spec/rules.ts), or 'none'. */
+  /** The id of the rule the model applied at the step (src/model/rules.ts), or 'none'. */
   rule: string;
 }
 

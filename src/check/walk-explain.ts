@@ -12,11 +12,11 @@ import {
   EPT_PS, EPT_R, EPT_SPP_HI, EPT_SVE_HI, EPT_W, EPT_X, EPT_XU, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PCD, PTE_PS, PTE_PWT,
   PTE_RW, PTE_US, PTE_XD_HI,
 } from '../hw/bits.js';
-import { type Entry, entryAddress, leafBase, levelIndex, levelSpan, mod, splitU64 } from '../spec/entry.js';
-import { eptIsLeaf, eptMisconfigRule, eptPresent } from '../spec/ept.js';
-import { guestIsLeaf, guestReservedRule } from '../spec/guest-paging.js';
-import type { VcpuState } from '../spec/registers.js';
-import { NO_RULE, ruleId } from '../spec/rules.js';
+import { type Entry, entryAddress, leafBase, levelIndex, levelSpan, mod, splitU64 } from '../model/entry.js';
+import { eptIsLeaf, eptMisconfigRule, eptPresent } from '../model/ept.js';
+import { guestIsLeaf, guestReservedRule } from '../model/guest-paging.js';
+import type { VcpuState } from '../model/registers.js';
+import { NO_RULE, ruleId } from '../model/rules.js';
 
 /** What the decoder needs from the model: bytes of host memory and a vCPU's registers. */
 export interface ModelView {

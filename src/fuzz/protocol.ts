@@ -82,7 +82,7 @@ export interface RunFailure {
   signature: Signature;
   step: number;
   detail: string;
-  /** The id of the rule in dispute (src/spec/rules.ts), when the finding names one. */
+  /** The id of the rule in dispute (src/model/rules.ts), when the finding names one. */
   rule?: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Rule coverage: which rules of the catalogue (src/spec/rules.ts) a campaign's runs fired, and the
+ * Rule coverage: which rules of the catalogue (src/model/rules.ts) a campaign's runs fired, and the
  * exit reasons, EPT-violation qualification patterns and #PF error codes they saw.
  * Contract: `RuleCounter` is a StepObserver that counts without allocating (one flat Uint32Array:
  * rules, then #PF codes, qualification patterns, exit reasons); a run's counts travel as sparse
@@ -16,7 +16,7 @@ import type { MachineApi } from '../hw/api.js';
 import type { Outcome } from '../hw/outcome.js';
 import { EXIT_EPT_VIOLATION } from '../hw/bits.js';
 import type { Op } from '../trace/ops.js';
-import { RULE, RULES } from '../spec/rules.js';
+import { RULE, RULES } from '../model/rules.js';
 
 /** Advanced qualification bits 9-11 (guest U/S, R/W, XD). */
 const QUAL_ADVANCED = 0xe00;
@@ -64,7 +64,7 @@ export class RuleCounter implements StepObserver {
       if (o.reason === EXIT_EPT_VIOLATION) this.bump(QUAL_BASE + (o.qual & (QUAL_PATTERNS - 1)));
     }
     if (o.kind === 'exit' && o.reason === EXIT_EPT_VIOLATION) {
-      // the qualification's composition rules (src/spec/rules.ts ept.qual.*)
+      // the qualification's composition rules (src/model/rules.ts ept.qual.*)
       this.bump(RULE.qualAccess);
       this.bump(RULE.qualRights);
       this.bump(RULE.qualGla);

@@ -2,7 +2,7 @@
  * Named constants of the hypervisor model: errno values, pKVM owner ids and page states, the
  * software bits the hypervisor keeps in EPT leaves, KVM and Hyper-V ABI values.
  * Contract: every value cites pkvm-and-vtl.md or x86-memory-protection.md; the reference model
- * (src/spec/hv) uses the same ABI values but never the EPT software-bit layout.
+ * (src/model/hv) uses the same ABI values but never the EPT software-bit layout.
  */
 
 // Errno values (pkvm-and-vtl.md §2 "Errno values for the harness"); calls return -errno.

@@ -4,7 +4,7 @@
  * hypervisor's share, pin and FF-A records, every guest page holding it from the VMs' page
  * records, and the rights each VTL's view may have at the queried gfn.
  * Contract: changes nothing; the reference model computes the same view from its plain maps
- * (src/spec/hv/model.ts `pageView`) and the runner compares the two like any outcome.
+ * (src/model/hv/model.ts `pageView`) and the runner compares the two like any outcome.
  */
 import type { Hypervisor } from './hypervisor.js';
 import type { GuestPageState, HostPageState, HypPageState, PageView } from '../hw/outcome.js';

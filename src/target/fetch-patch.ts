@@ -8,7 +8,7 @@
  * same walk as agent.c `debug_translate`.
  */
 import { CTL2_MBEC, EPT_XU } from '../hw/bits.js';
-import type { ReferenceModel } from '../spec/model.js';
+import type { ReferenceModel } from '../model/model.js';
 
 const PAGE = 4096;
 

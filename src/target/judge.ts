@@ -7,7 +7,7 @@
  */
 import { runWith, type RunResult, type StepObserver, type StepRecord, type Target } from '../check/runner.js';
 import type { Violation } from '../check/violation.js';
-import { ReferenceModel } from '../spec/model.js';
+import { ReferenceModel } from '../model/model.js';
 import type { Lowered } from './bochs/lower.js';
 import { RecordedMachine } from './recorded.js';
 import type { TraceRunResult } from './results.js';

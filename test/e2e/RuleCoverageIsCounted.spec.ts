@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readRuleCoverage, type RuleCoverageFile } from '../../src/fuzz/rule-coverage.js';
-import { RULES } from '../../src/spec/rules.js';
+import { RULES } from '../../src/model/rules.js';
 import { DEFAULT_SUITE_SEED, cli, tempDir } from './helpers.js';
 
 const SEED = process.env.EPTFUZZ_TEST_SEED !== undefined && process.env.EPTFUZZ_TEST_SEED !== 'random' ? process.env.EPTFUZZ_TEST_SEED : DEFAULT_SUITE_SEED;

@@ -4,7 +4,7 @@
  * outcome per op, in order; the same vectors therefore run unchanged on both sides.
  */
 import type { Outcome } from '../../src/hw/outcome.js';
-import type { ReferenceModelApi } from '../../src/spec/api.js';
+import type { ReferenceModelApi } from '../../src/model/api.js';
 import type { Op } from '../../src/trace/ops.js';
 
 export interface OpTarget {

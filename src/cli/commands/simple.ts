@@ -4,8 +4,8 @@
  */
 import { Command } from 'commander';
 import { CATALOGUE } from '../../bugs/catalogue.js';
-import { RULES } from '../../spec/rules.js';
-import { rulesMarkdownTable, rulesText } from '../../spec/rules-doc.js';
+import { RULES } from '../../model/rules.js';
+import { rulesMarkdownTable, rulesText } from '../../model/rules-doc.js';
 import { loadTrace, saveTrace } from '../../trace/load.js';
 import { formatText } from '../../trace/text.js';
 import { outputFormat } from '../args.js';

@@ -10,7 +10,7 @@
  * branch early can see a later step it does not match; memory is not compared by the image.
  */
 import type { Outcome } from '../../hw/outcome.js';
-import { ReferenceModel } from '../../spec/model.js';
+import { ReferenceModel } from '../../model/model.js';
 import type { Trace } from '../../trace/trace.js';
 import { formatOp } from '../../trace/text.js';
 import { agentBatchFlags, agentTrace, lowerFor } from '../lowering.js';

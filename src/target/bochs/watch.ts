@@ -8,9 +8,9 @@
  * The agent zeroes these frames before the trace and reports every byte that changes in them
  * after every step; a frame outside the list is never compared (docs/targets.md "Memory").
  */
-import { ReferenceModel } from '../../spec/model.js';
-import type { SpecStep } from '../../spec/api.js';
-import type { SpecMemory } from '../../spec/memory.js';
+import { ReferenceModel } from '../../model/model.js';
+import type { SpecStep } from '../../model/api.js';
+import type { SpecMemory } from '../../model/memory.js';
 import type { Trace } from '../../trace/trace.js';
 import { stubFrames } from './stub.js';
 import { inRanges, type AddressRange } from '../profile.js';

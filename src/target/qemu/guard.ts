@@ -8,9 +8,9 @@
  * target has no EPT: nothing there to compare). Contract: a `StepGuard` for preRun; judging (and the
  * run sent to the target) stops at the first such step.
  */
-import type { SpecStep } from '../../spec/api.js';
-import type { SpecCandidate } from '../../spec/candidate.js';
-import type { ReferenceModel } from '../../spec/model.js';
+import type { SpecStep } from '../../model/api.js';
+import type { SpecCandidate } from '../../model/candidate.js';
+import type { ReferenceModel } from '../../model/model.js';
 import type { Op } from '../../trace/ops.js';
 import { throughStub, type Lowered } from '../bochs/lower.js';
 import { inRanges, keptFromTraces, type TargetProfile } from '../profile.js';

@@ -25,7 +25,7 @@ import { TARGETS } from '../../../src/check/targets.js';
 import type { Outcome } from '../../../src/hw/outcome.js';
 import type { Op } from '../../../src/trace/ops.js';
 import { parseText } from '../../../src/trace/text.js';
-import { RULE } from '../../../src/spec/rules.js';
+import { RULE } from '../../../src/model/rules.js';
 import { fakeTarget, traceOf } from './fakes.js';
 
 const fixture = (name: string) => parseText(readFileSync(new URL(`./fixtures/${name}.txt`, import.meta.url), 'utf8'));

@@ -1,4 +1,4 @@
-import { RULE } from '../../../src/spec/rules.js';
+import { RULE } from '../../../src/model/rules.js';
 import { describe, expect, it } from 'vitest';
 import { pickCandidate, runWith } from '../../../src/check/runner.js';
 import { coarseFrameDifference } from '../../../src/check/checkers.js';

@@ -1,6 +1,6 @@
 /**
  * A stale-translation finding names the flush of the explanation that used the fewest recently
- * flushed mappings (src/spec/model.ts `flushedMatching`). Fixture: a minimized run of the planted
+ * flushed mappings (src/model/model.ts `flushedMatching`). Fixture: a minimized run of the planted
  * bug invept-keeps-combined (a single-context INVEPT leaves combined mappings): a split write
  * whose second page an INVLPG flushed (the target walks it afresh) and whose first page the
  * INVEPT flushed (the target still uses it). A flushed run that used both mappings also matches;

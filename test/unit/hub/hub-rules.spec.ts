@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { RuleCoverage } from '../../../src/fuzz/rule-coverage.js';
 import { blockRuleFields } from '../../../src/hub/hub-rules.js';
-import { RULES } from '../../../src/spec/rules.js';
+import { RULES } from '../../../src/model/rules.js';
 
 const PF = RULES.length;
 const QUAL = PF + 128;

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { hostEptFrames, type MachineConfig } from '../../../src/hw/config.js';
-import { makeHvModel } from '../../../src/spec/hv/model.js';
+import { makeHvModel } from '../../../src/model/hv/model.js';
 import type { AnyOutcome } from '../../../src/hw/outcome.js';
 import type { AnyOp } from '../../../src/trace/ops.js';
 import { clean, fmt, hvConfig, read, write } from './helpers.js';

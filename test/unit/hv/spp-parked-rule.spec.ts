@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AnyOp } from '../../../src/trace/ops.js';
-import { HvModel } from '../../../src/spec/hv/model.js';
+import { HvModel } from '../../../src/model/hv/model.js';
 import { ruleOfCandidate } from '../../../src/check/classify.js';
-import { ruleId } from '../../../src/spec/rules.js';
+import { ruleId } from '../../../src/model/rules.js';
 import { NP_SETUP, hvConfig, run, write } from './helpers.js';
 
 const PROTECT: AnyOp[] = [...NP_SETUP, { op: 'spp_enable', vm: 2 }, { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe }, write(0, 0x201080, 1n)];

@@ -14,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../../src/hw/machine.js';
 import { normalizeConfig, type MachineConfig } from '../../../src/hw/config.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import { runWith, type Target } from '../../../src/check/runner.js';
 import { pagingCaseTrace, type PagingCase } from '../../support/paging-case.js';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../../src/hw/machine.js';
 import { defaultConfig } from '../../../src/hw/config.js';
 import type { Outcome } from '../../../src/hw/outcome.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import { checkTrace, checkedSignature } from '../../../src/check/check-trace.js';
 import { pickCandidate, type FramePreview } from '../../../src/check/runner.js';
 import { TARGETS } from '../../../src/check/targets.js';

@@ -3,7 +3,7 @@
  * the setup outcomes that were not `ok` plus the last op's outcome.
  */
 import type { Outcome } from '../../../src/hw/outcome.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import { runOps } from '../../vectors/runner.js';
 import type { Vector } from '../../vectors/vector.js';
 

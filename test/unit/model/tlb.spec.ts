@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { CR4_PAE, CR4_PGE, PTE_A, PTE_D, PTE_G, PTE_P, PTE_RW } from '../../../src/hw/bits.js';
 import type { Outcome } from '../../../src/hw/outcome.js';
-import type { SpecStep } from '../../../src/spec/api.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import type { SpecStep } from '../../../src/model/api.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import type { Op } from '../../../src/trace/ops.js';
 import { LAYOUT, ScenarioBuilder } from '../../vectors/builder.js';
 import { runOps } from '../../vectors/runner.js';
@@ -239,7 +239,7 @@ describe('candidates with the same outcome and frames', () => {
     const s = m.step(read);
     expect(s.allowed).toHaveLength(2);
     const pt = Math.floor(b.guestTableGpa(LA, 1) / 4096);
-    const [fresh, stale] = s.allowed as import('../../../src/spec/candidate.js').SpecCandidate[];
+    const [fresh, stale] = s.allowed as import('../../../src/model/candidate.js').SpecCandidate[];
     const current = (f: number): Uint8Array | null => m.frameBytes(f);
     // a "machine" that did not set the A bit: its frames equal the model's current ones
     expect(stale.agreesWith(current, current)).toBe(true);

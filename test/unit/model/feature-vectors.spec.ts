@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from '../../../src/hw/bits.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import { pkVectors } from '../../vectors/pk-vectors.js';
 import { adScenario, rightsVectors } from '../../vectors/rights-vectors.js';
 import { runOps } from '../../vectors/runner.js';

@@ -3,7 +3,7 @@
  * flushed alternatives only in the separate pass, and the run bound respected.
  */
 import { describe, expect, it } from 'vitest';
-import { type BranchPoint, type Explored, type Mode, defaultChoice, explore, exploreCached, exploreFlushed } from '../../../src/spec/explore.js';
+import { type BranchPoint, type Explored, type Mode, defaultChoice, explore, exploreCached, exploreFlushed } from '../../../src/model/explore.js';
 
 interface FakeRun extends Explored {
   path: string;

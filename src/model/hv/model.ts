@@ -104,10 +104,10 @@ const MEMCACHE_MIN_PAGES = 3;
 /** What running one op gives. */
 interface Ran { outcome: AnyOutcome; rule?: number }
 
-/** A candidate outcome (the Candidate of src/spec/api.ts over AnyOutcome). */
+/** A candidate outcome (the Candidate of src/model/api.ts over AnyOutcome). */
 export interface HvCandidate {
   outcome: AnyOutcome;
-  /** The rule, where a path names one finer than its op result's (else the catalogue's, src/spec/hv/rules.ts). */
+  /** The rule, where a path names one finer than its op result's (else the catalogue's, src/model/hv/rules.ts). */
   readonly rule?: number;
   stale: boolean;
   frames: readonly number[];

@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EXIT_EPT_MISCONFIG, PTE_A } from '../../../src/hw/bits.js';
 import { type AdUpdateMapping, type MachineConfig, normalizeConfig, validateConfig } from '../../../src/hw/config.js';
-import type { Candidate, SpecStep } from '../../../src/spec/api.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import type { Candidate, SpecStep } from '../../../src/model/api.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import { formatText, parseText } from '../../../src/trace/text.js';
 import type { Trace } from '../../../src/trace/trace.js';
 

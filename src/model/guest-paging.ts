@@ -29,7 +29,7 @@ export function guestReserved(e: Entry, level: number, ctx: GuestPagingContext):
 }
 
 /**
- * The reserved-bit rule (src/spec/rules.ts) a present entry breaks, or NO_RULE: address bits
+ * The reserved-bit rule (src/model/rules.ts) a present entry breaks, or NO_RULE: address bits
  * [51 : MAXPHYADDR] at every level; XD (bit 63) when EFER.NXE = 0 (ref §4.2); PS in a PML4E; PS in a
  * PDPTE without 1 GiB pages; large-leaf alignment bits (1 GiB 29:13, 2 MiB 20:13).
  */

@@ -10,8 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import { EPT_A, EPT_D, EXIT_EPT_VIOLATION, PTE_A, PTE_D, PTE_P, PTE_RW } from '../../../src/hw/bits.js';
 import type { Choices, EptAccessedOnFault } from '../../../src/hw/config.js';
-import type { Candidate, SpecStep } from '../../../src/spec/api.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import type { Candidate, SpecStep } from '../../../src/model/api.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import type { Op } from '../../../src/trace/ops.js';
 import { LAYOUT, ScenarioBuilder } from '../../vectors/builder.js';
 import { runOps } from '../../vectors/runner.js';

@@ -94,7 +94,7 @@ export function checkRights(kind: GuestAccess, w: WalkRights, regs: RightsRegs):
 }
 
 /**
- * The key-stage rule (src/spec/rules.ts) of an access whose walk reached the rights check: which
+ * The key-stage rule (src/model/rules.ts) of an access whose walk reached the rights check: which
  * register applies by the address type and what it said (deny AD / WD, the WD exemption with
  * CR0.WP = 0, allow, or keys off); fetches are never keyed. Labels outcomes only: no allocation.
  */
@@ -111,7 +111,7 @@ export function keyStageRule(kind: GuestAccess, w: WalkRights, regs: RightsRegs)
 }
 
 /**
- * The rights-stage rule without keys (src/spec/rules.ts): the ordinary denial (U/S, R/W, XD, SMEP,
+ * The rights-stage rule without keys (src/model/rules.ts): the ordinary denial (U/S, R/W, XD, SMEP,
  * SMAP), else the exemption that let the access through (CR0.WP = 0, EFLAGS.AC), else
  * paging.rights.allow.
  */
@@ -155,7 +155,7 @@ function keyBits(w: WalkRights, regs: RightsRegs): number {
 }
 
 /**
- * The rule (src/spec/rules.ts) that decided `checkRights`: for a denial the rule whose check
+ * The rule (src/model/rules.ts) that decided `checkRights`: for a denial the rule whose check
  * denied (the key's when the key denies, since the error code then carries PK), for an allowed
  * access the exemption that let it through (CR0.WP = 0, EFLAGS.AC, fetches not keyed), or NO_RULE
  * when nothing special applied. Called once per walk, only to label an outcome: no allocation.

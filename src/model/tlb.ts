@@ -148,7 +148,7 @@ export class VcpuTlb {
   readonly comb = new PageStore<CombinedMapping>();
   readonly flushedGpa = new PageStore<GpaMapping>();
   readonly flushedComb = new PageStore<CombinedMapping>();
-  /** The rule of the op being committed (src/spec/rules.ts): a required invalidation records it as the flush's cause. */
+  /** The rule of the op being committed (src/model/rules.ts): a required invalidation records it as the flush's cause. */
   flushRule = NO_RULE;
 
   fillGpa(ep4ta: number, gpaPage: number, m: GpaMapping): void {

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../../src/hw/outcome.js';
 import { sameOutcome } from '../../../src/hw/outcome.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import { parseText } from '../../../src/trace/text.js';
 
 const FIXTURE = new URL('../../e2e/bochs/findings/guest-ad-update-not-ept-write-checked.txt', import.meta.url);

@@ -1,6 +1,6 @@
 /**
  * The rule of a hv-mode outcome: the op's result (a transition, an error path, or the way a guest
- * access ended), looked up in the catalogue's HV_OP_RESULTS (src/spec/rules.ts).
+ * access ended), looked up in the catalogue's HV_OP_RESULTS (src/model/rules.ts).
  * Contract: pure, total: a result the catalogue does not list maps to RULE_HV_UNLISTED (rule
  * coverage reports it), never throws. Both the hv model's allowed outcomes and the machine's
  * actual outcome are labelled by this one function, so they are classified the same way.

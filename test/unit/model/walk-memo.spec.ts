@@ -1,15 +1,15 @@
 /**
- * The model's memo of EPT walks (src/spec/walk-memo.ts): it returns what a walk of committed
+ * The model's memo of EPT walks (src/model/walk-memo.ts): it returns what a walk of committed
  * memory returns now, reuses a walk while the entries it read are unchanged (a neighbouring entry
  * may change), and walks anew when one of them changes or an absent table frame is created. The
  * model's flushed list is computed on demand and only before the step is committed.
  */
 import { describe, expect, it } from 'vitest';
 import { EPT_RWX } from '../../../src/hw/bits.js';
-import { type EptContext, type EptWalk, eptWalk } from '../../../src/spec/ept.js';
-import { type EntryReader, SpecMemory } from '../../../src/spec/memory.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
-import { PageWalkMemo } from '../../../src/spec/walk-memo.js';
+import { type EptContext, type EptWalk, eptWalk } from '../../../src/model/ept.js';
+import { type EntryReader, SpecMemory } from '../../../src/model/memory.js';
+import { ReferenceModel } from '../../../src/model/model.js';
+import { PageWalkMemo } from '../../../src/model/walk-memo.js';
 import { LAYOUT, ScenarioBuilder } from '../../vectors/builder.js';
 import { runOps } from '../../vectors/runner.js';
 import { config } from '../../vectors/vector.js';

@@ -20,12 +20,12 @@ export interface Candidate {
   /** Host frames this candidate writes when committed (data, A/D bits, table entries). */
   frames: readonly number[];
   /**
-   * The rule that produced the outcome (numeric id, src/spec/rules.ts; absent or NO_RULE: not
-   * labelled, e.g. a test fake or the hv model, whose outcomes are labelled by src/spec/hv/rules.ts).
+   * The rule that produced the outcome (numeric id, src/model/rules.ts; absent or NO_RULE: not
+   * labelled, e.g. a test fake or the hv model, whose outcomes are labelled by src/model/hv/rules.ts).
    */
   readonly rule?: number;
   /**
-   * Optional stage rules of a guest access (src/spec/access.ts `rightsStage`): what the model
+   * Optional stage rules of a guest access (src/model/access.ts `rightsStage`): what the model
    * decided at the rights and key stages, and whether the other key register would deny. NO_RULE
    * (or absent) when the walk never reached the rights check.
    */

@@ -19,7 +19,7 @@ export class SpecCandidate implements Candidate {
     private readonly stepFrames: readonly number[] = frames,
     /** The model's current bytes of a frame (before commit). */
     private readonly current: ((frame: number) => Uint8Array | null) | null = null,
-    /** The rule that produced the outcome (src/spec/rules.ts). */
+    /** The rule that produced the outcome (src/model/rules.ts). */
     readonly rule: number = NO_RULE,
   ) {}
 

@@ -69,7 +69,7 @@ export type EptWalk =
   | { kind: 'leaf'; hpa: number; level: number; rights: EptRights; spp: boolean; leafD: boolean; path: EptPathEntry[] }
   /** `level`: the level of the not-present entry. */
   | { kind: 'not-present'; level: number }
-  /** `rule`: the misconfiguration kind (src/spec/rules.ts), `level` the entry's level. */
+  /** `rule`: the misconfiguration kind (src/model/rules.ts), `level` the entry's level. */
   | { kind: 'misconfig'; rule: number; level: number };
 
 /** ref §1.2 "Present": bits 2:0 != 0, or MBEC = 1 and bit 10 = 1. */
@@ -87,7 +87,7 @@ export function eptMisconfigured(e: Entry, level: number, ctx: EptContext): bool
   return eptMisconfigRule(e, level, ctx) !== NO_RULE;
 }
 
-/** The misconfiguration rule (src/spec/rules.ts) a present entry breaks, or NO_RULE (ref §1.3 conditions 1-4, in order). */
+/** The misconfiguration rule (src/model/rules.ts) a present entry breaks, or NO_RULE (ref §1.3 conditions 1-4, in order). */
 export function eptMisconfigRule(e: Entry, level: number, ctx: EptContext): number {
   const r = (e.lo & EPT_R) !== 0;
   // ref §1.3 (1) misconfiguration: W without R

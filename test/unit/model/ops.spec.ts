@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { CR4_PAE, CR4_PKE, CR4_SMEP, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from '../../../src/hw/bits.js';
 import type { MachineConfig } from '../../../src/hw/config.js';
 import type { Outcome } from '../../../src/hw/outcome.js';
-import { ReferenceModel } from '../../../src/spec/model.js';
+import { ReferenceModel } from '../../../src/model/model.js';
 import type { Op } from '../../../src/trace/ops.js';
 import { LAYOUT, ScenarioBuilder } from '../../vectors/builder.js';
 import { runOps } from '../../vectors/runner.js';

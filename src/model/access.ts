@@ -140,7 +140,7 @@ const NO_COMBINED: readonly CombinedMapping[] = [];
 /** The fault a cached combined mapping that denies the access gives (choices.staleDenial = 'sdm'). */
 interface StaleFault {
   outcome: Outcome;
-  /** The rule that gave it (src/spec/rules.ts). */
+  /** The rule that gave it (src/model/rules.ts). */
   rule: number;
   /** The GPA page an EPT exit drops (null for a #PF). */
   gpaPage: number | null;
@@ -186,7 +186,7 @@ function combinedMapping(hpaPage: number, gpaPage: number, walk: WalkRights, glo
   return { hpaPage, gpaPage, walk, global, guestD, ept: m.rights, eptD: m.eptD, spp: m.spp, flushedBy: NO_RULE };
 }
 
-/** `rule`: the rule that decided (src/spec/rules.ts): the fault's, or for a success the one that let it through (SPP, XO), else NO_RULE. */
+/** `rule`: the rule that decided (src/model/rules.ts): the fault's, or for a success the one that let it through (SPP, XO), else NO_RULE. */
 type Fresh =
   | { ok: true; hpa: number; mapping: GpaMapping; adWrites: number[]; rule: number }
   | { ok: false; outcome: Outcome; rule: number };
@@ -214,7 +214,7 @@ export class AccessRun implements QwordReader, Explored {
   gpaDrop: number | null = null;
   combDrop: number | null = null;
   outcome: Outcome = OK;
-  /** The rule that produced `outcome` (src/spec/rules.ts; set with it). */
+  /** The rule that produced `outcome` (src/model/rules.ts; set with it). */
   rule = NO_RULE;
   /** The first rule that let a check of a successful part through (an exemption, SPP, XO), or NO_RULE. */
   private passRule = NO_RULE;

@@ -1,7 +1,7 @@
 /**
  * The rule catalogue as text: the Markdown table in docs/rules.md (kept equal to this by
- * test/unit/spec/rules.spec.ts) and the lines `eptfuzz rules` prints.
- * Contract: pure; one row per rule of src/spec/rules.ts, in catalogue order.
+ * test/unit/model/rules.spec.ts) and the lines `eptfuzz rules` prints.
+ * Contract: pure; one row per rule of src/model/rules.ts, in catalogue order.
  */
 import { RULES, type RuleInfo } from './rules.js';
 

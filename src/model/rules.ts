@@ -8,7 +8,7 @@
  * failure signature uses where a rule comes in per-level or per-access variants (one defect shows
  * at every level; docs/rules.md "Signatures").
  * Adding a rule: call `rule(...)` below (bare mode) or add the op's results to `HV_OP_RESULTS`
- * (hv mode); docs/rules.md is checked against this table by test/unit/spec/rules.spec.ts.
+ * (hv mode); docs/rules.md is checked against this table by test/unit/model/rules.spec.ts.
  */
 
 export type Mechanism =
@@ -33,7 +33,7 @@ export interface RuleInfo {
   classGroup?: string;
   /** Why no generated trace can reach it (rule coverage lists it as such), if so. */
   unreachable?: string;
-  /** The mode whose model applies it: bare (src/spec) or hv (src/spec/hv, labelled by op result). */
+  /** The mode whose model applies it: bare (src/model) or hv (src/model/hv, labelled by op result). */
   mode: 'bare' | 'hv';
 }
 
@@ -78,7 +78,7 @@ const SDM_MOVCR = 'SDM Vol. 3A §2.5 "Control Registers", Vol. 2B "MOV—Move to
 const SEM = 'docs/semantics.md';
 const KVM_XO = 'KVM XO RFC (Edgecombe, 2019-10-03) patch 05 "#PF injection"';
 
-/** EPT access kinds in the order of src/spec/ept.ts EptAccess (Read 0 .. TableWrite 4), plus a user fetch under MBEC. */
+/** EPT access kinds in the order of src/model/ept.ts EptAccess (Read 0 .. TableWrite 4), plus a user fetch under MBEC. */
 const EPT_ACCESS_NAMES = ['read', 'write', 'fetch', 'table-read', 'table-write', 'fetch-user'] as const;
 /** Rule coverage reasons. */
 const NOT_AN_OUTCOME = 'an effect of a successful access, not an outcome of its own: mem.no-lost-write checks it at every op';
@@ -210,7 +210,7 @@ export const EPT_ACCESS_RULE_INDEX = { fetchUser: 5 } as const;
 /**
  * hv-mode rules are the results each op can have (docs/hypervisor.md): a return value (`ok`, a
  * count, an errno, a Hyper-V status) or, for guest accesses, the way the access ended. The rule of
- * a hv outcome is found by `hvRuleOf` (src/spec/hv/rules.ts). A new hv op adds its row here.
+ * a hv outcome is found by `hvRuleOf` (src/model/hv/rules.ts). A new hv op adds its row here.
  */
 export interface HvOpResults {
   mechanism: Mechanism;
@@ -312,13 +312,13 @@ const HV_RESULT_UNREACHABLE: Readonly<Record<string, string>> = {
 };
 
 /**
- * A hv access's rule finer than its result's (src/spec/hv/model.ts labels the candidate): the SPP
+ * A hv access's rule finer than its result's (src/model/hv/model.ts labels the candidate): the SPP
  * check of a write through a leaf whose bit 61 write protection or aging parked and restored.
  */
 export const RULE_SPP_PARKED_RESTORED = rule('kvm.spp.parked-bit-restored', 'spp', 'dirty-logging write protection and access tracking park EPT bit 61 of a protected page in a software bit and restore it with W or A: a later write to the page is still checked by SPP (its SPP exit, or the SPPT-miss exit on the way)', 'KVM SPP series v5 7/9; v12 "free bit to store SPP bit"', 'kvm.spp.parked-bit-restored', undefined, 'hv');
 
 /** The rule an unlisted hv result falls back to (rule coverage lists such results in `extra`). */
-export const RULE_HV_UNLISTED = rule('hv.unlisted', 'hv', 'a hv op result not in the catalogue (a new op or error path: add it to HV_OP_RESULTS)', 'src/spec/rules.ts', 'hv.unlisted', 'a catch-all: reached only by a result HV_OP_RESULTS lacks', 'hv');
+export const RULE_HV_UNLISTED = rule('hv.unlisted', 'hv', 'a hv op result not in the catalogue (a new op or error path: add it to HV_OP_RESULTS)', 'src/model/rules.ts', 'hv.unlisted', 'a catch-all: reached only by a result HV_OP_RESULTS lacks', 'hv');
 
 /** `hv.<op>.<result>` for every listed result. */
 export const HV_RULE: ReadonlyMap<string, number> = (() => {

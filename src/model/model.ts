@@ -1,12 +1,12 @@
 /**
  * The reference model: for every op, the SET of outcomes the architecture allows (ref §6: a
  * stale cached translation may serve until a required invalidation), and `commit` to follow the
- * branch the machine took. Contract: src/spec/api.ts. allowed[0] is always the fresh walk;
+ * branch the machine took. Contract: src/model/api.ts. allowed[0] is always the fresh walk;
  * further candidates use entries that may be cached (tlb.ts) and are marked stale (under
  * choices.staleDenial = 'sdm' also the faults of cached entries that deny; under
  * choices.guestAccessedOnFault = 'sdm' a faulting walk's A updates add unmarked candidates); `flushed`
  * lists outcomes only recently invalidated entries could give. Planted bugs are never modelled.
- * The rules follow docs/semantics.md (sources: docs/references.md); each carries its rule id (src/spec/rules.ts).
+ * The rules follow docs/semantics.md (sources: docs/references.md); each carries its rule id (src/model/rules.ts).
  */
 import { type MachineConfig, adUpdateMappingOf, eptAccessedOnFaultOf, guestAccessedOnFaultOf, staleDenialOf } from '../hw/config.js';
 import {
