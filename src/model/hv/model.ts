@@ -1606,7 +1606,10 @@ export class HvModel implements HvReferenceModelApi {
       if (vm.type === 'protected' && !(a & PRIVATE)) return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
       const page = vm.pages.get(gfn)!;
       const base = this.rights(vm, c.vtl, gfn, alias, page);
-      if (kind === 'write' && !f.m.huge && (base & W) && this.protected_(vm, gfn)) return exit('spp', gpa, 0);
+      if (kind === 'write' && !f.m.huge && (base & W) && this.protected_(vm, gfn)) {
+        if (f.m.sppParked === true) this.sppRestoredChecked = true;
+        return exit('spp', gpa, 0);
+      }
       const need = this.needOf(cpu, kind, user);
       for (let s = this.opts.vtls - 1; s > c.vtl; s--) {
         const m = vm.prot.get(s)?.get(gfn);

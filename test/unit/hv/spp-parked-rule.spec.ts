@@ -4,7 +4,11 @@
  * hypervisor (bit 61 lost on write protection; a 2 MiB leaf never split) file under different
  * signatures (docs/rules.md "Rule ids").
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { checkTrace } from '../../../src/check/check-trace.js';
+import { TARGETS } from '../../../src/check/targets.js';
+import { parseText } from '../../../src/trace/text.js';
 import type { AnyOp } from '../../../src/trace/ops.js';
 import { HvModel } from '../../../src/model/hv/model.js';
 import { ruleOfCandidate } from '../../../src/check/classify.js';
@@ -29,6 +33,12 @@ describe('kvm.spp.parked-bit-restored', () => {
     // write protection before the page was protected parks nothing
     expect(lastRule([...NP_SETUP, { op: 'spp_enable', vm: 2 }, write(0, 0x201080, 1n), { op: 'vm_write_protect', vm: 2, gfn: 0x201, pages: 1 },
       { op: 'spp_set', vm: 2, gfn: 0x201, npages: 1, flags: 0, map: 0xfffffffe }, write(0, 0x201000, 2n)])).not.toBe('kvm.spp.parked-bit-restored');
+  });
+
+  it('labels the SPP exit of a guest A/D update through a restored leaf too (a minimized spp-lost-on-wrprotect run)', () => {
+    const t = parseText(readFileSync(new URL('./fixtures/spp-parked-ad-update.txt', import.meta.url), 'utf8'));
+    expect(checkTrace(t, TARGETS.model).first?.coarse).toBe('kvm.spp.parked-bit-restored -> completes');
+    expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
   });
 
   it('spp-lost-on-wrprotect and spp-hugepage-not-split are filed under different rules', () => {
