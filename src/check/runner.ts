@@ -244,6 +244,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   const observeState = withInvariants && observer !== undefined && typeof observer.observeState === 'function';
   const observeRule = observer !== undefined && typeof observer.observeRule === 'function';
   const records: StepRecord[] | null = keep ? [] : null;
+  const poolCounts = typeof machine.poolFree === 'function' && typeof model.poolFree === 'function';
   // When both sides list their backed frames, a sweep needs no record of the frames seen.
   const seen = listsFrames(machine) && listsFrames(model) ? null : new Set<number>();
   const ops = trace.ops;
@@ -324,6 +325,16 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       // The op's own invariants run even after a lost write on this step: a more specific one
       // (MORE_SPECIFIC) then files the finding.
       if (withInvariants && (countBefore === 0 || !stopAtFirst)) machineFindings(i, op.op, invariants!(machine, false), ruleOfCandidate(op.op, chosen));
+      // hv: the pool is modelled exactly, so its count is compared at the op that changes it (the
+      // invariants above, which say more, file first when they fire on the same step).
+      if (poolCounts && (count === countBefore || !stopAtFirst)) {
+        const a = machine.poolFree!();
+        const e = model.poolFree!();
+        if (a !== e) {
+          const rule = ruleOfCandidate(op.op, chosen);
+          report(i, op.op, { invariant: INVARIANTS.poolCount, detail: `the hypervisor's pool has ${a} free frames after the op, the model counts ${e}`, coarse: `${ruleGroup(rule)}: pool frames differ (machine ${a < e ? 'fewer' : 'more'} free)`, rule: ruleId(rule) });
+        }
+      }
       if ((i + 1) % sweepEvery === 0 && (count === 0 || !stopAtFirst)) {
         const swept = checkFrames(machine, model, sweepFrames(seen, machine, model));
         if (swept !== null && lost === null) report(i, SWEEP_OP, swept);

@@ -20,6 +20,11 @@ export const INVARIANTS = {
   staleAfterFlush: 'tlb.stale-after-flush',
   /** Machine memory and model memory disagree on a frame the op wrote (or at a full sweep). */
   noLostWrite: 'mem.no-lost-write',
+  /**
+   * hv mode: after an op the hypervisor's free pool frames differ from the model's exact count
+   * (docs/hypervisor.md "The page pool"): a table page taken or given back where the model does not.
+   */
+  poolCount: 'hv.pool-count',
   /** The machine or the model threw: a crash of the code under test (or of the model). */
   exception: 'harness.exception',
   /**

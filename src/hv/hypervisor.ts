@@ -268,6 +268,11 @@ export class Hypervisor {
     return this.machine.mem.readBytes(hpa, size);
   }
 
+  /** Free pool frames (MachineApi.poolFree; what hv_query reports as `pool`). */
+  poolFree(): number {
+    return this.pool.available;
+  }
+
   frameBytes(frame: number): Uint8Array | null {
     return this.pool.contains(frame) || this.cacheTable(frame) ? null : this.machine.mem.frameBytes(frame);
   }

@@ -24,6 +24,8 @@ export interface MachineApi {
    * step records are kept.
    */
   touchedPages?(): ReadonlyArray<PageState>;
+  /** hv mode: the hypervisor's free pool frames now (compared with the model's after every op: hv.pool-count). */
+  poolFree?(): number;
 }
 
 /** One host page's state after a step (the pfn part of a `page` outcome's PageView). */

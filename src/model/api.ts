@@ -79,4 +79,6 @@ export interface ReferenceModelApi {
   commit(candidate: Candidate): void;
   readPhys(hpa: number, size: number): bigint;
   frameBytes(frame: number): Uint8Array | null;
+  /** hv mode: the free pool frames the model counts now (the pool is modelled exactly: hv.pool-count). */
+  poolFree?(): number;
 }

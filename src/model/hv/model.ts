@@ -140,6 +140,7 @@ export interface HvReferenceModelApi {
   commit(candidate: HvCandidate): void;
   readPhys(hpa: number, size: number): bigint;
   frameBytes(frame: number): Uint8Array | null;
+  poolFree?(): number;
 }
 
 export class HvModel implements HvReferenceModelApi {
@@ -281,6 +282,11 @@ export class HvModel implements HvReferenceModelApi {
     let v = 0n;
     for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.byte(hpa + i));
     return v;
+  }
+
+  /** Free pool frames the model counts (ReferenceModelApi.poolFree; hv_query's `pool`). */
+  poolFree(): number {
+    return this.pool.free;
   }
 
   frameBytes(frame: number): Uint8Array | null {

@@ -118,7 +118,7 @@ const CASES: Record<string, { ops: AnyOp[]; config?: Parameters<typeof hvConfig>
 
 /** Further traces for bugs whose catalogue entry covers more than one path. */
 const MORE_CASES: Array<[string, string, { ops: AnyOp[]; expect: string[] }]> = [
-  ['ept-walker-stale-pte', 'a fault maps the region whole again (crashes/a0bf8b4f47435696)', {
+  ['ept-walker-stale-pte', 'a fault maps the region whole again (crashes/e1df73016184bee2)', {
     // A fault maps 2 MiB at gfn 0x400; an SPP vector splits it; the 2 MiB unshare leaves the table
     // empty; the all-writable vector makes the region uniform again; the next fault writes a huge
     // leaf over the empty table.
