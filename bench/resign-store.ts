@@ -14,7 +14,13 @@ import { formatSignature, signatureOf } from '../src/check/violation.js';
 import { loadTrace } from '../src/trace/load.js';
 
 function signOf(file: string): string {
-  const r = checkTrace(loadTrace(file), TARGETS.model);
+  let trace;
+  try {
+    trace = loadTrace(file);
+  } catch (e) {
+    return `(unreadable now: ${e instanceof Error ? e.message.split('\n')[0].slice(file.length + 2, file.length + 60) : String(e)})`;
+  }
+  const r = checkTrace(trace, TARGETS.model);
   return r.first === null ? '(passes)' : formatSignature(signatureOf(r.first));
 }
 
