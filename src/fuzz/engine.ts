@@ -31,7 +31,7 @@ import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights, type OpW
 import type { Feature } from '../gen/features.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import { CorpusPool } from './corpus.js';
-import { Coverage, OutcomeDigest } from './coverage.js';
+import { Coverage, FeatureSet, OutcomeDigest } from './coverage.js';
 import { RuleCounter } from './rule-coverage.js';
 import { mutate } from './mutate.js';
 import { FAULT_THREW, workerFaultSignature, type EngineConfig, type RunReport, type Share, type Sync } from './protocol.js';
@@ -107,8 +107,23 @@ export class RunEngine {
   }
 
   applySync(sync: Sync): void {
-    for (const e of sync.corpus) this.corpus.push(e);
+    for (const e of sync.corpus) this.corpus.push(e, this.featuresOf(e.trace));
     this.coverage.merge(sync.features);
+  }
+
+  /**
+   * Every coverage feature a corpus trace reaches (the seed scheduler's input, corpus.ts): the
+   * trace run once more on this engine's target, a pure function of the trace, so every engine
+   * and hub machine weighs an entry alike. None when the run throws outside the checks.
+   */
+  private featuresOf(trace: Trace): number[] {
+    const set = new FeatureSet();
+    try {
+      runWith(trace, this.target, { observer: set });
+    } catch {
+      return [];
+    }
+    return [...set.features];
   }
 
   private weightsFor(run: number): OpWeights {
