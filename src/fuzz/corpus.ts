@@ -26,6 +26,12 @@ import { writeFileAtomic } from './atomic.js';
 export interface CorpusEntry {
   hash: string;
   trace: Trace;
+  /**
+   * Every coverage feature the trace reaches, ascending, when the run that found it reported them
+   * (a local campaign's syncs); absent elsewhere (loaded seeds, hub records): engines then run the
+   * trace for them. A pure function of the trace either way.
+   */
+  features?: readonly number[];
 }
 
 /** In-memory entries kept: bounds memory in overnight campaigns (oldest evicted first, files stay). */

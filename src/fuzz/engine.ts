@@ -107,7 +107,7 @@ export class RunEngine {
   }
 
   applySync(sync: Sync): void {
-    for (const e of sync.corpus) this.corpus.push(e, this.featuresOf(e.trace));
+    for (const e of sync.corpus) this.corpus.push(e, e.features ?? this.featuresOf(e.trace));
     this.coverage.merge(sync.features);
   }
 
@@ -201,7 +201,8 @@ export class RunEngine {
       if (what !== null) failure = { signature: nondeterminismSignature(what), step: 0, detail: `re-executing the trace gave different ${what}` };
     }
     const keep = failure !== null || fresh.length > 0;
-    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable, rules };
+    const features = keep && failure === null ? coverage.runFeatures() : null;
+    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable, rules, ...(features !== null ? { features } : {}) };
   }
 
   /**

@@ -100,6 +100,12 @@ export interface RunReport {
   stable: boolean | null;
   /** Rule coverage of the run: (index, count) pairs (src/fuzz/rule-coverage.ts). */
   rules: number[];
+  /**
+   * Every coverage feature the run reached, ascending, when its trace may join the corpus (kept,
+   * no failure): the seed scheduler's weight input (corpus.ts), which an engine otherwise gets
+   * by running the trace again. Absent otherwise, or when the run reached too many to keep.
+   */
+  features?: number[];
 }
 
 export type ToWorker =

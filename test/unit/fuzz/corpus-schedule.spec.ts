@@ -4,6 +4,13 @@ import { Rng } from '../../../src/gen/rng.js';
 import type { Trace } from '../../../src/trace/trace.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
 import { makeTrace } from '../../../src/gen/generate.js';
+import { FEATURES } from '../../../src/gen/features.js';
+import { FeatureSet } from '../../../src/fuzz/coverage.js';
+import { RunEngine } from '../../../src/fuzz/engine.js';
+import type { EngineConfig } from '../../../src/fuzz/protocol.js';
+import { TARGETS } from '../../../src/check/targets.js';
+import { runWith } from '../../../src/check/runner.js';
+import { campaignConfig } from '../../../src/cli/commands/fuzz.js';
 
 const TRACE: Trace = makeTrace(normalizeConfig(), [], { seed: 'schedule-test', options: {} });
 const entry = (hash: string): CorpusEntry => ({ hash, trace: TRACE });
@@ -77,4 +84,27 @@ describe('CorpusPool rare-feature schedule', () => {
     expect(p.weight(0)).toBeCloseTo(RARITY_FLOOR + 1, 12);
     expect(p.pick(new Rng('after-eviction')).hash).toBeDefined();
   });
+});
+
+describe('the features a run reports for the schedule', () => {
+  for (const mode of ['bare', 'hv'] as const) {
+    it(`are exactly what a FeatureSet over the trace holds (${mode} mode), so a local engine and a hub engine that recomputes them weigh alike`, () => {
+      const config = mode === 'hv' ? campaignConfig('hv', [], false) : normalizeConfig();
+      const cfg: EngineConfig = { root: `features-${mode}`, opsMax: 120, features: [...FEATURES], swarm: true, config, oracle: 'machine', stabilityEvery: 3 };
+      const engine = new RunEngine(cfg, TARGETS.machine);
+      let compared = 0;
+      for (let r = 0; r < 12; r++) {
+        const rep = engine.runOne(r);
+        if (rep.trace === null || rep.failure !== null) {
+          expect(rep.features).toBeUndefined();
+          continue;
+        }
+        const set = new FeatureSet();
+        runWith(rep.trace, TARGETS.machine, { observer: set });
+        expect(rep.features).toEqual([...set.features].sort((a, b) => a - b));
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(3);
+    });
+  }
 });
