@@ -5,9 +5,9 @@
  * included) in name order, recursively (deterministic), skipping files that do not decode (they are
  * counted, not fatal); adding writes atomically and never duplicates a file. Entries are kept in
  * insertion order, at most CORPUS_ENTRIES_MAX in memory (oldest evicted, files stay).
- * Seed scheduling (`CorpusPool.pick`): a rare-feature power schedule. Each entry comes with the
- * coverage features its trace reaches (the engine runs it once for them: a pure function of the
- * trace); an entry's weight is RARITY_FLOOR plus, over its features, the sum of 1 / (entries in
+ * Seed scheduling (`CorpusPool.pick`, the engines' mirror of the corpus): a rare-feature power
+ * schedule. Each entry comes with every coverage feature its trace reaches (reported by the run
+ * that found it, or got by running the trace once: a pure function of the trace); an entry's weight is RARITY_FLOOR plus, over its features, the sum of 1 / (entries in
  * the pool holding that feature), so an entry holding a feature few others hold is picked more
  * often, and one holding only what everyone holds is picked least. Weights are a pure function of
  * the pool's entries (the set, in insertion order for the cumulative sums), recomputed once after
@@ -65,11 +65,6 @@ export function traceFiles(dir: string): string[] {
     else if (TRACE_EXTENSIONS.some((e) => name.endsWith(e))) out.push(p);
   }
   return out;
-}
-
-/** A uniform deterministic pick (the main thread's corpus, which has no feature sets). */
-export function pickEntry(entries: readonly CorpusEntry[], rng: Rng): CorpusEntry {
-  return entries[rng.int(entries.length)];
 }
 
 /**
@@ -199,10 +194,5 @@ export class Corpus {
 
   get size(): number {
     return this.pool.size;
-  }
-
-  /** A uniform pick (no feature sets here: the engines' pools schedule by rarity). */
-  pick(rng: Rng): CorpusEntry {
-    return pickEntry(this.pool.entries, rng);
   }
 }

@@ -9,6 +9,9 @@
  * far (protocol.ts); the reported `fresh` features are those this engine had not seen, which is
  * always a superset of what the main thread will find new for run r, so the main thread's
  * decisions do not depend on which engine ran which run.
+ * Parents are drawn by the corpus pool's rare-feature schedule (corpus.ts), which weighs each
+ * entry by every feature its trace reaches: a kept run reports them (`features`), and an entry
+ * that arrives without them (seeds, hub records) is run once here for them; both give the same set.
  * Faults: a run that throws outside the checks (runWith turns exceptions of the machine and model
  * into violations; this catches everything else: generation, mutation, the observers) is reported
  * as a WORKER_FAULT failure with its trace, and the share goes on. A share marked `faulted` (the
