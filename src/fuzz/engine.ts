@@ -171,7 +171,7 @@ export class RunEngine {
     const { trace, mutated } = this.makeTrace(run);
     const sampled = this.cfg.stabilityEvery > 0 && run % this.cfg.stabilityEvery === 0;
     const exec = (observer: StepObserver): Executed => runWith(trace, this.target, { observer, stopAtFirst: true });
-    return this.report(run, trace, mutated, exec, sampled ? exec : null);
+    return this.report(run, trace, mutated, exec, sampled ? exec : null, true);
   }
 
   /** Whether run r is re-executed for the determinism self-check. */
@@ -183,8 +183,11 @@ export class RunEngine {
    * Run r's report from an execution of its trace (`exec` runs it once with the given observer,
    * feeding the coverage map; `again`, when r is sampled, runs it a second time). Shared by the
    * built-in machine's path (runOne) and external targets (src/fuzz/target-executor.ts).
+   * `withFeatures`: report every feature the run reached (for the seed schedule) when it may join
+   * the corpus; only when `exec` ran this engine's own target, which `featuresOf` runs too (an
+   * external target's outcomes can differ from the model's, and a hub engine recomputes them).
    */
-  report(run: number, trace: Trace, mutated: boolean, exec: (o: StepObserver) => Executed, again: ((o: StepObserver) => Executed) | null): RunReport {
+  report(run: number, trace: Trace, mutated: boolean, exec: (o: StepObserver) => Executed, again: ((o: StepObserver) => Executed) | null, withFeatures = false): RunReport {
     const coverage = this.coverage;
     coverage.beginRun();
     const digest = again !== null ? new OutcomeDigest(coverage) : null;
@@ -204,7 +207,7 @@ export class RunEngine {
       if (what !== null) failure = { signature: nondeterminismSignature(what), step: 0, detail: `re-executing the trace gave different ${what}` };
     }
     const keep = failure !== null || fresh.length > 0;
-    const features = keep && failure === null ? coverage.runFeatures() : null;
+    const features = withFeatures && keep && failure === null ? coverage.runFeatures() : null;
     return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable, rules, ...(features !== null ? { features } : {}) };
   }
 
