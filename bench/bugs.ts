@@ -24,7 +24,7 @@
  * The campaign's determinism self-check is off here (it re-runs 1 trace in 64; stability is not
  * fuzzing power), so run r is exactly the r-th execution.
  *
- * Environment: BENCH_BUGS_SEEDS (default 5), BENCH_BUGS_CAP_MS (per bug, seed and finder; default
+ * Environment: BENCH_BUGS_SEEDS (default 5; seeds BENCH_BUGS_SEED_FIRST, default 1, and up), BENCH_BUGS_CAP_MS (per bug, seed and finder; default
  * 60000), BENCH_BUGS_RUNS (a run budget per bug, seed and finder, on top of the time cap: the
  * same for every finder, so eptfuzz and blind are compared on equal runs whatever the load; default
  * none), BENCH_BUGS_ONLY (comma list of bug names), BENCH_BUGS_FINDERS (comma list of eptfuzz,
@@ -462,7 +462,8 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_BUGS_ONLY?.split(',').filter((s) => s !== '') ?? null;
   const finders = (process.env.BENCH_BUGS_FINDERS?.split(',').filter((s) => s !== '') ?? FINDERS) as FinderName[];
   const bugs = CATALOGUE.filter((b) => only === null || only.includes(b.name));
-  const seeds = Array.from({ length: seedsN }, (_, i) => String(i + 1));
+  const seedFirst = Number(process.env.BENCH_BUGS_SEED_FIRST ?? 1);
+  const seeds = Array.from({ length: seedsN }, (_, i) => String(i + seedFirst));
   console.log(`bench:bugs: ${bugs.length} bugs x ${seeds.length} seeds (${seeds.join(',')}), cap ${fmtMs(capMs)}${runsMax === undefined ? '' : ` and ${runsMax} runs`} per find; finders ${finders.join(', ')}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores; node ${process.version}`);
   console.log('columns per finder: found/seeds ("(n!)": on n seeds a failure the catalogue does not expect for the bug came first and was passed over), time to first find median max (a miss counts as the cap), median runs/ops to find, minimized ops median max');
   // Warm the JIT on throwaway finds (machine, model, generators, runner), so that the first bug

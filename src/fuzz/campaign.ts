@@ -355,7 +355,7 @@ class Campaign {
       } else if (added.length > 0 && rep.trace !== null) {
         const entry = this.corpus.add(rep.trace);
         if (entry !== null) {
-          sync.corpus.push(entry);
+          sync.corpus.push(rep.features !== undefined ? { ...entry, features: rep.features } : entry);
           this.stats.found(rep.run);
         }
       }

@@ -4,9 +4,15 @@
  * Contract: loading reads every trace file (`*.msgpack`, `*.txt`, `*.json`, hand-written seeds
  * included) in name order, recursively (deterministic), skipping files that do not decode (they are
  * counted, not fatal); adding writes atomically and never duplicates a file. Entries are kept in
- * insertion order, at most CORPUS_ENTRIES_MAX in memory (oldest evicted, files stay); `pickEntry`
- * is deterministic in the rng, so a worker's mirror (`CorpusPool`) fed the same entries in the same
- * order picks exactly what the main thread's corpus would.
+ * insertion order, at most CORPUS_ENTRIES_MAX in memory (oldest evicted, files stay).
+ * Seed scheduling (`CorpusPool.pick`, the engines' mirror of the corpus): a rare-feature power
+ * schedule. Each entry comes with every coverage feature its trace reaches (reported by the run
+ * that found it, or got by running the trace once: a pure function of the trace); an entry's weight is RARITY_FLOOR plus, over its features, the sum of 1 / (entries in
+ * the pool holding that feature), so an entry holding a feature few others hold is picked more
+ * often, and one holding only what everyone holds is picked least. Weights are a pure function of
+ * the pool's entries (the set, in insertion order for the cumulative sums), recomputed once after
+ * each change and read by a binary search per pick: the engines of every worker and every hub
+ * machine, fed the same entries in the same order, pick exactly the same entries for the same rng.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -20,12 +26,22 @@ import { writeFileAtomic } from './atomic.js';
 export interface CorpusEntry {
   hash: string;
   trace: Trace;
+  /**
+   * Every coverage feature the trace reaches, ascending, when the run that found it reported them
+   * (a local campaign's syncs); absent elsewhere (loaded seeds, hub records): engines then run the
+   * trace for them. A pure function of the trace either way.
+   */
+  features?: readonly number[];
 }
 
 /** In-memory entries kept: bounds memory in overnight campaigns (oldest evicted first, files stay). */
 export const CORPUS_ENTRIES_MAX = 10_000;
-/** Half of the picks come from the newest entries (they carry the newest coverage). */
-const RECENT_PICKS = 16;
+/**
+ * Weight every entry has besides its features' rarity: an entry with no known features (an
+ * external target's engine, a trace that could not be run) stays pickable, and an entry holding
+ * only very common features is not starved entirely.
+ */
+export const RARITY_FLOOR = 0.05;
 
 export function contentHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -51,28 +67,72 @@ export function traceFiles(dir: string): string[] {
   return out;
 }
 
-/** A deterministic pick: half of the time among the newest entries, else uniform. */
-export function pickEntry(entries: readonly CorpusEntry[], rng: Rng): CorpusEntry {
-  const n = entries.length;
-  const i = rng.chance(0.5) ? n - 1 - rng.int(Math.min(n, RECENT_PICKS)) : rng.int(n);
-  return entries[i];
-}
-
-/** Entries in insertion order with the in-memory cap; what the engine mutates from. */
+/**
+ * Entries in insertion order with the in-memory cap, each with its feature set; what the engine
+ * mutates from, picked by the rare-feature schedule (module comment).
+ */
 export class CorpusPool {
   readonly entries: CorpusEntry[] = [];
+  /** The features of entries[i], ascending, without duplicates. */
+  private readonly featureSets: Array<readonly number[]> = [];
+  /** Entries holding each feature (features no entry holds are deleted). */
+  private readonly holders = new Map<number, number>();
+  /** cumulative[i]: the weights of entries 0..i summed in order (valid when !dirty). */
+  private cumulative = new Float64Array(64);
+  private dirty = true;
 
-  push(entry: CorpusEntry): void {
+  /** Adds an entry with the features its trace reaches (any order; duplicates ignored). */
+  push(entry: CorpusEntry, features: readonly number[] = []): void {
+    const set = [...new Set(features)].sort((a, b) => a - b);
     this.entries.push(entry);
-    if (this.entries.length > CORPUS_ENTRIES_MAX) this.entries.shift();
+    this.featureSets.push(set);
+    for (const f of set) this.holders.set(f, (this.holders.get(f) ?? 0) + 1);
+    if (this.entries.length > CORPUS_ENTRIES_MAX) {
+      this.entries.shift();
+      for (const f of this.featureSets.shift() ?? []) {
+        const n = (this.holders.get(f) ?? 1) - 1;
+        if (n === 0) this.holders.delete(f);
+        else this.holders.set(f, n);
+      }
+    }
+    this.dirty = true;
   }
 
   get size(): number {
     return this.entries.length;
   }
 
+  /** Entry i's weight: RARITY_FLOOR plus the sum of 1 / holders over its features. */
+  weight(i: number): number {
+    let w = RARITY_FLOOR;
+    for (const f of this.featureSets[i]) w += 1 / (this.holders.get(f) ?? 1);
+    return w;
+  }
+
+  private reweigh(): void {
+    const n = this.entries.length;
+    if (this.cumulative.length < n) this.cumulative = new Float64Array(Math.max(n, this.cumulative.length * 2));
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      sum += this.weight(i);
+      this.cumulative[i] = sum;
+    }
+    this.dirty = false;
+  }
+
+  /** A pick by weight: one rng draw, a binary search over the cumulative weights. */
   pick(rng: Rng): CorpusEntry {
-    return pickEntry(this.entries, rng);
+    if (this.dirty) this.reweigh();
+    const n = this.entries.length;
+    const x = rng.float() * this.cumulative[n - 1];
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cumulative[mid] > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.entries[lo];
   }
 }
 
@@ -134,9 +194,5 @@ export class Corpus {
 
   get size(): number {
     return this.pool.size;
-  }
-
-  pick(rng: Rng): CorpusEntry {
-    return this.pool.pick(rng);
   }
 }

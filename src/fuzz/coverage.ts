@@ -6,8 +6,8 @@
  * page before and after it) and guest-mapping shape transitions (op kind, the shape of view 0's
  * entry at a gfn the op touched before and after it: no page table under it, an empty slot in a
  * table, an empty slot in a table that maps nothing at all, a 4 KiB leaf, a huge leaf).
- * Contract: `observe` is allocation-free on the bare path (one bitmap store per feature, one push
- * per feature new to this map); `endRun` returns how many features the run added and `fresh()`
+ * Contract: `observe` is allocation-free on the bare path (one bitmap store and one probe of the
+ * run's feature set per feature, one push per feature new to this map or to the run); `endRun` returns how many features the run added and `fresh()`
  * lists them, in the order first reached. Features are small integers, so the whole map is one
  * bit array; the layout below fixes their meaning (persisted coverage files depend on it: change
  * it only with COVERAGE_LAYOUT).
@@ -247,10 +247,54 @@ export class FeatureSet implements StepObserver {
   }
 }
 
+/**
+ * Every feature one run reached, new to the map or not (the seed scheduler's input for the trace,
+ * corpus.ts): an open-addressing set whose slots are stamped with the run's number, so starting a
+ * run is one increment and adding a feature allocates nothing but a push to the list of features
+ * new to the run. A run reaching more than RUN_SLOTS / 2 distinct features overflows: it says so
+ * (`complete` false) and the caller computes the set another way.
+ */
+const RUN_SLOT_BITS = 12;
+const RUN_SLOTS = 1 << RUN_SLOT_BITS;
+class RunFeatures {
+  private readonly keys = new Int32Array(RUN_SLOTS);
+  private readonly stamps = new Uint32Array(RUN_SLOTS);
+  private run = 1;
+  readonly list: number[] = [];
+  complete = true;
+
+  begin(): void {
+    this.list.length = 0;
+    this.complete = true;
+    if (++this.run === 0x1_0000_0000) {
+      this.stamps.fill(0);
+      this.run = 1;
+    }
+  }
+
+  add(feature: number): void {
+    if (!this.complete) return;
+    let slot = Math.imul(feature, 0x9e3779b1) >>> (32 - RUN_SLOT_BITS);
+    for (;;) {
+      if (this.stamps[slot] !== this.run) break;
+      if (this.keys[slot] === feature) return;
+      slot = (slot + 1) & (RUN_SLOTS - 1);
+    }
+    if (this.list.length >= RUN_SLOTS / 2) {
+      this.complete = false;
+      return;
+    }
+    this.stamps[slot] = this.run;
+    this.keys[slot] = feature;
+    this.list.push(feature);
+  }
+}
+
 export class Coverage implements StepObserver {
   private readonly map = new Uint32Array(Math.ceil(FEATURE_SPACE / 32));
   private total = 0;
   private readonly freshList: number[] = [];
+  private readonly reached = new RunFeatures();
   /** Op index of the previous step; START_OP before the first (no op has that index). */
   private prevOp = START_OP;
   private readonly states = new PageStates();
@@ -264,6 +308,7 @@ export class Coverage implements StepObserver {
 
   beginRun(): void {
     this.freshList.length = 0;
+    this.reached.begin();
     this.prevOp = START_OP;
     this.states.reset();
     this.shapes.reset();
@@ -283,6 +328,7 @@ export class Coverage implements StepObserver {
   }
 
   private mark(feature: number): void {
+    this.reached.add(feature);
     const w = feature >>> 5;
     const bit = 1 << (feature & 31);
     if ((this.map[w] & bit) === 0) {
@@ -290,6 +336,14 @@ export class Coverage implements StepObserver {
       this.total++;
       this.freshList.push(feature);
     }
+  }
+
+  /**
+   * Every feature this run reached, ascending (a new array), as a `FeatureSet` over the same run
+   * would hold them; null if the run reached too many to keep (RunFeatures).
+   */
+  runFeatures(): number[] | null {
+    return this.reached.complete ? this.reached.list.slice().sort((a, b) => a - b) : null;
   }
 
   /** Features this run added to the map. */

@@ -9,6 +9,9 @@
  * far (protocol.ts); the reported `fresh` features are those this engine had not seen, which is
  * always a superset of what the main thread will find new for run r, so the main thread's
  * decisions do not depend on which engine ran which run.
+ * Parents are drawn by the corpus pool's rare-feature schedule (corpus.ts), which weighs each
+ * entry by every feature its trace reaches: a kept run reports them (`features`), and an entry
+ * that arrives without them (seeds, hub records) is run once here for them; both give the same set.
  * Faults: a run that throws outside the checks (runWith turns exceptions of the machine and model
  * into violations; this catches everything else: generation, mutation, the observers) is reported
  * as a WORKER_FAULT failure with its trace, and the share goes on. A share marked `faulted` (the
@@ -31,7 +34,7 @@ import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights, type OpW
 import type { Feature } from '../gen/features.js';
 import type { Signature, Trace } from '../trace/trace.js';
 import { CorpusPool } from './corpus.js';
-import { Coverage, OutcomeDigest } from './coverage.js';
+import { Coverage, FeatureSet, OutcomeDigest } from './coverage.js';
 import { RuleCounter } from './rule-coverage.js';
 import { mutate } from './mutate.js';
 import { FAULT_THREW, workerFaultSignature, type EngineConfig, type RunReport, type Share, type Sync } from './protocol.js';
@@ -107,8 +110,23 @@ export class RunEngine {
   }
 
   applySync(sync: Sync): void {
-    for (const e of sync.corpus) this.corpus.push(e);
+    for (const e of sync.corpus) this.corpus.push(e, e.features ?? this.featuresOf(e.trace));
     this.coverage.merge(sync.features);
+  }
+
+  /**
+   * Every coverage feature a corpus trace reaches (the seed scheduler's input, corpus.ts): the
+   * trace run once more on this engine's target, a pure function of the trace, so every engine
+   * and hub machine weighs an entry alike. None when the run throws outside the checks.
+   */
+  private featuresOf(trace: Trace): number[] {
+    const set = new FeatureSet();
+    try {
+      runWith(trace, this.target, { observer: set });
+    } catch {
+      return [];
+    }
+    return [...set.features];
   }
 
   private weightsFor(run: number): OpWeights {
@@ -153,7 +171,7 @@ export class RunEngine {
     const { trace, mutated } = this.makeTrace(run);
     const sampled = this.cfg.stabilityEvery > 0 && run % this.cfg.stabilityEvery === 0;
     const exec = (observer: StepObserver): Executed => runWith(trace, this.target, { observer, stopAtFirst: true });
-    return this.report(run, trace, mutated, exec, sampled ? exec : null);
+    return this.report(run, trace, mutated, exec, sampled ? exec : null, true);
   }
 
   /** Whether run r is re-executed for the determinism self-check. */
@@ -165,8 +183,11 @@ export class RunEngine {
    * Run r's report from an execution of its trace (`exec` runs it once with the given observer,
    * feeding the coverage map; `again`, when r is sampled, runs it a second time). Shared by the
    * built-in machine's path (runOne) and external targets (src/fuzz/target-executor.ts).
+   * `withFeatures`: report every feature the run reached (for the seed schedule) when it may join
+   * the corpus; only when `exec` ran this engine's own target, which `featuresOf` runs too (an
+   * external target's outcomes can differ from the model's, and a hub engine recomputes them).
    */
-  report(run: number, trace: Trace, mutated: boolean, exec: (o: StepObserver) => Executed, again: ((o: StepObserver) => Executed) | null): RunReport {
+  report(run: number, trace: Trace, mutated: boolean, exec: (o: StepObserver) => Executed, again: ((o: StepObserver) => Executed) | null, withFeatures = false): RunReport {
     const coverage = this.coverage;
     coverage.beginRun();
     const digest = again !== null ? new OutcomeDigest(coverage) : null;
@@ -186,7 +207,8 @@ export class RunEngine {
       if (what !== null) failure = { signature: nondeterminismSignature(what), step: 0, detail: `re-executing the trace gave different ${what}` };
     }
     const keep = failure !== null || fresh.length > 0;
-    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable, rules };
+    const features = withFeatures && keep && failure === null ? coverage.runFeatures() : null;
+    return { run, ops: result.opsRun, mutated, fresh, trace: keep ? trace : null, failure, stable, rules, ...(features !== null ? { features } : {}) };
   }
 
   /**

@@ -100,6 +100,13 @@ export interface RunReport {
   stable: boolean | null;
   /** Rule coverage of the run: (index, count) pairs (src/fuzz/rule-coverage.ts). */
   rules: number[];
+  /**
+   * Every coverage feature the run reached, ascending, when its trace may join the corpus (kept,
+   * no failure): the seed scheduler's weight input (corpus.ts), which an engine otherwise gets
+   * by running the trace again. Absent otherwise, when the run reached too many to keep, and on an
+   * external target (its outcomes are not the model's, which engines run corpus traces on).
+   */
+  features?: number[];
 }
 
 export type ToWorker =

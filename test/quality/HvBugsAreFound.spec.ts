@@ -50,14 +50,14 @@ const RUNS: Record<string, number> = {
   'hv-enomem-undo-keeps-tables': 109,
   'pkvm-memcache-donate-before-pop': 4,
   'pkvm-undonate-never-donated': 4,
-  'ept-walker-stale-pte': 4854,
+  'ept-walker-stale-pte': 342,
 };
 
 const HV = CATALOGUE.filter((b) => b.layer === 'hv');
 /**
- * A find later than this run is deep (ept-walker-stale-pte, run 4853): its campaign takes about a
- * minute, so it runs in the long suite (EPTFUZZ_LONG=1, `npm run test:long`), as does the bugs-off
- * campaign of that length.
+ * A find later than this run is deep (ept-walker-stale-pte was, at run 4853 before the rare-feature
+ * seed schedule): its campaign takes about a minute, so it runs in the long suite (EPTFUZZ_LONG=1,
+ * `npm run test:long`), as does the bugs-off campaign of that length.
  */
 const DEEP_RUNS = 1000;
 const LONG = process.env.EPTFUZZ_LONG === '1';
@@ -95,7 +95,8 @@ describe(`HvBugsAreFound (fuzz --mode hv, seed ${SEED})`, () => {
   it('deep finds run in the long suite only', () => {
     const deep = HV.filter((b) => RUNS[b.name] > DEEP_RUNS).map((b) => b.name);
     if (!LONG && deep.length > 0) console.log(`HvBugsAreFound: ${deep.join(', ')} (over ${DEEP_RUNS} runs) checked by npm run test:long only`);
-    expect(deep).toEqual(['ept-walker-stale-pte']);
+    // a find that deep must be one the catalogue declares deep (finds.runsMin)
+    for (const name of deep) expect((HV.find((b) => b.name === name)!.finds.runsMin ?? 0), name).toBeGreaterThanOrEqual(500);
   });
 
   it.each(HV.filter((b) => inThisSuite(b.name)).map((b) => [b.name, b] as const))('%s: found by the campaign, expected signature, short repro, silent when off', async (name, bug) => {
