@@ -230,6 +230,11 @@ const NO_VIOLATIONS: Violation[] = [];
 /** A machine's invariant finding as a runner finding (hv ids are InvariantIds: violation.ts). */
 type MachineFinding = { invariant: string; detail: string; coarse: string };
 
+/** A lost-write finding at a data byte the op wrote (checkers.ts lostWrite). */
+function isDataLoss(f: Finding): boolean {
+  return f.coarse.includes('-> data byte the op wrote:');
+}
+
 export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}): RunResult {
   const keep = opts.records === true;
   const stopAtFirst = opts.stopAtFirst ?? !keep;
@@ -320,6 +325,14 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       // Usually the candidate wrote exactly the touched frames: check only the ones it adds.
       for (let k = 0; k < written.length && lost === null; k++) {
         if (!touched.includes(written[k])) lost = checkFrame(machine, model, written[k], op.op, chosen);
+      }
+      // A differing data byte of the op names the loss better than an A/D flag in another frame
+      // (as within one frame: checkers.ts lostWrite).
+      if (lost !== null && !isDataLoss(lost)) {
+        for (const f of new Set([...touched, ...written])) {
+          const other = checkFrame(machine, model, f, op.op, chosen);
+          if (other !== null && isDataLoss(other)) { lost = other; break; }
+        }
       }
       if (lost !== null) report(i, op.op, lost);
       // The op's own invariants run even after a lost write on this step: a more specific one
