@@ -1,13 +1,13 @@
 /**
  * How far a guest access got before its outcome: the mark that tells which of the model's allowed
  * paths a target's outcome follows, and whether the target stopped before the model's stop or
- * went past it (classify.ts `pathInDispute`).
+ * went past it (path-in-dispute.ts).
  * Contract: pure. A mark is part index * STAGES + stage; the stages of one part follow the order
  * the model applies them (src/model/access.ts steps 2-7, from the SDM's order of a linear access,
  * Vol. 3A §4.5 and Vol. 3C §29.3.3): the guest walk's table reads (an EPT exit there, or a #PF
  * not-present or reserved-bit), the rights and key checks (#PF with P = 1), the A/D updates (an
- * EPT exit at a table's GPA after the walk reached a leaf), the final GPA's translation (an EPT exit there),
- * the SPPT walk, and the end of the access. null: the outcome's place cannot be told (an exit
+ * EPT exit at a table's GPA after the walk reached a leaf), the final GPA's translation (an EPT
+ * exit there), the SPPT walk, and the end of the access. null: the outcome's place cannot be told (an exit
  * with no linear address at a GPA no allowed path names, a hv result).
  */
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_RSVD, QUAL_GLA_VALID, QUAL_XLAT } from '../hw/bits.js';
