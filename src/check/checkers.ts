@@ -7,13 +7,13 @@
  */
 import type { Outcome } from '../hw/outcome.js';
 import { formatOutcome, pageDiff, sameOutcome } from '../hw/outcome.js';
-import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK, QUAL_XLAT } from '../hw/bits.js';
+import { EXIT_EPT_VIOLATION, EXIT_SPP, PF_PK } from '../hw/bits.js';
 import type { Candidate, SpecStep } from '../model/api.js';
 import { NO_RULE, RULE, ruleId } from '../model/rules.js';
 import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
 import { pathInDispute, wentThrough } from './path-in-dispute.js';
-import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup, ruleOfCandidate } from './classify.js';
+import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
 
@@ -235,6 +235,13 @@ function writeKindAt(op: string, c: Candidate & Partial<WriteDescriber>, hpa: nu
   return op === 'ept_set' || op === 'gpt_set' || op === 'sppt_set' ? 'entry' : 'data';
 }
 
+const DATA_BYTE = 'data byte the op wrote';
+
+/** Whether a lost-write finding is at a data byte the op wrote (runner.ts prefers it over an A/D flag of another frame). */
+export function isDataLoss(f: Finding): boolean {
+  return f.invariant === INVARIANTS.noLostWrite && f.coarse.includes(`-> ${DATA_BYTE}:`);
+}
+
 function lostWrite(frame: number, m: Uint8Array, s: Uint8Array, op: string | null, candidate: Candidate | null): Finding {
   let at = firstDifference(m, s);
   // A differing data byte of the op names the loss better than an A/D bit before it in the frame.
@@ -248,7 +255,7 @@ function lostWrite(frame: number, m: Uint8Array, s: Uint8Array, op: string | nul
   const kind = op === null || candidate === null ? null : writeKindAt(op, candidate, hpa);
   // A byte the model wrote as data is data, whatever its bits; elsewhere a lone A/D bit is a flag.
   const bits = kind === 'data' ? 'data bytes differ' : coarseFrameDifference(m, s, at);
-  const where = kind === 'data' ? 'data byte the op wrote' : kind === 'entry' ? 'entry the op updated' : context === null ? 'frame' : 'byte the op did not write';
+  const where = kind === 'data' ? DATA_BYTE : kind === 'entry' ? 'entry the op updated' : context === null ? 'frame' : 'byte the op did not write';
   const rule = memoryRule(op, kind, bits);
   return {
     invariant: INVARIANTS.noLostWrite,

@@ -9,6 +9,7 @@
  */
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, QUAL_XLAT } from '../hw/bits.js';
 import { OK, type Outcome } from '../hw/outcome.js';
+import { ENOMEM } from '../hv/consts.js';
 import type { Candidate } from '../model/api.js';
 import { outcomeClass } from './classify.js';
 import { actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
@@ -18,9 +19,9 @@ import { actualProgress, candidateProgress, isWalkOfSamePart } from './progress.
  * then same class, then same kind and exit reason, else the fresh walk's (allowed[0]).
  */
 function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate {
+  const at = sameClassAt(op, actual, allowed);
+  if (at !== null) return at;
   const cls = outcomeClass(op, actual);
-  // Same class at the same address first (an exit's GPA, a #PF's CR2): then only fields differ.
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return c;
   for (const c of allowed) if (outcomeClass(op, c.outcome) === cls) return c;
   for (const c of allowed) {
     const o = c.outcome;
@@ -39,8 +40,8 @@ function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Ca
  * stop cannot be placed, the closest outcome by class and `pastModelStop`.
  */
 export function pathInDispute(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean } {
-  const cls = outcomeClass(op, actual);
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return { cand: c, past: false };
+  const at = sameClassAt(op, actual, allowed);
+  if (at !== null) return { cand: at, past: false };
   const x = actualProgress(actual, allowed);
   if (x !== null) {
     const same: Candidate[] = [];
@@ -72,18 +73,15 @@ export function pathInDispute(op: string, actual: Outcome, allowed: readonly Can
   return { cand: past ? closest(op, OK, allowed) : best, past };
 }
 
-const ENOMEM = -12;
-
 /**
  * Hypervisor mode: whether the target went on where the model's hypercall or access stopped.
  * -ENOMEM, where the model refused the call with another error or stopped the access with an
- * exit: memory is taken only after every check of the
- * call or fault has passed (docs/hypervisor.md; reference pkvm-and-vtl.md, transition table:
+ * exit: memory is taken only after every check of the call or fault has passed (docs/hypervisor.md; reference pkvm-and-vtl.md, transition table:
  * state checks, then the memcache); or an access whose hardware exits continue the model's
  * (the model's are a proper prefix of the target's: it handled the exit the model stopped at).
  */
 function pastHvStop(actual: Outcome, expected: Outcome): boolean {
-  if (actual.kind === 'ret' && actual.value === ENOMEM) return expected.kind === 'ret' ? expected.value < 0 && expected.value !== ENOMEM : expected.kind === 'hv_exit';
+  if (actual.kind === 'ret' && actual.value === -ENOMEM) return expected.kind === 'ret' ? expected.value < 0 && expected.value !== -ENOMEM : expected.kind === 'hv_exit';
   if (expected.kind !== 'hv_exit' || (actual.kind !== 'hv_exit' && actual.kind !== 'handled')) return false;
   // The same exit at the same address, reached through more exits: the exits differ, nothing more.
   if (actual.kind === 'hv_exit' && actual.exit === expected.exit && actual.gpa === expected.gpa) return false;
@@ -123,6 +121,13 @@ function pastModelStop(actual: Outcome, expected: Outcome): boolean {
   if (expected.kind !== 'exit' || expected.reason !== EXIT_EPT_VIOLATION || (expected.qual & QUAL_XLAT) !== 0) return false;
   // (at another GPA: the same GPA with other qualification bits is a qualification dispute)
   return actual.gpa !== expected.gpa && ((actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_XLAT) !== 0) || actual.reason === EXIT_EPT_MISCONFIG);
+}
+
+/** An allowed outcome of `actual`'s class at its address (an exit's GPA, a #PF's CR2): then only fields differ. */
+function sameClassAt(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate | null {
+  const cls = outcomeClass(op, actual);
+  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return c;
+  return null;
 }
 
 function sameAddress(a: Outcome, b: Outcome): boolean {

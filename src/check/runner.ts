@@ -24,7 +24,7 @@ import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../model/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { checkFrame, checkFrames, classifyOutcome, sameBytes, type Finding, type FrameSource } from './checkers.js';
+import { checkFrame, checkFrames, classifyOutcome, isDataLoss, sameBytes, type Finding, type FrameSource } from './checkers.js';
 import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 import { ruleGroup, ruleOfCandidate } from './classify.js';
 import { ruleId } from '../model/rules.js';
@@ -229,11 +229,6 @@ const NO_VIOLATIONS: Violation[] = [];
 
 /** A machine's invariant finding as a runner finding (hv ids are InvariantIds: violation.ts). */
 type MachineFinding = { invariant: string; detail: string; coarse: string };
-
-/** A lost-write finding at a data byte the op wrote (checkers.ts lostWrite). */
-function isDataLoss(f: Finding): boolean {
-  return f.coarse.includes('-> data byte the op wrote:');
-}
 
 export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}): RunResult {
   const keep = opts.records === true;
