@@ -13,7 +13,7 @@ import { NO_RULE, RULE, ruleId } from '../model/rules.js';
 import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
 import { pathInDispute, wentThrough } from './path-in-dispute.js';
-import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, outcomeClass, ruleGroup } from './classify.js';
+import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
 
@@ -24,6 +24,18 @@ export interface Finding {
   coarse: string;
   /** The id of the rule the model applied at the step (src/model/rules.ts), or 'none'. */
   rule: string;
+  /**
+   * Other explanations that fit the same step as well (docs/rules.md "Alternative explanations"):
+   * a campaign files the finding under one of them when that one is already on file and the
+   * first is not, as syzkaller matches a crash to a known bug by its alternative titles.
+   */
+  alternates?: readonly Explanation[];
+}
+
+/** One explanation of a finding, in signature terms (violation.ts: invariant + coarse detail). */
+export interface Explanation {
+  invariant: InvariantId;
+  coarse: string;
 }
 
 function allowedText(allowed: readonly Outcome[]): string {
@@ -62,8 +74,6 @@ function staleRule(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefi
  * broken rule shares it, whatever the addresses, levels or values.
  */
 export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleMemory?: StaleMemory): Finding {
-  const allowed = spec.allowed.map((c) => c.outcome);
-  const said = `machine ${formatOutcome(actual)}; spec allows ${allowedText(allowed)}`;
   // A target that went past the point where the model stopped the access went through it: the
   // dispute is there, and the signature reads as if the target had completed the access there
   // (one defect, one signature however the rest of the access ends).
@@ -72,15 +82,38 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
-  const flushRule = key === RULE.pkRegister || key === RULE.pkWithOrdinary ? null : staleRule(actual, spec, staleMemory);
-  if (flushRule !== null) {
-    return {
-      invariant: INVARIANTS.staleAfterFlush,
-      detail: `stale translation used after a required flush${flushRule !== NO_RULE ? ` (${ruleId(flushRule)})` : ''}: ${said}`,
-      coarse: `flushed by ${ruleGroup(flushRule)}`,
-      rule: ruleId(flushRule),
-    };
-  }
+  const onPath = pathFinding(actual, spec, op, cand, past, seen, key);
+  const flushRule = staleRule(actual, spec, staleMemory);
+  if (flushRule === null) return onPath;
+  const stale = staleFinding(flushRule, describe(actual, spec));
+  // The flushed translation explains it, and the rule the target parted from on the current path
+  // fits as well (the two cannot be told apart from this step): one is the other's alternative.
+  if (key === RULE.pkRegister || key === RULE.pkWithOrdinary) return { ...onPath, alternates: [...(onPath.alternates ?? []), explanationOf(stale)] };
+  return { ...stale, alternates: [explanationOf(onPath), ...(onPath.alternates ?? [])] };
+}
+
+function describe(actual: Outcome, spec: SpecStep): string {
+  return `machine ${formatOutcome(actual)}; spec allows ${allowedText(spec.allowed.map((c) => c.outcome))}`;
+}
+
+/** tlb.stale-after-flush: the flush `flushRule` removed a translation that explains what the target did. */
+export function staleFinding(flushRule: number, said: string): Finding {
+  return {
+    invariant: INVARIANTS.staleAfterFlush,
+    detail: `stale translation used after a required flush${flushRule !== NO_RULE ? ` (${ruleId(flushRule)})` : ''}: ${said}`,
+    coarse: `flushed by ${ruleGroup(flushRule)}`,
+    rule: ruleId(flushRule),
+  };
+}
+
+/** A finding's own explanation, as an alternative of another. */
+export function explanationOf(f: Finding): Explanation {
+  return { invariant: f.invariant, coarse: f.coarse };
+}
+
+/** The finding against the path in dispute (`cand`, `past`: path-in-dispute.ts; `seen`: the target's outcome as read there). */
+function pathFinding(actual: Outcome, spec: SpecStep, op: string, cand: Candidate, past: boolean, seen: Outcome, key: number): Finding {
+  const said = describe(actual, spec);
   const expected = cand.outcome;
   const rule = disputedRule(op, cand, seen);
   // A dispute at the key stage is about the PK verdict, whatever the target did after it.
@@ -93,7 +126,13 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   const went = past ? ' (the target went past the point the model stopped at)' : '';
   const why = `model applied ${ruleId(rule)}${atKeys ? ` (PK ${seen.kind === 'pf' && (seen.code & PF_PK) !== 0 ? 'set by the target only' : 'set by the model only'})` : ''}${went}`;
   // The PK bit is part of the #PF error code: a key-stage dispute is filed there, whatever else differs.
-  if (atKeys) return { invariant: INVARIANTS.pfErrorCode, detail: `PK verdict differs; ${why}: ${said}`, coarse, rule: ruleId(rule) };
+  if (atKeys) {
+    // A key exemption the target did not apply, where the other register denies as the target
+    // did: the other register's verdict fits as well (classify.ts keyRegisterAlternative).
+    const other = keyRegisterAlternative(cand, seen);
+    const alternates = other === NO_RULE ? undefined : [{ invariant: INVARIANTS.pfErrorCode, coarse: `${ruleGroup(other)} -> PK verdict differs` }];
+    return { invariant: INVARIANTS.pfErrorCode, detail: `PK verdict differs; ${why}: ${said}`, coarse, rule: ruleId(rule), ...(alternates !== undefined ? { alternates } : {}) };
+  }
   if (seen.kind === 'pf' && expected.kind === 'pf') {
     const diff = (seen.code ^ expected.code) >>> 0;
     const what = diff !== 0 ? `error code bits differ: ${pfCodeNames(diff)}` : 'cr2 differs';

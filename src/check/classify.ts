@@ -63,6 +63,19 @@ export function keyDispute(c: Candidate, actual: Outcome): number {
   return key;
 }
 
+/**
+ * The other explanation of a key-stage dispute that `keyDispute` files under an exemption rule
+ * (WD with CR0.WP = 0, fetches): pk.register-by-address when the other register's verdict is
+ * exactly what the target did, else NO_RULE. Both fit: a target that ignores the exemption and
+ * one that reads the other register give the same outcome there.
+ */
+export function keyRegisterAlternative(c: Candidate, actual: Outcome): number {
+  const key = keyDispute(c, actual);
+  if (key !== RULE.pkFetch && key !== RULE.pkruWdWp0 && key !== RULE.pksWdWp0) return NO_RULE;
+  const aPk = actual.kind === 'pf' && (actual.code & PF_PK) !== 0;
+  return stagesInDispute(c, actual).keyOtherDenies === aPk ? RULE.pkRegister : NO_RULE;
+}
+
 /** Whether a rights-stage rule is an ordinary denial (not an exemption). */
 function isDenial(rule: number): boolean {
   return rule === RULE.usUser || rule === RULE.rwUser || rule === RULE.rwSupWp || rule === RULE.smapData || rule === RULE.xdFetch || rule === RULE.smepFetch;

@@ -24,7 +24,7 @@ import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../model/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { checkFrame, checkFrames, classifyOutcome, isDataLoss, sameBytes, type Finding, type FrameSource } from './checkers.js';
+import { checkFrame, checkFrames, classifyOutcome, explanationOf, isDataLoss, sameBytes, staleFinding, type Finding, type FrameSource } from './checkers.js';
 import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 import { ruleGroup, ruleOfCandidate } from './classify.js';
 import { ruleId } from '../model/rules.js';
@@ -216,12 +216,7 @@ function viewOf(side: FrameSource): (frame: number) => Uint8Array | null {
 
 /** tlb.stale-after-flush for an allowed outcome whose memory effects only a flushed translation gives. */
 function staleEffects(actual: Outcome, flushRule: number): Finding {
-  return {
-    invariant: INVARIANTS.staleAfterFlush,
-    detail: `stale translation used after a required flush (${ruleId(flushRule)}): the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`,
-    coarse: `flushed by ${ruleGroup(flushRule)}`,
-    rule: ruleId(flushRule),
-  };
+  return staleFinding(flushRule, `the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`);
 }
 
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
@@ -253,7 +248,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
   let stepViolations: Violation[] = NO_VIOLATIONS;
 
   const report = (step: number, op: string, f: Finding): void => {
-    const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse, rule: f.rule };
+    const v: Violation = { invariant: f.invariant, step, op, detail: f.detail, coarse: f.coarse, rule: f.rule, ...(f.alternates !== undefined ? { alternates: f.alternates } : {}) };
     if (first === null) first = v;
     else if (first.step === step && MORE_SPECIFIC[first.invariant]?.includes(v.invariant) === true) first = v;
     count++;
@@ -289,6 +284,9 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
     }
     const touched = machine.touchedFrames();
     let chosen = pickCandidate(spec.allowed, actual, touched, machine);
+    // A stale translation named by memory effects alone: the lost write the memory check then
+    // finds on this step is its alternative explanation.
+    let staleByMemory: Violation | null = null;
     const countBefore = count;
     if (chosen === null) {
       const candidateFrames = spec.allowed.flatMap((c) => c.frames);
@@ -300,7 +298,10 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       // required flush removed may explain them (its access skipped the fresh walk's A/D updates).
       const frames = [...new Set([...touched, ...chosen.frames])];
       const flushRule = spec.flushedMatching(actual, frames, viewOf(machine));
-      if (flushRule !== null) report(i, op.op, staleEffects(actual, flushRule));
+      if (flushRule !== null) {
+        report(i, op.op, staleEffects(actual, flushRule));
+        staleByMemory = stepViolations[stepViolations.length - 1];
+      }
     }
     if (observeRule) observer!.observeRule!(op, ruleOfCandidate(op.op, chosen));
     try {
@@ -329,7 +330,10 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
           if (other !== null && isDataLoss(other)) { lost = other; break; }
         }
       }
-      if (lost !== null) report(i, op.op, lost);
+      if (lost !== null) {
+        if (staleByMemory !== null) staleByMemory.alternates = [...(staleByMemory.alternates ?? []), explanationOf(lost)];
+        report(i, op.op, lost);
+      }
       // The op's own invariants run even after a lost write on this step: a more specific one
       // (MORE_SPECIFIC) then files the finding.
       if (withInvariants && (countBefore === 0 || !stopAtFirst)) machineFindings(i, op.op, invariants!(machine, false), ruleOfCandidate(op.op, chosen));

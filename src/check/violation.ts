@@ -56,6 +56,8 @@ export interface Violation {
   coarse: string;
   /** The id of the rule the model applied at the step (src/model/rules.ts), or 'none'. */
   rule: string;
+  /** Other explanations that fit the step as well (checkers.ts Finding.alternates). */
+  alternates?: readonly { invariant: string; coarse: string }[];
 }
 
 /**
@@ -72,6 +74,11 @@ export const MORE_SPECIFIC: Readonly<Record<string, readonly string[]>> = {
  */
 export function signatureOf(v: { invariant: string; op: string; coarse: string; step?: number; detail?: string; rule?: string }): Signature {
   return { invariant: v.invariant, op: opClass(v.op), detail: v.coarse };
+}
+
+/** The signatures of a violation's alternative explanations (empty when it has none). */
+export function alternateSignatures(v: Violation): Signature[] {
+  return v.alternates === undefined ? [] : v.alternates.map((a) => ({ invariant: a.invariant, op: opClass(v.op), detail: a.coarse }));
 }
 
 export function sameSignature(a: Signature, b: Signature): boolean {

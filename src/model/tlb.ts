@@ -1,7 +1,7 @@
 /**
  * What a vCPU MAY have cached (ref §6, docs/semantics.md "TLBs and invalidation"): every
  * translation a committed candidate produced since the last required invalidation of its page,
- * and, per page, what the most recent required invalidation removed ("recently flushed").
+ * and, per page, what required invalidations removed ("recently flushed", up to a bound).
  * Contract: a superset of any machine's TLB: guest-physical mappings per (EP4TA, GPA page),
  * combined mappings per (EP4TA, linear page) (the VPID is the vCPU's own). Entries hold entry
  * bits, never decisions (so an entry may allow or, under choices.staleDenial = 'sdm', deny an
@@ -170,12 +170,20 @@ export class VcpuTlb {
   }
 
   // Bound once: invalidations are frequent (every EPT exit and #PF drops a page).
-  private readonly flushGpa = (t: number, p: number, values: GpaMapping[]): void => this.recordFlushed(this.flushedGpa, t, p, values);
-  private readonly flushComb = (t: number, p: number, values: CombinedMapping[]): void => this.recordFlushed(this.flushedComb, t, p, values);
+  private readonly flushGpa = (t: number, p: number, values: GpaMapping[]): void => this.recordFlushed(this.flushedGpa, t, p, values, sameGpaMapping);
+  private readonly flushComb = (t: number, p: number, values: CombinedMapping[]): void => this.recordFlushed(this.flushedComb, t, p, values, sameCombinedMapping);
 
-  private recordFlushed<T>(store: PageStore<T>, tag: number, page: number, values: T[]): void {
+  /**
+   * Adds what a required invalidation removed to the page's record, which keeps what earlier
+   * ones removed too: a machine that skipped any of them may still hold that entry (a translation
+   * an earlier flush removed, whose page a later flush found refilled, is as stale as the refill).
+   * An entry removed again keeps the flush that removed it first.
+   */
+  private recordFlushed<T extends { flushedBy?: number }>(store: PageStore<T>, tag: number, page: number, values: T[], same: (a: T, b: T) => boolean): void {
     if (store.count >= FLUSHED_PAGES_MAX) store.clear();
-    store.set(tag, page, values);
-    for (const v of values) (v as { flushedBy?: number }).flushedBy = this.flushRule;
+    for (const v of values) {
+      if (v.flushedBy === undefined || v.flushedBy === NO_RULE) v.flushedBy = this.flushRule;
+      store.add(tag, page, v, same);
+    }
   }
 }
