@@ -12,7 +12,7 @@ import type { Candidate, SpecStep } from '../model/api.js';
 import { NO_RULE, RULE, ruleId } from '../model/rules.js';
 import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
-import { pathInDispute, wentThrough } from './path-in-dispute.js';
+import { pathGonePast, pathInDispute, wentThrough } from './path-in-dispute.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
@@ -77,19 +77,87 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A target that went past the point where the model stopped the access went through it: the
   // dispute is there, and the signature reads as if the target had completed the access there
   // (one defect, one signature however the rest of the access ends).
-  const { cand, past } = pathInDispute(op, actual, spec.allowed);
+  const path = pathInDispute(op, actual, spec.allowed);
+  const { cand, past } = path;
   const seen: Outcome = past ? wentThrough(cand.outcome) : actual;
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
   const onPath = pathFinding(actual, spec, op, cand, past, seen, key);
+  const otherPaths = (path.others ?? []).map((o) => findingOn(actual, spec, op, o.cand, o.past));
+  const denied = deniedFinding(actual, spec, op, staleMemory);
   const flushRule = staleRule(actual, spec, staleMemory);
-  if (flushRule === null) return onPath;
-  const stale = staleFinding(flushRule, describe(actual, spec));
-  // The flushed translation explains it, and the rule the target parted from on the current path
-  // fits as well (the two cannot be told apart from this step): one is the other's alternative.
-  if (key === RULE.pkRegister || key === RULE.pkWithOrdinary) return { ...onPath, alternates: [...(onPath.alternates ?? []), explanationOf(stale)] };
-  return { ...stale, alternates: [explanationOf(onPath), ...(onPath.alternates ?? [])] };
+  const stale = flushRule === null ? null : staleFinding(flushRule, describe(actual, spec));
+  // Several may explain the step: the first of them names it, the others are its alternatives.
+  // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
+  // also applies, is named first; then a cached translation the target judged by other rights;
+  // then a stale one; then the check the target parted from on the current path.
+  const keyFirst = key === RULE.pkRegister || key === RULE.pkWithOrdinary;
+  return withAlternates(keyFirst ? [onPath, denied, stale, ...otherPaths] : [denied, stale, onPath, ...otherPaths]);
+}
+
+/**
+ * The other explanation of a lost write at a byte the op's candidate does not write, on a step
+ * whose outcome the model allows: the target went past the stop of another allowed path (it
+ * walked, writing A/D flags, where that path's check stopped the fresh walk, and completed as a
+ * cached translation would), or null.
+ */
+export function pastStopExplanation(actual: Outcome, spec: SpecStep, op: string, lost: Finding): Explanation | null {
+  if (!lost.coarse.includes('-> byte the op did not write:')) return null;
+  const p = pathGonePast(op, actual, spec.allowed);
+  return p === null ? null : explanationOf(findingOn(actual, spec, op, p.cand, p.past));
+}
+
+/** The finding against path `cand` (`past`: the target went past its stop). */
+function findingOn(actual: Outcome, spec: SpecStep, op: string, cand: Candidate, past: boolean): Finding {
+  const seen: Outcome = past ? wentThrough(cand.outcome) : actual;
+  return pathFinding(actual, spec, op, cand, past, seen, keyDispute(cand, seen));
+}
+
+/**
+ * The first finding of `list` (nulls skipped), carrying every other one's explanation as an
+ * alternative (each once; its own alternatives after it).
+ */
+function withAlternates(list: readonly (Finding | null)[]): Finding {
+  const found = list.filter((f): f is Finding => f !== null);
+  const first = found[0];
+  const alts: Explanation[] = [];
+  const add = (e: Explanation): void => {
+    if ((e.invariant !== first.invariant || e.coarse !== first.coarse) && !alts.some((a) => a.invariant === e.invariant && a.coarse === e.coarse)) alts.push(e);
+  };
+  for (const e of first.alternates ?? []) add(e);
+  for (const f of found.slice(1)) {
+    add(explanationOf(f));
+    for (const e of f.alternates ?? []) add(e);
+  }
+  return alts.length === 0 ? first : { ...first, alternates: alts.slice(0, ALTERNATES_KEPT) };
+}
+
+/** Alternatives a finding keeps (the first ones, in the order `withAlternates` gives): hub messages take up to 16. */
+export const ALTERNATES_KEPT = 8;
+
+/**
+ * The finding against a cached translation whose guest rights deny the access now, which a path
+ * served as if they allowed it and which gives exactly what the target did, outcome and memory
+ * (SpecStep.deniedMatching), or null: the check the target judged otherwise (for a key, the
+ * register the target read: pk.register-by-address when the other one allows).
+ */
+function deniedFinding(actual: Outcome, spec: SpecStep, op: string, memory: StaleMemory | undefined): Finding | null {
+  if (memory === undefined || spec.deniedMatching === undefined) return null;
+  const c = spec.deniedMatching(actual, memory.frames, memory.view);
+  return c === null ? null : pathFinding(actual, spec, op, c, false, actual, keyDispute(c, actual));
+}
+
+/**
+ * An outcome the model allows whose memory effects are not the candidate's: a cached translation
+ * the target judged by other rights, or one a required flush removed, may explain them (both skip
+ * the fresh walk's A/D updates); null when neither does.
+ */
+export function memoryOnlyFinding(actual: Outcome, spec: SpecStep, op: string, memory: StaleMemory): Finding | null {
+  const denied = deniedFinding(actual, spec, op, memory);
+  const flushRule = spec.flushedMatching?.(actual, memory.frames, memory.view) ?? null;
+  const stale = flushRule === null ? null : staleFinding(flushRule, `the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`);
+  return denied === null && stale === null ? null : withAlternates([denied, stale]);
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

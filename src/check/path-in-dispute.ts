@@ -8,7 +8,7 @@
  * had succeeded, there: `wentThrough`).
  */
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, QUAL_XLAT } from '../hw/bits.js';
-import { OK, type Outcome } from '../hw/outcome.js';
+import { OK, sameOutcome, type Outcome } from '../hw/outcome.js';
 import { ENOMEM } from '../hv/consts.js';
 import type { Candidate } from '../model/api.js';
 import { outcomeClass } from './classify.js';
@@ -39,34 +39,80 @@ function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Ca
  * (the target stopped early: the check the model passed there is in dispute). Where the target's
  * stop cannot be placed, the closest outcome by class and `pastModelStop`.
  */
-export function pathInDispute(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean } {
+export function pathInDispute(op: string, actual: Outcome, allowed: readonly Candidate[]): PathInDispute {
   const at = sameClassAt(op, actual, allowed);
-  if (at !== null) return { cand: at, past: false };
-  const x = actualProgress(actual, allowed);
-  if (x !== null) {
-    const same: Candidate[] = [];
-    let below: Candidate | null = null;
-    let above: Candidate | null = null;
-    let walkBelow: Candidate | null = null;
-    let yBelow = -1;
-    let yAbove = Infinity;
-    for (const c of allowed) {
-      const y = candidateProgress(c);
-      if (y === null) continue;
-      if (y === x) same.push(c);
-      else if (y > x) {
-        if (y < yAbove) { above = c; yAbove = y; }
-      } else if (isWalkOfSamePart(y, x)) walkBelow ??= c;
-      else if (y > yBelow) { below = c; yBelow = y; }
-    }
-    if (same.length > 0) return { cand: closest(op, actual, same), past: false };
-    if (below !== null) return { cand: below, past: true };
-    // A path that stopped at a table read of the part where the target stopped later is another
-    // choice of cached paging-structure entries, not a check the target went through: a path that
-    // got through the target's stop comes first.
-    if (above !== null) return { cand: above, past: false };
-    if (walkBelow !== null) return { cand: walkBelow, past: true };
+  if (at === null) {
+    const p = byProgress(op, actual, allowed);
+    return p === null ? byClass(op, actual, allowed) : { cand: p.cand, past: p.past, others: p.ties };
   }
+  // Same class at the same address: only fields differ. Where the access's progress places the
+  // target's stop on another path (an A/D update's exit at the GPA of a table read the model
+  // stopped at), that path is the other explanation.
+  const p = byProgress(op, actual, allowed);
+  if (p === null) return { cand: at, past: false };
+  const others = [{ cand: p.cand, past: p.past }, ...p.ties].filter((o) => o.cand !== at);
+  return { cand: at, past: false, others };
+}
+
+export interface PathInDispute {
+  cand: Candidate;
+  past: boolean;
+  /** Other paths that fit as well (classifyOutcome files them as alternative explanations). */
+  others?: readonly { cand: Candidate; past: boolean }[];
+}
+
+/**
+ * For an outcome the model allows whose memory is not that path's: the path of another outcome
+ * the target went past, by how far the access got (a cached translation's completion whose memory
+ * shows the fresh walk's A/D updates past the check where that walk stopped), or null.
+ */
+export function pathGonePast(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean } | null {
+  const others = allowed.filter((c) => !sameOutcome(c.outcome, actual));
+  if (others.length === 0) return null;
+  const p = byProgress(op, actual, others);
+  return p !== null && p.past ? { cand: p.cand, past: true } : null;
+}
+
+/**
+ * The path by how far the access got (see `pathInDispute`), or null where the target's stop
+ * cannot be placed or no path fits; `ties`: the other paths that fit as well (those that stopped
+ * at the same mark in the same relation, and for a target that went past a path's stop, the
+ * nearest paths that went further, on which it stopped early).
+ */
+function byProgress(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean; ties: { cand: Candidate; past: boolean }[] } | null {
+  const x = actualProgress(actual, allowed);
+  if (x === null) return null;
+  const same: Candidate[] = [];
+  let below: Candidate[] = [];
+  let above: Candidate[] = [];
+  const walkBelow: Candidate[] = [];
+  let yBelow = -1;
+  let yAbove = Infinity;
+  for (const c of allowed) {
+    const y = candidateProgress(c);
+    if (y === null) continue;
+    if (y === x) same.push(c);
+    else if (y > x) {
+      if (y < yAbove) { above = [c]; yAbove = y; } else if (y === yAbove) above.push(c);
+    } else if (isWalkOfSamePart(y, x)) walkBelow.push(c);
+    else if (y > yBelow) { below = [c]; yBelow = y; } else if (y === yBelow) below.push(c);
+  }
+  if (same.length > 0) {
+    const c = closest(op, actual, same);
+    return { cand: c, past: false, ties: [] };
+  }
+  const went = (list: Candidate[], past: boolean): { cand: Candidate; past: boolean }[] => list.map((c) => ({ cand: c, past }));
+  if (below.length > 0) return { cand: below[0], past: true, ties: [...went(below.slice(1), true), ...went(above, false)] };
+  // A path that stopped at a table read of the part where the target stopped later is another
+  // choice of cached paging-structure entries, not a check the target went through: a path that
+  // got through the target's stop comes first.
+  if (above.length > 0) return { cand: above[0], past: false, ties: went(above.slice(1), false) };
+  if (walkBelow.length > 0) return { cand: walkBelow[0], past: true, ties: went(walkBelow.slice(1), true) };
+  return null;
+}
+
+/** The closest outcome by class, and whether the target went past its stop. */
+function byClass(op: string, actual: Outcome, allowed: readonly Candidate[]): { cand: Candidate; past: boolean } {
   const best = closest(op, actual, allowed);
   if (pastHvStop(actual, best.outcome)) return { cand: best, past: true };
   const past = pastModelStop(actual, best.outcome);

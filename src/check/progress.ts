@@ -10,7 +10,7 @@
  * exit there), the SPPT walk, and the end of the access. null: the outcome's place cannot be told (an exit
  * with no linear address at a GPA no allowed path names, a hv result).
  */
-import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_RSVD, QUAL_GLA_VALID, QUAL_XLAT } from '../hw/bits.js';
+import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_RSVD, QUAL_GLA_VALID, QUAL_WR, QUAL_XLAT } from '../hw/bits.js';
 import type { Outcome } from '../hw/outcome.js';
 import type { Candidate } from '../model/api.js';
 import { RULE } from '../model/rules.js';
@@ -89,7 +89,14 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
   // table read of the part its linear address names.
   for (const c of allowed) {
     const o = c.outcome;
-    if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return candidateProgress(c);
+    if (o.kind !== 'exit' || o.gpa !== actual.gpa || o.reason !== actual.reason) continue;
+    const y = candidateProgress(c);
+    // The model's table read there reads RD only, so EPT A/D is off: a write there is a guest A/D
+    // update, after the walk's rights checks (SDM Vol. 3C Table 28-7 bit 1; with EPT A/D on every
+    // paging-structure access is a write, §29.3.5, and the model's would have WR too).
+    if (y !== null && y % STAGES === STAGE_WALK && actual.reason === EXIT_EPT_VIOLATION && (o.qual & (QUAL_XLAT | QUAL_WR)) === 0
+        && (actual.qual & QUAL_XLAT) === 0 && (actual.qual & QUAL_WR) !== 0) return y - STAGE_WALK + STAGE_AD;
+    return y;
   }
   if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
     const i = partOf(actual.gla);

@@ -24,7 +24,7 @@ import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../model/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { checkFrame, checkFrames, classifyOutcome, explanationOf, isDataLoss, sameBytes, staleFinding, type Finding, type FrameSource } from './checkers.js';
+import { checkFrame, checkFrames, classifyOutcome, explanationOf, isDataLoss, memoryOnlyFinding, pastStopExplanation, sameBytes, type Finding, type FrameSource } from './checkers.js';
 import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 import { ruleGroup, ruleOfCandidate } from './classify.js';
 import { ruleId } from '../model/rules.js';
@@ -214,11 +214,6 @@ function viewOf(side: FrameSource): (frame: number) => Uint8Array | null {
   return (f) => (side.frameView !== undefined ? side.frameView(f) : side.frameBytes(f));
 }
 
-/** tlb.stale-after-flush for an allowed outcome whose memory effects only a flushed translation gives. */
-function staleEffects(actual: Outcome, flushRule: number): Finding {
-  return staleFinding(flushRule, `the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`);
-}
-
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
 const NO_VIOLATIONS: Violation[] = [];
 
@@ -284,9 +279,9 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
     }
     const touched = machine.touchedFrames();
     let chosen = pickCandidate(spec.allowed, actual, touched, machine);
-    // A stale translation named by memory effects alone: the lost write the memory check then
+    // A cached or stale translation named by memory effects alone: the lost write the memory check then
     // finds on this step is its alternative explanation.
-    let staleByMemory: Violation | null = null;
+    let byMemory: Violation | null = null;
     const countBefore = count;
     if (chosen === null) {
       const candidateFrames = spec.allowed.flatMap((c) => c.frames);
@@ -294,13 +289,13 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       chosen = spec.allowed[0];
     }
     else if (spec.flushedMatching !== undefined && hasPreview(chosen) && !previewMatches(chosen, machine, touched)) {
-      // The outcome is allowed but the memory effects are not the candidate's: a translation a
-      // required flush removed may explain them (its access skipped the fresh walk's A/D updates).
+      // The outcome is allowed but the memory effects are not the candidate's: a cached translation
+      // judged by other rights, or one a required flush removed, may explain them (checkers.ts).
       const frames = [...new Set([...touched, ...chosen.frames])];
-      const flushRule = spec.flushedMatching(actual, frames, viewOf(machine));
-      if (flushRule !== null) {
-        report(i, op.op, staleEffects(actual, flushRule));
-        staleByMemory = stepViolations[stepViolations.length - 1];
+      const found = memoryOnlyFinding(actual, spec, op.op, { frames, view: viewOf(machine) });
+      if (found !== null) {
+        report(i, op.op, found);
+        byMemory = stepViolations[stepViolations.length - 1];
       }
     }
     if (observeRule) observer!.observeRule!(op, ruleOfCandidate(op.op, chosen));
@@ -331,8 +326,9 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
         }
       }
       if (lost !== null) {
-        if (staleByMemory !== null) staleByMemory.alternates = [...(staleByMemory.alternates ?? []), explanationOf(lost)];
-        report(i, op.op, lost);
+        if (byMemory !== null) byMemory.alternates = [...(byMemory.alternates ?? []), explanationOf(lost)];
+        const past = count === countBefore ? pastStopExplanation(actual, spec, op.op, lost) : null;
+        report(i, op.op, past === null ? lost : { ...lost, alternates: [past] });
       }
       // The op's own invariants run even after a lost write on this step: a more specific one
       // (MORE_SPECIFIC) then files the finding.

@@ -20,6 +20,7 @@ import { configMode, normalizeConfig } from '../hw/config.js';
 import { runWith, type Target } from '../check/runner.js';
 import { TARGETS } from '../check/targets.js';
 import { INVARIANTS, formatSignature, signatureHash } from '../check/violation.js';
+import { fileUnder } from './file-under.js';
 import { Rng } from '../gen/rng.js';
 import type { Feature } from '../gen/features.js';
 import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights } from '../gen/weights.js';
@@ -308,7 +309,7 @@ class Campaign {
     const failure = rep.failure;
     if (failure === null) return;
     this.stats.add('crashes_total');
-    const signature = failure.signature;
+    const signature = fileUnder(failure, (h) => this.crashes.has(h) || this.store.known(h));
     const hash = signatureHash(signature);
     const seen = this.crashes.get(hash);
     if (seen !== undefined) {

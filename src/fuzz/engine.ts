@@ -27,7 +27,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { runWith, type StepObserver, type Target } from '../check/runner.js';
 import type { Violation } from '../check/violation.js';
-import { INVARIANTS, signatureOf, sameSignature } from '../check/violation.js';
+import { INVARIANTS, alternateSignatures, signatureOf, sameSignature } from '../check/violation.js';
 import { Rng } from '../gen/rng.js';
 import { configForStream, generateTrace, makeTrace } from '../gen/generate.js';
 import { DEFAULT_WEIGHTS, formatWeights, restrictWeights, swarmWeights, type OpWeights } from '../gen/weights.js';
@@ -37,7 +37,7 @@ import { CorpusPool } from './corpus.js';
 import { Coverage, FeatureSet, OutcomeDigest } from './coverage.js';
 import { RuleCounter } from './rule-coverage.js';
 import { mutate } from './mutate.js';
-import { FAULT_THREW, workerFaultSignature, type EngineConfig, type RunReport, type Share, type Sync } from './protocol.js';
+import { FAULT_THREW, workerFaultSignature, type EngineConfig, type RunFailure, type RunReport, type Share, type Sync } from './protocol.js';
 
 /** Probability of mutating a corpus entry rather than generating afresh (once the corpus is non-empty). */
 export const MUTATE_PROBABILITY = 0.5;
@@ -53,6 +53,12 @@ export const SWARM_EPOCH_RUNS = 32;
  * 1.6 % of throughput and still checks hundreds of traces a minute.
  */
 export const STABILITY_EVERY_DEFAULT = 64;
+
+/** A run's failure as reported: its first violation's signature, and its alternative explanations when it has any. */
+function failureOf(v: Violation): RunFailure {
+  const alternates = alternateSignatures(v);
+  return { signature: signatureOf(v), step: v.step, detail: v.detail, rule: v.rule, ...(alternates.length > 0 ? { alternates } : {}) };
+}
 
 /** The signature of a trace whose re-execution gave different outcomes. */
 export function nondeterminismSignature(what: string): Signature {
@@ -195,7 +201,7 @@ export class RunEngine {
     const result = exec(this.rules);
     const fresh = coverage.fresh().slice();
     const rules = this.rules.pairs();
-    let failure: RunReport['failure'] = result.first === null ? null : { signature: signatureOf(result.first), step: result.first.step, detail: result.first.detail, rule: result.first.rule };
+    let failure: RunReport['failure'] = result.first === null ? null : failureOf(result.first);
     let stable: boolean | null = null;
     if (digest !== null && again !== null) {
       const other = new OutcomeDigest(null);

@@ -84,6 +84,12 @@ export interface RunFailure {
   detail: string;
   /** The id of the rule in dispute (src/model/rules.ts), when the finding names one. */
   rule?: string;
+  /**
+   * Other explanations that fit the failing step as well (src/check/checkers.ts
+   * Finding.alternates), as signatures: the campaign files the failure under one of them when
+   * its own signature is new and that one is on file (file-under.ts). Absent when there are none.
+   */
+  alternates?: Signature[];
 }
 
 export interface RunReport {

@@ -178,11 +178,21 @@ function pack(doc: Plain): Buffer {
 
 /** A failure as sent: every field it has (fields a later version adds travel too). */
 function failurePlain(f: RunFailure | null): Plain | null {
-  return f === null ? null : { ...f, signature: { ...f.signature } };
+  return f === null ? null : { ...f, signature: { ...f.signature }, ...(f.alternates !== undefined ? { alternates: f.alternates.map((a) => ({ ...a })) } : {}) };
 }
 
 const REPORT_FIELDS = ['run', 'ops', 'mutated', 'fresh', 'trace', 'failure', 'stable', 'rules'] as const;
-const FAILURE_FIELDS = ['signature', 'step', 'detail'] as const;
+const FAILURE_FIELDS = ['signature', 'step', 'detail', 'alternates'] as const;
+/** Alternative explanations a failure may carry (src/fuzz/file-under.ts); a classifier gives two or three. */
+const ALTERNATES_MAX = 16;
+
+/** A failure's alternative explanations: absent, or a list of signatures. */
+function alternates(what: string, field: string, v: unknown): { alternates?: Signature[] } {
+  if (v === undefined) return {};
+  const list = arr(what, field, v);
+  if (list.length > ALTERNATES_MAX) fail(what, field, `holds ${list.length} signatures, at most ${ALTERNATES_MAX}`);
+  return { alternates: list.map((x, i) => signature(what, `${field}[${i}]`, x)) };
+}
 
 export function encodeBlockResult(r: BlockResult): Buffer {
   return pack({
@@ -215,7 +225,10 @@ export function decodeBlockResult(bytes: unknown, block: number, start: number, 
     let failure: RunFailure | null = null;
     if (p.failure !== null) {
       const q = obj(what, `${f}.failure`, p.failure);
-      failure = { ...extras(what, `${f}.failure`, q, FAILURE_FIELDS), signature: signature(what, `${f}.failure.signature`, q.signature), step: int(what, `${f}.failure.step`, q.step), detail: str(what, `${f}.failure.detail`, q.detail) };
+      failure = {
+        ...extras(what, `${f}.failure`, q, FAILURE_FIELDS), signature: signature(what, `${f}.failure.signature`, q.signature), step: int(what, `${f}.failure.step`, q.step), detail: str(what, `${f}.failure.detail`, q.detail),
+        ...alternates(what, `${f}.failure.alternates`, q.alternates),
+      };
     }
     const t = p.trace === null ? null : trace(what, `${f}.trace`, p.trace);
     if (failure !== null && t === null) fail(what, `${f}.trace`, 'is missing for a failing run');

@@ -14,6 +14,7 @@
  * first (`initThrough`), once.
  */
 import { INVARIANTS, signatureHash } from '../check/violation.js';
+import { fileUnder } from '../fuzz/file-under.js';
 import { Coverage, FEATURE_SPACE } from '../fuzz/coverage.js';
 import { addressOf, type CorpusEntry } from '../fuzz/corpus.js';
 import { HARNESS_FAULT_NOTE, ORIGINALS_MAX } from '../fuzz/crash-store.js';
@@ -122,7 +123,7 @@ export class MergedState {
       }
       for (const f of added) rec.features.push(f);
       if (rep.failure !== null && rep.trace !== null) {
-        const signature = rep.failure.signature;
+        const signature = fileUnder(rep.failure, (h) => this.crashes.has(h) || counts.has(h));
         const hash = signatureHash(signature);
         const before = this.crashes.get(hash);
         const local = counts.get(hash);

@@ -204,6 +204,17 @@ export class AccessRun implements QwordReader, Explored {
    * stale translation (model.ts flushed runs).
    */
   usedFlushedBeyondAdUpdates = false;
+  /**
+   * Classification only (never a candidate): the run served a part through a cached combined
+   * mapping whose guest rights deny the access under the current registers, as if they allowed it
+   * (a target that judges a cached translation by other rights: the key register of the CPL, Bochs
+   * F3/F5). Model.ts `deniedMatching` names such a run's denial when it gives what the target did.
+   */
+  usedDenied = false;
+  /** The fault the first denying mapping this run used gives under the architecture (usedDenied). */
+  deniedOutcome: Outcome | null = null;
+  /** The rule that decided that fault (rights.ts rightsRule). */
+  deniedRule = NO_RULE;
   flushedAvailable = false;
   /** Tentative aligned qword writes, flattened (hpa, lo, hi), in order; only addresses in RAM. */
   readonly writes: number[] = [];
@@ -436,12 +447,16 @@ export class AccessRun implements QwordReader, Explored {
     const flushed = this.usableCombined(flushedList);
     const cachedFaults = s.cx.staleDenial ? this.combinedFaults(list, p) : NO_FAULTS;
     const flushedFaults = s.cx.staleDenial ? this.combinedFaults(flushedList, p) : NO_FAULTS;
+    // Under 'rewalk' a cached mapping that denies is never used; the flushed pass also tries it as
+    // if it allowed (usedDenied). Under 'sdm' its fault is a candidate already.
+    const denied = s.cx.staleDenial ? NO_COMBINED : this.rightsDenied(list);
     const nCached = cached.length + cachedFaults.length;
     const nFlushed = flushed.length + flushedFaults.length;
     let bp: BranchPoint | null = null;
-    if (nCached > 0 || nFlushed > 0) {
-      bp = { alts: numbered(1, nCached), flushedAlts: numbered(nCached + 1, nFlushed) };
+    if (nCached > 0 || nFlushed > 0 || denied.length > 0) {
+      bp = { alts: numbered(1, nCached), flushedAlts: numbered(nCached + 1, nFlushed + denied.length) };
       const c = this.choose(bp);
+      if (c > nCached + nFlushed && c <= nCached + nFlushed + denied.length) return this.servedDenied(p, denied[c - nCached - nFlushed - 1]);
       if (c > 0 && c <= nCached + nFlushed) {
         const isFlushed = c > nCached;
         if (isFlushed) this.usedFlushed = this.usedFlushedBeyondAdUpdates = true;
@@ -516,6 +531,37 @@ export class AccessRun implements QwordReader, Explored {
     // Step 5: an EPT violation at the final GPA with the cached EPT rights (step 7 under kvmXo).
     const gpa = m.gpaPage * 4096 + mod(p.la, 4096);
     return { outcome: this.xoFault(p, gpa, this.violation(p, gpa, s.final, m.ept, m.walk)), gpaPage: m.gpaPage, rule: RULE.tlbDenyCombined };
+  }
+
+  /**
+   * The cached mappings of `list` whose guest rights (keys included) deny this access under the
+   * current registers while their EPT rights allow it (a write also needs guest and EPT D set, or
+   * it would re-walk whatever the rights): the ones a target that judges rights otherwise could use.
+   */
+  private rightsDenied(list: readonly CombinedMapping[] | undefined): readonly CombinedMapping[] {
+    let out: CombinedMapping[] | null = null;
+    if (list === undefined) return NO_COMBINED;
+    const s = this.s;
+    for (const m of list) {
+      if (checkRights(s.kind, m.walk, s.cx.rights) === RIGHTS_OK || !eptAllows(s.final, m.ept, s.cx.eptCtx.mbec, m.walk.us)) continue;
+      if (s.kind === 'write' && !(m.guestD && (m.eptD || !s.cx.eptAD))) continue;
+      (out ??= []).push(m);
+    }
+    return out ?? NO_COMBINED;
+  }
+
+  /** Classification only: part `p` served through mapping `m` as if its denying rights allowed the access (usedDenied). */
+  private servedDenied(p: Part, m: CombinedMapping): { hpa: number; fill: null } {
+    const s = this.s;
+    if (!this.usedDenied) {
+      const verdict = checkRights(s.kind, m.walk, s.cx.rights);
+      this.deniedOutcome = { kind: 'pf', code: PF_P | (verdict === RIGHTS_DENIED_PK ? PF_PK : 0) | s.pfAccessBits, cr2: p.la };
+      this.deniedRule = rightsRule(s.kind, m.walk, s.cx.rights, verdict);
+    }
+    this.usedDenied = true;
+    this.reachedRights(p, m.walk);
+    if (m.gpaPage >= 0) this.reachedLeaf(p, m.gpaPage * 4096 + mod(p.la, 4096));
+    return { hpa: m.hpaPage * 4096 + mod(p.la, 4096), fill: null };
   }
 
   /** The mappings of `list` (cached, or recently flushed) that allow this access now. */

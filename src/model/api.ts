@@ -71,6 +71,15 @@ export interface SpecStep {
    * the access as a fresh walk would, but without the walk's A/D updates), or null when none does.
    */
   flushedMatching?(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null;
+  /**
+   * Optional, read before commit (offered with `flushedMatching`): a path through a cached
+   * translation whose guest rights deny the access under the current registers, taken as if they
+   * allowed it, that gives exactly `actual` and leaves `frames` as `view` shows them; returned as
+   * the candidate of the fault the architecture gives there (with its stage rules), never one to
+   * commit. Null when none does. A target that judged that translation by other rights (the key
+   * register of the CPL) did this.
+   */
+  deniedMatching?(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): Candidate | null;
 }
 
 export interface ReferenceModelApi {

@@ -27,6 +27,8 @@ export interface Explored {
   taken: number[];
   branches: BranchPoint[];
   usedFlushed: boolean;
+  /** The run used an alternative that only classifies (a cached entry whose rights deny, served as if they allowed): kept by the second pass too. */
+  usedDenied?: boolean;
   flushedAvailable: boolean;
 }
 
@@ -172,11 +174,11 @@ export function exploreCached<R extends Explored>(runOne: RunOne<R>, maxRuns: nu
   return { runs, flushedAvailable };
 }
 
-/** The second pass of `explore` alone: every run that used at least one recently flushed entry. */
+/** The second pass of `explore` alone: every run that used at least one recently flushed entry (or a classification-only one, `usedDenied`). */
 export function exploreFlushed<R extends Explored>(runOne: RunOne<R>, maxRuns: number): R[] {
   const flushedRuns: R[] = [];
   pass(runOne, maxRuns, true, [{ mode: Mode.Flushed }], (r) => {
-    if (r.usedFlushed) flushedRuns.push(r);
+    if (r.usedFlushed || r.usedDenied === true) flushedRuns.push(r);
   });
   return flushedRuns;
 }

@@ -274,25 +274,36 @@ export class ReferenceModel implements ReferenceModelApi {
     // Of the flushed runs that give the target's outcome and memory, the one that used the fewest
     // flushed mappings names the flush: a split access whose other part a later flush also
     // removed is explained by the part the target could not have walked afresh.
+    const leavesMemoryAs = (r: AccessRun, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean => {
+      for (const f of new Set([...frames, ...runFrames(r)])) {
+        const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
+        const theirs = view(f);
+        for (let k = 0; k < 4096; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) return false;
+      }
+      return true;
+    };
     const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
       let best: AccessRun | null = null;
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
-        if (!r.usedFlushedBeyondAdUpdates || !sameOutcome(r.outcome, actual)) continue;
-        let same = true;
-        for (const f of new Set([...frames, ...runFrames(r)])) {
-          const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
-          const theirs = view(f);
-          for (let k = 0; k < 4096 && same; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) same = false;
-          if (!same) break;
-        }
-        if (same && (best === null || r.flushedUses < best.flushedUses)) best = r;
+        if (!r.usedFlushedBeyondAdUpdates || r.usedDenied || !sameOutcome(r.outcome, actual)) continue;
+        if (leavesMemoryAs(r, frames, view) && (best === null || r.flushedUses < best.flushedUses)) best = r;
       }
       return best === null ? null : best.flushRule;
     };
-    return new LazyFlushedStep(allowed, matching, (rules) => {
+    // A run that served a part through a cached mapping whose rights deny (access.ts usedDenied)
+    // and gives the target's outcome and memory: the denial it went through, as a candidate of
+    // the fault that mapping gives (for the classifier only, never committed).
+    const denied = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): Candidate | null => {
+      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+        if (!r.usedDenied || r.usedFlushed || r.deniedOutcome === null || !sameOutcome(r.outcome, actual)) continue;
+        if (leavesMemoryAs(r, frames, view)) return deniedCandidate(r, kind, r.deniedOutcome);
+      }
+      return null;
+    };
+    return new LazyFlushedStep(allowed, matching, denied, (rules) => {
       const flushed: Outcome[] = [];
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
-        if (!r.usedFlushedBeyondAdUpdates) continue;
+        if (!r.usedFlushedBeyondAdUpdates || r.usedDenied) continue;
         if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
         flushed.push(r.outcome);
         rules.push(r.flushRule);
@@ -402,6 +413,22 @@ export class ReferenceModel implements ReferenceModelApi {
   }
 }
 
+/**
+ * The classifier's view of a run that went through a cached mapping's denial (access.ts
+ * usedDenied): the fault the architecture gives there, with the run's stage records (the denying
+ * mapping's walk rights), so a signature names the check the target judged otherwise.
+ */
+function deniedCandidate(run: AccessRun, kind: 'read' | 'write' | 'fetch', outcome: Outcome): Candidate {
+  const keyStage = (st: AccessStages | null): AccessStages | null => st !== null && st.keyStage === NO_RULE && kind === 'fetch' ? { ...st, keyStage: RULE.pkFetch } : st;
+  const first = keyStage({ rightsStage: run.rightsStage, keyStage: run.keyStage, keyOtherDenies: run.keyOtherDenies })!;
+  return {
+    outcome, stale: true, frames: NO_FRAMES, rule: run.deniedRule,
+    rightsStage: first.rightsStage, keyStage: first.keyStage, keyOtherDenies: first.keyOtherDenies,
+    stagesAt: (page) => keyStage(run.stagesAt(page)),
+    stopPart: run.stopPart, partPages: run.partPages, finalGpaOf: (i) => run.finalGpaOf(i),
+  };
+}
+
 /** The `flushed` list of a step that has none (shared: nobody changes a step's lists). */
 const NO_OUTCOMES: Outcome[] = Object.freeze([]) as unknown as Outcome[];
 
@@ -482,12 +509,18 @@ class LazyFlushedStep implements SpecStep {
   constructor(
     readonly allowed: Candidate[],
     private readonly matching: (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null) => number | null,
+    private readonly denied: (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null) => Candidate | null,
     private readonly compute: (rules: number[]) => Outcome[],
   ) {}
 
   flushedMatching(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null {
     if (this.expired) throw new Error('SpecStep.flushedMatching after commit: call it before committing the step');
     return this.matching(actual, frames, view);
+  }
+
+  deniedMatching(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): Candidate | null {
+    if (this.expired) throw new Error('SpecStep.deniedMatching after commit: call it before committing the step');
+    return this.denied(actual, frames, view);
   }
 
   get flushed(): Outcome[] {

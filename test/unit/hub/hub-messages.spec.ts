@@ -43,6 +43,17 @@ describe('hub messages', () => {
     expect(back.failure).toMatchObject({ rule: 'SDM 29.3.3.2', signature: { invariant: 'mem.no-lost-write', rule: 'r1' } });
   });
 
+  it("a failure's alternative explanations travel, and malformed ones are refused", () => {
+    const alt = { invariant: 'tlb.stale-after-flush', op: 'access', detail: 'flushed by tlb.invept.single' };
+    const withAlts: RunReport[] = [{ ...reports[0], failure: { ...reports[0].failure!, alternates: [alt] } }];
+    expect(decodeBlockResult(encodeBlockResult({ block: 1, machine: 'm', reports: withAlts }), 1, 64, 65).reports[0].failure?.alternates).toEqual([alt]);
+    const packr = new Packr({ useRecords: false });
+    const failing = (alternates: unknown): Buffer => packr.pack({ v: 1, kind: 'block-result', block: 1, machine: 'm', reports: [{ run: 64, ops: 1, mutated: false, fresh: [], trace: encodeMsgpack(trace), failure: { signature: { invariant: 'a', op: 'b', detail: 'c' }, step: 0, detail: 'd', alternates }, stable: null }] });
+    expect(refusal(() => decodeBlockResult(failing('x'), 1, 64, 65))).toContain('reports[0].failure.alternates is not an array');
+    expect(refusal(() => decodeBlockResult(failing([{ invariant: 'a', op: 'b' }]), 1, 64, 65))).toContain('reports[0].failure.alternates[0] lacks invariant, op or detail');
+    expect(refusal(() => decodeBlockResult(failing(Array.from({ length: 17 }, () => alt)), 1, 64, 65))).toContain('reports[0].failure.alternates holds 17 signatures, at most 16');
+  });
+
   it('refuses malformed results and records, naming the field', () => {
     const good = encodeBlockResult({ block: 1, machine: 'm', reports });
     expect(refusal(() => decodeBlockResult(good, 2, 128, 130))).toBe('malformed result of block 2: block is 1');
