@@ -9,7 +9,8 @@
  * `repro.*` and then `description.json` (each file atomically), so a campaign killed in between
  * leaves a valid directory that the next campaign minimizes again (from `original-1.msgpack`).
  * Later sightings update `description.json` atomically (counts at the next `flush`, originals at
- * once). Nothing written here depends on the clock but `seen.json` (crash-seen.ts: first and
+ * once: the original's file, then the description, which lists it; a kill between the two leaves
+ * that file unlisted, and the next sighting writes it again under the same name). Nothing written here depends on the clock but `seen.json` (crash-seen.ts: first and
  * last sighting by the wall clock, written with the directory and then at each `flush`), so the
  * same seed and options give byte-identical directories apart from that one file. Directories
  * left by earlier campaigns are adopted: their signatures count as known and their counts continue.

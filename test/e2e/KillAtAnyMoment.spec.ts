@@ -75,7 +75,11 @@ function checkCrashDir(dir: string, hash: string): boolean {
   const desc = d as CrashDescription;
   expect(desc.signature_hash).toBe(hash);
   expect(signatureHash(desc.signature)).toBe(hash);
-  expect(names).toEqual(['description.json', ...desc.originals, 'repro.msgpack', 'repro.txt', 'seen.json'].sort());
+  // The description is the commit point of a kept original too (crash-store.ts `again` writes the
+  // file, then the description): a kill between the two leaves the next original's file unlisted,
+  // and the next sighting writes it again under the same name. Anything else is listed.
+  const next = `original-${desc.originals.length + 1}.msgpack`;
+  expect(names.filter((n) => n !== next)).toEqual(['description.json', ...desc.originals, 'repro.msgpack', 'repro.txt', 'seen.json'].sort());
   expect(desc.count).toBeGreaterThanOrEqual(desc.originals.length);
   for (const o of desc.originals) expect(loadTrace(join(dir, o)).ops.length).toBeGreaterThan(0);
   const repro = loadTrace(join(dir, 'repro.msgpack'));
