@@ -43,7 +43,7 @@ export interface ExplainedStep {
   /** Where the rule of the fresh outcome (allowed[0]) decided: the entry and bit, when the report shows it. */
   decided: string | null;
   actual: { outcome: string; class: string };
-  violations: Array<{ invariant: string; rule: RuleNote | null; detail: string; difference: string[] }>;
+  violations: Array<{ invariant: string; rule: RuleNote | null; detail: string; difference: string[]; alternates: string[] }>;
 }
 
 const hex = (n: number | bigint): string => '0x' + n.toString(16);
@@ -264,7 +264,9 @@ function explainRecord(rec: StepRecord, watch: Watch | null, hv: boolean): Expla
     actual: { outcome: outcomeLog(rec.actual, rec.op.op), class: outcomeClass(rec.op.op, rec.actual) },
     violations: rec.violations.map((v) => {
       const expected = rec.allowed.find((o) => outcomeClass(rec.op.op, o) === outcomeClass(rec.op.op, rec.actual)) ?? rec.allowed[0];
-      return { invariant: v.invariant, rule: note(v.rule), detail: v.detail, difference: describeDifference(rec.actual, expected, access, v) };
+      // Other explanations that fit the step as well (docs/rules.md "Alternative explanations").
+      const alternates = (v.alternates ?? []).map((a) => `${a.invariant}: ${a.coarse}`);
+      return { invariant: v.invariant, rule: note(v.rule), detail: v.detail, difference: describeDifference(rec.actual, expected, access, v), alternates };
     }),
   };
 }
@@ -283,6 +285,7 @@ export function violationLines(rec: StepRecord, indent = '        '): string[] {
     L.push(`${indent}!! ${v.invariant}: ${v.detail}`);
     if (v.rule !== null) L.push(`${indent}   rule in dispute ${v.rule.id}: ${v.rule.meaning} [${v.rule.source}]`);
     for (const d of v.difference) L.push(`${indent}   ${d}`);
+    for (const a of v.alternates) L.push(`${indent}   also fits: ${a}`);
   }
   return L;
 }
@@ -325,6 +328,7 @@ export function formatExplained(s: ExplainedStep): string {
     L.push(`  !! ${v.invariant}: ${v.detail}`);
     if (v.rule !== null) L.push(`     rule in dispute ${v.rule.id}: ${v.rule.meaning} [${v.rule.source}]`);
     for (const d of v.difference) L.push(`     ${d}`);
+    for (const a of v.alternates) L.push(`     also fits: ${a}`);
   }
   return L.join('\n') + '\n';
 }

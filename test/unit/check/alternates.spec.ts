@@ -17,6 +17,8 @@ import { checkTrace } from '../../../src/check/check-trace.js';
 import { TARGETS } from '../../../src/check/targets.js';
 import { alternateSignatures, formatSignature, type Violation } from '../../../src/check/violation.js';
 import { parseText } from '../../../src/trace/text.js';
+import { main } from '../../../src/cli/main.js';
+import { captureIo } from '../../../src/cli/io.js';
 
 function signed(fixture: string): { own: string; alternates: string[]; clean: boolean } {
   const t = parseText(readFileSync(new URL(`./fixtures/${fixture}`, import.meta.url), 'utf8'));
@@ -39,5 +41,12 @@ describe('alternative explanations', () => {
     expect(s.own).toBe('fault.pf-error-code: pk.register-by-address -> PK verdict differs');
     expect(s.alternates).toEqual(['tlb.stale-after-flush @ access: flushed by tlb.invept.single']);
     expect(s.clean).toBe(true);
+  });
+
+  it('explain lists the alternatives under the finding', async () => {
+    const io = captureIo();
+    const file = new URL('./fixtures/alt-stale-or-subpage.txt', import.meta.url).pathname;
+    expect(await main(['explain', file], io)).toBe(1);
+    expect(io.stdout()).toContain('also fits: fault.exit-reason: spp.subpage-denied -> completes');
   });
 });
