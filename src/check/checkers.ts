@@ -93,7 +93,23 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // also applies, is named first; then a cached translation the target judged by other rights;
   // then a stale one; then the check the target parted from on the current path.
   const keyFirst = key === RULE.pkRegister || key === RULE.pkWithOrdinary;
-  return withAlternates(keyFirst ? [onPath, denied, stale, ...otherPaths] : [denied, stale, onPath, ...otherPaths]);
+  const register = otherRegisterFinding(actual, spec, staleMemory);
+  return withAlternates(keyFirst ? [onPath, register, denied, stale, ...otherPaths] : [register, denied, stale, onPath, ...otherPaths]);
+}
+
+/**
+ * pk.register-by-address for the whole access: the target's outcome and memory are exactly those
+ * of the access with each page's key judged by the other register (SpecStep.otherKeyRegisterMatching;
+ * Bochs F3/F5 read the register of the CPL), whatever path it took; or null.
+ */
+function otherRegisterFinding(actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): Finding | null {
+  if (memory === undefined || spec.otherKeyRegisterMatching === undefined || !spec.otherKeyRegisterMatching(actual, memory.frames, memory.view)) return null;
+  return {
+    invariant: INVARIANTS.pfErrorCode,
+    detail: `PK verdict differs: the target's ${formatOutcome(actual)} and its memory are the access's with each page's key judged by the other register (pk.register-by-address): ${describe(actual, spec)}`,
+    coarse: `${ruleGroup(RULE.pkRegister)} -> PK verdict differs`,
+    rule: ruleId(RULE.pkRegister),
+  };
 }
 
 /**
@@ -145,7 +161,8 @@ export const ALTERNATES_KEPT = 8;
 function deniedFinding(actual: Outcome, spec: SpecStep, op: string, memory: StaleMemory | undefined): Finding | null {
   if (memory === undefined || spec.deniedMatching === undefined) return null;
   const c = spec.deniedMatching(actual, memory.frames, memory.view);
-  return c === null ? null : pathFinding(actual, spec, op, c, false, actual, keyDispute(c, actual));
+  // The target went through that mapping's fault as if it allowed the access.
+  return c === null ? null : findingOn(actual, spec, op, c, true);
 }
 
 /**
@@ -154,10 +171,11 @@ function deniedFinding(actual: Outcome, spec: SpecStep, op: string, memory: Stal
  * the fresh walk's A/D updates); null when neither does.
  */
 export function memoryOnlyFinding(actual: Outcome, spec: SpecStep, op: string, memory: StaleMemory): Finding | null {
+  const register = otherRegisterFinding(actual, spec, memory);
   const denied = deniedFinding(actual, spec, op, memory);
   const flushRule = spec.flushedMatching?.(actual, memory.frames, memory.view) ?? null;
   const stale = flushRule === null ? null : staleFinding(flushRule, `the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`);
-  return denied === null && stale === null ? null : withAlternates([denied, stale]);
+  return register === null && denied === null && stale === null ? null : withAlternates([register, denied, stale]);
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

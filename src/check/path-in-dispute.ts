@@ -12,7 +12,7 @@ import { OK, sameOutcome, type Outcome } from '../hw/outcome.js';
 import { ENOMEM } from '../hv/consts.js';
 import type { Candidate } from '../model/api.js';
 import { outcomeClass } from './classify.js';
-import { actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
+import { ACCESS_END, actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
 
 /**
  * The allowed candidate closest to `actual`: same class (classify.ts) at the same address first,
@@ -43,7 +43,12 @@ export function pathInDispute(op: string, actual: Outcome, allowed: readonly Can
   const at = sameClassAt(op, actual, allowed);
   if (at === null) {
     const p = byProgress(op, actual, allowed);
-    return p === null ? byClass(op, actual, allowed) : { cand: p.cand, past: p.past, others: p.ties };
+    if (p !== null) return { cand: p.cand, past: p.past, others: p.ties };
+    // The target's stop cannot be placed: it may lie past the furthest stop of an allowed path
+    // (an exit at a GPA of a part no allowed path reached), which is the other explanation.
+    const c = byClass(op, actual, allowed);
+    const furthest = furthestStopped(allowed);
+    return furthest === null || furthest === c.cand ? c : { ...c, others: [{ cand: furthest, past: true }] };
   }
   // Same class at the same address: only fields differ. Where the access's progress places the
   // target's stop on another path (an A/D update's exit at the GPA of a table read the model
@@ -109,6 +114,17 @@ function byProgress(op: string, actual: Outcome, allowed: readonly Candidate[]):
   if (above.length > 0) return { cand: above[0], past: false, ties: went(above.slice(1), false) };
   if (walkBelow.length > 0) return { cand: walkBelow[0], past: true, ties: went(walkBelow.slice(1), true) };
   return null;
+}
+
+/** The allowed path that got furthest before it stopped (a completed access does not count), or null. */
+function furthestStopped(allowed: readonly Candidate[]): Candidate | null {
+  let best: Candidate | null = null;
+  let yBest = -1;
+  for (const c of allowed) {
+    const y = candidateProgress(c);
+    if (y !== null && y !== ACCESS_END && y > yBest) { best = c; yBest = y; }
+  }
+  return best;
 }
 
 /** The closest outcome by class, and whether the target went past its stop. */

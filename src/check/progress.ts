@@ -23,6 +23,8 @@ const STAGE_SPP = 5;
 const STAGES = 8;
 /** A completed access: past every stage of every part. */
 const END = 1 << 20;
+/** The mark of a completed access (path-in-dispute.ts). */
+export const ACCESS_END = END;
 
 const page = (la: number): number => Math.floor(la / 4096);
 

@@ -288,7 +288,9 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       report(i, op.op, classifyOutcome(actual, spec, op.op, { frames: [...new Set([...touched, ...candidateFrames])], view: viewOf(machine) }));
       chosen = spec.allowed[0];
     }
-    else if (spec.flushedMatching !== undefined && hasPreview(chosen) && !previewMatches(chosen, machine, touched)) {
+    // (Checked where a flushed translation was at hand, or where the target's outcome is a cached
+    // translation's: a target that walked instead shows it in memory. Nothing on the common path.)
+    else if ((spec.flushedMatching !== undefined || (chosen.stale && spec.otherKeyRegisterMatching !== undefined)) && hasPreview(chosen) && !previewMatches(chosen, machine, touched)) {
       // The outcome is allowed but the memory effects are not the candidate's: a cached translation
       // judged by other rights, or one a required flush removed, may explain them (checkers.ts).
       const frames = [...new Set([...touched, ...chosen.frames])];

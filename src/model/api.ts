@@ -80,6 +80,13 @@ export interface SpecStep {
    * register of the CPL) did this.
    */
   deniedMatching?(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): Candidate | null;
+  /**
+   * Optional, read before commit, guest accesses: whether the access with PKRU and IA32_PKRS
+   * trading places (each page's key judged by the other address type's register) gives exactly
+   * `actual` and leaves `frames` as `view` shows them (pk.register-by-address, whatever path the
+   * target took). Never an allowed outcome.
+   */
+  otherKeyRegisterMatching?(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean;
 }
 
 export interface ReferenceModelApi {

@@ -86,7 +86,7 @@ export class ReferenceModel implements ReferenceModelApi {
   commit(candidate: Candidate): void {
     if (!this.last.includes(candidate as SpecCandidate)) throw new Error('commit: not a candidate of the last step');
     this.last = [];
-    if (this.lastStep instanceof LazyFlushedStep) this.lastStep.expire();
+    if (this.lastStep instanceof AccessStep) this.lastStep.expire();
     this.lastStep = null;
     // The rule of the op is the cause a required invalidation records (tlb.ts flushedBy).
     const rule = (candidate as SpecCandidate).rule;
@@ -268,20 +268,14 @@ export class ReferenceModel implements ReferenceModelApi {
       // stale: relies on a cached entry (a run that only set guest A on a fault does not).
       allowed = kept.map((r, i) => new AccessCandidate(this, v, setup.cx.ep4ta, r, kind, i > 0 && r.usedCached, frames[i], stepFrames));
     }
-    if (!flushedAvailable) return { allowed, flushed: NO_OUTCOMES };
+    const step: AccessRedo = { model: this, v, kind, la, size, value };
+    if (!flushedAvailable) return new AccessStep(allowed, step);
     // The flushed pass only classifies an outcome that no candidate allows (checkers.ts), so it
     // runs when `flushed` is first read (it costs as much as all the other runs together).
     // Of the flushed runs that give the target's outcome and memory, the one that used the fewest
     // flushed mappings names the flush: a split access whose other part a later flush also
     // removed is explained by the part the target could not have walked afresh.
-    const leavesMemoryAs = (r: AccessRun, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean => {
-      for (const f of new Set([...frames, ...runFrames(r)])) {
-        const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
-        const theirs = view(f);
-        for (let k = 0; k < 4096; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) return false;
-      }
-      return true;
-    };
+    const leavesMemoryAs = (r: AccessRun, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean => this.leavesMemoryAs(r, frames, view);
     const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
       let best: AccessRun | null = null;
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
@@ -300,7 +294,7 @@ export class ReferenceModel implements ReferenceModelApi {
       }
       return null;
     };
-    return new LazyFlushedStep(allowed, matching, denied, (rules) => {
+    return new LazyFlushedStep(allowed, step, matching, denied, (rules) => {
       const flushed: Outcome[] = [];
       for (const r of exploreFlushed(runOne, MAX_RUNS)) {
         if (!r.usedFlushedBeyondAdUpdates || r.usedDenied) continue;
@@ -310,6 +304,35 @@ export class ReferenceModel implements ReferenceModelApi {
       }
       return flushed;
     });
+  }
+
+  /** Whether committing run `r` would leave `frames` (and the frames it writes) as `view` shows them. */
+  private leavesMemoryAs(r: AccessRun, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean {
+    for (const f of new Set([...frames, ...runFrames(r)])) {
+      const mine = this.predictFrame(r, f) ?? this.mem.frameBytes(f);
+      const theirs = view(f);
+      for (let k = 0; k < 4096; k++) if ((mine === null ? 0 : mine[k]) !== (theirs === null ? 0 : theirs[k])) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Classification only (AccessStep.otherKeyRegisterMatching): whether some run of the access,
+   * with PKRU and IA32_PKRS (and CR4.PKE and CR4.PKS) trading places, gives `actual` and leaves
+   * memory as `view` shows it. Reads the state before the step's commit; changes nothing.
+   */
+  swappedKeyRunMatches(v: Vcpu, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint, actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean {
+    const setup = this.accessSetup(v, kind, la, size, value);
+    const r = setup.cx.rights;
+    if (!r.pke && !r.pks) return false; // no keys: nothing to swap
+    setup.cx = { ...setup.cx, rights: { ...r, pke: r.pks, pks: r.pke, pkru: r.pkrs, pkrs: r.pkru } };
+    let made = 0;
+    const runOne = (prefix: number[], mode: Mode): AccessRun => {
+      if (++made === 2) setup.points = new Map();
+      return new AccessRun(setup, prefix, mode).run();
+    };
+    for (const run of exploreCached(runOne, MAX_RUNS).runs) if (sameOutcome(run.outcome, actual) && this.leavesMemoryAs(run, frames, view)) return true;
+    return false;
   }
 
   private accessSetup(v: Vcpu, kind: 'read' | 'write' | 'fetch', la: number, size: number, value: bigint): AccessSetup {
@@ -496,22 +519,64 @@ class AccessCandidate extends SpecCandidate {
   }
 }
 
+/** What an access step needs to run its access again under a hypothesis (AccessStep). */
+interface AccessRedo {
+  model: ReferenceModel;
+  v: Vcpu;
+  kind: 'read' | 'write' | 'fetch';
+  la: number;
+  size: number;
+  value: bigint;
+}
+
+/**
+ * A guest access step. Besides its allowed candidates it answers, before commit, whether the
+ * access run with the key registers swapped (each page's key checked against the other address
+ * type's register: PKRS for a user-mode page, PKRU for a supervisor-mode one) gives exactly the
+ * target's outcome and memory (pk.register-by-address for the whole access, cached translations
+ * and fresh walks alike; for the classifier only).
+ */
+class AccessStep implements SpecStep {
+  protected expired = false;
+
+  constructor(
+    readonly allowed: Candidate[],
+    private readonly redo: AccessRedo,
+  ) {}
+
+  get flushed(): Outcome[] {
+    return NO_OUTCOMES;
+  }
+
+  otherKeyRegisterMatching(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean {
+    if (this.expired) throw new Error('SpecStep.otherKeyRegisterMatching after commit: call it before committing the step');
+    const { model, v, kind, la, size, value } = this.redo;
+    return model.swappedKeyRunMatches(v, kind, la, size, value, actual, frames, view);
+  }
+
+  expire(): void {
+    this.expired = true;
+  }
+}
+
 /**
  * An access step whose `flushed` list is computed when first read. It describes the state the
  * step saw, so it must be read before the step's candidate is committed (the runner reads it
  * only then, to classify a disagreement); reading it later throws rather than answer wrongly.
  */
-class LazyFlushedStep implements SpecStep {
+class LazyFlushedStep extends AccessStep {
   private list: Outcome[] | null = null;
   private readonly rules: number[] = [];
-  private expired = false;
 
   constructor(
-    readonly allowed: Candidate[],
+    allowed: Candidate[],
+    redo: AccessRedo,
     private readonly matching: (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null) => number | null,
     private readonly denied: (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null) => Candidate | null,
     private readonly compute: (rules: number[]) => Outcome[],
-  ) {}
+  ) {
+    super(allowed, redo);
+  }
 
   flushedMatching(actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null {
     if (this.expired) throw new Error('SpecStep.flushedMatching after commit: call it before committing the step');
@@ -523,7 +588,7 @@ class LazyFlushedStep implements SpecStep {
     return this.denied(actual, frames, view);
   }
 
-  get flushed(): Outcome[] {
+  override get flushed(): Outcome[] {
     if (this.list === null) {
       if (this.expired) throw new Error('SpecStep.flushed read after commit: read it before committing the step');
       this.list = this.compute(this.rules);
@@ -536,9 +601,6 @@ class LazyFlushedStep implements SpecStep {
     return this.rules;
   }
 
-  expire(): void {
-    this.expired = true;
-  }
 }
 
 function one(outcome: Outcome, frames: readonly number[] = NO_FRAMES, effects: () => void = NO_EFFECTS, rule = NO_RULE): SpecStep {

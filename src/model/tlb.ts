@@ -174,16 +174,22 @@ export class VcpuTlb {
   private readonly flushComb = (t: number, p: number, values: CombinedMapping[]): void => this.recordFlushed(this.flushedComb, t, p, values, sameCombinedMapping);
 
   /**
-   * Adds what a required invalidation removed to the page's record, which keeps what earlier
-   * ones removed too: a machine that skipped any of them may still hold that entry (a translation
-   * an earlier flush removed, whose page a later flush found refilled, is as stale as the refill).
-   * An entry removed again keeps the flush that removed it first.
+   * Records what a required invalidation removed, before what earlier ones removed from the page
+   * (newest first, a value flushed again moving up with its latest flush): a machine that skipped
+   * any of them may still hold that entry (a translation an earlier flush removed, whose page a
+   * later flush found refilled otherwise, is as stale as the refill), and where two records
+   * explain a target alike, the latest flush, the one it skipped last, names it.
    */
   private recordFlushed<T extends { flushedBy?: number }>(store: PageStore<T>, tag: number, page: number, values: T[], same: (a: T, b: T) => boolean): void {
     if (store.count >= FLUSHED_PAGES_MAX) store.clear();
-    for (const v of values) {
-      if (v.flushedBy === undefined || v.flushedBy === NO_RULE) v.flushedBy = this.flushRule;
-      store.add(tag, page, v, same);
+    for (const v of values) v.flushedBy = this.flushRule;
+    const older = store.get(tag, page);
+    if (older === undefined) {
+      store.set(tag, page, values);
+      return;
     }
+    const list = values.slice();
+    for (const o of older) if (list.length < PER_PAGE_MAX && !list.some((v) => same(v, o))) list.push(o);
+    store.set(tag, page, list);
   }
 }

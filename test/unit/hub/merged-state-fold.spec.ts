@@ -11,7 +11,7 @@ import type { Signature } from '../../../src/trace/trace.js';
 import { makeTrace } from '../../../src/gen/generate.js';
 import { normalizeConfig } from '../../../src/hw/config.js';
 
-const trace = makeTrace(normalizeConfig({}), [], { seed: 'fold' });
+const trace = makeTrace(normalizeConfig({}), [], { seed: 'fold', options: {} });
 const subpage: Signature = { invariant: 'fault.exit-reason', op: 'access', detail: 'spp.subpage-denied -> completes' };
 const stale: Signature = { invariant: 'tlb.stale-after-flush', op: 'access', detail: 'flushed by tlb.invept.all' };
 const other: Signature = { invariant: 'fault.exit-reason', op: 'access', detail: 'paging.rights.allow -> pf protection' };
