@@ -51,6 +51,11 @@ export function candidateProgress(c: Candidate): number | null {
   }
 }
 
+/** The part index of mark `m`. */
+export function partOfMark(m: number): number {
+  return Math.floor(m / STAGES);
+}
+
 /** Whether mark `y` is a table read of the part mark `x` is in. */
 export function isWalkOfSamePart(y: number, x: number): boolean {
   return y % STAGES === STAGE_WALK && Math.floor(y / STAGES) === Math.floor(x / STAGES);
