@@ -214,6 +214,22 @@ function viewOf(side: FrameSource): (frame: number) => Uint8Array | null {
   return (f) => (side.frameView !== undefined ? side.frameView(f) : side.frameBytes(f));
 }
 
+/**
+ * A lost write on a step whose outcome only cached translations allow (every fresh path the model
+ * allows ends otherwise) has a second explanation: the target walked afresh (its memory is not the
+ * cached path's: a walk's A/D flags, or the write in the frame the walk gives now) and completed
+ * where the fresh walk must end otherwise, which is a dispute of the fresh path's rule
+ * (classifyOutcome against the fresh paths only). Both fit the step: the lost write gets it as
+ * an alternative (docs/rules.md "Alternative explanations").
+ */
+function withFreshWalkAlternative(lost: Finding, actual: Outcome, spec: SpecStep, op: string, chosen: Candidate): Finding {
+  if (!chosen.stale) return lost;
+  const fresh = spec.allowed.filter((c) => !c.stale);
+  if (fresh.length === 0 || fresh.some((c) => sameOutcome(c.outcome, actual))) return lost;
+  const path = classifyOutcome(actual, { allowed: fresh, flushed: [] }, op);
+  return { ...lost, alternates: [...(lost.alternates ?? []), explanationOf(path)] };
+}
+
 /** tlb.stale-after-flush for an allowed outcome whose memory effects only a flushed translation gives. */
 function staleEffects(actual: Outcome, flushRule: number): Finding {
   return staleFinding(flushRule, `the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`);
@@ -332,6 +348,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       }
       if (lost !== null) {
         if (staleByMemory !== null) staleByMemory.alternates = [...(staleByMemory.alternates ?? []), explanationOf(lost)];
+        lost = withFreshWalkAlternative(lost, actual, spec, op.op, chosen);
         report(i, op.op, lost);
       }
       // The op's own invariants run even after a lost write on this step: a more specific one
