@@ -99,6 +99,8 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
     const o = c.outcome;
     if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return candidateProgress(c);
   }
+  const later = laterPartAt(allowed, pages.length, actual.gpa);
+  if (later !== null) return later * STAGES + STAGE_FINAL;
   if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
     const i = partOf(actual.gla);
     if (i >= 0) return i * STAGES + STAGE_WALK;
@@ -124,4 +126,17 @@ function sppEligibleAt(allowed: readonly Candidate[], i: number, gpa: number): b
     if (spp && finalGpa !== null && page(finalGpa) === page(gpa) && gpa >= finalGpa) return true;
   }
   return false;
+}
+
+/**
+ * The part beyond every allowed path's stop whose first byte a debug walk of memory maps to `gpa`
+ * (an exit at the final GPA of a part the model never reached: the target went on to it), or null.
+ */
+function laterPartAt(allowed: readonly Candidate[], parts: number, gpa: number): number | null {
+  let stop = -1;
+  for (const c of allowed) stop = Math.max(stop, c.stopPart ?? parts);
+  for (let i = stop + 1; i < parts; i++) {
+    for (const c of allowed) if (c.debugFinalGpaOf?.(i) === gpa) return i;
+  }
+  return null;
 }

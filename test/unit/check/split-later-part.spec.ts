@@ -8,6 +8,11 @@
  * translation lets through; the target takes a PK #PF on the second part, where the model's
  * cached path applies the fetch exemption. They were filed as "<first part's rule> -> completes"
  * (the target went past the first part's stop) before.
+ * An exit with no linear address at the final GPA of a part no allowed path reached is placed at
+ * that part by a debug walk of memory (src/check/progress.ts `laterPartAt`). Fixture
+ * spp-odd-bit-next-part-misconfig (planted spp-odd-bits-ignored, same campaign): a split write
+ * whose first part must give the SPPT misconfiguration; the target went on to the second part's
+ * EPT misconfiguration, filed as "spp.misconfig -> ept misconfig" before.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -32,5 +37,13 @@ describe('a split access stopped in a later part than a fresh walk', () => {
       const t = fixture(name);
       expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
     }
+  });
+});
+
+describe('an exit without a linear address at the final GPA of a part no path reached', () => {
+  it('spp-odd-bit-next-part-misconfig: the target went past the first part\'s stop', () => {
+    const t = fixture('spp-odd-bit-next-part-misconfig');
+    expect(checkTrace(t, TARGETS.model).first?.coarse).toBe('spp.misconfig -> completes');
+    expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
   });
 });
