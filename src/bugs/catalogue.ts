@@ -48,7 +48,7 @@ export const CATALOGUE: readonly PlantedBug[] = [
   { name: 'spp-subpage-cross', layer: 'hw', doc: 'A write spanning two sub-pages checks only the first (Bochs SPP issue #1).',
     finds: { invariant: ['fault.exit-reason'], op: ACCESS, rules: ['spp.subpage-denied'], why: 'the second sub-page of a crossing write is never checked: the write completes (or faults later) where the SPP violation (exit 48) is required' } },
   { name: 'spp-odd-bits-ignored', layer: 'hw', doc: 'Reserved odd bits of an SPPT leaf are not treated as a misconfiguration.',
-    finds: { invariant: ['fault.exit-reason'], op: ACCESS, rules: ['spp.misconfig'], why: 'an SPPT leaf with a reserved odd bit must give the SPPT misconfiguration exit (66) on a write to the page; the machine goes on to an ordinary outcome' } },
+    finds: { invariant: ['fault.exit-reason'], op: ACCESS, rules: ['spp.misconfig'], why: 'an SPPT leaf with a reserved odd bit must give the SPPT misconfiguration exit (66) on a write to the page; the machine goes on to an ordinary outcome: the write completes, or the sub-page denies it (an EPT violation after the SPPT walk: both went past the misconfiguration, one signature)' } },
   { name: 'ept-gla-bits-wrong', layer: 'hw', doc: 'Qualification bits 7/8 computed from the wrong condition (KVM fix d0164c161923 "Fix check for valid GVA on an EPT violation").',
     finds: { invariant: ['fault.ept-qualification'], op: ACCESS, rules: ['ept.violation'], why: 'the exit reason is right and only qualification bits 7/8 (GLA valid, translation) are wrong' } },
   { name: 'ept-misconfig-priority', layer: 'hw', doc: 'A permission denial at an upper EPT level is reported before a misconfiguration below it.',

@@ -12,7 +12,7 @@ import { OK, sameOutcome, type Outcome } from '../hw/outcome.js';
 import { ENOMEM } from '../hv/consts.js';
 import type { Candidate } from '../model/api.js';
 import { outcomeClass } from './classify.js';
-import { ACCESS_END, actualProgress, candidateProgress, isWalkOfSamePart } from './progress.js';
+import { ACCESS_END, actualProgress, candidateProgress, isWalkOfSamePart, partOfMark } from './progress.js';
 
 /**
  * The allowed candidate closest to `actual`: same class (classify.ts) at the same address first,
@@ -35,7 +35,8 @@ function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Ca
  * that path's stop. An allowed outcome of the target's class at its address first (then only
  * fields differ). Else by how far the access got (progress.ts): an allowed path that stopped
  * where the target did; else the furthest that stopped before the target's stop (the target went
- * past it: a check the model applied there is in dispute); else the nearest that went further
+ * past it: a check the model applied there is in dispute), unless that one stopped in an earlier
+ * part and another went past the target's stop (`reachedLaterPart`); else the nearest that went further
  * (the target stopped early: the check the model passed there is in dispute). Where the target's
  * stop cannot be placed, the closest outcome by class and `pastModelStop`.
  */
@@ -107,6 +108,7 @@ function byProgress(op: string, actual: Outcome, allowed: readonly Candidate[]):
     return { cand: c, past: false, ties: [] };
   }
   const went = (list: Candidate[], past: boolean): { cand: Candidate; past: boolean }[] => list.map((c) => ({ cand: c, past }));
+  if (below.length > 0 && above.length > 0 && reachedLaterPart(yBelow, x)) return { cand: above[0], past: false, ties: [...went(above.slice(1), false), ...went(below, true)] };
   if (below.length > 0) return { cand: below[0], past: true, ties: [...went(below.slice(1), true), ...went(above, false)] };
   // A path that stopped at a table read of the part where the target stopped later is another
   // choice of cached paging-structure entries, not a check the target went through: a path that
@@ -133,6 +135,18 @@ function byClass(op: string, actual: Outcome, allowed: readonly Candidate[]): { 
   if (pastHvStop(actual, best.outcome)) return { cand: best, past: true };
   const past = pastModelStop(actual, best.outcome);
   return { cand: past ? closest(op, OK, allowed) : best, past };
+}
+
+/**
+ * Whether a target that stopped at mark `x` got beyond the part where a path stopped at mark
+ * `y`. Then a path that got past the target's stop (it went through that earlier part too, by its
+ * choice of cached translations) explains how the target got there, and the dispute is the check
+ * the target stopped at in its own part, not the earlier part's stop: a split fetch whose first
+ * part was cached and whose second part took a #PF that no path allows is disputed at the second
+ * part's checks (a cached translation may serve the first part: SDM Vol. 3A §4.10.2, docs/semantics.md "TLBs").
+ */
+function reachedLaterPart(y: number, x: number): boolean {
+  return partOfMark(y) < partOfMark(x);
 }
 
 /**

@@ -7,7 +7,7 @@
  * Vol. 3A §4.5 and Vol. 3C §29.3.3): the guest walk's table reads (an EPT exit there, or a #PF
  * not-present or reserved-bit), the rights and key checks (#PF with P = 1), the A/D updates (an
  * EPT exit at a table's GPA after the walk reached a leaf), the final GPA's translation (an EPT
- * exit there), the SPPT walk, and the end of the access. null: the outcome's place cannot be told (an exit
+ * exit there), the SPPT walk, its sub-page denial, and the end of the access. null: the outcome's place cannot be told (an exit
  * with no linear address at a GPA no allowed path names, a hv result).
  */
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, PF_P, PF_RSVD, QUAL_GLA_VALID, QUAL_WR, QUAL_XLAT } from '../hw/bits.js';
@@ -20,6 +20,8 @@ const STAGE_RIGHTS = 2;
 const STAGE_AD = 3;
 const STAGE_FINAL = 4;
 const STAGE_SPP = 5;
+/** The sub-page verdict after the SPPT walk: an SPP-eligible write's EPT violation. */
+const STAGE_SPP_DENY = 6;
 const STAGES = 8;
 /** A completed access: past every stage of every part. */
 const END = 1 << 20;
@@ -44,6 +46,7 @@ export function candidateProgress(c: Candidate): number | null {
     case 'pf': return c.rule === RULE.xoKvmPf ? at(STAGE_FINAL) : at(pfStage(o.code));
     case 'exit': {
       if (o.reason === EXIT_SPP) return at(STAGE_SPP);
+      if (c.rule === RULE.sppDenied) return at(STAGE_SPP_DENY);
       if (o.reason !== EXIT_EPT_VIOLATION && o.reason !== EXIT_EPT_MISCONFIG) return null;
       const finalGpa = c.finalGpaOf(c.stopPart);
       if (finalGpa === null) return at(STAGE_WALK);
@@ -51,6 +54,11 @@ export function candidateProgress(c: Candidate): number | null {
     }
     default: return null;
   }
+}
+
+/** The part index of mark `m`. */
+export function partOfMark(m: number): number {
+  return Math.floor(m / STAGES);
 }
 
 /** Whether mark `y` is a table read of the part mark `x` is in. */
@@ -82,7 +90,7 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
   // SDM Vol. 3C Table 28-7: with a valid linear address, bit 8 set is the final translation.
   if (actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_GLA_VALID) !== 0 && (actual.qual & QUAL_XLAT) !== 0 && actual.gla !== null) {
     const i = partOf(actual.gla);
-    if (i >= 0) return i * STAGES + STAGE_FINAL;
+    if (i >= 0) return i * STAGES + (sppEligibleAt(allowed, i, actual.gpa) ? STAGE_SPP_DENY : STAGE_FINAL);
   }
   for (let i = 0; i < pages.length; i++) {
     for (const c of allowed) if (c.finalGpaOf?.(i) === actual.gpa) return i * STAGES + (actual.reason === EXIT_SPP ? STAGE_SPP : STAGE_FINAL);
@@ -100,9 +108,44 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
         && (actual.qual & QUAL_XLAT) === 0 && (actual.qual & QUAL_WR) !== 0) return y - STAGE_WALK + STAGE_AD;
     return y;
   }
+  const later = laterPartAt(allowed, pages.length, actual.gpa);
+  if (later !== null) return later * STAGES + STAGE_FINAL;
   if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
     const i = partOf(actual.gla);
     if (i >= 0) return i * STAGES + STAGE_WALK;
+  }
+  return null;
+}
+
+/**
+ * Whether an allowed path took part `i`'s write to the SPPT walk at the page of `gpa` (an SPP exit
+ * there, or an SPP write denial): the EPT rights of that page already denied the write, and for
+ * such a write the SPPT decides. An EPT violation of the target there carries the qualification of
+ * any write to a read-only page (no bit tells an SPP denial apart: ref §2.1, §3.4), so it
+ * stands where the SPP write denial does, after the SPPT walk: a target that did not report the
+ * SPPT miss or misconfiguration went past it, whether the sub-page then let the write through or
+ * denied it (one defect, one signature).
+ */
+function sppEligibleAt(allowed: readonly Candidate[], i: number, gpa: number): boolean {
+  for (const c of allowed) {
+    if (c.stopPart !== i) continue;
+    const o = c.outcome;
+    const spp = (o.kind === 'exit' && o.reason === EXIT_SPP) || c.rule === RULE.sppDenied;
+    const finalGpa = c.finalGpaOf?.(i) ?? null;
+    if (spp && finalGpa !== null && page(finalGpa) === page(gpa) && gpa >= finalGpa) return true;
+  }
+  return false;
+}
+
+/**
+ * The part beyond every allowed path's stop whose first byte a debug walk of memory maps to `gpa`
+ * (an exit at the final GPA of a part the model never reached: the target went on to it), or null.
+ */
+function laterPartAt(allowed: readonly Candidate[], parts: number, gpa: number): number | null {
+  let stop = -1;
+  for (const c of allowed) stop = Math.max(stop, c.stopPart ?? parts);
+  for (let i = stop + 1; i < parts; i++) {
+    for (const c of allowed) if (c.debugFinalGpaOf?.(i) === gpa) return i;
   }
   return null;
 }

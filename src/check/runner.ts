@@ -214,6 +214,22 @@ function viewOf(side: FrameSource): (frame: number) => Uint8Array | null {
   return (f) => (side.frameView !== undefined ? side.frameView(f) : side.frameBytes(f));
 }
 
+/**
+ * A lost write on a step whose outcome only cached translations allow (every fresh path the model
+ * allows ends otherwise) has a second explanation: the target walked afresh (its memory is not the
+ * cached path's: a walk's A/D flags, or the write in the frame the walk gives now) and completed
+ * where the fresh walk must end otherwise, which is a dispute of the fresh path's rule
+ * (classifyOutcome against the fresh paths only). Both fit the step: the lost write gets it as
+ * an alternative (docs/rules.md "Alternative explanations").
+ */
+function withFreshWalkAlternative(lost: Finding, actual: Outcome, spec: SpecStep, op: string, chosen: Candidate): Finding {
+  if (!chosen.stale) return lost;
+  const fresh = spec.allowed.filter((c) => !c.stale);
+  if (fresh.length === 0 || fresh.some((c) => sameOutcome(c.outcome, actual))) return lost;
+  const path = classifyOutcome(actual, { allowed: fresh, flushed: [] }, op);
+  return { ...lost, alternates: [...(lost.alternates ?? []), explanationOf(path)] };
+}
+
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
 const NO_VIOLATIONS: Violation[] = [];
 
@@ -330,7 +346,8 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       if (lost !== null) {
         if (byMemory !== null) byMemory.alternates = [...(byMemory.alternates ?? []), explanationOf(lost)];
         const past = count === countBefore ? pastStopExplanation(actual, spec, op.op, lost) : null;
-        report(i, op.op, past === null ? lost : { ...lost, alternates: [past] });
+        lost = withFreshWalkAlternative(past === null ? lost : { ...lost, alternates: [past] }, actual, spec, op.op, chosen);
+        report(i, op.op, lost);
       }
       // The op's own invariants run even after a lost write on this step: a more specific one
       // (MORE_SPECIFIC) then files the finding.

@@ -45,6 +45,11 @@ export interface Candidate {
   readonly stopPart?: number;
   readonly partPages?: readonly number[];
   finalGpaOf?(part: number): number | null;
+  /**
+   * Optional, classification only: for a part beyond `stopPart` (the access never got there), the
+   * GPA a debug walk of memory (no checks, no cache) maps its first byte to, else null.
+   */
+  debugFinalGpaOf?(part: number): number | null;
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

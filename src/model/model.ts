@@ -22,7 +22,7 @@ import { mod, splitU64 } from './entry.js';
 import { type EptContext, EptAccess, type EptWalk, eptWalk } from './ept.js';
 import { type Mode, exploreCached, exploreFlushed } from './explore.js';
 import { SpecMemory, ZERO_ENTRY } from './memory.js';
-import { eptDebugTranslate, eptEntryHpa, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
+import { eptDebugTranslate, eptEntryHpa, guestDebugTranslate, guestEntryHpa, type PathContext, spptEntryHpa } from './path-ops.js';
 import { type RegFlush, type VcpuState, initialVcpu, setReg } from './registers.js';
 import { VcpuTlb } from './tlb.js';
 import { PageWalkMemo } from './walk-memo.js';
@@ -224,6 +224,12 @@ export class ReferenceModel implements ReferenceModelApi {
     if (hpa === null) return one({ kind: 'noent' }, NO_FRAMES, NO_EFFECTS, RULE.pathNoent);
     const { lo, hi } = splitU64(entry);
     return one(OK, [Math.floor(hpa / 4096)], () => this.mem.writeQword(hpa, lo, hi), RULE.pathSet);
+  }
+
+  /** The GPA a debug walk of memory (no checks, no cache) maps `la` to on `v` now, or null (classification only). */
+  debugGuestGpa(v: Vcpu, la: number): number | null {
+    if ((v.state.cr0 & CR0_PG) === 0) return la;
+    return guestDebugTranslate(this.pathContext(v), eptRootOf(v.state), cr3TableOf(v.state), la);
   }
 
   private pathContext(v: Vcpu): PathContext {
@@ -501,6 +507,12 @@ class AccessCandidate extends SpecCandidate {
 
   finalGpaOf(part: number): number | null {
     return this.run.finalGpaOf(part);
+  }
+
+  debugFinalGpaOf(part: number): number | null {
+    if (part <= this.run.stopPart) return null;
+    const page = this.run.partPages[part];
+    return page === undefined ? null : this.model.debugGuestGpa(this.v, page * 4096);
   }
 
   stagesAt(linearPage: number): AccessStages | null {

@@ -59,6 +59,24 @@ export function guestEntryHpa(c: PathContext, eptRoot: number, cr3Table: number,
   return null;
 }
 
+/**
+ * The debug guest translation of `la` (4-level paging from the table at GPA `cr3Table`, a leaf at
+ * any size): the GPA it maps to, or null. Classification only (src/check/progress.ts): it names
+ * the final GPA of a part no allowed path reached.
+ */
+export function guestDebugTranslate(c: PathContext, eptRoot: number, cr3Table: number, la: number): number | null {
+  let tableGpa = cr3Table;
+  for (let l = 4; l >= 1; l--) {
+    const table = c.debugTranslate !== undefined ? c.debugTranslate(eptRoot, tableGpa) : eptDebugTranslate(c, eptRoot, tableGpa);
+    if (table === null || !c.mem.inRam(table)) return null;
+    const e = c.mem.readEntry(table + levelIndex(la, l) * 8);
+    if ((e.lo & PTE_P) === 0) return null;
+    if (l === 1 || (l !== 4 && (e.lo & PTE_PS) !== 0)) return leafBase(e, l, c.maxPhyAddr) + mod(la, levelSpan(l));
+    tableGpa = entryAddress(e, c.maxPhyAddr);
+  }
+  return null;
+}
+
 /** HPA of the level-`level` SPPT entry on the path of `gpa` from the table at `root`. */
 export function spptEntryHpa(c: PathContext, root: number, gpa: number, level: number): number | null {
   let table = root;
