@@ -90,11 +90,14 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   const stale = flushRule === null ? null : staleFinding(flushRule, describe(actual, spec));
   // Several may explain the step: the first of them names it, the others are its alternatives.
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
-  // also applies, is named first; then a cached translation the target judged by other rights;
-  // then a stale one; then the check the target parted from on the current path.
+  // also applies, is named first; then the access with the key registers swapped as a whole; then
+  // a cached translation the target judged by other rights; then a stale one; then the check the
+  // target parted from on the current path. A key-stage dispute on the path (an exemption the
+  // target did not apply, say) is named before the swapped registers, which then only fit too.
   const keyFirst = key === RULE.pkRegister || key === RULE.pkWithOrdinary;
   const register = otherRegisterFinding(actual, spec, staleMemory);
-  return withAlternates(keyFirst ? [onPath, register, denied, stale, ...otherPaths] : [register, denied, stale, onPath, ...otherPaths]);
+  if (keyFirst || key !== NO_RULE) return withAlternates([onPath, register, denied, stale, ...otherPaths]);
+  return withAlternates([register, denied, stale, onPath, ...otherPaths]);
 }
 
 /**
