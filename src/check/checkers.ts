@@ -13,6 +13,7 @@ import { NO_RULE, RULE, ruleId } from '../model/rules.js';
 import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
 import { pathInDispute, wentThrough } from './path-in-dispute.js';
+import { poolShortAlternative } from './hv/pool-short.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
@@ -82,7 +83,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
-  const onPath = pathFinding(actual, spec, op, cand, past, seen, key);
+  const onPath = withPoolShort(pathFinding(actual, spec, op, cand, past, seen, key), op, actual, spec);
   const flushRule = staleRule(actual, spec, staleMemory);
   if (flushRule === null) return onPath;
   const stale = staleFinding(flushRule, describe(actual, spec));
@@ -90,6 +91,12 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // fits as well (the two cannot be told apart from this step): one is the other's alternative.
   if (key === RULE.pkRegister || key === RULE.pkWithOrdinary) return { ...onPath, alternates: [...(onPath.alternates ?? []), explanationOf(stale)] };
   return { ...stale, alternates: [explanationOf(onPath), ...(onPath.alternates ?? [])] };
+}
+
+/** `f` with the pool-count explanation of a call that succeeded where the pool was short (hv/pool-short.ts) among its alternatives. */
+function withPoolShort(f: Finding, op: string, actual: Outcome, spec: SpecStep): Finding {
+  const pool = poolShortAlternative(op, actual, spec);
+  return pool === null ? f : { ...f, alternates: [...(f.alternates ?? []), pool] };
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

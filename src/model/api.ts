@@ -45,6 +45,11 @@ export interface Candidate {
   readonly stopPart?: number;
   readonly partPages?: readonly number[];
   finalGpaOf?(part: number): number | null;
+  /**
+   * Optional, hv mode, classification only: true on a -ENOMEM the model answered because the op's
+   * transition needs more pool frames than the pool holds (not a memory cache or an entry limit).
+   */
+  readonly poolShort?: boolean;
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */
