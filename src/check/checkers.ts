@@ -14,6 +14,7 @@ import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
 import { pathInDispute, wentThrough } from './path-in-dispute.js';
 import { poolShortAlternative } from './hv/pool-short.js';
+import { wentThroughEntryWrite } from './hv/entry-write.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
@@ -78,7 +79,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A target that went past the point where the model stopped the access went through it: the
   // dispute is there, and the signature reads as if the target had completed the access there
   // (one defect, one signature however the rest of the access ends).
-  const { cand, past } = pathInDispute(op, actual, spec.allowed);
+  const { cand, past } = pathOrEntryWrite(op, actual, spec, staleMemory);
   const seen: Outcome = past ? wentThrough(cand.outcome) : actual;
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
@@ -91,6 +92,15 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // fits as well (the two cannot be told apart from this step): one is the other's alternative.
   if (key === RULE.pkRegister || key === RULE.pkWithOrdinary) return { ...onPath, alternates: [...(onPath.alternates ?? []), explanationOf(stale)] };
   return { ...stale, alternates: [explanationOf(onPath), ...(onPath.alternates ?? [])] };
+}
+
+/**
+ * The path in dispute (path-in-dispute.ts), but first, in hv mode, a model stop at a guest A/D
+ * update whose write the target's memory shows it made: it went past that stop (hv/entry-write.ts).
+ */
+function pathOrEntryWrite(op: string, actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): { cand: Candidate; past: boolean } {
+  const through = wentThroughEntryWrite(actual, spec.allowed, memory);
+  return through !== null ? { cand: through, past: true } : pathInDispute(op, actual, spec.allowed);
 }
 
 /** `f` with the pool-count explanation of a call that succeeded where the pool was short (hv/pool-short.ts) among its alternatives. */

@@ -50,6 +50,12 @@ export interface Candidate {
    * transition needs more pool frames than the pool holds (not a memory cache or an entry limit).
    */
   readonly poolShort?: boolean;
+  /**
+   * Optional, hv mode, classification only: on an access the model stopped with an exit of a guest
+   * paging-structure write (an A/D update, src/check/hv/entry-write.ts), the host address of the
+   * entry's low byte and the A/D bits that write would have set.
+   */
+  readonly stoppedEntryWrite?: { readonly hpa: number; readonly bits: number };
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

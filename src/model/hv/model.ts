@@ -123,6 +123,8 @@ export interface HvCandidate {
   frameAfter(frame: number): Uint8Array | null;
   /** Classification only (Candidate.poolShort): a -ENOMEM for want of pool frames. */
   readonly poolShort?: boolean;
+  /** Classification only (Candidate.stoppedEntryWrite): the A/D update an exit of this access stopped. */
+  readonly stoppedEntryWrite?: { readonly hpa: number; readonly bits: number };
 }
 
 /** An exit whose table pages the pool does not have: the access ends in -ENOMEM (`access` takes its faults back). */
@@ -210,6 +212,8 @@ export class HvModel implements HvReferenceModelApi {
   private allocMarks: number[] = [];
   /** Classification only: this variant's run found the pool short of what an op needs (`lacks`). */
   private poolShortSeen = false;
+  /** Classification only: the last guest A/D update of this variant's run an EPT check stopped (gpa, hpa or -1, bits). */
+  private entryWriteStopped: { gpa: number; hpa: number; bits: number } | null = null;
   /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
   private adLog: number[] = [];
   /** This access's SPP check met a leaf whose bit 61 was parked and restored (Mapping.sppParked). */
@@ -269,11 +273,18 @@ export class HvModel implements HvReferenceModelApi {
     this.accessTopups = [];
     this.live = variant;
     this.poolShortSeen = false;
+    this.entryWriteStopped = null;
     const { outcome, rule } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
     for (const f of this.frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
     const poolShort = this.poolShortSeen && outcome.kind === 'ret' && outcome.value === -ENOMEM;
-    return [{ outcome, ...(rule !== undefined ? { rule } : {}), stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW, ...(poolShort ? { poolShort } : {}) }];
+    // (set during run: TypeScript keeps the null assigned above)
+    const w = this.entryWriteStopped as { gpa: number; hpa: number; bits: number } | null;
+    const stopped = w !== null && w.hpa >= 0 && outcome.kind === 'hv_exit' && outcome.gpa === w.gpa ? { hpa: w.hpa, bits: w.bits } : null;
+    return [{
+      outcome, ...(rule !== undefined ? { rule } : {}), stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW,
+      ...(poolShort ? { poolShort } : {}), ...(stopped !== null ? { stoppedEntryWrite: stopped } : {}),
+    }];
   }
 
   commit(candidate: HvCandidate): void {
@@ -293,6 +304,12 @@ export class HvModel implements HvReferenceModelApi {
   /** Free pool frames the model counts (ReferenceModelApi.poolFree; hv_query's `pool`). */
   poolFree(): number {
     return this.pool.free;
+  }
+
+  /** Records the guest A/D update at `gpa` an EPT check stopped (Candidate.stoppedEntryWrite; classification only). */
+  private noteEntryWriteStopped(cpu: number, gpa: number, bits: number): void {
+    const mapped = this.cpus[cpu].vm === HOST || this.guestPage(cpu, gpa) !== undefined;
+    this.entryWriteStopped = { gpa, hpa: mapped ? this.hpaOf(cpu, gpa) : -1, bits };
   }
 
   /** Whether `need` pool frames are more than the pool holds; noted for Candidate.poolShort (classification only). */
@@ -1511,7 +1528,10 @@ export class HvModel implements HvReferenceModelApi {
         const cur = Number((isLeaf ? u.e : this.entry(cpu, u.gpa)) & 0xffn);
         const want = cur | 0x20 | (isLeaf && kind === 'write' ? 0x40 : 0);
         if (want === cur) continue;
-        if (this.ept(cpu, 'write', u.gpa, 8, false).r !== 'ok') return walkExit(u.gpa, 'write');
+        if (this.ept(cpu, 'write', u.gpa, 8, false).r !== 'ok') {
+          this.noteEntryWriteStopped(cpu, u.gpa, want & ~cur);
+          return walkExit(u.gpa, 'write');
+        }
         const hpa = this.hpaOf(cpu, u.gpa);
         const value = this.byte(hpa) | (want & ~cur);
         this.adLog.push(this.j.mark(), hpa, value);
