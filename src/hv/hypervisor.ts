@@ -571,7 +571,22 @@ export class Hypervisor {
     t.rewrite(lo, hi);
     this.mutations++;
     this.touchGfn(vm, Math.floor(gpa / 4096));
-    if ((oldLo & (7 | UX) & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReduced(t.root, Math.floor(gpa / 4096));
+    if ((oldLo & (7 | UX) & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReducedLeaf(t.root, t.level, gpa);
+  }
+
+  /**
+   * Records every 4 KiB page of the leaf at `level` covering `gpa` whose rights this op reduced: a
+   * 2 MiB leaf's 512 pages (a TLB caches a page of it under that page's own GPA, so a stale entry
+   * of any of them is stale: hv.no-stale-access).
+   */
+  private noteReducedLeaf(root: number, level: number, gpa: number): void {
+    const page = Math.floor(gpa / 4096);
+    if (level !== 2) {
+      this.noteReduced(root, page);
+      return;
+    }
+    const base = page - (page % 512);
+    for (let p = base; p < base + 512; p++) this.noteReduced(root, p);
   }
 
   /** Refreshes the leaves of gfn (and its XO alias) in every view. */
@@ -588,10 +603,11 @@ export class Hypervisor {
       for (const g of this.aliasBit !== 0 ? [gfn, gfn + this.aliasGfn] : [gfn]) {
         const t = vm.views[v];
         if (!t.find(g * 4096)) continue;
+        const level = t.level;
         t.rewrite(0, 0);
         this.mutations++;
         this.touchGfn(vm, g);
-        this.noteReduced(t.root, g);
+        this.noteReducedLeaf(t.root, level, g * 4096);
       }
     }
   }
