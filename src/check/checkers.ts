@@ -12,7 +12,7 @@ import type { Candidate, SpecStep } from '../model/api.js';
 import { NO_RULE, RULE, ruleId } from '../model/rules.js';
 import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
-import { pathInDispute, wentThrough } from './path-in-dispute.js';
+import { pathInDispute, sameHvExitAfterMore, wentThrough } from './path-in-dispute.js';
 import { poolShortAlternative } from './hv/pool-short.js';
 import { wentThroughEntryWrite } from './hv/entry-write.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
@@ -84,7 +84,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
-  const onPath = withPoolShort(pathFinding(actual, spec, op, cand, past, seen, key), op, actual, spec);
+  const onPath = withPoolShort(withHvWentPast(pathFinding(actual, spec, op, cand, past, seen, key), actual, spec, op, cand, past, key), op, actual, spec);
   const flushRule = staleRule(actual, spec, staleMemory);
   if (flushRule === null) return onPath;
   const stale = staleFinding(flushRule, describe(actual, spec));
@@ -101,6 +101,16 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
 function pathOrEntryWrite(op: string, actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): { cand: Candidate; past: boolean } {
   const through = wentThroughEntryWrite(actual, spec.allowed, memory);
   return through !== null ? { cand: through, past: true } : pathInDispute(op, actual, spec.allowed);
+}
+
+/**
+ * `f` with the went-past reading of a hv exit the target reached at the model's address through
+ * more exits than the model's (path-in-dispute.ts `sameHvExitAfterMore`) among its alternatives.
+ */
+function withHvWentPast(f: Finding, actual: Outcome, spec: SpecStep, op: string, cand: Candidate, past: boolean, key: number): Finding {
+  if (past || !sameHvExitAfterMore(actual, cand.outcome)) return f;
+  const went = pathFinding(actual, spec, op, cand, true, wentThrough(cand.outcome), key);
+  return { ...f, alternates: [...(f.alternates ?? []), explanationOf(went)] };
 }
 
 /** `f` with the pool-count explanation of a call that succeeded where the pool was short (hv/pool-short.ts) among its alternatives. */
