@@ -12,7 +12,9 @@ import type { Candidate, SpecStep } from '../model/api.js';
 import { NO_RULE, RULE, ruleId } from '../model/rules.js';
 import { hvRuleOf } from '../model/hv/rules.js';
 import { OK } from '../hw/outcome.js';
-import { pathGonePast, pathInDispute, wentThrough } from './path-in-dispute.js';
+import { pathGonePast, pathInDispute, sameHvExitAfterMore, wentThrough, type PathInDispute } from './path-in-dispute.js';
+import { poolShortAlternative } from './hv/pool-short.js';
+import { wentThroughEntryWrite } from './hv/entry-write.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
@@ -77,13 +79,13 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A target that went past the point where the model stopped the access went through it: the
   // dispute is there, and the signature reads as if the target had completed the access there
   // (one defect, one signature however the rest of the access ends).
-  const path = pathInDispute(op, actual, spec.allowed);
+  const path = pathOrEntryWrite(op, actual, spec, staleMemory);
   const { cand, past } = path;
   const seen: Outcome = past ? wentThrough(cand.outcome) : actual;
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
-  const onPath = pathFinding(actual, spec, op, cand, past, seen, key);
+  const onPath = withPoolShort(withHvWentPast(pathFinding(actual, spec, op, cand, past, seen, key), actual, spec, op, cand, past, key), op, actual, spec);
   const otherPaths = (path.others ?? []).map((o) => findingOn(actual, spec, op, o.cand, o.past));
   const denied = deniedFinding(actual, spec, op, staleMemory);
   const flushRule = staleRule(actual, spec, staleMemory);
@@ -179,6 +181,31 @@ export function memoryOnlyFinding(actual: Outcome, spec: SpecStep, op: string, m
   const flushRule = spec.flushedMatching?.(actual, memory.frames, memory.view) ?? null;
   const stale = flushRule === null ? null : staleFinding(flushRule, `the machine's ${formatOutcome(actual)} left memory as only a translation that flush removed would (no A/D updates of a fresh walk)`);
   return register === null && denied === null && stale === null ? null : withAlternates([register, denied, stale]);
+}
+
+/**
+ * The path in dispute (path-in-dispute.ts), but first, in hv mode, a model stop at a guest A/D
+ * update whose write the target's memory shows it made: it went past that stop (hv/entry-write.ts).
+ */
+function pathOrEntryWrite(op: string, actual: Outcome, spec: SpecStep, memory: StaleMemory | undefined): PathInDispute {
+  const through = wentThroughEntryWrite(actual, spec.allowed, memory);
+  return through !== null ? { cand: through, past: true } : pathInDispute(op, actual, spec.allowed);
+}
+
+/**
+ * `f` with the went-past reading of a hv exit the target reached at the model's address through
+ * more exits than the model's (path-in-dispute.ts `sameHvExitAfterMore`) among its alternatives.
+ */
+function withHvWentPast(f: Finding, actual: Outcome, spec: SpecStep, op: string, cand: Candidate, past: boolean, key: number): Finding {
+  if (past || !sameHvExitAfterMore(actual, cand.outcome)) return f;
+  const went = pathFinding(actual, spec, op, cand, true, wentThrough(cand.outcome), key);
+  return { ...f, alternates: [...(f.alternates ?? []), explanationOf(went)] };
+}
+
+/** `f` with the pool-count explanation of a call that succeeded where the pool was short (hv/pool-short.ts) among its alternatives. */
+function withPoolShort(f: Finding, op: string, actual: Outcome, spec: SpecStep): Finding {
+  const pool = poolShortAlternative(op, actual, spec);
+  return pool === null ? f : { ...f, alternates: [...(f.alternates ?? []), pool] };
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

@@ -17,7 +17,7 @@ import { OK, type AnyOutcome, type HvExit, type HwOutcome as Outcome } from '../
 import { ACC_FETCH, ACC_READ, ACC_WRITE } from '../hw/rights.js';
 import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, QUAL_ADV_USER, QUAL_FETCH, QUAL_GLA_VALID, QUAL_PUX, QUAL_PX, QUAL_WR, QUAL_XLAT, CTL2_EPT, CTL2_MBEC, CTL2_SPP, CTL2_VPID, EFER_LME, EFER_NXE, EPT_PS, EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION, EXIT_SPP, SPP_QUAL_MISS } from '../hw/bits.js';
 import { invept } from '../hw/vmx.js';
-import { C_US } from '../hw/tlb.js';
+import { C_US, T_R, T_W } from '../hw/tlb.js';
 import { PagePool } from './pool.js';
 import { EptTables } from './ept-tables.js';
 import { Vm, type PageRec } from './vm.js';
@@ -571,7 +571,22 @@ export class Hypervisor {
     t.rewrite(lo, hi);
     this.mutations++;
     this.touchGfn(vm, Math.floor(gpa / 4096));
-    if ((oldLo & (7 | UX) & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReduced(t.root, Math.floor(gpa / 4096));
+    if ((oldLo & (7 | UX) & ~lo) !== 0 || ((hi & SPP_HI) !== 0 && (oldHi & SPP_HI) === 0)) this.noteReducedLeaf(t.root, t.level, gpa);
+  }
+
+  /**
+   * Records every 4 KiB page of the leaf at `level` covering `gpa` whose rights this op reduced: a
+   * 2 MiB leaf's 512 pages (a TLB caches a page of it under that page's own GPA, so a stale entry
+   * of any of them is stale: hv.no-stale-access).
+   */
+  private noteReducedLeaf(root: number, level: number, gpa: number): void {
+    const page = Math.floor(gpa / 4096);
+    if (level !== 2) {
+      this.noteReduced(root, page);
+      return;
+    }
+    const base = page - (page % 512);
+    for (let p = base; p < base + 512; p++) this.noteReduced(root, p);
   }
 
   /** Refreshes the leaves of gfn (and its XO alias) in every view. */
@@ -588,10 +603,11 @@ export class Hypervisor {
       for (const g of this.aliasBit !== 0 ? [gfn, gfn + this.aliasGfn] : [gfn]) {
         const t = vm.views[v];
         if (!t.find(g * 4096)) continue;
+        const level = t.level;
         t.rewrite(0, 0);
         this.mutations++;
         this.touchGfn(vm, g);
-        this.noteReduced(t.root, g);
+        this.noteReducedLeaf(t.root, level, g * 4096);
       }
     }
   }
@@ -713,6 +729,22 @@ export class Hypervisor {
     }
   }
 
+  /**
+   * Whether a cached translation with rights `bits` to host page of the XO alias GPA `gpa` (which
+   * the guest's tables now name) was made through the alias's gfn: the two share a host page, and
+   * the cached entry has a data right the alias leaf of the cpu's view does not grant (the alias is
+   * execute-only), so no walk through the alias gave it.
+   */
+  private cachedThroughGfn(cpu: number, vm: Vm, gpa: number, bits: number): boolean {
+    if (this.aliasBit === 0 || gpa < this.aliasBit) return false;
+    const data = bits & (T_R | T_W);
+    if (data === 0) return false;
+    const t = vm.views[this.ctx[cpu].vtl];
+    const lo = t !== undefined && t.find(gpa - (gpa % 4096)) ? t.lo : 0;
+    const granted = ((lo & R) !== 0 ? T_R : 0) | ((lo & W) !== 0 ? T_W : 0);
+    return (data & ~granted) !== 0;
+  }
+
   /** Host address of guest-physical `gpa` in the context loaded on `cpu` (the hypervisor's records; -1: none). */
   hpaOfGpa(cpu: number, gpa: number): number {
     const vm = this.vmOf(cpu);
@@ -754,7 +786,7 @@ export class Hypervisor {
     if (slot < 0 || vm === null) return gpa;
     const hpaPage = v.ctlb.hpaPageAt(slot);
     const walked = gpa < 0 ? -1 : this.hpaOfGpa(cpu, gpa);
-    if (walked >= 0 && Math.floor(walked / 4096) === hpaPage) return gpa;
+    if (walked >= 0 && Math.floor(walked / 4096) === hpaPage) return this.cachedThroughGfn(cpu, vm, gpa, v.ctlb.bitsAt(slot)) ? gpa - this.aliasBit : gpa;
     const gfns = vm.pages.gfnsOf(hpaPage);
     return gfns.length > 0 ? gfns[0] * 4096 + (la % 4096) : gpa;
   }

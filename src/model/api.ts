@@ -50,6 +50,17 @@ export interface Candidate {
    * GPA a debug walk of memory (no checks, no cache) maps its first byte to, else null.
    */
   debugFinalGpaOf?(part: number): number | null;
+  /**
+   * Optional, hv mode, classification only: true on a -ENOMEM the model answered because the op's
+   * transition needs more pool frames than the pool holds (not a memory cache or an entry limit).
+   */
+  readonly poolShort?: boolean;
+  /**
+   * Optional, hv mode, classification only: on an access the model stopped with an exit of a guest
+   * paging-structure write (an A/D update, src/check/hv/entry-write.ts), the host address of the
+   * entry's low byte and the A/D bits that write would have set.
+   */
+  readonly stoppedEntryWrite?: { readonly hpa: number; readonly bits: number };
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

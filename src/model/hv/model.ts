@@ -121,6 +121,10 @@ export interface HvCandidate {
    * equal outcomes only when it wrote exactly what the machine did.
    */
   frameAfter(frame: number): Uint8Array | null;
+  /** Classification only (Candidate.poolShort): a -ENOMEM for want of pool frames. */
+  readonly poolShort?: boolean;
+  /** Classification only (Candidate.stoppedEntryWrite): the A/D update an exit of this access stopped. */
+  readonly stoppedEntryWrite?: { readonly hpa: number; readonly bits: number };
 }
 
 /** An exit whose table pages the pool does not have: the access ends in -ENOMEM (`access` takes its faults back). */
@@ -206,6 +210,10 @@ export class HvModel implements HvReferenceModelApi {
   private j = new Journal();
   /** Journal marks just before each allocating exit of the access (an -ENOMEM rolls back to the first). */
   private allocMarks: number[] = [];
+  /** Classification only: this variant's run found the pool short of what an op needs (`lacks`). */
+  private poolShortSeen = false;
+  /** Classification only: the last guest A/D update of this variant's run an EPT check stopped (gpa, hpa or -1, bits). */
+  private entryWriteStopped: { gpa: number; hpa: number; bits: number } | null = null;
   /** Guest A/D bytes the access's walks wrote: (journal mark before the write, hpa, value), flattened. */
   private adLog: number[] = [];
   /** This access's SPP check met a leaf whose bit 61 was parked and restored (Mapping.sppParked). */
@@ -264,10 +272,19 @@ export class HvModel implements HvReferenceModelApi {
     this.adLog = [];
     this.accessTopups = [];
     this.live = variant;
+    this.poolShortSeen = false;
+    this.entryWriteStopped = null;
     const { outcome, rule } = this.run(op, variant);
     const bytes = new Map<number, Uint8Array>();
     for (const f of this.frames) bytes.set(f, this.mem.get(f)?.slice() ?? new Uint8Array(4096));
-    return [{ outcome, ...(rule !== undefined ? { rule } : {}), stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW }];
+    const poolShort = this.poolShortSeen && outcome.kind === 'ret' && outcome.value === -ENOMEM;
+    // (set during run: TypeScript keeps the null assigned above)
+    const w = this.entryWriteStopped as { gpa: number; hpa: number; bits: number } | null;
+    const stopped = w !== null && w.hpa >= 0 && outcome.kind === 'hv_exit' && outcome.gpa === w.gpa ? { hpa: w.hpa, bits: w.bits } : null;
+    return [{
+      outcome, ...(rule !== undefined ? { rule } : {}), stale: variant !== 0, frames: [...this.frames], variant, bytes, frameAfter: (f) => bytes.get(f) ?? NO_PREVIEW,
+      ...(poolShort ? { poolShort } : {}), ...(stopped !== null ? { stoppedEntryWrite: stopped } : {}),
+    }];
   }
 
   commit(candidate: HvCandidate): void {
@@ -287,6 +304,19 @@ export class HvModel implements HvReferenceModelApi {
   /** Free pool frames the model counts (ReferenceModelApi.poolFree; hv_query's `pool`). */
   poolFree(): number {
     return this.pool.free;
+  }
+
+  /** Records the guest A/D update at `gpa` an EPT check stopped (Candidate.stoppedEntryWrite; classification only). */
+  private noteEntryWriteStopped(cpu: number, gpa: number, bits: number): void {
+    const mapped = this.cpus[cpu].vm === HOST || this.guestPage(cpu, gpa) !== undefined;
+    this.entryWriteStopped = { gpa, hpa: mapped ? this.hpaOf(cpu, gpa) : -1, bits };
+  }
+
+  /** Whether `need` pool frames are more than the pool holds; noted for Candidate.poolShort (classification only). */
+  private lacks(need: number): boolean {
+    if (need <= this.pool.free) return false;
+    this.poolShortSeen = true;
+    return true;
   }
 
   frameBytes(frame: number): Uint8Array | null {
@@ -635,7 +665,7 @@ export class HvModel implements HvReferenceModelApi {
     const changing: number[] = [];
     for (let p = pfn; p < pfn + nr; p++) if (this.hostOf(p).state !== 'SO' || (nr === 1 && !this.hostTables.has(Math.floor(p / 512)))) changing.push(p);
     const viewNeed = this.tablesNeeded(vm, 0, gfn, huge);
-    if (fromCache ? this.cacheShort(vm, cacheCpu, viewNeed) : (inPlace ? 0 : this.hostNeed(changing)) + viewNeed > this.pool.free) return false;
+    if (fromCache ? this.cacheShort(vm, cacheCpu, viewNeed) : this.lacks((inPlace ? 0 : this.hostNeed(changing)) + viewNeed)) return false;
     if (inPlace) for (let p = pfn; p < pfn + nr; p++) this.setHost(p, 'SO', HOST, true);
     else for (const p of changing) this.setHost(p, 'SO');
     this.cacheCpu = fromCache ? cacheCpu : -1;
@@ -726,7 +756,7 @@ export class HvModel implements HvReferenceModelApi {
       case 'vm_create': {
         if (op.vm < 2) return ret(-EINVAL);
         if (this.vms.has(op.vm)) return ret(-EEXIST);
-        if (this.pool.free < this.opts.vtls) return ret(-ENOMEM); // a root per VTL view
+        if (this.lacks(this.opts.vtls)) return ret(-ENOMEM); // a root per VTL view
         this.takePool(this.opts.vtls);
         const views: Array<Map<number, Mapping>> = [];
         for (let v = 0; v < this.opts.vtls; v++) views.push(new Map());
@@ -782,7 +812,7 @@ export class HvModel implements HvReferenceModelApi {
       case 'hyp_donate_host': return ret(this.hypDonateHost(op.pfn, op.nr));
       case 'host_share_hyp': {
         if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
-        if (this.hostNeed([op.pfn]) > this.pool.free) return ret(-ENOMEM);
+        if (this.lacks(this.hostNeed([op.pfn]))) return ret(-ENOMEM);
         this.setHost(op.pfn, 'SO');
         this.j.setAdd(this.hypShared, op.pfn);
         return ret(0);
@@ -804,7 +834,7 @@ export class HvModel implements HvReferenceModelApi {
         if (op.pfn >= this.ramFrames || this.isMmio(op.pfn) || this.hostOf(op.pfn).state !== 'O') return ret(-EPERM);
         if (op.gfn >= this.gfnLimit) return ret(-EINVAL); // guest memory only
         if (vm.pages.has(op.gfn) || vm.poisoned.has(op.gfn)) return ret(-EPERM); // POISON is not NOPAGE
-        if (this.vmCache ? this.cacheShort(vm, cpu, this.tablesNeeded(vm, 0, op.gfn, false)) : this.hostNeed([op.pfn]) + this.tablesNeeded(vm, 0, op.gfn, false) > this.pool.free) return ret(-ENOMEM);
+        if (this.vmCache ? this.cacheShort(vm, cpu, this.tablesNeeded(vm, 0, op.gfn, false)) : this.lacks(this.hostNeed([op.pfn]) + this.tablesNeeded(vm, 0, op.gfn, false))) return ret(-ENOMEM);
         this.setHost(op.pfn, 'NOPAGE', op.vm);
         this.j.mapSet(vm.pages, op.gfn, { pfn: op.pfn, state: 'O', prot: RWX, block: -1, slot: -1 });
         this.cacheCpu = cpu;
@@ -821,7 +851,7 @@ export class HvModel implements HvReferenceModelApi {
         const h = this.hostOf(p.pfn);
         if (op.op === 'guest_share_host') {
           if (p.state !== 'O' || h.state !== 'NOPAGE' || h.owner !== c.vm) return ret(-EPERM);
-          if (this.hostNeed([p.pfn]) > this.pool.free) return ret(-ENOMEM);
+          if (this.lacks(this.hostNeed([p.pfn]))) return ret(-ENOMEM);
           this.setHost(p.pfn, 'SB');
           this.j.mapSet(vm.pages, op.gfn, { ...p, state: 'SO' });
           return ret(0);
@@ -835,7 +865,7 @@ export class HvModel implements HvReferenceModelApi {
         const vm = this.vms.get(op.vm);
         if (!this.config.caps.spp || !vm || vm.type !== 'np' || vm.dying) return ret(-EINVAL);
         if (vm.spp) return ret(-EEXIST);
-        if (this.pool.free < 1) return ret(-ENOMEM); // the SPPT root
+        if (this.lacks(1)) return ret(-ENOMEM); // the SPPT root
         this.takePool(1);
         this.j.field(vm, 'spp', true);
         return ret(0);
@@ -867,7 +897,7 @@ export class HvModel implements HvReferenceModelApi {
         for (let p = op.pfn; p < op.pfn + n; p++) {
           if (this.hostOf(p).state !== (share ? 'O' : 'SO') || (!share && !this.ffa.has(p))) return ret(-EPERM);
         }
-        if (share && this.hostNeed(Array.from({ length: n }, (_, i) => op.pfn + i)) > this.pool.free) return ret(-ENOMEM);
+        if (share && this.lacks(this.hostNeed(Array.from({ length: n }, (_, i) => op.pfn + i)))) return ret(-ENOMEM);
         for (let p = op.pfn; p < op.pfn + n; p++) {
           this.setHost(p, share ? 'SO' : 'O');
           if (share) this.j.setAdd(this.ffa, p);
@@ -1079,7 +1109,7 @@ export class HvModel implements HvReferenceModelApi {
     const mmio = this.mmioCheck(pfn, n);
     if (mmio !== 0) return mmio;
     for (let p = pfn; p < pfn + n; p++) if (this.hostOf(p).state !== 'O') return -EPERM;
-    if (this.hostNeed(Array.from({ length: n }, (_, i) => pfn + i)) > this.pool.free) return -ENOMEM;
+    if (this.lacks(this.hostNeed(Array.from({ length: n }, (_, i) => pfn + i)))) return -ENOMEM;
     for (let p = pfn; p < pfn + n; p++) {
       this.setHost(p, 'NOPAGE', 0);
       this.j.setAdd(this.hypDonated, p);
@@ -1151,7 +1181,7 @@ export class HvModel implements HvReferenceModelApi {
     // on a 2 MiB host leaf goes back in place, else each page gets its own host entry.
     const back = pages.filter((q) => q.state !== 'SB' || (this.shares.get(q.pfn) ?? 0) <= 1);
     const inPlace = back.length === 512 && this.hostBlockLeaf(back[0].pfn);
-    if (!inPlace && this.hostNeed(back.map((q) => q.pfn)) > this.pool.free) return -ENOMEM;
+    if (!inPlace && this.lacks(this.hostNeed(back.map((q) => q.pfn)))) return -ENOMEM;
     this.drop(vm, gfns);
     for (const q of pages) if (q.state === 'O') this.zeroFrame(q.pfn); // §3 I6
     for (const q of back) this.setHost(q.pfn, 'O', HOST, inPlace);
@@ -1196,7 +1226,7 @@ export class HvModel implements HvReferenceModelApi {
     if (!vm || !vm.spp || flags !== 0 || npages < 1 || npages > 512) return -EINVAL;
     for (let g = gfn; g < gfn + npages; g++) if (this.slotOf(vm, g) < 0) return -EFAULT;
     const range = Array.from({ length: npages }, (_, i) => gfn + i);
-    if (map !== ALL_WRITABLE && this.splitsNeeded(vm, range) > this.pool.free) return -ENOMEM;
+    if (map !== ALL_WRITABLE && this.lacks(this.splitsNeeded(vm, range))) return -ENOMEM;
     for (let g = gfn; g < gfn + npages; g++) {
       if (map !== ALL_WRITABLE) {
         this.split(vm, g);
@@ -1236,7 +1266,7 @@ export class HvModel implements HvReferenceModelApi {
     }
     // §4.2: leaves change only for gfns of guest memory (the hooks run over memslots); a gfn
     // beyond it is stored and needs no table page.
-    if (this.splitsNeeded(vm, changing.filter((g) => g < this.gfnLimit)) > this.pool.free) return r(-ENOMEM);
+    if (this.lacks(this.splitsNeeded(vm, changing.filter((g) => g < this.gfnLimit)))) return r(-ENOMEM);
     for (const g of changing) {
       if (g < this.gfnLimit) this.split(vm, g);
       if (a === 0) this.j.mapDelete(vm.attrs, g);
@@ -1498,7 +1528,10 @@ export class HvModel implements HvReferenceModelApi {
         const cur = Number((isLeaf ? u.e : this.entry(cpu, u.gpa)) & 0xffn);
         const want = cur | 0x20 | (isLeaf && kind === 'write' ? 0x40 : 0);
         if (want === cur) continue;
-        if (this.ept(cpu, 'write', u.gpa, 8, false).r !== 'ok') return walkExit(u.gpa, 'write');
+        if (this.ept(cpu, 'write', u.gpa, 8, false).r !== 'ok') {
+          this.noteEntryWriteStopped(cpu, u.gpa, want & ~cur);
+          return walkExit(u.gpa, 'write');
+        }
         const hpa = this.hpaOf(cpu, u.gpa);
         const value = this.byte(hpa) | (want & ~cur);
         this.adLog.push(this.j.mark(), hpa, value);
@@ -1599,7 +1632,7 @@ export class HvModel implements HvReferenceModelApi {
     const page4k = gpa - (gpa % 4096);
     if (reason === 66) {
       // The SPPT-miss exit builds the region's SPPT path (src/hv/spp.ts buildSpptRegion).
-      if (this.spptNeed(vm, gfn) > this.pool.free) return NO_MEMORY;
+      if (this.lacks(this.spptNeed(vm, gfn))) return NO_MEMORY;
       this.buildSppt(vm, gfn);
       return { out: null, alloc: true };
     }
@@ -1662,7 +1695,7 @@ export class HvModel implements HvReferenceModelApi {
     }
     if (vm.type === 'protected' && !(a & PRIVATE)) return exit('memory_fault', page4k, flags | FAULT_PRIVATE);
     const sppt = this.protected_(vm, gfn);
-    if (this.tablesNeeded(vm, c.vtl, key, false) + (sppt ? this.spptNeed(vm, gfn) : 0) > this.pool.free) return NO_MEMORY;
+    if (this.lacks(this.tablesNeeded(vm, c.vtl, key, false) + (sppt ? this.spptNeed(vm, gfn) : 0))) return NO_MEMORY;
     this.setMapping(vm, c.vtl, key, { huge: false, wp: false, aged: false });
     if (sppt) this.buildSppt(vm, gfn);
     return { out: null, alloc: true };
