@@ -16,6 +16,7 @@ import { pathInDispute, wentThrough } from './path-in-dispute.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
+import { xoReportedViolation } from './xo-report.js';
 
 export interface Finding {
   invariant: InvariantId;
@@ -82,7 +83,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
-  const onPath = pathFinding(actual, spec, op, cand, past, seen, key);
+  const onPath = xoReading(actual, spec, op) ?? pathFinding(actual, spec, op, cand, past, seen, key);
   const flushRule = staleRule(actual, spec, staleMemory);
   if (flushRule === null) return onPath;
   const stale = staleFinding(flushRule, describe(actual, spec));
@@ -90,6 +91,27 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // fits as well (the two cannot be told apart from this step): one is the other's alternative.
   if (key === RULE.pkRegister || key === RULE.pkWithOrdinary) return { ...onPath, alternates: [...(onPath.alternates ?? []), explanationOf(stale)] };
   return { ...stale, alternates: [explanationOf(onPath), ...(onPath.alternates ?? [])] };
+}
+
+/**
+ * Under kvmXo, a target #PF that is exactly the report step 7 makes of an EPT violation at the
+ * final GPA where the model's path stopped with another EPT exit (xo-report.ts): the finding
+ * against that violation, with the finding against the #PF as a guest rights-check outcome as
+ * its alternative (a target whose rights check is wrong there gives the same #PF). Else null.
+ */
+function xoReading(actual: Outcome, spec: SpecStep, op: string): Finding | null {
+  const exit = xoReportedViolation(actual, spec.allowed);
+  if (exit === null) return null;
+  const asPf = pathInDispute(op, actual, spec.allowed);
+  const pfSeen: Outcome = asPf.past ? wentThrough(asPf.cand.outcome) : actual;
+  const asRights = pathFinding(actual, spec, op, asPf.cand, asPf.past, pfSeen, keyDispute(asPf.cand, pfSeen));
+  // A dispute at the key stage stays there: the PK bit is part of the #PF the target gave.
+  if (keyDispute(asPf.cand, pfSeen) !== NO_RULE) return asRights;
+  const { cand, past } = pathInDispute(op, exit, spec.allowed);
+  const seen: Outcome = past ? wentThrough(cand.outcome) : exit;
+  const f = pathFinding(exit, spec, op, cand, past, seen, keyDispute(cand, seen));
+  const reported = `the #PF (${formatOutcome(actual)}) is kvmXo's report of an EPT violation at gpa ${hex(exit.kind === 'exit' ? exit.gpa : 0)} (docs/semantics.md step 7)`;
+  return { ...f, detail: `${reported}; ${f.detail}`, alternates: [explanationOf(asRights), ...(asRights.alternates ?? [])] };
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

@@ -45,6 +45,11 @@ export interface Candidate {
   readonly stopPart?: number;
   readonly partPages?: readonly number[];
   finalGpaOf?(part: number): number | null;
+  /**
+   * Optional, guest accesses under kvmXo: the #PF that step 7 (docs/semantics.md) reports for an
+   * EPT violation at part `part`'s final GPA, or null when it would stay an exit there.
+   */
+  xoReportAt?(part: number): Outcome | null;
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

@@ -453,6 +453,10 @@ class AccessCandidate extends SpecCandidate {
     return this.run.finalGpaOf(part);
   }
 
+  xoReportAt(part: number): Outcome | null {
+    return this.run.xoReportAt(part);
+  }
+
   stagesAt(linearPage: number): AccessStages | null {
     const st = this.run.stagesAt(linearPage);
     // Fetches are never keyed (as keyStage above).

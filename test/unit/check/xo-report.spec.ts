@@ -1,0 +1,38 @@
+/**
+ * Under kvmXo a target's #PF that is exactly step 7's report of an EPT violation at the XO alias
+ * (docs/semantics.md) is read as that violation where the model stopped at another EPT exit of
+ * the same final GPA (src/check/xo-report.ts). Fixture: a minimized run of the planted bug
+ * ept-misconfig-priority: a read through a guest PDE into the XO alias whose EPT PML4E is W
+ * without R. The model requires the misconfiguration (exit 49); the target reported a violation,
+ * which kvmXo turned into #PF P. It was filed as a rights-check dispute (paging.rights.allow ->
+ * pf protection), apart from the bug's own signature.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkTrace } from '../../../src/check/check-trace.js';
+import { TARGETS } from '../../../src/check/targets.js';
+import { parseText } from '../../../src/trace/text.js';
+import { alternateSignatures, type Violation } from '../../../src/check/violation.js';
+
+const trace = () => parseText(readFileSync(new URL('./fixtures/xo-alias-misconfig-reported.txt', import.meta.url), 'utf8'));
+
+describe('a kvmXo #PF that reports an EPT violation', () => {
+  it('is disputed as that violation, with the rights-check reading as its alternative', () => {
+    const first = checkTrace(trace(), TARGETS.model).first;
+    expect(first?.invariant).toBe('fault.exit-reason');
+    expect(first?.coarse).toBe('ept.misconfig -> ept violation');
+    expect(alternateSignatures(first as Violation).map((a) => a.detail)).toContain('paging.rights.allow -> pf protection');
+  });
+
+  it('is no finding without the planted bug', () => {
+    const t = trace();
+    expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
+  });
+
+  it('gets the signature the same target gives without kvmXo, where its violation stays an exit', () => {
+    const t = trace();
+    const plain = checkTrace({ ...t, machine: { ...t.machine, kvmXo: false } }, TARGETS.model).first;
+    expect(plain?.detail.startsWith('exit48 instead of exit49')).toBe(true);
+    expect(plain?.coarse).toBe(checkTrace(t, TARGETS.model).first?.coarse);
+  });
+});
