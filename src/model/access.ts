@@ -296,13 +296,12 @@ export class AccessRun implements QwordReader, Explored {
 
   /**
    * Classification only (src/check/xo-report.ts): the #PF step 7 would report for an EPT violation
-   * at part `i`'s final GPA, or null when step 7 would leave one there an exit (kvmXo off, a fetch,
-   * a GPA outside the XO alias) or the part's walk never reached a leaf.
+   * of a final-GPA access (XLAT = 1) at `gpa` in the part where the access stopped, or null when
+   * step 7 would leave it an exit (kvmXo off, a fetch, a GPA outside the XO alias).
    */
-  xoReportAt(i: number): Outcome | null {
-    const p = this.s.parts[i];
-    const gpa = this.finalGpaOf(i);
-    if (p === undefined || gpa === null) return null;
+  xoReportAt(gpa: number): Outcome | null {
+    const p = this.s.parts[this.stopPart];
+    if (p === undefined) return null;
     const o = this.xoFault(p, gpa, XO_PROBE);
     return o === XO_PROBE ? null : o;
   }

@@ -46,10 +46,11 @@ export interface Candidate {
   readonly partPages?: readonly number[];
   finalGpaOf?(part: number): number | null;
   /**
-   * Optional, guest accesses under kvmXo: the #PF that step 7 (docs/semantics.md) reports for an
-   * EPT violation at part `part`'s final GPA, or null when it would stay an exit there.
+   * Optional, guest accesses: the #PF that kvmXo's step 7 (docs/semantics.md) reports for an EPT
+   * violation of a final-GPA access at `gpa` in the part where the access stopped, or null when it
+   * would stay an exit (kvmXo off, a fetch, a GPA outside the XO alias).
    */
-  xoReportAt?(part: number): Outcome | null;
+  xoReportAt?(gpa: number): Outcome | null;
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

@@ -453,8 +453,8 @@ class AccessCandidate extends SpecCandidate {
     return this.run.finalGpaOf(part);
   }
 
-  xoReportAt(part: number): Outcome | null {
-    return this.run.xoReportAt(part);
+  xoReportAt(gpa: number): Outcome | null {
+    return this.run.xoReportAt(gpa);
   }
 
   stagesAt(linearPage: number): AccessStages | null {

@@ -5,7 +5,11 @@
  * ept-misconfig-priority: a read through a guest PDE into the XO alias whose EPT PML4E is W
  * without R. The model requires the misconfiguration (exit 49); the target reported a violation,
  * which kvmXo turned into #PF P. It was filed as a rights-check dispute (paging.rights.allow ->
- * pf protection), apart from the bug's own signature.
+ * pf protection), apart from the bug's own signature. Second fixture: a minimized run of
+ * ept-gla-bits-wrong (bit 8 set on guest paging-structure accesses): a guest table at the XO
+ * alias behind a not-present EPT entry; the table read's violation, with bit 8 wrongly set, was
+ * converted to #PF P, and filed as if the target had walked on (ept.violation.table-read ->
+ * completes).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -34,5 +38,25 @@ describe('a kvmXo #PF that reports an EPT violation', () => {
     const plain = checkTrace({ ...t, machine: { ...t.machine, kvmXo: false } }, TARGETS.model).first;
     expect(plain?.detail.startsWith('exit48 instead of exit49')).toBe(true);
     expect(plain?.coarse).toBe(checkTrace(t, TARGETS.model).first?.coarse);
+  });
+});
+
+describe('a kvmXo #PF at a guest table read whose violation says final translation', () => {
+  const table = () => parseText(readFileSync(new URL('./fixtures/xo-alias-table-read-xlat.txt', import.meta.url), 'utf8'));
+
+  it('is that violation with bit 8 set: a qualification dispute', () => {
+    const first = checkTrace(table(), TARGETS.model).first;
+    expect(first?.invariant).toBe('fault.ept-qualification');
+    expect(first?.coarse).toBe('ept.violation -> ept violation (gla/xlat bits differ)');
+  });
+
+  it('is no finding without the planted bug', () => {
+    const t = table();
+    expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
+  });
+
+  it('gets the signature the same target gives without kvmXo', () => {
+    const t = table();
+    expect(checkTrace({ ...t, machine: { ...t.machine, kvmXo: false } }, TARGETS.model).first?.coarse).toBe(checkTrace(t, TARGETS.model).first?.coarse);
   });
 });
