@@ -123,11 +123,35 @@ function pastModelStop(actual: Outcome, expected: Outcome): boolean {
   return actual.gpa !== expected.gpa && ((actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_XLAT) !== 0) || actual.reason === EXIT_EPT_MISCONFIG);
 }
 
-/** An allowed outcome of `actual`'s class at its address (an exit's GPA, a #PF's CR2): then only fields differ. */
+/**
+ * An allowed outcome of `actual`'s class at its address (an exit's GPA, a #PF's CR2): then only
+ * fields differ. Of several (a fresh table read and a cached path's A/D update exit at one GPA
+ * with other access bits), the one whose fields differ from the target's in the fewest bits: the
+ * path the target followed, so the bits that path explains are not in dispute.
+ */
 function sameClassAt(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate | null {
   const cls = outcomeClass(op, actual);
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return c;
-  return null;
+  let best: Candidate | null = null;
+  let fewest = Infinity;
+  for (const c of allowed) {
+    if (outcomeClass(op, c.outcome) !== cls || !sameAddress(actual, c.outcome)) continue;
+    const d = differingFieldBits(actual, c.outcome);
+    if (d < fewest) { best = c; fewest = d; }
+  }
+  return best;
+}
+
+/** How many bits of the fields two outcomes of one class at one address differ in: qualification (and GLA) or error code. */
+function differingFieldBits(a: Outcome, b: Outcome): number {
+  if (a.kind === 'exit' && b.kind === 'exit') return bitCount((a.qual ^ b.qual) >>> 0) + (a.gla === b.gla ? 0 : 1);
+  if (a.kind === 'pf' && b.kind === 'pf') return bitCount((a.code ^ b.code) >>> 0);
+  return 0;
+}
+
+function bitCount(x: number): number {
+  let n = 0;
+  for (let v = x; v !== 0; v &= v - 1) n++;
+  return n;
 }
 
 function sameAddress(a: Outcome, b: Outcome): boolean {
