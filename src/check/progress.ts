@@ -56,6 +56,11 @@ export function isWalkOfSamePart(y: number, x: number): boolean {
   return y % STAGES === STAGE_WALK && Math.floor(y / STAGES) === Math.floor(x / STAGES);
 }
 
+/** Whether marks `y` and `x` are in the same part of the access. */
+export function isSamePart(y: number, x: number): boolean {
+  return Math.floor(y / STAGES) === Math.floor(x / STAGES);
+}
+
 /** A #PF with P = 1 and no reserved bit comes from the rights and key checks; else from the walk. */
 function pfStage(code: number): number {
   return (code & PF_P) !== 0 && (code & PF_RSVD) === 0 ? STAGE_RIGHTS : STAGE_WALK;
