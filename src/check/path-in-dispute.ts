@@ -16,11 +16,14 @@ import { actualProgress, candidateProgress, isSamePart, isWalkOfSamePart } from 
 
 /**
  * The allowed candidate closest to `actual`: same class (classify.ts) at the same address first,
- * then same class, then same kind and exit reason, else the fresh walk's (allowed[0]).
+ * then an exit at the same GPA, then same class, then same kind and exit reason, else the fresh
+ * walk's (allowed[0]).
  */
 function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate {
   const at = sameClassAt(op, actual, allowed);
   if (at !== null) return at;
+  const gpa = exitAtSameGpa(actual, allowed);
+  if (gpa !== null) return gpa;
   const cls = outcomeClass(op, actual);
   for (const c of allowed) if (outcomeClass(op, c.outcome) === cls) return c;
   for (const c of allowed) {
@@ -156,6 +159,18 @@ function bitCount(x: number): number {
   let n = 0;
   for (let v = x; v !== 0; v &= v - 1) n++;
   return n;
+}
+
+/**
+ * An allowed EPT exit at the GPA of the target's exit, of another class: the same access of the
+ * same entry, where the two differ in what that access gives (a violation where a
+ * misconfiguration is required), which names the check better than an exit of the target's
+ * class at another GPA would (its rule is about another entry).
+ */
+function exitAtSameGpa(actual: Outcome, allowed: readonly Candidate[]): Candidate | null {
+  if (actual.kind !== 'exit') return null;
+  for (const c of allowed) if (c.outcome.kind === 'exit' && c.outcome.gpa === actual.gpa) return c;
+  return null;
 }
 
 function sameAddress(a: Outcome, b: Outcome): boolean {

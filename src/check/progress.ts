@@ -56,6 +56,19 @@ export function isWalkOfSamePart(y: number, x: number): boolean {
   return y % STAGES === STAGE_WALK && Math.floor(y / STAGES) === Math.floor(x / STAGES);
 }
 
+/**
+ * An allowed EPT violation or misconfiguration at `gpa` (of the other reason than the target's:
+ * the caller tried the same reason first): the same access to the same entry, so at the same
+ * stage, whichever exit the entry gives (a violation where a misconfiguration is required).
+ */
+function otherEptExitAt(gpa: number, allowed: readonly Candidate[]): Candidate | null {
+  for (const c of allowed) {
+    const o = c.outcome;
+    if (o.kind === 'exit' && o.gpa === gpa && (o.reason === EXIT_EPT_VIOLATION || o.reason === EXIT_EPT_MISCONFIG)) return c;
+  }
+  return null;
+}
+
 /** Whether marks `y` and `x` are in the same part of the access. */
 export function isSamePart(y: number, x: number): boolean {
   return Math.floor(y / STAGES) === Math.floor(x / STAGES);
@@ -96,6 +109,8 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
     const o = c.outcome;
     if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return candidateProgress(c);
   }
+  const other = otherEptExitAt(actual.gpa, allowed);
+  if (other !== null) return candidateProgress(other);
   if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
     const i = partOf(actual.gla);
     if (i >= 0) return i * STAGES + STAGE_WALK;
