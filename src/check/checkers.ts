@@ -95,9 +95,9 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
 
 /**
  * Under kvmXo, a target #PF that is exactly the report step 7 makes of an EPT violation at the
- * final GPA where the model's path stopped with another EPT exit (xo-report.ts): the finding
- * against that violation, with the finding against the #PF as a guest rights-check outcome as
- * its alternative (a target whose rights check is wrong there gives the same #PF). Else null.
+ * GPA where an allowed path stopped with an EPT exit step 7 left an exit (xo-report.ts): the
+ * finding against that violation, with the finding the #PF gets as a #PF as its alternative (a
+ * target whose rights check is wrong there gives the same #PF). Else null.
  */
 function xoReading(actual: Outcome, spec: SpecStep, op: string): Finding | null {
   const exit = xoReportedViolation(actual, spec.allowed);
