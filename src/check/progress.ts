@@ -57,16 +57,27 @@ export function isWalkOfSamePart(y: number, x: number): boolean {
 }
 
 /**
- * An allowed EPT violation or misconfiguration at `gpa` (of the other reason than the target's:
- * the caller tried the same reason first): the same access to the same entry, so at the same
- * stage, whichever exit the entry gives (a violation where a misconfiguration is required).
+ * An allowed exit at the GPA of the target's exit `actual`: of the same reason first, else an EPT
+ * violation or misconfiguration: the same access to the same entry, so at the same stage,
+ * whichever exit the entry gives (a violation where a misconfiguration is required).
  */
-function otherEptExitAt(gpa: number, allowed: readonly Candidate[]): Candidate | null {
+function exitAtSameGpa(actual: Outcome & { kind: 'exit' }, allowed: readonly Candidate[]): Candidate | null {
   for (const c of allowed) {
     const o = c.outcome;
-    if (o.kind === 'exit' && o.gpa === gpa && (o.reason === EXIT_EPT_VIOLATION || o.reason === EXIT_EPT_MISCONFIG)) return c;
+    if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return c;
+  }
+  if (actual.reason !== EXIT_EPT_VIOLATION && actual.reason !== EXIT_EPT_MISCONFIG) return null;
+  for (const c of allowed) {
+    const o = c.outcome;
+    if (o.kind === 'exit' && o.gpa === actual.gpa && (o.reason === EXIT_EPT_VIOLATION || o.reason === EXIT_EPT_MISCONFIG)) return c;
   }
   return null;
+}
+
+/** Whether `gpa` is the final GPA of one of the access's `parts` on an allowed path. */
+function isFinalGpa(gpa: number, allowed: readonly Candidate[], parts: number): boolean {
+  for (let i = 0; i < parts; i++) for (const c of allowed) if (c.finalGpaOf?.(i) === gpa) return true;
+  return false;
 }
 
 /** Whether marks `y` and `x` are in the same part of the access. */
@@ -81,9 +92,10 @@ function pfStage(code: number): number {
 
 /**
  * Where the target's outcome `actual` puts its access, read against the step's allowed
- * candidates (which know the parts' linear pages and final GPAs): a #PF by its CR2's part, an EPT
- * violation with a linear address by that address's part and its qualification, an exit without
- * one by the part whose final GPA it names, else by an allowed exit at the same GPA.
+ * candidates (which know the parts' linear pages and final GPAs): a #PF by its CR2's part; an
+ * exit at a GPA where an allowed path exited, other than a final GPA, at that path's stage; an EPT
+ * violation with a linear address by that address's part and its qualification; an exit without
+ * one by the part whose final GPA it names; else a table read of its linear address's part.
  */
 export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): number | null {
   if (actual.kind === 'ok' || actual.kind === 'data') return END;
@@ -95,6 +107,11 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
     return i < 0 ? null : i * STAGES + pfStage(actual.code);
   }
   if (actual.kind !== 'exit') return null;
+  // A paging-structure access: where an allowed path exited at the same GPA (the same reason
+  // first), when that GPA is no part's final GPA: the GPA names the access whatever bit 8 says
+  // (bit 8 may be what the target got wrong).
+  const table = isFinalGpa(actual.gpa, allowed, pages.length) ? null : exitAtSameGpa(actual, allowed);
+  if (table !== null) return candidateProgress(table);
   // SDM Vol. 3C Table 28-7: with a valid linear address, bit 8 set is the final translation.
   if (actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_GLA_VALID) !== 0 && (actual.qual & QUAL_XLAT) !== 0 && actual.gla !== null) {
     const i = partOf(actual.gla);
@@ -103,14 +120,7 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
   for (let i = 0; i < pages.length; i++) {
     for (const c of allowed) if (c.finalGpaOf?.(i) === actual.gpa) return i * STAGES + (actual.reason === EXIT_SPP ? STAGE_SPP : STAGE_FINAL);
   }
-  // A paging-structure access: where an allowed path made the same exit at the same GPA, else a
-  // table read of the part its linear address names.
-  for (const c of allowed) {
-    const o = c.outcome;
-    if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return candidateProgress(c);
-  }
-  const other = otherEptExitAt(actual.gpa, allowed);
-  if (other !== null) return candidateProgress(other);
+  // Else a table read of the part its linear address names.
   if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
     const i = partOf(actual.gla);
     if (i >= 0) return i * STAGES + STAGE_WALK;

@@ -10,6 +10,10 @@
  * - misconfig-violation-same-gpa-ad: the misconfiguration is that of a guest A update through
  *   cached tables; the target's violation was placed among the table reads ('access bits, rights
  *   bits differ').
+ * - misconfig-violation-table-gpa-xlat: a campaign with ept-gla-bits-wrong on as well (bit 8 set on
+ *   guest paging-structure accesses): the early violation at the PML4E's GPA also says final
+ *   translation; placed at the final GPA by bit 8, it read as having gone past the table read
+ *   ('ept.misconfig -> completes'). The GPA, no part's final GPA, names the access.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -34,5 +38,16 @@ describe('an EPT exit at the GPA of the other required EPT exit', () => {
       const t = fixture(name);
       expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
     }
+  });
+});
+
+describe('an EPT exit at a table GPA whose qualification wrongly says final translation', () => {
+  it('is placed by its GPA: the same signature as without the bit 8 defect', () => {
+    const t = fixture('misconfig-violation-table-gpa-xlat');
+    expect(t.machine.bugs).toEqual(['ept-gla-bits-wrong', 'ept-misconfig-priority']);
+    const both = checkTrace(t, TARGETS.model).first;
+    expect(both?.coarse).toBe('ept.misconfig -> ept violation');
+    expect(checkTrace({ ...t, machine: { ...t.machine, bugs: ['ept-misconfig-priority'] } }, TARGETS.model).first?.coarse).toBe(both?.coarse);
+    expect(checkTrace({ ...t, machine: { ...t.machine, bugs: [] } }, TARGETS.model).first).toBeNull();
   });
 });
