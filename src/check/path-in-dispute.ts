@@ -63,10 +63,10 @@ export function pathInDispute(op: string, actual: Outcome, allowed: readonly Can
       else if (y > yBelow) { below = c; yBelow = y; }
     }
     if (same.length > 0) return { cand: closest(op, actual, same), past: false };
-    // A path that got into the part where the target stopped, and past the target's stop there,
-    // explains how the target got that far: a stop in an earlier part on another path is another
-    // choice of cached translations, not a check the target went through.
-    if (above !== null && below !== null && isSamePart(yAbove, x) && !isSamePart(yBelow, x)) return { cand: above, past: false };
+    // A path that got past the target's stop got through every earlier part, so it explains how
+    // the target got into its part: a stop in an earlier part on another path is another choice
+    // of cached translations, not a check the target went through.
+    if (above !== null && below !== null && !isSamePart(yBelow, x)) return { cand: above, past: false };
     if (below !== null) return { cand: below, past: true };
     // A path that stopped at a table read of the part where the target stopped later is another
     // choice of cached paging-structure entries, not a check the target went through: a path that
