@@ -111,7 +111,9 @@ function xoReading(actual: Outcome, spec: SpecStep, op: string): Finding | null 
   const seen: Outcome = past ? wentThrough(cand.outcome) : exit;
   const f = pathFinding(exit, spec, op, cand, past, seen, keyDispute(cand, seen));
   const reported = `the #PF (${formatOutcome(actual)}) is kvmXo's report of an EPT violation at gpa ${hex(exit.kind === 'exit' ? exit.gpa : 0)} (docs/semantics.md step 7)`;
-  return { ...f, detail: `${reported}; ${f.detail}`, alternates: [explanationOf(asRights), ...(asRights.alternates ?? [])] };
+  // The detail quotes what the target did, not the violation it is read as (whose rights bits are unknown).
+  const detail = `${reported}; ${f.detail.replace(describe(exit, spec), describe(actual, spec))}`;
+  return { ...f, detail, alternates: [explanationOf(asRights), ...(asRights.alternates ?? [])] };
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

@@ -25,6 +25,8 @@ describe('a kvmXo #PF that reports an EPT violation', () => {
     const first = checkTrace(trace(), TARGETS.model).first;
     expect(first?.invariant).toBe('fault.exit-reason');
     expect(first?.coarse).toBe('ept.misconfig -> ept violation');
+    // the detail says what the target did: the #PF, not an exit with made-up rights bits
+    expect(first?.detail).toContain('machine pf code=0x1 cr2=0xef673c');
     expect(alternateSignatures(first as Violation).map((a) => a.detail)).toContain('paging.rights.allow -> pf protection');
   });
 
