@@ -18,6 +18,7 @@ import { wentThroughEntryWrite } from './hv/entry-write.js';
 import { classDisputeGroup, disputedRule, fieldDifference, keyDispute, keyRegisterAlternative, outcomeClass, ruleGroup } from './classify.js';
 import { pfCodeNames, qualNames, outcomeShape } from './decode.js';
 import { INVARIANTS, type InvariantId } from './violation.js';
+import { xoReportedViolation } from './xo-report.js';
 
 export interface Finding {
   invariant: InvariantId;
@@ -85,7 +86,7 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // A PK verdict that is exactly the other key register's, or PK dropped where an ordinary denial
   // also applies, needs no stale translation to explain it.
   const key = keyDispute(cand, seen);
-  const onPath = withPoolShort(withHvWentPast(pathFinding(actual, spec, op, cand, past, seen, key), actual, spec, op, cand, past, key), op, actual, spec);
+  const onPath = xoReading(actual, spec, op) ?? withPoolShort(withHvWentPast(pathFinding(actual, spec, op, cand, past, seen, key), actual, spec, op, cand, past, key), op, actual, spec);
   const otherPaths = (path.others ?? []).map((o) => findingOn(actual, spec, op, o.cand, o.past));
   const denied = deniedFinding(actual, spec, op, staleMemory);
   const flushRule = staleRule(actual, spec, staleMemory);
@@ -206,6 +207,29 @@ function withHvWentPast(f: Finding, actual: Outcome, spec: SpecStep, op: string,
 function withPoolShort(f: Finding, op: string, actual: Outcome, spec: SpecStep): Finding {
   const pool = poolShortAlternative(op, actual, spec);
   return pool === null ? f : { ...f, alternates: [...(f.alternates ?? []), pool] };
+}
+
+/**
+ * Under kvmXo, a target #PF that is exactly the report step 7 makes of an EPT violation at the
+ * GPA where an allowed path stopped with an EPT exit step 7 left an exit (xo-report.ts): the
+ * finding against that violation, with the finding the #PF gets as a #PF as its alternative (a
+ * target whose rights check is wrong there gives the same #PF). Else null.
+ */
+function xoReading(actual: Outcome, spec: SpecStep, op: string): Finding | null {
+  const exit = xoReportedViolation(actual, spec.allowed);
+  if (exit === null) return null;
+  const asPf = pathInDispute(op, actual, spec.allowed);
+  const pfSeen: Outcome = asPf.past ? wentThrough(asPf.cand.outcome) : actual;
+  const asRights = pathFinding(actual, spec, op, asPf.cand, asPf.past, pfSeen, keyDispute(asPf.cand, pfSeen));
+  // A dispute at the key stage stays there: the PK bit is part of the #PF the target gave.
+  if (keyDispute(asPf.cand, pfSeen) !== NO_RULE) return asRights;
+  const { cand, past } = pathInDispute(op, exit, spec.allowed);
+  const seen: Outcome = past ? wentThrough(cand.outcome) : exit;
+  const f = pathFinding(exit, spec, op, cand, past, seen, keyDispute(cand, seen));
+  const reported = `the #PF (${formatOutcome(actual)}) is kvmXo's report of an EPT violation at gpa ${hex(exit.kind === 'exit' ? exit.gpa : 0)} (docs/semantics.md step 7)`;
+  // The detail quotes what the target did, not the violation it is read as (whose rights bits are unknown).
+  const detail = `${reported}; ${f.detail.replace(describe(exit, spec), describe(actual, spec))}`;
+  return { ...f, detail, alternates: [explanationOf(asRights), ...(asRights.alternates ?? [])] };
 }
 
 function describe(actual: Outcome, spec: SpecStep): string {

@@ -16,11 +16,14 @@ import { ACCESS_END, actualProgress, candidateProgress, isWalkOfSamePart, partOf
 
 /**
  * The allowed candidate closest to `actual`: same class (classify.ts) at the same address first,
- * then same class, then same kind and exit reason, else the fresh walk's (allowed[0]).
+ * then an exit at the same GPA, then same class, then same kind and exit reason, else the fresh
+ * walk's (allowed[0]).
  */
 function closest(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate {
   const at = sameClassAt(op, actual, allowed);
   if (at !== null) return at;
+  const gpa = exitAtSameGpa(actual, allowed);
+  if (gpa !== null) return gpa;
   const cls = outcomeClass(op, actual);
   for (const c of allowed) if (outcomeClass(op, c.outcome) === cls) return c;
   for (const c of allowed) {
@@ -216,10 +219,46 @@ function pastModelStop(actual: Outcome, expected: Outcome): boolean {
   return actual.gpa !== expected.gpa && ((actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_XLAT) !== 0) || actual.reason === EXIT_EPT_MISCONFIG);
 }
 
-/** An allowed outcome of `actual`'s class at its address (an exit's GPA, a #PF's CR2): then only fields differ. */
+/**
+ * An allowed outcome of `actual`'s class at its address (an exit's GPA, a #PF's CR2): then only
+ * fields differ. Of several (a fresh table read and a cached path's A/D update exit at one GPA
+ * with other access bits), the one whose fields differ from the target's in the fewest bits: the
+ * path the target followed, so the bits that path explains are not in dispute.
+ */
 function sameClassAt(op: string, actual: Outcome, allowed: readonly Candidate[]): Candidate | null {
   const cls = outcomeClass(op, actual);
-  for (const c of allowed) if (outcomeClass(op, c.outcome) === cls && sameAddress(actual, c.outcome)) return c;
+  let best: Candidate | null = null;
+  let fewest = Infinity;
+  for (const c of allowed) {
+    if (outcomeClass(op, c.outcome) !== cls || !sameAddress(actual, c.outcome)) continue;
+    const d = differingFieldBits(actual, c.outcome);
+    if (d < fewest) { best = c; fewest = d; }
+  }
+  return best;
+}
+
+/** How many bits of the fields two outcomes of one class at one address differ in: qualification (and GLA) or error code. */
+function differingFieldBits(a: Outcome, b: Outcome): number {
+  if (a.kind === 'exit' && b.kind === 'exit') return bitCount((a.qual ^ b.qual) >>> 0) + (a.gla === b.gla ? 0 : 1);
+  if (a.kind === 'pf' && b.kind === 'pf') return bitCount((a.code ^ b.code) >>> 0);
+  return 0;
+}
+
+function bitCount(x: number): number {
+  let n = 0;
+  for (let v = x; v !== 0; v &= v - 1) n++;
+  return n;
+}
+
+/**
+ * An allowed EPT exit at the GPA of the target's exit, of another class: the same access of the
+ * same entry, where the two differ in what that access gives (a violation where a
+ * misconfiguration is required), which names the check better than an exit of the target's
+ * class at another GPA would (its rule is about another entry).
+ */
+function exitAtSameGpa(actual: Outcome, allowed: readonly Candidate[]): Candidate | null {
+  if (actual.kind !== 'exit') return null;
+  for (const c of allowed) if (c.outcome.kind === 'exit' && c.outcome.gpa === actual.gpa) return c;
   return null;
 }
 

@@ -66,6 +66,35 @@ export function isWalkOfSamePart(y: number, x: number): boolean {
   return y % STAGES === STAGE_WALK && Math.floor(y / STAGES) === Math.floor(x / STAGES);
 }
 
+/**
+ * An allowed exit at the GPA of the target's exit `actual`: of the same reason first, else an EPT
+ * violation or misconfiguration: the same access to the same entry, so at the same stage,
+ * whichever exit the entry gives (a violation where a misconfiguration is required).
+ */
+function exitAtSameGpa(actual: Outcome & { kind: 'exit' }, allowed: readonly Candidate[]): Candidate | null {
+  for (const c of allowed) {
+    const o = c.outcome;
+    if (o.kind === 'exit' && o.gpa === actual.gpa && o.reason === actual.reason) return c;
+  }
+  if (actual.reason !== EXIT_EPT_VIOLATION && actual.reason !== EXIT_EPT_MISCONFIG) return null;
+  for (const c of allowed) {
+    const o = c.outcome;
+    if (o.kind === 'exit' && o.gpa === actual.gpa && (o.reason === EXIT_EPT_VIOLATION || o.reason === EXIT_EPT_MISCONFIG)) return c;
+  }
+  return null;
+}
+
+/** Whether `gpa` is the final GPA of one of the access's `parts` on an allowed path. */
+function isFinalGpa(gpa: number, allowed: readonly Candidate[], parts: number): boolean {
+  for (let i = 0; i < parts; i++) for (const c of allowed) if (c.finalGpaOf?.(i) === gpa) return true;
+  return false;
+}
+
+/** Whether marks `y` and `x` are in the same part of the access. */
+export function isSamePart(y: number, x: number): boolean {
+  return Math.floor(y / STAGES) === Math.floor(x / STAGES);
+}
+
 /** A #PF with P = 1 and no reserved bit comes from the rights and key checks; else from the walk. */
 function pfStage(code: number): number {
   return (code & PF_P) !== 0 && (code & PF_RSVD) === 0 ? STAGE_RIGHTS : STAGE_WALK;
@@ -73,9 +102,10 @@ function pfStage(code: number): number {
 
 /**
  * Where the target's outcome `actual` puts its access, read against the step's allowed
- * candidates (which know the parts' linear pages and final GPAs): a #PF by its CR2's part, an EPT
- * violation with a linear address by that address's part and its qualification, an exit without
- * one by the part whose final GPA it names, else by an allowed exit at the same GPA.
+ * candidates (which know the parts' linear pages and final GPAs): a #PF by its CR2's part; an
+ * exit at a GPA where an allowed path exited, other than a final GPA, at that path's stage; an EPT
+ * violation with a linear address by that address's part and its qualification; an exit without
+ * one by the part whose final GPA it names; else a table read of its linear address's part.
  */
 export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): number | null {
   if (actual.kind === 'ok' || actual.kind === 'data') return END;
@@ -87,6 +117,11 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
     return i < 0 ? null : i * STAGES + pfStage(actual.code);
   }
   if (actual.kind !== 'exit') return null;
+  // A paging-structure access: where an allowed path exited at the same GPA (the same reason
+  // first), when that GPA is no part's final GPA: the GPA names the access whatever bit 8 says
+  // (bit 8 may be what the target got wrong).
+  const table = isFinalGpa(actual.gpa, allowed, pages.length) ? null : exitAtSameGpa(actual, allowed);
+  if (table !== null) return tableProgress(table, actual);
   // SDM Vol. 3C Table 28-7: with a valid linear address, bit 8 set is the final translation.
   if (actual.reason === EXIT_EPT_VIOLATION && (actual.qual & QUAL_GLA_VALID) !== 0 && (actual.qual & QUAL_XLAT) !== 0 && actual.gla !== null) {
     const i = partOf(actual.gla);
@@ -95,21 +130,9 @@ export function actualProgress(actual: Outcome, allowed: readonly Candidate[]): 
   for (let i = 0; i < pages.length; i++) {
     for (const c of allowed) if (c.finalGpaOf?.(i) === actual.gpa) return i * STAGES + (actual.reason === EXIT_SPP ? STAGE_SPP : STAGE_FINAL);
   }
-  // A paging-structure access: where an allowed path made the same exit at the same GPA, else a
-  // table read of the part its linear address names.
-  for (const c of allowed) {
-    const o = c.outcome;
-    if (o.kind !== 'exit' || o.gpa !== actual.gpa || o.reason !== actual.reason) continue;
-    const y = candidateProgress(c);
-    // The model's table read there reads RD only, so EPT A/D is off: a write there is a guest A/D
-    // update, after the walk's rights checks (SDM Vol. 3C Table 28-7 bit 1; with EPT A/D on every
-    // paging-structure access is a write, §29.3.5, and the model's would have WR too).
-    if (y !== null && y % STAGES === STAGE_WALK && actual.reason === EXIT_EPT_VIOLATION && (o.qual & (QUAL_XLAT | QUAL_WR)) === 0
-        && (actual.qual & QUAL_XLAT) === 0 && (actual.qual & QUAL_WR) !== 0) return y - STAGE_WALK + STAGE_AD;
-    return y;
-  }
   const later = laterPartAt(allowed, pages.length, actual.gpa);
   if (later !== null) return later * STAGES + STAGE_FINAL;
+  // Else a table read of the part its linear address names.
   if (actual.reason === EXIT_EPT_VIOLATION && actual.gla !== null) {
     const i = partOf(actual.gla);
     if (i >= 0) return i * STAGES + STAGE_WALK;
@@ -148,4 +171,19 @@ function laterPartAt(allowed: readonly Candidate[], parts: number, gpa: number):
     for (const c of allowed) if (c.debugFinalGpaOf?.(i) === gpa) return i;
   }
   return null;
+}
+
+/**
+ * The mark of a target's EPT exit at the GPA where allowed path `c` exited at a guest
+ * paging-structure access: `c`'s, except that where `c`'s is a table read that reads RD only (so
+ * EPT A/D is off) and the target's violation there has WR, the target's is a guest A/D update,
+ * after the walk's rights checks (SDM Vol. 3C Table 28-7 bit 1; with EPT A/D on every
+ * paging-structure access is a write, §29.3.5, and the model's would have WR too).
+ */
+function tableProgress(c: Candidate, actual: Outcome & { kind: 'exit' }): number | null {
+  const y = candidateProgress(c);
+  const o = c.outcome;
+  if (y !== null && y % STAGES === STAGE_WALK && o.kind === 'exit' && o.reason === EXIT_EPT_VIOLATION && actual.reason === EXIT_EPT_VIOLATION
+      && (o.qual & (QUAL_XLAT | QUAL_WR)) === 0 && (actual.qual & QUAL_XLAT) === 0 && (actual.qual & QUAL_WR) !== 0) return y - STAGE_WALK + STAGE_AD;
+  return y;
 }

@@ -37,6 +37,9 @@ import { sppWalk, subPageWritable } from './spp.js';
 import type { PageWalkMemo } from './walk-memo.js';
 import { type CombinedMapping, type GpaMapping, type VcpuTlb, sameGpaMapping, sameRights } from './tlb.js';
 
+/** Any EPT violation at a final GPA: what `AccessRun.xoReportAt` asks step 7 to convert. */
+const XO_PROBE: Outcome = Object.freeze({ kind: 'exit', reason: EXIT_EPT_VIOLATION, qual: 0, gpa: 0, gla: null });
+
 /** One page-bounded piece of the access (semantics.md step 1). */
 export interface Part {
   la: number;
@@ -300,6 +303,18 @@ export class AccessRun implements QwordReader, Explored {
   finalGpaOf(i: number): number | null {
     const g = i === 0 ? this.finalGpa0 : i === 1 ? this.finalGpa1 : -1;
     return g < 0 ? null : g;
+  }
+
+  /**
+   * Classification only (src/check/xo-report.ts): the #PF step 7 would report for an EPT violation
+   * of a final-GPA access (XLAT = 1) at `gpa` in the part where the access stopped, or null when
+   * step 7 would leave it an exit (kvmXo off, a fetch, a GPA outside the XO alias).
+   */
+  xoReportAt(gpa: number): Outcome | null {
+    const p = this.s.parts[this.stopPart];
+    if (p === undefined) return null;
+    const o = this.xoFault(p, gpa, XO_PROBE);
+    return o === XO_PROBE ? null : o;
   }
 
   private reachedLeaf(p: Part, gpa: number): void {

@@ -61,6 +61,12 @@ export interface Candidate {
    * entry's low byte and the A/D bits that write would have set.
    */
   readonly stoppedEntryWrite?: { readonly hpa: number; readonly bits: number };
+  /**
+   * Optional, guest accesses: the #PF that kvmXo's step 7 (docs/semantics.md) reports for an EPT
+   * violation of a final-GPA access at `gpa` in the part where the access stopped, or null when it
+   * would stay an exit (kvmXo off, a fetch, a GPA outside the XO alias).
+   */
+  xoReportAt?(gpa: number): Outcome | null;
 }
 
 /** The stage rules of one part of a guest access (Candidate.rightsStage, keyStage, keyOtherDenies). */

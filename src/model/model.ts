@@ -515,6 +515,10 @@ class AccessCandidate extends SpecCandidate {
     return page === undefined ? null : this.model.debugGuestGpa(this.v, page * 4096);
   }
 
+  xoReportAt(gpa: number): Outcome | null {
+    return this.run.xoReportAt(gpa);
+  }
+
   stagesAt(linearPage: number): AccessStages | null {
     const st = this.run.stagesAt(linearPage);
     // Fetches are never keyed (as keyStage above).
