@@ -1,10 +1,10 @@
 /**
  * One defect, one signature (issue 11; docs/rules.md "Planted bugs"): with each planted bug alone,
- * a campaign files the bug's failures under at most two signatures whose rule in dispute is one of
- * the catalogue's `finds.rules` for it (src/bugs/catalogue.ts, with the reason when two; one bug
- * declares three, `finds.signaturesMax`, with the reason), not
- * counting rare residues (a signature with under RESIDUE_SHARE of the bug's hits, listed in the
- * log); with every bug of a layer on at once, each bug's main rule still has a signature of its own.
+ * a campaign files the bug's failures under at most `finds.signaturesMax` signatures (default two,
+ * src/bugs/catalogue.ts, with the reason when two), each naming a rule of its `finds.rules`, every
+ * crash directory counted (a failure that another explanation on file fits is filed there:
+ * docs/rules.md "Alternative explanations"); with every bug of a layer on at once, each bug's main
+ * rule still has a signature of its own.
  * Long (EPTFUZZ_LONG=1, `npm run test:long`): the campaigns run through the CLI in-process,
  * RUNS_HW / RUNS_HV runs each, one worker; the seed is printed.
  */
@@ -20,8 +20,6 @@ const LONG = process.env.EPTFUZZ_LONG === '1';
 const SEED = 'm1';
 const RUNS_HW = 150;
 const RUNS_HV = 60;
-/** A signature with fewer than this share of a bug's hits is a residue (reported, not counted). */
-const RESIDUE_SHARE = 0.1;
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -45,14 +43,12 @@ async function campaign(bugs: readonly PlantedBug[], runs: number): Promise<Foun
 const ruleOf = (detail: string): string => detail.replace(/^flushed by /, '').split(/ -> |: /)[0];
 
 describe.skipIf(!LONG)(`OneDefectOneSignature (seed: ${SEED})`, () => {
-  it.each(CATALOGUE.map((b) => [b.name, b] as const))('%s alone: at most two signatures, each naming a rule of finds.rules', async (name, bug) => {
+  it.each(CATALOGUE.map((b) => [b.name, b] as const))('%s alone: at most finds.signaturesMax signatures, each naming a rule of finds.rules', async (name, bug) => {
     const found = await campaign([bug], Math.max(bug.layer === 'hv' ? RUNS_HV : RUNS_HW, bug.finds.runsMin ?? 0));
-    const total = found.reduce((n, f) => n + f.count, 0);
-    const main_ = found.filter((f) => f.count >= RESIDUE_SHARE * total);
     console.log(`${name}: ${found.map((f) => `${f.count}x ${f.detail}`).join('; ')}`);
-    expect(main_.length, name).toBeGreaterThanOrEqual(1);
-    expect(main_.length, name).toBeLessThanOrEqual(bug.finds.signaturesMax ?? 2);
-    for (const f of main_) expect(bug.finds.rules, f.detail).toContain(ruleOf(f.detail));
+    expect(found.length, name).toBeGreaterThanOrEqual(1);
+    expect(found.length, name).toBeLessThanOrEqual(bug.finds.signaturesMax ?? 2);
+    for (const f of found) expect(bug.finds.rules, f.detail).toContain(ruleOf(f.detail));
   }, 600_000);
 
   it.each([['hw'], ['hv']] as const)('every %s bug at once: each bug\'s main rule has a signature', async (layer) => {
