@@ -155,6 +155,15 @@ function withAlternates(list: readonly (Finding | null)[]): Finding {
   return alts.length === 0 ? first : { ...first, alternates: alts.slice(0, ALTERNATES_KEPT) };
 }
 
+/** `f`'s alternatives followed by those of `more` it lacks (its own explanation left out), capped at ALTERNATES_KEPT. */
+export function addAlternates(f: { invariant: string; coarse: string; alternates?: readonly { invariant: string; coarse: string }[] }, more: readonly Explanation[]): { invariant: string; coarse: string }[] {
+  const out = [...(f.alternates ?? [])];
+  for (const e of more) {
+    if ((e.invariant !== f.invariant || e.coarse !== f.coarse) && !out.some((a) => a.invariant === e.invariant && a.coarse === e.coarse)) out.push(e);
+  }
+  return out.slice(0, ALTERNATES_KEPT);
+}
+
 /** Alternatives a finding keeps (the first ones, in the order `withAlternates` gives): hub messages take up to 16. */
 export const ALTERNATES_KEPT = 8;
 

@@ -24,7 +24,7 @@ import { formatOutcome, sameOutcome } from '../hw/outcome.js';
 import type { Candidate, ReferenceModelApi, SpecStep } from '../model/api.js';
 import type { Op } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
-import { checkFrame, checkFrames, classifyOutcome, explanationOf, isDataLoss, memoryOnlyFinding, pastStopExplanation, sameBytes, type Finding, type FrameSource } from './checkers.js';
+import { addAlternates, checkFrame, checkFrames, classifyOutcome, explanationOf, isDataLoss, memoryOnlyFinding, pastStopExplanation, sameBytes, type Finding, type FrameSource } from './checkers.js';
 import { INVARIANTS, MORE_SPECIFIC, SWEEP_OP, type InvariantId, type Violation } from './violation.js';
 import { ruleGroup, ruleOfCandidate } from './classify.js';
 import { ruleId } from '../model/rules.js';
@@ -344,9 +344,10 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
         }
       }
       if (lost !== null) {
-        if (byMemory !== null) byMemory.alternates = [...(byMemory.alternates ?? []), explanationOf(lost)];
         const past = count === countBefore ? pastStopExplanation(actual, spec, op.op, lost) : null;
         lost = withFreshWalkAlternative(past === null ? lost : { ...lost, alternates: [past] }, actual, spec, op.op, chosen);
+        // The lost write, and what it fits too, are alternatives of the memory-only finding.
+        if (byMemory !== null) byMemory.alternates = addAlternates(byMemory, [explanationOf(lost), ...(lost.alternates ?? [])]);
         report(i, op.op, lost);
       }
       // The op's own invariants run even after a lost write on this step: a more specific one

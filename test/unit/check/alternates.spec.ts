@@ -49,4 +49,14 @@ describe('alternative explanations', () => {
     expect(await main(['explain', file], io)).toBe(1);
     expect(io.stdout()).toContain('also fits: fault.exit-reason: spp.subpage-denied -> completes');
   });
+
+  it("a stale translation named by memory alone carries the lost write's alternatives too", () => {
+    // spp-subpage-cross, 10-minute campaign seed m11 (an unminimized run): the write completes as
+    // the model's cached path does, but memory is a flushed translation's; the lost write it also
+    // is fits the sub-page rule on the fresh path, so that is an alternative of the finding too.
+    const s = signed('alt-memory-stale-carries-lost-write-alts.txt');
+    expect(s.own).toBe('tlb.stale-after-flush: flushed by ept.misconfig');
+    expect(s.alternates).toContain('fault.exit-reason @ access: spp.subpage-denied -> completes');
+    expect(s.clean).toBe(true);
+  });
 });
