@@ -3,8 +3,8 @@
  * reads the crash stores of finished `eptfuzz fuzz` campaigns and prints, per store, its
  * signatures (hits, share, the rule in dispute and whether it is one of the bug's
  * `finds.rules`) and, per planted bug, the verdict.
- * - A store of one bug: the signatures with at least RESIDUE_SHARE of the hits count against the
- *   catalogue's limit (`finds.signaturesMax`, default 2); the others are residues, listed.
+ * - A store of one bug: every signature (crash directory) counts against the catalogue's limit
+ *   (`finds.signaturesMax`, default 2), and each must name one of the bug's `finds.rules`.
  * - A store of several bugs: each signature's minimized repro (repro.txt) is replayed once per
  *   bug with that bug alone switched on (in-process `eptfuzz replay`, the trace's `bugs` header
  *   rewritten), and so is each stored original (the first unminimized runs that hit it); the
@@ -22,9 +22,6 @@ import { CATALOGUE, type PlantedBug } from '../src/bugs/catalogue.js';
 import { main } from '../src/cli/main.js';
 import { captureIo } from '../src/cli/io.js';
 import { readDescription, type CrashDescription } from '../src/fuzz/crash-store.js';
-
-/** A signature with fewer than this share of a store's hits is a residue. */
-export const RESIDUE_SHARE = 0.1;
 
 /** owners: the sets of bugs (one bug, else two) that reproduce the signature alone. */
 interface Sig { hash: string; d: CrashDescription; share: number; rule: string; owners: string[][] }
@@ -83,13 +80,11 @@ async function readStore(dir: string, tmp: string): Promise<{ bugs: string[]; si
 }
 
 function singleVerdict(bug: PlantedBug, sigs: Sig[]): string {
-  const main_ = sigs.filter((s) => s.share >= RESIDUE_SHARE);
   const max = bug.finds.signaturesMax ?? 2;
-  const offRule = main_.filter((s) => !bug.finds.rules.includes(s.rule));
-  const ok = main_.length >= 1 && main_.length <= max && offRule.length === 0;
-  return `${ok ? 'PASS' : 'FAIL'}: ${main_.length} signature(s) of >= ${RESIDUE_SHARE * 100} % of the hits (max ${max})` +
-    (offRule.length > 0 ? `; not in finds.rules: ${offRule.map((s) => s.rule).join(', ')}` : '') +
-    `; ${sigs.length - main_.length} residue(s)`;
+  const offRule = sigs.filter((s) => !bug.finds.rules.includes(s.rule));
+  const ok = sigs.length >= 1 && sigs.length <= max && offRule.length === 0;
+  return `${ok ? 'PASS' : 'FAIL'}: ${sigs.length} signature(s) (max ${max})` +
+    (offRule.length > 0 ? `; not in finds.rules: ${offRule.map((s) => s.rule).join(', ')}` : '');
 }
 
 async function report(dir: string, md: boolean, tmp: string): Promise<void> {
