@@ -212,10 +212,20 @@ function withHvWentPast(f: Finding, actual: Outcome, spec: SpecStep, op: string,
   return { ...f, alternates: [...(f.alternates ?? []), explanationOf(went)] };
 }
 
-/** `f` with the pool-count explanation of a call that succeeded where the pool was short (hv/pool-short.ts) among its alternatives. */
+/**
+ * A call that succeeded where the model required -ENOMEM for want of pool frames (hv/pool-short.ts)
+ * is filed under the pool count its transition shows, `f` (the return value in dispute) being the
+ * alternative: the target's transition took fewer frames than the model's, which with a fuller
+ * pool is the hv.pool-count finding of the same op (one defect, whatever the pool held).
+ */
 function withPoolShort(f: Finding, op: string, actual: Outcome, spec: SpecStep): Finding {
   const pool = poolShortAlternative(op, actual, spec);
-  return pool === null ? f : { ...f, alternates: [...(f.alternates ?? []), pool] };
+  if (pool === null) return f;
+  return {
+    invariant: pool.invariant, coarse: pool.coarse, rule: f.rule,
+    detail: `the call succeeded where the pool held too few frames for the model's transition: the target's took fewer frames than the model's; ${f.detail}`,
+    alternates: [explanationOf(f), ...(f.alternates ?? [])],
+  };
 }
 
 /**
@@ -302,7 +312,23 @@ function pathFinding(actual: Outcome, spec: SpecStep, op: string, cand: Candidat
   const a = outcomeShape(actual);
   const e = outcomeShape(expected);
   const what = a !== e ? `${a} instead of ${e}` : `${a} fields differ`;
+  // hv: the target's access ended as the model's did but without the model's last exits: it went
+  // past the exit the model took there, as a target does whose access completes where the model's
+  // stops at that exit, and is filed so (`G -> completes`), the exits being the fields that differ.
+  if (skippedExits(actual, expected)) {
+    return { invariant: INVARIANTS.exitReason, detail: `${what} (the target went past the model's exit ${(expected as { exits: readonly number[] }).exits[(actual as { exits: readonly number[] }).exits.length]}); ${why}: ${said}`, coarse: `${classDisputeGroup(rule)} -> ${aCls}`, rule: ruleId(rule) };
+  }
   return { invariant: INVARIANTS.exitReason, detail: `${what}; ${why}: ${said}`, coarse, rule: ruleId(rule) };
+}
+
+/** Whether both accesses were handled to the same end and the target's exits are a proper prefix of the model's. */
+function skippedExits(actual: Outcome, expected: Outcome): boolean {
+  if (actual.kind !== 'handled' || expected.kind !== 'handled' || !sameOutcome(actual.then, expected.then)) return false;
+  const a = actual.exits;
+  const e = expected.exits;
+  if (a.length >= e.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== e[i]) return false;
+  return true;
 }
 
 /** Reads frame bytes from either side. */
