@@ -668,8 +668,19 @@ export class Hypervisor {
     try {
       const out = this.accessOnce(cpu, la, size, kind, value);
       if (vm !== null && out.kind === 'ret' && out.value === -ENOMEM) {
-        for (let v = vm.views.length - 1; v >= 0; v--) vm.views[v].unlinkTables(vm.views[v].allocLog!);
+        let unlinked = this.host.allocLog!.length > 0;
+        for (let v = vm.views.length - 1; v >= 0; v--) {
+          if (vm.views[v].allocLog!.length > 0) unlinked = true;
+          vm.views[v].unlinkTables(vm.views[v].allocLog!);
+        }
         this.host.unlinkTables(this.host.allocLog!);
+        // The access's earlier parts may have filled TLBs through the tables taken back (a
+        // page-crossing read whose first page a lazy map served): flush, as after any reduction.
+        if (unlinked) {
+          this.tlbMaybeFilled = true; // the access ran after any flush its exits made
+          this.flushAll();
+          this.mutations++;
+        }
       }
       return out;
     } finally {
@@ -711,6 +722,7 @@ export class Hypervisor {
         const undo = this.accessUndo;
         if (res.kind === 'ret' && res.value === -ENOMEM && undo !== null && undo.length > 0) {
           for (let k = undo.length - 1; k >= 0; k--) undo[k]();
+          this.tlbMaybeFilled = true; // the access ran after any flush its exits made
           this.flushAll();
           this.mutations++;
         }
