@@ -316,15 +316,23 @@ function pathFinding(actual: Outcome, spec: SpecStep, op: string, cand: Candidat
   // past the exit the model took there, as a target does whose access completes where the model's
   // stops at that exit, and is filed so (`G -> completes`), the exits being the fields that differ.
   if (skippedExits(actual, expected)) {
-    return { invariant: INVARIANTS.exitReason, detail: `${what} (the target went past the model's exit ${(expected as { exits: readonly number[] }).exits[(actual as { exits: readonly number[] }).exits.length]}); ${why}: ${said}`, coarse: `${classDisputeGroup(rule)} -> ${aCls}`, rule: ruleId(rule) };
+    const skipped = (expected as { exits: readonly number[] }).exits[actual.kind === 'handled' ? actual.exits.length : 0];
+    return { invariant: INVARIANTS.exitReason, detail: `${what} (the target went past the model's exit ${skipped}); ${why}: ${said}`, coarse: `${classDisputeGroup(rule)} -> ${aCls}`, rule: ruleId(rule) };
   }
   return { invariant: INVARIANTS.exitReason, detail: `${what}; ${why}: ${said}`, coarse, rule: ruleId(rule) };
 }
 
-/** Whether both accesses were handled to the same end and the target's exits are a proper prefix of the model's. */
+const NO_EXITS: readonly number[] = [];
+
+/**
+ * Whether the model's access was handled (exits, then an end) and the target's came to the same
+ * end through a proper prefix of those exits (none at all included).
+ */
 function skippedExits(actual: Outcome, expected: Outcome): boolean {
-  if (actual.kind !== 'handled' || expected.kind !== 'handled' || !sameOutcome(actual.then, expected.then)) return false;
-  const a = actual.exits;
+  if (expected.kind !== 'handled') return false;
+  const then = actual.kind === 'handled' ? actual.then : actual;
+  if (!sameOutcome(then, expected.then)) return false;
+  const a = actual.kind === 'handled' ? actual.exits : NO_EXITS;
   const e = expected.exits;
   if (a.length >= e.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== e[i]) return false;
