@@ -312,11 +312,11 @@ function pathFinding(actual: Outcome, spec: SpecStep, op: string, cand: Candidat
   const a = outcomeShape(actual);
   const e = outcomeShape(expected);
   const what = a !== e ? `${a} instead of ${e}` : `${a} fields differ`;
-  // hv: the target's access ended as the model's did but without the model's last exits: it went
-  // past the exit the model took there, as a target does whose access completes where the model's
+  // hv: the target's access ended as the model's did but without some of the model's exits: it
+  // went past the first exit it skipped, as a target does whose access completes where the model's
   // stops at that exit, and is filed so (`G -> completes`), the exits being the fields that differ.
-  if (skippedExits(actual, expected)) {
-    const skipped = (expected as { exits: readonly number[] }).exits[actual.kind === 'handled' ? actual.exits.length : 0];
+  const skipped = skippedExit(actual, expected);
+  if (skipped >= 0) {
     return { invariant: INVARIANTS.exitReason, detail: `${what} (the target went past the model's exit ${skipped}); ${why}: ${said}`, coarse: `${classDisputeGroup(rule)} -> ${aCls}`, rule: ruleId(rule) };
   }
   return { invariant: INVARIANTS.exitReason, detail: `${what}; ${why}: ${said}`, coarse, rule: ruleId(rule) };
@@ -325,18 +325,24 @@ function pathFinding(actual: Outcome, spec: SpecStep, op: string, cand: Candidat
 const NO_EXITS: readonly number[] = [];
 
 /**
- * Whether the model's access was handled (exits, then an end) and the target's came to the same
- * end through a proper prefix of those exits (none at all included).
+ * The first exit of the model's handled access that the target's access, which came to the same
+ * end, did not take, when the target's exits are the model's with some left out (a proper
+ * subsequence, none at all included); else -1.
  */
-function skippedExits(actual: Outcome, expected: Outcome): boolean {
-  if (expected.kind !== 'handled') return false;
+function skippedExit(actual: Outcome, expected: Outcome): number {
+  if (expected.kind !== 'handled') return -1;
   const then = actual.kind === 'handled' ? actual.then : actual;
-  if (!sameOutcome(then, expected.then)) return false;
+  if (!sameOutcome(then, expected.then)) return -1;
   const a = actual.kind === 'handled' ? actual.exits : NO_EXITS;
   const e = expected.exits;
-  if (a.length >= e.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== e[i]) return false;
-  return true;
+  if (a.length >= e.length) return -1;
+  let first = -1;
+  let i = 0;
+  for (let k = 0; k < e.length; k++) {
+    if (i < a.length && a[i] === e[k]) i++;
+    else if (first < 0) first = e[k];
+  }
+  return i === a.length ? first : -1;
 }
 
 /** Reads frame bytes from either side. */

@@ -4,7 +4,8 @@
  * signature as where the model's access stops at that exit. Fixtures: runs of the planted bug
  * spp-lost-on-wrprotect from a 10-minute campaign (seed m11): an access the target completed with
  * none of the model's exits (the model's SPP-miss exit, then completion), and a page-crossing
- * access whose SPP exit the target reports for the second part where the model exits at the first.
+ * access whose SPP exit the target reports for the second part where the model exits at the first,
+ * and an access whose exits are the model's without the SPP-miss exit in the middle.
  * Each passes with the bug off.
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,10 @@ function first(fixture: string): { coarse: string | undefined; clean: boolean } 
 describe('hv: a target that went past an exit of the model', () => {
   it('completing without the model\'s exits', () => {
     expect(first('hv-skipped-exits.txt')).toEqual({ coarse: 'kvm.spp.parked-bit-restored -> completes', clean: true });
+  });
+
+  it('completing without an exit in the middle of the model\'s', () => {
+    expect(first('hv-skipped-middle-exit.txt')).toEqual({ coarse: 'kvm.spp.parked-bit-restored -> completes', clean: true });
   });
 
   it('exiting for the next part of a page-crossing access', () => {
