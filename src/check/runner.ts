@@ -230,6 +230,11 @@ function withFreshWalkAlternative(lost: Finding, actual: Outcome, spec: SpecStep
   return { ...lost, alternates: [...(lost.alternates ?? []), explanationOf(path)] };
 }
 
+/** Whether the first violation is on step `step` and `invariant` would file it more specifically (MORE_SPECIFIC). */
+function moreSpecificPending(first: Violation | null, step: number, invariant: string): boolean {
+  return first !== null && first.step === step && MORE_SPECIFIC[first.invariant]?.includes(invariant) === true;
+}
+
 /** Shared empty step list: no allocation per op on the agreeing path (replaced on the first violation). */
 const NO_VIOLATIONS: Violation[] = [];
 
@@ -355,7 +360,7 @@ export function runWith(trace: Trace, targetGiven: Target, opts: RunOptions = {}
       if (withInvariants && (countBefore === 0 || !stopAtFirst)) machineFindings(i, op.op, invariants!(machine, false), ruleOfCandidate(op.op, chosen));
       // hv: the pool is modelled exactly, so its count is compared at the op that changes it (the
       // invariants above, which say more, file first when they fire on the same step).
-      if (poolCounts && (count === countBefore || !stopAtFirst)) {
+      if (poolCounts && (count === countBefore || !stopAtFirst || moreSpecificPending(first, i, INVARIANTS.poolCount))) {
         const a = machine.poolFree!();
         const e = model.poolFree!();
         if (a !== e) {
