@@ -97,9 +97,8 @@ export function classifyOutcome(actual: Outcome, spec: SpecStep, op = '', staleM
   // a cached translation the target judged by other rights; then a stale one; then the check the
   // target parted from on the current path. A key-stage dispute on the path (an exemption the
   // target did not apply, say) is named before the swapped registers, which then only fit too.
-  const keyFirst = key === RULE.pkRegister || key === RULE.pkWithOrdinary;
   const register = otherRegisterFinding(actual, spec, staleMemory);
-  if (keyFirst || key !== NO_RULE) return withAlternates([onPath, register, denied, stale, ...otherPaths]);
+  if (key !== NO_RULE) return withAlternates([onPath, register, denied, stale, ...otherPaths]);
   return withAlternates([register, denied, stale, onPath, ...otherPaths]);
 }
 
@@ -143,23 +142,18 @@ function findingOn(actual: Outcome, spec: SpecStep, op: string, cand: Candidate,
 function withAlternates(list: readonly (Finding | null)[]): Finding {
   const found = list.filter((f): f is Finding => f !== null);
   const first = found[0];
-  const alts: Explanation[] = [];
-  const add = (e: Explanation): void => {
-    if ((e.invariant !== first.invariant || e.coarse !== first.coarse) && !alts.some((a) => a.invariant === e.invariant && a.coarse === e.coarse)) alts.push(e);
-  };
-  for (const e of first.alternates ?? []) add(e);
-  for (const f of found.slice(1)) {
-    add(explanationOf(f));
-    for (const e of f.alternates ?? []) add(e);
-  }
-  return alts.length === 0 ? first : { ...first, alternates: alts.slice(0, ALTERNATES_KEPT) };
+  const alts = addAlternates(first, found.slice(1).flatMap((f) => [explanationOf(f), ...(f.alternates ?? [])]));
+  return alts.length === 0 ? first : { ...first, alternates: alts };
 }
 
-/** `f`'s alternatives followed by those of `more` it lacks (its own explanation left out), capped at ALTERNATES_KEPT. */
-export function addAlternates(f: { invariant: string; coarse: string; alternates?: readonly { invariant: string; coarse: string }[] }, more: readonly Explanation[]): { invariant: string; coarse: string }[] {
-  const out = [...(f.alternates ?? [])];
-  for (const e of more) {
-    if ((e.invariant !== f.invariant || e.coarse !== f.coarse) && !out.some((a) => a.invariant === e.invariant && a.coarse === e.coarse)) out.push(e);
+/**
+ * `f`'s alternatives followed by those of `more` it lacks, each once and never `f`'s own
+ * explanation, capped at ALTERNATES_KEPT.
+ */
+export function addAlternates<E extends { invariant: string; coarse: string }>(f: { invariant: string; coarse: string; alternates?: readonly E[] }, more: readonly E[]): E[] {
+  const out: E[] = [];
+  for (const e of [...(f.alternates ?? []), ...more]) {
+    if ((e.invariant !== f.invariant || e.coarse !== f.coarse) && !out.some((x) => x.invariant === e.invariant && x.coarse === e.coarse)) out.push(e);
   }
   return out.slice(0, ALTERNATES_KEPT);
 }

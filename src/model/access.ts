@@ -463,8 +463,9 @@ export class AccessRun implements QwordReader, Explored {
     const cachedFaults = s.cx.staleDenial ? this.combinedFaults(list, p) : NO_FAULTS;
     const flushedFaults = s.cx.staleDenial ? this.combinedFaults(flushedList, p) : NO_FAULTS;
     // Under 'rewalk' a cached mapping that denies is never used; the flushed pass also tries it as
-    // if it allowed (usedDenied). Under 'sdm' its fault is a candidate already.
-    const denied = s.cx.staleDenial ? NO_COMBINED : this.rightsDenied(list);
+    // if it allowed (usedDenied). Under 'sdm' its fault is a candidate already. (When every cached
+    // mapping allows, none denies: no second scan.)
+    const denied = s.cx.staleDenial || list === undefined || cached.length === list.length ? NO_COMBINED : this.rightsDenied(list);
     const nCached = cached.length + cachedFaults.length;
     const nFlushed = flushed.length + flushedFaults.length;
     let bp: BranchPoint | null = null;

@@ -281,12 +281,14 @@ export class ReferenceModel implements ReferenceModelApi {
     // Of the flushed runs that give the target's outcome and memory, the one that used the fewest
     // flushed mappings names the flush: a split access whose other part a later flush also
     // removed is explained by the part the target could not have walked afresh.
-    const leavesMemoryAs = (r: AccessRun, frames: readonly number[], view: (frame: number) => Uint8Array | null): boolean => this.leavesMemoryAs(r, frames, view);
+    // The flushed pass runs once per step, whichever of the three questions below asks first.
+    let flushedRuns: AccessRun[] | null = null;
+    const flushedPass = (): AccessRun[] => (flushedRuns ??= exploreFlushed(runOne, MAX_RUNS));
     const matching = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): number | null => {
       let best: AccessRun | null = null;
-      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+      for (const r of flushedPass()) {
         if (!r.usedFlushedBeyondAdUpdates || r.usedDenied || !sameOutcome(r.outcome, actual)) continue;
-        if (leavesMemoryAs(r, frames, view) && (best === null || r.flushedUses < best.flushedUses)) best = r;
+        if (this.leavesMemoryAs(r, frames, view) && (best === null || r.flushedUses < best.flushedUses)) best = r;
       }
       return best === null ? null : best.flushRule;
     };
@@ -294,15 +296,15 @@ export class ReferenceModel implements ReferenceModelApi {
     // and gives the target's outcome and memory: the denial it went through, as a candidate of
     // the fault that mapping gives (for the classifier only, never committed).
     const denied = (actual: Outcome, frames: readonly number[], view: (frame: number) => Uint8Array | null): Candidate | null => {
-      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+      for (const r of flushedPass()) {
         if (!r.usedDenied || r.usedFlushed || r.deniedOutcome === null || !sameOutcome(r.outcome, actual)) continue;
-        if (leavesMemoryAs(r, frames, view)) return deniedCandidate(r, kind, r.deniedOutcome);
+        if (this.leavesMemoryAs(r, frames, view)) return deniedCandidate(r, kind, r.deniedOutcome);
       }
       return null;
     };
     return new LazyFlushedStep(allowed, step, matching, denied, (rules) => {
       const flushed: Outcome[] = [];
-      for (const r of exploreFlushed(runOne, MAX_RUNS)) {
+      for (const r of flushedPass()) {
         if (!r.usedFlushedBeyondAdUpdates || r.usedDenied) continue;
         if (allowed.some((c) => sameOutcome(c.outcome, r.outcome)) || flushed.some((o) => sameOutcome(o, r.outcome))) continue;
         flushed.push(r.outcome);
